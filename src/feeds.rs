@@ -1,0 +1,1313 @@
+//! Partner feeds: the formats partners send, parsed into typed rows.
+//!
+//! In: the bytes of one delivery (CSV or JSON Lines, see `docs/feeds.md`) and
+//! the feed's configuration (source kind, column mapping, limits). Out: a
+//! [`Delivery`] header (period, content hash) and a stream of [`Row`]s, each
+//! either parsed or a [`Rejection`] naming row, column and reason.
+//!
+//! Promises:
+//! * a malformed row never stops the rows after it; a malformed *file* (not
+//!   UTF-8, no header, a required column missing, no period) is refused whole
+//!   before anything is handed on;
+//! * rejections name the feed, row and column, never the value;
+//! * identity columns are handed to the pseudonymiser as borrowed text and
+//!   not kept: a [`Row`] carries only tokens.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::pseudonymise::{parse_date, IdentError, PersonTokens, Pseudonymiser, RawIdentity};
+
+/// The kinds of source outcomesd understands, one canonical format each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Case,
+    Claims,
+    Police,
+    Education,
+    Dwp,
+    SocialCare,
+}
+
+impl SourceKind {
+    pub const ALL: [SourceKind; 6] = [
+        SourceKind::Case,
+        SourceKind::Claims,
+        SourceKind::Police,
+        SourceKind::Education,
+        SourceKind::Dwp,
+        SourceKind::SocialCare,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Case => "case",
+            SourceKind::Claims => "claims",
+            SourceKind::Police => "police",
+            SourceKind::Education => "education",
+            SourceKind::Dwp => "dwp",
+            SourceKind::SocialCare => "social_care",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Event sources state a period; case and claim feeds do not.
+    pub fn carries_events(self) -> bool {
+        !matches!(self, SourceKind::Case | SourceKind::Claims)
+    }
+}
+
+impl std::fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Every kind of event a source can report. The discriminant is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum EventKind {
+    Offence = 1,
+    Arrest = 2,
+    AsbIncident = 3,
+    AsbIntervention = 4,
+    DomesticIncident = 5,
+    MissingEpisode = 6,
+    Attendance = 20,
+    Suspension = 21,
+    PermanentExclusion = 22,
+    Enrolment = 23,
+    BenefitSpell = 40,
+    EmploymentSpell = 41,
+    UcEarnings = 42,
+    Referral = 60,
+    EarlyHelp = 61,
+    ChildInNeed = 62,
+    ChildProtection = 63,
+    LookedAfter = 64,
+    Section47 = 65,
+}
+
+/// Which column carries an event kind's code, and the codes allowed there.
+struct CodeSpec {
+    column: Col,
+    codes: &'static [&'static str],
+    required: bool,
+}
+
+pub const DISPOSALS: &[&str] = &[
+    "charge",
+    "caution",
+    "conditional_caution",
+    "youth_caution",
+    "community_resolution",
+    "penalty_notice",
+    "no_further_action",
+    "released_under_investigation",
+];
+/// Disposals that count as positive (the first six of [`DISPOSALS`]).
+pub const POSITIVE_DISPOSALS: usize = 6;
+pub const SEVERITIES: &[&str] = &["standard", "serious"];
+pub const INTERVENTION_STATUS: &[&str] = &["open", "completed", "breached"];
+pub const DOMESTIC_ROLES: &[&str] = &["other", "victim", "perpetrator"];
+pub const ENROLMENT_STATUS: &[&str] = &[
+    "on_roll",
+    "alternative_provision",
+    "elective_home_education",
+    "missing_education",
+];
+pub const BENEFITS: &[&str] = &["jsa", "esa", "is", "ib", "sda", "ca", "uc", "pip", "dla", "hb"];
+/// Benefits that are out-of-work benefits (indices into [`BENEFITS`]).
+pub const OUT_OF_WORK_BENEFITS: &[&str] = &["jsa", "esa", "is", "ib", "sda", "uc"];
+pub const CLOSURE_REASONS: &[&str] = &["none", "stepped_down", "closed", "transferred"];
+
+impl EventKind {
+    pub const ALL: [EventKind; 19] = [
+        EventKind::Offence,
+        EventKind::Arrest,
+        EventKind::AsbIncident,
+        EventKind::AsbIntervention,
+        EventKind::DomesticIncident,
+        EventKind::MissingEpisode,
+        EventKind::Attendance,
+        EventKind::Suspension,
+        EventKind::PermanentExclusion,
+        EventKind::Enrolment,
+        EventKind::BenefitSpell,
+        EventKind::EmploymentSpell,
+        EventKind::UcEarnings,
+        EventKind::Referral,
+        EventKind::EarlyHelp,
+        EventKind::ChildInNeed,
+        EventKind::ChildProtection,
+        EventKind::LookedAfter,
+        EventKind::Section47,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Offence => "offence",
+            EventKind::Arrest => "arrest",
+            EventKind::AsbIncident => "asb_incident",
+            EventKind::AsbIntervention => "asb_intervention",
+            EventKind::DomesticIncident => "domestic_incident",
+            EventKind::MissingEpisode => "missing_episode",
+            EventKind::Attendance => "attendance",
+            EventKind::Suspension => "suspension",
+            EventKind::PermanentExclusion => "permanent_exclusion",
+            EventKind::Enrolment => "enrolment",
+            EventKind::BenefitSpell => "benefit_spell",
+            EventKind::EmploymentSpell => "employment_spell",
+            EventKind::UcEarnings => "uc_earnings",
+            EventKind::Referral => "referral",
+            EventKind::EarlyHelp => "early_help",
+            EventKind::ChildInNeed => "child_in_need",
+            EventKind::ChildProtection => "child_protection",
+            EventKind::LookedAfter => "looked_after",
+            EventKind::Section47 => "section47",
+        }
+    }
+
+    pub fn source(self) -> SourceKind {
+        match self as u8 {
+            1..=19 => SourceKind::Police,
+            20..=39 => SourceKind::Education,
+            40..=59 => SourceKind::Dwp,
+            _ => SourceKind::SocialCare,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| *k as u8 == v)
+    }
+
+    /// Spells have a start and (perhaps) an end; the rest are dated events.
+    pub fn is_spell(self) -> bool {
+        matches!(
+            self,
+            EventKind::AsbIntervention
+                | EventKind::MissingEpisode
+                | EventKind::Enrolment
+                | EventKind::BenefitSpell
+                | EventKind::EmploymentSpell
+                | EventKind::UcEarnings
+                | EventKind::EarlyHelp
+                | EventKind::ChildInNeed
+                | EventKind::ChildProtection
+                | EventKind::LookedAfter
+                | EventKind::Section47
+        )
+    }
+
+    fn code_spec(self) -> Option<CodeSpec> {
+        let spec = |column, codes, required| Some(CodeSpec { column, codes, required });
+        match self {
+            EventKind::Offence => spec(Col::Severity, SEVERITIES, false),
+            EventKind::Arrest => spec(Col::Disposal, DISPOSALS, true),
+            EventKind::AsbIntervention => spec(Col::Status, INTERVENTION_STATUS, true),
+            EventKind::DomesticIncident => spec(Col::Role, DOMESTIC_ROLES, true),
+            EventKind::Enrolment => spec(Col::Status, ENROLMENT_STATUS, true),
+            EventKind::BenefitSpell => spec(Col::Benefit, BENEFITS, true),
+            EventKind::EarlyHelp
+            | EventKind::ChildInNeed
+            | EventKind::ChildProtection
+            | EventKind::LookedAfter
+            | EventKind::Section47 => spec(Col::ClosureReason, CLOSURE_REASONS, false),
+            _ => None,
+        }
+    }
+
+    /// The name of an event's code, for evidence and reports.
+    pub fn code_name(self, code: u8) -> Option<&'static str> {
+        self.code_spec().and_then(|s| s.codes.get(code as usize).copied())
+    }
+
+    /// The code number of a code name (used by framework rules).
+    pub fn code_of(self, name: &str) -> Option<u8> {
+        self.code_spec()
+            .and_then(|s| s.codes.iter().position(|c| *c == name))
+            .map(|p| p as u8)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One partner event, minimised to what outcome rules need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Event {
+    pub kind: EventKind,
+    pub start: NaiveDate,
+    pub end: Option<NaiveDate>,
+    /// Index into the kind's code list (disposal, benefit, role, ...).
+    pub code: u8,
+    /// Kind-specific numbers: attendance `[possible, attended, authorised,
+    /// unauthorised]`; suspension `[days, ..]`; UC earnings `[pence, ..]`.
+    pub values: [i32; 4],
+}
+
+impl Event {
+    /// The last day this event touches (the start for a dated event, the end
+    /// for a closed spell, `open_until` for an open one).
+    pub fn last_day(&self, open_until: NaiveDate) -> NaiveDate {
+        match (self.kind.is_spell(), self.end) {
+            (false, _) => self.start,
+            (true, Some(e)) => e,
+            (true, None) => open_until.max(self.start),
+        }
+    }
+}
+
+/// An inclusive date range, e.g. a delivery's period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.from <= d && d <= self.to
+    }
+    pub fn overlaps(&self, from: NaiveDate, to: NaiveDate) -> bool {
+        self.from <= to && from <= self.to
+    }
+    /// Parses `FROM..TO` (inclusive ISO dates).
+    pub fn parse(s: &str) -> Option<Period> {
+        let (a, b) = s.trim().split_once("..")?;
+        let p = Period {
+            from: NaiveDate::parse_from_str(a.trim(), "%Y-%m-%d").ok()?,
+            to: NaiveDate::parse_from_str(b.trim(), "%Y-%m-%d").ok()?,
+        };
+        (p.from <= p.to).then_some(p)
+    }
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.from, self.to)
+    }
+}
+
+/// Role of a member within a keyworker case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    MainCarer,
+    Adult,
+    Child,
+    Other,
+}
+
+impl Role {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "main_carer" => Role::MainCarer,
+            "adult" => Role::Adult,
+            "child" => Role::Child,
+            "other" => Role::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// One member row of a keyworker case.
+#[derive(Debug, Clone)]
+pub struct CaseMemberRow {
+    pub case_ref: String,
+    pub role: Role,
+    pub case_start: NaiveDate,
+    pub case_end: Option<NaiveDate>,
+    pub problems: Vec<String>,
+}
+
+/// One keyworker outcome claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRow {
+    pub case_ref: String,
+    pub outcome_id: String,
+    pub claim_date: NaiveDate,
+    pub keyworker_ref: Option<String>,
+}
+
+/// What one accepted row says.
+#[derive(Debug, Clone)]
+pub enum RowBody {
+    Event(Event),
+    CaseMember(CaseMemberRow),
+    Claim(ClaimRow),
+}
+
+/// A parsed row: its number, its subject's tokens (none for claims), body.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub number: u64,
+    pub person: Option<PersonTokens>,
+    pub body: RowBody,
+}
+
+/// Why a row was not accepted. Never holds the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub row: u64,
+    pub column: String,
+    pub reason: String,
+}
+
+/// Why a whole delivery was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("feed {feed}: the file is empty")]
+    Empty { feed: String },
+    #[error("feed {feed}: row {row} is not valid UTF-8 (save the export as UTF-8)")]
+    NotUtf8 { feed: String, row: u64 },
+    #[error("feed {feed}: required column '{column}' is missing from the header{hint}")]
+    MissingColumn {
+        feed: String,
+        column: &'static str,
+        hint: String,
+    },
+    #[error("feed {feed}: no identity column (need nhs_number, ni_number, upn, or surname and dob)")]
+    NoIdentityColumns { feed: String },
+    #[error("feed {feed}: the delivery does not state its period: add a first line '#period YYYY-MM-DD..YYYY-MM-DD' or pass --period")]
+    NoPeriod { feed: String },
+    #[error("feed {feed}: the period line is not '#period YYYY-MM-DD..YYYY-MM-DD' with FROM <= TO")]
+    BadPeriod { feed: String },
+    #[error("feed {feed}: row {row}: {reason}")]
+    Malformed { feed: String, row: u64, reason: String },
+    #[error("feed {feed}: header row is longer than the row limit")]
+    HeaderTooLong { feed: String },
+}
+
+/// The format of a feed's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Csv,
+    Jsonl,
+}
+
+/// Limits that keep a hostile or broken file from exhausting memory.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_field_bytes: usize,
+    pub max_row_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_field_bytes: 256,
+            max_row_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// How to read one feed: everything parsing needs from config.
+#[derive(Debug, Clone)]
+pub struct FeedSpec {
+    pub name: String,
+    pub kind: SourceKind,
+    pub format: Format,
+    /// canonical column name -> the partner's header name (lower-cased).
+    pub columns: HashMap<String, String>,
+    pub limits: Limits,
+}
+
+impl FeedSpec {
+    pub fn new(name: &str, kind: SourceKind) -> Self {
+        FeedSpec {
+            name: name.to_string(),
+            kind,
+            format: Format::Csv,
+            columns: HashMap::new(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+macro_rules! columns {
+    ($($v:ident = $s:literal),* $(,)?) => {
+        /// Canonical column names.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Col { $($v),* }
+        impl Col {
+            pub const ALL: &'static [Col] = &[$(Col::$v),*];
+            pub fn name(self) -> &'static str { match self { $(Col::$v => $s),* } }
+        }
+    };
+}
+
+columns! {
+    RecordType = "record_type", Forename = "forename", Surname = "surname", Dob = "dob",
+    Postcode = "postcode", Address = "address", NhsNumber = "nhs_number",
+    NiNumber = "ni_number", Upn = "upn", Date = "date", EndDate = "end_date",
+    Disposal = "disposal", Role = "role", Severity = "severity", Status = "status",
+    Term = "term", PossibleSessions = "possible_sessions",
+    AttendedSessions = "attended_sessions", AuthorisedAbsence = "authorised_absence",
+    UnauthorisedAbsence = "unauthorised_absence", Days = "days", Benefit = "benefit",
+    Amount = "amount", ClosureReason = "closure_reason", CaseRef = "case_ref",
+    CaseStart = "case_start", CaseEnd = "case_end", Problems = "problems",
+    OutcomeId = "outcome_id", ClaimDate = "claim_date", KeyworkerRef = "keyworker_ref",
+}
+
+const NCOLS: usize = Col::ALL.len();
+
+impl Col {
+    pub fn parse(s: &str) -> Option<Col> {
+        Col::ALL.iter().copied().find(|c| c.name() == s)
+    }
+}
+
+const IDENTITY_COLS: [Col; 8] = [
+    Col::Forename,
+    Col::Surname,
+    Col::Dob,
+    Col::Postcode,
+    Col::Address,
+    Col::NhsNumber,
+    Col::NiNumber,
+    Col::Upn,
+];
+
+fn required_columns(kind: SourceKind) -> &'static [Col] {
+    match kind {
+        SourceKind::Case => &[Col::CaseRef, Col::Role, Col::CaseStart],
+        SourceKind::Claims => &[Col::CaseRef, Col::OutcomeId, Col::ClaimDate],
+        _ => &[Col::RecordType],
+    }
+}
+
+/// The parsed head of a delivery: what it is and what it covers.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub feed: String,
+    pub kind: SourceKind,
+    pub period: Option<Period>,
+    /// SHA-256 of the delivery's bytes: the same bytes are the same delivery.
+    pub content_hash: [u8; 32],
+    /// Header columns outcomesd did not use (names only).
+    pub unused_columns: Vec<String>,
+    pub(crate) body_offset: usize,
+    pub(crate) header: Vec<Option<Col>>,
+}
+
+/// Reads the head of a delivery: BOM, period line, header. Refuses a file that
+/// cannot be parsed as a whole.
+pub fn open_delivery(
+    spec: &FeedSpec,
+    bytes: &[u8],
+    period_override: Option<Period>,
+) -> Result<Delivery, FeedError> {
+    let feed = || spec.name.clone();
+    let content_hash: [u8; 32] = Sha256::digest(bytes).into();
+    let mut pos = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    // skip leading blank lines
+    while pos < bytes.len() && (bytes[pos] == b'\n' || bytes[pos] == b'\r') {
+        pos += 1;
+    }
+    if pos >= bytes.len() {
+        return Err(FeedError::Empty { feed: feed() });
+    }
+    let mut period = None;
+    if bytes[pos] == b'#' {
+        let end = memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+        let line = std::str::from_utf8(&bytes[pos + 1..end])
+            .map_err(|_| FeedError::BadPeriod { feed: feed() })?
+            .trim();
+        let rest = line
+            .strip_prefix("period")
+            .ok_or(FeedError::BadPeriod { feed: feed() })?;
+        period = Some(Period::parse(rest).ok_or(FeedError::BadPeriod { feed: feed() })?);
+        pos = (end + 1).min(bytes.len());
+    }
+    if period_override.is_some() {
+        period = period_override;
+    }
+    if spec.kind.carries_events() && period.is_none() {
+        return Err(FeedError::NoPeriod { feed: feed() });
+    }
+    // reverse mapping: partner header -> canonical
+    let mut alias: HashMap<String, Col> = HashMap::new();
+    for (canon, theirs) in &spec.columns {
+        if let Some(c) = Col::parse(canon) {
+            alias.insert(theirs.trim().to_lowercase(), c);
+        }
+    }
+    let resolve = |h: &str| -> Option<Col> {
+        let h = h.trim().to_lowercase();
+        alias.get(&h).copied().or_else(|| Col::parse(&h))
+    };
+    let (header, unused, body_offset) = match spec.format {
+        Format::Csv => {
+            let end = memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+            if end - pos > spec.limits.max_row_bytes {
+                return Err(FeedError::HeaderTooLong { feed: feed() });
+            }
+            let line = std::str::from_utf8(&bytes[pos..end])
+                .map_err(|_| FeedError::NotUtf8 { feed: feed(), row: 1 })?;
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(line.trim_end_matches('\r').as_bytes());
+            let rec = rdr
+                .records()
+                .next()
+                .ok_or(FeedError::Empty { feed: feed() })?
+                .map_err(|e| FeedError::Malformed {
+                    feed: feed(),
+                    row: 1,
+                    reason: format!("header is not CSV ({})", csv_reason(&e)),
+                })?;
+            let mut header = Vec::new();
+            let mut unused = Vec::new();
+            for h in rec.iter() {
+                let c = resolve(h);
+                if c.is_none() && !h.trim().is_empty() {
+                    unused.push(h.trim().to_string());
+                }
+                header.push(c);
+            }
+            (header, unused, (end + 1).min(bytes.len()))
+        }
+        Format::Jsonl => {
+            // JSON Lines has no header: every canonical column may appear.
+            (Col::ALL.iter().map(|c| Some(*c)).collect(), Vec::new(), pos)
+        }
+    };
+    if spec.format == Format::Csv {
+        for col in required_columns(spec.kind) {
+            if !header.contains(&Some(*col)) {
+                let hint = match spec.columns.get(col.name()) {
+                    Some(m) => format!(" (config maps it to '{m}')"),
+                    None => format!(
+                        "; add it, or map the partner's name with [feeds.{}.columns] {} = \"...\"",
+                        spec.name,
+                        col.name()
+                    ),
+                };
+                return Err(FeedError::MissingColumn {
+                    feed: feed(),
+                    column: col.name(),
+                    hint,
+                });
+            }
+        }
+        if spec.kind != SourceKind::Claims
+            && !IDENTITY_COLS.iter().any(|c| header.contains(&Some(*c)))
+        {
+            return Err(FeedError::NoIdentityColumns { feed: feed() });
+        }
+    }
+    Ok(Delivery {
+        feed: spec.name.clone(),
+        kind: spec.kind,
+        period,
+        content_hash,
+        unused_columns: unused,
+        body_offset,
+        header,
+    })
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+fn csv_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".into(),
+        csv::ErrorKind::UnequalLengths { .. } => "wrong number of fields".into(),
+        _ => "malformed CSV".into(),
+    }
+}
+
+/// One raw row, fields borrowed, indexed by canonical column. Lives only for
+/// the call that parses it.
+pub struct RawRow<'a> {
+    fields: [&'a str; NCOLS],
+}
+
+impl<'a> RawRow<'a> {
+    fn get(&self, c: Col) -> &'a str {
+        self.fields[c as usize].trim()
+    }
+}
+
+/// A chunk of undecoded rows: raw text, dropped (and so freed) as soon as
+/// the chunk is parsed.
+pub struct RawChunk {
+    rows: Vec<(u64, Result<csv::ByteRecord, String>)>,
+    json: Vec<(u64, String)>,
+}
+
+impl RawChunk {
+    pub fn len(&self) -> usize {
+        self.rows.len() + self.json.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Splits a delivery's body into chunks of at most `chunk` rows.
+pub struct ChunkReader<'b> {
+    delivery: &'b Delivery,
+    spec: &'b FeedSpec,
+    csv: Option<csv::Reader<&'b [u8]>>,
+    lines: Option<std::iter::Enumerate<std::slice::Split<'b, u8, fn(&u8) -> bool>>>,
+    chunk: usize,
+    next_row: u64,
+}
+
+fn is_newline(b: &u8) -> bool {
+    *b == b'\n'
+}
+
+impl<'b> ChunkReader<'b> {
+    pub fn new(delivery: &'b Delivery, spec: &'b FeedSpec, bytes: &'b [u8], chunk: usize) -> Self {
+        let body = &bytes[delivery.body_offset.min(bytes.len())..];
+        let (csv, lines) = match spec.format {
+            Format::Csv => (
+                Some(
+                    csv::ReaderBuilder::new()
+                        .has_headers(false)
+                        .flexible(true)
+                        .from_reader(body),
+                ),
+                None,
+            ),
+            Format::Jsonl => (
+                None,
+                Some(body.split(is_newline as fn(&u8) -> bool).enumerate()),
+            ),
+        };
+        ChunkReader {
+            delivery,
+            spec,
+            csv,
+            lines,
+            chunk,
+            next_row: 2,
+        }
+    }
+
+    /// The next chunk, or `None` at the end. A row that is not UTF-8 refuses
+    /// the whole delivery.
+    pub fn next_chunk(&mut self) -> Result<Option<RawChunk>, FeedError> {
+        let mut out = RawChunk {
+            rows: Vec::new(),
+            json: Vec::new(),
+        };
+        if let Some(rdr) = self.csv.as_mut() {
+            let mut rec = csv::ByteRecord::new();
+            while out.rows.len() < self.chunk {
+                let row = self.next_row;
+                match rdr.read_byte_record(&mut rec) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        self.next_row += 1;
+                        if rec.len() == 1 && rec.get(0).is_some_and(|f| f.is_empty()) {
+                            continue; // blank line
+                        }
+                        if std::str::from_utf8(rec.as_slice()).is_err() {
+                            return Err(FeedError::NotUtf8 {
+                                feed: self.spec.name.clone(),
+                                row,
+                            });
+                        }
+                        let n = rec.len();
+                        let h = self.delivery.header.len();
+                        if n != h {
+                            out.rows.push((
+                                row,
+                                Err(format!("has {n} fields where the header has {h}")),
+                            ));
+                        } else {
+                            out.rows.push((row, Ok(rec.clone())));
+                        }
+                    }
+                    Err(e) => {
+                        self.next_row += 1;
+                        if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                            return Err(FeedError::NotUtf8 {
+                                feed: self.spec.name.clone(),
+                                row,
+                            });
+                        }
+                        out.rows.push((row, Err(csv_reason(&e))));
+                    }
+                }
+            }
+        } else if let Some(lines) = self.lines.as_mut() {
+            while out.json.len() < self.chunk {
+                let Some((i, line)) = lines.next() else { break };
+                let row = i as u64 + 1;
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                let text = std::str::from_utf8(line).map_err(|_| FeedError::NotUtf8 {
+                    feed: self.spec.name.clone(),
+                    row,
+                })?;
+                out.json.push((row, text.to_string()));
+            }
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+}
+
+/// The outcome of parsing one raw row.
+pub type Parsed = Result<Row, Rejection>;
+
+/// Parses and pseudonymises a chunk. Pure: safe to run on any thread.
+pub fn parse_chunk(
+    chunk: RawChunk,
+    delivery: &Delivery,
+    spec: &FeedSpec,
+    pseudo: &Pseudonymiser,
+) -> Vec<Parsed> {
+    let mut scratch = String::new();
+    let mut out = Vec::with_capacity(chunk.len());
+    let ctx = RowCtx { delivery, pseudo };
+    for (row, rec) in chunk.rows {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(reason) => {
+                out.push(Err(reject(row, "", &reason)));
+                continue;
+            }
+        };
+        if rec.as_slice().len() > spec.limits.max_row_bytes {
+            out.push(Err(reject(row, "", "row longer than the row limit")));
+            continue;
+        }
+        let mut fields = [""; NCOLS];
+        let mut oversize = None;
+        for (i, col) in delivery.header.iter().enumerate() {
+            if let Some(c) = col {
+                let f = rec.get(i).unwrap_or(b"");
+                if f.len() > spec.limits.max_field_bytes {
+                    oversize = Some(*c);
+                }
+                // Checked UTF-8 when the chunk was read.
+                fields[*c as usize] = std::str::from_utf8(f).unwrap_or("");
+            }
+        }
+        if let Some(c) = oversize {
+            out.push(Err(reject(row, c.name(), "field longer than the field limit")));
+            continue;
+        }
+        out.push(ctx.parse_row(row, &RawRow { fields }, &mut scratch));
+    }
+    for (row, text) in chunk.json {
+        if text.len() > spec.limits.max_row_bytes {
+            out.push(Err(reject(row, "", "row longer than the row limit")));
+            continue;
+        }
+        let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&text) {
+            Ok(o) => o,
+            Err(_) => {
+                out.push(Err(reject(row, "", "not a JSON object")));
+                continue;
+            }
+        };
+        let mut owned: Vec<(Col, String)> = Vec::new();
+        let mut failure = None;
+        for (k, v) in &obj {
+            let key = k.trim().to_lowercase();
+            let col = spec
+                .columns
+                .iter()
+                .find(|(_, theirs)| theirs.trim().to_lowercase() == key)
+                .and_then(|(canon, _)| Col::parse(canon))
+                .or_else(|| Col::parse(&key));
+            let Some(col) = col else { continue };
+            let s = match v {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => {
+                    failure = Some(reject(row, col.name(), "must be a string or number"));
+                    break;
+                }
+            };
+            if s.len() > spec.limits.max_field_bytes {
+                failure = Some(reject(row, col.name(), "field longer than the field limit"));
+                break;
+            }
+            owned.push((col, s));
+        }
+        if let Some(f) = failure {
+            out.push(Err(f));
+            continue;
+        }
+        let mut fields = [""; NCOLS];
+        for (c, s) in &owned {
+            fields[*c as usize] = s.as_str();
+        }
+        out.push(ctx.parse_row(row, &RawRow { fields }, &mut scratch));
+        for (_, mut s) in owned {
+            zeroize::Zeroize::zeroize(&mut s);
+        }
+    }
+    out
+}
+
+fn reject(row: u64, column: &str, reason: &str) -> Rejection {
+    Rejection {
+        row,
+        column: column.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+struct RowCtx<'a> {
+    delivery: &'a Delivery,
+    pseudo: &'a Pseudonymiser,
+}
+
+/// Lower-cases a code and reads spaces and hyphens as underscores.
+fn code_text(s: &str) -> String {
+    s.trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+fn date_col(r: &RawRow, c: Col, required: bool, row: u64) -> Result<Option<NaiveDate>, Rejection> {
+    let s = r.get(c);
+    if s.is_empty() {
+        return if required {
+            Err(reject(row, c.name(), "required"))
+        } else {
+            Ok(None)
+        };
+    }
+    parse_date(s)
+        .map(Some)
+        .ok_or_else(|| reject(row, c.name(), "not a date (use YYYY-MM-DD)"))
+}
+
+fn int_col(r: &RawRow, c: Col, row: u64, max: i32) -> Result<i32, Rejection> {
+    let s = r.get(c);
+    if s.is_empty() {
+        return Err(reject(row, c.name(), "required"));
+    }
+    match s.parse::<i32>() {
+        Ok(v) if (0..=max).contains(&v) => Ok(v),
+        Ok(_) => Err(reject(row, c.name(), "out of range")),
+        Err(_) => Err(reject(row, c.name(), "not a whole number")),
+    }
+}
+
+/// Parses `412.50` (pounds) into pence.
+fn pence(s: &str) -> Option<i32> {
+    let (pounds, p) = match s.split_once('.') {
+        Some((a, b)) if b.len() <= 2 && !b.is_empty() => (a, b),
+        Some(_) => return None,
+        None => (s, "0"),
+    };
+    let pounds: i32 = pounds.parse().ok().filter(|v| (0..10_000_000).contains(v))?;
+    if !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut pp: i32 = p.parse().ok()?;
+    if p.len() == 1 {
+        pp *= 10;
+    }
+    Some(pounds * 100 + pp)
+}
+
+/// A school term `YYYY-autumn|spring|summer` as its first and last day.
+pub fn parse_term(s: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let (y, t) = s.trim().split_once('-')?;
+    let y: i32 = y.parse().ok().filter(|y| (1990..=2100).contains(y))?;
+    let (fm, fd, tm, td) = match t.to_ascii_lowercase().as_str() {
+        "autumn" => (9, 1, 12, 31),
+        "spring" => (1, 1, 3, 31),
+        "summer" => (4, 1, 7, 31),
+        _ => return None,
+    };
+    Some((
+        NaiveDate::from_ymd_opt(y, fm, fd)?,
+        NaiveDate::from_ymd_opt(y, tm, td)?,
+    ))
+}
+
+/// The term containing a date, as its first day (for window arithmetic).
+pub fn term_of(d: NaiveDate) -> NaiveDate {
+    let (m, day) = match d.month() {
+        1..=3 => (1, 1),
+        4..=8 => (4, 1),
+        _ => (9, 1),
+    };
+    NaiveDate::from_ymd_opt(d.year(), m, day).expect("valid term start")
+}
+
+impl RowCtx<'_> {
+    fn parse_row(&self, row: u64, r: &RawRow, scratch: &mut String) -> Parsed {
+        match self.delivery.kind {
+            SourceKind::Claims => self.claim(row, r),
+            SourceKind::Case => {
+                let person = self.identity(row, r, scratch)?;
+                self.case_member(row, r).map(|m| Row {
+                    number: row,
+                    person: Some(person),
+                    body: RowBody::CaseMember(m),
+                })
+            }
+            _ => {
+                // Parse the event first: a bad event row need not be hashed.
+                let ev = self.event(row, r)?;
+                let person = self.identity(row, r, scratch)?;
+                Ok(Row {
+                    number: row,
+                    person: Some(person),
+                    body: RowBody::Event(ev),
+                })
+            }
+        }
+    }
+
+    fn identity(&self, row: u64, r: &RawRow, scratch: &mut String) -> Result<PersonTokens, Rejection> {
+        let raw = RawIdentity {
+            forename: r.get(Col::Forename),
+            surname: r.get(Col::Surname),
+            dob: r.get(Col::Dob),
+            postcode: r.get(Col::Postcode),
+            address: r.get(Col::Address),
+            nhs_number: r.get(Col::NhsNumber),
+            ni_number: r.get(Col::NiNumber),
+            upn: r.get(Col::Upn),
+        };
+        self.pseudo
+            .pseudonymise(&raw, scratch)
+            .map_err(|IdentError { field, reason }| reject(row, field, reason))
+    }
+
+    fn claim(&self, row: u64, r: &RawRow) -> Parsed {
+        let case_ref = reference(r, Col::CaseRef, row)?;
+        let outcome_id = reference(r, Col::OutcomeId, row)?;
+        let claim_date = date_col(r, Col::ClaimDate, true, row)?.expect("required");
+        let kw = r.get(Col::KeyworkerRef);
+        Ok(Row {
+            number: row,
+            person: None,
+            body: RowBody::Claim(ClaimRow {
+                case_ref,
+                outcome_id,
+                claim_date,
+                keyworker_ref: (!kw.is_empty()).then(|| kw.to_string()),
+            }),
+        })
+    }
+
+    fn case_member(&self, row: u64, r: &RawRow) -> Result<CaseMemberRow, Rejection> {
+        let case_ref = reference(r, Col::CaseRef, row)?;
+        let role = Role::parse(&code_text(r.get(Col::Role)))
+            .ok_or_else(|| reject(row, "role", "unknown code (main_carer, adult, child, other)"))?;
+        let case_start = date_col(r, Col::CaseStart, true, row)?.expect("required");
+        let case_end = date_col(r, Col::CaseEnd, false, row)?;
+        if case_end.is_some_and(|e| e < case_start) {
+            return Err(reject(row, "case_end", "before case_start"));
+        }
+        let mut problems = Vec::new();
+        for p in r.get(Col::Problems).split([';', ',']) {
+            let p = code_text(p);
+            if p.is_empty() {
+                continue;
+            }
+            if !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+                return Err(reject(row, "problems", "problem codes are letters, digits, _ and ."));
+            }
+            problems.push(p);
+        }
+        Ok(CaseMemberRow {
+            case_ref,
+            role,
+            case_start,
+            case_end,
+            problems,
+        })
+    }
+
+    fn event(&self, row: u64, r: &RawRow) -> Result<Event, Rejection> {
+        let rt = code_text(r.get(Col::RecordType));
+        let kind = EventKind::parse(&rt)
+            .filter(|k| k.source() == self.delivery.kind)
+            .ok_or_else(|| reject(row, "record_type", "unknown record type for this source kind"))?;
+        let mut values = [0i32; 4];
+        let (start, end) = if kind == EventKind::Attendance {
+            let (s, e) = parse_term(r.get(Col::Term)).ok_or_else(|| {
+                reject(row, "term", "not a term (YYYY-autumn, YYYY-spring, YYYY-summer)")
+            })?;
+            let possible = int_col(r, Col::PossibleSessions, row, 1000)?;
+            let attended = int_col(r, Col::AttendedSessions, row, 1000)?;
+            let auth = int_col(r, Col::AuthorisedAbsence, row, 1000)?;
+            let unauth = int_col(r, Col::UnauthorisedAbsence, row, 1000)?;
+            if attended + auth + unauth > possible {
+                return Err(reject(
+                    row,
+                    "possible_sessions",
+                    "attended plus absences exceed possible sessions",
+                ));
+            }
+            values = [possible, attended, auth, unauth];
+            (s, Some(e))
+        } else {
+            let start = date_col(r, Col::Date, true, row)?.expect("required");
+            let end = if kind.is_spell() {
+                date_col(r, Col::EndDate, kind == EventKind::UcEarnings, row)?
+            } else {
+                None
+            };
+            if end.is_some_and(|e| e < start) {
+                return Err(reject(row, "end_date", "before date"));
+            }
+            (start, end)
+        };
+        match kind {
+            EventKind::Suspension => values[0] = int_col(r, Col::Days, row, 45)?.max(0),
+            EventKind::UcEarnings => {
+                values[0] = pence(r.get(Col::Amount))
+                    .ok_or_else(|| reject(row, "amount", "not an amount in pounds (e.g. 412.50)"))?
+            }
+            _ => {}
+        }
+        if kind == EventKind::Suspension && values[0] == 0 {
+            return Err(reject(row, "days", "out of range"));
+        }
+        let mut code = 0u8;
+        if let Some(spec) = kind.code_spec() {
+            let text = code_text(r.get(spec.column));
+            if text.is_empty() {
+                if spec.required {
+                    return Err(reject(row, spec.column.name(), "required"));
+                }
+            } else {
+                code = spec
+                    .codes
+                    .iter()
+                    .position(|c| *c == text)
+                    .ok_or_else(|| reject(row, spec.column.name(), "unknown code"))?
+                    as u8;
+            }
+        }
+        if let Some(p) = self.delivery.period {
+            let inside = if kind.is_spell() {
+                p.overlaps(start, end.unwrap_or(p.to.max(start)))
+            } else {
+                p.contains(start)
+            };
+            if !inside {
+                let col = if kind == EventKind::Attendance { "term" } else { "date" };
+                return Err(reject(row, col, "outside the delivery's period"));
+            }
+        }
+        Ok(Event {
+            kind,
+            start,
+            end,
+            code,
+            values,
+        })
+    }
+}
+
+fn reference(r: &RawRow, c: Col, row: u64) -> Result<String, Rejection> {
+    let s = r.get(c);
+    if s.is_empty() {
+        return Err(reject(row, c.name(), "required"));
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+    {
+        return Err(reject(row, c.name(), "references are letters, digits and - _ . /"));
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::HmacKey;
+
+    fn pseudo() -> Pseudonymiser {
+        Pseudonymiser::new(&HmacKey::from_bytes("t", [3u8; 32]))
+    }
+
+    fn parse_all(spec: &FeedSpec, bytes: &[u8]) -> Result<Vec<Parsed>, FeedError> {
+        let d = open_delivery(spec, bytes, None)?;
+        let mut rdr = ChunkReader::new(&d, spec, bytes, 3);
+        let mut out = Vec::new();
+        while let Some(c) = rdr.next_chunk()? {
+            out.extend(parse_chunk(c, &d, spec, &pseudo()));
+        }
+        Ok(out)
+    }
+
+    const POLICE: &str = "#period 2015-01-01..2015-12-31\r\n\
+        Record_Type , FORENAME,surname,dob,postcode,date,disposal,role\r\n\
+        offence,Jane,Smith,2001-02-03,SR1 3AA,2015-06-01,,\r\n\
+        arrest,John,Smith,1980-05-06,SR1 3AA,2015-07-09,Caution,\r\n\
+        arrest,John,Smith,1980-05-06,SR1 3AA,2015-07-09,hanged,\r\n\
+        domestic_incident,Jane,Smith,2001-13-03,SR1 3AA,2015-08-10,,victim\r\n\
+        offence,Jane,Smith,2001-02-03,SR1 3AA,2016-06-01,,\r\n";
+
+    #[test]
+    fn police_csv_with_crlf_and_case_insensitive_header() {
+        let spec = FeedSpec::new("police", SourceKind::Police);
+        let rows = parse_all(&spec, POLICE.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 5);
+        let ok: Vec<_> = rows.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(ok.len(), 2);
+        let RowBody::Event(e) = &ok[1].body else { panic!() };
+        assert_eq!(e.kind, EventKind::Arrest);
+        assert_eq!(e.kind.code_name(e.code), Some("caution"));
+        let rej: Vec<_> = rows.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(rej[0], &reject(4, "disposal", "unknown code"));
+        assert_eq!(rej[1].row, 5);
+        assert_eq!(rej[1].column, "dob");
+        assert_eq!(rej[2], &reject(6, "date", "outside the delivery's period"));
+    }
+
+    #[test]
+    fn bom_and_column_mapping() {
+        let mut spec = FeedSpec::new("pol", SourceKind::Police);
+        spec.columns.insert("forename".into(), "FIRST_NAME".into());
+        spec.columns.insert("record_type".into(), "Type".into());
+        let text = "\u{feff}#period 2015-01-01..2015-12-31\nType,first_name,surname,dob,date\noffence,A,B,2001-02-03,2015-02-02\n";
+        let rows = parse_all(&spec, text.as_bytes()).unwrap();
+        assert!(rows[0].is_ok(), "{:?}", rows[0]);
+    }
+
+    #[test]
+    fn missing_column_names_the_fix() {
+        let spec = FeedSpec::new("pol", SourceKind::Police);
+        let err = parse_all(&spec, b"#period 2015-01-01..2015-12-31\nsurname,dob,date\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("record_type") && err.contains("[feeds.pol.columns]"), "{err}");
+    }
+
+    #[test]
+    fn period_required_for_event_feeds_only() {
+        let spec = FeedSpec::new("pol", SourceKind::Police);
+        let err = parse_all(&spec, b"record_type,surname,dob,date\n").unwrap_err();
+        assert!(matches!(err, FeedError::NoPeriod { .. }));
+        let spec = FeedSpec::new("claims", SourceKind::Claims);
+        let rows =
+            parse_all(&spec, b"case_ref,outcome_id,claim_date\nSF-1,SUN-1.1,2016-01-01\n").unwrap();
+        assert!(rows[0].is_ok());
+    }
+
+    #[test]
+    fn not_utf8_refuses_whole_file() {
+        let spec = FeedSpec::new("pol", SourceKind::Police);
+        let mut bytes = b"#period 2015-01-01..2015-12-31\nrecord_type,surname,dob,date\noffence,Sm".to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(b"th,2001-02-03,2015-02-02\n");
+        let err = parse_all(&spec, &bytes).unwrap_err();
+        assert!(matches!(err, FeedError::NotUtf8 { row: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn empty_file() {
+        let spec = FeedSpec::new("pol", SourceKind::Police);
+        assert!(matches!(parse_all(&spec, b"").unwrap_err(), FeedError::Empty { .. }));
+        assert!(matches!(parse_all(&spec, b"\xEF\xBB\xBF\n\n").unwrap_err(), FeedError::Empty { .. }));
+    }
+
+    #[test]
+    fn oversize_field_and_wrong_field_count_are_row_rejections() {
+        let spec = FeedSpec::new("pol", SourceKind::Police);
+        let long = "x".repeat(300);
+        let text = format!(
+            "#period 2015-01-01..2015-12-31\nrecord_type,surname,dob,date\noffence,{long},2001-02-03,2015-02-02\noffence,a\noffence,Smith,2001-02-03,2015-02-02\n"
+        );
+        let rows = parse_all(&spec, text.as_bytes()).unwrap();
+        assert_eq!(rows[0].as_ref().unwrap_err().column, "surname");
+        assert!(rows[1].as_ref().unwrap_err().reason.contains("fields"));
+        assert!(rows[2].is_ok());
+    }
+
+    #[test]
+    fn education_attendance_and_suspension() {
+        let spec = FeedSpec::new("edu", SourceKind::Education);
+        let text = "#period 2015-09-01..2016-08-31\nrecord_type,upn,surname,dob,term,possible_sessions,attended_sessions,authorised_absence,unauthorised_absence,date,days\n\
+            attendance,,Smith,2008-01-02,2015-autumn,140,130,5,5,,\n\
+            attendance,,Smith,2008-01-02,2016-spring,100,100,1,0,,\n\
+            suspension,,Smith,2008-01-02,,,,,,2016-01-05,3\n";
+        let rows = parse_all(&spec, text.as_bytes()).unwrap();
+        let RowBody::Event(e) = &rows[0].as_ref().unwrap().body else { panic!() };
+        assert_eq!(e.values, [140, 130, 5, 5]);
+        assert_eq!(e.start, NaiveDate::from_ymd_opt(2015, 9, 1).unwrap());
+        assert_eq!(rows[1].as_ref().unwrap_err().column, "possible_sessions");
+        let RowBody::Event(s) = &rows[2].as_ref().unwrap().body else { panic!() };
+        assert_eq!(s.values[0], 3);
+    }
+
+    #[test]
+    fn jsonl_rows() {
+        let mut spec = FeedSpec::new("dwp", SourceKind::Dwp);
+        spec.format = Format::Jsonl;
+        let text = "#period 2015-01-01..2015-12-31\n{\"record_type\":\"uc_earnings\",\"ni_number\":\"AB123456C\",\"date\":\"2015-03-01\",\"end_date\":\"2015-03-31\",\"amount\":412.5}\nnot json\n{\"record_type\":\"benefit_spell\",\"ni_number\":\"AB123456C\",\"date\":\"2014-01-01\",\"benefit\":\"JSA\"}\n";
+        let rows = parse_all(&spec, text.as_bytes()).unwrap();
+        let RowBody::Event(e) = &rows[0].as_ref().unwrap().body else { panic!() };
+        assert_eq!(e.values[0], 41250);
+        assert_eq!(rows[1].as_ref().unwrap_err().row, 2);
+        let RowBody::Event(b) = &rows[2].as_ref().unwrap().body else { panic!() };
+        assert_eq!(b.kind.code_name(b.code), Some("jsa"));
+    }
+
+    #[test]
+    fn case_rows() {
+        let spec = FeedSpec::new("case", SourceKind::Case);
+        let text = "case_ref,role,case_start,problems,surname,dob\nSF-1,Main Carer,2015-01-01,crime; education,Smith,1980-01-01\nSF-1,uncle,2015-01-01,,Smith,1980-01-01\n";
+        let rows = parse_all(&spec, text.as_bytes()).unwrap();
+        let RowBody::CaseMember(m) = &rows[0].as_ref().unwrap().body else { panic!() };
+        assert_eq!(m.role, Role::MainCarer);
+        assert_eq!(m.problems, vec!["crime", "education"]);
+        assert_eq!(rows[1].as_ref().unwrap_err().column, "role");
+    }
+
+    #[test]
+    fn pence_parsing() {
+        assert_eq!(pence("412.50"), Some(41250));
+        assert_eq!(pence("412.5"), Some(41250));
+        assert_eq!(pence("330"), Some(33000));
+        assert_eq!(pence("1.234"), None);
+        assert_eq!(pence("-3"), None);
+    }
+
+    #[test]
+    fn terms() {
+        let (s, e) = parse_term("2015-autumn").unwrap();
+        assert_eq!((s.month(), e.month()), (9, 12));
+        assert!(parse_term("2015-winter").is_none());
+        assert_eq!(term_of(NaiveDate::from_ymd_opt(2016, 5, 5).unwrap()).month(), 4);
+    }
+}

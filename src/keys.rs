@@ -1,0 +1,257 @@
+//! HMAC keys: how they are made, loaded and kept.
+//!
+//! In: a key file path. Out: a [`HmacKey`] ready to pseudonymise with.
+//!
+//! Promises:
+//! * a key is 32 bytes from the operating system's RNG, with a key id so that
+//!   stored pseudonyms can say which key made them (rotation, see
+//!   `keys/README.md`);
+//! * a key file that group or others can read is refused, as ssh refuses a
+//!   loose private key, with the command that fixes it;
+//! * key bytes are zeroised on drop and never printed: `Debug` shows only the
+//!   key id;
+//! * new key files are created 0600 and never overwrite an existing file.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use zeroize::{Zeroize, Zeroizing};
+
+/// Length of an HMAC-SHA256 key in bytes (256 bits).
+pub const KEY_LEN: usize = 32;
+
+const HEADER: &str = "outcomesd-hmac-key v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read key file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "key file {path} is readable by group or others (mode {mode:04o}); \
+         refusing to use it. Fix with: chmod 600 {path}"
+    )]
+    LoosePermissions { path: PathBuf, mode: u32 },
+    #[error("key file {path} is not an outcomesd key file: {reason}")]
+    Malformed { path: PathBuf, reason: &'static str },
+    #[error("{path} already exists; refusing to overwrite a key (move it away first)")]
+    Exists { path: PathBuf },
+    #[error("cannot write key file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the operating system's random number generator failed: {0}")]
+    Rng(String),
+}
+
+/// A 256-bit HMAC key with its id. Zeroised on drop; never displayed.
+pub struct HmacKey {
+    id: String,
+    bytes: Zeroizing<[u8; KEY_LEN]>,
+}
+
+impl HmacKey {
+    /// A fresh key from the OS RNG. The id is derived from the creation time
+    /// and random bits, never from the key itself.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        getrandom::fill(bytes.as_mut()).map_err(|e| KeyError::Rng(e.to_string()))?;
+        let mut idbits = [0u8; 4];
+        getrandom::fill(&mut idbits).map_err(|e| KeyError::Rng(e.to_string()))?;
+        let id = format!(
+            "k{}-{}",
+            chrono::Utc::now().format("%Y%m%d"),
+            hex::encode(idbits)
+        );
+        Ok(HmacKey { id, bytes })
+    }
+
+    /// Builds a key from raw bytes (tests and benchmarks).
+    pub fn from_bytes(id: &str, raw: [u8; KEY_LEN]) -> Self {
+        HmacKey {
+            id: id.to_string(),
+            bytes: Zeroizing::new(raw),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The secret bytes; only the pseudonymiser should call this.
+    pub(crate) fn expose(&self) -> &[u8; KEY_LEN] {
+        &self.bytes
+    }
+
+    /// Loads a key file, refusing one with loose permissions.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        check_permissions(path)?;
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+            KeyError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?);
+        let malformed = |reason| KeyError::Malformed {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut lines = text.lines();
+        if lines.next().map(str::trim) != Some(HEADER) {
+            return Err(malformed("first line is not 'outcomesd-hmac-key v1'"));
+        }
+        let mut id = None;
+        let mut key = None;
+        for line in lines {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(v) = line.strip_prefix("id=") {
+                id = Some(v.trim().to_string());
+            } else if let Some(v) = line.strip_prefix("key=") {
+                let mut raw = Zeroizing::new([0u8; KEY_LEN]);
+                hex::decode_to_slice(v.trim(), raw.as_mut())
+                    .map_err(|_| malformed("key= is not 64 hexadecimal digits"))?;
+                key = Some(raw);
+            } else {
+                return Err(malformed("unexpected line (expected id= or key=)"));
+            }
+        }
+        let id = id.filter(|s| !s.is_empty()).ok_or(malformed("no id= line"))?;
+        let bytes = key.ok_or(malformed("no key= line"))?;
+        Ok(HmacKey { id, bytes })
+    }
+
+    /// Writes the key to a new file created with mode 0600.
+    pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let werr = |source| KeyError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    KeyError::Exists {
+                        path: path.to_path_buf(),
+                    }
+                } else {
+                    werr(e)
+                }
+            })?;
+        let mut text = Zeroizing::new(String::new());
+        text.push_str(HEADER);
+        text.push_str("\n# HMAC-SHA256 pseudonymisation key. Secret: keep 0600, back up offline.\n");
+        text.push_str(&format!("id={}\nkey=", self.id));
+        let mut hexkey = hex::encode(self.bytes.as_ref());
+        text.push_str(&hexkey);
+        hexkey.zeroize();
+        text.push('\n');
+        file.write_all(text.as_bytes()).map_err(werr)?;
+        file.sync_all().map_err(werr)?;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HmacKey({}, <secret>)", self.id)
+    }
+}
+
+fn check_permissions(path: &Path) -> Result<(), KeyError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::LoosePermissions {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn generate_write_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hmac.key");
+        let key = HmacKey::generate().unwrap();
+        key.write_new(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let loaded = HmacKey::load(&path).unwrap();
+        assert_eq!(loaded.id(), key.id());
+        assert_eq!(loaded.expose(), key.expose());
+    }
+
+    #[test]
+    fn two_keys_differ() {
+        let a = HmacKey::generate().unwrap();
+        let b = HmacKey::generate().unwrap();
+        assert_ne!(a.expose(), b.expose());
+    }
+
+    #[test]
+    fn loose_permissions_refused_with_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hmac.key");
+        HmacKey::generate().unwrap().write_new(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = HmacKey::load(&path).unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+        assert!(err.contains("0640"), "{err}");
+    }
+
+    #[test]
+    fn never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hmac.key");
+        HmacKey::generate().unwrap().write_new(&path).unwrap();
+        let err = HmacKey::generate().unwrap().write_new(&path).unwrap_err();
+        assert!(matches!(err, KeyError::Exists { .. }));
+    }
+
+    #[test]
+    fn debug_hides_secret() {
+        let key = HmacKey::from_bytes("kid", [7u8; KEY_LEN]);
+        let shown = format!("{key:?}");
+        assert!(!shown.contains("0707"));
+        assert!(shown.contains("kid"));
+    }
+
+    #[test]
+    fn malformed_file_is_explained() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.key");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"outcomesd-hmac-key v1\nid=x\nkey=zz\n").unwrap();
+        let err = HmacKey::load(&path).unwrap_err().to_string();
+        assert!(err.contains("64 hexadecimal"), "{err}");
+    }
+}

@@ -1,0 +1,3 @@
+pub mod feeds;
+pub mod keys;
+pub mod pseudonymise;
