@@ -1,3 +1,5 @@
 pub mod feeds;
 pub mod keys;
 pub mod pseudonymise;
+pub mod matching;
+pub mod store;

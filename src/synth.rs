@@ -1,0 +1,1981 @@
+//! Synthetic partner feeds with ground truth, for testing matching and outcome
+//! verification end to end.
+//!
+//! [`generate`] writes a council case file (`case.csv`), keyworker claims
+//! (`claims.csv`) and the four event feeds (`police.csv`, `education.csv`,
+//! `dwp.csv`, `social_care.csv`) in exactly the formats of `docs/feeds.md`,
+//! plus two ground-truth files: `truth.csv` (which synthetic person and family
+//! every data row of every feed except claims belongs to) and
+//! `truth_claims.csv` (whether each claimed problem really improved).
+//!
+//! Promises:
+//! * **Deterministic**: the same [`SynthOptions`] (seed included) give
+//!   byte-identical files on every platform; a different seed gives different
+//!   files.
+//! * **No real data**: every name, address, postcode and identifier is drawn
+//!   from built-in lists or made up. NHS numbers come from the `999` test
+//!   range (never issued to patients) while it lasts; UPNs use a made-up
+//!   school numbering. Identifiers are unique per person and carry valid check
+//!   characters, so every row is acceptable to the ingest rules.
+//! * **Valid rows**: every event date (and end date) lies inside the period
+//!   the file declares, codes come from the documented lists, attendance
+//!   sessions never exceed the possible sessions.
+//! * **Realistic noise**: partner rows carry the errors real extracts have
+//!   (initials, nicknames, surname typos, swapped or shifted dates of birth,
+//!   house moves, titles and odd letter case, `DD/MM/YYYY` dates), and a
+//!   background population shares surnames and dates of birth with family
+//!   members, so matching precision and recall can both be measured.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, Months, NaiveDate, TimeDelta, Weekday};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Framework problem codes and the outcome ids a keyworker may claim for each.
+pub const PROBLEM_OUTCOMES: [(&str, &[&str]); 6] = [
+    ("crime", &["SUN-1.1", "SUN-1.2"]),
+    ("education", &["SUN-2.1", "SUN-2.2", "SUN-2.3"]),
+    ("children", &["SUN-3.1", "SUN-3.2", "SUN-3.8"]),
+    ("worklessness", &["SUN-4.1", "SUN-4.3"]),
+    ("domestic_abuse", &["SUN-5.2"]),
+    ("health", &["SUN-6.4"]),
+];
+
+const CRIME: usize = 0;
+const EDUCATION: usize = 1;
+const CHILDREN: usize = 2;
+const WORKLESSNESS: usize = 3;
+const DOMESTIC: usize = 4;
+const HEALTH: usize = 5;
+
+/// Options for [`generate`].
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    /// Number of families (cases).
+    pub families: usize,
+    /// Seed; the same seed gives byte-identical output.
+    pub seed: u64,
+    /// Background people (in no case) per family member.
+    pub background_per_member: usize,
+    /// First day of the period the event feeds cover.
+    pub period_start: NaiveDate,
+    /// Length of the period in years.
+    pub years: u32,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions {
+            families: 100,
+            seed: 1,
+            background_per_member: 3,
+            period_start: NaiveDate::from_ymd_opt(2014, 4, 1).expect("valid date"),
+            years: 3,
+        }
+    }
+}
+
+/// One file written by [`generate`].
+#[derive(Debug, Clone)]
+pub struct SynthFile {
+    /// Feed name (the file stem).
+    pub feed: String,
+    /// Where it was written.
+    pub path: PathBuf,
+    /// Data rows (not counting the period line or header).
+    pub rows: usize,
+}
+
+/// What [`generate`] wrote.
+#[derive(Debug, Clone)]
+pub struct SynthSummary {
+    pub files: Vec<SynthFile>,
+    /// Synthetic people (family members and background).
+    pub persons: usize,
+    pub families: usize,
+    pub claims: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// NHS number with its modulus-11 check digit appended, as 10 digits.
+/// `None` when the check digit would be 10 (no valid number has those first
+/// nine digits) or `first9` has more than nine digits.
+pub fn nhs_number_with_check(first9: u32) -> Option<String> {
+    if first9 > 999_999_999 {
+        return None;
+    }
+    let s = format!("{first9:09}");
+    let sum: u32 = s
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * (10 - i as u32))
+        .sum();
+    let check = match 11 - sum % 11 {
+        11 => 0,
+        10 => return None,
+        c => c,
+    };
+    Some(format!("{s}{check}"))
+}
+
+const UPN_LETTERS: &[u8; 23] = b"ABCDEFGHJKLMNPQRTUVWXYZ";
+
+/// UPN: the check letter followed by `twelve`. The k-th character after the
+/// check letter has weight k+1; the weighted sum mod 23 indexes
+/// `ABCDEFGHJKLMNPQRTUVWXYZ`. Digits count as their value; a letter (as in a
+/// temporary UPN's last character) counts as its index in that alphabet.
+pub fn upn_with_check(twelve: &str) -> String {
+    let sum: u32 = twelve
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            let v = if b.is_ascii_digit() {
+                u32::from(b - b'0')
+            } else {
+                let up = b.to_ascii_uppercase();
+                UPN_LETTERS.iter().position(|&l| l == up).unwrap_or(0) as u32
+            };
+            v * (i as u32 + 2)
+        })
+        .sum();
+    let letter = UPN_LETTERS[(sum % 23) as usize] as char;
+    format!("{letter}{twelve}")
+}
+
+// ---------------------------------------------------------------------------
+// Name and place lists (common UK names; no real people or addresses).
+
+const FEMALE: &[&str] = &[
+    "Olivia", "Amelia", "Isla", "Ava", "Emily", "Sophia", "Grace", "Mia", "Poppy", "Ella",
+    "Lily", "Evie", "Isabella", "Sophie", "Ivy", "Freya", "Harper", "Willow", "Charlotte",
+    "Jessica", "Rosie", "Daisy", "Phoebe", "Chloe", "Ruby", "Millie", "Erin", "Holly", "Lucy",
+    "Megan", "Ellie", "Amber", "Jasmine", "Scarlett", "Abigail", "Hannah", "Katie", "Lauren",
+    "Leah", "Molly", "Paige", "Courtney", "Shannon", "Chelsea", "Bethany", "Rebecca",
+    "Samantha", "Victoria", "Elizabeth", "Sarah", "Laura", "Emma", "Gemma", "Kelly", "Nicola",
+    "Michelle", "Lisa", "Claire", "Joanne", "Donna", "Tracey", "Dawn", "Julie", "Karen",
+    "Susan", "Helen", "Angela", "Deborah", "Amanda", "Jennifer", "Louise", "Rachel", "Natalie",
+    "Stacey", "Kirsty", "Danielle", "Jade", "Zoë", "Leanne", "Kayleigh", "Catherine",
+    "Margaret", "Patricia", "Linda", "Carol", "Janet", "Jane", "Alison", "Andrea", "Stephanie",
+    "Kimberley", "Carly", "Hayley", "Naomi", "Aisha", "Fatima", "Amira", "Maya", "Niamh",
+    "Siobhan", "Renée", "Katherine", "Jenny",
+];
+
+const MALE: &[&str] = &[
+    "Oliver", "George", "Harry", "Noah", "Jack", "Leo", "Arthur", "Muhammad", "Oscar",
+    "Charlie", "Jacob", "Thomas", "Henry", "William", "James", "Alfie", "Joshua", "Freddie",
+    "Archie", "Ethan", "Isaac", "Alexander", "Joseph", "Edward", "Samuel", "Max", "Logan",
+    "Lucas", "Daniel", "Theo", "Mason", "Riley", "Dylan", "Tyler", "Kyle", "Liam", "Callum",
+    "Connor", "Jordan", "Ryan", "Lewis", "Jamie", "Bradley", "Luke", "Adam", "Ben", "Benjamin",
+    "Matthew", "Michael", "Christopher", "David", "Andrew", "Mark", "Paul", "Steven",
+    "Stephen", "Robert", "Richard", "John", "Peter", "Anthony", "Kevin", "Gary", "Wayne",
+    "Darren", "Craig", "Lee", "Carl", "Dean", "Shaun", "Scott", "Stuart", "Ian", "Neil",
+    "Simon", "Martin", "Brian", "Keith", "Graham", "Philip", "Nicholas", "Jonathan", "Kieran",
+    "Reece", "Jake", "Nathan", "Aaron", "Declan", "Sean", "Patrick", "Aidan", "Mohammed",
+    "Ahmed", "Ali", "Omar", "Hassan", "Jayden", "Frederick", "Nathaniel", "Zachary", "José",
+];
+
+const SURNAMES: &[&str] = &[
+    "Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson", "Thomas",
+    "Johnson", "Roberts", "Robinson", "Thompson", "Wright", "Walker", "White", "Edwards",
+    "Hughes", "Green", "Hall", "Lewis", "Harris", "Clarke", "Patel", "Jackson", "Wood",
+    "Turner", "Martin", "Cooper", "Hill", "Ward", "Morris", "Moore", "Clark", "Lee", "King",
+    "Baker", "Harrison", "Morgan", "Allen", "James", "Scott", "Phillips", "Watson", "Davis",
+    "Parker", "Price", "Bennett", "Young", "Griffiths", "Mitchell", "Kelly", "Cook", "Carter",
+    "Richardson", "Bailey", "Collins", "Bell", "Shaw", "Murphy", "Miller", "Cox", "Richards",
+    "Khan", "Marshall", "Anderson", "Simpson", "Ellis", "Adams", "Singh", "Begum", "Wilkinson",
+    "Foster", "Chapman", "Powell", "Webb", "Rogers", "Gray", "Mason", "Ali", "Hunt", "Hussain",
+    "Campbell", "Matthews", "Owen", "Palmer", "Holmes", "Mills", "Barnes", "Knight", "Lloyd",
+    "Butler", "Russell", "Barker", "Fisher", "Stevens", "Jenkins", "Murray", "Dixon", "Harvey",
+    "O'Brien", "O'Neill", "McDonald", "Robson", "Charlton", "Heslop", "Smith-Jones",
+];
+
+const NICKNAMES: &[(&str, &[&str])] = &[
+    ("Robert", &["Bob", "Rob", "Bobby"]),
+    ("William", &["Bill", "Will", "Billy"]),
+    ("Elizabeth", &["Liz", "Beth", "Lizzie"]),
+    ("Margaret", &["Maggie", "Peggy"]),
+    ("Catherine", &["Kate", "Cathy"]),
+    ("Katherine", &["Kate", "Kath"]),
+    ("James", &["Jim", "Jimmy"]),
+    ("Michael", &["Mike", "Mick"]),
+    ("Richard", &["Rich", "Dick"]),
+    ("Thomas", &["Tom", "Tommy"]),
+    ("Joseph", &["Joe"]),
+    ("Daniel", &["Dan", "Danny"]),
+    ("Christopher", &["Chris"]),
+    ("Anthony", &["Tony"]),
+    ("Matthew", &["Matt"]),
+    ("Samuel", &["Sam"]),
+    ("Benjamin", &["Ben"]),
+    ("Alexander", &["Alex"]),
+    ("Jennifer", &["Jenny", "Jen"]),
+    ("Rebecca", &["Becky", "Becca"]),
+    ("Victoria", &["Vicky", "Tori"]),
+    ("Susan", &["Sue"]),
+    ("Patricia", &["Pat", "Trish"]),
+    ("Deborah", &["Debbie", "Deb"]),
+    ("Samantha", &["Sam", "Sammy"]),
+    ("Jessica", &["Jess"]),
+    ("Charlotte", &["Charlie", "Lottie"]),
+    ("Nicholas", &["Nick"]),
+    ("Stephen", &["Steve"]),
+    ("Steven", &["Steve"]),
+    ("Edward", &["Ed", "Eddie", "Ted"]),
+    ("Jonathan", &["Jon"]),
+    ("Abigail", &["Abbie", "Abby"]),
+    ("Amelia", &["Millie"]),
+    ("Oliver", &["Ollie"]),
+    ("Frederick", &["Fred", "Freddie"]),
+    ("Henry", &["Harry"]),
+    ("Andrew", &["Andy"]),
+    ("David", &["Dave"]),
+    ("Peter", &["Pete"]),
+    ("Philip", &["Phil"]),
+    ("Nathaniel", &["Nat", "Nathan"]),
+    ("Zachary", &["Zac"]),
+    ("Isabella", &["Bella", "Izzy"]),
+    ("Natalie", &["Nat"]),
+    ("Kimberley", &["Kim"]),
+    ("Amanda", &["Mandy"]),
+    ("Joshua", &["Josh"]),
+    ("Mohammed", &["Mo"]),
+    ("Muhammad", &["Mo"]),
+];
+
+const STREETS: &[&str] = &[
+    "Chester Road", "Hylton Road", "Durham Road", "Villette Road", "Ryhope Road",
+    "Newcastle Road", "Roker Avenue", "Dene Street", "Eden Vale", "Mowbray Road",
+    "Tunstall Road", "High Street West", "Station Road", "Church Lane", "Park Avenue",
+    "Victoria Road", "Queen Street", "King Street", "Albert Road", "Grange Crescent",
+    "Cedar Close", "Beech Grove", "Elm Terrace", "Oak Road", "Willow Way", "Ash Street",
+    "Front Street", "Moor Terrace", "Fulwell Road", "Southwick Road", "Washington Road",
+    "Sea View Road", "Cleveland Road", "Ormonde Street", "Westbourne Road",
+    "Thornhill Terrace", "Kayll Road", "Fordfield Road", "Hastings Street", "Ewesley Road",
+    "St Luke's Road", "Hill View", "Marlborough Road", "Gilpin Street",
+];
+
+const OUTWARD: &[&str] = &[
+    "SR1", "SR2", "SR3", "SR4", "SR5", "SR6", "SR7", "NE37", "NE38", "DH4", "DH5",
+];
+
+/// Letters used in the unit part of a postcode (no C I K M O V).
+const UNIT_LETTERS: &[u8] = b"ABDEFGHJLNPQRSTUWXYZ";
+
+const NI_FIRST: &[u8] = b"ABCEGHJKLMNOPRSTWXYZ";
+const NI_SECOND: &[u8] = b"ABCEGHJKLMNPRSTWXYZ";
+const NI_BANNED: &[&str] = &["BG", "GB", "NK", "KN", "TN", "NT", "ZZ"];
+
+const POLICE_COLS: &[&str] = &[
+    "record_type", "forename", "surname", "dob", "postcode", "address", "nhs_number", "date",
+    "disposal", "role", "severity", "status", "end_date",
+];
+const EDU_COLS: &[&str] = &[
+    "record_type", "upn", "forename", "surname", "dob", "postcode", "date", "end_date", "term",
+    "possible_sessions", "attended_sessions", "authorised_absence", "unauthorised_absence",
+    "days", "status",
+];
+const DWP_COLS: &[&str] = &[
+    "record_type", "ni_number", "forename", "surname", "dob", "postcode", "date", "end_date",
+    "benefit", "amount",
+];
+const SC_COLS: &[&str] = &[
+    "record_type", "nhs_number", "forename", "surname", "dob", "postcode", "date", "end_date",
+    "closure_reason",
+];
+const CASE_COLS: &[&str] = &[
+    "case_ref", "role", "case_start", "case_end", "problems", "forename", "surname", "dob",
+    "postcode", "address", "nhs_number", "ni_number", "upn",
+];
+
+// ---------------------------------------------------------------------------
+// Small helpers.
+
+fn add_days(d: NaiveDate, n: i64) -> NaiveDate {
+    d + TimeDelta::days(n)
+}
+
+fn add_months(d: NaiveDate, m: i32) -> NaiveDate {
+    let r = if m >= 0 {
+        d.checked_add_months(Months::new(m as u32))
+    } else {
+        d.checked_sub_months(Months::new(m.unsigned_abs()))
+    };
+    r.expect("date in range")
+}
+
+fn iso(d: NaiveDate) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+}
+
+fn dmy(d: NaiveDate) -> String {
+    format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
+}
+
+/// Whole years of age on `at`.
+fn age_on(dob: NaiveDate, at: NaiveDate) -> i32 {
+    let mut a = at.year() - dob.year();
+    if (at.month(), at.day()) < (dob.month(), dob.day()) {
+        a -= 1;
+    }
+    a
+}
+
+fn pick<T: Copy>(rng: &mut StdRng, xs: &[T]) -> T {
+    xs[rng.random_range(0..xs.len())]
+}
+
+fn weighted<T: Copy>(rng: &mut StdRng, xs: &[(T, u32)]) -> T {
+    let total: u32 = xs.iter().map(|x| x.1).sum();
+    let mut r = rng.random_range(0..total);
+    for &(v, w) in xs {
+        if r < w {
+            return v;
+        }
+        r -= w;
+    }
+    xs[xs.len() - 1].0
+}
+
+/// Surname index skewed towards the common names at the front of the list.
+fn common_surname(rng: &mut StdRng) -> &'static str {
+    let u: f64 = rng.random();
+    SURNAMES[((u * u) * SURNAMES.len() as f64) as usize % SURNAMES.len()]
+}
+
+fn forename_for(rng: &mut StdRng, sex: Sex) -> &'static str {
+    match sex {
+        Sex::F => pick(rng, FEMALE),
+        Sex::M => pick(rng, MALE),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Sex {
+    F,
+    M,
+}
+
+impl Sex {
+    fn other(self) -> Sex {
+        match self {
+            Sex::F => Sex::M,
+            Sex::M => Sex::F,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Feed {
+    Police = 0,
+    Education = 1,
+    Dwp = 2,
+    SocialCare = 3,
+}
+
+const EVENT_FEEDS: [(Feed, &str, &[&str]); 4] = [
+    (Feed::Police, "police", POLICE_COLS),
+    (Feed::Education, "education", EDU_COLS),
+    (Feed::Dwp, "dwp", DWP_COLS),
+    (Feed::SocialCare, "social_care", SC_COLS),
+];
+
+struct Household {
+    postcode: String,
+    address: String,
+    /// Where the household lives in the last year of the period, if it moved.
+    moved: Option<(String, String)>,
+}
+
+struct Person {
+    family: Option<usize>,
+    sex: Sex,
+    forename: &'static str,
+    surname: &'static str,
+    dob: NaiveDate,
+    nhs: Option<String>,
+    ni: Option<String>,
+    upn: Option<String>,
+    hh: usize,
+}
+
+struct Member {
+    person: usize,
+    role: &'static str,
+    problems: u8,
+}
+
+#[derive(Clone, Copy)]
+struct Plan {
+    problem: usize,
+    improved: bool,
+    claim: NaiveDate,
+    outcome: &'static str,
+    /// Improved: no events of this problem from here on.
+    quiet_from: NaiveDate,
+    /// End of the "before" history of the problem.
+    pre_end: NaiveDate,
+}
+
+struct Family {
+    case_ref: String,
+    case_start: NaiveDate,
+    case_end: Option<NaiveDate>,
+    keyworker: String,
+    members: Vec<Member>,
+    plans: Vec<Plan>,
+}
+
+#[derive(Clone, Copy)]
+struct Term {
+    year: i32,
+    kind: u8,
+    start: NaiveDate,
+    /// Calendar year in which the school year began.
+    school_year: i32,
+}
+
+impl Term {
+    fn name(&self) -> String {
+        let k = ["autumn", "spring", "summer"][self.kind as usize];
+        format!("{}-{k}", self.year)
+    }
+}
+
+/// One event row before identity columns are added.
+#[derive(Clone)]
+struct Ev {
+    feed: Feed,
+    date: NaiveDate,
+    rt: &'static str,
+    end: Option<NaiveDate>,
+    code: &'static str,
+    term: Option<Term>,
+    sess: [u32; 4],
+    num: u32,
+}
+
+impl Ev {
+    fn new(feed: Feed, rt: &'static str, date: NaiveDate) -> Ev {
+        Ev {
+            feed,
+            date,
+            rt,
+            end: None,
+            code: "",
+            term: None,
+            sess: [0; 4],
+            num: 0,
+        }
+    }
+    fn code(mut self, c: &'static str) -> Ev {
+        self.code = c;
+        self
+    }
+    fn end(mut self, e: Option<NaiveDate>) -> Ev {
+        self.end = e;
+        self
+    }
+}
+
+/// How one partner system holds a person (with its recording errors).
+struct IdVar {
+    forename: String,
+    surname: String,
+    dob: NaiveDate,
+    with_nhs: bool,
+}
+
+struct Out {
+    name: &'static str,
+    path: PathBuf,
+    w: csv::Writer<BufWriter<File>>,
+    rows: usize,
+    truth: Vec<u8>,
+}
+
+impl Out {
+    fn create(dir: &Path, name: &'static str, period: Option<&str>, cols: &[&str]) -> Result<Out, SynthError> {
+        let path = dir.join(format!("{name}.csv"));
+        let file = File::create(&path).map_err(|e| io_err(&path, e))?;
+        let mut bw = BufWriter::with_capacity(1 << 16, file);
+        if let Some(p) = period {
+            writeln!(bw, "#period {p}").map_err(|e| io_err(&path, e))?;
+        }
+        let mut w = csv::WriterBuilder::new().from_writer(bw);
+        w.write_record(cols).map_err(|e| io_err(&path, e.into()))?;
+        Ok(Out {
+            name,
+            path,
+            w,
+            rows: 0,
+            truth: Vec::new(),
+        })
+    }
+
+    fn field(&mut self, s: &str) -> Result<(), SynthError> {
+        self.w.write_field(s).map_err(|e| io_err(&self.path, e.into()))
+    }
+
+    /// Ends the current row and records whose it is.
+    fn end_row(&mut self, person: usize, family: &str) -> Result<(), SynthError> {
+        self.w
+            .write_record(None::<&[u8]>)
+            .map_err(|e| io_err(&self.path, e.into()))?;
+        self.rows += 1;
+        // Header is row 1, so data row n is CSV row n + 1.
+        let _ = writeln!(self.truth, "{},{},{},{}", self.name, self.rows + 1, person, family);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(SynthFile, Vec<u8>), SynthError> {
+        let Out {
+            name,
+            path,
+            w,
+            rows,
+            truth,
+        } = self;
+        let mut bw = w.into_inner().map_err(|e| io_err(&path, e.into_error()))?;
+        bw.flush().map_err(|e| io_err(&path, e))?;
+        Ok((
+            SynthFile {
+                feed: name.to_string(),
+                path,
+                rows,
+            },
+            truth,
+        ))
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> SynthError {
+    SynthError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The generator.
+
+struct Gen {
+    rng: StdRng,
+    ps: NaiveDate,
+    pe: NaiveDate,
+    /// Rows dated on or after this use a moved household's new address.
+    moved_from: NaiveDate,
+    terms: Vec<Term>,
+    nhs_used: HashSet<u32>,
+    ni_used: HashSet<String>,
+    upn_used: HashSet<String>,
+    persons: Vec<Person>,
+    households: Vec<Household>,
+    families: Vec<Family>,
+}
+
+impl Gen {
+    fn new(opts: &SynthOptions) -> Gen {
+        let ps = opts.period_start;
+        let pe = add_days(add_months(ps, 12 * opts.years.max(1) as i32), -1);
+        let mut terms = Vec::new();
+        for y in ps.year() - 1..=pe.year() + 1 {
+            for (kind, m) in [(0u8, 9u32), (1, 1), (2, 4)] {
+                let start = NaiveDate::from_ymd_opt(y, m, 1).expect("valid date");
+                if start >= ps && start <= pe {
+                    let school_year = if kind == 0 { y } else { y - 1 };
+                    terms.push(Term {
+                        year: y,
+                        kind,
+                        start,
+                        school_year,
+                    });
+                }
+            }
+        }
+        terms.sort_by_key(|t| t.start);
+        Gen {
+            rng: StdRng::seed_from_u64(opts.seed),
+            ps,
+            pe,
+            moved_from: add_days(pe, -364),
+            terms,
+            nhs_used: HashSet::new(),
+            ni_used: HashSet::new(),
+            upn_used: HashSet::new(),
+            persons: Vec::new(),
+            households: Vec::new(),
+            families: Vec::new(),
+        }
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng.random_bool(p.clamp(0.0, 1.0))
+    }
+
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        if hi <= lo {
+            lo
+        } else {
+            self.rng.random_range(lo..=hi)
+        }
+    }
+
+    /// Uniform date in `[lo, hi]` (inclusive), clamped to the period.
+    fn between(&mut self, lo: NaiveDate, hi: NaiveDate) -> NaiveDate {
+        let lo = lo.max(self.ps);
+        let hi = hi.min(self.pe);
+        if hi <= lo {
+            return lo.min(self.pe);
+        }
+        let n = (hi - lo).num_days();
+        add_days(lo, self.rng.random_range(0..=n))
+    }
+
+    /// Moves a weekend date to a weekday, staying in the period.
+    fn weekday(&self, d: NaiveDate) -> NaiveDate {
+        let w = match d.weekday() {
+            Weekday::Sat => add_days(d, 2),
+            Weekday::Sun => add_days(d, 1),
+            _ => d,
+        };
+        if w > self.pe {
+            add_days(d, -(d.weekday().num_days_from_monday() as i64 - 4))
+        } else {
+            w
+        }
+    }
+
+    fn dob_for_age(&mut self, age: i32, at: NaiveDate) -> NaiveDate {
+        let hi = add_months(at, -12 * age);
+        let lo = add_days(add_months(at, -12 * (age + 1)), 1);
+        let n = (hi - lo).num_days();
+        add_days(lo, self.rng.random_range(0..=n))
+    }
+
+    fn postcode(&mut self, street: usize) -> String {
+        let out = OUTWARD[street % OUTWARD.len()];
+        let sector = (street * 7 + 3) % 10;
+        let a = pick(&mut self.rng, UNIT_LETTERS) as char;
+        let b = pick(&mut self.rng, UNIT_LETTERS) as char;
+        format!("{out} {sector}{a}{b}")
+    }
+
+    fn new_address(&mut self, street: Option<usize>) -> (String, String) {
+        let street = street.unwrap_or_else(|| self.rng.random_range(0..STREETS.len()));
+        let num = self.range(1, 180);
+        let pc = self.postcode(street);
+        (pc, format!("{num} {}", STREETS[street]))
+    }
+
+    fn new_household(&mut self, street: Option<usize>) -> usize {
+        let (postcode, address) = self.new_address(street);
+        let moved = if self.chance(0.10) {
+            Some(self.new_address(None))
+        } else {
+            None
+        };
+        self.households.push(Household {
+            postcode,
+            address,
+            moved,
+        });
+        self.households.len() - 1
+    }
+
+    fn new_nhs(&mut self) -> String {
+        for attempt in 0..200 {
+            let first9 = if attempt < 100 {
+                self.rng.random_range(999_000_000..=999_999_999u32)
+            } else {
+                self.rng.random_range(900_000_000..=998_999_999u32)
+            };
+            if self.nhs_used.contains(&first9) {
+                continue;
+            }
+            if let Some(n) = nhs_number_with_check(first9) {
+                self.nhs_used.insert(first9);
+                return n;
+            }
+        }
+        unreachable!("NHS number space exhausted")
+    }
+
+    fn new_ni(&mut self) -> String {
+        loop {
+            let a = pick(&mut self.rng, NI_FIRST) as char;
+            let b = pick(&mut self.rng, NI_SECOND) as char;
+            let prefix: String = [a, b].iter().collect();
+            if NI_BANNED.contains(&prefix.as_str()) {
+                continue;
+            }
+            let digits = self.rng.random_range(0..1_000_000u32);
+            let suffix = pick(&mut self.rng, b"ABCD") as char;
+            let ni = format!("{prefix}{digits:06}{suffix}");
+            if self.ni_used.insert(ni[..8].to_string()) {
+                return ni;
+            }
+        }
+    }
+
+    fn new_upn(&mut self, dob: NaiveDate) -> String {
+        loop {
+            let school = if self.chance(0.6) {
+                self.range(2000, 2199)
+            } else {
+                self.range(4000, 4099)
+            };
+            let year = (dob.year() + 4).rem_euclid(100);
+            let serial = self.range(0, 999);
+            let twelve = format!("394{school:04}{year:02}{serial:03}");
+            if self.upn_used.insert(twelve.clone()) {
+                return upn_with_check(&twelve);
+            }
+        }
+    }
+
+    fn school_age_in(&self, dob: NaiveDate, t: &Term) -> bool {
+        let sept1 = NaiveDate::from_ymd_opt(t.school_year, 9, 1).expect("valid date");
+        let age = age_on(dob, add_days(sept1, -1));
+        (4..=15).contains(&age)
+    }
+
+    fn add_person(
+        &mut self,
+        family: Option<usize>,
+        sex: Sex,
+        forename: &'static str,
+        surname: &'static str,
+        dob: NaiveDate,
+        hh: usize,
+    ) -> usize {
+        let nhs = Some(self.new_nhs());
+        let ni = if age_on(dob, self.pe) >= 16 {
+            Some(self.new_ni())
+        } else {
+            None
+        };
+        let in_school = self.terms.iter().any(|t| self.school_age_in(dob, t));
+        let upn = if in_school {
+            Some(self.new_upn(dob))
+        } else {
+            None
+        };
+        self.persons.push(Person {
+            family,
+            sex,
+            forename,
+            surname,
+            dob,
+            nhs,
+            ni,
+            upn,
+            hh,
+        });
+        self.persons.len() - 1
+    }
+
+    /// A forename for a sibling that differs from the ones already used.
+    fn distinct_forename(&mut self, sex: Sex, used: &[&str]) -> &'static str {
+        loop {
+            let f = forename_for(&mut self.rng, sex);
+            if !used.contains(&f) {
+                return f;
+            }
+        }
+    }
+
+    // -- families ------------------------------------------------------------
+
+    fn make_family(&mut self, fi: usize, keyworkers: usize) {
+        let ps = self.ps;
+        let pe = self.pe;
+        let cs_lo = add_months(pe, -18).max(add_days(ps, 30));
+        let cs_hi = add_months(pe, -7).max(cs_lo);
+        let case_start = self.between(cs_lo, cs_hi);
+        let hh = self.new_household(None);
+        let surname = common_surname(&mut self.rng);
+
+        let n_adults = if self.chance(0.38) { 1 } else { 2 };
+        let mut n_children: usize =
+            weighted(&mut self.rng, &[(0, 5), (1, 20), (2, 28), (3, 22), (4, 13), (5, 7), (6, 5)]);
+        n_children = n_children.min(8 - n_adults);
+
+        let carer_sex = if self.chance(0.85) { Sex::F } else { Sex::M };
+        let carer_age = if n_children == 0 {
+            self.range(18, 60) as i32
+        } else {
+            self.range(19, 52) as i32
+        };
+        let mut members = Vec::new();
+        let mut used_names: Vec<&'static str> = Vec::new();
+        let f = forename_for(&mut self.rng, carer_sex);
+        used_names.push(f);
+        let dob = self.dob_for_age(carer_age, case_start);
+        let p = self.add_person(Some(fi), carer_sex, f, surname, dob, hh);
+        members.push(Member {
+            person: p,
+            role: "main_carer",
+            problems: 0,
+        });
+        let mut partner_surname = surname;
+        if n_adults == 2 {
+            let other = self.chance(0.12);
+            let (sex, age, role) = if other {
+                // A grandparent or an older sibling living with the family.
+                if carer_age <= 42 && self.chance(0.6) {
+                    (
+                        if self.chance(0.7) { Sex::F } else { Sex::M },
+                        (carer_age + self.range(18, 24) as i32).min(60),
+                        "other",
+                    )
+                } else {
+                    let s = if self.chance(0.5) { Sex::F } else { Sex::M };
+                    (s, self.range(18, 22) as i32, "other")
+                }
+            } else {
+                let s = if self.chance(0.92) {
+                    carer_sex.other()
+                } else {
+                    carer_sex
+                };
+                (s, (carer_age + self.range(-5, 7) as i32).clamp(18, 60), "adult")
+            };
+            if role == "adult" && self.chance(0.4) {
+                partner_surname = common_surname(&mut self.rng);
+            }
+            let sn = if role == "adult" { partner_surname } else { surname };
+            let f = self.distinct_forename(sex, &used_names);
+            used_names.push(f);
+            let dob = self.dob_for_age(age, case_start);
+            let p = self.add_person(Some(fi), sex, f, sn, dob, hh);
+            members.push(Member {
+                person: p,
+                role,
+                problems: 0,
+            });
+        }
+        let max_child_age = (carer_age - 16).clamp(0, 17);
+        let mut prev_dob: Option<NaiveDate> = None;
+        let mut child_dobs: Vec<NaiveDate> = Vec::new();
+        for ci in 0..n_children {
+            let sex = if self.chance(0.5) { Sex::F } else { Sex::M };
+            let twin = ci > 0 && prev_dob.is_some() && self.chance(0.06);
+            let dob = match (twin, prev_dob) {
+                (true, Some(d)) => d,
+                _ => {
+                    // Siblings (other than twins) are born at least ten months apart.
+                    let mut found = None;
+                    for _ in 0..30 {
+                        let age = self.range(0, max_child_age as i64) as i32;
+                        let d = self.dob_for_age(age, case_start);
+                        if child_dobs.iter().all(|&o: &NaiveDate| (d - o).num_days().abs() >= 300) {
+                            found = Some(d);
+                            break;
+                        }
+                    }
+                    match found {
+                        Some(d) => d,
+                        None => break,
+                    }
+                }
+            };
+            prev_dob = Some(dob);
+            child_dobs.push(dob);
+            let sn = if partner_surname != surname && self.chance(0.3) {
+                partner_surname
+            } else {
+                surname
+            };
+            let f = self.distinct_forename(sex, &used_names);
+            used_names.push(f);
+            let p = self.add_person(Some(fi), sex, f, sn, dob, hh);
+            members.push(Member {
+                person: p,
+                role: "child",
+                problems: 0,
+            });
+        }
+
+        // Problems and the members they apply to.
+        let ages: Vec<i32> = members
+            .iter()
+            .map(|m| age_on(self.persons[m.person].dob, case_start))
+            .collect();
+        let adults: Vec<bool> = members.iter().map(|m| m.role != "child").collect();
+        let partner: Vec<bool> = members.iter().map(|m| m.role == "adult").collect();
+        let eligible = |prob: usize| -> Vec<usize> {
+            (0..adults.len())
+                .filter(|&i| {
+                    let a = ages[i];
+                    let adult = adults[i];
+                    match prob {
+                        CRIME => a >= 10,
+                        EDUCATION => !adult && (5..=15).contains(&a),
+                        CHILDREN => !adult,
+                        WORKLESSNESS | DOMESTIC => adult,
+                        HEALTH => true,
+                        _ => false,
+                    }
+                })
+                .collect()
+        };
+        let base = [0.35, 0.5, 0.45, 0.55, 0.3, 0.4];
+        let mut chosen: Vec<usize> = Vec::new();
+        for (prob, &p) in base.iter().enumerate() {
+            if !eligible(prob).is_empty() && self.chance(p) {
+                chosen.push(prob);
+            }
+        }
+        while chosen.len() < 2 {
+            let prob = self.rng.random_range(0..6);
+            if !chosen.contains(&prob) && !eligible(prob).is_empty() {
+                chosen.push(prob);
+            }
+        }
+        chosen.sort_unstable();
+        for &prob in &chosen {
+            let el = eligible(prob);
+            let mut flagged: Vec<usize> = match prob {
+                EDUCATION | CHILDREN => {
+                    let all = self.chance(0.5);
+                    el.iter().copied().filter(|_| all || self.chance(0.5)).collect()
+                }
+                WORKLESSNESS => {
+                    let mut v = vec![el[0]];
+                    if el.len() > 1 && self.chance(0.4) {
+                        v.push(el[1]);
+                    }
+                    v
+                }
+                DOMESTIC => {
+                    // Victim first; the partner (if any, and 50%) as perpetrator.
+                    let mut v = vec![el[0]];
+                    if el.len() > 1 && partner[el[1]] && self.chance(0.5) {
+                        v.push(el[1]);
+                    }
+                    v
+                }
+                _ => {
+                    let mut v = vec![pick(&mut self.rng, &el)];
+                    if el.len() > 1 && self.chance(0.25) {
+                        let o = pick(&mut self.rng, &el);
+                        if !v.contains(&o) {
+                            v.push(o);
+                        }
+                    }
+                    v
+                }
+            };
+            if flagged.is_empty() {
+                flagged.push(pick(&mut self.rng, &el));
+            }
+            for i in flagged {
+                members[i].problems |= 1 << prob;
+            }
+        }
+
+        let mut plans = Vec::new();
+        for &prob in &chosen {
+            let improved = self.chance(0.7);
+            let claim = self.between(add_days(add_months(case_start, 6), 1), pe);
+            let outcome = pick(&mut self.rng, PROBLEM_OUTCOMES[prob].1);
+            let quiet_from = if improved {
+                add_days(add_months(claim, -8), -self.range(0, 20))
+            } else {
+                pe
+            };
+            let pre_end = if improved {
+                case_start.min(quiet_from)
+            } else {
+                case_start
+            };
+            plans.push(Plan {
+                problem: prob,
+                improved,
+                claim,
+                outcome,
+                quiet_from,
+                pre_end,
+            });
+        }
+        let case_end = if self.chance(0.4) {
+            let last_claim = plans.iter().map(|p| p.claim).max().unwrap_or(case_start);
+            let lo = add_days(last_claim, 1).max(add_months(case_start, 9));
+            if lo < pe {
+                Some(self.between(lo, pe))
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        let keyworker = format!("KW{:04}", 1 + self.rng.random_range(0..keyworkers));
+        self.families.push(Family {
+            case_ref: format!("SF-{:06}", fi + 1),
+            case_start,
+            case_end,
+            keyworker,
+            members,
+            plans,
+        });
+    }
+
+    // -- background ----------------------------------------------------------
+
+    fn make_background(&mut self, count: usize, family_people: usize) {
+        let mid = add_days(self.ps, (self.pe - self.ps).num_days() / 2);
+        let mut made = 0;
+        while made < count {
+            let size = weighted(&mut self.rng, &[(1usize, 40), (2, 25), (3, 20), (4, 15)])
+                .min(count - made);
+            // Sometimes relatives or namesakes of a family member.
+            let link = if family_people > 0 && self.chance(0.2) {
+                Some(self.rng.random_range(0..family_people))
+            } else {
+                None
+            };
+            let street = match link {
+                Some(p) if self.chance(0.3) => {
+                    let addr = &self.households[self.persons[p].hh].address;
+                    STREETS.iter().position(|s| addr.ends_with(s))
+                }
+                _ => None,
+            };
+            let hh = self.new_household(street);
+            let mut surname = common_surname(&mut self.rng);
+            if let Some(p) = link {
+                surname = self.persons[p].surname;
+            }
+            let sex = if self.chance(0.55) { Sex::F } else { Sex::M };
+            let age = self.range(18, 70) as i32;
+            let mut used = Vec::new();
+            let mut forename = forename_for(&mut self.rng, sex);
+            let mut dob = self.dob_for_age(age, mid);
+            let mut sex = sex;
+            let mut first_is_clone = false;
+            if let Some(p) = link {
+                // Same surname and date of birth as a family member: 30% of
+                // linked households; a quarter of those share the forename too.
+                if self.chance(0.3) {
+                    let (fdob, fsex, fname) = {
+                        let fp = &self.persons[p];
+                        (fp.dob, fp.sex, fp.forename)
+                    };
+                    dob = fdob;
+                    sex = fsex;
+                    forename = if self.chance(0.25) {
+                        fname
+                    } else {
+                        forename_for(&mut self.rng, sex)
+                    };
+                    first_is_clone = true;
+                }
+            }
+            used.push(forename);
+            let first_age = age_on(dob, mid);
+            self.add_person(None, sex, forename, surname, dob, hh);
+            made += 1;
+            for _ in 1..size {
+                let child = first_age >= 20 && first_age <= 55 && self.chance(0.65);
+                let (sex, dob) = if child {
+                    let s = if self.chance(0.5) { Sex::F } else { Sex::M };
+                    let a = self.range(0, (first_age - 16).min(17) as i64) as i32;
+                    (s, self.dob_for_age(a, mid))
+                } else {
+                    let s = if first_is_clone || self.chance(0.9) {
+                        sex.other()
+                    } else {
+                        sex
+                    };
+                    let a = (first_age + self.range(-6, 6) as i32).clamp(18, 75);
+                    (s, self.dob_for_age(a, mid))
+                };
+                let f = self.distinct_forename(sex, &used);
+                used.push(f);
+                self.add_person(None, sex, f, surname, dob, hh);
+                made += 1;
+            }
+        }
+    }
+
+    // -- events ---------------------------------------------------------------
+
+    fn crime_event(&mut self, date: NaiveDate, age: i32) -> Ev {
+        match weighted(&mut self.rng, &[(0, 40), (1, 35), (2, 25)]) {
+            0 => {
+                let sev = if self.chance(0.15) { "serious" } else { "standard" };
+                Ev::new(Feed::Police, "offence", date).code(sev)
+            }
+            1 => {
+                let caution = if age < 18 { "youth_caution" } else { "caution" };
+                let cond = if age < 18 {
+                    "youth_caution"
+                } else {
+                    "conditional_caution"
+                };
+                let d = weighted(
+                    &mut self.rng,
+                    &[
+                        ("charge", 25),
+                        (caution, 10),
+                        (cond, 5),
+                        ("community_resolution", 12),
+                        ("penalty_notice", 5),
+                        ("no_further_action", 28),
+                        ("released_under_investigation", 15),
+                    ],
+                );
+                Ev::new(Feed::Police, "arrest", date).code(d)
+            }
+            _ => Ev::new(Feed::Police, "asb_incident", date),
+        }
+    }
+
+    /// Dates for a problem's events: history before the case, then what the
+    /// trajectory implies afterwards.
+    fn problem_dates(&mut self, plan: &Plan, case_start: NaiveDate, lo: NaiveDate, pre: (i64, i64)) -> Vec<NaiveDate> {
+        let hist_lo = lo.max(add_months(case_start, -24)).max(self.ps);
+        let mut out = Vec::new();
+        let pre_hi = add_days(plan.pre_end, -1);
+        if hist_lo <= pre_hi {
+            let n = self.range(pre.0, pre.1);
+            for _ in 0..n {
+                out.push(self.between(hist_lo, pre_hi));
+            }
+        }
+        if plan.improved {
+            if plan.quiet_from > case_start && self.chance(0.35) {
+                out.push(self.between(case_start, add_days(plan.quiet_from, -1)));
+            }
+        } else {
+            let n = self.range(0, 2);
+            for _ in 0..n {
+                out.push(self.between(case_start, self.pe));
+            }
+            out.push(self.between(add_months(plan.claim, -6), plan.claim));
+        }
+        out.retain(|d| *d >= lo);
+        out
+    }
+
+    fn family_events(&mut self, fi: usize) -> Vec<Vec<Ev>> {
+        let fam = &self.families[fi];
+        let case_start = fam.case_start;
+        let plans = fam.plans.clone();
+        let members: Vec<(usize, &'static str, u8)> =
+            fam.members.iter().map(|m| (m.person, m.role, m.problems)).collect();
+        let mut evs: Vec<Vec<Ev>> = vec![Vec::new(); members.len()];
+        let plan_for = |prob: usize| plans.iter().find(|p| p.problem == prob).copied();
+
+        for (mi, &(pi, role, probs)) in members.iter().enumerate() {
+            let dob = self.persons[pi].dob;
+            let age = age_on(dob, case_start);
+            let adult = role != "child";
+            // Crime.
+            if let Some(plan) = plan_for(CRIME).filter(|_| probs & (1 << CRIME) != 0) {
+                let lo = add_months(dob, 120);
+                let dates = self.problem_dates(&plan, case_start, lo, (1, 4));
+                for d in dates {
+                    let a = age_on(dob, d);
+                    let e = self.crime_event(d, a);
+                    evs[mi].push(e);
+                }
+                if self.chance(0.25) {
+                    let d = self.between(add_months(case_start, -12).max(lo), add_days(plan.pre_end, -1));
+                    let (status, end) = if plan.improved {
+                        ("completed", Some(add_days(d, self.range(90, 200))))
+                    } else if self.chance(0.5) {
+                        ("breached", Some(self.between(case_start, self.pe)))
+                    } else {
+                        ("open", None)
+                    };
+                    evs[mi].push(Ev::new(Feed::Police, "asb_intervention", d).code(status).end(end));
+                }
+            } else if age >= 10 && self.chance(0.04) {
+                let d = self.between(add_months(dob, 120), self.pe);
+                let e = self.crime_event(d, age_on(dob, d));
+                evs[mi].push(e);
+            }
+            // Children's social care.
+            if let Some(plan) = plan_for(CHILDREN).filter(|_| probs & (1 << CHILDREN) != 0) {
+                self.social_care_history(&mut evs[mi], &plan, case_start, dob);
+                if age >= 8 && self.chance(0.25) {
+                    let lo = add_months(dob, 96);
+                    let dates = self.problem_dates(&plan, case_start, lo, (1, 3));
+                    for d in dates {
+                        let end = Some(add_days(d, self.range(0, 3)));
+                        evs[mi].push(Ev::new(Feed::Police, "missing_episode", d).end(end));
+                    }
+                }
+            }
+            // Education.
+            if self.persons[pi].upn.is_some() {
+                let plan = plan_for(EDUCATION).filter(|_| probs & (1 << EDUCATION) != 0);
+                self.education_history(&mut evs[mi], plan.as_ref(), case_start, dob);
+            }
+            // Work and benefits.
+            if adult {
+                if let Some(plan) = plan_for(WORKLESSNESS).filter(|_| probs & (1 << WORKLESSNESS) != 0) {
+                    self.worklessness_history(&mut evs[mi], &plan, case_start);
+                } else {
+                    self.ordinary_dwp(&mut evs[mi], dob, 0.6);
+                }
+            }
+        }
+
+        // Domestic incidents involve several members on the same dates.
+        if let Some(plan) = plan_for(DOMESTIC) {
+            let flagged: Vec<usize> = (0..members.len())
+                .filter(|&i| members[i].2 & (1 << DOMESTIC) != 0)
+                .collect();
+            if let Some(&victim) = flagged.first() {
+                let perp = flagged.get(1).copied();
+                let dates = self.problem_dates(&plan, case_start, self.ps, (1, 4));
+                for d in dates {
+                    evs[victim].push(Ev::new(Feed::Police, "domestic_incident", d).code("victim"));
+                    if let Some(p) = perp {
+                        evs[p].push(Ev::new(Feed::Police, "domestic_incident", d).code("perpetrator"));
+                    }
+                    for (mi, m) in members.iter().enumerate() {
+                        if m.1 == "child" && self.persons[m.0].dob <= d && self.chance(0.15) {
+                            evs[mi].push(Ev::new(Feed::Police, "domestic_incident", d).code("other"));
+                        }
+                    }
+                }
+            }
+        }
+        evs
+    }
+
+    fn episode_kind(&mut self) -> &'static str {
+        weighted(
+            &mut self.rng,
+            &[
+                ("early_help", 40),
+                ("child_in_need", 30),
+                ("child_protection", 20),
+                ("looked_after", 10),
+            ],
+        )
+    }
+
+    fn social_care_history(&mut self, evs: &mut Vec<Ev>, plan: &Plan, case_start: NaiveDate, dob: NaiveDate) {
+        let hist_lo = dob.max(add_months(case_start, -24)).max(self.ps);
+        if hist_lo > add_days(plan.pre_end, -30) {
+            // Born too recently for a history before the case.
+            return;
+        }
+        let r1 = self.between(hist_lo, add_days(plan.pre_end, -30));
+        evs.push(Ev::new(Feed::SocialCare, "referral", r1));
+        if self.chance(0.3) {
+            let d = add_days(r1, self.range(0, 10));
+            let end = Some(add_days(d, self.range(10, 30)));
+            evs.push(Ev::new(Feed::SocialCare, "section47", d).end(end).code("closed"));
+        }
+        let kind = self.episode_kind();
+        let start = add_days(r1, self.range(0, 21));
+        if plan.improved {
+            let hi = add_days(plan.quiet_from, -1);
+            let end = self.between(add_days(start, 30).min(hi), hi).max(start);
+            let reason = if kind == "early_help" || self.chance(0.3) {
+                "closed"
+            } else {
+                "stepped_down"
+            };
+            evs.push(Ev::new(Feed::SocialCare, kind, start).end(Some(end)).code(reason));
+            if reason == "stepped_down" && end < self.pe {
+                // Stepped down to early help, itself closed before the quiet window ends.
+                let s2 = add_days(end, 1);
+                let e2 = self.between(add_days(s2, 30), add_days(plan.quiet_from, 60).min(plan.claim));
+                if s2 < plan.quiet_from {
+                    evs.push(Ev::new(Feed::SocialCare, "early_help", s2).end(Some(e2.min(add_days(plan.quiet_from, -1)).max(s2))).code("closed"));
+                }
+            }
+        } else if self.chance(0.5) {
+            evs.push(Ev::new(Feed::SocialCare, kind, start));
+        } else {
+            let end = self.between(add_days(start, 30), add_months(plan.claim, -7));
+            evs.push(Ev::new(Feed::SocialCare, kind, start).end(Some(end.max(start))).code("closed"));
+            let r2 = self.between(add_months(plan.claim, -6), plan.claim);
+            evs.push(Ev::new(Feed::SocialCare, "referral", r2));
+            let k2 = self.episode_kind();
+            let s2 = add_days(r2, self.range(0, 14));
+            evs.push(Ev::new(Feed::SocialCare, k2, s2));
+        }
+    }
+
+    fn attendance(&mut self, t: &Term, rate: f64, unauth_share: f64) -> Ev {
+        let possible = match t.kind {
+            0 => self.range(130, 140),
+            1 => self.range(118, 128),
+            _ => self.range(122, 134),
+        } as u32;
+        let attended = (((possible as f64) * rate.clamp(0.0, 1.0)).round() as u32).min(possible);
+        let missed = possible - attended;
+        // A few sessions are sometimes unrecorded (a pupil joining mid-term).
+        let uncounted = if self.chance(0.08) {
+            (self.range(1, 6) as u32).min(missed)
+        } else {
+            0
+        };
+        let absent = missed - uncounted;
+        let unauth = (((absent as f64) * unauth_share).round() as u32).min(absent);
+        let auth = absent - unauth;
+        let mut e = Ev::new(Feed::Education, "attendance", t.start);
+        e.term = Some(*t);
+        e.sess = [possible, attended, auth, unauth];
+        e
+    }
+
+    fn rate(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.rng.random::<f64>()
+    }
+
+    fn suspension(&mut self, d: NaiveDate) -> Ev {
+        let d = self.weekday(d);
+        let days = if self.chance(0.85) {
+            self.range(1, 5)
+        } else {
+            self.range(6, 20)
+        } as u32;
+        let mut e = Ev::new(Feed::Education, "suspension", d);
+        e.num = days;
+        e
+    }
+
+    fn education_history(&mut self, evs: &mut Vec<Ev>, plan: Option<&Plan>, case_start: NaiveDate, dob: NaiveDate) {
+        let terms: Vec<Term> = self
+            .terms
+            .iter()
+            .filter(|t| self.school_age_in(dob, t))
+            .copied()
+            .collect();
+        let Some(first) = terms.first().copied() else {
+            return;
+        };
+        let lo = first.start;
+        // Starting school in the period: an enrolment row.
+        if (first.school_year - dob.year()) <= 4 && first.kind == 0 {
+            let d = add_days(first.start, self.range(2, 8));
+            let d = self.weekday(d);
+            evs.push(Ev::new(Feed::Education, "enrolment", d).code("on_roll"));
+        }
+        match plan {
+            Some(plan) => {
+                for t in &terms {
+                    let r = if plan.improved && t.start >= plan.quiet_from {
+                        self.rate(0.925, 0.99)
+                    } else if plan.improved && t.start >= plan.pre_end {
+                        self.rate(0.86, 0.93)
+                    } else if plan.improved {
+                        self.rate(0.70, 0.89)
+                    } else {
+                        self.rate(0.62, 0.895)
+                    };
+                    let share = self.rate(0.3, 0.75);
+                    let e = self.attendance(t, r, share);
+                    evs.push(e);
+                }
+                let dates = self.problem_dates(plan, case_start, lo, (0, 3));
+                for d in dates {
+                    let e = self.suspension(d);
+                    evs.push(e);
+                }
+                if !plan.improved && self.chance(0.08) {
+                    let d = self.between(case_start, self.pe);
+                    let d = self.weekday(d);
+                    evs.push(Ev::new(Feed::Education, "permanent_exclusion", d));
+                    let ap = add_days(d, self.range(1, 14));
+                    if ap <= self.pe {
+                        evs.push(Ev::new(Feed::Education, "enrolment", ap).code("alternative_provision"));
+                    }
+                }
+            }
+            None => {
+                let poor = self.chance(0.1);
+                for t in &terms {
+                    let r = if poor {
+                        self.rate(0.80, 0.91)
+                    } else {
+                        self.rate(0.91, 0.995)
+                    };
+                    let share = self.rate(0.05, 0.35);
+                    let e = self.attendance(t, r, share);
+                    evs.push(e);
+                }
+                if poor && self.chance(0.2) {
+                    let d = self.between(lo, self.pe);
+                    let e = self.suspension(d);
+                    evs.push(e);
+                }
+            }
+        }
+        if self.chance(0.02) {
+            let d = self.between(lo, self.pe);
+            let d = self.weekday(d);
+            let status = if self.chance(0.6) {
+                "elective_home_education"
+            } else {
+                "missing_education"
+            };
+            let end = if self.chance(0.5) {
+                Some(add_days(d, self.range(30, 200)))
+            } else {
+                None
+            };
+            evs.push(Ev::new(Feed::Education, "enrolment", d).code(status).end(end));
+        }
+    }
+
+    /// Employment and non-employment benefits of an adult without the
+    /// worklessness problem.
+    fn ordinary_dwp(&mut self, evs: &mut Vec<Ev>, dob: NaiveDate, employed: f64) {
+        let lo = add_months(dob, 16 * 12).max(self.ps);
+        if lo > self.pe {
+            return;
+        }
+        if self.chance(employed) {
+            let s = self.between(lo, add_days(self.pe, -90));
+            let end = if self.chance(0.25) {
+                Some(add_days(s, self.range(60, 700)))
+            } else {
+                None
+            };
+            evs.push(Ev::new(Feed::Dwp, "employment_spell", s).end(end));
+            if let Some(e) = end {
+                if self.chance(0.5) {
+                    let s2 = add_days(e, self.range(14, 120));
+                    evs.push(Ev::new(Feed::Dwp, "employment_spell", s2));
+                }
+            }
+        } else if self.chance(0.45) {
+            let ben = weighted(
+                &mut self.rng,
+                &[("jsa", 25), ("esa", 20), ("uc", 25), ("is", 5), ("ib", 3), ("sda", 2)],
+            );
+            let s = self.between(lo, add_days(self.pe, -30));
+            let end = if self.chance(0.5) {
+                Some(add_days(s, self.range(30, 500)))
+            } else {
+                None
+            };
+            evs.push(Ev::new(Feed::Dwp, "benefit_spell", s).code(ben).end(end));
+            if let Some(e) = end {
+                evs.push(Ev::new(Feed::Dwp, "employment_spell", add_days(e, 1)));
+                if ben == "uc" {
+                    let to = add_days(e, self.range(60, 200));
+                    self.uc_earnings(evs, s, add_days(e, 1), to);
+                }
+            }
+        }
+        if self.chance(0.12) {
+            let ben = weighted(&mut self.rng, &[("pip", 35), ("dla", 20), ("ca", 20), ("hb", 25)]);
+            let s = self.between(lo, self.pe);
+            evs.push(Ev::new(Feed::Dwp, "benefit_spell", s).code(ben));
+        }
+    }
+
+    /// Monthly UC earnings for assessment periods anchored on `uc_start`,
+    /// for periods starting in `[from, to]`.
+    fn uc_earnings(&mut self, evs: &mut Vec<Ev>, uc_start: NaiveDate, from: NaiveDate, to: NaiveDate) {
+        let base = self.range(30_000, 120_000);
+        let mut k = 0;
+        loop {
+            let s = add_months(uc_start, k);
+            let e = add_days(add_months(uc_start, k + 1), -1);
+            k += 1;
+            if s > to || e > self.pe {
+                break;
+            }
+            if s < from {
+                continue;
+            }
+            let pence = (base + self.range(-15_000, 15_000)).max(1_000) as u32;
+            let mut ev = Ev::new(Feed::Dwp, "uc_earnings", s).end(Some(e));
+            ev.num = pence;
+            evs.push(ev);
+        }
+    }
+
+    fn worklessness_history(&mut self, evs: &mut Vec<Ev>, plan: &Plan, case_start: NaiveDate) {
+        let ben = weighted(&mut self.rng, &[("uc", 40), ("esa", 30), ("jsa", 25), ("is", 5)]);
+        let hist_lo = add_months(case_start, -24);
+        if self.chance(0.3) {
+            // An earlier short spell of work that ended.
+            let s = self.between(hist_lo, add_months(case_start, -12));
+            let e = add_days(s, self.range(20, 120));
+            evs.push(Ev::new(Feed::Dwp, "employment_spell", s).end(Some(e)));
+        }
+        let b_start = self.between(add_months(case_start, -10).max(hist_lo), add_days(case_start, -30));
+        if plan.improved {
+            let emp = add_days(plan.claim, -7 * self.range(26, 40)).max(add_days(b_start, 30));
+            if ben == "uc" {
+                let uc_end = add_days(add_months(emp, self.range(2, 6) as i32), -1);
+                let end = if uc_end <= self.pe { Some(uc_end) } else { None };
+                evs.push(Ev::new(Feed::Dwp, "benefit_spell", b_start).code(ben).end(end));
+                self.uc_earnings(evs, b_start, emp, uc_end);
+            } else {
+                evs.push(Ev::new(Feed::Dwp, "benefit_spell", b_start).code(ben).end(Some(add_days(emp, -1))));
+            }
+            let end = if self.chance(0.15) {
+                let lo = add_days(emp, 7 * 27).max(plan.claim);
+                if lo < self.pe {
+                    Some(self.between(lo, self.pe))
+                } else {
+                    None
+                }
+            } else {
+                None
+            };
+            evs.push(Ev::new(Feed::Dwp, "employment_spell", emp).end(end));
+        } else {
+            evs.push(Ev::new(Feed::Dwp, "benefit_spell", b_start).code(ben));
+            if self.chance(0.3) {
+                let s = self.between(case_start, add_days(self.pe, -90));
+                let e = add_days(s, self.range(28, 84));
+                evs.push(Ev::new(Feed::Dwp, "employment_spell", s).end(Some(e)));
+                if ben == "uc" {
+                    self.uc_earnings(evs, b_start, s, e);
+                }
+            }
+        }
+    }
+
+    fn background_events(&mut self, pi: usize) -> Vec<Ev> {
+        let mut evs = Vec::new();
+        let dob = self.persons[pi].dob;
+        let mid = add_days(self.ps, (self.pe - self.ps).num_days() / 2);
+        let age = age_on(dob, mid);
+        if self.persons[pi].upn.is_some() && self.chance(0.7) {
+            // Some pupils attend schools outside the area for part of the period.
+            let mut e = Vec::new();
+            self.education_history(&mut e, None, mid, dob);
+            if self.chance(0.15) {
+                let cut = self.between(self.ps, self.pe);
+                let before = self.chance(0.5);
+                e.retain(|x| (x.date < cut) == before);
+            }
+            evs.extend(e);
+        }
+        if age < 18 {
+            if self.chance(0.04) {
+                let r = self.between(dob, self.pe);
+                evs.push(Ev::new(Feed::SocialCare, "referral", r));
+                if self.chance(0.5) {
+                    let k = self.episode_kind();
+                    let s = add_days(r, self.range(0, 21));
+                    let end = if self.chance(0.6) {
+                        Some(add_days(s, self.range(30, 300)))
+                    } else {
+                        None
+                    };
+                    let reason = if end.is_some() {
+                        pick(&mut self.rng, &["closed", "stepped_down", "transferred"])
+                    } else {
+                        ""
+                    };
+                    evs.push(Ev::new(Feed::SocialCare, k, s).end(end).code(reason));
+                }
+            }
+            if age >= 11 && self.chance(0.01) {
+                let d = self.between(add_months(dob, 120), self.pe);
+                evs.push(Ev::new(Feed::Police, "missing_episode", d).end(Some(add_days(d, 1))));
+            }
+        } else if self.chance(0.5) {
+            let emp = if age > 64 { 0.1 } else { 0.6 };
+            self.ordinary_dwp(&mut evs, dob, emp);
+        }
+        if age >= 12 && self.chance(0.07) {
+            let n = self.range(1, 3);
+            for _ in 0..n {
+                let d = self.between(add_months(dob, 120), self.pe);
+                let e = self.crime_event(d, age_on(dob, d));
+                evs.push(e);
+            }
+        }
+        if age >= 18 && self.chance(0.02) {
+            let d = self.between(self.ps, self.pe);
+            let role = pick(&mut self.rng, &["victim", "perpetrator", "other"]);
+            evs.push(Ev::new(Feed::Police, "domestic_incident", d).code(role));
+        }
+        evs
+    }
+
+    // -- writing ---------------------------------------------------------------
+
+    fn name_case(&mut self, s: &str, upper_p: f64) -> String {
+        let r: f64 = self.rng.random();
+        if r < upper_p {
+            s.to_uppercase()
+        } else if r < upper_p + 0.03 {
+            s.to_lowercase()
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn variant(&mut self, p: &Person, feed: Feed) -> IdVar {
+        let mut forename = p.forename.to_string();
+        let r: f64 = self.rng.random();
+        if r < 0.03 {
+            forename = forename.chars().next().map(String::from).unwrap_or_default();
+        } else if r < 0.05 {
+            if let Some((_, nicks)) = NICKNAMES.iter().find(|(n, _)| *n == p.forename) {
+                forename = pick(&mut self.rng, nicks).to_string();
+            }
+        }
+        let mut surname = p.surname.to_string();
+        if self.chance(0.02) {
+            let chars: Vec<char> = surname.chars().collect();
+            let letters: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_alphabetic()).collect();
+            if !letters.is_empty() {
+                let i = pick(&mut self.rng, &letters);
+                let mut c = chars[i];
+                while c.eq_ignore_ascii_case(&chars[i]) {
+                    c = (b'a' + self.rng.random_range(0..26u8)) as char;
+                }
+                if chars[i].is_uppercase() {
+                    c = c.to_ascii_uppercase();
+                }
+                let mut out = chars.clone();
+                out[i] = c;
+                surname = out.into_iter().collect();
+            }
+        }
+        let mut dob = p.dob;
+        let r: f64 = self.rng.random();
+        if r < 0.01 {
+            if dob.day() <= 12 && dob.month() <= 12 && dob.day() != dob.month() {
+                if let Some(d) = NaiveDate::from_ymd_opt(dob.year(), dob.day(), dob.month()) {
+                    dob = d;
+                }
+            }
+        } else if r < 0.02 {
+            dob = add_days(dob, if self.chance(0.5) { 1 } else { -1 });
+        }
+        let with_nhs = match feed {
+            Feed::Police => self.chance(0.05),
+            Feed::SocialCare => self.chance(0.8),
+            _ => false,
+        };
+        IdVar {
+            forename,
+            surname,
+            dob,
+            with_nhs,
+        }
+    }
+
+    fn title(&mut self, p: &Person, at: NaiveDate) -> &'static str {
+        let age = age_on(p.dob, at);
+        if self.chance(0.01) && age >= 25 {
+            return "Dr";
+        }
+        match (p.sex, age >= 16) {
+            (Sex::M, true) => "Mr",
+            (Sex::M, false) => "Master",
+            (Sex::F, true) => pick(&mut self.rng, &["Mrs", "Ms", "Miss"]),
+            (Sex::F, false) => "Miss",
+        }
+    }
+
+    fn fmt_nhs(&mut self, n: &str) -> String {
+        let r: f64 = self.rng.random();
+        if r < 0.25 {
+            format!("{} {} {}", &n[..3], &n[3..6], &n[6..])
+        } else if r < 0.3 {
+            format!("{}-{}-{}", &n[..3], &n[3..6], &n[6..])
+        } else {
+            n.to_string()
+        }
+    }
+
+    fn fmt_postcode(&mut self, pc: &str) -> String {
+        let r: f64 = self.rng.random();
+        if r < 0.05 {
+            pc.to_lowercase()
+        } else if r < 0.1 {
+            pc.replace(' ', "")
+        } else {
+            pc.to_string()
+        }
+    }
+
+    fn write_person(&mut self, pi: usize, family: &str, evs: &mut [Ev], outs: &mut [Out]) -> Result<(), SynthError> {
+        evs.sort_by_key(|e| (e.feed as u8, e.date));
+        let p = &self.persons[pi];
+        // Detach the person so the RNG can be borrowed mutably below.
+        let person = Person {
+            family: p.family,
+            sex: p.sex,
+            forename: p.forename,
+            surname: p.surname,
+            dob: p.dob,
+            nhs: p.nhs.clone(),
+            ni: p.ni.clone(),
+            upn: p.upn.clone(),
+            hh: p.hh,
+        };
+        let hh = &self.households[person.hh];
+        let (home_pc, home_addr) = (hh.postcode.clone(), hh.address.clone());
+        let moved = hh.moved.clone();
+        let mut vars: [Option<IdVar>; 4] = [None, None, None, None];
+        for ev in evs.iter() {
+            let fi = ev.feed as usize;
+            if ev.date < self.ps || ev.date > self.pe || ev.date < person.dob {
+                continue;
+            }
+            // Identifier each feed needs.
+            match ev.feed {
+                Feed::Education if person.upn.is_none() => continue,
+                Feed::Dwp if person.ni.is_none() => continue,
+                _ => {}
+            }
+            if vars[fi].is_none() {
+                vars[fi] = Some(self.variant(&person, ev.feed));
+            }
+            let v = vars[fi].as_ref().expect("set above");
+            let (upper_f, upper_s, dmy_p) = match ev.feed {
+                Feed::Police => (0.1, 0.4, 0.5),
+                Feed::Education => (0.02, 0.05, 0.05),
+                Feed::Dwp => (0.3, 0.3, 0.1),
+                Feed::SocialCare => (0.05, 0.1, 0.25),
+            };
+            let mut forename = self.name_case(&v.forename.clone(), upper_f);
+            if self.chance(0.04) {
+                let t = self.title(&person, ev.date);
+                forename = format!("{t} {forename}");
+            }
+            let surname = self.name_case(&v.surname.clone(), upper_s);
+            // A recording error never puts the birth after the event.
+            let vdob = if v.dob > ev.date { person.dob } else { v.dob };
+            let dob = if self.chance(dmy_p) { dmy(vdob) } else { iso(vdob) };
+            let (pc, addr) = match &moved {
+                Some((pc, a)) if ev.date >= self.moved_from => (pc.clone(), a.clone()),
+                _ => (home_pc.clone(), home_addr.clone()),
+            };
+            let pc = self.fmt_postcode(&pc);
+            let with_nhs = v.with_nhs;
+            let nhs = match (&person.nhs, with_nhs) {
+                (Some(n), true) => self.fmt_nhs(n),
+                _ => String::new(),
+            };
+            let end = ev.end.filter(|e| *e >= ev.date && *e <= self.pe).map(iso).unwrap_or_default();
+            let code = if ev.rt != "attendance" && ev.end.is_some() && end.is_empty() && ev.feed == Feed::SocialCare {
+                // An episode still open at the period end has no closure reason yet.
+                ""
+            } else {
+                ev.code
+            };
+            let date = iso(ev.date);
+            let o = &mut outs[fi];
+            match ev.feed {
+                Feed::Police => {
+                    let f = |rt: &str| if ev.rt == rt { code } else { "" };
+                    for s in [
+                        ev.rt,
+                        &forename,
+                        &surname,
+                        &dob,
+                        &pc,
+                        &addr,
+                        &nhs,
+                        &date,
+                        f("arrest"),
+                        f("domestic_incident"),
+                        f("offence"),
+                        f("asb_intervention"),
+                        &end,
+                    ] {
+                        o.field(s)?;
+                    }
+                }
+                Feed::Education => {
+                    let upn = person.upn.as_deref().unwrap_or("");
+                    let (term, nums) = match &ev.term {
+                        Some(t) => (t.name(), ev.sess.map(|n| n.to_string())),
+                        None => (String::new(), Default::default()),
+                    };
+                    let days = if ev.rt == "suspension" {
+                        ev.num.to_string()
+                    } else {
+                        String::new()
+                    };
+                    let d = if ev.rt == "attendance" { "" } else { date.as_str() };
+                    for s in [
+                        ev.rt, upn, &forename, &surname, &dob, &pc, d, &end, &term, &nums[0],
+                        &nums[1], &nums[2], &nums[3], &days, code,
+                    ] {
+                        o.field(s)?;
+                    }
+                }
+                Feed::Dwp => {
+                    let ni = person.ni.as_deref().unwrap_or("");
+                    let amount = if ev.rt == "uc_earnings" {
+                        format!("{}.{:02}", ev.num / 100, ev.num % 100)
+                    } else {
+                        String::new()
+                    };
+                    for s in [ev.rt, ni, &forename, &surname, &dob, &pc, &date, &end, code, &amount] {
+                        o.field(s)?;
+                    }
+                }
+                Feed::SocialCare => {
+                    for s in [ev.rt, &nhs, &forename, &surname, &dob, &pc, &date, &end, code] {
+                        o.field(s)?;
+                    }
+                }
+            }
+            o.end_row(pi + 1, family)?;
+        }
+        Ok(())
+    }
+
+    fn write_case(&mut self, out: &mut Out) -> Result<(), SynthError> {
+        for fi in 0..self.families.len() {
+            let f = &self.families[fi];
+            let case_ref = f.case_ref.clone();
+            let start = iso(f.case_start);
+            let end = f.case_end.map(iso).unwrap_or_default();
+            let members: Vec<(usize, &'static str, u8)> =
+                f.members.iter().map(|m| (m.person, m.role, m.problems)).collect();
+            for (pi, role, probs) in members {
+                let problems: Vec<&str> = (0..6)
+                    .filter(|i| probs & (1 << i) != 0)
+                    .map(|i| PROBLEM_OUTCOMES[i].0)
+                    .collect();
+                let problems = problems.join(";");
+                let nhs = match self.persons[pi].nhs.clone() {
+                    Some(n) if self.chance(0.9) => self.fmt_nhs(&n),
+                    _ => String::new(),
+                };
+                let ni = self.persons[pi].ni.clone().filter(|_| self.chance(0.9)).unwrap_or_default();
+                let upn = self.persons[pi].upn.clone().filter(|_| self.chance(0.9)).unwrap_or_default();
+                let p = &self.persons[pi];
+                let hh = &self.households[p.hh];
+                for s in [
+                    case_ref.as_str(),
+                    role,
+                    &start,
+                    &end,
+                    &problems,
+                    p.forename,
+                    p.surname,
+                    &iso(p.dob),
+                    &hh.postcode,
+                    &hh.address,
+                    &nhs,
+                    &ni,
+                    &upn,
+                ] {
+                    out.field(s)?;
+                }
+                out.end_row(pi + 1, &case_ref)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the synthetic feeds and ground truth into `dir` (which must exist).
+pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
+    let mut g = Gen::new(opts);
+    let keyworkers = (opts.families / 25).max(3);
+    for fi in 0..opts.families {
+        g.make_family(fi, keyworkers);
+    }
+    let family_people = g.persons.len();
+    g.make_background(family_people * opts.background_per_member, family_people);
+
+    let period = format!("{}..{}", iso(g.ps), iso(g.pe));
+    let mut case = Out::create(dir, "case", None, CASE_COLS)?;
+    g.write_case(&mut case)?;
+
+    let mut outs = Vec::new();
+    for (_, name, cols) in EVENT_FEEDS {
+        outs.push(Out::create(dir, name, Some(&period), cols)?);
+    }
+    for fi in 0..g.families.len() {
+        let evs = g.family_events(fi);
+        let case_ref = g.families[fi].case_ref.clone();
+        let people: Vec<usize> = g.families[fi].members.iter().map(|m| m.person).collect();
+        for (mut e, pi) in evs.into_iter().zip(people) {
+            g.write_person(pi, &case_ref, &mut e, &mut outs)?;
+        }
+    }
+    for pi in family_people..g.persons.len() {
+        let mut e = g.background_events(pi);
+        g.write_person(pi, "", &mut e, &mut outs)?;
+    }
+
+    // Claims, in claim-date order.
+    let mut claims: Vec<(NaiveDate, String, &'static str, String, bool)> = Vec::new();
+    for f in &g.families {
+        for p in &f.plans {
+            claims.push((p.claim, f.case_ref.clone(), p.outcome, f.keyworker.clone(), p.improved));
+        }
+    }
+    claims.sort();
+    let mut co = Out::create(dir, "claims", None, &["case_ref", "outcome_id", "claim_date", "keyworker_ref"])?;
+    let tc_path = dir.join("truth_claims.csv");
+    let mut tc = csv::Writer::from_writer(BufWriter::new(File::create(&tc_path).map_err(|e| io_err(&tc_path, e))?));
+    tc.write_record(["case_ref", "outcome_id", "claim_date", "trajectory"])
+        .map_err(|e| io_err(&tc_path, e.into()))?;
+    for (date, case_ref, outcome, kw, improved) in &claims {
+        let d = iso(*date);
+        for s in [case_ref.as_str(), outcome, &d, kw] {
+            co.field(s)?;
+        }
+        co.w.write_record(None::<&[u8]>).map_err(|e| io_err(&co.path, e.into()))?;
+        co.rows += 1;
+        let traj = if *improved { "improved" } else { "not_improved" };
+        tc.write_record([case_ref.as_str(), outcome, &d, traj])
+            .map_err(|e| io_err(&tc_path, e.into()))?;
+    }
+    tc.flush().map_err(|e| io_err(&tc_path, e))?;
+
+    // Truth: every feed's rows, grouped by feed.
+    let truth_path = dir.join("truth.csv");
+    let mut truth = BufWriter::with_capacity(1 << 16, File::create(&truth_path).map_err(|e| io_err(&truth_path, e))?);
+    truth.write_all(b"feed,row,person,family\n").map_err(|e| io_err(&truth_path, e))?;
+    let mut files = Vec::new();
+    let mut truth_rows = 0;
+    for o in std::iter::once(case).chain(outs) {
+        let (f, t) = o.finish()?;
+        truth.write_all(&t).map_err(|e| io_err(&truth_path, e))?;
+        truth_rows += f.rows;
+        files.push(f);
+    }
+    truth.flush().map_err(|e| io_err(&truth_path, e))?;
+    let (claims_file, _) = co.finish()?;
+    files.insert(1, claims_file);
+    files.push(SynthFile {
+        feed: "truth".into(),
+        path: truth_path,
+        rows: truth_rows,
+    });
+    files.push(SynthFile {
+        feed: "truth_claims".into(),
+        path: tc_path,
+        rows: claims.len(),
+    });
+    Ok(SynthSummary {
+        files,
+        persons: g.persons.len(),
+        families: g.families.len(),
+        claims: claims.len(),
+    })
+}
