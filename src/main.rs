@@ -1,1 +1,102 @@
-fn main(){}
+//! The `outcomesd` binary: parses the command line and hands over to
+//! `outcomesd::commands`. One exit point prints the whole error chain.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use outcomesd::commands;
+
+#[derive(Parser)]
+#[command(name = "outcomesd", version, about = "Verifies Supporting Families outcome claims against pseudonymised partner data")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole cycle on generated data in a throwaway directory
+    Demo {
+        /// Keep feeds, store and logs in this (new or empty) directory
+        #[arg(long)]
+        keep: Option<PathBuf>,
+        /// Families to generate
+        #[arg(long, default_value_t = 200)]
+        families: usize,
+    },
+    /// Apply one delivery of a feed and print what it did
+    Ingest {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// The feed's name in the config
+        #[arg(long)]
+        feed: String,
+        /// The period the delivery covers, FROM..TO, if the file does not say
+        #[arg(long)]
+        period: Option<String>,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+        file: PathBuf,
+    },
+    /// What is stored, per feed: deliveries, coverage, counts
+    Status {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+    },
+    /// Check a config file with the daemon's own loader (exit 78 if bad)
+    CheckConfig {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+    },
+    /// Make a new 256-bit HMAC key file (mode 0600)
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate synthetic feeds and ground truth
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        families: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Measure ingest speed, memory and matching quality on generated data
+    Bench {
+        #[arg(long, default_value_t = 20000)]
+        families: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the generated data and store here
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::CheckConfig { config } => return ExitCode::from(commands::check_config(config) as u8),
+        Command::Demo { keep, families } => commands::demo(keep.as_deref(), *families),
+        Command::Ingest { config, feed, period, json, file } => {
+            commands::ingest(config, feed, file, period.as_deref(), *json)
+        }
+        Command::Status { config } => commands::status(config),
+        Command::Keygen { out } => commands::keygen(out),
+        Command::Synth { out, families, seed } => commands::synth(out, *families, *seed),
+        Command::Bench { families, seed, keep } => commands::bench(*families, *seed, keep.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if matches!(err.downcast_ref::<outcomesd::config::ConfigError>(), Some(_)) {
+                return ExitCode::from(commands::EXIT_CONFIG as u8);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

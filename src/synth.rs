@@ -158,6 +158,7 @@ pub fn upn_with_check(twelve: &str) -> String {
 // ---------------------------------------------------------------------------
 // Name and place lists (common UK names; no real people or addresses).
 
+#[rustfmt::skip]
 const FEMALE: &[&str] = &[
     "Olivia", "Amelia", "Isla", "Ava", "Emily", "Sophia", "Grace", "Mia", "Poppy", "Ella",
     "Lily", "Evie", "Isabella", "Sophie", "Ivy", "Freya", "Harper", "Willow", "Charlotte",
@@ -173,20 +174,22 @@ const FEMALE: &[&str] = &[
     "Siobhan", "Renée", "Katherine", "Jenny",
 ];
 
+#[rustfmt::skip]
 const MALE: &[&str] = &[
     "Oliver", "George", "Harry", "Noah", "Jack", "Leo", "Arthur", "Muhammad", "Oscar",
     "Charlie", "Jacob", "Thomas", "Henry", "William", "James", "Alfie", "Joshua", "Freddie",
     "Archie", "Ethan", "Isaac", "Alexander", "Joseph", "Edward", "Samuel", "Max", "Logan",
     "Lucas", "Daniel", "Theo", "Mason", "Riley", "Dylan", "Tyler", "Kyle", "Liam", "Callum",
     "Connor", "Jordan", "Ryan", "Lewis", "Jamie", "Bradley", "Luke", "Adam", "Ben", "Benjamin",
-    "Matthew", "Michael", "Christopher", "David", "Andrew", "Mark", "Paul", "Steven",
-    "Stephen", "Robert", "Richard", "John", "Peter", "Anthony", "Kevin", "Gary", "Wayne",
-    "Darren", "Craig", "Lee", "Carl", "Dean", "Shaun", "Scott", "Stuart", "Ian", "Neil",
-    "Simon", "Martin", "Brian", "Keith", "Graham", "Philip", "Nicholas", "Jonathan", "Kieran",
-    "Reece", "Jake", "Nathan", "Aaron", "Declan", "Sean", "Patrick", "Aidan", "Mohammed",
-    "Ahmed", "Ali", "Omar", "Hassan", "Jayden", "Frederick", "Nathaniel", "Zachary", "José",
+    "Matthew", "Michael", "Christopher", "David", "Andrew", "Mark", "Paul", "Steven", "Stephen",
+    "Robert", "Richard", "John", "Peter", "Anthony", "Kevin", "Gary", "Wayne", "Darren",
+    "Craig", "Lee", "Carl", "Dean", "Shaun", "Scott", "Stuart", "Ian", "Neil", "Simon",
+    "Martin", "Brian", "Keith", "Graham", "Philip", "Nicholas", "Jonathan", "Kieran", "Reece",
+    "Jake", "Nathan", "Aaron", "Declan", "Sean", "Patrick", "Aidan", "Mohammed", "Ahmed", "Ali",
+    "Omar", "Hassan", "Jayden", "Frederick", "Nathaniel", "Zachary", "José",
 ];
 
+#[rustfmt::skip]
 const SURNAMES: &[&str] = &[
     "Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson", "Thomas",
     "Johnson", "Roberts", "Robinson", "Thompson", "Wright", "Walker", "White", "Edwards",
@@ -255,6 +258,7 @@ const NICKNAMES: &[(&str, &[&str])] = &[
     ("Muhammad", &["Mo"]),
 ];
 
+#[rustfmt::skip]
 const STREETS: &[&str] = &[
     "Chester Road", "Hylton Road", "Durham Road", "Villette Road", "Ryhope Road",
     "Newcastle Road", "Roker Avenue", "Dene Street", "Eden Vale", "Mowbray Road",
@@ -262,11 +266,12 @@ const STREETS: &[&str] = &[
     "Victoria Road", "Queen Street", "King Street", "Albert Road", "Grange Crescent",
     "Cedar Close", "Beech Grove", "Elm Terrace", "Oak Road", "Willow Way", "Ash Street",
     "Front Street", "Moor Terrace", "Fulwell Road", "Southwick Road", "Washington Road",
-    "Sea View Road", "Cleveland Road", "Ormonde Street", "Westbourne Road",
-    "Thornhill Terrace", "Kayll Road", "Fordfield Road", "Hastings Street", "Ewesley Road",
-    "St Luke's Road", "Hill View", "Marlborough Road", "Gilpin Street",
+    "Sea View Road", "Cleveland Road", "Ormonde Street", "Westbourne Road", "Thornhill Terrace",
+    "Kayll Road", "Fordfield Road", "Hastings Street", "Ewesley Road", "St Luke's Road",
+    "Hill View", "Marlborough Road", "Gilpin Street",
 ];
 
+#[rustfmt::skip]
 const OUTWARD: &[&str] = &[
     "SR1", "SR2", "SR3", "SR4", "SR5", "SR6", "SR7", "NE37", "NE38", "DH4", "DH5",
 ];
@@ -278,23 +283,28 @@ const NI_FIRST: &[u8] = b"ABCEGHJKLMNOPRSTWXYZ";
 const NI_SECOND: &[u8] = b"ABCEGHJKLMNPRSTWXYZ";
 const NI_BANNED: &[&str] = &["BG", "GB", "NK", "KN", "TN", "NT", "ZZ"];
 
+#[rustfmt::skip]
 const POLICE_COLS: &[&str] = &[
     "record_type", "forename", "surname", "dob", "postcode", "address", "nhs_number", "date",
     "disposal", "role", "severity", "status", "end_date",
 ];
+#[rustfmt::skip]
 const EDU_COLS: &[&str] = &[
     "record_type", "upn", "forename", "surname", "dob", "postcode", "date", "end_date", "term",
     "possible_sessions", "attended_sessions", "authorised_absence", "unauthorised_absence",
     "days", "status",
 ];
+#[rustfmt::skip]
 const DWP_COLS: &[&str] = &[
     "record_type", "ni_number", "forename", "surname", "dob", "postcode", "date", "end_date",
     "benefit", "amount",
 ];
+#[rustfmt::skip]
 const SC_COLS: &[&str] = &[
     "record_type", "nhs_number", "forename", "surname", "dob", "postcode", "date", "end_date",
     "closure_reason",
 ];
+#[rustfmt::skip]
 const CASE_COLS: &[&str] = &[
     "case_ref", "role", "case_start", "case_end", "problems", "forename", "surname", "dob",
     "postcode", "address", "nhs_number", "ni_number", "upn",
@@ -507,7 +517,12 @@ struct Out {
 }
 
 impl Out {
-    fn create(dir: &Path, name: &'static str, period: Option<&str>, cols: &[&str]) -> Result<Out, SynthError> {
+    fn create(
+        dir: &Path,
+        name: &'static str,
+        period: Option<&str>,
+        cols: &[&str],
+    ) -> Result<Out, SynthError> {
         let path = dir.join(format!("{name}.csv"));
         let file = File::create(&path).map_err(|e| io_err(&path, e))?;
         let mut bw = BufWriter::with_capacity(1 << 16, file);
@@ -526,7 +541,9 @@ impl Out {
     }
 
     fn field(&mut self, s: &str) -> Result<(), SynthError> {
-        self.w.write_field(s).map_err(|e| io_err(&self.path, e.into()))
+        self.w
+            .write_field(s)
+            .map_err(|e| io_err(&self.path, e.into()))
     }
 
     /// Ends the current row and records whose it is.
@@ -536,7 +553,14 @@ impl Out {
             .map_err(|e| io_err(&self.path, e.into()))?;
         self.rows += 1;
         // Header is row 1, so data row n is CSV row n + 1.
-        let _ = writeln!(self.truth, "{},{},{},{}", self.name, self.rows + 1, person, family);
+        let _ = writeln!(
+            self.truth,
+            "{},{},{},{}",
+            self.name,
+            self.rows + 1,
+            person,
+            family
+        );
         Ok(())
     }
 
@@ -809,8 +833,10 @@ impl Gen {
         let surname = common_surname(&mut self.rng);
 
         let n_adults = if self.chance(0.38) { 1 } else { 2 };
-        let mut n_children: usize =
-            weighted(&mut self.rng, &[(0, 5), (1, 20), (2, 28), (3, 22), (4, 13), (5, 7), (6, 5)]);
+        let mut n_children: usize = weighted(
+            &mut self.rng,
+            &[(0, 5), (1, 20), (2, 28), (3, 22), (4, 13), (5, 7), (6, 5)],
+        );
         n_children = n_children.min(8 - n_adults);
 
         let carer_sex = if self.chance(0.85) { Sex::F } else { Sex::M };
@@ -851,12 +877,20 @@ impl Gen {
                 } else {
                     carer_sex
                 };
-                (s, (carer_age + self.range(-5, 7) as i32).clamp(18, 60), "adult")
+                (
+                    s,
+                    (carer_age + self.range(-5, 7) as i32).clamp(18, 60),
+                    "adult",
+                )
             };
             if role == "adult" && self.chance(0.4) {
                 partner_surname = common_surname(&mut self.rng);
             }
-            let sn = if role == "adult" { partner_surname } else { surname };
+            let sn = if role == "adult" {
+                partner_surname
+            } else {
+                surname
+            };
             let f = self.distinct_forename(sex, &used_names);
             used_names.push(f);
             let dob = self.dob_for_age(age, case_start);
@@ -872,7 +906,7 @@ impl Gen {
         let mut child_dobs: Vec<NaiveDate> = Vec::new();
         for ci in 0..n_children {
             let sex = if self.chance(0.5) { Sex::F } else { Sex::M };
-            let twin = ci > 0 && prev_dob.is_some() && self.chance(0.06);
+            let twin = ci > 0 && prev_dob.is_some() && self.chance(0.025);
             let dob = match (twin, prev_dob) {
                 (true, Some(d)) => d,
                 _ => {
@@ -881,7 +915,10 @@ impl Gen {
                     for _ in 0..30 {
                         let age = self.range(0, max_child_age as i64) as i32;
                         let d = self.dob_for_age(age, case_start);
-                        if child_dobs.iter().all(|&o: &NaiveDate| (d - o).num_days().abs() >= 300) {
+                        if child_dobs
+                            .iter()
+                            .all(|&o: &NaiveDate| (d - o).num_days().abs() >= 300)
+                        {
                             found = Some(d);
                             break;
                         }
@@ -951,7 +988,10 @@ impl Gen {
             let mut flagged: Vec<usize> = match prob {
                 EDUCATION | CHILDREN => {
                     let all = self.chance(0.5);
-                    el.iter().copied().filter(|_| all || self.chance(0.5)).collect()
+                    el.iter()
+                        .copied()
+                        .filter(|_| all || self.chance(0.5))
+                        .collect()
                 }
                 WORKLESSNESS => {
                     let mut v = vec![el[0]];
@@ -1089,7 +1129,7 @@ impl Gen {
             self.add_person(None, sex, forename, surname, dob, hh);
             made += 1;
             for _ in 1..size {
-                let child = first_age >= 20 && first_age <= 55 && self.chance(0.65);
+                let child = (20..=55).contains(&first_age) && self.chance(0.65);
                 let (sex, dob) = if child {
                     let s = if self.chance(0.5) { Sex::F } else { Sex::M };
                     let a = self.range(0, (first_age - 16).min(17) as i64) as i32;
@@ -1116,7 +1156,11 @@ impl Gen {
     fn crime_event(&mut self, date: NaiveDate, age: i32) -> Ev {
         match weighted(&mut self.rng, &[(0, 40), (1, 35), (2, 25)]) {
             0 => {
-                let sev = if self.chance(0.15) { "serious" } else { "standard" };
+                let sev = if self.chance(0.15) {
+                    "serious"
+                } else {
+                    "standard"
+                };
                 Ev::new(Feed::Police, "offence", date).code(sev)
             }
             1 => {
@@ -1146,7 +1190,13 @@ impl Gen {
 
     /// Dates for a problem's events: history before the case, then what the
     /// trajectory implies afterwards.
-    fn problem_dates(&mut self, plan: &Plan, case_start: NaiveDate, lo: NaiveDate, pre: (i64, i64)) -> Vec<NaiveDate> {
+    fn problem_dates(
+        &mut self,
+        plan: &Plan,
+        case_start: NaiveDate,
+        lo: NaiveDate,
+        pre: (i64, i64),
+    ) -> Vec<NaiveDate> {
         let hist_lo = lo.max(add_months(case_start, -24)).max(self.ps);
         let mut out = Vec::new();
         let pre_hi = add_days(plan.pre_end, -1);
@@ -1175,8 +1225,11 @@ impl Gen {
         let fam = &self.families[fi];
         let case_start = fam.case_start;
         let plans = fam.plans.clone();
-        let members: Vec<(usize, &'static str, u8)> =
-            fam.members.iter().map(|m| (m.person, m.role, m.problems)).collect();
+        let members: Vec<(usize, &'static str, u8)> = fam
+            .members
+            .iter()
+            .map(|m| (m.person, m.role, m.problems))
+            .collect();
         let mut evs: Vec<Vec<Ev>> = vec![Vec::new(); members.len()];
         let plan_for = |prob: usize| plans.iter().find(|p| p.problem == prob).copied();
 
@@ -1194,7 +1247,10 @@ impl Gen {
                     evs[mi].push(e);
                 }
                 if self.chance(0.25) {
-                    let d = self.between(add_months(case_start, -12).max(lo), add_days(plan.pre_end, -1));
+                    let d = self.between(
+                        add_months(case_start, -12).max(lo),
+                        add_days(plan.pre_end, -1),
+                    );
                     let (status, end) = if plan.improved {
                         ("completed", Some(add_days(d, self.range(90, 200))))
                     } else if self.chance(0.5) {
@@ -1202,7 +1258,11 @@ impl Gen {
                     } else {
                         ("open", None)
                     };
-                    evs[mi].push(Ev::new(Feed::Police, "asb_intervention", d).code(status).end(end));
+                    evs[mi].push(
+                        Ev::new(Feed::Police, "asb_intervention", d)
+                            .code(status)
+                            .end(end),
+                    );
                 }
             } else if age >= 10 && self.chance(0.04) {
                 let d = self.between(add_months(dob, 120), self.pe);
@@ -1228,7 +1288,9 @@ impl Gen {
             }
             // Work and benefits.
             if adult {
-                if let Some(plan) = plan_for(WORKLESSNESS).filter(|_| probs & (1 << WORKLESSNESS) != 0) {
+                if let Some(plan) =
+                    plan_for(WORKLESSNESS).filter(|_| probs & (1 << WORKLESSNESS) != 0)
+                {
                     self.worklessness_history(&mut evs[mi], &plan, case_start);
                 } else {
                     self.ordinary_dwp(&mut evs[mi], dob, 0.6);
@@ -1247,11 +1309,14 @@ impl Gen {
                 for d in dates {
                     evs[victim].push(Ev::new(Feed::Police, "domestic_incident", d).code("victim"));
                     if let Some(p) = perp {
-                        evs[p].push(Ev::new(Feed::Police, "domestic_incident", d).code("perpetrator"));
+                        evs[p].push(
+                            Ev::new(Feed::Police, "domestic_incident", d).code("perpetrator"),
+                        );
                     }
                     for (mi, m) in members.iter().enumerate() {
                         if m.1 == "child" && self.persons[m.0].dob <= d && self.chance(0.15) {
-                            evs[mi].push(Ev::new(Feed::Police, "domestic_incident", d).code("other"));
+                            evs[mi]
+                                .push(Ev::new(Feed::Police, "domestic_incident", d).code("other"));
                         }
                     }
                 }
@@ -1272,7 +1337,13 @@ impl Gen {
         )
     }
 
-    fn social_care_history(&mut self, evs: &mut Vec<Ev>, plan: &Plan, case_start: NaiveDate, dob: NaiveDate) {
+    fn social_care_history(
+        &mut self,
+        evs: &mut Vec<Ev>,
+        plan: &Plan,
+        case_start: NaiveDate,
+        dob: NaiveDate,
+    ) {
         let hist_lo = dob.max(add_months(case_start, -24)).max(self.ps);
         if hist_lo > add_days(plan.pre_end, -30) {
             // Born too recently for a history before the case.
@@ -1283,7 +1354,11 @@ impl Gen {
         if self.chance(0.3) {
             let d = add_days(r1, self.range(0, 10));
             let end = Some(add_days(d, self.range(10, 30)));
-            evs.push(Ev::new(Feed::SocialCare, "section47", d).end(end).code("closed"));
+            evs.push(
+                Ev::new(Feed::SocialCare, "section47", d)
+                    .end(end)
+                    .code("closed"),
+            );
         }
         let kind = self.episode_kind();
         let start = add_days(r1, self.range(0, 21));
@@ -1295,20 +1370,35 @@ impl Gen {
             } else {
                 "stepped_down"
             };
-            evs.push(Ev::new(Feed::SocialCare, kind, start).end(Some(end)).code(reason));
+            evs.push(
+                Ev::new(Feed::SocialCare, kind, start)
+                    .end(Some(end))
+                    .code(reason),
+            );
             if reason == "stepped_down" && end < self.pe {
                 // Stepped down to early help, itself closed before the quiet window ends.
                 let s2 = add_days(end, 1);
-                let e2 = self.between(add_days(s2, 30), add_days(plan.quiet_from, 60).min(plan.claim));
+                let e2 = self.between(
+                    add_days(s2, 30),
+                    add_days(plan.quiet_from, 60).min(plan.claim),
+                );
                 if s2 < plan.quiet_from {
-                    evs.push(Ev::new(Feed::SocialCare, "early_help", s2).end(Some(e2.min(add_days(plan.quiet_from, -1)).max(s2))).code("closed"));
+                    evs.push(
+                        Ev::new(Feed::SocialCare, "early_help", s2)
+                            .end(Some(e2.min(add_days(plan.quiet_from, -1)).max(s2)))
+                            .code("closed"),
+                    );
                 }
             }
         } else if self.chance(0.5) {
             evs.push(Ev::new(Feed::SocialCare, kind, start));
         } else {
             let end = self.between(add_days(start, 30), add_months(plan.claim, -7));
-            evs.push(Ev::new(Feed::SocialCare, kind, start).end(Some(end.max(start))).code("closed"));
+            evs.push(
+                Ev::new(Feed::SocialCare, kind, start)
+                    .end(Some(end.max(start)))
+                    .code("closed"),
+            );
             let r2 = self.between(add_months(plan.claim, -6), plan.claim);
             evs.push(Ev::new(Feed::SocialCare, "referral", r2));
             let k2 = self.episode_kind();
@@ -1356,7 +1446,13 @@ impl Gen {
         e
     }
 
-    fn education_history(&mut self, evs: &mut Vec<Ev>, plan: Option<&Plan>, case_start: NaiveDate, dob: NaiveDate) {
+    fn education_history(
+        &mut self,
+        evs: &mut Vec<Ev>,
+        plan: Option<&Plan>,
+        case_start: NaiveDate,
+        dob: NaiveDate,
+    ) {
         let terms: Vec<Term> = self
             .terms
             .iter()
@@ -1400,7 +1496,9 @@ impl Gen {
                     evs.push(Ev::new(Feed::Education, "permanent_exclusion", d));
                     let ap = add_days(d, self.range(1, 14));
                     if ap <= self.pe {
-                        evs.push(Ev::new(Feed::Education, "enrolment", ap).code("alternative_provision"));
+                        evs.push(
+                            Ev::new(Feed::Education, "enrolment", ap).code("alternative_provision"),
+                        );
                     }
                 }
             }
@@ -1436,7 +1534,11 @@ impl Gen {
             } else {
                 None
             };
-            evs.push(Ev::new(Feed::Education, "enrolment", d).code(status).end(end));
+            evs.push(
+                Ev::new(Feed::Education, "enrolment", d)
+                    .code(status)
+                    .end(end),
+            );
         }
     }
 
@@ -1464,7 +1566,14 @@ impl Gen {
         } else if self.chance(0.45) {
             let ben = weighted(
                 &mut self.rng,
-                &[("jsa", 25), ("esa", 20), ("uc", 25), ("is", 5), ("ib", 3), ("sda", 2)],
+                &[
+                    ("jsa", 25),
+                    ("esa", 20),
+                    ("uc", 25),
+                    ("is", 5),
+                    ("ib", 3),
+                    ("sda", 2),
+                ],
             );
             let s = self.between(lo, add_days(self.pe, -30));
             let end = if self.chance(0.5) {
@@ -1482,7 +1591,10 @@ impl Gen {
             }
         }
         if self.chance(0.12) {
-            let ben = weighted(&mut self.rng, &[("pip", 35), ("dla", 20), ("ca", 20), ("hb", 25)]);
+            let ben = weighted(
+                &mut self.rng,
+                &[("pip", 35), ("dla", 20), ("ca", 20), ("hb", 25)],
+            );
             let s = self.between(lo, self.pe);
             evs.push(Ev::new(Feed::Dwp, "benefit_spell", s).code(ben));
         }
@@ -1490,7 +1602,13 @@ impl Gen {
 
     /// Monthly UC earnings for assessment periods anchored on `uc_start`,
     /// for periods starting in `[from, to]`.
-    fn uc_earnings(&mut self, evs: &mut Vec<Ev>, uc_start: NaiveDate, from: NaiveDate, to: NaiveDate) {
+    fn uc_earnings(
+        &mut self,
+        evs: &mut Vec<Ev>,
+        uc_start: NaiveDate,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) {
         let base = self.range(30_000, 120_000);
         let mut k = 0;
         loop {
@@ -1511,7 +1629,10 @@ impl Gen {
     }
 
     fn worklessness_history(&mut self, evs: &mut Vec<Ev>, plan: &Plan, case_start: NaiveDate) {
-        let ben = weighted(&mut self.rng, &[("uc", 40), ("esa", 30), ("jsa", 25), ("is", 5)]);
+        let ben = weighted(
+            &mut self.rng,
+            &[("uc", 40), ("esa", 30), ("jsa", 25), ("is", 5)],
+        );
         let hist_lo = add_months(case_start, -24);
         if self.chance(0.3) {
             // An earlier short spell of work that ended.
@@ -1519,16 +1640,31 @@ impl Gen {
             let e = add_days(s, self.range(20, 120));
             evs.push(Ev::new(Feed::Dwp, "employment_spell", s).end(Some(e)));
         }
-        let b_start = self.between(add_months(case_start, -10).max(hist_lo), add_days(case_start, -30));
+        let b_start = self.between(
+            add_months(case_start, -10).max(hist_lo),
+            add_days(case_start, -30),
+        );
         if plan.improved {
             let emp = add_days(plan.claim, -7 * self.range(26, 40)).max(add_days(b_start, 30));
             if ben == "uc" {
                 let uc_end = add_days(add_months(emp, self.range(2, 6) as i32), -1);
-                let end = if uc_end <= self.pe { Some(uc_end) } else { None };
-                evs.push(Ev::new(Feed::Dwp, "benefit_spell", b_start).code(ben).end(end));
+                let end = if uc_end <= self.pe {
+                    Some(uc_end)
+                } else {
+                    None
+                };
+                evs.push(
+                    Ev::new(Feed::Dwp, "benefit_spell", b_start)
+                        .code(ben)
+                        .end(end),
+                );
                 self.uc_earnings(evs, b_start, emp, uc_end);
             } else {
-                evs.push(Ev::new(Feed::Dwp, "benefit_spell", b_start).code(ben).end(Some(add_days(emp, -1))));
+                evs.push(
+                    Ev::new(Feed::Dwp, "benefit_spell", b_start)
+                        .code(ben)
+                        .end(Some(add_days(emp, -1))),
+                );
             }
             let end = if self.chance(0.15) {
                 let lo = add_days(emp, 7 * 27).max(plan.claim);
@@ -1631,7 +1767,11 @@ impl Gen {
         let mut forename = p.forename.to_string();
         let r: f64 = self.rng.random();
         if r < 0.03 {
-            forename = forename.chars().next().map(String::from).unwrap_or_default();
+            forename = forename
+                .chars()
+                .next()
+                .map(String::from)
+                .unwrap_or_default();
         } else if r < 0.05 {
             if let Some((_, nicks)) = NICKNAMES.iter().find(|(n, _)| *n == p.forename) {
                 forename = pick(&mut self.rng, nicks).to_string();
@@ -1640,7 +1780,9 @@ impl Gen {
         let mut surname = p.surname.to_string();
         if self.chance(0.02) {
             let chars: Vec<char> = surname.chars().collect();
-            let letters: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_alphabetic()).collect();
+            let letters: Vec<usize> = (0..chars.len())
+                .filter(|&i| chars[i].is_alphabetic())
+                .collect();
             if !letters.is_empty() {
                 let i = pick(&mut self.rng, &letters);
                 let mut c = chars[i];
@@ -1714,7 +1856,13 @@ impl Gen {
         }
     }
 
-    fn write_person(&mut self, pi: usize, family: &str, evs: &mut [Ev], outs: &mut [Out]) -> Result<(), SynthError> {
+    fn write_person(
+        &mut self,
+        pi: usize,
+        family: &str,
+        evs: &mut [Ev],
+        outs: &mut [Out],
+    ) -> Result<(), SynthError> {
         evs.sort_by_key(|e| (e.feed as u8, e.date));
         let p = &self.persons[pi];
         // Detach the person so the RNG can be borrowed mutably below.
@@ -1762,7 +1910,11 @@ impl Gen {
             let surname = self.name_case(&v.surname.clone(), upper_s);
             // A recording error never puts the birth after the event.
             let vdob = if v.dob > ev.date { person.dob } else { v.dob };
-            let dob = if self.chance(dmy_p) { dmy(vdob) } else { iso(vdob) };
+            let dob = if self.chance(dmy_p) {
+                dmy(vdob)
+            } else {
+                iso(vdob)
+            };
             let (pc, addr) = match &moved {
                 Some((pc, a)) if ev.date >= self.moved_from => (pc.clone(), a.clone()),
                 _ => (home_pc.clone(), home_addr.clone()),
@@ -1773,8 +1925,16 @@ impl Gen {
                 (Some(n), true) => self.fmt_nhs(n),
                 _ => String::new(),
             };
-            let end = ev.end.filter(|e| *e >= ev.date && *e <= self.pe).map(iso).unwrap_or_default();
-            let code = if ev.rt != "attendance" && ev.end.is_some() && end.is_empty() && ev.feed == Feed::SocialCare {
+            let end = ev
+                .end
+                .filter(|e| *e >= ev.date && *e <= self.pe)
+                .map(iso)
+                .unwrap_or_default();
+            let code = if ev.rt != "attendance"
+                && ev.end.is_some()
+                && end.is_empty()
+                && ev.feed == Feed::SocialCare
+            {
                 // An episode still open at the period end has no closure reason yet.
                 ""
             } else {
@@ -1814,7 +1974,11 @@ impl Gen {
                     } else {
                         String::new()
                     };
-                    let d = if ev.rt == "attendance" { "" } else { date.as_str() };
+                    let d = if ev.rt == "attendance" {
+                        ""
+                    } else {
+                        date.as_str()
+                    };
                     for s in [
                         ev.rt, upn, &forename, &surname, &dob, &pc, d, &end, &term, &nums[0],
                         &nums[1], &nums[2], &nums[3], &days, code,
@@ -1829,12 +1993,16 @@ impl Gen {
                     } else {
                         String::new()
                     };
-                    for s in [ev.rt, ni, &forename, &surname, &dob, &pc, &date, &end, code, &amount] {
+                    for s in [
+                        ev.rt, ni, &forename, &surname, &dob, &pc, &date, &end, code, &amount,
+                    ] {
                         o.field(s)?;
                     }
                 }
                 Feed::SocialCare => {
-                    for s in [ev.rt, &nhs, &forename, &surname, &dob, &pc, &date, &end, code] {
+                    for s in [
+                        ev.rt, &nhs, &forename, &surname, &dob, &pc, &date, &end, code,
+                    ] {
                         o.field(s)?;
                     }
                 }
@@ -1850,8 +2018,11 @@ impl Gen {
             let case_ref = f.case_ref.clone();
             let start = iso(f.case_start);
             let end = f.case_end.map(iso).unwrap_or_default();
-            let members: Vec<(usize, &'static str, u8)> =
-                f.members.iter().map(|m| (m.person, m.role, m.problems)).collect();
+            let members: Vec<(usize, &'static str, u8)> = f
+                .members
+                .iter()
+                .map(|m| (m.person, m.role, m.problems))
+                .collect();
             for (pi, role, probs) in members {
                 let problems: Vec<&str> = (0..6)
                     .filter(|i| probs & (1 << i) != 0)
@@ -1862,8 +2033,16 @@ impl Gen {
                     Some(n) if self.chance(0.9) => self.fmt_nhs(&n),
                     _ => String::new(),
                 };
-                let ni = self.persons[pi].ni.clone().filter(|_| self.chance(0.9)).unwrap_or_default();
-                let upn = self.persons[pi].upn.clone().filter(|_| self.chance(0.9)).unwrap_or_default();
+                let ni = self.persons[pi]
+                    .ni
+                    .clone()
+                    .filter(|_| self.chance(0.9))
+                    .unwrap_or_default();
+                let upn = self.persons[pi]
+                    .upn
+                    .clone()
+                    .filter(|_| self.chance(0.9))
+                    .unwrap_or_default();
                 let p = &self.persons[pi];
                 let hh = &self.households[p.hh];
                 for s in [
@@ -1925,13 +2104,26 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
     let mut claims: Vec<(NaiveDate, String, &'static str, String, bool)> = Vec::new();
     for f in &g.families {
         for p in &f.plans {
-            claims.push((p.claim, f.case_ref.clone(), p.outcome, f.keyworker.clone(), p.improved));
+            claims.push((
+                p.claim,
+                f.case_ref.clone(),
+                p.outcome,
+                f.keyworker.clone(),
+                p.improved,
+            ));
         }
     }
     claims.sort();
-    let mut co = Out::create(dir, "claims", None, &["case_ref", "outcome_id", "claim_date", "keyworker_ref"])?;
+    let mut co = Out::create(
+        dir,
+        "claims",
+        None,
+        &["case_ref", "outcome_id", "claim_date", "keyworker_ref"],
+    )?;
     let tc_path = dir.join("truth_claims.csv");
-    let mut tc = csv::Writer::from_writer(BufWriter::new(File::create(&tc_path).map_err(|e| io_err(&tc_path, e))?));
+    let mut tc = csv::Writer::from_writer(BufWriter::new(
+        File::create(&tc_path).map_err(|e| io_err(&tc_path, e))?,
+    ));
     tc.write_record(["case_ref", "outcome_id", "claim_date", "trajectory"])
         .map_err(|e| io_err(&tc_path, e.into()))?;
     for (date, case_ref, outcome, kw, improved) in &claims {
@@ -1939,9 +2131,14 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
         for s in [case_ref.as_str(), outcome, &d, kw] {
             co.field(s)?;
         }
-        co.w.write_record(None::<&[u8]>).map_err(|e| io_err(&co.path, e.into()))?;
+        co.w.write_record(None::<&[u8]>)
+            .map_err(|e| io_err(&co.path, e.into()))?;
         co.rows += 1;
-        let traj = if *improved { "improved" } else { "not_improved" };
+        let traj = if *improved {
+            "improved"
+        } else {
+            "not_improved"
+        };
         tc.write_record([case_ref.as_str(), outcome, &d, traj])
             .map_err(|e| io_err(&tc_path, e.into()))?;
     }
@@ -1949,8 +2146,13 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
 
     // Truth: every feed's rows, grouped by feed.
     let truth_path = dir.join("truth.csv");
-    let mut truth = BufWriter::with_capacity(1 << 16, File::create(&truth_path).map_err(|e| io_err(&truth_path, e))?);
-    truth.write_all(b"feed,row,person,family\n").map_err(|e| io_err(&truth_path, e))?;
+    let mut truth = BufWriter::with_capacity(
+        1 << 16,
+        File::create(&truth_path).map_err(|e| io_err(&truth_path, e))?,
+    );
+    truth
+        .write_all(b"feed,row,person,family\n")
+        .map_err(|e| io_err(&truth_path, e))?;
     let mut files = Vec::new();
     let mut truth_rows = 0;
     for o in std::iter::once(case).chain(outs) {
@@ -1978,4 +2180,280 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
         families: g.families.len(),
         claims: claims.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("outcomesd-synth-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn opts(families: usize, seed: u64) -> SynthOptions {
+        SynthOptions {
+            families,
+            seed,
+            ..Default::default()
+        }
+    }
+
+    /// (period line if any, header, records) of a written file.
+    fn read(path: &Path) -> (Option<String>, Vec<String>, Vec<csv::StringRecord>) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let (period, body) = match text.strip_prefix("#period ") {
+            Some(rest) => {
+                let (line, body) = rest.split_once('\n').unwrap();
+                (Some(line.to_string()), body.to_string())
+            }
+            None => (None, text),
+        };
+        let mut r = csv::Reader::from_reader(body.as_bytes());
+        let header = r.headers().unwrap().iter().map(String::from).collect();
+        let recs = r.records().map(|x| x.unwrap()).collect();
+        (period, header, recs)
+    }
+
+    fn parse_date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y"))
+            .unwrap_or_else(|_| panic!("bad date {s}"))
+    }
+
+    fn nhs_valid(n: &str) -> bool {
+        let d: Vec<u32> = n
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| c.to_digit(10).unwrap())
+            .collect();
+        if d.len() != 10
+            || n.chars()
+                .any(|c| !(c.is_ascii_digit() || c == ' ' || c == '-'))
+        {
+            return false;
+        }
+        let sum: u32 = (0..9).map(|i| d[i] * (10 - i as u32)).sum();
+        let c = (11 - sum % 11) % 11;
+        c != 10 && c == d[9]
+    }
+
+    fn upn_valid(u: &str) -> bool {
+        let b = u.as_bytes();
+        if b.len() != 13 || !b[1..].iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        let sum: u32 = (1..13)
+            .map(|k| u32::from(b[k] - b'0') * (k as u32 + 1))
+            .sum();
+        b"ABCDEFGHJKLMNPQRTUVWXYZ"[(sum % 23) as usize] == b[0]
+    }
+
+    fn ni_valid(n: &str) -> bool {
+        let b = n.as_bytes();
+        b.len() == 9
+            && !b"DFIQUV".contains(&b[0])
+            && !b"DFIOQUV".contains(&b[1])
+            && b[..2].iter().all(u8::is_ascii_uppercase)
+            && b[2..8].iter().all(u8::is_ascii_digit)
+            && b"ABCD".contains(&b[8])
+            && !NI_BANNED.contains(&&n[..2])
+    }
+
+    #[test]
+    fn nhs_check_digit() {
+        assert_eq!(
+            nhs_number_with_check(943_476_591).as_deref(),
+            Some("9434765919")
+        );
+        let none = (0..1000u32)
+            .filter(|i| nhs_number_with_check(999_000_000 + i).is_none())
+            .count();
+        assert!(
+            none > 50 && none < 150,
+            "about 1 in 11 has no check digit: {none}"
+        );
+        for i in 0..2000u32 {
+            if let Some(n) = nhs_number_with_check(400_000_000 + i * 7919) {
+                assert!(nhs_valid(&n), "{n}");
+            }
+        }
+        assert_eq!(nhs_number_with_check(1_000_000_000), None);
+    }
+
+    #[test]
+    fn upn_check_letter() {
+        // 3*2+9*3+4*4+2*5+0*6+0*7+1*8+1*9+5*10+0*11+0*12+1*13 = 139 = 6*23 + 1 -> 'B'
+        assert_eq!(upn_with_check("394200115001"), "B394200115001");
+        for i in 0..500u64 {
+            let u = upn_with_check(&format!("{:012}", i * 7_919_001));
+            assert!(upn_valid(&u), "{u}");
+        }
+    }
+
+    #[test]
+    fn deterministic_per_seed() {
+        let (a, b, c) = (tmp("det-a"), tmp("det-b"), tmp("det-c"));
+        let sa = generate(&a, &opts(40, 7)).unwrap();
+        generate(&b, &opts(40, 7)).unwrap();
+        generate(&c, &opts(40, 8)).unwrap();
+        let mut differs = false;
+        for f in &sa.files {
+            let name = f.path.file_name().unwrap();
+            let x = std::fs::read(a.join(name)).unwrap();
+            assert_eq!(
+                x,
+                std::fs::read(b.join(name)).unwrap(),
+                "{name:?} differs for same seed"
+            );
+            differs |= x != std::fs::read(c.join(name)).unwrap();
+        }
+        assert!(differs, "a different seed gave identical files");
+        for d in [a, b, c] {
+            std::fs::remove_dir_all(d).unwrap();
+        }
+    }
+
+    #[test]
+    fn files_rows_truth_and_identifiers() {
+        let dir = tmp("rows");
+        let o = opts(60, 3);
+        let s = generate(&dir, &o).unwrap();
+        assert_eq!(s.families, 60);
+        let names: Vec<&str> = s.files.iter().map(|f| f.feed.as_str()).collect();
+        for n in [
+            "case",
+            "claims",
+            "police",
+            "education",
+            "dwp",
+            "social_care",
+            "truth",
+            "truth_claims",
+        ] {
+            assert!(names.contains(&n), "missing {n}");
+        }
+        let ps = o.period_start;
+        let pe = NaiveDate::from_ymd_opt(2017, 3, 31).unwrap();
+        let expect_period = "2014-04-01..2017-03-31".to_string();
+
+        let (_, _, truth) = read(&dir.join("truth.csv"));
+        let mut truth_rows: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for r in &truth {
+            truth_rows
+                .entry(r[0].to_string())
+                .or_default()
+                .push(r[1].parse().unwrap());
+            assert!(
+                r[2].parse::<usize>().unwrap() >= 1 && r[2].parse::<usize>().unwrap() <= s.persons
+            );
+        }
+        let mut data_rows = 0;
+        for f in &s.files {
+            let (period, header, recs) = read(&f.path);
+            assert_eq!(recs.len(), f.rows, "{}", f.feed);
+            let event = ["police", "education", "dwp", "social_care"].contains(&f.feed.as_str());
+            assert_eq!(period.is_some(), event, "{}", f.feed);
+            if f.feed == "truth" || f.feed == "truth_claims" {
+                continue;
+            }
+            assert!(f.rows > 0, "{} empty", f.feed);
+            if f.feed != "claims" {
+                data_rows += f.rows;
+                let rows = truth_rows.get(&f.feed).cloned().unwrap_or_default();
+                let want: Vec<usize> = (2..f.rows + 2).collect();
+                assert_eq!(rows, want, "truth rows for {}", f.feed);
+            }
+            if event {
+                assert_eq!(period, Some(expect_period.clone()));
+            }
+            let col = |name: &str| header.iter().position(|h| h == name);
+            for r in &recs {
+                let get = |name: &str| col(name).map(|i| r[i].to_string()).unwrap_or_default();
+                let nhs = get("nhs_number");
+                if !nhs.is_empty() {
+                    assert!(nhs_valid(&nhs), "{} nhs {nhs}", f.feed);
+                }
+                let upn = get("upn");
+                if !upn.is_empty() {
+                    assert!(upn_valid(&upn), "{} upn {upn}", f.feed);
+                }
+                let ni = get("ni_number");
+                if !ni.is_empty() {
+                    assert!(ni_valid(&ni), "{} ni {ni}", f.feed);
+                }
+                if f.feed == "education" {
+                    assert!(!upn.is_empty());
+                }
+                if f.feed == "dwp" {
+                    assert!(!ni.is_empty());
+                }
+                if !event {
+                    continue;
+                }
+                let rt = get("record_type");
+                let date = if rt == "attendance" {
+                    let term = get("term");
+                    let (y, k) = term.split_once('-').unwrap();
+                    let m = match k {
+                        "autumn" => 9,
+                        "spring" => 1,
+                        "summer" => 4,
+                        _ => panic!("bad term {term}"),
+                    };
+                    let n: Vec<u32> = [
+                        "possible_sessions",
+                        "attended_sessions",
+                        "authorised_absence",
+                        "unauthorised_absence",
+                    ]
+                    .iter()
+                    .map(|c| get(c).parse().unwrap())
+                    .collect();
+                    assert!(n[1] + n[2] + n[3] <= n[0]);
+                    assert!((110..=145).contains(&n[0]));
+                    NaiveDate::from_ymd_opt(y.parse().unwrap(), m, 1).unwrap()
+                } else {
+                    parse_date(&get("date"))
+                };
+                assert!(
+                    date >= ps && date <= pe,
+                    "{} {rt} date {date} outside period",
+                    f.feed
+                );
+                let end = get("end_date");
+                if !end.is_empty() {
+                    let e = parse_date(&end);
+                    assert!(e >= date && e <= pe, "{} {rt} end {e}", f.feed);
+                }
+                if rt == "suspension" {
+                    assert!((1..=45).contains(&get("days").parse::<u32>().unwrap()));
+                }
+                parse_date(&get("dob"));
+            }
+        }
+        assert_eq!(truth.len(), data_rows, "one truth line per data row");
+
+        // Claims: one per problem, after case start + 6 months, inside the period.
+        let (_, _, case) = read(&dir.join("case.csv"));
+        let starts: BTreeMap<String, NaiveDate> = case
+            .iter()
+            .map(|r| (r[0].to_string(), parse_date(&r[2])))
+            .collect();
+        let (_, _, claims) = read(&dir.join("claims.csv"));
+        let (_, _, tclaims) = read(&dir.join("truth_claims.csv"));
+        assert_eq!(claims.len(), s.claims);
+        assert_eq!(tclaims.len(), s.claims);
+        for (c, t) in claims.iter().zip(&tclaims) {
+            assert_eq!((&c[0], &c[1], &c[2]), (&t[0], &t[1], &t[2]));
+            assert!(t[3] == *"improved" || t[3] == *"not_improved");
+            let d = parse_date(&c[2]);
+            assert!(d > add_months(starts[&c[0]], 6) && d <= pe);
+            assert!(PROBLEM_OUTCOMES.iter().any(|(_, ids)| ids.contains(&&c[1])));
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -1,0 +1,355 @@
+//! The commands behind the CLI: each takes parsed arguments, does one job,
+//! and returns an `anyhow` error with the whole chain for `main` to print.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::config::{Config, LogFormat};
+use crate::evaluate;
+use crate::feeds::{Period, SourceKind};
+use crate::ingest::{Engine, IngestOptions, IngestSummary};
+use crate::keys::HmacKey;
+use crate::synth::{self, SynthOptions};
+
+/// Exit status for a configuration error (sysexits EX_CONFIG).
+pub const EXIT_CONFIG: i32 = 78;
+
+/// Sets up `tracing`: human-readable on a terminal, JSON lines otherwise
+/// (journald keeps them whole). `RUST_LOG` overrides the level.
+pub fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Human => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}
+
+pub fn keygen(out: &Path) -> Result<()> {
+    let key = HmacKey::generate()?;
+    key.write_new(out)?;
+    println!("wrote key {} to {} (mode 0600)", key.id(), out.display());
+    println!("keep it secret and back it up offline: see keys/README.md");
+    Ok(())
+}
+
+/// Runs the daemon's own loader; on failure prints every problem. Returns the
+/// process exit status.
+pub fn check_config(path: &Path) -> i32 {
+    match Config::load(path) {
+        Ok(c) => {
+            println!("{}: ok", path.display());
+            println!("  data_dir: {}", c.data_dir.display());
+            println!("  key_file: {}", c.key_file.display());
+            if let Err(e) = HmacKey::load(&c.key_file) {
+                println!("  warning: {e}");
+            }
+            for (name, f) in &c.feeds {
+                let pull = f.pull.as_ref().map_or("ingest only".to_string(), |p| p.url.clone());
+                println!("  feed {name}: {} ({pull})", f.spec.kind);
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_CONFIG
+        }
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    Config::load(path).map_err(anyhow::Error::new)
+}
+
+pub fn open_engine(cfg: &Config) -> Result<Engine> {
+    let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
+    Engine::open(&cfg.data_dir, &key).context("opening the store")
+}
+
+fn read_delivery(file: &Path) -> Result<Vec<u8>> {
+    std::fs::read(file).with_context(|| format!("reading {}", file.display()))
+}
+
+pub fn ingest(config: &Path, feed: &str, file: &Path, period: Option<&str>, json: bool) -> Result<()> {
+    let cfg = load_config(config)?;
+    init_logging(cfg.log_format, &cfg.log_level);
+    let fc = cfg.feed(feed).with_context(|| {
+        let names: Vec<_> = cfg.feeds.keys().cloned().collect();
+        format!("no feed '{feed}' in {} (feeds: {})", config.display(), names.join(", "))
+    })?;
+    let period = period
+        .map(|p| Period::parse(p).with_context(|| "--period must be YYYY-MM-DD..YYYY-MM-DD"))
+        .transpose()?;
+    let mut engine = open_engine(&cfg)?;
+    let bytes = read_delivery(file)?;
+    let spinner = progress_spinner(&format!("ingesting {}", file.display()));
+    let opts = IngestOptions {
+        period,
+        ..Default::default()
+    };
+    let summary = engine.ingest(&fc.spec, &bytes, &opts);
+    spinner.finish_and_clear();
+    let summary = summary.with_context(|| format!("ingesting {} as feed {feed}", file.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+fn progress_spinner(msg: &str) -> indicatif::ProgressBar {
+    // indicatif draws nothing when stderr is not a terminal.
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+pub fn status(config: &Path) -> Result<()> {
+    let cfg = load_config(config)?;
+    let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
+    let engine = Engine::open(&cfg.data_dir, &key).context("opening the store")?;
+    print_status(&engine);
+    Ok(())
+}
+
+pub fn print_status(engine: &Engine) {
+    let store = &engine.store;
+    println!("store: {} ({:.1} MiB on disk)", store.path().display(), store.size_on_disk() as f64 / 1048576.0);
+    println!(
+        "persons: {} records' people, {} distinct after merges",
+        engine.matcher.person_count(),
+        engine.matcher.canonical_count()
+    );
+    let mut feeds: std::collections::BTreeMap<&str, Vec<_>> = Default::default();
+    for d in store.deliveries() {
+        feeds.entry(d.feed.as_str()).or_default().push(d);
+    }
+    if feeds.is_empty() {
+        println!("no deliveries stored yet");
+    }
+    for (feed, ds) in feeds {
+        let last = ds.last().expect("non-empty");
+        let rows: u64 = ds.iter().map(|d| d.accepted).sum();
+        let rejected: u64 = ds.iter().map(|d| d.rejected).sum();
+        println!(
+            "feed {feed} ({}): {} deliveries, {rows} rows stored, {rejected} rejected; last delivery {} at {}",
+            last.kind,
+            ds.len(),
+            last.seq,
+            last.received_at.format("%Y-%m-%d %H:%M:%SZ")
+        );
+    }
+    for kind in SourceKind::ALL.into_iter().filter(|k| k.carries_events()) {
+        let cov = store.coverage(kind);
+        if !cov.is_empty() {
+            let list: Vec<String> = cov.iter().map(|p| p.to_string()).collect();
+            println!("coverage {kind}: {}", list.join(", "));
+        }
+    }
+    if let Ok(cases) = store.cases() {
+        println!("cases: {}", cases.len());
+    }
+    let mut counts: Vec<_> = store.counts().into_iter().collect();
+    counts.sort();
+    let c: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("rows: {}", c.join(", "));
+}
+
+pub fn synth(out: &Path, families: usize, seed: u64) -> Result<()> {
+    let opts = SynthOptions {
+        families,
+        seed,
+        ..Default::default()
+    };
+    let spinner = progress_spinner("generating synthetic feeds");
+    std::fs::create_dir_all(out)?;
+    let s = synth::generate(out, &opts);
+    spinner.finish_and_clear();
+    let s = s?;
+    for f in &s.files {
+        println!("{:>12} {:>9} rows  {}", f.feed, f.rows, f.path.display());
+    }
+    println!("{} families, {} persons, {} claims; ground truth in truth.csv", s.families, s.persons, s.claims);
+    Ok(())
+}
+
+/// The feeds the demo and benchmark ingest, in the order that suits matching
+/// (the case system first: it carries the most identifiers).
+pub const DEMO_FEEDS: [(&str, SourceKind); 6] = [
+    ("case", SourceKind::Case),
+    ("social_care", SourceKind::SocialCare),
+    ("education", SourceKind::Education),
+    ("dwp", SourceKind::Dwp),
+    ("police", SourceKind::Police),
+    ("claims", SourceKind::Claims),
+];
+
+/// Writes a working config for a demo or benchmark directory: a fresh key,
+/// a data dir and one feed per source kind.
+pub fn write_demo_config(dir: &Path) -> Result<PathBuf> {
+    let key_path = dir.join("hmac.key");
+    HmacKey::generate()?.write_new(&key_path)?;
+    let mut text = String::from(
+        "# Written by `outcomesd demo`: a throwaway store and key.\n\
+         data_dir = \"data\"\nkey_file = \"hmac.key\"\n\n[log]\nformat = \"human\"\nlevel = \"warn\"\n",
+    );
+    for (name, kind) in DEMO_FEEDS {
+        text.push_str(&format!("\n[feeds.{name}]\nkind = \"{kind}\"\n"));
+    }
+    let path = dir.join("outcomesd.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// Ingests every generated feed; returns the summaries and, when asked, the
+/// (feed, row, person) assignments.
+pub fn ingest_all(
+    engine: &mut Engine,
+    cfg: &Config,
+    feeds_dir: &Path,
+    keep_assignments: bool,
+) -> Result<(Vec<IngestSummary>, Vec<(String, u64, u64)>)> {
+    let mut summaries = Vec::new();
+    let mut assigned = Vec::new();
+    for (name, _) in DEMO_FEEDS {
+        let fc = cfg.feed(name).expect("demo config has every feed");
+        let path = feeds_dir.join(format!("{name}.csv"));
+        let bytes = read_delivery(&path)?;
+        let opts = IngestOptions {
+            record_assignments: keep_assignments,
+            ..Default::default()
+        };
+        let s = engine
+            .ingest(&fc.spec, &bytes, &opts)
+            .with_context(|| format!("ingesting {}", path.display()))?;
+        assigned.extend(s.assignments.iter().map(|(r, p)| (name.to_string(), *r, *p)));
+        summaries.push(s);
+    }
+    Ok((summaries, assigned))
+}
+
+pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
+    let tmp;
+    let dir = match keep {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            if std::fs::read_dir(d)?.next().is_some() {
+                bail!("{} is not empty; give --keep a new or empty directory", d.display());
+            }
+            d.to_path_buf()
+        }
+        None => {
+            tmp = tempfile::tempdir()?;
+            tmp.path().to_path_buf()
+        }
+    };
+    println!("outcomesd demo in {}", dir.display());
+    let feeds_dir = dir.join("feeds");
+    std::fs::create_dir_all(&feeds_dir)?;
+    let s = synth::generate(&feeds_dir, &SynthOptions { families, seed: 2015, ..Default::default() })?;
+    println!("generated {} families ({} persons) in {} feed files", s.families, s.persons, s.files.len());
+    let cfg_path = write_demo_config(&dir)?;
+    let cfg = load_config(&cfg_path)?;
+    init_logging(cfg.log_format, &cfg.log_level);
+    let mut engine = open_engine(&cfg)?;
+    let (summaries, assigned) = ingest_all(&mut engine, &cfg, &feeds_dir, true)?;
+    for s in &summaries {
+        println!("{s}");
+    }
+    let truth = evaluate::read_truth(&feeds_dir.join("truth.csv"))?;
+    let q = evaluate::score(&truth, &assigned, &engine.matcher);
+    println!(
+        "matching: pairwise precision {:.4}, recall {:.4}; family members' records linked {:.2}%, wrongly attributed {:.3}%",
+        q.pairwise_precision,
+        q.pairwise_recall,
+        100.0 * q.member_recall(),
+        100.0 * q.false_attribution_rate()
+    );
+    print_status(&engine);
+    if keep.is_some() {
+        println!("kept: feeds in {}, store in {}, config {}", feeds_dir.display(), cfg.data_dir.display(), cfg_path.display());
+    }
+    Ok(())
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+pub fn bench(families: usize, seed: u64, keep: Option<&Path>) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = keep.map_or_else(|| tmp.path().to_path_buf(), Path::to_path_buf);
+    std::fs::create_dir_all(&dir)?;
+    let feeds_dir = dir.join("feeds");
+    let t = Instant::now();
+    std::fs::create_dir_all(&feeds_dir)?;
+    let s = synth::generate(&feeds_dir, &SynthOptions { families, seed, ..Default::default() })?;
+    let rows: usize = s.files.iter().filter(|f| f.feed != "truth").map(|f| f.rows).sum();
+    println!("generated {rows} rows ({} families, {} persons) in {:.2}s", s.families, s.persons, t.elapsed().as_secs_f64());
+    let cfg = load_config(&write_demo_config(&dir)?)?;
+    let mut engine = open_engine(&cfg)?;
+    let t = Instant::now();
+    let (summaries, assigned) = ingest_all(&mut engine, &cfg, &feeds_dir, true)?;
+    let total = t.elapsed().as_secs_f64();
+    let n: u64 = summaries.iter().map(|s| s.rows).sum();
+    let (mut parse, mut matching, mut store) = (0.0, 0.0, 0.0);
+    println!("{:>12} {:>9} {:>12} {:>12} {:>12}", "feed", "rows", "parse+hmac", "match", "store");
+    for s in &summaries {
+        let (p, m, st) = (
+            s.times.parse_pseudonymise.as_secs_f64(),
+            s.times.matching.as_secs_f64(),
+            s.times.store.as_secs_f64(),
+        );
+        parse += p;
+        matching += m;
+        store += st;
+        println!("{:>12} {:>9} {:>11.2}s {:>11.2}s {:>11.2}s", s.feed, s.rows, p, m, st);
+    }
+    let rate = |secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+    println!("records/s by stage: parse+normalise+hmac {:.0} (worker thread), match+group {:.0}, store+commit {:.0}", rate(parse), rate(matching), rate(store));
+    println!("end to end: {n} records in {total:.2}s = {:.0} records/s", rate(total));
+    println!("peak memory (VmHWM): {:.0} MiB", peak_rss_mib());
+    println!("store on disk: {:.0} MiB", engine.store.size_on_disk() as f64 / 1048576.0);
+    let truth = evaluate::read_truth(&feeds_dir.join("truth.csv"))?;
+    let q = evaluate::score(&truth, &assigned, &engine.matcher);
+    println!(
+        "matching: pairwise precision {:.4}, recall {:.4}; family members' records linked {:.2}% ({} of {}), wrongly attributed {:.3}% ({} of {})",
+        q.pairwise_precision,
+        q.pairwise_recall,
+        100.0 * q.member_recall(),
+        q.member_records_linked,
+        q.member_records,
+        100.0 * q.false_attribution_rate(),
+        q.records_wrongly_attributed,
+        q.records_attributed_to_members
+    );
+    let mut passes: std::collections::BTreeMap<&str, u64> = Default::default();
+    for s in &summaries {
+        for (k, v) in &s.passes {
+            *passes.entry(k).or_default() += v;
+        }
+    }
+    println!("links by pass: {passes:?}");
+    Ok(())
+}

@@ -1,0 +1,395 @@
+//! Configuration: `outcomesd.toml`, read and checked in one place.
+//!
+//! In: the path of a TOML file. Out: a validated [`Config`] holding built
+//! objects (feed specs ready for parsing), or every problem at once, each with
+//! its file, line, key and a hint.
+//!
+//! Promises:
+//! * unknown keys are errors (`deny_unknown_fields`), so a typo never
+//!   silently falls back to a default;
+//! * `check-config` and the daemon use this same loader, so a config that
+//!   passes the check is the config the daemon runs;
+//! * relative paths are resolved against the config file's directory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::feeds::{FeedSpec, Format, Limits, SourceKind};
+
+/// The file as written (serde's view).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: PathBuf,
+    key_file: PathBuf,
+    #[serde(default)]
+    framework: Option<PathBuf>,
+    #[serde(default)]
+    log: RawLog,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    feeds: BTreeMap<String, RawFeed>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    level: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    kind: String,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    columns: HashMap<String, String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    schedule: Option<String>,
+    #[serde(default)]
+    client_cert: Option<PathBuf>,
+    #[serde(default)]
+    client_key: Option<PathBuf>,
+    #[serde(default)]
+    ca_bundle: Option<PathBuf>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human on a terminal, JSON otherwise (e.g. under systemd).
+    Auto,
+    Human,
+    Json,
+}
+
+/// Where and when a feed is pulled (used by the daemon).
+#[derive(Debug, Clone)]
+pub struct PullSpec {
+    pub url: String,
+    pub schedule: Option<String>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub ca_bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub spec: FeedSpec,
+    pub pull: Option<PullSpec>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub data_dir: PathBuf,
+    pub key_file: PathBuf,
+    pub framework: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub feeds: BTreeMap<String, FeedConfig>,
+}
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Every problem found, with the file they are in.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.issues.len();
+        write!(f, "{} has {n} problem{}:", self.path.display(), if n == 1 { "" } else { "s" })?;
+        for i in &self.issues {
+            write!(f, "\n  {}", self.path.display())?;
+            if let Some(l) = i.line {
+                write!(f, ":{l}")?;
+            }
+            if !i.key.is_empty() {
+                write!(f, ": {}", i.key)?;
+            }
+            write!(f, ": {}", i.message)?;
+            if let Some(h) = &i.hint {
+                write!(f, "\n    hint: {h}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            issues: vec![ConfigIssue {
+                line: None,
+                key: String::new(),
+                message: format!("cannot read: {e}"),
+                hint: None,
+            }],
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates config text as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let fail = |issues| ConfigError {
+            path: path.to_path_buf(),
+            issues,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let msg = e.message().to_string();
+            let hint = if msg.contains("unknown field") {
+                Some("see config/outcomesd.toml for every setting".to_string())
+            } else {
+                None
+            };
+            fail(vec![ConfigIssue {
+                line,
+                key: String::new(),
+                message: msg,
+                hint,
+            }])
+        })?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let mut issues = Vec::new();
+        let mut issue = |section: Option<&str>, key: &str, message: String, hint: Option<String>| {
+            let full = match section {
+                Some(s) => format!("{s}.{key}"),
+                None => key.to_string(),
+            };
+            issues.push(ConfigIssue {
+                line: locate(text, section, key.rsplit('.').next().unwrap_or(key)),
+                key: full,
+                message,
+                hint,
+            });
+        };
+        let log_format = match raw.log.format.as_deref().unwrap_or("auto") {
+            "auto" => LogFormat::Auto,
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            _ => {
+                issue(Some("log"), "format", "unknown log format".into(), Some("auto, human or json".into()));
+                LogFormat::Auto
+            }
+        };
+        let log_level = raw.log.level.clone().unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            issue(Some("log"), "level", "not a log filter".into(), Some("e.g. info, debug, outcomesd=debug".into()));
+        }
+        if raw.limits.max_field_bytes == 0 || raw.limits.max_row_bytes < raw.limits.max_field_bytes {
+            issue(
+                Some("limits"),
+                "max_row_bytes",
+                "limits must be positive and a row at least as long as a field".into(),
+                None,
+            );
+        }
+        let mut feeds = BTreeMap::new();
+        for (name, f) in &raw.feeds {
+            let section = format!("feeds.{name}");
+            let sec = Some(section.as_str());
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                issue(sec, "", "feed names are letters, digits, - and _".into(), None);
+            }
+            let kind = SourceKind::parse(&f.kind);
+            if kind.is_none() {
+                let all: Vec<_> = SourceKind::ALL.iter().map(|k| k.name()).collect();
+                issue(sec, "kind", "unknown source kind".into(), Some(format!("one of {}", all.join(", "))));
+            }
+            let format = match f.format.as_deref().unwrap_or("csv") {
+                "csv" => Format::Csv,
+                "jsonl" => Format::Jsonl,
+                _ => {
+                    issue(sec, "format", "unknown format".into(), Some("csv or jsonl".into()));
+                    Format::Csv
+                }
+            };
+            let mut columns = HashMap::new();
+            for (canon, theirs) in &f.columns {
+                if crate::feeds::Col::parse(canon).is_none() {
+                    issue(
+                        Some(&format!("{section}.columns")),
+                        canon,
+                        "not a column outcomesd knows".into(),
+                        Some("the left side is outcomesd's column name (docs/feeds.md), the right the partner's".into()),
+                    );
+                }
+                columns.insert(canon.clone(), theirs.clone());
+            }
+            let pull = match &f.url {
+                None => {
+                    for (k, present) in [
+                        ("schedule", f.schedule.is_some()),
+                        ("client_cert", f.client_cert.is_some()),
+                        ("client_key", f.client_key.is_some()),
+                        ("ca_bundle", f.ca_bundle.is_some()),
+                    ] {
+                        if present {
+                            issue(sec, k, "set without a url".into(), Some("add url = \"https://...\" or remove it".into()));
+                        }
+                    }
+                    None
+                }
+                Some(url) => {
+                    if !url.starts_with("https://") {
+                        issue(
+                            sec,
+                            "url",
+                            "only https:// URLs are allowed (partner data never travels in clear)".into(),
+                            None,
+                        );
+                    }
+                    if f.client_cert.is_some() != f.client_key.is_some() {
+                        issue(sec, "client_key", "client_cert and client_key go together".into(), None);
+                    }
+                    for (k, p) in [
+                        ("client_cert", &f.client_cert),
+                        ("client_key", &f.client_key),
+                        ("ca_bundle", &f.ca_bundle),
+                    ] {
+                        if let Some(p) = p {
+                            if !resolve(p).is_file() {
+                                issue(sec, k, format!("file {} does not exist", resolve(p).display()), None);
+                            }
+                        }
+                    }
+                    Some(PullSpec {
+                        url: url.clone(),
+                        schedule: f.schedule.clone(),
+                        client_cert: f.client_cert.as_deref().map(resolve),
+                        client_key: f.client_key.as_deref().map(resolve),
+                        ca_bundle: f.ca_bundle.as_deref().map(resolve),
+                    })
+                }
+            };
+            if let Some(kind) = kind {
+                let mut spec = FeedSpec::new(name, kind);
+                spec.format = format;
+                spec.columns = columns;
+                spec.limits = raw.limits;
+                feeds.insert(name.clone(), FeedConfig { spec, pull });
+            }
+        }
+        let framework = raw.framework.as_deref().map(resolve);
+        if let Some(fw) = &framework {
+            if !fw.is_file() {
+                issue(None, "framework", format!("file {} does not exist", fw.display()), None);
+            }
+        }
+        if !issues.is_empty() {
+            return Err(fail(issues));
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            data_dir: resolve(&raw.data_dir),
+            key_file: resolve(&raw.key_file),
+            framework,
+            log_format,
+            log_level,
+            feeds,
+        })
+    }
+
+    pub fn feed(&self, name: &str) -> Option<&FeedConfig> {
+        self.feeds.get(name)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// Finds the line of `key` inside `[section]` (or at top level), for issues
+/// found after parsing.
+fn locate(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
+    let mut in_section = section.is_none();
+    let mut section_line = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            let name = t.trim_start_matches('[').trim_end_matches(']').trim();
+            in_section = section == Some(name);
+            if in_section {
+                section_line = Some(i + 1);
+            }
+            continue;
+        }
+        if in_section && !key.is_empty() {
+            let k = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+            if k == key {
+                return Some(i + 1);
+            }
+        }
+    }
+    section_line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/outcomesd/outcomesd.toml"), text)
+    }
+
+    #[test]
+    fn minimal_config_and_relative_paths() {
+        let c = parse("data_dir = \"data\"\nkey_file = \"/k\"\n[feeds.police]\nkind = \"police\"\n").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/etc/outcomesd/data"));
+        assert_eq!(c.feeds["police"].spec.kind, SourceKind::Police);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_line() {
+        let err = parse("data_dir = \"d\"\nkey_file = \"k\"\ndata_dri = \"x\"\n").unwrap_err();
+        assert_eq!(err.issues[0].line, Some(3));
+        assert!(err.issues[0].message.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn every_semantic_error_is_reported_at_once() {
+        let text = "data_dir = \"d\"\nkey_file = \"k\"\n[log]\nformat = \"xml\"\n\
+            [feeds.police]\nkind = \"polce\"\nurl = \"http://x\"\n\
+            [feeds.police.columns]\nfirstname = \"FIRST\"\n";
+        let err = parse(text).unwrap_err();
+        let keys: Vec<_> = err.issues.iter().map(|i| (i.key.as_str(), i.line)).collect();
+        assert!(keys.contains(&("log.format", Some(4))), "{keys:?}");
+        assert!(keys.contains(&("feeds.police.kind", Some(6))), "{keys:?}");
+        assert!(keys.contains(&("feeds.police.url", Some(7))), "{keys:?}");
+        assert!(keys.contains(&("feeds.police.columns.firstname", Some(9))), "{keys:?}");
+        let shown = err.to_string();
+        assert!(shown.contains("outcomesd.toml:6: feeds.police.kind"), "{shown}");
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let err = parse("data_dir = \"d\"\nkey_file = \n").unwrap_err();
+        assert_eq!(err.issues[0].line, Some(2));
+    }
+}

@@ -1,0 +1,419 @@
+//! Ingest: one delivery from bytes to stored, matched families.
+//!
+//! In: a feed's [`FeedSpec`] and the bytes of one delivery. Out: an
+//! [`IngestSummary`] (rows accepted and rejected, persons new and matched,
+//! families touched) and, for partners, a rejection report.
+//!
+//! This is where the stages meet: `feeds` parses and `pseudonymise` keys each
+//! row on a worker thread while this thread runs `matching` in row order and
+//! groups events per person; `store` then writes the delivery and commits it.
+//!
+//! Promises:
+//! * all or nothing: a delivery refused whole, or a store error part-way,
+//!   leaves the store and the matcher as they were;
+//! * a delivery is acknowledged (this returns `Ok`) only after the store has
+//!   flushed its commit record;
+//! * the same bytes from the same feed are stored once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::feeds::{
+    open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Period, Rejection, RowBody,
+    SourceKind,
+};
+use crate::keys::HmacKey;
+use crate::matching::{Delta, Matcher, Pass, PersonId};
+use crate::pseudonymise::{token_hex, Pseudonymiser};
+use crate::store::{Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write rejection report {path}: {source}")]
+    Report {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Per-call options.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Supplies or overrides the delivery's period.
+    pub period: Option<Period>,
+    /// Rows per parse chunk.
+    pub chunk_rows: usize,
+    /// Keep (row, person) for every accepted row: for measuring the matcher.
+    pub record_assignments: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            period: None,
+            chunk_rows: 4096,
+            record_assignments: false,
+        }
+    }
+}
+
+/// Time spent per stage, for the benchmark.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageTimes {
+    /// Parse, normalise and HMAC (worker thread, overlapped with matching).
+    pub parse_pseudonymise: Duration,
+    /// Matching and grouping (this thread).
+    pub matching: Duration,
+    /// Writing and the flushed commit.
+    pub store: Duration,
+}
+
+/// What one delivery did.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestSummary {
+    pub feed: String,
+    pub kind: SourceKind,
+    pub seq: Option<u32>,
+    /// Set when these bytes were already stored as that delivery.
+    pub duplicate_of: Option<u32>,
+    pub period: Option<Period>,
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub persons_new: u64,
+    pub records_matched: u64,
+    pub families_touched: u64,
+    pub unused_columns: Vec<String>,
+    pub rejections: Vec<Rejection>,
+    pub report: Option<PathBuf>,
+    #[serde(skip)]
+    pub assignments: Vec<(u64, PersonId)>,
+    #[serde(skip)]
+    pub passes: HashMap<&'static str, u64>,
+    #[serde(skip)]
+    pub times: StageTimes,
+}
+
+impl std::fmt::Display for IngestSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(d) = self.duplicate_of {
+            return write!(
+                f,
+                "{}: identical to delivery {d} already stored; nothing stored",
+                self.feed
+            );
+        }
+        write!(
+            f,
+            "{} ({}): delivery {}, {} rows: {} accepted, {} rejected; {} persons new, {} records matched to known persons; {} families touched",
+            self.feed,
+            self.kind,
+            self.seq.unwrap_or(0),
+            self.rows,
+            self.accepted,
+            self.rejected,
+            self.persons_new,
+            self.records_matched,
+            self.families_touched
+        )?;
+        if let Some(p) = self.period {
+            write!(f, "; period {p}")?;
+        }
+        if !self.unused_columns.is_empty() {
+            write!(f, "\n  columns not used: {}", self.unused_columns.join(", "))?;
+        }
+        for r in self.rejections.iter().take(10) {
+            write!(f, "\n  rejected row {}: {}: {}", r.row, if r.column.is_empty() { "row" } else { &r.column }, r.reason)?;
+        }
+        if self.rejections.len() > 10 {
+            write!(f, "\n  ... and {} more", self.rejections.len() - 10)?;
+        }
+        if let Some(p) = &self.report {
+            write!(f, "\n  rejection report: {}", p.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// The store, the matcher state and the key, opened together.
+pub struct Engine {
+    pub store: Store,
+    pub matcher: Matcher,
+    pub pseudo: Pseudonymiser,
+    reports_dir: PathBuf,
+}
+
+impl Engine {
+    pub fn open(data_dir: &Path, key: &HmacKey) -> Result<Engine, IngestError> {
+        let store = Store::open(&data_dir.join("store"), key.id())?;
+        let matcher = store.load_matcher()?;
+        Ok(Engine {
+            store,
+            matcher,
+            pseudo: Pseudonymiser::new(key),
+            reports_dir: data_dir.join("reports"),
+        })
+    }
+
+    /// Applies one delivery. See the module promises.
+    pub fn ingest(
+        &mut self,
+        spec: &FeedSpec,
+        bytes: &[u8],
+        opts: &IngestOptions,
+    ) -> Result<IngestSummary, IngestError> {
+        let delivery = open_delivery(spec, bytes, opts.period)?;
+        let mut summary = IngestSummary {
+            feed: spec.name.clone(),
+            kind: spec.kind,
+            seq: None,
+            duplicate_of: None,
+            period: delivery.period,
+            rows: 0,
+            accepted: 0,
+            rejected: 0,
+            persons_new: 0,
+            records_matched: 0,
+            families_touched: 0,
+            unused_columns: delivery.unused_columns.clone(),
+            rejections: Vec::new(),
+            report: None,
+            assignments: Vec::new(),
+            passes: HashMap::new(),
+            times: StageTimes::default(),
+        };
+        let seq = match self.store.begin(&spec.name, &delivery.content_hash)? {
+            Begin::Duplicate(d) => {
+                summary.duplicate_of = Some(d);
+                return Ok(summary);
+            }
+            Begin::Started(seq) => seq,
+        };
+        summary.seq = Some(seq);
+        match self.apply(spec, bytes, &delivery, seq, opts, &mut summary) {
+            Ok(()) => {}
+            Err(e) => {
+                // Undo: rows written under seq go, the matcher forgets.
+                self.store.sweep(seq)?;
+                self.matcher = self.store.load_matcher()?;
+                return Err(e);
+            }
+        }
+        if !summary.rejections.is_empty() {
+            summary.report = Some(self.write_report(seq, &spec.name, &summary.rejections)?);
+        }
+        tracing::info!(
+            feed = %spec.name, seq, rows = summary.rows, accepted = summary.accepted,
+            rejected = summary.rejected, persons_new = summary.persons_new,
+            families_touched = summary.families_touched, "delivery stored"
+        );
+        Ok(summary)
+    }
+
+    fn apply(
+        &mut self,
+        spec: &FeedSpec,
+        bytes: &[u8],
+        delivery: &crate::feeds::Delivery,
+        seq: u32,
+        opts: &IngestOptions,
+        summary: &mut IngestSummary,
+    ) -> Result<(), IngestError> {
+        let mut delta = Delta::default();
+        let mut groups: BTreeMap<(PersonId, u8), Vec<u8>> = BTreeMap::new();
+        let mut addresses: Vec<([u8; 16], PersonId)> = Vec::new();
+        let mut touched: HashSet<PersonId> = HashSet::new();
+        let mut cases: BTreeMap<String, CaseRecord> = BTreeMap::new();
+        let mut claims: Vec<ClaimRecord> = Vec::new();
+        let mut parse_time = Duration::ZERO;
+        let t_match = Instant::now();
+        let pseudo = &self.pseudo;
+        let matcher = &mut self.matcher;
+        let feed_result: Result<(), FeedError> = std::thread::scope(|sc| {
+            let (tx, rx) = mpsc::sync_channel::<Result<(Vec<_>, Duration), FeedError>>(4);
+            let worker = sc.spawn(move || {
+                let mut reader = ChunkReader::new(delivery, spec, bytes, opts.chunk_rows);
+                loop {
+                    let t = Instant::now();
+                    match reader.next_chunk() {
+                        Ok(Some(chunk)) => {
+                            let parsed = parse_chunk(chunk, delivery, spec, pseudo);
+                            if tx.send(Ok((parsed, t.elapsed()))).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => return,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            });
+            for msg in rx {
+                let (rows, took) = msg?;
+                parse_time += took;
+                for parsed in rows {
+                    summary.rows += 1;
+                    let row = match parsed {
+                        Ok(r) => r,
+                        Err(rej) => {
+                            summary.rejected += 1;
+                            summary.rejections.push(rej);
+                            continue;
+                        }
+                    };
+                    let person = row.person.as_ref().map(|t| {
+                        let (p, pass) = matcher.resolve(t, &mut delta);
+                        let name = match pass {
+                            Pass::New => "new",
+                            Pass::Strong => "strong",
+                            Pass::Fsd => "fsd",
+                            Pass::Fsdu => "fsdu",
+                            Pass::Fspy => "fspy",
+                            Pass::Fdp => "fdp",
+                            Pass::Isdp => "isdp",
+                            Pass::Sdp => "sdp",
+                        };
+                        *summary.passes.entry(name).or_default() += 1;
+                        if pass == Pass::New {
+                            summary.persons_new += 1;
+                        } else {
+                            summary.records_matched += 1;
+                        }
+                        if let Some(a) = t.address {
+                            addresses.push((a, p));
+                        }
+                        if opts.record_assignments {
+                            summary.assignments.push((row.number, p));
+                        }
+                        p
+                    });
+                    match row.body {
+                        RowBody::Event(ev) => {
+                            let p = person.expect("event rows carry a person");
+                            touched.insert(p);
+                            let g = groups.entry((p, ev.kind as u8)).or_default();
+                            crate::store::pack_event(&ev, g);
+                        }
+                        RowBody::CaseMember(m) => {
+                            let p = person.expect("case rows carry a person");
+                            let case = cases.entry(m.case_ref.clone()).or_insert_with(|| CaseRecord {
+                                case_ref: m.case_ref.clone(),
+                                seq,
+                                start: m.case_start,
+                                end: m.case_end,
+                                members: Vec::new(),
+                            });
+                            if case.start != m.case_start || case.end != m.case_end {
+                                summary.rejected += 1;
+                                summary.rejections.push(Rejection {
+                                    row: row.number,
+                                    column: "case_start".into(),
+                                    reason: "case dates differ from the case's earlier rows".into(),
+                                });
+                                continue;
+                            }
+                            let address = row.person.as_ref().and_then(|t| t.address).map(|a| token_hex(&a));
+                            case.members.push(CaseMember {
+                                person: p,
+                                role: m.role,
+                                problems: m.problems,
+                                address,
+                            });
+                            touched.insert(p);
+                        }
+                        RowBody::Claim(c) => claims.push(ClaimRecord {
+                            seq,
+                            case_ref: c.case_ref,
+                            outcome_id: c.outcome_id,
+                            claim_date: c.claim_date,
+                            keyworker_ref: c.keyworker_ref,
+                        }),
+                    }
+                    summary.accepted += 1;
+                }
+            }
+            worker.join().expect("parse worker does not panic");
+            Ok(())
+        });
+        feed_result?;
+        summary.times.parse_pseudonymise = parse_time;
+        summary.times.matching = t_match.elapsed().saturating_sub(parse_time.min(t_match.elapsed()));
+        let t_store = Instant::now();
+        // Families touched: cases whose members (after merges) appear here.
+        let mut case_refs: HashSet<String> = cases.keys().cloned().collect();
+        for c in claims.iter() {
+            case_refs.insert(c.case_ref.clone());
+        }
+        if !touched.is_empty() {
+            let touched: HashSet<PersonId> = touched.iter().map(|p| self.matcher.canonical(*p)).collect();
+            for case in self.store.cases()? {
+                if case.members.iter().any(|m| touched.contains(&self.matcher.canonical(m.person))) {
+                    case_refs.insert(case.case_ref);
+                }
+            }
+        }
+        summary.families_touched = case_refs.len() as u64;
+        self.store.put_delta(seq, &delta)?;
+        for ((p, kind), packed) in &groups {
+            let kind = crate::feeds::EventKind::from_u8(*kind).expect("kind packed from enum");
+            self.store.put_events(seq, *p, kind, packed)?;
+        }
+        for (a, p) in addresses {
+            self.store.put_address(seq, a, p)?;
+        }
+        for case in cases.values() {
+            self.store.put_case(case)?;
+        }
+        for c in &claims {
+            self.store.put_claim(c)?;
+        }
+        let rec = DeliveryRecord {
+            seq,
+            feed: spec.name.clone(),
+            kind: spec.kind,
+            period: delivery.period,
+            content_hash: hex::encode(delivery.content_hash),
+            received_at: chrono::Utc::now(),
+            rows: summary.rows,
+            accepted: summary.accepted,
+            rejected: summary.rejected,
+            persons_new: summary.persons_new,
+            records_matched: summary.records_matched,
+            families_touched: summary.families_touched,
+        };
+        self.store.commit(rec, &delivery.content_hash)?;
+        summary.times.store = t_store.elapsed();
+        Ok(())
+    }
+
+    fn write_report(&self, seq: u32, feed: &str, rejections: &[Rejection]) -> Result<PathBuf, IngestError> {
+        let path = self.reports_dir.join(format!("{seq:06}-{feed}-rejections.csv"));
+        let err = |source| IngestError::Report {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.reports_dir).map_err(err)?;
+        let tmp = path.with_extension("csv.tmp");
+        let mut w = csv::Writer::from_path(&tmp).map_err(|e| err(e.into()))?;
+        w.write_record(["feed", "row", "column", "reason"]).map_err(|e| err(e.into()))?;
+        for r in rejections {
+            w.write_record([feed, &r.row.to_string(), &r.column, &r.reason])
+                .map_err(|e| err(e.into()))?;
+        }
+        w.flush().map_err(err)?;
+        drop(w);
+        std::fs::rename(&tmp, &path).map_err(err)?;
+        Ok(path)
+    }
+}
