@@ -29,7 +29,9 @@ use crate::feeds::{
 use crate::keys::HmacKey;
 use crate::matching::{Delta, Matcher, Pass, PersonId};
 use crate::pseudonymise::{token_hex, Pseudonymiser};
-use crate::store::{Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, Store, StoreError};
+use crate::store::{
+    Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, EventBuffer, Store, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -69,7 +71,8 @@ impl Default for IngestOptions {
 /// Time spent per stage, for the benchmark.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StageTimes {
-    /// Parse, normalise and HMAC (worker thread, overlapped with matching).
+    /// Parse, normalise and HMAC: CPU time summed over the worker threads,
+    /// which overlap each other and matching.
     pub parse_pseudonymise: Duration,
     /// Matching and grouping (this thread).
     pub matching: Duration,
@@ -142,6 +145,11 @@ impl std::fmt::Display for IngestSummary {
         }
         Ok(())
     }
+}
+
+/// Parse threads: all cores but the one that matches, at least one.
+fn parse_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).max(1)
 }
 
 /// The store, the matcher state and the key, opened together.
@@ -229,39 +237,65 @@ impl Engine {
         summary: &mut IngestSummary,
     ) -> Result<(), IngestError> {
         let mut delta = Delta::default();
-        let mut groups: BTreeMap<(PersonId, u8), Vec<u8>> = BTreeMap::new();
-        let mut addresses: Vec<([u8; 16], PersonId)> = Vec::new();
+        let mut events = EventBuffer::default();
         let mut touched: HashSet<PersonId> = HashSet::new();
         let mut cases: BTreeMap<String, CaseRecord> = BTreeMap::new();
         let mut claims: Vec<ClaimRecord> = Vec::new();
         let mut parse_time = Duration::ZERO;
-        let t_match = Instant::now();
+        let mut match_time = Duration::ZERO;
         let pseudo = &self.pseudo;
         let matcher = &mut self.matcher;
+        // Parse workers take chunks in turn from one reader and tag them with
+        // their index; this thread puts them back in row order, so matching is
+        // deterministic whatever the timing.
+        let reader = std::sync::Mutex::new((
+            ChunkReader::new(delivery, spec, bytes, opts.chunk_rows),
+            0usize,
+        ));
         let feed_result: Result<(), FeedError> = std::thread::scope(|sc| {
-            let (tx, rx) = mpsc::sync_channel::<Result<(Vec<_>, Duration), FeedError>>(4);
-            let worker = sc.spawn(move || {
-                let mut reader = ChunkReader::new(delivery, spec, bytes, opts.chunk_rows);
-                loop {
+            let (tx, rx) = mpsc::sync_channel::<(usize, Result<(Vec<_>, Duration), FeedError>)>(4);
+            for _ in 0..parse_threads() {
+                let tx = tx.clone();
+                let reader = &reader;
+                sc.spawn(move || loop {
                     let t = Instant::now();
-                    match reader.next_chunk() {
-                        Ok(Some(chunk)) => {
-                            let parsed = parse_chunk(chunk, delivery, spec, pseudo);
-                            if tx.send(Ok((parsed, t.elapsed()))).is_err() {
-                                return;
-                            }
-                        }
+                    let (idx, next) = {
+                        let mut r = reader.lock().expect("reader lock");
+                        let idx = r.1;
+                        r.1 += 1;
+                        (idx, r.0.next_chunk())
+                    };
+                    let msg = match next {
+                        Ok(Some(chunk)) => Ok((parse_chunk(chunk, delivery, spec, pseudo), t.elapsed())),
                         Ok(None) => return,
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
-                        }
+                        Err(e) => Err(e),
+                    };
+                    let stop = msg.is_err();
+                    if tx.send((idx, msg)).is_err() || stop {
+                        return;
                     }
+                });
+            }
+            drop(tx);
+            let mut waiting: BTreeMap<usize, Result<(Vec<_>, Duration), FeedError>> = BTreeMap::new();
+            let mut next_idx = 0usize;
+            let ordered = std::iter::from_fn(|| loop {
+                if let Some(m) = waiting.remove(&next_idx) {
+                    next_idx += 1;
+                    return Some(m);
+                }
+                match rx.recv() {
+                    Ok((i, m)) => {
+                        waiting.insert(i, m);
+                    }
+                    // Workers are done; an error may have left a gap.
+                    Err(_) => return waiting.pop_first().map(|(_, m)| m),
                 }
             });
-            for msg in rx {
+            for msg in ordered {
                 let (rows, took) = msg?;
                 parse_time += took;
+                let t_rows = Instant::now();
                 for parsed in rows {
                     summary.rows += 1;
                     let row = match parsed {
@@ -290,9 +324,6 @@ impl Engine {
                         } else {
                             summary.records_matched += 1;
                         }
-                        if let Some(a) = t.address {
-                            addresses.push((a, p));
-                        }
                         if opts.record_assignments {
                             summary.assignments.push((row.number, p));
                         }
@@ -302,8 +333,7 @@ impl Engine {
                         RowBody::Event(ev) => {
                             let p = person.expect("event rows carry a person");
                             touched.insert(p);
-                            let g = groups.entry((p, ev.kind as u8)).or_default();
-                            crate::store::pack_event(&ev, g);
+                            events.push(p, &ev);
                         }
                         RowBody::CaseMember(m) => {
                             let p = person.expect("case rows carry a person");
@@ -342,13 +372,13 @@ impl Engine {
                     }
                     summary.accepted += 1;
                 }
+                match_time += t_rows.elapsed();
             }
-            worker.join().expect("parse worker does not panic");
             Ok(())
         });
         feed_result?;
         summary.times.parse_pseudonymise = parse_time;
-        summary.times.matching = t_match.elapsed().saturating_sub(parse_time.min(t_match.elapsed()));
+        summary.times.matching = match_time;
         let t_store = Instant::now();
         // Families touched: cases whose members (after merges) appear here.
         let mut case_refs: HashSet<String> = cases.keys().cloned().collect();
@@ -365,13 +395,7 @@ impl Engine {
         }
         summary.families_touched = case_refs.len() as u64;
         self.store.put_delta(seq, &delta)?;
-        for ((p, kind), packed) in &groups {
-            let kind = crate::feeds::EventKind::from_u8(*kind).expect("kind packed from enum");
-            self.store.put_events(seq, *p, kind, packed)?;
-        }
-        for (a, p) in addresses {
-            self.store.put_address(seq, a, p)?;
-        }
+        self.store.put_events(seq, &events)?;
         for case in cases.values() {
             self.store.put_case(case)?;
         }

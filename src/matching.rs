@@ -87,6 +87,8 @@ pub struct Delta {
     pub births: Vec<(PersonId, (i32, u32))>,
     /// (from, into): `from` is the same person as `into` from now on.
     pub merges: Vec<(PersonId, PersonId)>,
+    /// Household links: (address token, person).
+    pub addresses: Vec<(Token, PersonId)>,
 }
 
 impl Delta {
@@ -97,8 +99,64 @@ impl Delta {
             && self.new_ids.is_empty()
             && self.births.is_empty()
             && self.merges.is_empty()
+            && self.addresses.is_empty()
+    }
+
+    /// Serialises the delta for the store's identity log: one tag byte per
+    /// entry, then fixed-width big-endian fields.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            self.new_persons.len() * 16 + self.new_keys.len() * 25 + self.addresses.len() * 25,
+        );
+        for (p, b) in &self.new_persons {
+            out.push(1);
+            out.extend_from_slice(&p.to_be_bytes());
+            push_birth(&mut out, *b);
+        }
+        for (t, p) in &self.new_keys {
+            out.push(2);
+            out.extend_from_slice(t);
+            out.extend_from_slice(&p.to_be_bytes());
+        }
+        for t in &self.new_ambiguous {
+            out.push(3);
+            out.extend_from_slice(t);
+        }
+        for (p, k, t) in &self.new_ids {
+            out.push(4);
+            out.extend_from_slice(&p.to_be_bytes());
+            out.push(*k as u8);
+            out.extend_from_slice(t);
+        }
+        for (p, b) in &self.births {
+            out.push(5);
+            out.extend_from_slice(&p.to_be_bytes());
+            push_birth(&mut out, Some(*b));
+        }
+        for (from, into) in &self.merges {
+            out.push(6);
+            out.extend_from_slice(&from.to_be_bytes());
+            out.extend_from_slice(&into.to_be_bytes());
+        }
+        for (t, p) in &self.addresses {
+            out.push(7);
+            out.extend_from_slice(t);
+            out.extend_from_slice(&p.to_be_bytes());
+        }
+        out
     }
 }
+
+fn push_birth(out: &mut Vec<u8>, b: Option<(i32, u32)>) {
+    let (y, m) = b.map_or((0i16, 0u8), |(y, m)| (y as i16, m as u8));
+    out.extend_from_slice(&y.to_be_bytes());
+    out.push(m);
+}
+
+/// A damaged identity log entry.
+#[derive(Debug, thiserror::Error)]
+#[error("identity log entry is truncated or has an unknown tag at byte {0}")]
+pub struct DecodeError(pub usize);
 
 /// The matcher's whole state, rebuilt from the store at start.
 #[derive(Debug, Default, Clone)]
@@ -107,6 +165,7 @@ pub struct Matcher {
     ambiguous: HashSet<Token>,
     persons: Vec<PersonState>,
     parent: Vec<PersonId>,
+    households: HashMap<Token, Vec<PersonId>>,
 }
 
 impl Matcher {
@@ -189,6 +248,57 @@ impl Matcher {
     pub fn load_merge(&mut self, from: PersonId, into: PersonId) {
         self.load_person(from.max(into), None);
         self.parent[from as usize] = into;
+    }
+
+    /// Replays an encoded [`Delta`] (from the store's identity log).
+    pub fn apply_encoded(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        let mut i = 0;
+        let u64at = |b: &[u8], i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap());
+        let tok = |b: &[u8], i: usize| -> Token { b[i..i + 16].try_into().unwrap() };
+        let birth = |b: &[u8], i: usize| {
+            let y = i16::from_be_bytes([b[i], b[i + 1]]);
+            (y != 0).then_some((i32::from(y), u32::from(b[i + 2])))
+        };
+        while i < bytes.len() {
+            let need = match bytes[i] {
+                1 | 5 => 11,
+                2 | 7 => 24,
+                3 => 16,
+                4 => 25,
+                6 => 16,
+                _ => return Err(DecodeError(i)),
+            };
+            if i + 1 + need > bytes.len() {
+                return Err(DecodeError(i));
+            }
+            let b = &bytes[i + 1..i + 1 + need];
+            match bytes[i] {
+                1 | 5 => self.load_person(u64at(b, 0), birth(b, 8)),
+                2 => self.load_key(tok(b, 0), u64at(b, 16)),
+                3 => self.load_ambiguous(tok(b, 0)),
+                4 => {
+                    let kind = IdKind::from_u8(b[8]).ok_or(DecodeError(i))?;
+                    self.load_id(u64at(b, 0), kind, tok(b, 9));
+                }
+                6 => self.load_merge(u64at(b, 0), u64at(b, 8)),
+                7 => self.load_address(tok(b, 0), u64at(b, 16)),
+                _ => unreachable!(),
+            }
+            i += 1 + need;
+        }
+        Ok(())
+    }
+
+    pub fn load_address(&mut self, t: Token, p: PersonId) {
+        let v = self.households.entry(t).or_default();
+        if !v.contains(&p) {
+            v.push(p);
+        }
+    }
+
+    /// People linked to a household address token.
+    pub fn household(&self, t: &Token) -> &[PersonId] {
+        self.households.get(t).map_or(&[], Vec::as_slice)
     }
 
     // ---- matching ----
@@ -316,6 +426,13 @@ impl Matcher {
             if let Some(b) = t.birth {
                 self.persons[p as usize].birth = Some(b);
                 delta.births.push((p, b));
+            }
+        }
+        if let Some(a) = t.address {
+            let v = self.households.entry(a).or_default();
+            if !v.contains(&p) {
+                v.push(p);
+                delta.addresses.push((a, p));
             }
         }
         let strong = [t.nhs, t.ni, t.upn];
@@ -450,17 +567,16 @@ mod tests {
         let mut d = Delta::default();
         let t1 = tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_A, "");
         let (a, _) = m.resolve(&t1, &mut d);
+        m.resolve(&tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_B, ""), &mut d);
         let mut r = Matcher::new();
-        for (p, b) in &d.new_persons {
-            r.load_person(*p, *b);
-        }
-        for (t, p) in &d.new_keys {
-            r.load_key(*t, *p);
-        }
-        for (p, k, t) in &d.new_ids {
-            r.load_id(*p, *k, *t);
-        }
-        let (b, pass) = r.resolve(&tok("Jane", "Smith", "2001-02-03", "XX1 1XX", "", ""), &mut Delta::default());
-        assert_eq!((a, pass), (b, Pass::Fsd));
+        let bytes = d.encode();
+        r.apply_encoded(&bytes).unwrap();
+        assert!(r.apply_encoded(&bytes[..bytes.len() - 1]).is_err());
+        let mut r = Matcher::new();
+        r.apply_encoded(&bytes).unwrap();
+        assert_eq!(r.ambiguous, m.ambiguous);
+        assert_eq!(r.persons, m.persons);
+        let (b, pass) = r.resolve(&tok("Jane", "Smith", "2001-02-03", "XX1 1XX", NHS_A, ""), &mut Delta::default());
+        assert_eq!((a, pass), (b, Pass::Strong));
     }
 }

@@ -23,30 +23,30 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `events` | person u64, kind u8, seq u32 | packed events |
-//! | `idx` | match token (16) | person u64, seq u32 |
-//! | `amb` | match token (16) | seq u32 |
-//! | `persons` | person u64 | seq u32, birth year i16, month u8 |
-//! | `person_ids` | person u64, id kind u8 | token (16), seq u32 |
-//! | `births` | person u64 | seq u32, year i16, month u8 |
-//! | `alias` | person u64 | into u64, seq u32 |
-//! | `addr` | address token (16), person u64 | seq u32 |
+//! | `events` | person bucket u64 (person / 8), seq u32 | packed (person mod 8, event) entries |
+//! | `identity` | seq u32, chunk u32 | encoded matching [`Delta`] (the identity log) |
 //! | `cases` | case ref, 0, seq u32 | JSON [`CaseRecord`] |
 //! | `claims` | case ref, 0, outcome, 0, date | JSON [`ClaimRecord`] |
 //! | `deliveries` | seq u32 | JSON [`DeliveryRecord`] (the commit) |
 //! | `content` | feed, 0, sha256 | seq u32 |
 //! | `pending` | seq u32 | feed name |
 //! | `meta` | name | value |
+//!
+//! Why these shapes: the matcher's index is rebuilt in memory from the
+//! identity log at open (replaying a few hundred large values is far cheaper
+//! than millions of per-key inserts at ingest), and events are grouped by
+//! person bucket per delivery so one delivery of a million rows is tens of
+//! thousands of inserts while a family's events are still a handful of
+//! prefix scans.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::feeds::{Event, EventKind, Period, Role, SourceKind};
-use crate::matching::{Delta, IdKind, Matcher, PersonId};
-use crate::pseudonymise::Token;
+use crate::matching::{Delta, Matcher, PersonId};
 
 /// Bump when the layout changes; older binaries refuse newer stores.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -183,9 +183,6 @@ fn seq_bytes(seq: u32) -> [u8; 4] {
 fn read_u32(b: &[u8]) -> u32 {
     u32::from_be_bytes(b[..4].try_into().expect("4 bytes"))
 }
-fn read_u64(b: &[u8]) -> u64 {
-    u64::from_be_bytes(b[..8].try_into().expect("8 bytes"))
-}
 
 /// What `begin` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,13 +197,7 @@ pub struct Store {
     path: PathBuf,
     db: sled::Db,
     events: sled::Tree,
-    idx: sled::Tree,
-    amb: sled::Tree,
-    persons: sled::Tree,
-    person_ids: sled::Tree,
-    births: sled::Tree,
-    alias: sled::Tree,
-    addr: sled::Tree,
+    identity: sled::Tree,
     cases: sled::Tree,
     claims: sled::Tree,
     deliveries: sled::Tree,
@@ -215,7 +206,6 @@ pub struct Store {
     meta: sled::Tree,
     committed: BTreeMap<u32, DeliveryRecord>,
     next_seq: u32,
-    known_addr: HashSet<(Token, PersonId)>,
 }
 
 impl Store {
@@ -236,13 +226,7 @@ impl Store {
         let t = |name: &str| db.open_tree(name).map_err(e);
         let mut store = Store {
             events: t("events")?,
-            idx: t("idx")?,
-            amb: t("amb")?,
-            persons: t("persons")?,
-            person_ids: t("person_ids")?,
-            births: t("births")?,
-            alias: t("alias")?,
-            addr: t("addr")?,
+            identity: t("identity")?,
             cases: t("cases")?,
             claims: t("claims")?,
             deliveries: t("deliveries")?,
@@ -253,7 +237,6 @@ impl Store {
             db,
             committed: BTreeMap::new(),
             next_seq: 1,
-            known_addr: HashSet::new(),
         };
         store.check_meta(key_id)?;
         for item in store.deliveries.iter() {
@@ -281,7 +264,6 @@ impl Store {
                 store.sweep(seq)?;
             }
         }
-        store.known_addr = store.load_addr()?;
         store.db.flush().map_err(e)?;
         Ok(store)
     }
@@ -329,41 +311,18 @@ impl Store {
         &self.path
     }
 
-    /// Rebuilds the matcher's state from the identity trees.
+    /// Rebuilds the matcher's state by replaying the identity log.
     pub fn load_matcher(&self) -> Result<Matcher, StoreError> {
-        let e = |s| self.err(s);
         let mut m = Matcher::new();
-        let birth = |v: &[u8]| -> Option<(i32, u32)> {
-            let y = i16::from_be_bytes([v[4], v[5]]);
-            (y != 0).then_some((i32::from(y), u32::from(v[6])))
-        };
-        for item in self.persons.iter() {
-            let (k, v) = item.map_err(e)?;
-            m.load_person(read_u64(&k), birth(&v));
-        }
-        for item in self.births.iter() {
-            let (k, v) = item.map_err(e)?;
-            m.load_person(read_u64(&k), birth(&v));
-        }
-        for item in self.idx.iter() {
-            let (k, v) = item.map_err(e)?;
-            m.load_key(k.as_ref().try_into().expect("16-byte token"), read_u64(&v));
-        }
-        for item in self.amb.iter() {
-            let (k, _) = item.map_err(e)?;
-            m.load_ambiguous(k.as_ref().try_into().expect("16-byte token"));
-        }
-        for item in self.person_ids.iter() {
-            let (k, v) = item.map_err(e)?;
-            let kind = IdKind::from_u8(k[8]).ok_or_else(|| StoreError::Corrupt {
+        for item in self.identity.iter() {
+            let (k, v) = item.map_err(|s| self.err(s))?;
+            if !self.committed.contains_key(&read_u32(&k)) {
+                continue;
+            }
+            m.apply_encoded(&v).map_err(|e| StoreError::Corrupt {
                 path: self.path.clone(),
-                what: "unknown identifier kind".into(),
+                what: e.to_string(),
             })?;
-            m.load_id(read_u64(&k), kind, v[..16].try_into().expect("token"));
-        }
-        for item in self.alias.iter() {
-            let (k, v) = item.map_err(e)?;
-            m.load_merge(read_u64(&k), read_u64(&v));
         }
         Ok(m)
     }
@@ -383,73 +342,27 @@ impl Store {
         Ok(Begin::Started(seq))
     }
 
-    /// Writes one person's events of one kind for a delivery.
-    pub fn put_events(&self, seq: u32, person: PersonId, kind: EventKind, packed: &[u8]) -> Result<(), StoreError> {
-        let mut k = [0u8; 13];
-        k[..8].copy_from_slice(&person.to_be_bytes());
-        k[8] = kind as u8;
-        k[9..].copy_from_slice(&seq_bytes(seq));
-        self.events.insert(k, packed).map_err(|s| self.err(s))?;
+    /// Writes a delivery's events: `groups` maps a person bucket to its
+    /// packed entries (see [`EventBuffer`]).
+    pub fn put_events(&self, seq: u32, buffer: &EventBuffer) -> Result<(), StoreError> {
+        for (bucket, packed) in &buffer.buckets {
+            let mut k = [0u8; 12];
+            k[..8].copy_from_slice(&bucket.to_be_bytes());
+            k[8..].copy_from_slice(&seq_bytes(seq));
+            self.events.insert(k, packed.as_slice()).map_err(|s| self.err(s))?;
+        }
         Ok(())
     }
 
-    /// Persists the matcher's changes for a delivery.
+    /// Appends the matcher's changes for a delivery to the identity log.
     pub fn put_delta(&self, seq: u32, d: &Delta) -> Result<(), StoreError> {
-        let e = |s| self.err(s);
-        let s4 = seq_bytes(seq);
-        let birth_val = |b: Option<(i32, u32)>| {
-            let mut v = [0u8; 7];
-            v[..4].copy_from_slice(&s4);
-            if let Some((y, m)) = b {
-                v[4..6].copy_from_slice(&(y as i16).to_be_bytes());
-                v[6] = m as u8;
-            }
-            v
-        };
-        for (p, b) in &d.new_persons {
-            self.persons.insert(p.to_be_bytes(), &birth_val(*b)).map_err(e)?;
-        }
-        for (p, b) in &d.births {
-            // first wins: a later delivery never overwrites (rollback is deletion)
-            let _ = self
-                .births
-                .compare_and_swap(p.to_be_bytes(), None as Option<&[u8]>, Some(&birth_val(Some(*b))[..]))
-                .map_err(e)?;
-        }
-        for (t, p) in &d.new_keys {
-            let mut v = [0u8; 12];
-            v[..8].copy_from_slice(&p.to_be_bytes());
-            v[8..].copy_from_slice(&s4);
-            self.idx.insert(t, &v).map_err(e)?;
-        }
-        for t in &d.new_ambiguous {
-            self.amb.insert(t, &s4).map_err(e)?;
-        }
-        for (p, kind, t) in &d.new_ids {
-            let mut k = [0u8; 9];
-            k[..8].copy_from_slice(&p.to_be_bytes());
-            k[8] = *kind as u8;
-            let mut v = [0u8; 20];
-            v[..16].copy_from_slice(t);
-            v[16..].copy_from_slice(&s4);
-            self.person_ids.insert(k, &v).map_err(e)?;
-        }
-        for (from, into) in &d.merges {
-            let mut v = [0u8; 12];
-            v[..8].copy_from_slice(&into.to_be_bytes());
-            v[8..].copy_from_slice(&s4);
-            self.alias.insert(from.to_be_bytes(), &v).map_err(e)?;
-        }
-        Ok(())
-    }
-
-    /// Links a person to a household address (once).
-    pub fn put_address(&mut self, seq: u32, addr: Token, person: PersonId) -> Result<(), StoreError> {
-        if self.known_addr.insert((addr, person)) {
-            let mut k = [0u8; 24];
-            k[..16].copy_from_slice(&addr);
-            k[16..].copy_from_slice(&person.to_be_bytes());
-            self.addr.insert(k, &seq_bytes(seq)).map_err(|s| self.err(s))?;
+        let bytes = d.encode();
+        // Values of ~1 MiB keep sled's pages reasonable.
+        for (i, chunk) in chunk_entries(&bytes, 1 << 20).enumerate() {
+            let mut k = [0u8; 8];
+            k[..4].copy_from_slice(&seq_bytes(seq));
+            k[4..].copy_from_slice(&(i as u32).to_be_bytes());
+            self.identity.insert(k, chunk).map_err(|s| self.err(s))?;
         }
         Ok(())
     }
@@ -495,33 +408,22 @@ impl Store {
     pub fn sweep(&mut self, seq: u32) -> Result<(), StoreError> {
         let e = |s| self.err(s);
         let s4 = seq_bytes(seq);
-        let by_key_tail = |tree: &sled::Tree| -> Result<(), sled::Error> {
-            for item in tree.iter() {
-                let (k, _) = item?;
-                if k.len() >= 4 && k[k.len() - 4..] == s4 {
-                    tree.remove(k)?;
-                }
+        for item in self.events.iter() {
+            let (k, _) = item.map_err(e)?;
+            if k.len() == 12 && k[8..] == s4 {
+                self.events.remove(k).map_err(e)?;
             }
-            Ok(())
-        };
-        by_key_tail(&self.events).map_err(e)?;
-        by_key_tail(&self.cases).map_err(e)?;
-        let by_value = |tree: &sled::Tree, at: usize| -> Result<(), sled::Error> {
-            for item in tree.iter() {
-                let (k, v) = item?;
-                if v.len() >= at + 4 && v[at..at + 4] == s4 {
-                    tree.remove(k)?;
-                }
+        }
+        for item in self.cases.iter() {
+            let (k, _) = item.map_err(e)?;
+            if k.len() >= 4 && k[k.len() - 4..] == s4 {
+                self.cases.remove(k).map_err(e)?;
             }
-            Ok(())
-        };
-        by_value(&self.idx, 8).map_err(e)?;
-        by_value(&self.amb, 0).map_err(e)?;
-        by_value(&self.persons, 0).map_err(e)?;
-        by_value(&self.births, 0).map_err(e)?;
-        by_value(&self.person_ids, 16).map_err(e)?;
-        by_value(&self.alias, 8).map_err(e)?;
-        by_value(&self.addr, 0).map_err(e)?;
+        }
+        for item in self.identity.scan_prefix(s4) {
+            let (k, _) = item.map_err(e)?;
+            self.identity.remove(k).map_err(e)?;
+        }
         for item in self.claims.iter() {
             let (k, v) = item.map_err(e)?;
             if serde_json::from_slice::<ClaimRecord>(&v).is_ok_and(|c| c.seq == seq) {
@@ -531,19 +433,7 @@ impl Store {
         self.db.flush().map_err(e)?;
         self.pending.remove(s4).map_err(e)?;
         self.db.flush().map_err(e)?;
-        self.known_addr = self.load_addr()?;
         Ok(())
-    }
-
-    fn load_addr(&self) -> Result<HashSet<(Token, PersonId)>, StoreError> {
-        let mut set = HashSet::new();
-        for item in self.addr.iter() {
-            let (k, _) = item.map_err(|s| self.err(s))?;
-            let mut t = [0u8; 16];
-            t.copy_from_slice(&k[..16]);
-            set.insert((t, read_u64(&k[16..])));
-        }
-        Ok(set)
     }
 
     // ---- queries ----
@@ -578,9 +468,9 @@ impl Store {
         out
     }
 
-    /// Visible events of the given people (all ids merged into them) and
-    /// kinds, overlapping `[from, to]`. An event from an older delivery of a
-    /// feed is hidden where a later committed delivery of the same feed
+    /// Visible events of the given people (pass every id merged into them)
+    /// and kinds, overlapping `[from, to]`. An event from an older delivery
+    /// of a feed is hidden where a later committed delivery of the same feed
     /// covers its dates (the later full extract replaces it).
     pub fn events(
         &self,
@@ -590,34 +480,38 @@ impl Store {
         to: NaiveDate,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut out = Vec::new();
-        for &p in persons {
-            for &kind in kinds {
-                let mut prefix = [0u8; 9];
-                prefix[..8].copy_from_slice(&p.to_be_bytes());
-                prefix[8] = kind as u8;
-                for item in self.events.scan_prefix(prefix) {
-                    let (k, v) = item.map_err(|s| self.err(s))?;
-                    let seq = read_u32(&k[9..]);
-                    let Some(rec) = self.committed.get(&seq) else { continue };
-                    let evs = unpack_events(&v).ok_or_else(|| StoreError::Corrupt {
+        let mut buckets: Vec<u64> = persons.iter().map(|p| p >> 3).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        let kind_set: u128 = kinds.iter().fold(0, |a, k| a | (1u128 << (*k as u8)));
+        for bucket in buckets {
+            for item in self.events.scan_prefix(bucket.to_be_bytes()) {
+                let (k, v) = item.map_err(|s| self.err(s))?;
+                let seq = read_u32(&k[8..]);
+                let Some(rec) = self.committed.get(&seq) else { continue };
+                if v.len() % (EVENT_LEN + 1) != 0 {
+                    return Err(StoreError::Corrupt {
                         path: self.path.clone(),
-                        what: "event record".into(),
-                    })?;
-                    let open_until = rec.period.map_or(to, |p| p.to);
-                    for ev in evs {
-                        let last = ev.last_day(open_until);
-                        if ev.start > to || last < from {
-                            continue;
-                        }
-                        if self.superseded(rec, ev.start, last) {
-                            continue;
-                        }
-                        out.push(StoredEvent {
-                            person: p,
-                            seq,
-                            event: ev,
-                        });
+                        what: "event record length".into(),
+                    });
+                }
+                let open_until = rec.period.map_or(to, |p| p.to);
+                for entry in v.chunks_exact(EVENT_LEN + 1) {
+                    let person = (bucket << 3) | u64::from(entry[0]);
+                    if kind_set & (1u128 << entry[1]) == 0 || !persons.contains(&person) {
+                        continue;
                     }
+                    let ev = unpack_events(&entry[1..])
+                        .and_then(|mut v| v.pop())
+                        .ok_or_else(|| StoreError::Corrupt {
+                            path: self.path.clone(),
+                            what: "event record".into(),
+                        })?;
+                    let last = ev.last_day(open_until);
+                    if ev.start > to || last < from || self.superseded(rec, ev.start, last) {
+                        continue;
+                    }
+                    out.push(StoredEvent { person, seq, event: ev });
                 }
             }
         }
@@ -679,25 +573,11 @@ impl Store {
         Ok(out)
     }
 
-    /// People linked to a household address.
-    pub fn household(&self, addr: &Token) -> Result<Vec<PersonId>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.addr.scan_prefix(addr) {
-            let (k, v) = item.map_err(|s| self.err(s))?;
-            if self.committed.contains_key(&read_u32(&v)) {
-                out.push(read_u64(&k[16..]));
-            }
-        }
-        Ok(out)
-    }
-
     /// Counts for `status`: rows per tree.
     pub fn counts(&self) -> HashMap<&'static str, usize> {
         let mut m = HashMap::new();
-        m.insert("event groups", self.events.len());
-        m.insert("persons", self.persons.len());
-        m.insert("merges", self.alias.len());
-        m.insert("household links", self.addr.len());
+        m.insert("event buckets", self.events.len());
+        m.insert("identity log chunks", self.identity.len());
         m.insert("case versions", self.cases.len());
         m.insert("claims", self.claims.len());
         m
@@ -717,6 +597,55 @@ impl Store {
         self.db.flush().map_err(|s| self.err(s))?;
         Ok(())
     }
+}
+
+/// A delivery's events, packed per person bucket as they are matched.
+#[derive(Debug, Default)]
+pub struct EventBuffer {
+    buckets: BTreeMap<u64, Vec<u8>>,
+    len: usize,
+}
+
+impl EventBuffer {
+    pub fn push(&mut self, person: PersonId, e: &Event) {
+        let b = self.buckets.entry(person >> 3).or_default();
+        b.push((person & 7) as u8);
+        pack_event(e, b);
+        self.len += 1;
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Splits an encoded delta at entry boundaries into pieces of about `max`.
+fn chunk_entries(bytes: &[u8], max: usize) -> impl Iterator<Item = &[u8]> {
+    // Entries are at most 26 bytes; cutting at a tag boundary needs a walk.
+    let mut cuts = vec![0usize];
+    let mut i = 0;
+    let mut start = 0;
+    while i < bytes.len() {
+        let len = 1 + match bytes[i] {
+            1 | 5 => 11,
+            2 | 7 => 24,
+            3 | 6 => 16,
+            _ => 25,
+        };
+        if i + len - start > max {
+            cuts.push(i);
+            start = i;
+        }
+        i += len;
+    }
+    cuts.push(bytes.len());
+    let cuts2 = cuts.clone();
+    cuts.into_iter()
+        .zip(cuts2.into_iter().skip(1))
+        .filter(|(a, b)| b > a)
+        .map(move |(a, b)| &bytes[a..b])
 }
 
 fn content_key(feed: &str, hash: &[u8; 32]) -> Vec<u8> {
@@ -789,9 +718,12 @@ mod tests {
         {
             let mut s = Store::open(dir.path(), "k1").unwrap();
             let Begin::Started(seq) = s.begin("police", &[1; 32]).unwrap() else { panic!() };
-            let mut buf = Vec::new();
-            pack_event(&ev(EventKind::Offence, "2015-05-05"), &mut buf);
-            s.put_events(seq, 7, EventKind::Offence, &buf).unwrap();
+            let mut buf = EventBuffer::default();
+            buf.push(7, &ev(EventKind::Offence, "2015-05-05"));
+            s.put_events(seq, &buf).unwrap();
+            let mut delta = Delta::default();
+            delta.new_persons.push((7, None));
+            s.put_delta(seq, &delta).unwrap();
             let got = s.events(&[7], &[EventKind::Offence], d("2015-01-01"), d("2015-12-31")).unwrap();
             assert!(got.is_empty(), "uncommitted rows must not be visible");
             s.flush().unwrap();
@@ -799,6 +731,7 @@ mod tests {
         }
         let s = Store::open(dir.path(), "k1").unwrap();
         assert_eq!(s.events.len(), 0, "swept at open");
+        assert_eq!(s.identity.len(), 0, "swept at open");
         assert_eq!(s.pending.len(), 0);
     }
 
@@ -808,14 +741,20 @@ mod tests {
         {
             let mut s = Store::open(dir.path(), "k1").unwrap();
             let Begin::Started(seq) = s.begin("police", &[1; 32]).unwrap() else { panic!() };
-            let mut buf = Vec::new();
-            pack_event(&ev(EventKind::Offence, "2015-05-05"), &mut buf);
-            s.put_events(seq, 7, EventKind::Offence, &buf).unwrap();
+            let mut buf = EventBuffer::default();
+            buf.push(7, &ev(EventKind::Offence, "2015-05-05"));
+            buf.push(6, &ev(EventKind::Offence, "2015-05-06"));
+            buf.push(9, &ev(EventKind::Offence, "2015-05-07"));
+            s.put_events(seq, &buf).unwrap();
             s.commit(record(seq, "police", "2015-01-01..2015-12-31"), &[1; 32]).unwrap();
         }
         let mut s = Store::open(dir.path(), "k1").unwrap();
         let got = s.events(&[7], &[EventKind::Offence], d("2015-01-01"), d("2015-12-31")).unwrap();
         assert_eq!(got.len(), 1);
+        assert_eq!(got[0].event.start, d("2015-05-05"));
+        let got = s.events(&[6, 9], &[EventKind::Offence], d("2015-01-01"), d("2015-12-31")).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(s.events(&[7], &[EventKind::Arrest], d("2015-01-01"), d("2015-12-31")).unwrap().is_empty());
         assert_eq!(s.begin("police", &[1; 32]).unwrap(), Begin::Duplicate(1));
         assert!(matches!(s.begin("police", &[2; 32]).unwrap(), Begin::Started(2)));
     }
@@ -826,9 +765,9 @@ mod tests {
         let mut s = Store::open(dir.path(), "k1").unwrap();
         for (hash, period, date) in [(1u8, "2015-01-01..2015-12-31", "2015-05-05"), (2, "2015-04-01..2016-03-31", "2016-01-01")] {
             let Begin::Started(seq) = s.begin("police", &[hash; 32]).unwrap() else { panic!() };
-            let mut buf = Vec::new();
-            pack_event(&ev(EventKind::Offence, date), &mut buf);
-            s.put_events(seq, 7, EventKind::Offence, &buf).unwrap();
+            let mut buf = EventBuffer::default();
+            buf.push(7, &ev(EventKind::Offence, date));
+            s.put_events(seq, &buf).unwrap();
             s.commit(record(seq, "police", period), &[hash; 32]).unwrap();
         }
         // The 2015-05-05 offence was in the first delivery only; the second
@@ -837,6 +776,24 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].event.start, d("2016-01-01"));
         assert_eq!(s.coverage(SourceKind::Police), vec![Period::parse("2015-01-01..2016-03-31").unwrap()]);
+    }
+
+    #[test]
+    fn delta_chunks_cut_at_entry_boundaries() {
+        let mut d = Delta::default();
+        for p in 0..1000u64 {
+            d.new_persons.push((p, Some((2000, 1))));
+            d.new_keys.push(([p as u8; 16], p));
+        }
+        let bytes = d.encode();
+        let chunks: Vec<&[u8]> = chunk_entries(&bytes, 1000).collect();
+        assert!(chunks.len() > 30);
+        let mut m = Matcher::new();
+        for c in &chunks {
+            assert!(c.len() <= 1000);
+            m.apply_encoded(c).unwrap();
+        }
+        assert_eq!(m.person_count(), 1000);
     }
 
     #[test]
