@@ -22,5 +22,6 @@ pub mod ingest;
 pub mod keys;
 pub mod matching;
 pub mod pseudonymise;
+pub mod shutdown;
 pub mod store;
 pub mod synth;
