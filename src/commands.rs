@@ -57,7 +57,10 @@ pub fn check_config(path: &Path) -> i32 {
                 println!("  warning: {e}");
             }
             for (name, f) in &c.feeds {
-                let pull = f.pull.as_ref().map_or("ingest only".to_string(), |p| p.url.clone());
+                let pull = f
+                    .pull
+                    .as_ref()
+                    .map_or("ingest only".to_string(), |p| p.url.clone());
                 println!("  feed {name}: {} ({pull})", f.spec.kind);
             }
             0
@@ -82,12 +85,22 @@ fn read_delivery(file: &Path) -> Result<Vec<u8>> {
     std::fs::read(file).with_context(|| format!("reading {}", file.display()))
 }
 
-pub fn ingest(config: &Path, feed: &str, file: &Path, period: Option<&str>, json: bool) -> Result<()> {
+pub fn ingest(
+    config: &Path,
+    feed: &str,
+    file: &Path,
+    period: Option<&str>,
+    json: bool,
+) -> Result<()> {
     let cfg = load_config(config)?;
     init_logging(cfg.log_format, &cfg.log_level);
     let fc = cfg.feed(feed).with_context(|| {
         let names: Vec<_> = cfg.feeds.keys().cloned().collect();
-        format!("no feed '{feed}' in {} (feeds: {})", config.display(), names.join(", "))
+        format!(
+            "no feed '{feed}' in {} (feeds: {})",
+            config.display(),
+            names.join(", ")
+        )
     })?;
     let period = period
         .map(|p| Period::parse(p).with_context(|| "--period must be YYYY-MM-DD..YYYY-MM-DD"))
@@ -101,7 +114,8 @@ pub fn ingest(config: &Path, feed: &str, file: &Path, period: Option<&str>, json
     };
     let summary = engine.ingest(&fc.spec, &bytes, &opts);
     spinner.finish_and_clear();
-    let summary = summary.with_context(|| format!("ingesting {} as feed {feed}", file.display()))?;
+    let summary =
+        summary.with_context(|| format!("ingesting {} as feed {feed}", file.display()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -128,7 +142,11 @@ pub fn status(config: &Path) -> Result<()> {
 
 pub fn print_status(engine: &Engine) {
     let store = &engine.store;
-    println!("store: {} ({:.1} MiB on disk)", store.path().display(), store.size_on_disk() as f64 / 1048576.0);
+    println!(
+        "store: {} ({:.1} MiB on disk)",
+        store.path().display(),
+        store.size_on_disk() as f64 / 1048576.0
+    );
     println!(
         "persons: {} records' people, {} distinct after merges",
         engine.matcher.person_count(),
@@ -183,7 +201,10 @@ pub fn synth(out: &Path, families: usize, seed: u64) -> Result<()> {
     for f in &s.files {
         println!("{:>12} {:>9} rows  {}", f.feed, f.rows, f.path.display());
     }
-    println!("{} families, {} persons, {} claims; ground truth in truth.csv", s.families, s.persons, s.claims);
+    println!(
+        "{} families, {} persons, {} claims; ground truth in truth.csv",
+        s.families, s.persons, s.claims
+    );
     Ok(())
 }
 
@@ -215,6 +236,9 @@ pub fn write_demo_config(dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// (feed, row, person) for one accepted row.
+pub type Assignment = (String, u64, u64);
+
 /// Ingests every generated feed; returns the summaries and, when asked, the
 /// (feed, row, person) assignments.
 pub fn ingest_all(
@@ -222,7 +246,7 @@ pub fn ingest_all(
     cfg: &Config,
     feeds_dir: &Path,
     keep_assignments: bool,
-) -> Result<(Vec<IngestSummary>, Vec<(String, u64, u64)>)> {
+) -> Result<(Vec<IngestSummary>, Vec<Assignment>)> {
     let mut summaries = Vec::new();
     let mut assigned = Vec::new();
     for (name, _) in DEMO_FEEDS {
@@ -236,7 +260,11 @@ pub fn ingest_all(
         let s = engine
             .ingest(&fc.spec, &bytes, &opts)
             .with_context(|| format!("ingesting {}", path.display()))?;
-        assigned.extend(s.assignments.iter().map(|(r, p)| (name.to_string(), *r, *p)));
+        assigned.extend(
+            s.assignments
+                .iter()
+                .map(|(r, p)| (name.to_string(), *r, *p)),
+        );
         summaries.push(s);
     }
     Ok((summaries, assigned))
@@ -248,7 +276,10 @@ pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
         Some(d) => {
             std::fs::create_dir_all(d)?;
             if std::fs::read_dir(d)?.next().is_some() {
-                bail!("{} is not empty; give --keep a new or empty directory", d.display());
+                bail!(
+                    "{} is not empty; give --keep a new or empty directory",
+                    d.display()
+                );
             }
             d.to_path_buf()
         }
@@ -260,8 +291,20 @@ pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
     println!("outcomesd demo in {}", dir.display());
     let feeds_dir = dir.join("feeds");
     std::fs::create_dir_all(&feeds_dir)?;
-    let s = synth::generate(&feeds_dir, &SynthOptions { families, seed: 2015, ..Default::default() })?;
-    println!("generated {} families ({} persons) in {} feed files", s.families, s.persons, s.files.len());
+    let s = synth::generate(
+        &feeds_dir,
+        &SynthOptions {
+            families,
+            seed: 2015,
+            ..Default::default()
+        },
+    )?;
+    println!(
+        "generated {} families ({} persons) in {} feed files",
+        s.families,
+        s.persons,
+        s.files.len()
+    );
     let cfg_path = write_demo_config(&dir)?;
     let cfg = load_config(&cfg_path)?;
     init_logging(cfg.log_format, &cfg.log_level);
@@ -281,7 +324,12 @@ pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
     );
     print_status(&engine);
     if keep.is_some() {
-        println!("kept: feeds in {}, store in {}, config {}", feeds_dir.display(), cfg.data_dir.display(), cfg_path.display());
+        println!(
+            "kept: feeds in {}, store in {}, config {}",
+            feeds_dir.display(),
+            cfg.data_dir.display(),
+            cfg_path.display()
+        );
     }
     Ok(())
 }
@@ -290,9 +338,11 @@ fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -304,9 +354,26 @@ pub fn bench(families: usize, seed: u64, keep: Option<&Path>) -> Result<()> {
     let feeds_dir = dir.join("feeds");
     let t = Instant::now();
     std::fs::create_dir_all(&feeds_dir)?;
-    let s = synth::generate(&feeds_dir, &SynthOptions { families, seed, ..Default::default() })?;
-    let rows: usize = s.files.iter().filter(|f| f.feed != "truth").map(|f| f.rows).sum();
-    println!("generated {rows} rows ({} families, {} persons) in {:.2}s", s.families, s.persons, t.elapsed().as_secs_f64());
+    let s = synth::generate(
+        &feeds_dir,
+        &SynthOptions {
+            families,
+            seed,
+            ..Default::default()
+        },
+    )?;
+    let rows: usize = s
+        .files
+        .iter()
+        .filter(|f| f.feed != "truth")
+        .map(|f| f.rows)
+        .sum();
+    println!(
+        "generated {rows} rows ({} families, {} persons) in {:.2}s",
+        s.families,
+        s.persons,
+        t.elapsed().as_secs_f64()
+    );
     let cfg = load_config(&write_demo_config(&dir)?)?;
     let mut engine = open_engine(&cfg)?;
     let t = Instant::now();
@@ -314,7 +381,10 @@ pub fn bench(families: usize, seed: u64, keep: Option<&Path>) -> Result<()> {
     let total = t.elapsed().as_secs_f64();
     let n: u64 = summaries.iter().map(|s| s.rows).sum();
     let (mut parse, mut matching, mut store) = (0.0, 0.0, 0.0);
-    println!("{:>12} {:>9} {:>12} {:>12} {:>12}", "feed", "rows", "parse+hmac", "match", "store");
+    println!(
+        "{:>12} {:>9} {:>12} {:>12} {:>12}",
+        "feed", "rows", "parse+hmac", "match", "store"
+    );
     for s in &summaries {
         let (p, m, st) = (
             s.times.parse_pseudonymise.as_secs_f64(),
@@ -324,13 +394,22 @@ pub fn bench(families: usize, seed: u64, keep: Option<&Path>) -> Result<()> {
         parse += p;
         matching += m;
         store += st;
-        println!("{:>12} {:>9} {:>11.2}s {:>11.2}s {:>11.2}s", s.feed, s.rows, p, m, st);
+        println!(
+            "{:>12} {:>9} {:>11.2}s {:>11.2}s {:>11.2}s",
+            s.feed, s.rows, p, m, st
+        );
     }
     let rate = |secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
     println!("records/s by stage: parse+normalise+hmac {:.0} (worker thread), match+group {:.0}, store+commit {:.0}", rate(parse), rate(matching), rate(store));
-    println!("end to end: {n} records in {total:.2}s = {:.0} records/s", rate(total));
+    println!(
+        "end to end: {n} records in {total:.2}s = {:.0} records/s",
+        rate(total)
+    );
     println!("peak memory (VmHWM): {:.0} MiB", peak_rss_mib());
-    println!("store on disk: {:.0} MiB", engine.store.size_on_disk() as f64 / 1048576.0);
+    println!(
+        "store on disk: {:.0} MiB",
+        engine.store.size_on_disk() as f64 / 1048576.0
+    );
     let truth = evaluate::read_truth(&feeds_dir.join("truth.csv"))?;
     let q = evaluate::score(&truth, &assigned, &engine.matcher);
     println!(

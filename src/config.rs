@@ -120,7 +120,12 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.issues.len();
-        write!(f, "{} has {n} problem{}:", self.path.display(), if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{} has {n} problem{}:",
+            self.path.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
         for i in &self.issues {
             write!(f, "\n  {}", self.path.display())?;
             if let Some(l) = i.line {
@@ -175,34 +180,52 @@ impl Config {
             }])
         })?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
-        let mut issues = Vec::new();
-        let mut issue = |section: Option<&str>, key: &str, message: String, hint: Option<String>| {
-            let full = match section {
-                Some(s) => format!("{s}.{key}"),
-                None => key.to_string(),
-            };
-            issues.push(ConfigIssue {
-                line: locate(text, section, key.rsplit('.').next().unwrap_or(key)),
-                key: full,
-                message,
-                hint,
-            });
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
         };
+        let mut issues = Vec::new();
+        let mut issue =
+            |section: Option<&str>, key: &str, message: String, hint: Option<String>| {
+                let full = match section {
+                    Some(s) => format!("{s}.{key}"),
+                    None => key.to_string(),
+                };
+                issues.push(ConfigIssue {
+                    line: locate(text, section, key.rsplit('.').next().unwrap_or(key)),
+                    key: full,
+                    message,
+                    hint,
+                });
+            };
         let log_format = match raw.log.format.as_deref().unwrap_or("auto") {
             "auto" => LogFormat::Auto,
             "human" => LogFormat::Human,
             "json" => LogFormat::Json,
             _ => {
-                issue(Some("log"), "format", "unknown log format".into(), Some("auto, human or json".into()));
+                issue(
+                    Some("log"),
+                    "format",
+                    "unknown log format".into(),
+                    Some("auto, human or json".into()),
+                );
                 LogFormat::Auto
             }
         };
         let log_level = raw.log.level.clone().unwrap_or_else(|| "info".into());
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            issue(Some("log"), "level", "not a log filter".into(), Some("e.g. info, debug, outcomesd=debug".into()));
+            issue(
+                Some("log"),
+                "level",
+                "not a log filter".into(),
+                Some("e.g. info, debug, outcomesd=debug".into()),
+            );
         }
-        if raw.limits.max_field_bytes == 0 || raw.limits.max_row_bytes < raw.limits.max_field_bytes {
+        if raw.limits.max_field_bytes == 0 || raw.limits.max_row_bytes < raw.limits.max_field_bytes
+        {
             issue(
                 Some("limits"),
                 "max_row_bytes",
@@ -214,19 +237,38 @@ impl Config {
         for (name, f) in &raw.feeds {
             let section = format!("feeds.{name}");
             let sec = Some(section.as_str());
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                issue(sec, "", "feed names are letters, digits, - and _".into(), None);
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                issue(
+                    sec,
+                    "",
+                    "feed names are letters, digits, - and _".into(),
+                    None,
+                );
             }
             let kind = SourceKind::parse(&f.kind);
             if kind.is_none() {
                 let all: Vec<_> = SourceKind::ALL.iter().map(|k| k.name()).collect();
-                issue(sec, "kind", "unknown source kind".into(), Some(format!("one of {}", all.join(", "))));
+                issue(
+                    sec,
+                    "kind",
+                    "unknown source kind".into(),
+                    Some(format!("one of {}", all.join(", "))),
+                );
             }
             let format = match f.format.as_deref().unwrap_or("csv") {
                 "csv" => Format::Csv,
                 "jsonl" => Format::Jsonl,
                 _ => {
-                    issue(sec, "format", "unknown format".into(), Some("csv or jsonl".into()));
+                    issue(
+                        sec,
+                        "format",
+                        "unknown format".into(),
+                        Some("csv or jsonl".into()),
+                    );
                     Format::Csv
                 }
             };
@@ -251,7 +293,12 @@ impl Config {
                         ("ca_bundle", f.ca_bundle.is_some()),
                     ] {
                         if present {
-                            issue(sec, k, "set without a url".into(), Some("add url = \"https://...\" or remove it".into()));
+                            issue(
+                                sec,
+                                k,
+                                "set without a url".into(),
+                                Some("add url = \"https://...\" or remove it".into()),
+                            );
                         }
                     }
                     None
@@ -261,12 +308,18 @@ impl Config {
                         issue(
                             sec,
                             "url",
-                            "only https:// URLs are allowed (partner data never travels in clear)".into(),
+                            "only https:// URLs are allowed (partner data never travels in clear)"
+                                .into(),
                             None,
                         );
                     }
                     if f.client_cert.is_some() != f.client_key.is_some() {
-                        issue(sec, "client_key", "client_cert and client_key go together".into(), None);
+                        issue(
+                            sec,
+                            "client_key",
+                            "client_cert and client_key go together".into(),
+                            None,
+                        );
                     }
                     for (k, p) in [
                         ("client_cert", &f.client_cert),
@@ -275,7 +328,12 @@ impl Config {
                     ] {
                         if let Some(p) = p {
                             if !resolve(p).is_file() {
-                                issue(sec, k, format!("file {} does not exist", resolve(p).display()), None);
+                                issue(
+                                    sec,
+                                    k,
+                                    format!("file {} does not exist", resolve(p).display()),
+                                    None,
+                                );
                             }
                         }
                     }
@@ -299,7 +357,12 @@ impl Config {
         let framework = raw.framework.as_deref().map(resolve);
         if let Some(fw) = &framework {
             if !fw.is_file() {
-                issue(None, "framework", format!("file {} does not exist", fw.display()), None);
+                issue(
+                    None,
+                    "framework",
+                    format!("file {} does not exist", fw.display()),
+                    None,
+                );
             }
         }
         if !issues.is_empty() {
@@ -322,7 +385,11 @@ impl Config {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 /// Finds the line of `key` inside `[section]` (or at top level), for issues
@@ -360,7 +427,9 @@ mod tests {
 
     #[test]
     fn minimal_config_and_relative_paths() {
-        let c = parse("data_dir = \"data\"\nkey_file = \"/k\"\n[feeds.police]\nkind = \"police\"\n").unwrap();
+        let c =
+            parse("data_dir = \"data\"\nkey_file = \"/k\"\n[feeds.police]\nkind = \"police\"\n")
+                .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/etc/outcomesd/data"));
         assert_eq!(c.feeds["police"].spec.kind, SourceKind::Police);
     }
@@ -378,13 +447,23 @@ mod tests {
             [feeds.police]\nkind = \"polce\"\nurl = \"http://x\"\n\
             [feeds.police.columns]\nfirstname = \"FIRST\"\n";
         let err = parse(text).unwrap_err();
-        let keys: Vec<_> = err.issues.iter().map(|i| (i.key.as_str(), i.line)).collect();
+        let keys: Vec<_> = err
+            .issues
+            .iter()
+            .map(|i| (i.key.as_str(), i.line))
+            .collect();
         assert!(keys.contains(&("log.format", Some(4))), "{keys:?}");
         assert!(keys.contains(&("feeds.police.kind", Some(6))), "{keys:?}");
         assert!(keys.contains(&("feeds.police.url", Some(7))), "{keys:?}");
-        assert!(keys.contains(&("feeds.police.columns.firstname", Some(9))), "{keys:?}");
+        assert!(
+            keys.contains(&("feeds.police.columns.firstname", Some(9))),
+            "{keys:?}"
+        );
         let shown = err.to_string();
-        assert!(shown.contains("outcomesd.toml:6: feeds.police.kind"), "{shown}");
+        assert!(
+            shown.contains("outcomesd.toml:6: feeds.police.kind"),
+            "{shown}"
+        );
     }
 
     #[test]

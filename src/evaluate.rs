@@ -30,7 +30,10 @@ impl LinkageQuality {
         ratio(self.member_records_linked, self.member_records)
     }
     pub fn false_attribution_rate(&self) -> f64 {
-        ratio(self.records_wrongly_attributed, self.records_attributed_to_members)
+        ratio(
+            self.records_wrongly_attributed,
+            self.records_attributed_to_members,
+        )
     }
 }
 
@@ -84,7 +87,9 @@ pub fn score(
         }
     }
     for (feed, row, p) in assigned {
-        let Some((t, family)) = truth.get(&(feed.clone(), *row)) else { continue };
+        let Some((t, family)) = truth.get(&(feed.clone(), *row)) else {
+            continue;
+        };
         let c = matcher.canonical(*p);
         q.records += 1;
         *cell.entry((c, *t)).or_default() += 1;

@@ -124,7 +124,9 @@ pub const ENROLMENT_STATUS: &[&str] = &[
     "elective_home_education",
     "missing_education",
 ];
-pub const BENEFITS: &[&str] = &["jsa", "esa", "is", "ib", "sda", "ca", "uc", "pip", "dla", "hb"];
+pub const BENEFITS: &[&str] = &[
+    "jsa", "esa", "is", "ib", "sda", "ca", "uc", "pip", "dla", "hb",
+];
 /// Benefits that are out-of-work benefits (indices into [`BENEFITS`]).
 pub const OUT_OF_WORK_BENEFITS: &[&str] = &["jsa", "esa", "is", "ib", "sda", "uc"];
 pub const CLOSURE_REASONS: &[&str] = &["none", "stepped_down", "closed", "transferred"];
@@ -212,7 +214,13 @@ impl EventKind {
     }
 
     fn code_spec(self) -> Option<CodeSpec> {
-        let spec = |column, codes, required| Some(CodeSpec { column, codes, required });
+        let spec = |column, codes, required| {
+            Some(CodeSpec {
+                column,
+                codes,
+                required,
+            })
+        };
         match self {
             EventKind::Offence => spec(Col::Severity, SEVERITIES, false),
             EventKind::Arrest => spec(Col::Disposal, DISPOSALS, true),
@@ -231,7 +239,8 @@ impl EventKind {
 
     /// The name of an event's code, for evidence and reports.
     pub fn code_name(self, code: u8) -> Option<&'static str> {
-        self.code_spec().and_then(|s| s.codes.get(code as usize).copied())
+        self.code_spec()
+            .and_then(|s| s.codes.get(code as usize).copied())
     }
 
     /// The code number of a code name (used by framework rules).
@@ -382,14 +391,22 @@ pub enum FeedError {
         column: &'static str,
         hint: String,
     },
-    #[error("feed {feed}: no identity column (need nhs_number, ni_number, upn, or surname and dob)")]
+    #[error(
+        "feed {feed}: no identity column (need nhs_number, ni_number, upn, or surname and dob)"
+    )]
     NoIdentityColumns { feed: String },
     #[error("feed {feed}: the delivery does not state its period: add a first line '#period YYYY-MM-DD..YYYY-MM-DD' or pass --period")]
     NoPeriod { feed: String },
-    #[error("feed {feed}: the period line is not '#period YYYY-MM-DD..YYYY-MM-DD' with FROM <= TO")]
+    #[error(
+        "feed {feed}: the period line is not '#period YYYY-MM-DD..YYYY-MM-DD' with FROM <= TO"
+    )]
     BadPeriod { feed: String },
     #[error("feed {feed}: row {row}: {reason}")]
-    Malformed { feed: String, row: u64, reason: String },
+    Malformed {
+        feed: String,
+        row: u64,
+        reason: String,
+    },
     #[error("feed {feed}: header row is longer than the row limit")]
     HeaderTooLong { feed: String },
 }
@@ -518,7 +535,11 @@ pub fn open_delivery(
 ) -> Result<Delivery, FeedError> {
     let feed = || spec.name.clone();
     let content_hash: [u8; 32] = Sha256::digest(bytes).into();
-    let mut pos = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let mut pos = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     // skip leading blank lines
     while pos < bytes.len() && (bytes[pos] == b'\n' || bytes[pos] == b'\r') {
         pos += 1;
@@ -561,8 +582,10 @@ pub fn open_delivery(
             if end - pos > spec.limits.max_row_bytes {
                 return Err(FeedError::HeaderTooLong { feed: feed() });
             }
-            let line = std::str::from_utf8(&bytes[pos..end])
-                .map_err(|_| FeedError::NotUtf8 { feed: feed(), row: 1 })?;
+            let line = std::str::from_utf8(&bytes[pos..end]).map_err(|_| FeedError::NotUtf8 {
+                feed: feed(),
+                row: 1,
+            })?;
             let mut rdr = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .from_reader(line.trim_end_matches('\r').as_bytes());
@@ -671,10 +694,12 @@ pub struct ChunkReader<'b> {
     delivery: &'b Delivery,
     spec: &'b FeedSpec,
     csv: Option<csv::Reader<&'b [u8]>>,
-    lines: Option<std::iter::Enumerate<std::slice::Split<'b, u8, fn(&u8) -> bool>>>,
+    lines: Option<JsonLines<'b>>,
     chunk: usize,
     next_row: u64,
 }
+
+type JsonLines<'b> = std::iter::Enumerate<std::slice::Split<'b, u8, fn(&u8) -> bool>>;
 
 fn is_newline(b: &u8) -> bool {
     *b == b'\n'
@@ -812,7 +837,11 @@ pub fn parse_chunk(
             }
         }
         if let Some(c) = oversize {
-            out.push(Err(reject(row, c.name(), "field longer than the field limit")));
+            out.push(Err(reject(
+                row,
+                c.name(),
+                "field longer than the field limit",
+            )));
             continue;
         }
         out.push(ctx.parse_row(row, &RawRow { fields }, &mut scratch));
@@ -929,7 +958,10 @@ fn pence(s: &str) -> Option<i32> {
         Some(_) => return None,
         None => (s, "0"),
     };
-    let pounds: i32 = pounds.parse().ok().filter(|v| (0..10_000_000).contains(v))?;
+    let pounds: i32 = pounds
+        .parse()
+        .ok()
+        .filter(|v| (0..10_000_000).contains(v))?;
     if !p.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -991,7 +1023,12 @@ impl RowCtx<'_> {
         }
     }
 
-    fn identity(&self, row: u64, r: &RawRow, scratch: &mut String) -> Result<PersonTokens, Rejection> {
+    fn identity(
+        &self,
+        row: u64,
+        r: &RawRow,
+        scratch: &mut String,
+    ) -> Result<PersonTokens, Rejection> {
         let raw = RawIdentity {
             forename: r.get(Col::Forename),
             surname: r.get(Col::Surname),
@@ -1026,8 +1063,13 @@ impl RowCtx<'_> {
 
     fn case_member(&self, row: u64, r: &RawRow) -> Result<CaseMemberRow, Rejection> {
         let case_ref = reference(r, Col::CaseRef, row)?;
-        let role = Role::parse(&code_text(r.get(Col::Role)))
-            .ok_or_else(|| reject(row, "role", "unknown code (main_carer, adult, child, other)"))?;
+        let role = Role::parse(&code_text(r.get(Col::Role))).ok_or_else(|| {
+            reject(
+                row,
+                "role",
+                "unknown code (main_carer, adult, child, other)",
+            )
+        })?;
         let case_start = date_col(r, Col::CaseStart, true, row)?.expect("required");
         let case_end = date_col(r, Col::CaseEnd, false, row)?;
         if case_end.is_some_and(|e| e < case_start) {
@@ -1039,8 +1081,15 @@ impl RowCtx<'_> {
             if p.is_empty() {
                 continue;
             }
-            if !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
-                return Err(reject(row, "problems", "problem codes are letters, digits, _ and ."));
+            if !p
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            {
+                return Err(reject(
+                    row,
+                    "problems",
+                    "problem codes are letters, digits, _ and .",
+                ));
             }
             problems.push(p);
         }
@@ -1057,11 +1106,21 @@ impl RowCtx<'_> {
         let rt = code_text(r.get(Col::RecordType));
         let kind = EventKind::parse(&rt)
             .filter(|k| k.source() == self.delivery.kind)
-            .ok_or_else(|| reject(row, "record_type", "unknown record type for this source kind"))?;
+            .ok_or_else(|| {
+                reject(
+                    row,
+                    "record_type",
+                    "unknown record type for this source kind",
+                )
+            })?;
         let mut values = [0i32; 4];
         let (start, end) = if kind == EventKind::Attendance {
             let (s, e) = parse_term(r.get(Col::Term)).ok_or_else(|| {
-                reject(row, "term", "not a term (YYYY-autumn, YYYY-spring, YYYY-summer)")
+                reject(
+                    row,
+                    "term",
+                    "not a term (YYYY-autumn, YYYY-spring, YYYY-summer)",
+                )
             })?;
             let possible = int_col(r, Col::PossibleSessions, row, 1000)?;
             let attended = int_col(r, Col::AttendedSessions, row, 1000)?;
@@ -1122,7 +1181,11 @@ impl RowCtx<'_> {
                 p.contains(start)
             };
             if !inside {
-                let col = if kind == EventKind::Attendance { "term" } else { "date" };
+                let col = if kind == EventKind::Attendance {
+                    "term"
+                } else {
+                    "date"
+                };
                 return Err(reject(row, col, "outside the delivery's period"));
             }
         }
@@ -1145,7 +1208,11 @@ fn reference(r: &RawRow, c: Col, row: u64) -> Result<String, Rejection> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
     {
-        return Err(reject(row, c.name(), "references are letters, digits and - _ . /"));
+        return Err(reject(
+            row,
+            c.name(),
+            "references are letters, digits and - _ . /",
+        ));
     }
     Ok(s.to_string())
 }
@@ -1184,7 +1251,9 @@ mod tests {
         assert_eq!(rows.len(), 5);
         let ok: Vec<_> = rows.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(ok.len(), 2);
-        let RowBody::Event(e) = &ok[1].body else { panic!() };
+        let RowBody::Event(e) = &ok[1].body else {
+            panic!()
+        };
         assert_eq!(e.kind, EventKind::Arrest);
         assert_eq!(e.kind.code_name(e.code), Some("caution"));
         let rej: Vec<_> = rows.iter().filter_map(|r| r.as_ref().err()).collect();
@@ -1210,7 +1279,10 @@ mod tests {
         let err = parse_all(&spec, b"#period 2015-01-01..2015-12-31\nsurname,dob,date\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("record_type") && err.contains("[feeds.pol.columns]"), "{err}");
+        assert!(
+            err.contains("record_type") && err.contains("[feeds.pol.columns]"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1219,15 +1291,19 @@ mod tests {
         let err = parse_all(&spec, b"record_type,surname,dob,date\n").unwrap_err();
         assert!(matches!(err, FeedError::NoPeriod { .. }));
         let spec = FeedSpec::new("claims", SourceKind::Claims);
-        let rows =
-            parse_all(&spec, b"case_ref,outcome_id,claim_date\nSF-1,SUN-1.1,2016-01-01\n").unwrap();
+        let rows = parse_all(
+            &spec,
+            b"case_ref,outcome_id,claim_date\nSF-1,SUN-1.1,2016-01-01\n",
+        )
+        .unwrap();
         assert!(rows[0].is_ok());
     }
 
     #[test]
     fn not_utf8_refuses_whole_file() {
         let spec = FeedSpec::new("pol", SourceKind::Police);
-        let mut bytes = b"#period 2015-01-01..2015-12-31\nrecord_type,surname,dob,date\noffence,Sm".to_vec();
+        let mut bytes =
+            b"#period 2015-01-01..2015-12-31\nrecord_type,surname,dob,date\noffence,Sm".to_vec();
         bytes.extend_from_slice(&[0xff, 0xfe]);
         bytes.extend_from_slice(b"th,2001-02-03,2015-02-02\n");
         let err = parse_all(&spec, &bytes).unwrap_err();
@@ -1237,8 +1313,14 @@ mod tests {
     #[test]
     fn empty_file() {
         let spec = FeedSpec::new("pol", SourceKind::Police);
-        assert!(matches!(parse_all(&spec, b"").unwrap_err(), FeedError::Empty { .. }));
-        assert!(matches!(parse_all(&spec, b"\xEF\xBB\xBF\n\n").unwrap_err(), FeedError::Empty { .. }));
+        assert!(matches!(
+            parse_all(&spec, b"").unwrap_err(),
+            FeedError::Empty { .. }
+        ));
+        assert!(matches!(
+            parse_all(&spec, b"\xEF\xBB\xBF\n\n").unwrap_err(),
+            FeedError::Empty { .. }
+        ));
     }
 
     #[test]
@@ -1262,11 +1344,15 @@ mod tests {
             attendance,,Smith,2008-01-02,2016-spring,100,100,1,0,,\n\
             suspension,,Smith,2008-01-02,,,,,,2016-01-05,3\n";
         let rows = parse_all(&spec, text.as_bytes()).unwrap();
-        let RowBody::Event(e) = &rows[0].as_ref().unwrap().body else { panic!() };
+        let RowBody::Event(e) = &rows[0].as_ref().unwrap().body else {
+            panic!()
+        };
         assert_eq!(e.values, [140, 130, 5, 5]);
         assert_eq!(e.start, NaiveDate::from_ymd_opt(2015, 9, 1).unwrap());
         assert_eq!(rows[1].as_ref().unwrap_err().column, "possible_sessions");
-        let RowBody::Event(s) = &rows[2].as_ref().unwrap().body else { panic!() };
+        let RowBody::Event(s) = &rows[2].as_ref().unwrap().body else {
+            panic!()
+        };
         assert_eq!(s.values[0], 3);
     }
 
@@ -1276,10 +1362,14 @@ mod tests {
         spec.format = Format::Jsonl;
         let text = "#period 2015-01-01..2015-12-31\n{\"record_type\":\"uc_earnings\",\"ni_number\":\"AB123456C\",\"date\":\"2015-03-01\",\"end_date\":\"2015-03-31\",\"amount\":412.5}\nnot json\n{\"record_type\":\"benefit_spell\",\"ni_number\":\"AB123456C\",\"date\":\"2014-01-01\",\"benefit\":\"JSA\"}\n";
         let rows = parse_all(&spec, text.as_bytes()).unwrap();
-        let RowBody::Event(e) = &rows[0].as_ref().unwrap().body else { panic!() };
+        let RowBody::Event(e) = &rows[0].as_ref().unwrap().body else {
+            panic!()
+        };
         assert_eq!(e.values[0], 41250);
         assert_eq!(rows[1].as_ref().unwrap_err().row, 2);
-        let RowBody::Event(b) = &rows[2].as_ref().unwrap().body else { panic!() };
+        let RowBody::Event(b) = &rows[2].as_ref().unwrap().body else {
+            panic!()
+        };
         assert_eq!(b.kind.code_name(b.code), Some("jsa"));
     }
 
@@ -1288,7 +1378,9 @@ mod tests {
         let spec = FeedSpec::new("case", SourceKind::Case);
         let text = "case_ref,role,case_start,problems,surname,dob\nSF-1,Main Carer,2015-01-01,crime; education,Smith,1980-01-01\nSF-1,uncle,2015-01-01,,Smith,1980-01-01\n";
         let rows = parse_all(&spec, text.as_bytes()).unwrap();
-        let RowBody::CaseMember(m) = &rows[0].as_ref().unwrap().body else { panic!() };
+        let RowBody::CaseMember(m) = &rows[0].as_ref().unwrap().body else {
+            panic!()
+        };
         assert_eq!(m.role, Role::MainCarer);
         assert_eq!(m.problems, vec!["crime", "education"]);
         assert_eq!(rows[1].as_ref().unwrap_err().column, "role");
@@ -1308,6 +1400,9 @@ mod tests {
         let (s, e) = parse_term("2015-autumn").unwrap();
         assert_eq!((s.month(), e.month()), (9, 12));
         assert!(parse_term("2015-winter").is_none());
-        assert_eq!(term_of(NaiveDate::from_ymd_opt(2016, 5, 5).unwrap()).month(), 4);
+        assert_eq!(
+            term_of(NaiveDate::from_ymd_opt(2016, 5, 5).unwrap()).month(),
+            4
+        );
     }
 }

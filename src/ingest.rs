@@ -132,10 +132,24 @@ impl std::fmt::Display for IngestSummary {
             write!(f, "; period {p}")?;
         }
         if !self.unused_columns.is_empty() {
-            write!(f, "\n  columns not used: {}", self.unused_columns.join(", "))?;
+            write!(
+                f,
+                "\n  columns not used: {}",
+                self.unused_columns.join(", ")
+            )?;
         }
         for r in self.rejections.iter().take(10) {
-            write!(f, "\n  rejected row {}: {}: {}", r.row, if r.column.is_empty() { "row" } else { &r.column }, r.reason)?;
+            write!(
+                f,
+                "\n  rejected row {}: {}: {}",
+                r.row,
+                if r.column.is_empty() {
+                    "row"
+                } else {
+                    &r.column
+                },
+                r.reason
+            )?;
         }
         if self.rejections.len() > 10 {
             write!(f, "\n  ... and {} more", self.rejections.len() - 10)?;
@@ -149,7 +163,9 @@ impl std::fmt::Display for IngestSummary {
 
 /// Parse threads: all cores but the one that matches, at least one.
 fn parse_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).max(1)
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(1)
 }
 
 /// The store, the matcher state and the key, opened together.
@@ -266,7 +282,9 @@ impl Engine {
                         (idx, r.0.next_chunk())
                     };
                     let msg = match next {
-                        Ok(Some(chunk)) => Ok((parse_chunk(chunk, delivery, spec, pseudo), t.elapsed())),
+                        Ok(Some(chunk)) => {
+                            Ok((parse_chunk(chunk, delivery, spec, pseudo), t.elapsed()))
+                        }
                         Ok(None) => return,
                         Err(e) => Err(e),
                     };
@@ -277,7 +295,8 @@ impl Engine {
                 });
             }
             drop(tx);
-            let mut waiting: BTreeMap<usize, Result<(Vec<_>, Duration), FeedError>> = BTreeMap::new();
+            let mut waiting: BTreeMap<usize, Result<(Vec<_>, Duration), FeedError>> =
+                BTreeMap::new();
             let mut next_idx = 0usize;
             let ordered = std::iter::from_fn(|| loop {
                 if let Some(m) = waiting.remove(&next_idx) {
@@ -337,13 +356,16 @@ impl Engine {
                         }
                         RowBody::CaseMember(m) => {
                             let p = person.expect("case rows carry a person");
-                            let case = cases.entry(m.case_ref.clone()).or_insert_with(|| CaseRecord {
-                                case_ref: m.case_ref.clone(),
-                                seq,
-                                start: m.case_start,
-                                end: m.case_end,
-                                members: Vec::new(),
-                            });
+                            let case =
+                                cases
+                                    .entry(m.case_ref.clone())
+                                    .or_insert_with(|| CaseRecord {
+                                        case_ref: m.case_ref.clone(),
+                                        seq,
+                                        start: m.case_start,
+                                        end: m.case_end,
+                                        members: Vec::new(),
+                                    });
                             if case.start != m.case_start || case.end != m.case_end {
                                 summary.rejected += 1;
                                 summary.rejections.push(Rejection {
@@ -353,7 +375,11 @@ impl Engine {
                                 });
                                 continue;
                             }
-                            let address = row.person.as_ref().and_then(|t| t.address).map(|a| token_hex(&a));
+                            let address = row
+                                .person
+                                .as_ref()
+                                .and_then(|t| t.address)
+                                .map(|a| token_hex(&a));
                             case.members.push(CaseMember {
                                 person: p,
                                 role: m.role,
@@ -386,9 +412,14 @@ impl Engine {
             case_refs.insert(c.case_ref.clone());
         }
         if !touched.is_empty() {
-            let touched: HashSet<PersonId> = touched.iter().map(|p| self.matcher.canonical(*p)).collect();
+            let touched: HashSet<PersonId> =
+                touched.iter().map(|p| self.matcher.canonical(*p)).collect();
             for case in self.store.cases()? {
-                if case.members.iter().any(|m| touched.contains(&self.matcher.canonical(m.person))) {
+                if case
+                    .members
+                    .iter()
+                    .any(|m| touched.contains(&self.matcher.canonical(m.person)))
+                {
                     case_refs.insert(case.case_ref);
                 }
             }
@@ -421,8 +452,15 @@ impl Engine {
         Ok(())
     }
 
-    fn write_report(&self, seq: u32, feed: &str, rejections: &[Rejection]) -> Result<PathBuf, IngestError> {
-        let path = self.reports_dir.join(format!("{seq:06}-{feed}-rejections.csv"));
+    fn write_report(
+        &self,
+        seq: u32,
+        feed: &str,
+        rejections: &[Rejection],
+    ) -> Result<PathBuf, IngestError> {
+        let path = self
+            .reports_dir
+            .join(format!("{seq:06}-{feed}-rejections.csv"));
         let err = |source| IngestError::Report {
             path: path.clone(),
             source,
@@ -430,7 +468,8 @@ impl Engine {
         std::fs::create_dir_all(&self.reports_dir).map_err(err)?;
         let tmp = path.with_extension("csv.tmp");
         let mut w = csv::Writer::from_path(&tmp).map_err(|e| err(e.into()))?;
-        w.write_record(["feed", "row", "column", "reason"]).map_err(|e| err(e.into()))?;
+        w.write_record(["feed", "row", "column", "reason"])
+            .map_err(|e| err(e.into()))?;
         for r in rejections {
             w.write_record([feed, &r.row.to_string(), &r.column, &r.reason])
                 .map_err(|e| err(e.into()))?;

@@ -92,12 +92,13 @@ impl HmacKey {
     /// Loads a key file, refusing one with loose permissions.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         check_permissions(path)?;
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-            KeyError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?);
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?,
+            );
         let malformed = |reason| KeyError::Malformed {
             path: path.to_path_buf(),
             reason,
@@ -124,7 +125,9 @@ impl HmacKey {
                 return Err(malformed("unexpected line (expected id= or key=)"));
             }
         }
-        let id = id.filter(|s| !s.is_empty()).ok_or(malformed("no id= line"))?;
+        let id = id
+            .filter(|s| !s.is_empty())
+            .ok_or(malformed("no id= line"))?;
         let bytes = key.ok_or(malformed("no key= line"))?;
         Ok(HmacKey { id, bytes })
     }
@@ -152,7 +155,9 @@ impl HmacKey {
             })?;
         let mut text = Zeroizing::new(String::new());
         text.push_str(HEADER);
-        text.push_str("\n# HMAC-SHA256 pseudonymisation key. Secret: keep 0600, back up offline.\n");
+        text.push_str(
+            "\n# HMAC-SHA256 pseudonymisation key. Secret: keep 0600, back up offline.\n",
+        );
         text.push_str(&format!("id={}\nkey=", self.id));
         let mut hexkey = hex::encode(self.bytes.as_ref());
         text.push_str(&hexkey);
@@ -250,7 +255,8 @@ mod tests {
             .mode(0o600)
             .open(&path)
             .unwrap();
-        f.write_all(b"outcomesd-hmac-key v1\nid=x\nkey=zz\n").unwrap();
+        f.write_all(b"outcomesd-hmac-key v1\nid=x\nkey=zz\n")
+            .unwrap();
         let err = HmacKey::load(&path).unwrap_err().to_string();
         assert!(err.contains("64 hexadecimal"), "{err}");
     }

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use outcomesd::commands;
 
 #[derive(Parser)]
-#[command(name = "outcomesd", version, about = "Verifies Supporting Families outcome claims against pseudonymised partner data")]
+#[command(
+    name = "outcomesd",
+    version,
+    about = "Verifies Supporting Families outcome claims against pseudonymised partner data"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,21 +83,38 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::CheckConfig { config } => return ExitCode::from(commands::check_config(config) as u8),
-        Command::Demo { keep, families } => commands::demo(keep.as_deref(), *families),
-        Command::Ingest { config, feed, period, json, file } => {
-            commands::ingest(config, feed, file, period.as_deref(), *json)
+        Command::CheckConfig { config } => {
+            return ExitCode::from(commands::check_config(config) as u8)
         }
+        Command::Demo { keep, families } => commands::demo(keep.as_deref(), *families),
+        Command::Ingest {
+            config,
+            feed,
+            period,
+            json,
+            file,
+        } => commands::ingest(config, feed, file, period.as_deref(), *json),
         Command::Status { config } => commands::status(config),
         Command::Keygen { out } => commands::keygen(out),
-        Command::Synth { out, families, seed } => commands::synth(out, *families, *seed),
-        Command::Bench { families, seed, keep } => commands::bench(*families, *seed, keep.as_deref()),
+        Command::Synth {
+            out,
+            families,
+            seed,
+        } => commands::synth(out, *families, *seed),
+        Command::Bench {
+            families,
+            seed,
+            keep,
+        } => commands::bench(*families, *seed, keep.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            if matches!(err.downcast_ref::<outcomesd::config::ConfigError>(), Some(_)) {
+            if err
+                .downcast_ref::<outcomesd::config::ConfigError>()
+                .is_some()
+            {
                 return ExitCode::from(commands::EXIT_CONFIG as u8);
             }
             ExitCode::FAILURE

@@ -361,12 +361,14 @@ impl Matcher {
             let Some(c) = self.lookup(&tok) else { continue };
             match found {
                 None => found = Some((c, Pass::Strong)),
-                Some((p, _)) if p != c => {
-                    // Two strong ids name two people: the same person recorded
-                    // twice, unless they carry conflicting ids.
-                    if self.compatible(&self.persons[p as usize], &self.persons[c as usize]) {
-                        self.merge(c, p, delta);
-                    }
+                // Two strong ids name two people: the same person recorded
+                // twice, unless they carry conflicting ids.
+                Some((p, _))
+                    if p != c
+                        && self
+                            .compatible(&self.persons[p as usize], &self.persons[c as usize]) =>
+                {
+                    self.merge(c, p, delta);
                 }
                 _ => {}
             }
@@ -415,7 +417,11 @@ impl Matcher {
             }
         };
         // Register what this row taught us about the person.
-        for (k, tok) in [(IdKind::Nhs, t.nhs), (IdKind::Ni, t.ni), (IdKind::Upn, t.upn)] {
+        for (k, tok) in [
+            (IdKind::Nhs, t.nhs),
+            (IdKind::Ni, t.ni),
+            (IdKind::Upn, t.upn),
+        ] {
             if let Some(tok) = tok {
                 if self.persons[p as usize].id(k).is_none() && !self.index.contains_key(&tok) {
                     self.set_id(p, k, tok, delta);
@@ -491,8 +497,14 @@ mod tests {
     fn strong_id_links_despite_name_change() {
         let mut m = Matcher::new();
         let mut d = Delta::default();
-        let (a, _) = m.resolve(&tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_A, ""), &mut d);
-        let (b, pass) = m.resolve(&tok("Jane", "Brown", "2001-02-03", "NE1 1AA", NHS_A, ""), &mut d);
+        let (a, _) = m.resolve(
+            &tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_A, ""),
+            &mut d,
+        );
+        let (b, pass) = m.resolve(
+            &tok("Jane", "Brown", "2001-02-03", "NE1 1AA", NHS_A, ""),
+            &mut d,
+        );
         assert_eq!((a, pass), (b, Pass::Strong));
     }
 
@@ -500,11 +512,20 @@ mod tests {
     fn different_nhs_numbers_never_merge() {
         let mut m = Matcher::new();
         let mut d = Delta::default();
-        let (a, _) = m.resolve(&tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_A, ""), &mut d);
-        let (b, _) = m.resolve(&tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_B, ""), &mut d);
+        let (a, _) = m.resolve(
+            &tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_A, ""),
+            &mut d,
+        );
+        let (b, _) = m.resolve(
+            &tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_B, ""),
+            &mut d,
+        );
         assert_ne!(a, b);
         // the shared name key is now ambiguous: a row with only names links to nobody
-        let (c, pass) = m.resolve(&tok("Jane", "Smith", "2001-02-03", "SR1 3AA", "", ""), &mut d);
+        let (c, pass) = m.resolve(
+            &tok("Jane", "Smith", "2001-02-03", "SR1 3AA", "", ""),
+            &mut d,
+        );
         assert_eq!(pass, Pass::New);
         assert!(c != a && c != b);
     }
@@ -513,13 +534,31 @@ mod tests {
     fn weak_passes_survive_common_errors() {
         let mut m = Matcher::new();
         let mut d = Delta::default();
-        let (a, _) = m.resolve(&tok("Robert", "Smith", "2001-02-03", "SR1 3AA", NHS_A, ""), &mut d);
+        let (a, _) = m.resolve(
+            &tok("Robert", "Smith", "2001-02-03", "SR1 3AA", NHS_A, ""),
+            &mut d,
+        );
         let cases = [
-            (tok("Robert", "Smith", "2001-03-02", "SR1 3AA", "", ""), Pass::Fsdu),
-            (tok("Robert", "Smith", "2001-02-04", "SR1 3AA", "", ""), Pass::Fspy),
-            (tok("Robert", "Smyth", "2001-02-03", "SR1 3AA", "", ""), Pass::Fdp),
-            (tok("R", "Smith", "2001-02-03", "SR1 3AA", "", ""), Pass::Isdp),
-            (tok("Robert", "Smith", "2001-02-03", "DH1 1AA", "", ""), Pass::Fsd),
+            (
+                tok("Robert", "Smith", "2001-03-02", "SR1 3AA", "", ""),
+                Pass::Fsdu,
+            ),
+            (
+                tok("Robert", "Smith", "2001-02-04", "SR1 3AA", "", ""),
+                Pass::Fspy,
+            ),
+            (
+                tok("Robert", "Smyth", "2001-02-03", "SR1 3AA", "", ""),
+                Pass::Fdp,
+            ),
+            (
+                tok("R", "Smith", "2001-02-03", "SR1 3AA", "", ""),
+                Pass::Isdp,
+            ),
+            (
+                tok("Robert", "Smith", "2001-02-03", "DH1 1AA", "", ""),
+                Pass::Fsd,
+            ),
         ];
         for (t, want) in cases {
             let (p, pass) = m.resolve(&t, &mut d);
@@ -531,8 +570,14 @@ mod tests {
     fn twins_do_not_merge() {
         let mut m = Matcher::new();
         let mut d = Delta::default();
-        let (a, _) = m.resolve(&tok("Jack", "Smith", "2010-02-03", "SR1 3AA", "", ""), &mut d);
-        let (b, _) = m.resolve(&tok("James", "Smith", "2010-02-03", "SR1 3AA", "", ""), &mut d);
+        let (a, _) = m.resolve(
+            &tok("Jack", "Smith", "2010-02-03", "SR1 3AA", "", ""),
+            &mut d,
+        );
+        let (b, _) = m.resolve(
+            &tok("James", "Smith", "2010-02-03", "SR1 3AA", "", ""),
+            &mut d,
+        );
         assert_ne!(a, b);
         // an initial-only row cannot tell them apart (J): it links to neither
         let (c, _) = m.resolve(&tok("J", "Smith", "2010-02-03", "SR1 3AA", "", ""), &mut d);
@@ -544,17 +589,34 @@ mod tests {
         let mut m = Matcher::new();
         let mut d = Delta::default();
         // police saw her without ids; the school knows her UPN; social care both
-        let (a, _) = m.resolve(&tok("Amy", "Jones", "2009-05-06", "SR2 1AB", "", ""), &mut d);
+        let (a, _) = m.resolve(
+            &tok("Amy", "Jones", "2009-05-06", "SR2 1AB", "", ""),
+            &mut d,
+        );
         let upn = "A801200001001";
         let upn = {
             // compute a valid UPN check letter
             let body = &upn[1..];
-            let sum: u32 = body.bytes().enumerate().map(|(i, b)| u32::from(b - b'0') * (i as u32 + 2)).sum();
-            format!("{}{}", b"ABCDEFGHJKLMNPQRTUVWXYZ"[(sum % 23) as usize] as char, body)
+            let sum: u32 = body
+                .bytes()
+                .enumerate()
+                .map(|(i, b)| u32::from(b - b'0') * (i as u32 + 2))
+                .sum();
+            format!(
+                "{}{}",
+                b"ABCDEFGHJKLMNPQRTUVWXYZ"[(sum % 23) as usize] as char,
+                body
+            )
         };
-        let (b, _) = m.resolve(&tok("Amelia", "Jones", "2009-05-06", "NE9 9ZZ", "", &upn), &mut d);
+        let (b, _) = m.resolve(
+            &tok("Amelia", "Jones", "2009-05-06", "NE9 9ZZ", "", &upn),
+            &mut d,
+        );
         assert_ne!(a, b);
-        let (c, _) = m.resolve(&tok("Amy", "Jones", "2009-05-06", "SR2 1AB", NHS_A, &upn), &mut d);
+        let (c, _) = m.resolve(
+            &tok("Amy", "Jones", "2009-05-06", "SR2 1AB", NHS_A, &upn),
+            &mut d,
+        );
         assert_eq!(m.canonical(a), m.canonical(c));
         assert_eq!(m.canonical(b), m.canonical(c));
         assert_eq!(m.members(c).len(), 2);
@@ -567,7 +629,10 @@ mod tests {
         let mut d = Delta::default();
         let t1 = tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_A, "");
         let (a, _) = m.resolve(&t1, &mut d);
-        m.resolve(&tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_B, ""), &mut d);
+        m.resolve(
+            &tok("Jane", "Smith", "2001-02-03", "SR1 3AA", NHS_B, ""),
+            &mut d,
+        );
         let mut r = Matcher::new();
         let bytes = d.encode();
         r.apply_encoded(&bytes).unwrap();
@@ -576,7 +641,10 @@ mod tests {
         r.apply_encoded(&bytes).unwrap();
         assert_eq!(r.ambiguous, m.ambiguous);
         assert_eq!(r.persons, m.persons);
-        let (b, pass) = r.resolve(&tok("Jane", "Smith", "2001-02-03", "XX1 1XX", NHS_A, ""), &mut Delta::default());
+        let (b, pass) = r.resolve(
+            &tok("Jane", "Smith", "2001-02-03", "XX1 1XX", NHS_A, ""),
+            &mut Delta::default(),
+        );
         assert_eq!((a, pass), (b, Pass::Strong));
     }
 }

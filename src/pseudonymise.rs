@@ -513,9 +513,15 @@ mod tests {
     #[test]
     fn names_normalise_across_spellings() {
         let mut s = String::new();
-        let a = p().pseudonymise(&ident("Mrs  JANE", "O'Brien", "2001-02-03"), &mut s).unwrap();
-        let b = p().pseudonymise(&ident("jane", "OBRIEN", "03/02/2001"), &mut s).unwrap();
-        let c = p().pseudonymise(&ident("Jane Mary", "o brien", "20010203"), &mut s).unwrap();
+        let a = p()
+            .pseudonymise(&ident("Mrs  JANE", "O'Brien", "2001-02-03"), &mut s)
+            .unwrap();
+        let b = p()
+            .pseudonymise(&ident("jane", "OBRIEN", "03/02/2001"), &mut s)
+            .unwrap();
+        let c = p()
+            .pseudonymise(&ident("Jane Mary", "o brien", "20010203"), &mut s)
+            .unwrap();
         assert!(a.keys.fsd.is_some());
         assert_eq!(a, b);
         assert_eq!(a, c);
@@ -533,28 +539,49 @@ mod tests {
     fn key_and_domain_separate_tokens() {
         let other = Pseudonymiser::new(&HmacKey::from_bytes("o", [2u8; 32]));
         let mut s = String::new();
-        let a = p().pseudonymise(&ident("smith", "smith", "2001-02-03"), &mut s).unwrap();
-        let b = other.pseudonymise(&ident("smith", "smith", "2001-02-03"), &mut s).unwrap();
+        let a = p()
+            .pseudonymise(&ident("smith", "smith", "2001-02-03"), &mut s)
+            .unwrap();
+        let b = other
+            .pseudonymise(&ident("smith", "smith", "2001-02-03"), &mut s)
+            .unwrap();
         assert_ne!(a.keys.fsd, b.keys.fsd, "keys differ");
-        let c = p().pseudonymise(&RawIdentity { postcode: "SR1 3AA", ..ident("smith", "smith", "2001-02-03") }, &mut s).unwrap();
+        let c = p()
+            .pseudonymise(
+                &RawIdentity {
+                    postcode: "SR1 3AA",
+                    ..ident("smith", "smith", "2001-02-03")
+                },
+                &mut s,
+            )
+            .unwrap();
         assert_ne!(c.keys.sdp, c.keys.fdp, "domains differ");
     }
 
     #[test]
     fn day_month_swap_shares_unordered_token() {
         let mut s = String::new();
-        let a = p().pseudonymise(&ident("ann", "b", "2001-02-03"), &mut s).unwrap();
-        let b = p().pseudonymise(&ident("ann", "b", "2001-03-02"), &mut s).unwrap();
+        let a = p()
+            .pseudonymise(&ident("ann", "b", "2001-02-03"), &mut s)
+            .unwrap();
+        let b = p()
+            .pseudonymise(&ident("ann", "b", "2001-03-02"), &mut s)
+            .unwrap();
         assert_ne!(a.keys.fsd, b.keys.fsd);
         assert_eq!(a.keys.fsdu, b.keys.fsdu);
-        let c = p().pseudonymise(&ident("ann", "b", "2001-02-13"), &mut s).unwrap();
+        let c = p()
+            .pseudonymise(&ident("ann", "b", "2001-02-13"), &mut s)
+            .unwrap();
         assert!(c.keys.fsdu.is_none(), "no swap possible with day 13");
     }
 
     #[test]
     fn initial_only_is_flagged() {
         let mut s = String::new();
-        let with_pc = |f| RawIdentity { postcode: "SR1 3AA", ..ident(f, "Smith", "2001-02-03") };
+        let with_pc = |f| RawIdentity {
+            postcode: "SR1 3AA",
+            ..ident(f, "Smith", "2001-02-03")
+        };
         let a = p().pseudonymise(&with_pc("J."), &mut s).unwrap();
         let b = p().pseudonymise(&with_pc("John"), &mut s).unwrap();
         assert!(a.forename_is_initial && a.keys.fsd.is_none());
@@ -566,7 +593,10 @@ mod tests {
     fn nhs_check_digit() {
         assert!(nhs_digits("943 476 5919").is_ok());
         assert!(nhs_digits("943-476-5919").is_ok());
-        assert_eq!(nhs_digits("9434765918").unwrap_err().reason, "check digit fails");
+        assert_eq!(
+            nhs_digits("9434765918").unwrap_err().reason,
+            "check digit fails"
+        );
         assert!(nhs_digits("94347659").is_err());
         assert!(nhs_digits("94347659x9").is_err());
     }
@@ -574,7 +604,10 @@ mod tests {
     #[test]
     fn ni_rules() {
         assert_eq!(&ni_normalised("ab 12 34 56 c").unwrap(), b"AB123456");
-        assert_eq!(ni_normalised("AB123456").unwrap(), ni_normalised("AB123456D").unwrap());
+        assert_eq!(
+            ni_normalised("AB123456").unwrap(),
+            ni_normalised("AB123456D").unwrap()
+        );
         assert!(ni_normalised("DA123456A").is_err());
         assert!(ni_normalised("GB123456A").is_err());
         assert!(ni_normalised("AB12345").is_err());
@@ -590,11 +623,22 @@ mod tests {
             .enumerate()
             .map(|(i, d)| u32::from(d - b'0') * (i as u32 + 2))
             .sum();
-        let upn = format!("{}{}", UPN_LETTERS[(sum % 23) as usize] as char, "801200001001");
+        let upn = format!(
+            "{}{}",
+            UPN_LETTERS[(sum % 23) as usize] as char,
+            "801200001001"
+        );
         assert!(upn_normalised(&upn).is_ok());
         assert!(upn_normalised(&upn.to_lowercase()).is_ok());
-        let wrong = format!("{}{}", if upn.starts_with('A') { 'B' } else { 'A' }, &upn[1..]);
-        assert_eq!(upn_normalised(&wrong).unwrap_err().reason, "check letter fails");
+        let wrong = format!(
+            "{}{}",
+            if upn.starts_with('A') { 'B' } else { 'A' },
+            &upn[1..]
+        );
+        assert_eq!(
+            upn_normalised(&wrong).unwrap_err().reason,
+            "check letter fails"
+        );
     }
 
     #[test]
@@ -632,6 +676,9 @@ mod tests {
     fn identity_needs_something_strong_or_name_and_dob() {
         let mut s = String::new();
         let raw = ident("Jane", "Smith", "");
-        assert_eq!(p().pseudonymise(&raw, &mut s).unwrap_err().field, "identity");
+        assert_eq!(
+            p().pseudonymise(&raw, &mut s).unwrap_err().field,
+            "identity"
+        );
     }
 }

@@ -81,7 +81,10 @@ mod tests {
         t.trigger();
         a.wait().await;
         assert!(waiter.await.unwrap());
-        assert!(!a.sleep(Duration::from_secs(3600)).await, "sleep is cut short");
+        assert!(
+            !a.sleep(Duration::from_secs(3600)).await,
+            "sleep is cut short"
+        );
     }
 
     #[tokio::test(start_paused = true)]

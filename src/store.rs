@@ -111,7 +111,11 @@ pub struct CaseRecord {
 impl CaseRecord {
     /// The case's identified problems: the union over members.
     pub fn problems(&self) -> Vec<String> {
-        let mut p: Vec<String> = self.members.iter().flat_map(|m| m.problems.clone()).collect();
+        let mut p: Vec<String> = self
+            .members
+            .iter()
+            .flat_map(|m| m.problems.clone())
+            .collect();
         p.sort();
         p.dedup();
         p
@@ -170,7 +174,11 @@ fn unpack_events(bytes: &[u8]) -> Option<Vec<Event>> {
                 kind: EventKind::from_u8(b[0])?,
                 code: b[1],
                 start: from_days(i32at(b, 2))?,
-                end: if end == NO_DATE { None } else { Some(from_days(end)?) },
+                end: if end == NO_DATE {
+                    None
+                } else {
+                    Some(from_days(end)?)
+                },
                 values: [i32at(b, 10), i32at(b, 14), i32at(b, 18), i32at(b, 22)],
             })
         })
@@ -241,10 +249,11 @@ impl Store {
         store.check_meta(key_id)?;
         for item in store.deliveries.iter() {
             let (_, v) = item.map_err(e)?;
-            let rec: DeliveryRecord = serde_json::from_slice(&v).map_err(|x| StoreError::Corrupt {
-                path: store.path.clone(),
-                what: format!("delivery record: {x}"),
-            })?;
+            let rec: DeliveryRecord =
+                serde_json::from_slice(&v).map_err(|x| StoreError::Corrupt {
+                    path: store.path.clone(),
+                    what: format!("delivery record: {x}"),
+                })?;
             store.committed.insert(rec.seq, rec);
         }
         let mut max_seq = store.committed.keys().next_back().copied().unwrap_or(0);
@@ -330,7 +339,11 @@ impl Store {
     /// Starts a delivery: a duplicate is reported, otherwise a pending marker
     /// is made durable before any row is written.
     pub fn begin(&mut self, feed: &str, hash: &[u8; 32]) -> Result<Begin, StoreError> {
-        if let Some(v) = self.content.get(content_key(feed, hash)).map_err(|s| self.err(s))? {
+        if let Some(v) = self
+            .content
+            .get(content_key(feed, hash))
+            .map_err(|s| self.err(s))?
+        {
             return Ok(Begin::Duplicate(read_u32(&v)));
         }
         let seq = self.next_seq;
@@ -349,7 +362,9 @@ impl Store {
             let mut k = [0u8; 12];
             k[..8].copy_from_slice(&bucket.to_be_bytes());
             k[8..].copy_from_slice(&seq_bytes(seq));
-            self.events.insert(k, packed.as_slice()).map_err(|s| self.err(s))?;
+            self.events
+                .insert(k, packed.as_slice())
+                .map_err(|s| self.err(s))?;
         }
         Ok(())
     }
@@ -488,7 +503,9 @@ impl Store {
             for item in self.events.scan_prefix(bucket.to_be_bytes()) {
                 let (k, v) = item.map_err(|s| self.err(s))?;
                 let seq = read_u32(&k[8..]);
-                let Some(rec) = self.committed.get(&seq) else { continue };
+                let Some(rec) = self.committed.get(&seq) else {
+                    continue;
+                };
                 if v.len() % (EVENT_LEN + 1) != 0 {
                     return Err(StoreError::Corrupt {
                         path: self.path.clone(),
@@ -511,7 +528,11 @@ impl Store {
                     if ev.start > to || last < from || self.superseded(rec, ev.start, last) {
                         continue;
                     }
-                    out.push(StoredEvent { person, seq, event: ev });
+                    out.push(StoredEvent {
+                        person,
+                        seq,
+                        event: ev,
+                    });
                 }
             }
         }
@@ -519,9 +540,9 @@ impl Store {
     }
 
     fn superseded(&self, rec: &DeliveryRecord, from: NaiveDate, to: NaiveDate) -> bool {
-        self.committed
-            .range(rec.seq + 1..)
-            .any(|(_, later)| later.feed == rec.feed && later.period.is_some_and(|p| p.overlaps(from, to)))
+        self.committed.range(rec.seq + 1..).any(|(_, later)| {
+            later.feed == rec.feed && later.period.is_some_and(|p| p.overlaps(from, to))
+        })
     }
 
     /// The latest committed record of every case.
@@ -717,14 +738,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let mut s = Store::open(dir.path(), "k1").unwrap();
-            let Begin::Started(seq) = s.begin("police", &[1; 32]).unwrap() else { panic!() };
+            let Begin::Started(seq) = s.begin("police", &[1; 32]).unwrap() else {
+                panic!()
+            };
             let mut buf = EventBuffer::default();
             buf.push(7, &ev(EventKind::Offence, "2015-05-05"));
             s.put_events(seq, &buf).unwrap();
             let mut delta = Delta::default();
             delta.new_persons.push((7, None));
             s.put_delta(seq, &delta).unwrap();
-            let got = s.events(&[7], &[EventKind::Offence], d("2015-01-01"), d("2015-12-31")).unwrap();
+            let got = s
+                .events(
+                    &[7],
+                    &[EventKind::Offence],
+                    d("2015-01-01"),
+                    d("2015-12-31"),
+                )
+                .unwrap();
             assert!(got.is_empty(), "uncommitted rows must not be visible");
             s.flush().unwrap();
             // dropped without commit: a crash
@@ -740,42 +770,81 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let mut s = Store::open(dir.path(), "k1").unwrap();
-            let Begin::Started(seq) = s.begin("police", &[1; 32]).unwrap() else { panic!() };
+            let Begin::Started(seq) = s.begin("police", &[1; 32]).unwrap() else {
+                panic!()
+            };
             let mut buf = EventBuffer::default();
             buf.push(7, &ev(EventKind::Offence, "2015-05-05"));
             buf.push(6, &ev(EventKind::Offence, "2015-05-06"));
             buf.push(9, &ev(EventKind::Offence, "2015-05-07"));
             s.put_events(seq, &buf).unwrap();
-            s.commit(record(seq, "police", "2015-01-01..2015-12-31"), &[1; 32]).unwrap();
+            s.commit(record(seq, "police", "2015-01-01..2015-12-31"), &[1; 32])
+                .unwrap();
         }
         let mut s = Store::open(dir.path(), "k1").unwrap();
-        let got = s.events(&[7], &[EventKind::Offence], d("2015-01-01"), d("2015-12-31")).unwrap();
+        let got = s
+            .events(
+                &[7],
+                &[EventKind::Offence],
+                d("2015-01-01"),
+                d("2015-12-31"),
+            )
+            .unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].event.start, d("2015-05-05"));
-        let got = s.events(&[6, 9], &[EventKind::Offence], d("2015-01-01"), d("2015-12-31")).unwrap();
+        let got = s
+            .events(
+                &[6, 9],
+                &[EventKind::Offence],
+                d("2015-01-01"),
+                d("2015-12-31"),
+            )
+            .unwrap();
         assert_eq!(got.len(), 2);
-        assert!(s.events(&[7], &[EventKind::Arrest], d("2015-01-01"), d("2015-12-31")).unwrap().is_empty());
+        assert!(s
+            .events(&[7], &[EventKind::Arrest], d("2015-01-01"), d("2015-12-31"))
+            .unwrap()
+            .is_empty());
         assert_eq!(s.begin("police", &[1; 32]).unwrap(), Begin::Duplicate(1));
-        assert!(matches!(s.begin("police", &[2; 32]).unwrap(), Begin::Started(2)));
+        assert!(matches!(
+            s.begin("police", &[2; 32]).unwrap(),
+            Begin::Started(2)
+        ));
     }
 
     #[test]
     fn later_delivery_supersedes_overlapping_period() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path(), "k1").unwrap();
-        for (hash, period, date) in [(1u8, "2015-01-01..2015-12-31", "2015-05-05"), (2, "2015-04-01..2016-03-31", "2016-01-01")] {
-            let Begin::Started(seq) = s.begin("police", &[hash; 32]).unwrap() else { panic!() };
+        for (hash, period, date) in [
+            (1u8, "2015-01-01..2015-12-31", "2015-05-05"),
+            (2, "2015-04-01..2016-03-31", "2016-01-01"),
+        ] {
+            let Begin::Started(seq) = s.begin("police", &[hash; 32]).unwrap() else {
+                panic!()
+            };
             let mut buf = EventBuffer::default();
             buf.push(7, &ev(EventKind::Offence, date));
             s.put_events(seq, &buf).unwrap();
-            s.commit(record(seq, "police", period), &[hash; 32]).unwrap();
+            s.commit(record(seq, "police", period), &[hash; 32])
+                .unwrap();
         }
         // The 2015-05-05 offence was in the first delivery only; the second
         // covers that date and does not list it: it was withdrawn.
-        let got = s.events(&[7], &[EventKind::Offence], d("2015-01-01"), d("2016-12-31")).unwrap();
+        let got = s
+            .events(
+                &[7],
+                &[EventKind::Offence],
+                d("2015-01-01"),
+                d("2016-12-31"),
+            )
+            .unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].event.start, d("2016-01-01"));
-        assert_eq!(s.coverage(SourceKind::Police), vec![Period::parse("2015-01-01..2016-03-31").unwrap()]);
+        assert_eq!(
+            s.coverage(SourceKind::Police),
+            vec![Period::parse("2015-01-01..2016-03-31").unwrap()]
+        );
     }
 
     #[test]

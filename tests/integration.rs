@@ -1,0 +1,347 @@
+//! End-to-end tests: the `outcomesd` binary against generated feeds in a
+//! temporary directory.
+
+mod util;
+
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+
+use util::{all_bytes_under, contains, text, Env};
+
+const ALL_FEEDS: [&str; 6] = [
+    "case",
+    "social_care",
+    "education",
+    "dwp",
+    "police",
+    "claims",
+];
+
+#[test]
+fn ingest_every_feed_and_report_status() {
+    let env = Env::new(40, 7);
+    for feed in ALL_FEEDS {
+        let out = env.ingest(feed, &env.feed_file(feed));
+        assert!(out.status.success(), "{feed}: {}", text(&out.stderr));
+        let s = text(&out.stdout);
+        assert!(s.contains("accepted") && s.contains("0 rejected"), "{s}");
+    }
+    let status = env.status();
+    for feed in ALL_FEEDS {
+        assert!(status.contains(&format!("feed {feed} (")), "{status}");
+    }
+    assert!(
+        status.contains("coverage police: 2014-04-01..2017-03-31"),
+        "{status}"
+    );
+    assert!(status.contains("cases: 40"), "{status}");
+}
+
+/// The promise at the heart of the product: raw identifiers never reach the
+/// disk or the logs.
+#[test]
+fn no_raw_identifier_reaches_disk_or_logs() {
+    let env = Env::new(30, 11);
+    let mut logs = Vec::new();
+    for feed in ALL_FEEDS {
+        let out = env.ingest(feed, &env.feed_file(feed));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        logs.extend(out.stdout);
+        logs.extend(out.stderr);
+    }
+    // A row with a bad NHS number: the rejection must not echo it.
+    let bad = env.write(
+        "bad.csv",
+        b"#period 2016-01-01..2016-12-31\nrecord_type,forename,surname,dob,nhs_number,date\noffence,Zebulon,Quarrington,1999-09-09,9434765918,2016-02-02\n",
+    );
+    let out = env.ingest("police", &bad);
+    assert!(out.status.success());
+    logs.extend(out.stdout);
+    logs.extend(out.stderr);
+    assert!(!logs.is_empty(), "debug logs were captured");
+    let mut on_disk = all_bytes_under(&env.data_dir());
+    on_disk.extend(std::fs::read(env.path().join("outcomesd.toml")).unwrap());
+    let lower_disk = on_disk.to_ascii_lowercase();
+    let lower_logs = logs.to_ascii_lowercase();
+    // Every identifier value in every input file.
+    let mut values: HashSet<String> = HashSet::new();
+    let mut files: Vec<_> = ALL_FEEDS.iter().map(|f| env.feed_file(f)).collect();
+    files.push(bad);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        // Skip the `#period` line, if any: the CSV starts at the header.
+        let body = match text.strip_prefix('#') {
+            Some(rest) => rest.split_once('\n').map_or("", |(_, b)| b),
+            None => text.as_str(),
+        };
+        let mut rdr = csv::Reader::from_reader(body.as_bytes());
+        let headers = rdr.headers().unwrap().clone();
+        for rec in rdr.records() {
+            let rec = rec.unwrap();
+            for (h, v) in headers.iter().zip(rec.iter()) {
+                if [
+                    "forename",
+                    "surname",
+                    "dob",
+                    "postcode",
+                    "address",
+                    "nhs_number",
+                    "ni_number",
+                    "upn",
+                ]
+                .contains(&h)
+                {
+                    let v = v.trim();
+                    values.insert(v.to_string());
+                    values.insert(v.replace(' ', ""));
+                }
+            }
+        }
+    }
+    // Short fragments occur by chance in binary data; five bytes do not.
+    let values: Vec<_> = values.into_iter().filter(|v| v.len() >= 5).collect();
+    assert!(values.len() > 200, "the input had identifiers to look for");
+    for v in &values {
+        let needle = v.to_ascii_lowercase();
+        assert!(
+            !contains(&lower_disk, needle.as_bytes()),
+            "an identifier value reached the disk"
+        );
+        assert!(
+            !contains(&lower_logs, needle.as_bytes()),
+            "an identifier value reached the logs"
+        );
+    }
+}
+
+#[test]
+fn bad_rows_are_rejected_by_row_and_column_and_good_rows_stored() {
+    let env = Env::new(5, 1);
+    let file = env.write(
+        "police.csv",
+        concat!(
+            "#period 2016-01-01..2016-12-31\n",
+            "record_type,forename,surname,dob,postcode,date,disposal\n",
+            "offence,Ann,Able,2001-02-03,SR1 3AA,2016-03-03,\n",
+            "offence,Ann,Able,2001-02-31,SR1 3AA,2016-03-03,\n",
+            "arrest,Ann,Able,2001-02-03,SR1 3AA,2016-03-03,hanged\n",
+            "offence,Ann,Able,2001-02-03,SR1 3AA,2017-03-03,\n",
+            "offence,Ann,\"Able\n",
+        )
+        .as_bytes(),
+    );
+    let out = env.ingest("police", &file);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("5 rows: 1 accepted, 4 rejected"), "{s}");
+    assert!(s.contains("rejected row 3: dob: not a date"), "{s}");
+    assert!(s.contains("rejected row 4: disposal: unknown code"), "{s}");
+    assert!(
+        s.contains("rejected row 5: date: outside the delivery's period"),
+        "{s}"
+    );
+    assert!(s.contains("rejected row 6"), "{s}");
+    let report = std::fs::read_dir(env.data_dir().join("reports"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let r = std::fs::read_to_string(report).unwrap();
+    assert!(r.starts_with("feed,row,column,reason\n"), "{r}");
+    assert!(r.contains("police,4,disposal,unknown code"), "{r}");
+    assert!(
+        !r.contains("hanged") && !r.contains("2001-02-31"),
+        "report echoes no value"
+    );
+}
+
+/// Whole-file refusals store nothing and lose nothing already stored.
+#[test]
+fn refused_files_store_nothing_and_lose_nothing() {
+    let env = Env::new(5, 2);
+    assert!(env
+        .ingest("police", &env.feed_file("police"))
+        .status
+        .success());
+    let before = env.status();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.csv", Vec::new(), "the file is empty"),
+        (
+            "latin1.csv",
+            b"#period 2016-01-01..2016-12-31\nrecord_type,surname,dob,date\noffence,Mu\xf1oz,2001-02-03,2016-02-02\n".to_vec(),
+            "row 2 is not valid UTF-8",
+        ),
+        (
+            "nocol.csv",
+            b"#period 2016-01-01..2016-12-31\nsurname,dob,date\nSmith,2001-02-03,2016-02-02\n".to_vec(),
+            "required column 'record_type' is missing",
+        ),
+        (
+            "noperiod.csv",
+            b"record_type,surname,dob,date\noffence,Smith,2001-02-03,2016-02-02\n".to_vec(),
+            "does not state its period",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let f = env.write(name, &bytes);
+        let out = env.ingest("police", &f);
+        assert!(!out.status.success(), "{name} must be refused");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(want) && err.contains("feed police"),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("Mu"), "no value echoed");
+        assert_eq!(
+            env.status().replace(char::is_numeric, ""),
+            before.replace(char::is_numeric, "")
+        );
+    }
+    let after = env.status();
+    assert_eq!(
+        after.lines().find(|l| l.starts_with("feed police")),
+        before.lines().find(|l| l.starts_with("feed police"))
+    );
+}
+
+#[test]
+fn oversize_field_is_a_row_rejection() {
+    let env = Env::new(2, 3);
+    let long = "x".repeat(5000);
+    let f = env.write(
+        "police.csv",
+        format!("#period 2016-01-01..2016-12-31\nrecord_type,surname,dob,date\noffence,{long},2001-02-03,2016-02-02\noffence,Smith,2001-02-03,2016-02-02\n").as_bytes(),
+    );
+    let s = text(&env.ingest("police", &f).stdout);
+    assert!(
+        s.contains("1 accepted, 1 rejected")
+            && s.contains("surname: field longer than the field limit"),
+        "{s}"
+    );
+}
+
+#[test]
+fn duplicate_delivery_stores_nothing_the_second_time() {
+    let env = Env::new(10, 4);
+    let f = env.feed_file("education");
+    assert!(env.ingest("education", &f).status.success());
+    let before = env.status();
+    let out = env.ingest("education", &f);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("identical to delivery 1 already stored; nothing stored"));
+    assert_eq!(env.status(), before);
+}
+
+#[test]
+fn corrupt_config_exits_78_naming_file_line_and_key() {
+    let env = Env::new(1, 5);
+    let bad = env.write(
+        "bad.toml",
+        b"data_dir = \"d\"\nkey_file = \"k\"\n[feeds.police]\nkind = \"polise\"\n",
+    );
+    let out = env.run(&["check-config", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml:4: feeds.police.kind: unknown source kind"),
+        "{err}"
+    );
+    let out = env.run(&["check-config", "--config", env.config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // the daemon's commands use the same loader
+    let out = env.run(&["status", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+}
+
+#[test]
+fn loose_key_permissions_are_refused() {
+    let env = Env::new(1, 6);
+    let key = env.path().join("hmac.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env.ingest("police", &env.feed_file("police"));
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("chmod 600") && err.contains("readable by group or others"),
+        "{err}"
+    );
+    assert!(
+        !env.data_dir().join("store").exists(),
+        "nothing was opened or written"
+    );
+}
+
+#[test]
+fn keygen_writes_0600_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.key");
+    let out = util::outcomesd(&["keygen", "--out", p.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let body = std::fs::read_to_string(&p).unwrap();
+    let secret = body.lines().find_map(|l| l.strip_prefix("key=")).unwrap();
+    assert!(
+        !text(&out.stdout).contains(secret),
+        "the key is never printed"
+    );
+    let again = util::outcomesd(&["keygen", "--out", p.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), body);
+}
+
+/// SIGKILL at arbitrary points of a large ingest: afterwards the store holds
+/// the delivery whole or not at all, and a retry completes it.
+#[test]
+fn kill_during_ingest_leaves_all_or_nothing() {
+    let env = Env::new(600, 8);
+    let f = env.feed_file("education");
+    let rows = std::fs::read_to_string(&f).unwrap().lines().count() - 2;
+    for delay_ms in [5u64, 40, 120, 400] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_outcomesd"))
+            .args([
+                "ingest",
+                "--config",
+                env.config.to_str().unwrap(),
+                "--feed",
+                "education",
+                f.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let status = env.status();
+        let stored = status.lines().find(|l| l.starts_with("feed education"));
+        if let Some(line) = stored {
+            // Committed: whole.
+            assert!(
+                line.contains(&format!("{rows} rows stored")),
+                "partial delivery visible: {line}"
+            );
+            assert!(text(&out.stdout).is_empty() || text(&out.stdout).contains("accepted"));
+            return;
+        }
+    }
+    let out = env.ingest("education", &f);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("{rows} rows: {rows} accepted")));
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("demo");
+    let out = util::outcomesd(&["demo", "--families", "30", "--keep", keep.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("matching: pairwise precision"), "{s}");
+    assert!(keep.join("data/store").is_dir());
+    assert!(keep.join("feeds/police.csv").is_file());
+}
