@@ -18,6 +18,7 @@ pub mod commands;
 pub mod config;
 pub mod evaluate;
 pub mod feeds;
+pub mod framework;
 pub mod ingest;
 pub mod keys;
 pub mod matching;

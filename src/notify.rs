@@ -103,8 +103,10 @@ pub enum NoticeError {
     Verdict(String),
     #[error("notice id {found:?} does not match its fields (expected {expected:?})")]
     IdMismatch { expected: String, found: String },
-    #[error("field {0} is empty or contains a control character")]
+    #[error("field {0} is empty or malformed (control character, or evidence not an object)")]
     Field(&'static str),
+    #[error("an insufficient verdict must name its missing periods (evidence.missing_periods)")]
+    MissingPeriods,
 }
 
 /// The stable id of a notice: `"ntc_"` + the first 32 hex characters of
@@ -163,7 +165,9 @@ impl Notice {
     }
 
     /// Checks the verdict, that key fields are non-empty and free of control
-    /// characters (so the 0x1f join is unambiguous), and that `id` matches.
+    /// characters (so the 0x1f join is unambiguous), that an `insufficient`
+    /// verdict names its gaps in a non-empty `evidence.missing_periods`
+    /// array, and that `id` matches.
     pub fn validate(&self) -> Result<(), NoticeError> {
         if !VERDICTS.contains(&self.verdict.as_str()) {
             return Err(NoticeError::Verdict(self.verdict.clone()));
@@ -176,6 +180,19 @@ impl Notice {
         ] {
             if v.is_empty() || v.chars().any(char::is_control) {
                 return Err(NoticeError::Field(name));
+            }
+        }
+        if !self.evidence.is_object() {
+            return Err(NoticeError::Field("evidence"));
+        }
+        if self.verdict == "insufficient" {
+            let named = self
+                .evidence
+                .get("missing_periods")
+                .and_then(|v| v.as_array())
+                .is_some_and(|a| !a.is_empty());
+            if !named {
+                return Err(NoticeError::MissingPeriods);
             }
         }
         let expected = self.expected_id();
@@ -277,7 +294,10 @@ impl FromStr for WebhookSecret {
 /// The `webhook-signature` value for one message:
 /// `v1,<base64(HMAC-SHA256(key, "{msg_id}.{timestamp}.{body}"))>`.
 pub fn sign(secret: &WebhookSecret, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-    format!("v1,{}", STANDARD.encode(secret.mac(msg_id, timestamp, body)))
+    format!(
+        "v1,{}",
+        STANDARD.encode(secret.mac(msg_id, timestamp, body))
+    )
 }
 
 /// Why a webhook fails verification.
@@ -576,11 +596,13 @@ impl Outbox {
                         sink: sink.to_owned(),
                     });
                 };
-                let old: DeliveryState = serde_json::from_slice(&old)
-                    .map_err(|e| sled::transaction::ConflictableTransactionError::Abort(e.into()))?;
+                let old: DeliveryState = serde_json::from_slice(&old).map_err(|e| {
+                    sled::transaction::ConflictableTransactionError::Abort(e.into())
+                })?;
                 let new = f(old);
-                let bytes = serde_json::to_vec(&new)
-                    .map_err(|e| sled::transaction::ConflictableTransactionError::Abort(e.into()))?;
+                let bytes = serde_json::to_vec(&new).map_err(|e| {
+                    sled::transaction::ConflictableTransactionError::Abort(e.into())
+                })?;
                 tx.insert(key.as_slice(), bytes)?;
                 Ok(new)
             })
@@ -903,7 +925,8 @@ impl Sink {
             Sink::Spool { dir, .. } => {
                 let dir = dir.clone();
                 let id = notice.id.clone();
-                let mut pretty = serde_json::to_vec_pretty(notice).map_err(|_| DeliveryError::Encode)?;
+                let mut pretty =
+                    serde_json::to_vec_pretty(notice).map_err(|_| DeliveryError::Encode)?;
                 pretty.push(b'\n');
                 tokio::task::spawn_blocking(move || spool_write(&dir, &id, &pretty))
                     .await
@@ -938,7 +961,10 @@ impl fmt::Debug for Notifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Notifier")
             .field("outbox", &self.outbox)
-            .field("sinks", &self.sinks.iter().map(Sink::name).collect::<Vec<_>>())
+            .field(
+                "sinks",
+                &self.sinks.iter().map(Sink::name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -1059,6 +1085,15 @@ mod tests {
 
     fn sample_notice(verdict: &str) -> Notice {
         let claim_date = NaiveDate::from_ymd_opt(2025, 3, 31).unwrap();
+        let mut evidence = serde_json::json!({
+            "sources": ["education-attendance"],
+            "period": {"from": "2024-09-01", "to": "2025-03-31"},
+            "counts": {"sessions_possible": 250, "sessions_attended": 232},
+            "persons": ["6f1c2a9e0b7d4e11a2b3c4d5e6f70819"]
+        });
+        if verdict == "insufficient" {
+            evidence["missing_periods"] = serde_json::json!([{"source": "education-attendance", "from": "2025-01-01", "to": "2025-03-31"}]);
+        }
         Notice {
             id: notice_id(
                 "sf-2022",
@@ -1074,12 +1109,7 @@ mod tests {
             case_ref: "CASE-00042".into(),
             claim_date,
             verdict: verdict.into(),
-            evidence: serde_json::json!({
-                "sources": ["education-attendance"],
-                "period": {"from": "2024-09-01", "to": "2025-03-31"},
-                "counts": {"sessions_possible": 250, "sessions_attended": 232},
-                "persons": ["psn_6f1c2a9e0b7d4e11"]
-            }),
+            evidence,
             also_evidences: vec!["school-exclusions".into()],
             decided_at: "2025-04-02T10:00:00Z".parse().unwrap(),
             issued_at: "2025-04-02T10:00:05Z".parse().unwrap(),
@@ -1113,26 +1143,44 @@ mod tests {
         let body = br#"{"a":1}"#;
         let now = 1_700_000_000;
         let sig = sign(&s, "ntc_1", now, body);
-        assert_eq!(verify(&s, "ntc_1", &now.to_string(), &sig, body, now), Ok(()));
+        assert_eq!(
+            verify(&s, "ntc_1", &now.to_string(), &sig, body, now),
+            Ok(())
+        );
         // Several signatures, one good, one of another version.
         let multi = format!("v1a,abc v1,{} {sig}", STANDARD.encode([0u8; 32]));
-        assert_eq!(verify(&s, "ntc_1", &now.to_string(), &multi, body, now), Ok(()));
+        assert_eq!(
+            verify(&s, "ntc_1", &now.to_string(), &multi, body, now),
+            Ok(())
+        );
         // Tampering with anything fails.
         let e = Err(VerifyError::NoMatchingSignature);
-        assert_eq!(verify(&s, "ntc_1", &now.to_string(), &sig, br#"{"a":2}"#, now), e);
+        assert_eq!(
+            verify(&s, "ntc_1", &now.to_string(), &sig, br#"{"a":2}"#, now),
+            e
+        );
         assert_eq!(verify(&s, "ntc_2", &now.to_string(), &sig, body, now), e);
         let ts2 = (now + 1).to_string();
         assert_eq!(verify(&s, "ntc_1", &ts2, &sig, body, now), e);
         let other = WebhookSecret::generate();
-        assert_eq!(verify(&other, "ntc_1", &now.to_string(), &sig, body, now), e);
+        assert_eq!(
+            verify(&other, "ntc_1", &now.to_string(), &sig, body, now),
+            e
+        );
         assert_eq!(verify(&s, "ntc_1", &now.to_string(), "v1,", body, now), e);
-        assert_eq!(verify(&s, "ntc_1", &now.to_string(), "garbage", body, now), e);
+        assert_eq!(
+            verify(&s, "ntc_1", &now.to_string(), "garbage", body, now),
+            e
+        );
         // Timestamps outside the tolerance.
         assert_eq!(
             verify(&s, "ntc_1", &now.to_string(), &sig, body, now + 301),
             Err(VerifyError::TooOld)
         );
-        assert_eq!(verify(&s, "ntc_1", &now.to_string(), &sig, body, now + 300), Ok(()));
+        assert_eq!(
+            verify(&s, "ntc_1", &now.to_string(), &sig, body, now + 300),
+            Ok(())
+        );
         assert_eq!(
             verify(&s, "ntc_1", &now.to_string(), &sig, body, now - 301),
             Err(VerifyError::TooNew)
@@ -1156,8 +1204,14 @@ mod tests {
         // Unpadded base64 is accepted, as the reference libraries do.
         let unpadded = text.trim_end_matches('=').to_string();
         assert!(WebhookSecret::parse(&unpadded).is_ok());
-        assert_eq!(WebhookSecret::parse("abc").unwrap_err(), SecretError::Prefix);
-        assert_eq!(WebhookSecret::parse("whsec_!!!").unwrap_err(), SecretError::Base64);
+        assert_eq!(
+            WebhookSecret::parse("abc").unwrap_err(),
+            SecretError::Prefix
+        );
+        assert_eq!(
+            WebhookSecret::parse("whsec_!!!").unwrap_err(),
+            SecretError::Base64
+        );
         assert_eq!(
             WebhookSecret::parse("whsec_c2hvcnQ=").unwrap_err(),
             SecretError::Length(5)
@@ -1195,7 +1249,14 @@ mod tests {
         assert!(matches!(bad.validate(), Err(NoticeError::Verdict(_))));
         let mut bad = n.clone();
         bad.verdict = "contradicted".into();
-        assert!(matches!(bad.validate(), Err(NoticeError::IdMismatch { .. })));
+        assert!(matches!(
+            bad.validate(),
+            Err(NoticeError::IdMismatch { .. })
+        ));
+        let mut bad = sample_notice("insufficient");
+        assert_eq!(bad.validate(), Ok(()));
+        bad.evidence = serde_json::json!({"missing_periods": []});
+        assert_eq!(bad.validate(), Err(NoticeError::MissingPeriods));
         let mut bad = n.clone();
         bad.case_ref = "a\u{1f}b".into();
         assert_eq!(bad.validate(), Err(NoticeError::Field("case_ref")));
@@ -1274,11 +1335,20 @@ mod tests {
         let n = sample_notice("verified");
         let t0 = Utc::now();
         assert!(ob.enqueue_at(&n, t0).unwrap());
-        let notifier = Notifier::new(ob.clone(), vec![webhook_sink("coord", rx.url(), &secret, &ca)])
-            .unwrap();
+        let notifier = Notifier::new(
+            ob.clone(),
+            vec![webhook_sink("coord", rx.url(), &secret, &ca)],
+        )
+        .unwrap();
 
         let r1 = notifier.deliver_due_at(t0).await;
-        assert_eq!(r1, DeliveryRound { delivered: 0, failed: 1 });
+        assert_eq!(
+            r1,
+            DeliveryRound {
+                delivered: 0,
+                failed: 1
+            }
+        );
         let st = ob.state(&n.id, "coord").unwrap().unwrap();
         assert_eq!(st.attempts, 1);
         assert_eq!(st.last_error.as_deref(), Some("HTTP status 500"));
@@ -1287,9 +1357,21 @@ mod tests {
         assert_eq!(notifier.deliver_due_at(t0).await, DeliveryRound::default());
 
         let t1 = t0 + chrono::Duration::hours(2);
-        assert_eq!(notifier.deliver_due_at(t1).await, DeliveryRound { delivered: 0, failed: 1 });
+        assert_eq!(
+            notifier.deliver_due_at(t1).await,
+            DeliveryRound {
+                delivered: 0,
+                failed: 1
+            }
+        );
         let t2 = t1 + chrono::Duration::hours(2);
-        assert_eq!(notifier.deliver_due_at(t2).await, DeliveryRound { delivered: 1, failed: 0 });
+        assert_eq!(
+            notifier.deliver_due_at(t2).await,
+            DeliveryRound {
+                delivered: 1,
+                failed: 0
+            }
+        );
         // Nothing more to do, ever.
         let t3 = t2 + chrono::Duration::days(30);
         assert_eq!(notifier.deliver_due_at(t3).await, DeliveryRound::default());
@@ -1299,13 +1381,23 @@ mod tests {
         assert_eq!(st.attempts, 2);
         assert_eq!(
             ob.counts().unwrap(),
-            OutboxCounts { pending: 0, delivered: 1, failing: 0 }
+            OutboxCounts {
+                pending: 0,
+                delivered: 1,
+                failing: 0
+            }
         );
         let got = rx.received();
         assert_eq!(got.len(), 3);
         assert!(got.iter().all(|r| r.id == n.id && r.verified));
-        assert_eq!(got.iter().map(|r| r.status).collect::<Vec<_>>(), vec![500, 500, 204]);
-        assert_eq!(serde_json::from_value::<Notice>(got[2].body.clone()).unwrap(), n);
+        assert_eq!(
+            got.iter().map(|r| r.status).collect::<Vec<_>>(),
+            vec![500, 500, 204]
+        );
+        assert_eq!(
+            serde_json::from_value::<Notice>(got[2].body.clone()).unwrap(),
+            n
+        );
     }
 
     #[tokio::test]
@@ -1331,17 +1423,31 @@ mod tests {
         let n = sample_notice("insufficient");
         ob.enqueue(&n).unwrap();
         let r = notifier.deliver_due().await;
-        assert_eq!(r, DeliveryRound { delivered: 0, failed: 2 });
+        assert_eq!(
+            r,
+            DeliveryRound {
+                delivered: 0,
+                failed: 2
+            }
+        );
         let st = ob.state(&n.id, "wrong-secret").unwrap().unwrap();
         assert_eq!(st.last_error.as_deref(), Some("HTTP status 400"));
         let st = ob.state(&n.id, "wrong-ca").unwrap().unwrap();
-        assert!(st.last_error.unwrap().to_lowercase().contains("certificate"));
+        assert!(st
+            .last_error
+            .unwrap()
+            .to_lowercase()
+            .contains("certificate"));
         let got = rx.received();
         assert_eq!(got.len(), 1, "the TLS failure never reached the handler");
         assert!(!got[0].verified);
         assert_eq!(
             ob.counts().unwrap(),
-            OutboxCounts { pending: 0, delivered: 0, failing: 2 }
+            OutboxCounts {
+                pending: 0,
+                delivered: 0,
+                failing: 2
+            }
         );
     }
 
@@ -1375,10 +1481,23 @@ mod tests {
         ob.enqueue(&n).unwrap();
         assert_eq!(
             notifier.deliver_due().await,
-            DeliveryRound { delivered: 1, failed: 1 }
+            DeliveryRound {
+                delivered: 1,
+                failed: 1
+            }
         );
-        assert!(ob.state(&n.id, "mtls").unwrap().unwrap().delivered_at.is_some());
-        assert!(ob.state(&n.id, "anon").unwrap().unwrap().delivered_at.is_none());
+        assert!(ob
+            .state(&n.id, "mtls")
+            .unwrap()
+            .unwrap()
+            .delivered_at
+            .is_some());
+        assert!(ob
+            .state(&n.id, "anon")
+            .unwrap()
+            .unwrap()
+            .delivered_at
+            .is_none());
         assert_eq!(rx.received().len(), 1);
     }
 
@@ -1438,12 +1557,20 @@ mod tests {
         }
         let db = sled::open(&dbpath).unwrap();
         let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
-        assert_eq!(ob.state(&n.id, "s").unwrap().unwrap(), before, "schedule persisted");
+        assert_eq!(
+            ob.state(&n.id, "s").unwrap().unwrap(),
+            before,
+            "schedule persisted"
+        );
         assert_eq!(ob.notice(&n.id).unwrap().unwrap(), n);
         assert!(!ob.enqueue(&n).unwrap(), "still known after restart");
         assert_eq!(
             ob.counts().unwrap(),
-            OutboxCounts { pending: 0, delivered: 0, failing: 1 }
+            OutboxCounts {
+                pending: 0,
+                delivered: 0,
+                failing: 1
+            }
         );
         assert!(ob.pending(t0).unwrap().is_empty(), "backoff respected");
         let notifier = Notifier::new(
@@ -1455,7 +1582,13 @@ mod tests {
         )
         .unwrap();
         let r = notifier.deliver_due_at(before.next_attempt_at).await;
-        assert_eq!(r, DeliveryRound { delivered: 1, failed: 0 });
+        assert_eq!(
+            r,
+            DeliveryRound {
+                delivered: 1,
+                failed: 0
+            }
+        );
         let written: Notice =
             serde_json::from_slice(&std::fs::read(spool.join(format!("{}.json", n.id))).unwrap())
                 .unwrap();
@@ -1467,7 +1600,11 @@ mod tests {
         let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
         assert_eq!(
             ob.counts().unwrap(),
-            OutboxCounts { pending: 0, delivered: 1, failing: 0 }
+            OutboxCounts {
+                pending: 0,
+                delivered: 1,
+                failing: 0
+            }
         );
     }
 
@@ -1485,13 +1622,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = dir.path().join("out");
         let id = sample_notice("verified").id;
-        assert_eq!(spool_write(&spool, &id, b"first").unwrap(), SpoolOutcome::Written);
+        assert_eq!(
+            spool_write(&spool, &id, b"first").unwrap(),
+            SpoolOutcome::Written
+        );
         assert_eq!(
             spool_write(&spool, &id, b"second").unwrap(),
             SpoolOutcome::AlreadyPresent
         );
-        assert_eq!(std::fs::read(spool.join(format!("{id}.json"))).unwrap(), b"first");
-        assert_eq!(dir_names(&spool), vec![format!("{id}.json")], "no temp files left");
+        assert_eq!(
+            std::fs::read(spool.join(format!("{id}.json"))).unwrap(),
+            b"first"
+        );
+        assert_eq!(
+            dir_names(&spool),
+            vec![format!("{id}.json")],
+            "no temp files left"
+        );
         // Racing writers: exactly one file, no temp files.
         let id2 = sample_notice("attested").id;
         let handles: Vec<_> = (0..8)
@@ -1501,10 +1648,21 @@ mod tests {
                 std::thread::spawn(move || spool_write(&spool, &id2, format!("w{i}").as_bytes()))
             })
             .collect();
-        let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect();
-        assert_eq!(outcomes.iter().filter(|o| **o == SpoolOutcome::Written).count(), 1);
+        let outcomes: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == SpoolOutcome::Written)
+                .count(),
+            1
+        );
         assert_eq!(dir_names(&spool).len(), 2);
-        assert!(dir_names(&spool).iter().all(|n| n.starts_with("ntc_") && n.ends_with(".json")));
+        assert!(dir_names(&spool)
+            .iter()
+            .all(|n| n.starts_with("ntc_") && n.ends_with(".json")));
         // Ids that are not notice ids cannot name a path.
         assert!(spool_write(&spool, "../evil", b"x").is_err());
     }
@@ -1621,13 +1779,25 @@ mod tests {
             );
             out.status.code()
         };
-        assert_eq!(run(&body, &secret.to_whsec()), Some(0), "valid notice accepted");
+        assert_eq!(
+            run(&body, &secret.to_whsec()),
+            Some(0),
+            "valid notice accepted"
+        );
         let mut tampered = body.clone();
         let pos = tampered.iter().position(|b| *b == b'2').unwrap();
         tampered[pos] = b'3';
-        assert_eq!(run(&tampered, &secret.to_whsec()), Some(1), "tampered body refused");
+        assert_eq!(
+            run(&tampered, &secret.to_whsec()),
+            Some(1),
+            "tampered body refused"
+        );
         let other = WebhookSecret::generate();
-        assert_eq!(run(&body, &other.to_whsec()), Some(1), "wrong secret refused");
+        assert_eq!(
+            run(&body, &other.to_whsec()),
+            Some(1),
+            "wrong secret refused"
+        );
         eprintln!("Python standardwebhooks cross-check ran and passed");
     }
 }

@@ -101,12 +101,7 @@ impl PartnerServer {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
-            files: Mutex::new(
-                files
-                    .into_iter()
-                    .map(|(p, b)| (p, Entry::new(b)))
-                    .collect(),
-            ),
+            files: Mutex::new(files.into_iter().map(|(p, b)| (p, Entry::new(b))).collect()),
             faults: Mutex::new(Faults::default()),
             requests: AtomicU64::new(0),
             full_downloads: AtomicU64::new(0),
@@ -290,17 +285,30 @@ fn respond<B>(state: &State, req: &Request<B>) -> Response<Body> {
             .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         r
     } else if lock(&state.faults).truncate.contains(path) {
+        // Half the body, a pause (so hyper flushes it to the client), then a
+        // body error: hyper drops the connection without close_notify. An
+        // immediate error would discard the buffered half and the headers.
         let half = bytes.slice(..bytes.len() / 2);
-        let frames: Vec<Result<Frame<Bytes>, io::Error>> = vec![
-            Ok(Frame::data(half)),
-            Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "truncation fault",
-            )),
-        ];
-        let mut r = Response::new(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
-            frames,
-        ))));
+        let frames = futures_util::stream::unfold(0u8, move |step| {
+            let half = half.clone();
+            async move {
+                match step {
+                    0 => Some((Ok(Frame::data(half)), 1)),
+                    1 => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        Some((
+                            Err(io::Error::new(
+                                io::ErrorKind::ConnectionAborted,
+                                "truncation fault",
+                            )),
+                            2,
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+        });
+        let mut r = Response::new(BodyExt::boxed(StreamBody::new(frames)));
         r.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         r
@@ -385,7 +393,9 @@ mod tests {
         let cfg = server_config(&ca.issue_server(&["127.0.0.1"]), None);
         let files = HashMap::from([("/a.csv".to_string(), b"hello".to_vec())]);
         let server = PartnerServer::start(cfg, files).await.unwrap();
-        assert!(server.url("a.csv").ends_with(&format!(":{}/a.csv", server.addr().port())));
+        assert!(server
+            .url("a.csv")
+            .ends_with(&format!(":{}/a.csv", server.addr().port())));
         let ca_pem = ca.cert_pem();
 
         let (head, body) = raw_get(&server, &ca_pem, &req("/a.csv", "")).await.unwrap();
@@ -396,14 +406,21 @@ mod tests {
         let lm = header_value(&head, "last-modified").unwrap();
         assert!(lm.ends_with("GMT"));
 
-        let (head, _) = raw_get(&server, &ca_pem, &req("/a.csv", &format!("If-None-Match: {etag}\r\n")))
-            .await
-            .unwrap();
+        let (head, _) = raw_get(
+            &server,
+            &ca_pem,
+            &req("/a.csv", &format!("If-None-Match: {etag}\r\n")),
+        )
+        .await
+        .unwrap();
         assert!(head.starts_with("HTTP/1.1 304"), "{head}");
-        let (head, _) =
-            raw_get(&server, &ca_pem, &req("/a.csv", &format!("If-Modified-Since: {lm}\r\n")))
-                .await
-                .unwrap();
+        let (head, _) = raw_get(
+            &server,
+            &ca_pem,
+            &req("/a.csv", &format!("If-Modified-Since: {lm}\r\n")),
+        )
+        .await
+        .unwrap();
         assert!(head.starts_with("HTTP/1.1 304"), "{head}");
 
         let (head, _) = raw_get(&server, &ca_pem, &req("/nope", "")).await.unwrap();
@@ -414,10 +431,13 @@ mod tests {
         assert!(head.starts_with("HTTP/1.1 503"), "{head}");
 
         server.set_file("/a.csv", b"changed".to_vec());
-        let (head, body) =
-            raw_get(&server, &ca_pem, &req("/a.csv", &format!("If-None-Match: {etag}\r\n")))
-                .await
-                .unwrap();
+        let (head, body) = raw_get(
+            &server,
+            &ca_pem,
+            &req("/a.csv", &format!("If-None-Match: {etag}\r\n")),
+        )
+        .await
+        .unwrap();
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         assert_eq!(body, b"changed");
         assert_ne!(header_value(&head, "etag").unwrap(), etag);

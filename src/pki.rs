@@ -101,9 +101,10 @@ impl TestCa {
     pub fn issue_server(&self, hosts: &[&str]) -> Issued {
         let sans: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
         let mut params = CertificateParams::new(sans).expect("valid host names");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, hosts.first().copied().unwrap_or("server"));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            hosts.first().copied().unwrap_or("server"),
+        );
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.sign(params)
     }
@@ -190,9 +191,13 @@ pub fn try_server_config(
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(issued.cert_pem.as_bytes())
             .collect::<Result<_, _>>()
-            .map_err(|_| PkiError::NoCertificate { what: "server certificate" })?;
+            .map_err(|_| PkiError::NoCertificate {
+                what: "server certificate",
+            })?;
     if chain.is_empty() {
-        return Err(PkiError::NoCertificate { what: "server certificate" });
+        return Err(PkiError::NoCertificate {
+            what: "server certificate",
+        });
     }
     let key = PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes())
         .map_err(|_| PkiError::NoKey { what: "server key" })?;
@@ -238,7 +243,10 @@ mod tests {
         assert_ne!(client.key_pem, server.key_pem, "fresh key per certificate");
         let expired = ca.issue_client_expired("old");
         assert_ne!(expired.cert_pem, client.cert_pem);
-        assert!(!format!("{client:?}").contains("PRIVATE"), "Debug hides the key");
+        assert!(
+            !format!("{client:?}").contains("PRIVATE"),
+            "Debug hides the key"
+        );
     }
 
     #[test]

@@ -1,0 +1,973 @@
+//! Frameworks: a council's outcome plan as data.
+//!
+//! In: a TOML file from `frameworks/` (format in `docs/frameworks.md`). Out:
+//! a validated [`Framework`]: headline problems with their identification
+//! indicators, and outcomes with the plan's own wording, the sources the plan
+//! names, the problems each also evidences, and a typed [`Rule`] that decides
+//! it.
+//!
+//! Promises:
+//! * every rule is deserialised into typed enums, so an unknown event kind,
+//!   source, scope or window is an error with the file and line, not a rule
+//!   that silently never matches;
+//! * cross-references (an outcome's problem, `also_evidences`, duplicate ids,
+//!   contradictory bounds) are checked at load, all problems reported at once;
+//! * [`Rule::explain`] renders a rule in plain English for auditors.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::feeds::{EventKind, SourceKind};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Framework {
+    pub framework: Meta,
+    #[serde(default)]
+    pub settings: Settings,
+    #[serde(default, rename = "problems")]
+    pub problems: Vec<Problem>,
+    #[serde(default, rename = "outcomes")]
+    pub outcomes: Vec<Outcome>,
+    /// Where it was loaded from (not part of the file).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Short id, e.g. `sunderland`.
+    pub id: String,
+    pub council: String,
+    pub title: String,
+    /// Bump whenever a rule changes; verdicts record it.
+    pub version: String,
+    /// The source document the file encodes.
+    #[serde(default)]
+    pub source_document: Option<String>,
+}
+
+/// Council-chosen parameters that the plan leaves open (e.g. Bristol's
+/// "significant reduction"), named so rules can refer to them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub significant_reduction_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Problem {
+    /// Problem code used in case feeds' `problems` column, e.g. `crime`.
+    pub id: String,
+    pub number: String,
+    pub title: String,
+    #[serde(default)]
+    pub indicators: Vec<Indicator>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Indicator {
+    pub id: String,
+    pub wording: String,
+    /// How the indicator is checked against data at the case's start;
+    /// `attested` where only a professional's referral can say.
+    pub rule: Rule,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub id: String,
+    pub problem: String,
+    /// The plan's own words.
+    pub wording: String,
+    /// The sources the plan names, verbatim.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Other problems (ids) this outcome's evidence also supports.
+    #[serde(default)]
+    pub also_evidences: Vec<String>,
+    /// How outcomesd reads the plan where it is ambiguous.
+    #[serde(default)]
+    pub interpretation: Option<String>,
+    pub rule: Rule,
+}
+
+/// What a window is measured from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Anchor {
+    /// The keyworker's claim date.
+    #[default]
+    Claim,
+    /// The case's start (the intervention began).
+    CaseStart,
+    /// The case's closure date.
+    CaseEnd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The window ends on the anchor.
+    #[default]
+    Before,
+    /// The window starts the day after the anchor.
+    After,
+}
+
+/// A stretch of time relative to an anchor: exactly one of months, weeks,
+/// days or terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    #[serde(default)]
+    pub months: Option<u32>,
+    #[serde(default)]
+    pub weeks: Option<u32>,
+    #[serde(default)]
+    pub days: Option<u32>,
+    /// Whole school terms: the last N complete terms ending on or before the
+    /// anchor (or the first N starting after it).
+    #[serde(default)]
+    pub terms: Option<u32>,
+    #[serde(default)]
+    pub anchor: Anchor,
+    #[serde(default)]
+    pub direction: Direction,
+}
+
+/// Who in the family a rule looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Every member of the case.
+    #[default]
+    Family,
+    /// Members under 18 (by month and year of birth; role `child` if unknown).
+    Children,
+    /// Members of compulsory school age (5 to 16).
+    SchoolAge,
+    /// Members 18 or over (role `adult`/`main_carer` if unknown).
+    Adults,
+    /// Members the case flags with the outcome's problem (the whole family
+    /// if the case flags nobody).
+    Flagged,
+    /// Members plus people linked to a member's address.
+    Household,
+    /// Members who met a condition before the case started, e.g. adults
+    /// claiming JSA at the start.
+    Met(Condition),
+    /// Members aged `min` to `max` (inclusive) at the window's end.
+    Ages { min: u32, max: u32 },
+}
+
+/// A condition on a person's events before the case started.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub events: Vec<EventKind>,
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// How far before the case start to look (an open spell at the start
+    /// always counts).
+    pub months: u32,
+    #[serde(default)]
+    pub adults_only: bool,
+}
+
+/// How many people in scope must pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantifier {
+    /// Every person in scope.
+    #[default]
+    Each,
+    /// At least one person in scope.
+    Any,
+    /// The family's events counted together.
+    Together,
+}
+
+/// A threshold that takes effect on a date (the latest `from` on or before
+/// the claim date applies).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    #[serde(default)]
+    pub from: Option<NaiveDate>,
+    pub percent: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    /// Strictly above the threshold ("in excess of").
+    Above,
+    /// The threshold or above ("90% or above").
+    #[default]
+    AtLeast,
+    /// Strictly below (identification: "less than 90%").
+    Below,
+}
+
+/// A reduction tier chosen by the baseline count.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    pub baseline_min: u32,
+    #[serde(default)]
+    pub baseline_max: Option<u32>,
+    /// Required reduction in percent, or ...
+    #[serde(default)]
+    pub percent: Option<f64>,
+    /// ... at most this many events in the window.
+    #[serde(default)]
+    pub max: Option<u32>,
+}
+
+/// An earnings threshold for an age band, in pounds per assessment period.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgeThreshold {
+    #[serde(default)]
+    pub min_age: Option<u32>,
+    #[serde(default)]
+    pub max_age: Option<u32>,
+    pub pounds: f64,
+}
+
+/// The rule vocabulary. See `docs/frameworks.md`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Rule {
+    /// Count events of some kinds (and codes) in a window, per person or
+    /// together; pass if `min <= count <= max`. `sum_days` counts days
+    /// (e.g. suspension days) instead of events.
+    Count {
+        events: Vec<EventKind>,
+        #[serde(default)]
+        codes: Vec<String>,
+        #[serde(default)]
+        min: Option<u32>,
+        #[serde(default)]
+        max: Option<u32>,
+        #[serde(default)]
+        sum_days: bool,
+        window: Window,
+        #[serde(default)]
+        scope: Scope,
+        #[serde(default)]
+        quantifier: Quantifier,
+    },
+    /// School attendance over consecutive terms for people in scope.
+    Attendance {
+        terms: u32,
+        thresholds: Vec<Threshold>,
+        #[serde(default)]
+        compare: Compare,
+        /// Count authorised absence as attended (Leicester's "excluding
+        /// authorised absence").
+        #[serde(default)]
+        exclude_authorised: bool,
+        /// Judge the average over the terms (true) or every term (false).
+        #[serde(default = "yes")]
+        average: bool,
+        /// Also require this many points of improvement over the same
+        /// number of terms before the case started.
+        #[serde(default)]
+        improvement_points: Option<f64>,
+        /// ... or this percentage improvement (relative).
+        #[serde(default)]
+        improvement_percent: Option<f64>,
+        #[serde(default)]
+        anchor: Anchor,
+        #[serde(default = "school_age")]
+        scope: Scope,
+        #[serde(default)]
+        quantifier: Quantifier,
+    },
+    /// A reduction against a baseline window, tiered on the baseline count.
+    Reduction {
+        events: Vec<EventKind>,
+        #[serde(default)]
+        codes: Vec<String>,
+        baseline: Window,
+        window: Window,
+        #[serde(default)]
+        percent: Option<f64>,
+        /// Use the framework's `settings.significant_reduction_percent`.
+        #[serde(default)]
+        percent_setting: bool,
+        #[serde(default)]
+        tiers: Vec<Tier>,
+        #[serde(default)]
+        scope: Scope,
+        #[serde(default = "together")]
+        quantifier: Quantifier,
+    },
+    /// A continuous spell of at least `weeks` (or `weeks` of the last
+    /// `of_last_weeks`) between the case start and the anchor.
+    Spell {
+        events: Vec<EventKind>,
+        #[serde(default)]
+        codes: Vec<String>,
+        weeks: u32,
+        #[serde(default)]
+        of_last_weeks: Option<u32>,
+        #[serde(default)]
+        anchor: Anchor,
+        #[serde(default)]
+        scope: Scope,
+        #[serde(default = "any")]
+        quantifier: Quantifier,
+    },
+    /// An episode that closed and did not reopen (nor any `reopen` event
+    /// start) within `months` after closing, by the anchor.
+    ClosedNotReopened {
+        /// Episode kinds; empty means the keyworker case itself.
+        #[serde(default)]
+        events: Vec<EventKind>,
+        #[serde(default)]
+        closure_codes: Vec<String>,
+        reopen: Vec<EventKind>,
+        months: u32,
+        #[serde(default)]
+        scope: Scope,
+    },
+    /// Earnings at or above an age-dependent threshold in at least `weeks`
+    /// of the last `of_last_weeks` before the anchor.
+    Earnings {
+        events: Vec<EventKind>,
+        thresholds: Vec<AgeThreshold>,
+        weeks: u32,
+        of_last_weeks: u32,
+        #[serde(default)]
+        anchor: Anchor,
+        #[serde(default = "adults")]
+        scope: Scope,
+        #[serde(default = "any")]
+        quantifier: Quantifier,
+    },
+    /// At least `min_each` events in each month of the last `months`.
+    Regular {
+        events: Vec<EventKind>,
+        months: u32,
+        #[serde(default = "one")]
+        min_each: u32,
+        #[serde(default)]
+        anchor: Anchor,
+        #[serde(default)]
+        scope: Scope,
+        #[serde(default = "any")]
+        quantifier: Quantifier,
+    },
+    /// A DASH-style score (the event's first value) falling: from a start
+    /// at or above `high` to at most `high - 1` for `months`, or from below
+    /// `high` reduced by `percent` for `months`.
+    ScoreReduction {
+        events: Vec<EventKind>,
+        high: i32,
+        percent: f64,
+        months: u32,
+        #[serde(default)]
+        scope: Scope,
+    },
+    AllOf {
+        rules: Vec<Rule>,
+    },
+    AnyOf {
+        rules: Vec<Rule>,
+    },
+    /// Only a practitioner can judge; the claim itself is the attestation.
+    Attested {
+        #[serde(default)]
+        evidence: Vec<String>,
+        /// Steps or criteria the practitioner must record (e.g. Leicester's
+        /// steps to success), and how many are needed.
+        #[serde(default)]
+        steps: Vec<String>,
+        #[serde(default)]
+        min_steps: Option<u32>,
+    },
+    /// The plan names a source that is not currently available.
+    Unavailable { reason: String },
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> u32 {
+    1
+}
+fn school_age() -> Scope {
+    Scope::SchoolAge
+}
+fn adults() -> Scope {
+    Scope::Adults
+}
+fn any() -> Quantifier {
+    Quantifier::Any
+}
+fn together() -> Quantifier {
+    Quantifier::Together
+}
+
+/// What kind of outcome a rule makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleClass {
+    DataVerifiable,
+    Attested,
+    Unavailable,
+}
+
+impl Rule {
+    pub fn class(&self) -> RuleClass {
+        match self {
+            Rule::Attested { .. } => RuleClass::Attested,
+            Rule::Unavailable { .. } => RuleClass::Unavailable,
+            Rule::AllOf { rules } | Rule::AnyOf { rules } => {
+                let classes: Vec<_> = rules.iter().map(Rule::class).collect();
+                if classes.contains(&RuleClass::DataVerifiable) {
+                    RuleClass::DataVerifiable
+                } else if classes.contains(&RuleClass::Attested) {
+                    RuleClass::Attested
+                } else {
+                    RuleClass::Unavailable
+                }
+            }
+            _ => RuleClass::DataVerifiable,
+        }
+    }
+
+    /// Event kinds a rule reads.
+    pub fn event_kinds(&self) -> Vec<EventKind> {
+        let mut v = match self {
+            Rule::Count { events, .. }
+            | Rule::Reduction { events, .. }
+            | Rule::Spell { events, .. }
+            | Rule::Earnings { events, .. }
+            | Rule::Regular { events, .. }
+            | Rule::ScoreReduction { events, .. } => events.clone(),
+            Rule::Attendance { .. } => vec![EventKind::Attendance],
+            Rule::ClosedNotReopened { events, reopen, .. } => {
+                events.iter().chain(reopen.iter()).copied().collect()
+            }
+            Rule::AllOf { rules } | Rule::AnyOf { rules } => {
+                rules.iter().flat_map(Rule::event_kinds).collect()
+            }
+            Rule::Attested { .. } | Rule::Unavailable { .. } => vec![],
+        };
+        for s in self.scope_condition_kinds() {
+            v.push(s);
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn scope_condition_kinds(&self) -> Vec<EventKind> {
+        let scope = match self {
+            Rule::Count { scope, .. }
+            | Rule::Attendance { scope, .. }
+            | Rule::Reduction { scope, .. }
+            | Rule::Spell { scope, .. }
+            | Rule::ClosedNotReopened { scope, .. }
+            | Rule::Earnings { scope, .. }
+            | Rule::Regular { scope, .. }
+            | Rule::ScoreReduction { scope, .. } => scope,
+            _ => return vec![],
+        };
+        match scope {
+            Scope::Met(c) => c.events.clone(),
+            _ => vec![],
+        }
+    }
+
+    /// Source kinds a rule needs feeds from.
+    pub fn sources(&self) -> Vec<SourceKind> {
+        let mut s: Vec<_> = self.event_kinds().iter().map(|k| k.source()).collect();
+        if matches!(self, Rule::ClosedNotReopened { events, .. } if events.is_empty()) {
+            s.push(SourceKind::Case);
+        }
+        s.sort();
+        s.dedup();
+        s
+    }
+
+    /// The rule in plain English, for auditors.
+    pub fn explain(&self, fw: &Framework) -> String {
+        let mut out = String::new();
+        self.explain_into(fw, 0, &mut out);
+        out
+    }
+
+    fn explain_into(&self, fw: &Framework, depth: usize, out: &mut String) {
+        let pad = "  ".repeat(depth);
+        let kinds = |e: &[EventKind], codes: &[String]| {
+            let k: Vec<_> = e.iter().map(|k| k.name().replace('_', " ")).collect();
+            let mut s = k.join(" or ");
+            if !codes.is_empty() {
+                let _ = write!(s, " ({})", codes.join(", ").replace('_', " "));
+            }
+            s
+        };
+        let _ = match self {
+            Rule::Count { events, codes, min, max, sum_days, window, scope, quantifier } => {
+                let what = if *sum_days { format!("days of {}", kinds(events, codes)) } else { kinds(events, codes) };
+                let bound = match (min, max) {
+                    (None, Some(0)) => format!("no {what}"),
+                    (None, Some(m)) => format!("at most {m} {what}"),
+                    (Some(n), None) => format!("at least {n} {what}"),
+                    (Some(n), Some(m)) => format!("between {n} and {m} {what}"),
+                    (None, None) => format!("any number of {what}"),
+                };
+                writeln!(out, "{pad}{} {} has {bound} {}.", quant(*quantifier), scope_text(scope), window_text(window))
+            }
+            Rule::Attendance { terms, thresholds, compare, exclude_authorised, average, improvement_points, improvement_percent, anchor, scope, quantifier } => {
+                let th: Vec<String> = thresholds
+                    .iter()
+                    .map(|t| match t.from {
+                        Some(d) => format!("{}% from {d}", t.percent),
+                        None => format!("{}%", t.percent),
+                    })
+                    .collect();
+                let cmp = match compare {
+                    Compare::Above => "above",
+                    Compare::AtLeast => "at least",
+                    Compare::Below => "below",
+                };
+                let mut s = format!(
+                    "{pad}{} {} has {} attendance {cmp} {} over the last {terms} consecutive complete school terms {} (education data{})",
+                    quant(*quantifier),
+                    scope_text(scope),
+                    if *average { "average" } else { "every term's" },
+                    th.join(", then "),
+                    anchor_text(*anchor, Direction::Before),
+                    if *exclude_authorised { "; authorised absence not counted against attendance" } else { "" }
+                );
+                if let Some(p) = improvement_points {
+                    let _ = write!(s, ", and improved by at least {p} percentage points on the same number of terms before the case started");
+                }
+                if let Some(p) = improvement_percent {
+                    let _ = write!(s, ", and improved by at least {p}% on the same number of terms before the case started");
+                }
+                writeln!(out, "{s}.")
+            }
+            Rule::Reduction { events, codes, baseline, window, percent, percent_setting, tiers, scope, quantifier } => {
+                let mut s = format!(
+                    "{pad}{} {}: {} {} compared with {}",
+                    quant(*quantifier),
+                    scope_text(scope),
+                    kinds(events, codes),
+                    window_text(window),
+                    window_text(baseline)
+                );
+                if let Some(p) = percent {
+                    let _ = write!(s, " fall by at least {p}%");
+                }
+                if *percent_setting {
+                    let p = fw.settings.significant_reduction_percent.unwrap_or(0.0);
+                    let _ = write!(s, " fall by at least {p}% (the council's setting for a significant reduction)");
+                }
+                for t in tiers {
+                    let range = match t.baseline_max {
+                        Some(m) => format!("{} to {m}", t.baseline_min),
+                        None => format!("{} or more", t.baseline_min),
+                    };
+                    match (t.percent, t.max) {
+                        (Some(p), _) => { let _ = write!(s, "; with {range} in the baseline, a reduction of at least {p}%"); }
+                        (None, Some(m)) => { let _ = write!(s, "; with {range} in the baseline, at most {m} in the window"); }
+                        _ => {}
+                    }
+                }
+                writeln!(out, "{s}.")
+            }
+            Rule::Spell { events, codes, weeks, of_last_weeks, anchor, scope, quantifier } => {
+                let dur = match of_last_weeks {
+                    Some(m) => format!("at least {weeks} of the last {m} weeks"),
+                    None => format!("a continuous spell of at least {weeks} weeks"),
+                };
+                writeln!(out, "{pad}{} {} has {dur} of {} between the case start and {}.", quant(*quantifier), scope_text(scope), kinds(events, codes), anchor_name(*anchor))
+            }
+            Rule::ClosedNotReopened { events, closure_codes, reopen, months, scope } => {
+                let what = if events.is_empty() { "the keyworker case".to_string() } else { format!("{}'s {} episode", scope_text(scope), kinds(events, closure_codes)) };
+                writeln!(out, "{pad}{what} closed, and no {} started in the {months} months after it closed.", kinds(reopen, &[]))
+            }
+            Rule::Earnings { events, thresholds, weeks, of_last_weeks, anchor, scope, quantifier } => {
+                let th: Vec<String> = thresholds
+                    .iter()
+                    .map(|t| match (t.min_age, t.max_age) {
+                        (Some(a), None) => format!("£{:.2} if aged {a} or over", t.pounds),
+                        (None, Some(b)) => format!("£{:.2} if aged under {}", t.pounds, b + 1),
+                        (Some(a), Some(b)) => format!("£{:.2} if aged {a} to {b}", t.pounds),
+                        (None, None) => format!("£{:.2}", t.pounds),
+                    })
+                    .collect();
+                writeln!(out, "{pad}{} {} has {} at or above {} in at least {weeks} of the last {of_last_weeks} weeks before {}.", quant(*quantifier), scope_text(scope), kinds(events, &[]), th.join(" or "), anchor_name(*anchor))
+            }
+            Rule::Regular { events, months, min_each, anchor, scope, quantifier } => {
+                writeln!(out, "{pad}{} {} has at least {min_each} {} in each of the {months} months before {}.", quant(*quantifier), scope_text(scope), kinds(events, &[]), anchor_name(*anchor))
+            }
+            Rule::ScoreReduction { events, high, percent, months, scope } => {
+                writeln!(out, "{pad}{}: a {} score that started at {high} or above is below {high} for {months} continuous months, or one that started below {high} is at least {percent}% lower for {months} continuous months.", scope_text(scope), kinds(events, &[]))
+            }
+            Rule::AllOf { rules } => {
+                let _ = writeln!(out, "{pad}All of:");
+                for r in rules {
+                    r.explain_into(fw, depth + 1, out);
+                }
+                Ok(())
+            }
+            Rule::AnyOf { rules } => {
+                let _ = writeln!(out, "{pad}Any of:");
+                for r in rules {
+                    r.explain_into(fw, depth + 1, out);
+                }
+                Ok(())
+            }
+            Rule::Attested { evidence, steps, min_steps } => {
+                let mut s = format!("{pad}Practitioner-evidenced: recorded as attested on the keyworker's claim; never reported as data-verified");
+                if !evidence.is_empty() {
+                    let _ = write!(s, ". Evidence the plan expects: {}", evidence.join("; "));
+                }
+                if !steps.is_empty() {
+                    let _ = write!(s, ". At least {} of these steps: {}", min_steps.unwrap_or(1), steps.join("; "));
+                }
+                writeln!(out, "{s}.")
+            }
+            Rule::Unavailable { reason } => writeln!(out, "{pad}Not verifiable: {reason}. Never reported as data-verified."),
+        };
+    }
+}
+
+fn quant(q: Quantifier) -> &'static str {
+    match q {
+        Quantifier::Each => "Every person in",
+        Quantifier::Any => "At least one person in",
+        Quantifier::Together => "Taken together,",
+    }
+}
+
+pub fn scope_text(s: &Scope) -> String {
+    match s {
+        Scope::Family => "the family".into(),
+        Scope::Children => "the family's children".into(),
+        Scope::SchoolAge => "the family's school-age children".into(),
+        Scope::Adults => "the family's adults".into(),
+        Scope::Flagged => "the members flagged with this problem".into(),
+        Scope::Household => "the household (members and people at their address)".into(),
+        Scope::Met(c) => format!(
+            "the {} who had {}{} in the {} months before the case started",
+            if c.adults_only { "adults" } else { "members" },
+            c.events.iter().map(|k| k.name().replace('_', " ")).collect::<Vec<_>>().join(" or "),
+            if c.codes.is_empty() { String::new() } else { format!(" ({})", c.codes.join(", ")) },
+            c.months
+        ),
+        Scope::Ages { min, max } => format!("the members aged {min} to {max}"),
+    }
+}
+
+fn anchor_name(a: Anchor) -> &'static str {
+    match a {
+        Anchor::Claim => "the claim date",
+        Anchor::CaseStart => "the case start",
+        Anchor::CaseEnd => "the case closure",
+    }
+}
+
+fn anchor_text(a: Anchor, d: Direction) -> String {
+    match d {
+        Direction::Before => format!("up to {}", anchor_name(a)),
+        Direction::After => format!("after {}", anchor_name(a)),
+    }
+}
+
+pub fn window_text(w: &Window) -> String {
+    let len = match (w.months, w.weeks, w.days, w.terms) {
+        (Some(m), ..) => format!("{m} months"),
+        (_, Some(wk), ..) => format!("{wk} weeks"),
+        (_, _, Some(d), _) => format!("{d} days"),
+        (_, _, _, Some(t)) => format!("{t} school terms"),
+        _ => "an empty window".into(),
+    };
+    match w.direction {
+        Direction::Before => format!("in the {len} up to {}", anchor_name(w.anchor)),
+        Direction::After => format!("in the {len} after {}", anchor_name(w.anchor)),
+    }
+}
+
+/// Problems found while loading a framework.
+#[derive(Debug, thiserror::Error)]
+pub struct FrameworkError {
+    pub path: PathBuf,
+    pub issues: Vec<(Option<usize>, String)>,
+}
+
+impl std::fmt::Display for FrameworkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "framework {} is not valid:", self.path.display())?;
+        for (line, msg) in &self.issues {
+            match line {
+                Some(l) => write!(f, "\n  {}:{l}: {msg}", self.path.display())?,
+                None => write!(f, "\n  {}: {msg}", self.path.display())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Framework {
+    pub fn load(path: &Path) -> Result<Framework, FrameworkError> {
+        let text = std::fs::read_to_string(path).map_err(|e| FrameworkError {
+            path: path.to_path_buf(),
+            issues: vec![(None, format!("cannot read: {e}"))],
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Framework, FrameworkError> {
+        let mut fw: Framework = toml::from_str(text).map_err(|e| FrameworkError {
+            path: path.to_path_buf(),
+            issues: vec![(
+                e.span().map(|s| text[..s.start].matches('\n').count() + 1),
+                e.message().to_string(),
+            )],
+        })?;
+        fw.path = path.to_path_buf();
+        let line_of = |needle: &str| {
+            text.lines()
+                .position(|l| l.contains(&format!("\"{needle}\"")))
+                .map(|i| i + 1)
+        };
+        let mut issues = Vec::new();
+        let problem_ids: Vec<&str> = fw.problems.iter().map(|p| p.id.as_str()).collect();
+        let mut seen = std::collections::HashSet::new();
+        for p in &fw.problems {
+            if !seen.insert(p.id.clone()) {
+                issues.push((line_of(&p.id), format!("problem id '{}' is used twice", p.id)));
+            }
+            for i in &p.indicators {
+                if !seen.insert(i.id.clone()) {
+                    issues.push((line_of(&i.id), format!("id '{}' is used twice", i.id)));
+                }
+                check_rule(&i.rule, &fw, &i.id, &mut issues, &line_of);
+            }
+        }
+        for o in &fw.outcomes {
+            if !seen.insert(o.id.clone()) {
+                issues.push((line_of(&o.id), format!("outcome id '{}' is used twice", o.id)));
+            }
+            if !problem_ids.contains(&o.problem.as_str()) {
+                issues.push((line_of(&o.id), format!("outcome {}: problem '{}' is not defined", o.id, o.problem)));
+            }
+            for a in &o.also_evidences {
+                if !problem_ids.contains(&a.as_str()) {
+                    issues.push((line_of(&o.id), format!("outcome {}: also_evidences '{a}' is not a problem id", o.id)));
+                }
+            }
+            if o.wording.trim().is_empty() {
+                issues.push((line_of(&o.id), format!("outcome {}: wording is empty", o.id)));
+            }
+            check_rule(&o.rule, &fw, &o.id, &mut issues, &line_of);
+        }
+        if !issues.is_empty() {
+            return Err(FrameworkError {
+                path: path.to_path_buf(),
+                issues,
+            });
+        }
+        Ok(fw)
+    }
+
+    pub fn outcome(&self, id: &str) -> Option<&Outcome> {
+        self.outcomes.iter().find(|o| o.id == id)
+    }
+
+    pub fn problem(&self, id: &str) -> Option<&Problem> {
+        self.problems.iter().find(|p| p.id == id)
+    }
+}
+
+fn check_window(w: &Window) -> Option<&'static str> {
+    let n = [w.months.is_some(), w.weeks.is_some(), w.days.is_some(), w.terms.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    (n != 1).then_some("a window needs exactly one of months, weeks, days or terms")
+}
+
+fn check_rule(
+    r: &Rule,
+    fw: &Framework,
+    id: &str,
+    issues: &mut Vec<(Option<usize>, String)>,
+    line_of: &dyn Fn(&str) -> Option<usize>,
+) {
+    let mut bad = |msg: String| issues.push((line_of(id), format!("{id}: {msg}")));
+    let check_codes = |events: &[EventKind], codes: &[String], bad: &mut dyn FnMut(String)| {
+        for c in codes {
+            if !events.iter().any(|k| k.code_of(c).is_some()) {
+                bad(format!("code '{c}' is not a code of {:?}", events.iter().map(|k| k.name()).collect::<Vec<_>>()));
+            }
+        }
+    };
+    let check_scope = |s: &Scope, bad: &mut dyn FnMut(String)| {
+        if let Scope::Met(c) = s {
+            check_codes(&c.events, &c.codes, bad);
+        }
+    };
+    match r {
+        Rule::Count { events, codes, min, max, window, scope, .. } => {
+            if events.is_empty() {
+                bad("count needs events".into());
+            }
+            if let (Some(a), Some(b)) = (min, max) {
+                if a > b {
+                    bad("min is above max".into());
+                }
+            }
+            if min.is_none() && max.is_none() {
+                bad("count needs min or max".into());
+            }
+            check_codes(events, codes, &mut bad);
+            if let Some(m) = check_window(window) {
+                bad(m.into());
+            }
+            check_scope(scope, &mut bad);
+        }
+        Rule::Attendance { terms, thresholds, scope, .. } => {
+            if *terms == 0 || thresholds.is_empty() {
+                bad("attendance needs terms and at least one threshold".into());
+            }
+            if thresholds.iter().any(|t| !(0.0..=100.0).contains(&t.percent)) {
+                bad("attendance thresholds are percentages".into());
+            }
+            check_scope(scope, &mut bad);
+        }
+        Rule::Reduction { events, codes, baseline, window, percent, percent_setting, tiers, scope, .. } => {
+            check_codes(events, codes, &mut bad);
+            for w in [baseline, window] {
+                if let Some(m) = check_window(w) {
+                    bad(m.into());
+                }
+            }
+            if percent.is_none() && !percent_setting && tiers.is_empty() {
+                bad("reduction needs percent, percent_setting or tiers".into());
+            }
+            if *percent_setting && fw.settings.significant_reduction_percent.is_none() {
+                bad("percent_setting needs [settings] significant_reduction_percent".into());
+            }
+            check_scope(scope, &mut bad);
+        }
+        Rule::Spell { events, codes, weeks, of_last_weeks, scope, .. } => {
+            check_codes(events, codes, &mut bad);
+            if of_last_weeks.is_some_and(|m| m < *weeks) {
+                bad("of_last_weeks is below weeks".into());
+            }
+            check_scope(scope, &mut bad);
+        }
+        Rule::ClosedNotReopened { events, closure_codes, scope, .. } => {
+            check_codes(events, closure_codes, &mut bad);
+            check_scope(scope, &mut bad);
+        }
+        Rule::Earnings { thresholds, weeks, of_last_weeks, scope, .. } => {
+            if thresholds.is_empty() || weeks > of_last_weeks {
+                bad("earnings needs thresholds and weeks <= of_last_weeks".into());
+            }
+            check_scope(scope, &mut bad);
+        }
+        Rule::Regular { months, scope, .. } => {
+            if *months == 0 {
+                bad("regular needs months".into());
+            }
+            check_scope(scope, &mut bad);
+        }
+        Rule::ScoreReduction { scope, .. } => check_scope(scope, &mut bad),
+        Rule::AllOf { rules } | Rule::AnyOf { rules } => {
+            if rules.is_empty() {
+                bad("all_of / any_of need rules".into());
+            }
+            for r in rules {
+                check_rule(r, fw, id, issues, line_of);
+            }
+        }
+        Rule::Attested { .. } | Rule::Unavailable { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINI: &str = r#"
+[framework]
+id = "mini"
+council = "Test"
+title = "Mini"
+version = "1"
+
+[[problems]]
+id = "crime"
+number = "1"
+title = "Crime"
+
+[[outcomes]]
+id = "M-1"
+problem = "crime"
+wording = "No offending in 6 months"
+sources = ["Police"]
+[outcomes.rule]
+type = "count"
+events = ["offence"]
+max = 0
+window = { months = 6 }
+scope = "flagged"
+"#;
+
+    #[test]
+    fn loads_and_explains() {
+        let fw = Framework::parse(Path::new("mini.toml"), MINI).unwrap();
+        let o = fw.outcome("M-1").unwrap();
+        assert_eq!(o.rule.class(), RuleClass::DataVerifiable);
+        assert_eq!(o.rule.sources(), vec![SourceKind::Police]);
+        let e = o.rule.explain(&fw);
+        assert!(e.contains("no offence in the 6 months up to the claim date"), "{e}");
+    }
+
+    #[test]
+    fn unknown_event_kind_has_a_line() {
+        let bad = MINI.replace("[\"offence\"]", "[\"offense\"]");
+        let err = Framework::parse(Path::new("mini.toml"), &bad).unwrap_err();
+        // serde reads a tagged rule whole, so the line is the rule's table.
+        assert_eq!(err.issues[0].0, Some(18), "{err}");
+        assert!(err.issues[0].1.contains("offense"), "{err}");
+    }
+
+    #[test]
+    fn unknown_scope_and_window_key_are_errors() {
+        let bad = MINI.replace("\"flagged\"", "\"cousins\"");
+        assert!(Framework::parse(Path::new("m"), &bad).is_err());
+        let bad = MINI.replace("months = 6", "fortnights = 6");
+        assert!(Framework::parse(Path::new("m"), &bad).is_err());
+    }
+
+    #[test]
+    fn cross_references_are_checked_all_at_once() {
+        let bad = MINI.replace("problem = \"crime\"", "problem = \"crim\"\nalso_evidences = [\"nope\"]");
+        let err = Framework::parse(Path::new("m"), &bad).unwrap_err();
+        assert_eq!(err.issues.len(), 2, "{err}");
+        let bad = MINI.replace("max = 0", "max = 0\nmin = 3\ncodes = [\"caution\"]");
+        let err = Framework::parse(Path::new("m"), &bad).unwrap_err();
+        assert!(err.to_string().contains("min is above max"), "{err}");
+        assert!(err.to_string().contains("code 'caution'"), "{err}");
+    }
+}
