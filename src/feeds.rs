@@ -31,16 +31,20 @@ pub enum SourceKind {
     Education,
     Dwp,
     SocialCare,
+    /// Council and commissioned services: youth services, children's
+    /// centres, early education, and the like.
+    Services,
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 6] = [
+    pub const ALL: [SourceKind; 7] = [
         SourceKind::Case,
         SourceKind::Claims,
         SourceKind::Police,
         SourceKind::Education,
         SourceKind::Dwp,
         SourceKind::SocialCare,
+        SourceKind::Services,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +55,7 @@ impl SourceKind {
             SourceKind::Education => "education",
             SourceKind::Dwp => "dwp",
             SourceKind::SocialCare => "social_care",
+            SourceKind::Services => "services",
         }
     }
 
@@ -94,6 +99,9 @@ pub enum EventKind {
     ChildProtection = 63,
     LookedAfter = 64,
     Section47 = 65,
+    YouthActivity = 80,
+    ChildrenCentreContact = 81,
+    EarlyEducation = 82,
 }
 
 /// Which column carries an event kind's code, and the codes allowed there.
@@ -132,7 +140,7 @@ pub const OUT_OF_WORK_BENEFITS: &[&str] = &["jsa", "esa", "is", "ib", "sda", "uc
 pub const CLOSURE_REASONS: &[&str] = &["none", "stepped_down", "closed", "transferred"];
 
 impl EventKind {
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Offence,
         EventKind::Arrest,
         EventKind::AsbIncident,
@@ -152,6 +160,9 @@ impl EventKind {
         EventKind::ChildProtection,
         EventKind::LookedAfter,
         EventKind::Section47,
+        EventKind::YouthActivity,
+        EventKind::ChildrenCentreContact,
+        EventKind::EarlyEducation,
     ];
 
     pub fn name(self) -> &'static str {
@@ -175,6 +186,9 @@ impl EventKind {
             EventKind::ChildProtection => "child_protection",
             EventKind::LookedAfter => "looked_after",
             EventKind::Section47 => "section47",
+            EventKind::YouthActivity => "youth_activity",
+            EventKind::ChildrenCentreContact => "children_centre_contact",
+            EventKind::EarlyEducation => "early_education",
         }
     }
 
@@ -183,7 +197,8 @@ impl EventKind {
             1..=19 => SourceKind::Police,
             20..=39 => SourceKind::Education,
             40..=59 => SourceKind::Dwp,
-            _ => SourceKind::SocialCare,
+            60..=79 => SourceKind::SocialCare,
+            _ => SourceKind::Services,
         }
     }
 
@@ -210,6 +225,7 @@ impl EventKind {
                 | EventKind::ChildProtection
                 | EventKind::LookedAfter
                 | EventKind::Section47
+                | EventKind::EarlyEducation
         )
     }
 

@@ -398,7 +398,9 @@ pub enum Rule {
         min_steps: Option<u32>,
     },
     /// The plan names a source that is not currently available.
-    Unavailable { reason: String },
+    Unavailable {
+        reason: String,
+    },
 }
 
 fn yes() -> bool {
@@ -521,8 +523,21 @@ impl Rule {
             s
         };
         let _ = match self {
-            Rule::Count { events, codes, min, max, sum_days, window, scope, quantifier } => {
-                let what = if *sum_days { format!("days of {}", kinds(events, codes)) } else { kinds(events, codes) };
+            Rule::Count {
+                events,
+                codes,
+                min,
+                max,
+                sum_days,
+                window,
+                scope,
+                quantifier,
+            } => {
+                let what = if *sum_days {
+                    format!("days of {}", kinds(events, codes))
+                } else {
+                    kinds(events, codes)
+                };
                 let bound = match (min, max) {
                     (None, Some(0)) => format!("no {what}"),
                     (None, Some(m)) => format!("at most {m} {what}"),
@@ -530,9 +545,26 @@ impl Rule {
                     (Some(n), Some(m)) => format!("between {n} and {m} {what}"),
                     (None, None) => format!("any number of {what}"),
                 };
-                writeln!(out, "{pad}{} {} has {bound} {}.", quant(*quantifier), scope_text(scope), window_text(window))
+                writeln!(
+                    out,
+                    "{pad}{} {} has {bound} {}.",
+                    quant(*quantifier),
+                    scope_text(scope),
+                    window_text(window)
+                )
             }
-            Rule::Attendance { terms, thresholds, compare, exclude_authorised, average, improvement_points, improvement_percent, anchor, scope, quantifier } => {
+            Rule::Attendance {
+                terms,
+                thresholds,
+                compare,
+                exclude_authorised,
+                average,
+                improvement_points,
+                improvement_percent,
+                anchor,
+                scope,
+                quantifier,
+            } => {
                 let th: Vec<String> = thresholds
                     .iter()
                     .map(|t| match t.from {
@@ -562,7 +594,17 @@ impl Rule {
                 }
                 writeln!(out, "{s}.")
             }
-            Rule::Reduction { events, codes, baseline, window, percent, percent_setting, tiers, scope, quantifier } => {
+            Rule::Reduction {
+                events,
+                codes,
+                baseline,
+                window,
+                percent,
+                percent_setting,
+                tiers,
+                scope,
+                quantifier,
+            } => {
                 let mut s = format!(
                     "{pad}{} {}: {} {} compared with {}",
                     quant(*quantifier),
@@ -584,25 +626,76 @@ impl Rule {
                         None => format!("{} or more", t.baseline_min),
                     };
                     match (t.percent, t.max) {
-                        (Some(p), _) => { let _ = write!(s, "; with {range} in the baseline, a reduction of at least {p}%"); }
-                        (None, Some(m)) => { let _ = write!(s, "; with {range} in the baseline, at most {m} in the window"); }
+                        (Some(p), _) => {
+                            let _ = write!(
+                                s,
+                                "; with {range} in the baseline, a reduction of at least {p}%"
+                            );
+                        }
+                        (None, Some(m)) => {
+                            let _ = write!(
+                                s,
+                                "; with {range} in the baseline, at most {m} in the window"
+                            );
+                        }
                         _ => {}
                     }
                 }
                 writeln!(out, "{s}.")
             }
-            Rule::Spell { events, codes, weeks, of_last_weeks, anchor, scope, quantifier } => {
+            Rule::Spell {
+                events,
+                codes,
+                weeks,
+                of_last_weeks,
+                anchor,
+                scope,
+                quantifier,
+            } => {
                 let dur = match of_last_weeks {
                     Some(m) => format!("at least {weeks} of the last {m} weeks"),
                     None => format!("a continuous spell of at least {weeks} weeks"),
                 };
-                writeln!(out, "{pad}{} {} has {dur} of {} between the case start and {}.", quant(*quantifier), scope_text(scope), kinds(events, codes), anchor_name(*anchor))
+                writeln!(
+                    out,
+                    "{pad}{} {} has {dur} of {} between the case start and {}.",
+                    quant(*quantifier),
+                    scope_text(scope),
+                    kinds(events, codes),
+                    anchor_name(*anchor)
+                )
             }
-            Rule::ClosedNotReopened { events, closure_codes, reopen, months, scope } => {
-                let what = if events.is_empty() { "the keyworker case".to_string() } else { format!("{}'s {} episode", scope_text(scope), kinds(events, closure_codes)) };
-                writeln!(out, "{pad}{what} closed, and no {} started in the {months} months after it closed.", kinds(reopen, &[]))
+            Rule::ClosedNotReopened {
+                events,
+                closure_codes,
+                reopen,
+                months,
+                scope,
+            } => {
+                let what = if events.is_empty() {
+                    "the keyworker case".to_string()
+                } else {
+                    format!(
+                        "{}'s {} episode",
+                        scope_text(scope),
+                        kinds(events, closure_codes)
+                    )
+                };
+                writeln!(
+                    out,
+                    "{pad}{what} closed, and no {} started in the {months} months after it closed.",
+                    kinds(reopen, &[])
+                )
             }
-            Rule::Earnings { events, thresholds, weeks, of_last_weeks, anchor, scope, quantifier } => {
+            Rule::Earnings {
+                events,
+                thresholds,
+                weeks,
+                of_last_weeks,
+                anchor,
+                scope,
+                quantifier,
+            } => {
                 let th: Vec<String> = thresholds
                     .iter()
                     .map(|t| match (t.min_age, t.max_age) {
@@ -614,10 +707,23 @@ impl Rule {
                     .collect();
                 writeln!(out, "{pad}{} {} has {} at or above {} in at least {weeks} of the last {of_last_weeks} weeks before {}.", quant(*quantifier), scope_text(scope), kinds(events, &[]), th.join(" or "), anchor_name(*anchor))
             }
-            Rule::Regular { events, months, min_each, anchor, scope, quantifier } => {
+            Rule::Regular {
+                events,
+                months,
+                min_each,
+                anchor,
+                scope,
+                quantifier,
+            } => {
                 writeln!(out, "{pad}{} {} has at least {min_each} {} in each of the {months} months before {}.", quant(*quantifier), scope_text(scope), kinds(events, &[]), anchor_name(*anchor))
             }
-            Rule::ScoreReduction { events, high, percent, months, scope } => {
+            Rule::ScoreReduction {
+                events,
+                high,
+                percent,
+                months,
+                scope,
+            } => {
                 writeln!(out, "{pad}{}: a {} score that started at {high} or above is below {high} for {months} continuous months, or one that started below {high} is at least {percent}% lower for {months} continuous months.", scope_text(scope), kinds(events, &[]))
             }
             Rule::AllOf { rules } => {
@@ -634,17 +740,29 @@ impl Rule {
                 }
                 Ok(())
             }
-            Rule::Attested { evidence, steps, min_steps } => {
+            Rule::Attested {
+                evidence,
+                steps,
+                min_steps,
+            } => {
                 let mut s = format!("{pad}Practitioner-evidenced: recorded as attested on the keyworker's claim; never reported as data-verified");
                 if !evidence.is_empty() {
                     let _ = write!(s, ". Evidence the plan expects: {}", evidence.join("; "));
                 }
                 if !steps.is_empty() {
-                    let _ = write!(s, ". At least {} of these steps: {}", min_steps.unwrap_or(1), steps.join("; "));
+                    let _ = write!(
+                        s,
+                        ". At least {} of these steps: {}",
+                        min_steps.unwrap_or(1),
+                        steps.join("; ")
+                    );
                 }
                 writeln!(out, "{s}.")
             }
-            Rule::Unavailable { reason } => writeln!(out, "{pad}Not verifiable: {reason}. Never reported as data-verified."),
+            Rule::Unavailable { reason } => writeln!(
+                out,
+                "{pad}Not verifiable: {reason}. Never reported as data-verified."
+            ),
         };
     }
 }
@@ -668,8 +786,16 @@ pub fn scope_text(s: &Scope) -> String {
         Scope::Met(c) => format!(
             "the {} who had {}{} in the {} months before the case started",
             if c.adults_only { "adults" } else { "members" },
-            c.events.iter().map(|k| k.name().replace('_', " ")).collect::<Vec<_>>().join(" or "),
-            if c.codes.is_empty() { String::new() } else { format!(" ({})", c.codes.join(", ")) },
+            c.events
+                .iter()
+                .map(|k| k.name().replace('_', " "))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            if c.codes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.codes.join(", "))
+            },
             c.months
         ),
         Scope::Ages { min, max } => format!("the members aged {min} to {max}"),
@@ -753,7 +879,10 @@ impl Framework {
         let mut seen = std::collections::HashSet::new();
         for p in &fw.problems {
             if !seen.insert(p.id.clone()) {
-                issues.push((line_of(&p.id), format!("problem id '{}' is used twice", p.id)));
+                issues.push((
+                    line_of(&p.id),
+                    format!("problem id '{}' is used twice", p.id),
+                ));
             }
             for i in &p.indicators {
                 if !seen.insert(i.id.clone()) {
@@ -764,18 +893,30 @@ impl Framework {
         }
         for o in &fw.outcomes {
             if !seen.insert(o.id.clone()) {
-                issues.push((line_of(&o.id), format!("outcome id '{}' is used twice", o.id)));
+                issues.push((
+                    line_of(&o.id),
+                    format!("outcome id '{}' is used twice", o.id),
+                ));
             }
             if !problem_ids.contains(&o.problem.as_str()) {
-                issues.push((line_of(&o.id), format!("outcome {}: problem '{}' is not defined", o.id, o.problem)));
+                issues.push((
+                    line_of(&o.id),
+                    format!("outcome {}: problem '{}' is not defined", o.id, o.problem),
+                ));
             }
             for a in &o.also_evidences {
                 if !problem_ids.contains(&a.as_str()) {
-                    issues.push((line_of(&o.id), format!("outcome {}: also_evidences '{a}' is not a problem id", o.id)));
+                    issues.push((
+                        line_of(&o.id),
+                        format!("outcome {}: also_evidences '{a}' is not a problem id", o.id),
+                    ));
                 }
             }
             if o.wording.trim().is_empty() {
-                issues.push((line_of(&o.id), format!("outcome {}: wording is empty", o.id)));
+                issues.push((
+                    line_of(&o.id),
+                    format!("outcome {}: wording is empty", o.id),
+                ));
             }
             check_rule(&o.rule, &fw, &o.id, &mut issues, &line_of);
         }
@@ -798,10 +939,15 @@ impl Framework {
 }
 
 fn check_window(w: &Window) -> Option<&'static str> {
-    let n = [w.months.is_some(), w.weeks.is_some(), w.days.is_some(), w.terms.is_some()]
-        .iter()
-        .filter(|x| **x)
-        .count();
+    let n = [
+        w.months.is_some(),
+        w.weeks.is_some(),
+        w.days.is_some(),
+        w.terms.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
     (n != 1).then_some("a window needs exactly one of months, weeks, days or terms")
 }
 
@@ -816,7 +962,10 @@ fn check_rule(
     let check_codes = |events: &[EventKind], codes: &[String], bad: &mut dyn FnMut(String)| {
         for c in codes {
             if !events.iter().any(|k| k.code_of(c).is_some()) {
-                bad(format!("code '{c}' is not a code of {:?}", events.iter().map(|k| k.name()).collect::<Vec<_>>()));
+                bad(format!(
+                    "code '{c}' is not a code of {:?}",
+                    events.iter().map(|k| k.name()).collect::<Vec<_>>()
+                ));
             }
         }
     };
@@ -826,7 +975,15 @@ fn check_rule(
         }
     };
     match r {
-        Rule::Count { events, codes, min, max, window, scope, .. } => {
+        Rule::Count {
+            events,
+            codes,
+            min,
+            max,
+            window,
+            scope,
+            ..
+        } => {
             if events.is_empty() {
                 bad("count needs events".into());
             }
@@ -844,16 +1001,34 @@ fn check_rule(
             }
             check_scope(scope, &mut bad);
         }
-        Rule::Attendance { terms, thresholds, scope, .. } => {
+        Rule::Attendance {
+            terms,
+            thresholds,
+            scope,
+            ..
+        } => {
             if *terms == 0 || thresholds.is_empty() {
                 bad("attendance needs terms and at least one threshold".into());
             }
-            if thresholds.iter().any(|t| !(0.0..=100.0).contains(&t.percent)) {
+            if thresholds
+                .iter()
+                .any(|t| !(0.0..=100.0).contains(&t.percent))
+            {
                 bad("attendance thresholds are percentages".into());
             }
             check_scope(scope, &mut bad);
         }
-        Rule::Reduction { events, codes, baseline, window, percent, percent_setting, tiers, scope, .. } => {
+        Rule::Reduction {
+            events,
+            codes,
+            baseline,
+            window,
+            percent,
+            percent_setting,
+            tiers,
+            scope,
+            ..
+        } => {
             check_codes(events, codes, &mut bad);
             for w in [baseline, window] {
                 if let Some(m) = check_window(w) {
@@ -868,18 +1043,36 @@ fn check_rule(
             }
             check_scope(scope, &mut bad);
         }
-        Rule::Spell { events, codes, weeks, of_last_weeks, scope, .. } => {
+        Rule::Spell {
+            events,
+            codes,
+            weeks,
+            of_last_weeks,
+            scope,
+            ..
+        } => {
             check_codes(events, codes, &mut bad);
             if of_last_weeks.is_some_and(|m| m < *weeks) {
                 bad("of_last_weeks is below weeks".into());
             }
             check_scope(scope, &mut bad);
         }
-        Rule::ClosedNotReopened { events, closure_codes, scope, .. } => {
+        Rule::ClosedNotReopened {
+            events,
+            closure_codes,
+            scope,
+            ..
+        } => {
             check_codes(events, closure_codes, &mut bad);
             check_scope(scope, &mut bad);
         }
-        Rule::Earnings { thresholds, weeks, of_last_weeks, scope, .. } => {
+        Rule::Earnings {
+            thresholds,
+            weeks,
+            of_last_weeks,
+            scope,
+            ..
+        } => {
             if thresholds.is_empty() || weeks > of_last_weeks {
                 bad("earnings needs thresholds and weeks <= of_last_weeks".into());
             }
@@ -940,7 +1133,10 @@ scope = "flagged"
         assert_eq!(o.rule.class(), RuleClass::DataVerifiable);
         assert_eq!(o.rule.sources(), vec![SourceKind::Police]);
         let e = o.rule.explain(&fw);
-        assert!(e.contains("no offence in the 6 months up to the claim date"), "{e}");
+        assert!(
+            e.contains("no offence in the 6 months up to the claim date"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -962,7 +1158,10 @@ scope = "flagged"
 
     #[test]
     fn cross_references_are_checked_all_at_once() {
-        let bad = MINI.replace("problem = \"crime\"", "problem = \"crim\"\nalso_evidences = [\"nope\"]");
+        let bad = MINI.replace(
+            "problem = \"crime\"",
+            "problem = \"crim\"\nalso_evidences = [\"nope\"]",
+        );
         let err = Framework::parse(Path::new("m"), &bad).unwrap_err();
         assert_eq!(err.issues.len(), 2, "{err}");
         let bad = MINI.replace("max = 0", "max = 0\nmin = 3\ncodes = [\"caution\"]");

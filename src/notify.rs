@@ -1553,7 +1553,8 @@ mod tests {
             assert!(ob.enqueue_at(&n, t0).unwrap());
             before = ob.mark_failed(&n.id, "s", "HTTP status 503", t0).unwrap();
             assert_eq!(before.attempts, 1);
-            // Dropped here without any further flush: the "crash".
+            // Dropped here: a clean restart (see acknowledged_writes_survive_abort
+            // for a process that dies without dropping anything).
         }
         let db = sled::open(&dbpath).unwrap();
         let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
@@ -1604,6 +1605,80 @@ mod tests {
                 pending: 0,
                 delivered: 1,
                 failing: 0
+            }
+        );
+    }
+
+    const ABORT_CHILD_ENV: &str = "OUTCOMESD_NOTIFY_ABORT_CHILD_DIR";
+
+    /// Runs only as the child of `acknowledged_writes_survive_abort`: writes,
+    /// reports what was acknowledged, then is killed (SIGKILL) without
+    /// unwinding or dropping the database.
+    #[test]
+    fn abort_child() {
+        let Ok(dir) = std::env::var(ABORT_CHILD_ENV) else {
+            return;
+        };
+        let db = sled::open(Path::new(&dir).join("db")).unwrap();
+        let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
+        let t0: DateTime<Utc> = "2025-04-02T10:00:00Z".parse().unwrap();
+        let failing = sample_notice("verified");
+        let done = sample_notice("attested");
+        ob.enqueue_at(&failing, t0).unwrap();
+        let st = ob
+            .mark_failed(&failing.id, "s", "HTTP status 503", t0)
+            .unwrap();
+        ob.enqueue_at(&done, t0).unwrap();
+        ob.mark_delivered(&done.id, "s", t0).unwrap();
+        println!("ACKED {}", serde_json::to_string(&st).unwrap());
+        io::stdout().flush().unwrap();
+        // SIGKILL ourselves: no unwinding, no Drop, no flush-on-drop, no core.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::thread::sleep(Duration::from_secs(5));
+        std::process::exit(86); // only if `kill` is unavailable
+    }
+
+    #[test]
+    fn acknowledged_writes_survive_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "notify::tests::abort_child", "--nocapture"])
+            .arg("--test-threads=1")
+            .env(ABORT_CHILD_ENV, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        {
+            use std::os::unix::process::ExitStatusExt;
+            let killed = out.status.signal() == Some(9) || out.status.code() == Some(86);
+            assert!(killed, "child should have been killed: {:?}", out.status);
+        }
+        let line = stdout
+            .lines()
+            .find_map(|l| l.split_once("ACKED ").map(|(_, rest)| rest))
+            .unwrap_or_else(|| panic!("child did not acknowledge: {stdout}"));
+        let acked: DeliveryState = serde_json::from_str(line).unwrap();
+
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
+        let failing = sample_notice("verified");
+        let done = sample_notice("attested");
+        assert_eq!(ob.state(&failing.id, "s").unwrap().unwrap(), acked);
+        assert!(ob
+            .state(&done.id, "s")
+            .unwrap()
+            .unwrap()
+            .delivered_at
+            .is_some());
+        assert_eq!(ob.notice(&failing.id).unwrap().unwrap(), failing);
+        assert_eq!(
+            ob.counts().unwrap(),
+            OutboxCounts {
+                pending: 0,
+                delivered: 1,
+                failing: 1
             }
         );
     }
@@ -1718,19 +1793,61 @@ mod tests {
             .unwrap();
     }
 
-    /// Where tests/verify_webhook.py is, whichever crate includes this file.
-    fn python_script() -> PathBuf {
+    /// A path relative to the repository holding this file (src/..),
+    /// whichever crate includes it.
+    fn repo_file(rel: &str) -> PathBuf {
         let src = Path::new(file!());
         let src = if src.is_absolute() {
             src.to_owned()
         } else {
             Path::new(env!("CARGO_MANIFEST_DIR")).join(src)
         };
-        src.parent()
-            .unwrap()
-            .join("..")
-            .join("tests")
-            .join("verify_webhook.py")
+        src.parent().unwrap().join("..").join(rel)
+    }
+
+    fn python_script() -> PathBuf {
+        repo_file("tests/verify_webhook.py")
+    }
+
+    /// The first fenced block after `<!-- marker -->` in docs/notices.md.
+    fn doc_block(marker: &str) -> String {
+        let doc = std::fs::read_to_string(repo_file("docs/notices.md")).unwrap();
+        let at = doc
+            .find(&format!("<!-- {marker} -->"))
+            .unwrap_or_else(|| panic!("marker {marker} missing"));
+        let rest = &doc[at..];
+        let open = rest.find("```").unwrap();
+        let body_start = open + rest[open..].find('\n').unwrap() + 1;
+        let close = body_start + rest[body_start..].find("```").unwrap();
+        rest[body_start..close].trim_end_matches('\n').to_owned()
+    }
+
+    #[test]
+    fn docs_worked_example_matches_the_code() {
+        let n: Notice = serde_json::from_str(&doc_block("example-notice")).unwrap();
+        assert_eq!(n.validate(), Ok(()), "the documented id matches its fields");
+        let body = serde_json::to_string(&n).unwrap();
+        assert_eq!(
+            body,
+            doc_block("example-body"),
+            "documented body is what we send"
+        );
+        assert_eq!(body.len(), 702);
+        let secret =
+            WebhookSecret::parse("whsec_QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=").unwrap();
+        let sig = sign(&secret, &n.id, 1743588005, body.as_bytes());
+        assert_eq!(sig, doc_block("example-signature"));
+        assert_eq!(
+            verify(
+                &secret,
+                &n.id,
+                "1743588005",
+                &sig,
+                body.as_bytes(),
+                1743588005 + 60
+            ),
+            Ok(())
+        );
     }
 
     #[test]
@@ -1799,5 +1916,55 @@ mod tests {
             "wrong secret refused"
         );
         eprintln!("Python standardwebhooks cross-check ran and passed");
+
+        // The JSON Schema accepts what we send (every verdict, and the
+        // documented example) and refuses a broken notice.
+        let has_jsonschema = std::process::Command::new("python3")
+            .args(["-c", "import jsonschema"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !has_jsonschema {
+            eprintln!("SKIPPED: schema check (python jsonschema package missing)");
+            return;
+        }
+        let mut docs: Vec<serde_json::Value> = VERDICTS
+            .iter()
+            .map(|v| serde_json::to_value(sample_notice(v)).unwrap())
+            .collect();
+        docs.push(serde_json::from_str(&doc_block("example-notice")).unwrap());
+        let mut broken = serde_json::to_value(sample_notice("insufficient")).unwrap();
+        broken["evidence"]
+            .as_object_mut()
+            .unwrap()
+            .remove("missing_periods");
+        let check = r#"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+good, bad = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+for d in good:
+    v.validate(d)
+assert not v.is_valid(bad), "broken notice accepted"
+print("schema ok:", len(good), "notices")
+"#;
+        let good_path = dir.path().join("good.json");
+        let bad_path = dir.path().join("bad.json");
+        std::fs::write(&good_path, serde_json::to_vec(&docs).unwrap()).unwrap();
+        std::fs::write(&bad_path, serde_json::to_vec(&broken).unwrap()).unwrap();
+        let out = std::process::Command::new("python3")
+            .args(["-c", check])
+            .arg(repo_file("docs/notice.schema.json"))
+            .arg(&good_path)
+            .arg(&bad_path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "schema check failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
     }
 }

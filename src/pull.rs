@@ -13,6 +13,7 @@
 //!   the server is trusted through the feed's `ca_bundle` alone unless
 //!   `system_roots` is set;
 //! * a client key readable by group or others is refused (`chmod 600`);
+//! * redirects are not followed (a 3xx is a [`PullError::Status`]);
 //! * a body is returned only when complete: a body larger than `max_bytes`
 //!   is abandoned ([`PullError::TooLarge`]), and one shorter than its
 //!   Content-Length or cut off mid-stream is an error, never a `Body`;
@@ -274,6 +275,9 @@ impl Puller {
             .tls_backend_rustls()
             .tls_version_min(reqwest::tls::Version::TLS_1_2)
             .https_only(true)
+            // A redirect would carry our client certificate to another
+            // host: a 3xx is reported as a status instead.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.timeout)
             .user_agent(concat!("outcomesd/", env!("CARGO_PKG_VERSION")));
@@ -1222,6 +1226,10 @@ mod tests {
         assert_eq!(e.to_string(), "feed police: the server answered HTTP 503");
         fx.server.set_fail_next(1, 429);
         assert!(p.fetch(None).await.unwrap_err().is_transient());
+        fx.server.set_fail_next(1, 302);
+        let e = p.fetch(None).await.unwrap_err();
+        assert_eq!(e.status(), Some(302), "redirects are not followed");
+        assert!(!e.is_transient());
         fx.server.set_fail_next(1, 403);
         assert!(!p.fetch(None).await.unwrap_err().is_transient());
         let missing = Puller::new(
@@ -1234,6 +1242,29 @@ mod tests {
         let e = missing.fetch(None).await.unwrap_err();
         assert_eq!(e.status(), Some(404));
         assert!(!e.is_transient());
+    }
+
+    #[tokio::test]
+    async fn system_roots_merge_with_the_bundle() {
+        let fx = Fixture::new().await;
+        let merged = TlsFiles {
+            system_roots: true,
+            ..fx.tls.clone()
+        };
+        let got = fx.puller(&merged).fetch(None).await.unwrap();
+        assert!(matches!(got, Fetched::Body { .. }));
+        // System roots alone do not trust the test CA.
+        let system_only = TlsFiles {
+            ca_bundle: None,
+            system_roots: true,
+            ..fx.tls.clone()
+        };
+        let e = fx.puller(&system_only).fetch(None).await.unwrap_err();
+        assert_eq!(tls_problem(&e), TlsProblem::ServerUntrusted, "{e}");
+        assert!(
+            e.to_string().contains("not trusted by the system roots"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

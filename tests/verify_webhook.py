@@ -26,7 +26,8 @@ import sys
 
 def main(argv):
     if len(argv) != 4:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        print("usage: python3 tests/verify_webhook.py SECRET HEADERS_JSON BODY_FILE",
+              file=sys.stderr)
         return 2
     secret, headers_arg, body_path = argv[1], argv[2], argv[3]
     try:

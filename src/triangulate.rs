@@ -1,0 +1,1765 @@
+//! Triangulation: keyworker claims decided against partner data.
+//!
+//! In: a case (members as pseudonymous person ids, roles, problems), its
+//! claims, the visible events of its members and the coverage of every
+//! source, and the council's [`Framework`]. Out: for each claim a
+//! [`Decision`]: `verified`, `contradicted`, `insufficient` or `attested`,
+//! with the evidence that decided it (sources, event kinds, dates, counts,
+//! the coverage consulted, the people in scope as pseudonyms) and the other
+//! problems it also evidences.
+//!
+//! Promises:
+//! * **absence proves nothing without coverage.** A rule that passes because
+//!   events are absent is `verified` only if the source's deliveries cover
+//!   the whole window; otherwise `insufficient`, naming the missing period.
+//!   Events that are present decide at once (a proven offence in the window
+//!   contradicts "no offending" whatever the coverage);
+//! * a person in scope with no records where records are needed (a child
+//!   with no attendance for a term) is `insufficient`, never a pass;
+//! * practitioner-only and unavailable outcomes are `attested`, never
+//!   `verified`;
+//! * a claim that cannot be decided yet says the earliest date it could be;
+//! * ages come from month and year of birth only (the day is never kept), so
+//!   an age can be a month out near a birthday: documented in
+//!   `docs/frameworks.md`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{Datelike, Days, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::feeds::{EventKind, Period, Role, SourceKind};
+use crate::framework::{
+    Anchor, Compare, Direction, Framework, Quantifier, Rule, RuleClass, Scope, Window,
+};
+use crate::matching::{Matcher, PersonId};
+use crate::store::{CaseRecord, ClaimRecord, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Verified,
+    Contradicted,
+    Insufficient,
+    Attested,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Verified => "verified",
+            Verdict::Contradicted => "contradicted",
+            Verdict::Insufficient => "insufficient",
+            Verdict::Attested => "attested",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Verdict> {
+        [
+            Verdict::Verified,
+            Verdict::Contradicted,
+            Verdict::Insufficient,
+            Verdict::Attested,
+        ]
+        .into_iter()
+        .find(|v| v.name() == s)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One piece of evidence: what was looked at and what was found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub sources: Vec<SourceKind>,
+    pub events: Vec<EventKind>,
+    pub window: Option<Period>,
+    /// The source's coverage that was consulted (clipped to the window).
+    pub coverage: Vec<Period>,
+    /// People in scope, as pseudonyms.
+    pub persons: Vec<String>,
+    pub count: Option<i64>,
+    /// Dates of the events that decided it (first 20).
+    pub dates: Vec<NaiveDate>,
+    pub finding: String,
+}
+
+/// The decision on one claim (or indicator).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub evidence: Vec<Evidence>,
+    /// Periods the sources did not cover that the rule needed.
+    pub missing: Vec<Period>,
+    /// When undecided: the earliest date the claim could be decided.
+    pub earliest_decidable: Option<NaiveDate>,
+}
+
+impl Decision {
+    fn new(verdict: Verdict) -> Self {
+        Decision {
+            verdict,
+            evidence: Vec::new(),
+            missing: Vec::new(),
+            earliest_decidable: None,
+        }
+    }
+}
+
+/// A member as triangulation sees them.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub person: PersonId,
+    pub role: Option<Role>,
+    pub problems: Vec<String>,
+    pub birth: Option<(i32, u32)>,
+}
+
+/// Everything one case's claims are decided on, loaded once per case.
+#[derive(Debug, Clone)]
+pub struct CaseData {
+    pub case: CaseRecord,
+    pub members: Vec<Member>,
+    /// People linked to a member's address who are not members.
+    pub household: Vec<Member>,
+    /// Visible events per (canonical) person.
+    pub events: HashMap<PersonId, Vec<crate::feeds::Event>>,
+    pub coverage: HashMap<SourceKind, Vec<Period>>,
+}
+
+/// The pseudonym outcomesd shows for a person.
+pub fn pseudonym(p: PersonId) -> String {
+    format!("p{p}")
+}
+
+impl CaseData {
+    /// Loads a case's members (after merges), household links, events and
+    /// the coverage of every source.
+    pub fn load(
+        store: &Store,
+        matcher: &Matcher,
+        case: CaseRecord,
+    ) -> Result<CaseData, StoreError> {
+        let mut members: Vec<Member> = Vec::new();
+        for m in &case.members {
+            let c = matcher.canonical(m.person);
+            if let Some(existing) = members.iter_mut().find(|x| x.person == c) {
+                existing.problems.extend(m.problems.iter().cloned());
+                continue;
+            }
+            members.push(Member {
+                person: c,
+                role: Some(m.role),
+                problems: m.problems.clone(),
+                birth: matcher.person(c).and_then(|s| s.birth),
+            });
+        }
+        let mut household = Vec::new();
+        for m in &case.members {
+            let Some(addr) = m.address.as_deref().and_then(|h| hex::decode(h).ok()) else {
+                continue;
+            };
+            let Ok(addr) = <[u8; 16]>::try_from(addr.as_slice()) else {
+                continue;
+            };
+            for &p in matcher.household(&addr) {
+                let c = matcher.canonical(p);
+                if !members.iter().any(|x| x.person == c)
+                    && !household.iter().any(|x: &Member| x.person == c)
+                {
+                    household.push(Member {
+                        person: c,
+                        role: None,
+                        problems: vec![],
+                        birth: matcher.person(c).and_then(|s| s.birth),
+                    });
+                }
+            }
+        }
+        let mut ids: Vec<PersonId> = Vec::new();
+        let mut owner: HashMap<PersonId, PersonId> = HashMap::new();
+        for m in members.iter().chain(household.iter()) {
+            for id in matcher.members(m.person) {
+                ids.push(id);
+                owner.insert(id, m.person);
+            }
+        }
+        let far_past = NaiveDate::from_ymd_opt(1900, 1, 1).expect("date");
+        let far_future = NaiveDate::from_ymd_opt(2200, 1, 1).expect("date");
+        let mut events: HashMap<PersonId, Vec<crate::feeds::Event>> = HashMap::new();
+        for se in store.events(&ids, &EventKind::ALL, far_past, far_future)? {
+            events.entry(owner[&se.person]).or_default().push(se.event);
+        }
+        for v in events.values_mut() {
+            v.sort();
+            v.dedup();
+        }
+        let coverage = SourceKind::ALL
+            .iter()
+            .map(|k| (*k, store.coverage(*k)))
+            .collect();
+        Ok(CaseData {
+            case,
+            members,
+            household,
+            events,
+            coverage,
+        })
+    }
+
+    fn events_of(&self, p: PersonId) -> &[crate::feeds::Event] {
+        self.events.get(&p).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Age in whole years at `d`, from month and year of birth.
+pub fn age_at(birth: (i32, u32), d: NaiveDate) -> i32 {
+    let (y, m) = birth;
+    d.year() - y - if d.month() < m { 1 } else { 0 }
+}
+
+// ---- school terms ----
+
+/// First and last day of the term that starts at `start`.
+fn term_end(start: NaiveDate) -> NaiveDate {
+    let (m, d) = match start.month() {
+        9 => (12, 31),
+        1 => (3, 31),
+        _ => (7, 31),
+    };
+    NaiveDate::from_ymd_opt(start.year(), m, d).expect("term end")
+}
+
+fn prev_term(start: NaiveDate) -> NaiveDate {
+    let (y, m) = match start.month() {
+        9 => (start.year(), 4),
+        4 => (start.year(), 1),
+        _ => (start.year() - 1, 9),
+    };
+    NaiveDate::from_ymd_opt(y, m, 1).expect("term start")
+}
+
+fn next_term(start: NaiveDate) -> NaiveDate {
+    let (y, m) = match start.month() {
+        1 => (start.year(), 4),
+        4 => (start.year(), 9),
+        _ => (start.year() + 1, 1),
+    };
+    NaiveDate::from_ymd_opt(y, m, 1).expect("term start")
+}
+
+/// The last `n` complete terms ending on or before `d`, oldest first.
+pub fn terms_ending_by(d: NaiveDate, n: u32) -> Vec<Period> {
+    let mut t = crate::feeds::term_of(d);
+    if term_end(t) > d {
+        t = prev_term(t);
+    }
+    let mut out: Vec<Period> = (0..n)
+        .map(|_| {
+            let p = Period {
+                from: t,
+                to: term_end(t),
+            };
+            t = prev_term(t);
+            p
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+/// The first `n` terms starting after `d`.
+fn terms_starting_after(d: NaiveDate, n: u32) -> Vec<Period> {
+    let mut t = next_term(crate::feeds::term_of(d));
+    (0..n)
+        .map(|_| {
+            let p = Period {
+                from: t,
+                to: term_end(t),
+            };
+            t = next_term(t);
+            p
+        })
+        .collect()
+}
+
+// ---- windows and coverage ----
+
+/// Why a window could not be placed.
+enum NoWindow {
+    CaseOpen,
+}
+
+struct Ctx<'a> {
+    fw: &'a Framework,
+    data: &'a CaseData,
+    claim_date: NaiveDate,
+    problem: &'a str,
+}
+
+impl Ctx<'_> {
+    fn anchor(&self, a: Anchor) -> Result<NaiveDate, NoWindow> {
+        match a {
+            Anchor::Claim => Ok(self.claim_date),
+            Anchor::CaseStart => Ok(self.data.case.start),
+            Anchor::CaseEnd => self.data.case.end.ok_or(NoWindow::CaseOpen),
+        }
+    }
+
+    fn window(&self, w: &Window) -> Result<Period, NoWindow> {
+        let a = self.anchor(w.anchor)?;
+        if let Some(t) = w.terms {
+            let ts = match w.direction {
+                Direction::Before => terms_ending_by(a, t),
+                Direction::After => terms_starting_after(a, t),
+            };
+            return Ok(Period {
+                from: ts.first().expect("n > 0").from,
+                to: ts.last().expect("n > 0").to,
+            });
+        }
+        let span = |d: NaiveDate, forward: bool| -> NaiveDate {
+            let r = match (w.months, w.weeks, w.days) {
+                (Some(m), ..) if forward => d.checked_add_months(Months::new(m)),
+                (Some(m), ..) => d.checked_sub_months(Months::new(m)),
+                (_, Some(wk), _) if forward => d.checked_add_days(Days::new(u64::from(wk) * 7)),
+                (_, Some(wk), _) => d.checked_sub_days(Days::new(u64::from(wk) * 7)),
+                (_, _, Some(n)) if forward => d.checked_add_days(Days::new(u64::from(n))),
+                (_, _, Some(n)) => d.checked_sub_days(Days::new(u64::from(n))),
+                _ => Some(d),
+            };
+            r.unwrap_or(d)
+        };
+        Ok(match w.direction {
+            Direction::Before => Period {
+                from: span(a, false).succ_opt().unwrap_or(a),
+                to: a,
+            },
+            Direction::After => Period {
+                from: a.succ_opt().unwrap_or(a),
+                to: span(a, true),
+            },
+        })
+    }
+
+    /// The parts of `w` not covered by deliveries of `source`.
+    fn missing(&self, source: SourceKind, w: Period) -> Vec<Period> {
+        let cov = self
+            .data
+            .coverage
+            .get(&source)
+            .map_or(&[][..], Vec::as_slice);
+        let mut out = Vec::new();
+        let mut cursor = w.from;
+        for p in cov {
+            if p.to < cursor || p.from > w.to {
+                continue;
+            }
+            if p.from > cursor {
+                out.push(Period {
+                    from: cursor,
+                    to: p.from.pred_opt().unwrap_or(p.from).min(w.to),
+                });
+            }
+            cursor = cursor.max(p.to.succ_opt().unwrap_or(p.to));
+            if cursor > w.to {
+                break;
+            }
+        }
+        if cursor <= w.to {
+            out.push(Period {
+                from: cursor,
+                to: w.to,
+            });
+        }
+        out
+    }
+
+    fn coverage_in(&self, source: SourceKind, w: Period) -> Vec<Period> {
+        self.data
+            .coverage
+            .get(&source)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter(|p| p.overlaps(w.from, w.to))
+            .map(|p| Period {
+                from: p.from.max(w.from),
+                to: p.to.min(w.to),
+            })
+            .collect()
+    }
+
+    /// The last day a source covers (for open spells).
+    fn covered_until(&self, source: SourceKind) -> Option<NaiveDate> {
+        self.data
+            .coverage
+            .get(&source)
+            .and_then(|c| c.last())
+            .map(|p| p.to)
+    }
+
+    fn scope(&self, scope: &Scope, at: NaiveDate) -> Vec<&Member> {
+        let d = self.data;
+        let age = |m: &Member| m.birth.map(|b| age_at(b, at));
+        let adult = |m: &Member| match age(m) {
+            Some(a) => a >= 18,
+            None => matches!(m.role, Some(Role::Adult | Role::MainCarer)),
+        };
+        let child = |m: &Member| match age(m) {
+            Some(a) => a < 18,
+            None => m.role == Some(Role::Child),
+        };
+        match scope {
+            Scope::Family => d.members.iter().collect(),
+            Scope::Children => d.members.iter().filter(|m| child(m)).collect(),
+            Scope::SchoolAge => d
+                .members
+                .iter()
+                .filter(|m| age(m).map_or(m.role == Some(Role::Child), |a| (5..=16).contains(&a)))
+                .collect(),
+            Scope::Adults => d.members.iter().filter(|m| adult(m)).collect(),
+            Scope::Flagged => {
+                let flagged: Vec<&Member> = d
+                    .members
+                    .iter()
+                    .filter(|m| m.problems.iter().any(|p| p == self.problem))
+                    .collect();
+                if flagged.is_empty() {
+                    d.members.iter().collect()
+                } else {
+                    flagged
+                }
+            }
+            Scope::Household => d.members.iter().chain(d.household.iter()).collect(),
+            Scope::Ages { min, max } => d
+                .members
+                .iter()
+                .filter(|m| age(m).is_some_and(|a| a >= *min as i32 && a <= *max as i32))
+                .collect(),
+            Scope::Met(c) => {
+                let start = d.case.start;
+                let from = start
+                    .checked_sub_months(Months::new(c.months))
+                    .unwrap_or(start);
+                d.members
+                    .iter()
+                    .filter(|m| !c.adults_only || adult(m))
+                    .filter(|m| {
+                        d.events_of(m.person).iter().any(|e| {
+                            c.events.contains(&e.kind)
+                                && code_matches(e, &c.codes)
+                                && e.start <= start
+                                && e.last_day(start) >= from
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+fn code_matches(e: &crate::feeds::Event, codes: &[String]) -> bool {
+    codes.is_empty() || codes.iter().any(|c| e.kind.code_of(c) == Some(e.code))
+}
+
+fn sources_of(kinds: &[EventKind]) -> Vec<SourceKind> {
+    let mut s: Vec<_> = kinds.iter().map(|k| k.source()).collect();
+    s.sort();
+    s.dedup();
+    s
+}
+
+/// Per-person result before combining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+fn combine(parts: &[Part], q: Quantifier) -> Verdict {
+    if parts.is_empty() {
+        return Verdict::Insufficient;
+    }
+    match q {
+        Quantifier::Any => {
+            if parts.contains(&Part::Pass) {
+                Verdict::Verified
+            } else if parts.contains(&Part::Unknown) {
+                Verdict::Insufficient
+            } else {
+                Verdict::Contradicted
+            }
+        }
+        _ => {
+            if parts.contains(&Part::Fail) {
+                Verdict::Contradicted
+            } else if parts.contains(&Part::Unknown) {
+                Verdict::Insufficient
+            } else {
+                Verdict::Verified
+            }
+        }
+    }
+}
+
+fn persons(ms: &[&Member]) -> Vec<String> {
+    ms.iter().map(|m| pseudonym(m.person)).collect()
+}
+
+/// Decides `rule` for a claim (or indicator) of `problem` dated `claim_date`.
+pub fn decide(
+    fw: &Framework,
+    data: &CaseData,
+    rule: &Rule,
+    problem: &str,
+    claim_date: NaiveDate,
+) -> Decision {
+    let ctx = Ctx {
+        fw,
+        data,
+        claim_date,
+        problem,
+    };
+    eval(&ctx, rule)
+}
+
+fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
+    match rule {
+        Rule::Attested {
+            evidence,
+            steps,
+            min_steps,
+        } => {
+            let mut d = Decision::new(Verdict::Attested);
+            let mut finding =
+                "practitioner-evidenced: accepted on the keyworker's attestation".to_string();
+            if !steps.is_empty() {
+                finding.push_str(&format!(
+                    "; the practitioner records at least {} of: {}",
+                    min_steps.unwrap_or(1),
+                    steps.join("; ")
+                ));
+            }
+            if !evidence.is_empty() {
+                finding.push_str(&format!(
+                    "; evidence held by the practitioner: {}",
+                    evidence.join("; ")
+                ));
+            }
+            d.evidence.push(Evidence {
+                sources: vec![],
+                events: vec![],
+                window: None,
+                coverage: vec![],
+                persons: vec![],
+                count: None,
+                dates: vec![],
+                finding,
+            });
+            d
+        }
+        Rule::Unavailable { reason } => {
+            let mut d = Decision::new(Verdict::Attested);
+            d.evidence.push(Evidence {
+                sources: vec![],
+                events: vec![],
+                window: None,
+                coverage: vec![],
+                persons: vec![],
+                count: None,
+                dates: vec![],
+                finding: format!("not data-verifiable ({reason}): practitioner-attested only"),
+            });
+            d
+        }
+        Rule::AllOf { rules } => {
+            let parts: Vec<Decision> = rules.iter().map(|r| eval(ctx, r)).collect();
+            let vs: Vec<Verdict> = parts.iter().map(|d| d.verdict).collect();
+            let verdict = if vs.contains(&Verdict::Contradicted) {
+                Verdict::Contradicted
+            } else if vs.contains(&Verdict::Insufficient) {
+                Verdict::Insufficient
+            } else if vs.contains(&Verdict::Attested) {
+                Verdict::Attested
+            } else {
+                Verdict::Verified
+            };
+            merge(verdict, parts, true)
+        }
+        Rule::AnyOf { rules } => {
+            let parts: Vec<Decision> = rules.iter().map(|r| eval(ctx, r)).collect();
+            let vs: Vec<Verdict> = parts.iter().map(|d| d.verdict).collect();
+            let verdict = if vs.contains(&Verdict::Verified) {
+                Verdict::Verified
+            } else if vs.contains(&Verdict::Insufficient) {
+                Verdict::Insufficient
+            } else if vs.contains(&Verdict::Attested) {
+                Verdict::Attested
+            } else {
+                Verdict::Contradicted
+            };
+            merge(verdict, parts, false)
+        }
+        Rule::Count {
+            events,
+            codes,
+            min,
+            max,
+            sum_days,
+            window,
+            scope,
+            quantifier,
+        } => count_rule(
+            ctx,
+            events,
+            codes,
+            *min,
+            *max,
+            *sum_days,
+            window,
+            scope,
+            *quantifier,
+        ),
+        Rule::Attendance { .. } => attendance_rule(ctx, rule),
+        Rule::Reduction { .. } => reduction_rule(ctx, rule),
+        Rule::Spell { .. } => spell_rule(ctx, rule),
+        Rule::ClosedNotReopened { .. } => closed_rule(ctx, rule),
+        Rule::Earnings { .. } => earnings_rule(ctx, rule),
+        Rule::Regular { .. } => regular_rule(ctx, rule),
+        Rule::ScoreReduction { .. } => score_rule(ctx, rule),
+    }
+}
+
+fn merge(verdict: Verdict, parts: Vec<Decision>, all: bool) -> Decision {
+    let mut d = Decision::new(verdict);
+    for p in parts {
+        // Keep the evidence that explains the verdict: for all_of every
+        // part; for any_of the deciding parts first.
+        if all || p.verdict == verdict || verdict != Verdict::Verified {
+            d.evidence.extend(p.evidence);
+        }
+        if verdict == Verdict::Insufficient {
+            d.missing.extend(p.missing);
+            d.earliest_decidable = match (d.earliest_decidable, p.earliest_decidable) {
+                (Some(a), Some(b)) => Some(if all { a.max(b) } else { a.min(b) }),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    d.missing.sort();
+    d.missing.dedup();
+    d
+}
+
+fn no_window(ctx: &Ctx, events: &[EventKind]) -> Decision {
+    let mut d = Decision::new(Verdict::Insufficient);
+    d.evidence.push(Evidence {
+        sources: sources_of(events),
+        events: events.to_vec(),
+        window: None,
+        coverage: vec![],
+        persons: vec![],
+        count: None,
+        dates: vec![],
+        finding: format!(
+            "case {} has not closed, so the window after closure has not begun",
+            ctx.data.case.case_ref
+        ),
+    });
+    d
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Shared tail: the verdict plus evidence; when undecided for lack of
+/// coverage, the missing periods and the earliest date to look again.
+fn finish(
+    verdict: Verdict,
+    events: &[EventKind],
+    window: Period,
+    ctx: &Ctx,
+    scope: &[&Member],
+    count: Option<i64>,
+    dates: Vec<NaiveDate>,
+    finding: String,
+) -> Decision {
+    let sources = sources_of(events);
+    let mut d = Decision::new(verdict);
+    let mut coverage = Vec::new();
+    for s in &sources {
+        coverage.extend(ctx.coverage_in(*s, window));
+        if verdict == Verdict::Insufficient {
+            d.missing.extend(ctx.missing(*s, window));
+        }
+    }
+    if verdict == Verdict::Insufficient {
+        let today = chrono::Utc::now().date_naive();
+        // Data for a window can only exist once the window has ended.
+        d.earliest_decidable = Some(if window.to >= today {
+            window.to.succ_opt().unwrap_or(window.to)
+        } else {
+            today
+        });
+    }
+    let mut dates = dates;
+    dates.sort();
+    dates.truncate(20);
+    d.evidence.push(Evidence {
+        sources,
+        events: events.to_vec(),
+        window: Some(window),
+        coverage,
+        persons: persons(scope),
+        count,
+        dates,
+        finding,
+    });
+    d
+}
+
+fn in_window(e: &crate::feeds::Event, w: Period, open_until: NaiveDate) -> bool {
+    if e.kind.is_spell() {
+        w.overlaps(e.start, e.last_day(open_until))
+    } else {
+        w.contains(e.start)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn count_rule(
+    ctx: &Ctx,
+    events: &[EventKind],
+    codes: &[String],
+    min: Option<u32>,
+    max: Option<u32>,
+    sum_days: bool,
+    window: &Window,
+    scope: &Scope,
+    q: Quantifier,
+) -> Decision {
+    let Ok(w) = ctx.window(window) else {
+        return no_window(ctx, events);
+    };
+    let members = ctx.scope(scope, w.to);
+    let complete = sources_of(events)
+        .iter()
+        .all(|s| ctx.missing(*s, w).is_empty());
+    let open_until = sources_of(events)
+        .iter()
+        .filter_map(|s| ctx.covered_until(*s))
+        .max()
+        .unwrap_or(w.to);
+    let mut dates = Vec::new();
+    let count_for = |m: &Member, dates: &mut Vec<NaiveDate>| -> i64 {
+        let mut n = 0i64;
+        for e in ctx.data.events_of(m.person) {
+            if events.contains(&e.kind) && code_matches(e, codes) && in_window(e, w, open_until) {
+                n += if sum_days { i64::from(e.values[0]) } else { 1 };
+                dates.push(e.start);
+            }
+        }
+        n
+    };
+    let judge = |n: i64| -> Part {
+        let above_max = max.is_some_and(|m| n > i64::from(m));
+        let meets_min = min.is_none_or(|m| n >= i64::from(m));
+        if above_max {
+            Part::Fail
+        } else if min.is_some() && meets_min {
+            // Events present decide a minimum whatever the coverage.
+            Part::Pass
+        } else if complete {
+            if meets_min {
+                Part::Pass
+            } else {
+                Part::Fail
+            }
+        } else {
+            Part::Unknown
+        }
+    };
+    let (verdict, total) = if q == Quantifier::Together {
+        let n: i64 = members.iter().map(|m| count_for(m, &mut dates)).sum();
+        let part = if members.is_empty() {
+            vec![]
+        } else {
+            vec![judge(n)]
+        };
+        (combine(&part, Quantifier::Each), n)
+    } else {
+        let mut total = 0;
+        let parts: Vec<Part> = members
+            .iter()
+            .map(|m| {
+                let n = count_for(m, &mut dates);
+                total += n;
+                judge(n)
+            })
+            .collect();
+        (combine(&parts, q), total)
+    };
+    let what = if sum_days { "days" } else { "events" };
+    let bound = match (min, max) {
+        (Some(a), Some(b)) => format!("{a} to {b}"),
+        (Some(a), None) => format!("at least {a}"),
+        (None, Some(b)) => format!("at most {b}"),
+        _ => "any".into(),
+    };
+    let finding = if members.is_empty() {
+        "no one in the family is in this rule's scope".to_string()
+    } else {
+        format!(
+            "{total} {what} in the window across {} people in scope (needed {bound} {}){}",
+            members.len(),
+            match q {
+                Quantifier::Each => "for each",
+                Quantifier::Any => "for at least one",
+                Quantifier::Together => "together",
+            },
+            if complete {
+                ""
+            } else {
+                "; the window is not fully covered by deliveries"
+            }
+        )
+    };
+    finish(
+        verdict,
+        events,
+        w,
+        ctx,
+        &members,
+        Some(total),
+        dates,
+        finding,
+    )
+}
+
+fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
+    let Rule::Attendance {
+        terms,
+        thresholds,
+        compare,
+        exclude_authorised,
+        average,
+        improvement_points,
+        improvement_percent,
+        anchor,
+        scope,
+        quantifier,
+    } = rule
+    else {
+        unreachable!()
+    };
+    let events = [EventKind::Attendance];
+    let Ok(at) = ctx.anchor(*anchor) else {
+        return no_window(ctx, &events);
+    };
+    let ts = terms_ending_by(at, *terms);
+    let w = Period {
+        from: ts[0].from,
+        to: ts[ts.len() - 1].to,
+    };
+    let threshold = thresholds
+        .iter()
+        .filter(|t| t.from.is_none_or(|f| f <= ctx.claim_date))
+        .max_by_key(|t| t.from)
+        .map_or(0.0, |t| t.percent);
+    let members = ctx.scope(scope, w.to);
+    let rate = |p: PersonId, terms: &[Period]| -> Result<(f64, Vec<f64>), usize> {
+        let (mut att, mut poss) = (0i64, 0i64);
+        let mut per_term = Vec::new();
+        for (i, t) in terms.iter().enumerate() {
+            let rows: Vec<_> = ctx
+                .data
+                .events_of(p)
+                .iter()
+                .filter(|e| e.kind == EventKind::Attendance && e.start == t.from)
+                .collect();
+            if rows.is_empty() {
+                return Err(i);
+            }
+            let (mut a, mut ps) = (0i64, 0i64);
+            for e in rows {
+                let [possible, attended, auth, _] = e.values;
+                a += i64::from(attended);
+                ps += i64::from(possible)
+                    - if *exclude_authorised {
+                        i64::from(auth)
+                    } else {
+                        0
+                    };
+            }
+            per_term.push(if ps > 0 {
+                100.0 * a as f64 / ps as f64
+            } else {
+                100.0
+            });
+            att += a;
+            poss += ps;
+        }
+        Ok((
+            if poss > 0 {
+                100.0 * att as f64 / poss as f64
+            } else {
+                100.0
+            },
+            per_term,
+        ))
+    };
+    let meets = |r: f64| match compare {
+        Compare::Above => r > threshold,
+        Compare::AtLeast => r >= threshold,
+        Compare::Below => r < threshold,
+    };
+    let complete = ctx.missing(SourceKind::Education, w).is_empty();
+    let mut notes = Vec::new();
+    let mut parts = Vec::new();
+    for m in &members {
+        let part = match rate(m.person, &ts) {
+            Err(i) => {
+                notes.push(format!(
+                    "{} has no attendance record for the term from {}",
+                    pseudonym(m.person),
+                    ts[i].from
+                ));
+                Part::Unknown
+            }
+            Ok((avg, per_term)) => {
+                let ok = if *average {
+                    meets(avg)
+                } else {
+                    per_term.iter().all(|r| meets(*r))
+                };
+                let mut improved = true;
+                if improvement_points.is_some() || improvement_percent.is_some() {
+                    let base_terms = terms_ending_by(
+                        ctx.data
+                            .case
+                            .start
+                            .pred_opt()
+                            .unwrap_or(ctx.data.case.start),
+                        *terms,
+                    );
+                    match rate(m.person, &base_terms) {
+                        Ok((base, _)) => {
+                            if let Some(pts) = improvement_points {
+                                improved &= avg - base >= *pts;
+                            }
+                            if let Some(pc) = improvement_percent {
+                                improved &= base > 0.0 && (avg - base) / base * 100.0 >= *pc;
+                            }
+                            notes.push(format!(
+                                "{} {base:.1}% before the case, {avg:.1}% now",
+                                pseudonym(m.person)
+                            ));
+                        }
+                        Err(_) => {
+                            notes.push(format!(
+                                "{} has no baseline attendance before the case",
+                                pseudonym(m.person)
+                            ));
+                            improved = false;
+                            if ok {
+                                parts.push(Part::Unknown);
+                                continue;
+                            }
+                        }
+                    }
+                } else {
+                    notes.push(format!("{} {avg:.1}%", pseudonym(m.person)));
+                }
+                if ok && improved {
+                    Part::Pass
+                } else {
+                    Part::Fail
+                }
+            }
+        };
+        parts.push(part);
+    }
+    let verdict = combine(&parts, *quantifier);
+    let finding = if members.is_empty() {
+        "no one in the family is in this rule's scope".to_string()
+    } else {
+        format!(
+            "attendance over {} terms {}{} (threshold {threshold}%): {}",
+            terms,
+            w,
+            if complete {
+                ""
+            } else {
+                ", not fully covered by education deliveries"
+            },
+            notes.join("; ")
+        )
+    };
+    finish(verdict, &events, w, ctx, &members, None, vec![], finding)
+}
+
+fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
+    let Rule::Reduction {
+        events,
+        codes,
+        baseline,
+        window,
+        percent,
+        percent_setting,
+        tiers,
+        scope,
+        quantifier,
+    } = rule
+    else {
+        unreachable!()
+    };
+    let (Ok(bw), Ok(w)) = (ctx.window(baseline), ctx.window(window)) else {
+        return no_window(ctx, events);
+    };
+    let members = ctx.scope(scope, w.to);
+    let open_until = w.to;
+    let count = |m: &Member, win: Period, dates: &mut Vec<NaiveDate>| -> i64 {
+        ctx.data
+            .events_of(m.person)
+            .iter()
+            .filter(|e| {
+                events.contains(&e.kind) && code_matches(e, codes) && in_window(e, win, open_until)
+            })
+            .inspect(|e| dates.push(e.start))
+            .count() as i64
+    };
+    let complete = sources_of(events)
+        .iter()
+        .all(|s| ctx.missing(*s, w).is_empty() && ctx.missing(*s, bw).is_empty());
+    let pct = if *percent_setting {
+        ctx.fw.settings.significant_reduction_percent
+    } else {
+        *percent
+    };
+    let judge = |base: i64, now: i64| -> Part {
+        if !complete {
+            return Part::Unknown;
+        }
+        if base == 0 {
+            return Part::Unknown;
+        }
+        let tier = tiers.iter().find(|t| {
+            base >= i64::from(t.baseline_min) && t.baseline_max.is_none_or(|m| base <= i64::from(m))
+        });
+        let ok = match tier {
+            Some(t) => match (t.percent, t.max) {
+                (Some(p), _) => (now as f64) <= base as f64 * (1.0 - p / 100.0),
+                (None, Some(mx)) => now <= i64::from(mx),
+                _ => false,
+            },
+            None => pct.is_some_and(|p| (now as f64) <= base as f64 * (1.0 - p / 100.0)),
+        };
+        if ok {
+            Part::Pass
+        } else {
+            Part::Fail
+        }
+    };
+    let mut dates = Vec::new();
+    let mut notes = Vec::new();
+    let parts: Vec<Part> = if *quantifier == Quantifier::Together {
+        let b: i64 = members.iter().map(|m| count(m, bw, &mut Vec::new())).sum();
+        let n: i64 = members.iter().map(|m| count(m, w, &mut dates)).sum();
+        notes.push(format!("{b} in the baseline {bw}, {n} in {w}"));
+        if members.is_empty() {
+            vec![]
+        } else {
+            vec![judge(b, n)]
+        }
+    } else {
+        members
+            .iter()
+            .map(|m| {
+                let b = count(m, bw, &mut Vec::new());
+                let n = count(m, w, &mut dates);
+                notes.push(format!("{}: {b} then {n}", pseudonym(m.person)));
+                judge(b, n)
+            })
+            .collect()
+    };
+    let verdict = combine(
+        &parts,
+        if *quantifier == Quantifier::Together {
+            Quantifier::Each
+        } else {
+            *quantifier
+        },
+    );
+    let mut finding = notes.join("; ");
+    if parts.iter().all(|p| *p == Part::Unknown) && complete {
+        finding.push_str("; no events in the baseline, so there is nothing to reduce");
+    }
+    let full = Period {
+        from: bw.from.min(w.from),
+        to: bw.to.max(w.to),
+    };
+    finish(verdict, events, full, ctx, &members, None, dates, finding)
+}
+
+fn spell_rule(ctx: &Ctx, rule: &Rule) -> Decision {
+    let Rule::Spell {
+        events,
+        codes,
+        weeks,
+        of_last_weeks,
+        anchor,
+        scope,
+        quantifier,
+    } = rule
+    else {
+        unreachable!()
+    };
+    let Ok(at) = ctx.anchor(*anchor) else {
+        return no_window(ctx, events);
+    };
+    let w = match of_last_weeks {
+        Some(m) => Period {
+            from: at
+                .checked_sub_days(Days::new(u64::from(*m) * 7 - 1))
+                .unwrap_or(at),
+            to: at,
+        },
+        None => Period {
+            from: ctx.data.case.start.min(at),
+            to: at,
+        },
+    };
+    let source = sources_of(events);
+    let open_until = source
+        .iter()
+        .filter_map(|s| ctx.covered_until(*s))
+        .max()
+        .unwrap_or(at)
+        .min(at);
+    let complete = source.iter().all(|s| ctx.missing(*s, w).is_empty());
+    let need = i64::from(*weeks) * 7;
+    let members = ctx.scope(scope, at);
+    let mut dates = Vec::new();
+    let mut notes = Vec::new();
+    let parts: Vec<Part> = members
+        .iter()
+        .map(|m| {
+            let spells: Vec<(NaiveDate, NaiveDate)> = ctx
+                .data
+                .events_of(m.person)
+                .iter()
+                .filter(|e| events.contains(&e.kind) && code_matches(e, codes))
+                .map(|e| (e.start.max(w.from), e.last_day(open_until).min(w.to)))
+                .filter(|(a, b)| a <= b)
+                .collect();
+            let best = match of_last_weeks {
+                Some(_) => {
+                    // days covered by the union of spells within the window
+                    let mut days: BTreeSet<NaiveDate> = BTreeSet::new();
+                    for (a, b) in &spells {
+                        for d in a.iter_days().take_while(|d| d <= b) {
+                            days.insert(d);
+                        }
+                    }
+                    days.len() as i64
+                }
+                None => spells
+                    .iter()
+                    .map(|(a, b)| (*b - *a).num_days() + 1)
+                    .max()
+                    .unwrap_or(0),
+            };
+            for (a, _) in &spells {
+                dates.push(*a);
+            }
+            notes.push(format!("{}: {} weeks", pseudonym(m.person), best / 7));
+            if best >= need {
+                Part::Pass
+            } else if complete {
+                Part::Fail
+            } else {
+                Part::Unknown
+            }
+        })
+        .collect();
+    let verdict = combine(&parts, *quantifier);
+    let finding = if members.is_empty() {
+        "no one in the family is in this rule's scope".to_string()
+    } else {
+        format!("needed {weeks} weeks; found {}", notes.join(", "))
+    };
+    finish(verdict, events, w, ctx, &members, None, dates, finding)
+}
+
+fn closed_rule(ctx: &Ctx, rule: &Rule) -> Decision {
+    let Rule::ClosedNotReopened {
+        events,
+        closure_codes,
+        reopen,
+        months,
+        scope,
+    } = rule
+    else {
+        unreachable!()
+    };
+    let after = |end: NaiveDate| Period {
+        from: end.succ_opt().unwrap_or(end),
+        to: end.checked_add_months(Months::new(*months)).unwrap_or(end),
+    };
+    let mut kinds: Vec<EventKind> = events.clone();
+    kinds.extend(reopen.iter().copied());
+    if events.is_empty() {
+        // The keyworker case itself.
+        let Some(end) = ctx.data.case.end.filter(|e| *e <= ctx.claim_date) else {
+            return no_window(ctx, reopen);
+        };
+        let w = after(end);
+        let members = ctx.scope(scope, w.to);
+        let mut dates = Vec::new();
+        for m in &members {
+            for e in ctx.data.events_of(m.person) {
+                if reopen.contains(&e.kind) && w.contains(e.start) {
+                    dates.push(e.start);
+                }
+            }
+        }
+        let complete = sources_of(reopen)
+            .iter()
+            .all(|s| ctx.missing(*s, w).is_empty());
+        let verdict = if !dates.is_empty() {
+            Verdict::Contradicted
+        } else if complete {
+            Verdict::Verified
+        } else {
+            Verdict::Insufficient
+        };
+        let finding = format!(
+            "case closed {end}; {} repeat referrals in the {months} months after closure",
+            dates.len()
+        );
+        let mut d = finish(
+            verdict,
+            reopen,
+            w,
+            ctx,
+            &members,
+            Some(dates.len() as i64),
+            dates,
+            finding,
+        );
+        if verdict == Verdict::Insufficient {
+            d.earliest_decidable = d
+                .earliest_decidable
+                .map(|x| x.max(w.to.succ_opt().unwrap_or(w.to)));
+        }
+        return d;
+    }
+    let members = ctx.scope(scope, ctx.claim_date);
+    let source = sources_of(&kinds);
+    let open_until = source
+        .iter()
+        .filter_map(|s| ctx.covered_until(*s))
+        .max()
+        .unwrap_or(ctx.claim_date);
+    let mut parts = Vec::new();
+    let mut dates = Vec::new();
+    let mut notes = Vec::new();
+    let mut latest_window: Option<Period> = None;
+    for m in &members {
+        let evs = ctx.data.events_of(m.person);
+        let episodes: Vec<_> = evs
+            .iter()
+            .filter(|e| events.contains(&e.kind) && e.start <= ctx.claim_date)
+            .collect();
+        let Some(last) = episodes.iter().max_by_key(|e| e.last_day(open_until)) else {
+            continue; // this member never had such an episode: not in scope
+        };
+        let still_open = last.end.is_none_or(|e| e > ctx.claim_date);
+        if still_open {
+            notes.push(format!(
+                "{}: {} episode still open",
+                pseudonym(m.person),
+                last.kind
+            ));
+            parts.push(Part::Fail);
+            dates.push(last.start);
+            continue;
+        }
+        let end = last.end.expect("closed");
+        if !closure_codes.is_empty() && !code_matches(last, closure_codes) {
+            notes.push(format!(
+                "{}: closed {end} but not {}",
+                pseudonym(m.person),
+                closure_codes.join("/")
+            ));
+            parts.push(Part::Fail);
+            continue;
+        }
+        let w = after(end);
+        latest_window = Some(latest_window.map_or(w, |p: Period| Period {
+            from: p.from.min(w.from),
+            to: p.to.max(w.to),
+        }));
+        let reopened: Vec<_> = evs
+            .iter()
+            .filter(|e| reopen.contains(&e.kind) && w.contains(e.start))
+            .collect();
+        let complete = source.iter().all(|s| ctx.missing(*s, w).is_empty());
+        if let Some(r) = reopened.first() {
+            notes.push(format!(
+                "{}: closed {end}, {} on {}",
+                pseudonym(m.person),
+                r.kind,
+                r.start
+            ));
+            dates.push(r.start);
+            parts.push(Part::Fail);
+        } else if complete {
+            notes.push(format!(
+                "{}: closed {end}, nothing in the {months} months after",
+                pseudonym(m.person)
+            ));
+            parts.push(Part::Pass);
+        } else {
+            notes.push(format!(
+                "{}: closed {end}; the {months} months after are not yet covered",
+                pseudonym(m.person)
+            ));
+            parts.push(Part::Unknown);
+        }
+    }
+    let verdict = combine(&parts, Quantifier::Each);
+    let w = latest_window.unwrap_or(Period {
+        from: ctx.claim_date,
+        to: ctx.claim_date,
+    });
+    let finding = if parts.is_empty() {
+        "no one in scope had such an episode to close".to_string()
+    } else {
+        notes.join("; ")
+    };
+    let mut d = finish(verdict, &kinds, w, ctx, &members, None, dates, finding);
+    if verdict == Verdict::Insufficient {
+        d.earliest_decidable = Some(
+            w.to.succ_opt()
+                .unwrap_or(w.to)
+                .max(d.earliest_decidable.unwrap_or(w.to)),
+        );
+    }
+    d
+}
+
+fn earnings_rule(ctx: &Ctx, rule: &Rule) -> Decision {
+    let Rule::Earnings {
+        events,
+        thresholds,
+        weeks,
+        of_last_weeks,
+        anchor,
+        scope,
+        quantifier,
+    } = rule
+    else {
+        unreachable!()
+    };
+    let Ok(at) = ctx.anchor(*anchor) else {
+        return no_window(ctx, events);
+    };
+    let w = Period {
+        from: at
+            .checked_sub_days(Days::new(u64::from(*of_last_weeks) * 7 - 1))
+            .unwrap_or(at),
+        to: at,
+    };
+    let complete = sources_of(events)
+        .iter()
+        .all(|s| ctx.missing(*s, w).is_empty());
+    let members = ctx.scope(scope, at);
+    let mut notes = Vec::new();
+    let mut dates = Vec::new();
+    let parts: Vec<Part> = members
+        .iter()
+        .map(|m| {
+            let age = m.birth.map(|b| age_at(b, at));
+            let th = thresholds.iter().find(|t| {
+                age.is_some_and(|a| {
+                    t.min_age.is_none_or(|x| a >= x as i32)
+                        && t.max_age.is_none_or(|x| a <= x as i32)
+                })
+            });
+            let Some(th) = th else {
+                notes.push(format!(
+                    "{}: age unknown, no threshold applies",
+                    pseudonym(m.person)
+                ));
+                return Part::Unknown;
+            };
+            let pence = (th.pounds * 100.0).round() as i32;
+            let mut days: BTreeSet<NaiveDate> = BTreeSet::new();
+            for e in ctx.data.events_of(m.person) {
+                if events.contains(&e.kind) && e.values[0] >= pence {
+                    let (a, b) = (e.start.max(w.from), e.end.unwrap_or(e.start).min(w.to));
+                    if a <= b {
+                        dates.push(e.start);
+                        for d in a.iter_days().take_while(|d| *d <= b) {
+                            days.insert(d);
+                        }
+                    }
+                }
+            }
+            let got = days.len() as u32 / 7;
+            notes.push(format!(
+                "{}: {got} weeks at or above £{:.2}",
+                pseudonym(m.person),
+                th.pounds
+            ));
+            if got >= *weeks {
+                Part::Pass
+            } else if complete {
+                Part::Fail
+            } else {
+                Part::Unknown
+            }
+        })
+        .collect();
+    let verdict = combine(&parts, *quantifier);
+    let finding = if members.is_empty() {
+        "no one in the family is in this rule's scope".to_string()
+    } else {
+        format!(
+            "needed {weeks} of the last {of_last_weeks} weeks: {}",
+            notes.join("; ")
+        )
+    };
+    finish(verdict, events, w, ctx, &members, None, dates, finding)
+}
+
+fn regular_rule(ctx: &Ctx, rule: &Rule) -> Decision {
+    let Rule::Regular {
+        events,
+        months,
+        min_each,
+        anchor,
+        scope,
+        quantifier,
+    } = rule
+    else {
+        unreachable!()
+    };
+    let Ok(at) = ctx.anchor(*anchor) else {
+        return no_window(ctx, events);
+    };
+    let slices: Vec<Period> = (0..*months)
+        .rev()
+        .map(|i| {
+            let to = at.checked_sub_months(Months::new(i)).unwrap_or(at);
+            let from = to
+                .checked_sub_months(Months::new(1))
+                .and_then(|d| d.succ_opt())
+                .unwrap_or(to);
+            Period { from, to }
+        })
+        .collect();
+    let w = Period {
+        from: slices[0].from,
+        to: at,
+    };
+    let complete = sources_of(events)
+        .iter()
+        .all(|s| ctx.missing(*s, w).is_empty());
+    let members = ctx.scope(scope, at);
+    let mut dates = Vec::new();
+    let parts: Vec<Part> = members
+        .iter()
+        .map(|m| {
+            let evs: Vec<_> = ctx
+                .data
+                .events_of(m.person)
+                .iter()
+                .filter(|e| events.contains(&e.kind) && w.contains(e.start))
+                .collect();
+            dates.extend(evs.iter().map(|e| e.start));
+            let ok = slices
+                .iter()
+                .all(|s| evs.iter().filter(|e| s.contains(e.start)).count() as u32 >= *min_each);
+            if ok {
+                Part::Pass
+            } else if complete {
+                Part::Fail
+            } else {
+                Part::Unknown
+            }
+        })
+        .collect();
+    let verdict = combine(&parts, *quantifier);
+    let n = dates.len() as i64;
+    let finding = format!("{n} events in the {months} months; needed {min_each} in every month");
+    finish(verdict, events, w, ctx, &members, Some(n), dates, finding)
+}
+
+fn score_rule(ctx: &Ctx, rule: &Rule) -> Decision {
+    let Rule::ScoreReduction {
+        events,
+        high,
+        percent,
+        months,
+        scope,
+    } = rule
+    else {
+        unreachable!()
+    };
+    let at = ctx.claim_date;
+    let w = Period {
+        from: at
+            .checked_sub_months(Months::new(*months))
+            .and_then(|d| d.succ_opt())
+            .unwrap_or(at),
+        to: at,
+    };
+    let members = ctx.scope(scope, at);
+    let mut notes = Vec::new();
+    let mut dates = Vec::new();
+    let mut parts = Vec::new();
+    for m in &members {
+        let evs: Vec<_> = ctx
+            .data
+            .events_of(m.person)
+            .iter()
+            .filter(|e| events.contains(&e.kind))
+            .collect();
+        let Some(base) = evs
+            .iter()
+            .filter(|e| e.start <= ctx.data.case.start)
+            .max_by_key(|e| e.start)
+        else {
+            continue; // no assessment at the start: not in scope
+        };
+        let b = base.values[0];
+        // The score in force throughout the window: the last assessment on
+        // or before the window's start, and every one inside it.
+        let before = evs
+            .iter()
+            .filter(|e| e.start <= w.from)
+            .max_by_key(|e| e.start);
+        let inside: Vec<_> = evs.iter().filter(|e| w.contains(e.start)).collect();
+        let Some(first) = before else {
+            notes.push(format!(
+                "{}: no assessment {months} months before the claim",
+                pseudonym(m.person)
+            ));
+            parts.push(Part::Unknown);
+            continue;
+        };
+        let scores: Vec<i32> = std::iter::once(first.values[0])
+            .chain(inside.iter().map(|e| e.values[0]))
+            .collect();
+        dates.extend(std::iter::once(first.start).chain(inside.iter().map(|e| e.start)));
+        let ok = if b >= *high {
+            scores.iter().all(|s| *s < *high)
+        } else {
+            scores
+                .iter()
+                .all(|s| f64::from(*s) <= f64::from(b) * (1.0 - percent / 100.0))
+        };
+        notes.push(format!(
+            "{}: {b} at the start, then {:?}",
+            pseudonym(m.person),
+            scores
+        ));
+        parts.push(if ok { Part::Pass } else { Part::Fail });
+    }
+    let verdict = combine(&parts, Quantifier::Each);
+    let finding = if parts.is_empty() {
+        "no one in scope had an assessment at the start".into()
+    } else {
+        notes.join("; ")
+    };
+    finish(verdict, events, w, ctx, &members, None, dates, finding)
+}
+
+// ---- claims, stored verdicts, re-evaluation ----
+
+/// A claim's decision, as stored and reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    pub case_ref: String,
+    pub outcome_id: String,
+    pub claim_date: NaiveDate,
+    pub framework: String,
+    pub framework_version: String,
+    pub problem: Option<String>,
+    pub verdict: Verdict,
+    pub decision: Decision,
+    pub also_evidences: Vec<String>,
+    /// The newest committed delivery when it was decided: the data state.
+    pub as_of_delivery: u32,
+    pub decided_at: chrono::DateTime<chrono::Utc>,
+    /// Earlier decisions of the same claim, oldest first.
+    #[serde(default)]
+    pub history: Vec<PastVerdict>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PastVerdict {
+    pub verdict: Verdict,
+    pub framework_version: String,
+    pub as_of_delivery: u32,
+    pub decided_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Decides one claim on loaded case data.
+pub fn decide_claim(
+    fw: &Framework,
+    data: &CaseData,
+    claim: &ClaimRecord,
+    as_of: u32,
+) -> VerdictRecord {
+    let (decision, problem, also) = match fw.outcome(&claim.outcome_id) {
+        Some(o) => (
+            decide(fw, data, &o.rule, &o.problem, claim.claim_date),
+            Some(o.problem.clone()),
+            o.also_evidences.clone(),
+        ),
+        None => {
+            let mut d = Decision::new(Verdict::Insufficient);
+            d.evidence.push(Evidence {
+                sources: vec![],
+                events: vec![],
+                window: None,
+                coverage: vec![],
+                persons: vec![],
+                count: None,
+                dates: vec![],
+                finding: format!(
+                    "outcome '{}' is not in framework {}",
+                    claim.outcome_id, fw.framework.id
+                ),
+            });
+            (d, None, vec![])
+        }
+    };
+    VerdictRecord {
+        case_ref: claim.case_ref.clone(),
+        outcome_id: claim.outcome_id.clone(),
+        claim_date: claim.claim_date,
+        framework: fw.framework.id.clone(),
+        framework_version: fw.framework.version.clone(),
+        problem,
+        verdict: decision.verdict,
+        decision,
+        // What it also evidences counts only when the outcome is met.
+        also_evidences: also,
+        as_of_delivery: as_of,
+        decided_at: chrono::Utc::now(),
+        history: vec![],
+    }
+}
+
+/// Eligibility: each identified problem's indicators checked at case start.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndicatorResult {
+    pub problem: String,
+    pub indicator: String,
+    pub verdict: Verdict,
+    pub finding: String,
+}
+
+pub fn check_indicators(fw: &Framework, data: &CaseData) -> Vec<IndicatorResult> {
+    let mut out = Vec::new();
+    for pid in data.case.problems() {
+        let Some(problem) = fw.problem(&pid) else {
+            out.push(IndicatorResult {
+                problem: pid.clone(),
+                indicator: String::new(),
+                verdict: Verdict::Insufficient,
+                finding: format!("problem '{pid}' is not in framework {}", fw.framework.id),
+            });
+            continue;
+        };
+        for ind in &problem.indicators {
+            let d = decide(fw, data, &ind.rule, &pid, data.case.start);
+            out.push(IndicatorResult {
+                problem: pid.clone(),
+                indicator: ind.id.clone(),
+                verdict: d.verdict,
+                finding: d
+                    .evidence
+                    .iter()
+                    .map(|e| e.finding.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
+        }
+    }
+    out
+}
+
+/// Whether every identified problem has a verified or attested claim.
+pub fn claimable(case: &CaseRecord, verdicts: &[VerdictRecord]) -> (bool, Vec<String>) {
+    let mut missing = Vec::new();
+    for p in case.problems() {
+        let ok = verdicts.iter().any(|v| {
+            v.case_ref == case.case_ref
+                && matches!(v.verdict, Verdict::Verified | Verdict::Attested)
+                && v.problem.as_deref() == Some(p.as_str())
+        });
+        if !ok {
+            missing.push(p);
+        }
+    }
+    (missing.is_empty(), missing)
+}
+
+/// Which class an outcome is, for listing.
+pub fn outcome_class(fw: &Framework, id: &str) -> Option<RuleClass> {
+    fw.outcome(id).map(|o| o.rule.class())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn terms_before_a_date() {
+        let t = terms_ending_by(d("2016-05-10"), 3);
+        assert_eq!(t[0].from, d("2015-04-01"));
+        assert_eq!(t[2].from, d("2016-01-01"));
+        assert_eq!(t[2].to, d("2016-03-31"));
+        // on the last day of a term, that term counts
+        let t = terms_ending_by(d("2015-12-31"), 1);
+        assert_eq!(t[0].from, d("2015-09-01"));
+        let t = terms_starting_after(d("2015-12-31"), 2);
+        assert_eq!((t[0].from, t[1].from), (d("2016-01-01"), d("2016-04-01")));
+    }
+
+    #[test]
+    fn ages_from_month_and_year() {
+        assert_eq!(age_at((2000, 6), d("2018-05-31")), 17);
+        assert_eq!(age_at((2000, 6), d("2018-06-01")), 18);
+    }
+
+    #[test]
+    fn combining_parts() {
+        use Part::*;
+        assert_eq!(
+            combine(&[Pass, Unknown], Quantifier::Each),
+            Verdict::Insufficient
+        );
+        assert_eq!(
+            combine(&[Pass, Unknown, Fail], Quantifier::Each),
+            Verdict::Contradicted
+        );
+        assert_eq!(combine(&[Fail, Pass], Quantifier::Any), Verdict::Verified);
+        assert_eq!(
+            combine(&[Fail, Unknown], Quantifier::Any),
+            Verdict::Insufficient
+        );
+        assert_eq!(combine(&[], Quantifier::Each), Verdict::Insufficient);
+    }
+}
