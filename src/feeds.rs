@@ -215,7 +215,6 @@ impl EventKind {
         matches!(
             self,
             EventKind::AsbIntervention
-                | EventKind::MissingEpisode
                 | EventKind::Enrolment
                 | EventKind::BenefitSpell
                 | EventKind::EmploymentSpell

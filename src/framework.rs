@@ -1170,3 +1170,16 @@ scope = "flagged"
         assert!(err.to_string().contains("code 'caution'"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+
+    #[test]
+    fn sunderland_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("frameworks/sunderland.toml");
+        let fw = Framework::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fw.problems.len(), 6);
+        assert_eq!(fw.outcomes.len(), 26);
+    }
+}

@@ -96,6 +96,11 @@ pub struct Decision {
     pub missing: Vec<Period>,
     /// When undecided: the earliest date the claim could be decided.
     pub earliest_decidable: Option<NaiveDate>,
+    /// No one in the family is in the rule's scope (e.g. no adult was on
+    /// JSA at the start): reported as insufficient on its own, and ignored
+    /// beside applicable alternatives in `any_of` / `all_of`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_applicable: bool,
 }
 
 impl Decision {
@@ -105,6 +110,7 @@ impl Decision {
             evidence: Vec::new(),
             missing: Vec::new(),
             earliest_decidable: None,
+            not_applicable: false,
         }
     }
 }
@@ -577,7 +583,12 @@ fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
             d
         }
         Rule::AllOf { rules } => {
-            let parts: Vec<Decision> = rules.iter().map(|r| eval(ctx, r)).collect();
+            let parts = applicable(rules.iter().map(|r| eval(ctx, r)).collect());
+            if parts.iter().all(|p| p.not_applicable) {
+                let mut d = merge(Verdict::Insufficient, parts, true);
+                d.not_applicable = true;
+                return d;
+            }
             let vs: Vec<Verdict> = parts.iter().map(|d| d.verdict).collect();
             let verdict = if vs.contains(&Verdict::Contradicted) {
                 Verdict::Contradicted
@@ -591,7 +602,12 @@ fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
             merge(verdict, parts, true)
         }
         Rule::AnyOf { rules } => {
-            let parts: Vec<Decision> = rules.iter().map(|r| eval(ctx, r)).collect();
+            let parts = applicable(rules.iter().map(|r| eval(ctx, r)).collect());
+            if parts.iter().all(|p| p.not_applicable) {
+                let mut d = merge(Verdict::Insufficient, parts, false);
+                d.not_applicable = true;
+                return d;
+            }
             let vs: Vec<Verdict> = parts.iter().map(|d| d.verdict).collect();
             let verdict = if vs.contains(&Verdict::Verified) {
                 Verdict::Verified
@@ -632,6 +648,14 @@ fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
         Rule::Regular { .. } => regular_rule(ctx, rule),
         Rule::ScoreReduction { .. } => score_rule(ctx, rule),
     }
+}
+
+/// Drops alternatives with no one in scope, unless nothing else is left.
+fn applicable(parts: Vec<Decision>) -> Vec<Decision> {
+    if parts.iter().all(|p| p.not_applicable) {
+        return parts;
+    }
+    parts.into_iter().filter(|p| !p.not_applicable).collect()
 }
 
 fn merge(verdict: Verdict, parts: Vec<Decision>, all: bool) -> Decision {
@@ -704,6 +728,7 @@ fn finish(
             today
         });
     }
+    d.not_applicable = scope.is_empty();
     let mut dates = dates;
     dates.sort();
     dates.truncate(20);
@@ -1341,6 +1366,7 @@ fn closed_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         notes.join("; ")
     };
     let mut d = finish(verdict, &kinds, w, ctx, &members, None, dates, finding);
+    d.not_applicable = parts.is_empty();
     if verdict == Verdict::Insufficient {
         d.earliest_decidable = Some(
             w.to.succ_opt()
@@ -1576,7 +1602,9 @@ fn score_rule(ctx: &Ctx, rule: &Rule) -> Decision {
     } else {
         notes.join("; ")
     };
-    finish(verdict, events, w, ctx, &members, None, dates, finding)
+    let mut d = finish(verdict, events, w, ctx, &members, None, dates, finding);
+    d.not_applicable = parts.is_empty();
+    d
 }
 
 // ---- claims, stored verdicts, re-evaluation ----

@@ -1,6 +1,7 @@
 //! End-to-end tests: the `outcomesd` binary against generated feeds in a
 //! temporary directory.
 
+mod frameworks;
 mod util;
 
 use std::collections::HashSet;
