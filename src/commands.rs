@@ -10,9 +10,11 @@ use anyhow::{bail, Context, Result};
 use crate::config::{Config, LogFormat};
 use crate::evaluate;
 use crate::feeds::{Period, SourceKind};
+use crate::framework::{Framework, RuleClass};
 use crate::ingest::{Engine, IngestOptions, IngestSummary};
 use crate::keys::HmacKey;
 use crate::synth::{self, SynthOptions};
+use crate::triangulate::{self, Selection, Verdict, VerdictRecord};
 
 /// Exit status for a configuration error (sysexits EX_CONFIG).
 pub const EXIT_CONFIG: i32 = 78;
@@ -121,6 +123,328 @@ pub fn ingest(
     } else {
         println!("{summary}");
     }
+    if let (Some(fw), None) = (&cfg.framework, summary.duplicate_of) {
+        let touched: std::collections::HashSet<String> =
+            summary.touched_cases.iter().cloned().collect();
+        let r = triangulate::evaluate(
+            &engine.store,
+            &engine.matcher,
+            fw,
+            Selection::AfterDelivery(&touched),
+        )?;
+        if !json {
+            println!(
+                "re-evaluated {} claims of {} families: {}",
+                r.claims,
+                r.cases,
+                verdict_counts(&r.counts)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn verdict_counts(c: &std::collections::HashMap<Verdict, usize>) -> String {
+    let mut v: Vec<_> = c.iter().collect();
+    v.sort();
+    v.iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn framework_of(cfg: &Config) -> Result<&Framework> {
+    cfg.framework.as_ref().with_context(|| {
+        format!(
+            "{} names no framework (set framework = \"sunderland\" or a path)",
+            cfg.path.display()
+        )
+    })
+}
+
+/// Lists the shipped frameworks (and the configured one) with their outcomes.
+pub fn frameworks(config: Option<&Path>) -> Result<()> {
+    let mut list = Framework::all_builtin();
+    let mut configured = None;
+    if let Some(c) = config {
+        let cfg = load_config(c)?;
+        if let Some(fw) = cfg.framework {
+            configured = Some(fw.framework.id.clone());
+            if !list.iter().any(|f| {
+                f.framework.id == fw.framework.id && f.framework.version == fw.framework.version
+            }) {
+                list.push(fw);
+            }
+        }
+    }
+    for fw in &list {
+        let class = |c| fw.outcomes.iter().filter(|o| o.rule.class() == c).count();
+        println!(
+            "{} ({}, version {}){}: {} problems, {} outcomes ({} data-verifiable, {} attested, {} unavailable)",
+            fw.framework.id,
+            fw.framework.council,
+            fw.framework.version,
+            if configured.as_deref() == Some(fw.framework.id.as_str()) { " [configured]" } else { "" },
+            fw.problems.len(),
+            fw.outcomes.len(),
+            class(RuleClass::DataVerifiable),
+            class(RuleClass::Attested),
+            class(RuleClass::Unavailable)
+        );
+        for o in &fw.outcomes {
+            let class = match o.rule.class() {
+                RuleClass::DataVerifiable => "data",
+                RuleClass::Attested => "attested",
+                RuleClass::Unavailable => "unavailable",
+            };
+            let mut w: String = o.wording.chars().take(90).collect();
+            if o.wording.chars().count() > 90 {
+                w.push_str("...");
+            }
+            println!("  {:<10} {:<12} {:<11} {w}", o.id, o.problem, class);
+        }
+    }
+    Ok(())
+}
+
+/// Prints an outcome's rule in plain English, with its sources: what an
+/// auditor reads.
+pub fn explain(outcome: &str, config: Option<&Path>) -> Result<()> {
+    let mut list = Framework::all_builtin();
+    if let Some(c) = config {
+        if let Some(fw) = load_config(c)?.framework {
+            list.insert(0, fw);
+        }
+    }
+    let (fw, o) = list
+        .iter()
+        .find_map(|fw| fw.outcome(outcome).map(|o| (fw, o)))
+        .with_context(|| {
+            format!("no framework has an outcome '{outcome}' (see `outcomesd frameworks`)")
+        })?;
+    let problem = fw
+        .problem(&o.problem)
+        .map_or(o.problem.clone(), |p| format!("{} {}", p.number, p.title));
+    println!(
+        "{} ({} {}, version {})",
+        o.id, fw.framework.council, fw.framework.title, fw.framework.version
+    );
+    println!("problem: {problem}");
+    println!("the plan says: {}", o.wording);
+    println!(
+        "sources the plan names: {}",
+        if o.sources.is_empty() {
+            "none".into()
+        } else {
+            o.sources.join("; ")
+        }
+    );
+    let feeds: Vec<&str> = o.rule.sources().iter().map(|s| s.name()).collect();
+    println!(
+        "feeds outcomesd reads: {}",
+        if feeds.is_empty() {
+            "none (practitioner-evidenced)".into()
+        } else {
+            feeds.join(", ")
+        }
+    );
+    if !o.also_evidences.is_empty() {
+        let also: Vec<String> = o
+            .also_evidences
+            .iter()
+            .map(|a| {
+                fw.problem(a)
+                    .map_or(a.clone(), |p| format!("{} {}", p.number, p.title))
+            })
+            .collect();
+        println!("also evidences: {}", also.join("; "));
+    }
+    if let Some(i) = &o.interpretation {
+        println!("how outcomesd reads it: {i}");
+    }
+    println!("rule:");
+    print!("{}", o.rule.explain(fw));
+    println!("absence of events verifies only where the feeds' deliveries cover the whole window; otherwise the claim is insufficient.");
+    Ok(())
+}
+
+/// Lists claims with their latest decision.
+pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bool) -> Result<()> {
+    let cfg = load_config(config)?;
+    let fw = framework_of(&cfg)?;
+    let want = verdict
+        .map(|v| {
+            Verdict::parse(v).with_context(|| {
+                format!(
+                    "--verdict must be verified, contradicted, insufficient or attested, not '{v}'"
+                )
+            })
+        })
+        .transpose()?;
+    let engine = open_engine(&cfg)?;
+    // Decide anything not yet decided, so the list is complete.
+    let empty = std::collections::HashSet::new();
+    triangulate::evaluate(
+        &engine.store,
+        &engine.matcher,
+        fw,
+        Selection::AfterDelivery(&empty),
+    )?;
+    let mut rows: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
+        .into_iter()
+        .filter(|v| want.is_none_or(|w| v.verdict == w))
+        .filter(|v| case.is_none_or(|c| v.case_ref == c))
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.case_ref, &a.outcome_id, a.claim_date).cmp(&(&b.case_ref, &b.outcome_id, b.claim_date))
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for v in &rows {
+        let note = match (v.verdict, v.decision.earliest_decidable) {
+            (Verdict::Insufficient, Some(d)) => format!(" (decidable from {d})"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<12} {:<10} {} {}{note}",
+            v.case_ref, v.outcome_id, v.claim_date, v.verdict
+        );
+    }
+    let mut counts = std::collections::HashMap::new();
+    for v in &rows {
+        *counts.entry(v.verdict).or_insert(0usize) += 1;
+    }
+    println!("{} claims: {}", rows.len(), verdict_counts(&counts));
+    Ok(())
+}
+
+/// Decides a case's claims now and prints the evidence, eligibility and
+/// whether the family is claimable.
+pub fn verify(config: &Path, case_ref: &str, json: bool) -> Result<()> {
+    let cfg = load_config(config)?;
+    let fw = framework_of(&cfg)?;
+    let engine = open_engine(&cfg)?;
+    let case = engine
+        .store
+        .case(case_ref)?
+        .with_context(|| format!("no case '{case_ref}' in the store"))?;
+    triangulate::evaluate(
+        &engine.store,
+        &engine.matcher,
+        fw,
+        Selection::Case(case_ref),
+    )?;
+    let verdicts: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
+        .into_iter()
+        .filter(|v| v.case_ref == case_ref)
+        .collect();
+    let data = triangulate::CaseData::load(&engine.store, &engine.matcher, case.clone())?;
+    let indicators = triangulate::check_indicators(fw, &data);
+    let (claimable, missing) = triangulate::claimable(&case, &verdicts);
+    if json {
+        let out = serde_json::json!({
+            "case_ref": case_ref,
+            "framework": fw.framework.id,
+            "framework_version": fw.framework.version,
+            "claims": verdicts,
+            "indicators": indicators,
+            "claimable": claimable,
+            "problems_without_outcome": missing,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "case {case_ref}: started {}{}, {} members (people: {}), problems: {}",
+        case.start,
+        case.end
+            .map(|e| format!(", closed {e}"))
+            .unwrap_or_default(),
+        data.members.len(),
+        data.members
+            .iter()
+            .map(|m| triangulate::pseudonym(m.person))
+            .collect::<Vec<_>>()
+            .join(", "),
+        case.problems().join(", ")
+    );
+    println!("eligibility (indicators at the case start):");
+    for i in &indicators {
+        println!(
+            "  {:<8} {:<13} {}",
+            i.indicator,
+            i.verdict.name(),
+            i.finding
+        );
+    }
+    for v in &verdicts {
+        println!(
+            "claim {} dated {}: {}",
+            v.outcome_id,
+            v.claim_date,
+            v.verdict.name().to_uppercase()
+        );
+        if let Some(o) = fw.outcome(&v.outcome_id) {
+            println!("  the plan says: {}", o.wording);
+        }
+        for e in &v.decision.evidence {
+            let srcs: Vec<&str> = e.sources.iter().map(|s| s.name()).collect();
+            let window = e
+                .window
+                .map(|w| format!(" window {w};"))
+                .unwrap_or_default();
+            let cov: Vec<String> = e.coverage.iter().map(|c| c.to_string()).collect();
+            println!(
+                "  evidence [{}]{window} coverage {}; {}",
+                if srcs.is_empty() {
+                    "practitioner".to_string()
+                } else {
+                    srcs.join(", ")
+                },
+                if cov.is_empty() {
+                    "none".into()
+                } else {
+                    cov.join(", ")
+                },
+                e.finding
+            );
+            if !e.dates.is_empty() {
+                let d: Vec<String> = e.dates.iter().map(|d| d.to_string()).collect();
+                println!("    dates: {}", d.join(", "));
+            }
+        }
+        if !v.decision.missing.is_empty() {
+            let m: Vec<String> = v.decision.missing.iter().map(|p| p.to_string()).collect();
+            println!("  missing coverage: {}", m.join(", "));
+        }
+        if let Some(d) = v.decision.earliest_decidable {
+            println!("  earliest date it could be decided: {d}");
+        }
+        if matches!(v.verdict, Verdict::Verified | Verdict::Attested)
+            && !v.also_evidences.is_empty()
+        {
+            println!("  also evidences: {}", v.also_evidences.join(", "));
+        }
+        for h in &v.history {
+            println!(
+                "  earlier: {} (framework {}, data to delivery {}, {})",
+                h.verdict,
+                h.framework_version,
+                h.as_of_delivery,
+                h.decided_at.format("%Y-%m-%d %H:%M")
+            );
+        }
+    }
+    if claimable {
+        println!("claimable: yes, every identified problem has a verified or attested outcome");
+    } else {
+        println!(
+            "claimable: no; problems without a verified or attested outcome: {}",
+            missing.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -226,7 +550,7 @@ pub fn write_demo_config(dir: &Path) -> Result<PathBuf> {
     HmacKey::generate()?.write_new(&key_path)?;
     let mut text = String::from(
         "# Written by `outcomesd demo`: a throwaway store and key.\n\
-         data_dir = \"data\"\nkey_file = \"hmac.key\"\n\n[log]\nformat = \"human\"\nlevel = \"warn\"\n",
+         data_dir = \"data\"\nkey_file = \"hmac.key\"\nframework = \"sunderland\"\n\n[log]\nformat = \"human\"\nlevel = \"warn\"\n",
     );
     for (name, kind) in DEMO_FEEDS {
         text.push_str(&format!("\n[feeds.{name}]\nkind = \"{kind}\"\n"));
@@ -322,6 +646,16 @@ pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
         100.0 * q.member_recall(),
         100.0 * q.false_attribution_rate()
     );
+    if let Some(fw) = &cfg.framework {
+        let r = triangulate::evaluate(&engine.store, &engine.matcher, fw, Selection::All)?;
+        println!(
+            "claims: {} evaluated against {} ({}): {}",
+            r.claims,
+            fw.framework.id,
+            fw.framework.version,
+            verdict_counts(&r.counts)
+        );
+    }
     print_status(&engine);
     if keep.is_some() {
         println!(
@@ -430,5 +764,25 @@ pub fn bench(families: usize, seed: u64, keep: Option<&Path>) -> Result<()> {
         }
     }
     println!("links by pass: {passes:?}");
+    let fw = framework_of(&cfg)?;
+    let r = triangulate::evaluate(&engine.store, &engine.matcher, fw, Selection::All)?;
+    let mut lat = r.per_claim.clone();
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "triangulation: {} claims of {} families in {:.3}s = {:.0} claims/s; per claim p50 {:?}, p99 {:?}, max {:?}; {}",
+        r.claims,
+        r.cases,
+        r.elapsed.as_secs_f64(),
+        r.claims as f64 / r.elapsed.as_secs_f64(),
+        pct(0.5),
+        pct(0.99),
+        lat.last().copied().unwrap_or_default(),
+        verdict_counts(&r.counts)
+    );
     Ok(())
 }

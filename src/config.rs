@@ -95,7 +95,8 @@ pub struct Config {
     pub path: PathBuf,
     pub data_dir: PathBuf,
     pub key_file: PathBuf,
-    pub framework: Option<PathBuf>,
+    /// The council's framework, loaded and validated.
+    pub framework: Option<crate::framework::Framework>,
     pub log_format: LogFormat,
     pub log_level: String,
     pub feeds: BTreeMap<String, FeedConfig>,
@@ -354,17 +355,30 @@ impl Config {
                 feeds.insert(name.clone(), FeedConfig { spec, pull });
             }
         }
-        let framework = raw.framework.as_deref().map(resolve);
-        if let Some(fw) = &framework {
-            if !fw.is_file() {
-                issue(
-                    None,
-                    "framework",
-                    format!("file {} does not exist", fw.display()),
-                    None,
-                );
+        // A path (relative to this file) or the id of a shipped framework.
+        let framework = match raw.framework.as_deref() {
+            None => None,
+            Some(spec) => {
+                let as_path = resolve(spec);
+                let target = if as_path.is_file() {
+                    as_path.as_path()
+                } else {
+                    spec
+                };
+                match crate::framework::Framework::resolve(target) {
+                    Ok(fw) => Some(fw),
+                    Err(e) => {
+                        issue(
+                            None,
+                            "framework",
+                            e.to_string(),
+                            Some("a path to a framework file, or a shipped id such as \"sunderland\"".into()),
+                        );
+                        None
+                    }
+                }
             }
-        }
+        };
         if !issues.is_empty() {
             return Err(fail(issues));
         }

@@ -938,6 +938,53 @@ impl Framework {
     }
 }
 
+/// The frameworks shipped in `frameworks/`, compiled into the binary so
+/// `framework = "sunderland"` works without a file.
+pub const BUILTIN: &[(&str, &str)] =
+    &[("sunderland", include_str!("../frameworks/sunderland.toml"))];
+
+impl Framework {
+    /// A shipped framework by id.
+    pub fn builtin(id: &str) -> Option<Result<Framework, FrameworkError>> {
+        BUILTIN
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(i, text)| Self::parse(Path::new(&format!("frameworks/{i}.toml")), text))
+    }
+
+    /// Every shipped framework.
+    pub fn all_builtin() -> Vec<Framework> {
+        BUILTIN
+            .iter()
+            .filter_map(|(i, _)| Self::builtin(i).and_then(Result::ok))
+            .collect()
+    }
+
+    /// A file if `spec` names one, otherwise a shipped framework's id.
+    pub fn resolve(spec: &Path) -> Result<Framework, FrameworkError> {
+        if spec.is_file() {
+            return Self::load(spec);
+        }
+        let id = spec.to_str().unwrap_or("");
+        Self::builtin(id).unwrap_or_else(|| {
+            Err(FrameworkError {
+                path: spec.to_path_buf(),
+                issues: vec![(
+                    None,
+                    format!(
+                        "no such file, and not a shipped framework ({})",
+                        BUILTIN
+                            .iter()
+                            .map(|(i, _)| *i)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )],
+            })
+        })
+    }
+}
+
 fn check_window(w: &Window) -> Option<&'static str> {
     let n = [
         w.months.is_some(),
@@ -1174,6 +1221,16 @@ scope = "flagged"
 #[cfg(test)]
 mod shipped {
     use super::*;
+
+    #[test]
+    fn every_shipped_framework_loads() {
+        for (id, _) in BUILTIN {
+            let fw = Framework::builtin(id)
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(&fw.framework.id, id);
+        }
+    }
 
     #[test]
     fn sunderland_loads() {

@@ -98,6 +98,9 @@ pub struct IngestSummary {
     pub unused_columns: Vec<String>,
     pub rejections: Vec<Rejection>,
     pub report: Option<PathBuf>,
+    /// Case references of the families this delivery touched.
+    #[serde(skip)]
+    pub touched_cases: Vec<String>,
     #[serde(skip)]
     pub assignments: Vec<(u64, PersonId)>,
     #[serde(skip)]
@@ -211,6 +214,7 @@ impl Engine {
             unused_columns: delivery.unused_columns.clone(),
             rejections: Vec::new(),
             report: None,
+            touched_cases: Vec::new(),
             assignments: Vec::new(),
             passes: HashMap::new(),
             times: StageTimes::default(),
@@ -425,6 +429,8 @@ impl Engine {
             }
         }
         summary.families_touched = case_refs.len() as u64;
+        summary.touched_cases = case_refs.into_iter().collect();
+        summary.touched_cases.sort();
         self.store.put_delta(seq, &delta)?;
         self.store.put_events(seq, &events)?;
         for case in cases.values() {

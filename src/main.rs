@@ -59,6 +59,38 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// List the frameworks (shipped and configured) and their outcomes
+    Frameworks {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print an outcome's rule in plain English, with its sources
+    Explain {
+        outcome_id: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List keyworker claims with their verdicts
+    Claims {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// Only this verdict: verified, contradicted, insufficient, attested
+        #[arg(long)]
+        verdict: Option<String>,
+        /// Only this case
+        #[arg(long)]
+        case: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate a case's claims now and print the evidence
+    Verify {
+        case_ref: String,
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate synthetic feeds and ground truth
     Synth {
         #[arg(long)]
@@ -95,6 +127,19 @@ fn main() -> ExitCode {
             file,
         } => commands::ingest(config, feed, file, period.as_deref(), *json),
         Command::Status { config } => commands::status(config),
+        Command::Frameworks { config } => commands::frameworks(config.as_deref()),
+        Command::Explain { outcome_id, config } => commands::explain(outcome_id, config.as_deref()),
+        Command::Claims {
+            config,
+            verdict,
+            case,
+            json,
+        } => commands::claims(config, verdict.as_deref(), case.as_deref(), *json),
+        Command::Verify {
+            case_ref,
+            config,
+            json,
+        } => commands::verify(config, case_ref, *json),
         Command::Keygen { out } => commands::keygen(out),
         Command::Synth {
             out,

@@ -609,6 +609,48 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
+    /// The stored decision on a claim, if any.
+    pub fn verdict(
+        &self,
+        case_ref: &str,
+        outcome: &str,
+        date: NaiveDate,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = self.tree("verdicts")?;
+        Ok(t.get(claim_key(case_ref, outcome, date))
+            .map_err(|s| self.err(s))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Stores a claim's decision (derived data: recomputable from the
+    /// deliveries, so not part of a delivery's commit).
+    pub fn put_verdict(
+        &self,
+        case_ref: &str,
+        outcome: &str,
+        date: NaiveDate,
+        json: &[u8],
+    ) -> Result<(), StoreError> {
+        let t = self.tree("verdicts")?;
+        t.insert(claim_key(case_ref, outcome, date), json)
+            .map_err(|s| self.err(s))?;
+        Ok(())
+    }
+
+    /// Every stored decision, as JSON.
+    pub fn verdicts(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let t = self.tree("verdicts")?;
+        t.iter()
+            .values()
+            .map(|v| v.map(|v| v.to_vec()).map_err(|s| self.err(s)))
+            .collect()
+    }
+
+    /// The newest committed delivery: the data state a decision was made on.
+    pub fn last_seq(&self) -> u32 {
+        self.committed.keys().next_back().copied().unwrap_or(0)
+    }
+
     /// A general-purpose tree for later stages (verdicts, outbox).
     pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
         self.db.open_tree(name).map_err(|s| self.err(s))

@@ -1740,6 +1740,171 @@ pub fn claimable(case: &CaseRecord, verdicts: &[VerdictRecord]) -> (bool, Vec<St
     (missing.is_empty(), missing)
 }
 
+/// What one evaluation run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    pub claims: usize,
+    pub cases: usize,
+    /// Decisions whose verdict changed (or were first made): notice material.
+    pub changed: Vec<VerdictRecord>,
+    /// Time to decide each claim (for the benchmark's percentiles).
+    pub per_claim: Vec<std::time::Duration>,
+    pub elapsed: std::time::Duration,
+    pub counts: HashMap<Verdict, usize>,
+}
+
+/// Which claims an evaluation run looks at.
+pub enum Selection<'a> {
+    All,
+    /// Claims of these cases, plus every claim still insufficient or never
+    /// decided (after a delivery).
+    AfterDelivery(&'a std::collections::HashSet<String>),
+    Case(&'a str),
+}
+
+/// Decides claims and stores their decisions, keeping each claim's history
+/// of earlier verdicts. Runs on all cores; results do not depend on timing.
+pub fn evaluate(
+    store: &Store,
+    matcher: &Matcher,
+    fw: &Framework,
+    selection: Selection<'_>,
+) -> Result<RunReport, StoreError> {
+    let t0 = std::time::Instant::now();
+    let mut by_case: std::collections::BTreeMap<String, Vec<ClaimRecord>> = Default::default();
+    for c in store.claims()? {
+        let take = match &selection {
+            Selection::All => true,
+            Selection::Case(r) => c.case_ref == *r,
+            Selection::AfterDelivery(touched) => {
+                touched.contains(&c.case_ref)
+                    || match store.verdict(&c.case_ref, &c.outcome_id, c.claim_date)? {
+                        None => true,
+                        Some(v) => serde_json::from_slice::<VerdictRecord>(&v)
+                            .map_or(true, |r| r.verdict == Verdict::Insufficient),
+                    }
+            }
+        };
+        if take {
+            by_case.entry(c.case_ref.clone()).or_default().push(c);
+        }
+    }
+    let cases: Vec<(String, Vec<ClaimRecord>)> = by_case.into_iter().collect();
+    let as_of = store.last_seq();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = cases.len().div_ceil(threads).max(1);
+    type Decided = Vec<(VerdictRecord, std::time::Duration)>;
+    let results: Vec<Result<Decided, StoreError>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = cases
+            .chunks(chunk)
+            .map(|part| {
+                sc.spawn(move || -> Result<Decided, StoreError> {
+                    let mut out = Vec::new();
+                    for (case_ref, claims) in part {
+                        let t = std::time::Instant::now();
+                        let case = store.case(case_ref)?;
+                        let data = case
+                            .map(|c| CaseData::load(store, matcher, c))
+                            .transpose()?;
+                        let load = t.elapsed() / claims.len().max(1) as u32;
+                        for claim in claims {
+                            let t = std::time::Instant::now();
+                            let rec = match &data {
+                                Some(d) => decide_claim(fw, d, claim, as_of),
+                                None => unknown_case(fw, claim, as_of),
+                            };
+                            out.push((rec, t.elapsed() + load));
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("evaluation thread"))
+            .collect()
+    });
+    let mut report = RunReport {
+        cases: cases.len(),
+        ..Default::default()
+    };
+    for part in results {
+        for (mut rec, took) in part? {
+            report.claims += 1;
+            report.per_claim.push(took);
+            *report.counts.entry(rec.verdict).or_default() += 1;
+            let old = store
+                .verdict(&rec.case_ref, &rec.outcome_id, rec.claim_date)?
+                .and_then(|v| serde_json::from_slice::<VerdictRecord>(&v).ok());
+            let changed = match &old {
+                None => true,
+                Some(o) => o.verdict != rec.verdict || o.framework_version != rec.framework_version,
+            };
+            if let Some(o) = old {
+                rec.history = o.history.clone();
+                if changed {
+                    rec.history.push(PastVerdict {
+                        verdict: o.verdict,
+                        framework_version: o.framework_version,
+                        as_of_delivery: o.as_of_delivery,
+                        decided_at: o.decided_at,
+                    });
+                } else if o.decision == rec.decision {
+                    continue; // nothing new to store
+                }
+            }
+            let json = serde_json::to_vec(&rec).expect("verdict serialises");
+            store.put_verdict(&rec.case_ref, &rec.outcome_id, rec.claim_date, &json)?;
+            if changed {
+                report.changed.push(rec);
+            }
+        }
+    }
+    store.flush()?;
+    report.elapsed = t0.elapsed();
+    Ok(report)
+}
+
+fn unknown_case(fw: &Framework, claim: &ClaimRecord, as_of: u32) -> VerdictRecord {
+    let mut d = Decision::new(Verdict::Insufficient);
+    d.evidence.push(Evidence {
+        sources: vec![SourceKind::Case],
+        events: vec![],
+        window: None,
+        coverage: vec![],
+        persons: vec![],
+        count: None,
+        dates: vec![],
+        finding: format!("case {} is not in any case delivery yet", claim.case_ref),
+    });
+    VerdictRecord {
+        case_ref: claim.case_ref.clone(),
+        outcome_id: claim.outcome_id.clone(),
+        claim_date: claim.claim_date,
+        framework: fw.framework.id.clone(),
+        framework_version: fw.framework.version.clone(),
+        problem: fw.outcome(&claim.outcome_id).map(|o| o.problem.clone()),
+        verdict: Verdict::Insufficient,
+        decision: d,
+        also_evidences: vec![],
+        as_of_delivery: as_of,
+        decided_at: chrono::Utc::now(),
+        history: vec![],
+    }
+}
+
+/// Every stored decision.
+pub fn stored_verdicts(store: &Store) -> Result<Vec<VerdictRecord>, StoreError> {
+    Ok(store
+        .verdicts()?
+        .iter()
+        .filter_map(|v| serde_json::from_slice(v).ok())
+        .collect())
+}
+
 /// Which class an outcome is, for listing.
 pub fn outcome_class(fw: &Framework, id: &str) -> Option<RuleClass> {
     fw.outcome(id).map(|o| o.rule.class())

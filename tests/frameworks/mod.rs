@@ -84,8 +84,20 @@ impl Family {
         id
     }
 
-    pub fn event(&mut self, p: u64, kind: EventKind, start: &str, end: Option<&str>, code: &str, values: [i32; 4]) {
-        let code = if code.is_empty() { 0 } else { kind.code_of(code).unwrap_or_else(|| panic!("code {code}")) };
+    pub fn event(
+        &mut self,
+        p: u64,
+        kind: EventKind,
+        start: &str,
+        end: Option<&str>,
+        code: &str,
+        values: [i32; 4],
+    ) {
+        let code = if code.is_empty() {
+            0
+        } else {
+            kind.code_of(code).unwrap_or_else(|| panic!("code {code}"))
+        };
         self.data.events.entry(p).or_default().push(Event {
             kind,
             start: d(start),
@@ -100,7 +112,10 @@ impl Family {
     }
 
     pub fn cover(&mut self, source: SourceKind, from: &str, to: &str) {
-        self.data.coverage.entry(source).or_default().push(Period { from: d(from), to: d(to) });
+        self.data.coverage.entry(source).or_default().push(Period {
+            from: d(from),
+            to: d(to),
+        });
     }
 
     /// Every event source covered over the whole of 2000..2030.
@@ -111,7 +126,9 @@ impl Family {
     }
 
     pub fn decide(&self, fw: &Framework, outcome: &str, claim: &str) -> Decision {
-        let o = fw.outcome(outcome).unwrap_or_else(|| panic!("no outcome {outcome}"));
+        let o = fw
+            .outcome(outcome)
+            .unwrap_or_else(|| panic!("no outcome {outcome}"));
         decide(fw, &self.data, &o.rule, &o.problem, d(claim))
     }
 

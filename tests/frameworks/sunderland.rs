@@ -13,7 +13,14 @@ fn fw() -> Framework {
 /// A family with a mother (flagged with every problem) and an 8-year-old.
 fn family() -> (Family, u64, u64) {
     let mut f = Family::new("2015-06-01");
-    let all = ["crime", "education", "children", "worklessness", "domestic_abuse", "health"];
+    let all = [
+        "crime",
+        "education",
+        "children",
+        "worklessness",
+        "domestic_abuse",
+        "health",
+    ];
     let mum = f.member(Role::MainCarer, "1985-03", &all);
     let child = f.member(Role::Child, "2007-09", &all);
     (f, mum, child)
@@ -30,12 +37,24 @@ fn sun_1_1_no_offending() {
     f.on(c, Offence, "2016-03-01");
     let dec = f.decide(&fw(), "SUN-1.1", CLAIM);
     assert_verdict(&dec, Contradicted);
-    assert_eq!(dec.evidence[0].dates, vec![d("2015-11-01"), d("2016-03-01")].into_iter().filter(|x| *x >= d("2015-12-16")).collect::<Vec<_>>());
+    assert_eq!(
+        dec.evidence[0].dates,
+        vec![d("2015-11-01"), d("2016-03-01")]
+            .into_iter()
+            .filter(|x| *x >= d("2015-12-16"))
+            .collect::<Vec<_>>()
+    );
     let (mut f, _, _) = family();
     f.cover(SourceKind::Police, "2013-01-01", "2016-03-31");
     let dec = f.decide(&fw(), "SUN-1.1", CLAIM);
     assert_verdict(&dec, Insufficient);
-    assert_eq!(dec.missing, vec![Period { from: d("2016-04-01"), to: d(CLAIM) }]);
+    assert_eq!(
+        dec.missing,
+        vec![Period {
+            from: d("2016-04-01"),
+            to: d(CLAIM)
+        }]
+    );
 }
 
 #[test]
@@ -46,7 +65,14 @@ fn sun_1_2_no_asb_or_completed_intervention() {
     f.on(mum, AsbIncident, "2016-02-02");
     assert_verdict(&f.decide(&fw(), "SUN-1.2", CLAIM), Contradicted);
     // ... unless an intervention was completed in the window
-    f.event(mum, AsbIntervention, "2015-09-01", Some("2016-04-01"), "completed", [0; 4]);
+    f.event(
+        mum,
+        AsbIntervention,
+        "2015-09-01",
+        Some("2016-04-01"),
+        "completed",
+        [0; 4],
+    );
     assert_verdict(&f.decide(&fw(), "SUN-1.2", CLAIM), Verified);
     let (f, _, _) = family();
     assert_verdict(&f.decide(&fw(), "SUN-1.2", CLAIM), Insufficient);
@@ -56,13 +82,26 @@ fn sun_1_2_no_asb_or_completed_intervention() {
 fn sun_1_3_regular_youth_activities() {
     let (mut f, _, c) = family();
     f.cover_all();
-    for m in ["2016-01-10", "2016-02-10", "2016-03-10", "2016-04-10", "2016-05-10", "2016-06-10"] {
+    for m in [
+        "2016-01-10",
+        "2016-02-10",
+        "2016-03-10",
+        "2016-04-10",
+        "2016-05-10",
+        "2016-06-10",
+    ] {
         f.on(c, YouthActivity, m);
     }
     assert_verdict(&f.decide(&fw(), "SUN-1.3", CLAIM), Verified);
     let (mut g, _, c) = family();
     g.cover_all();
-    for m in ["2016-01-10", "2016-02-10", "2016-04-10", "2016-05-10", "2016-06-10"] {
+    for m in [
+        "2016-01-10",
+        "2016-02-10",
+        "2016-04-10",
+        "2016-05-10",
+        "2016-06-10",
+    ] {
         g.on(c, YouthActivity, m); // March missed
     }
     assert_verdict(&g.decide(&fw(), "SUN-1.3", CLAIM), Contradicted);
@@ -72,7 +111,10 @@ fn sun_1_3_regular_youth_activities() {
 }
 
 fn attendance(f: &mut Family, c: u64, attended: [i32; 3]) {
-    for (term, a) in ["2015-09-01", "2016-01-01", "2016-04-01"].iter().zip(attended) {
+    for (term, a) in ["2015-09-01", "2016-01-01", "2016-04-01"]
+        .iter()
+        .zip(attended)
+    {
         f.event(c, Attendance, term, None, "", [100, a, 0, 100 - a]);
     }
 }
@@ -106,7 +148,10 @@ fn sun_2_1_attendance_with_dated_threshold() {
     i.event(c, Attendance, "2015-09-01", None, "", [100, 99, 0, 1]);
     let dec = i.decide(&fw(), "SUN-2.1", claim);
     assert_verdict(&dec, Insufficient);
-    assert!(dec.evidence[0].finding.contains("no attendance record"), "{dec:?}");
+    assert!(
+        dec.evidence[0].finding.contains("no attendance record"),
+        "{dec:?}"
+    );
     // and without coverage
     let (mut j, _, c) = family();
     attendance(&mut j, c, [70, 95, 95]);
@@ -129,7 +174,13 @@ fn sun_2_2_fewer_than_three_suspensions() {
     g.cover(SourceKind::Education, "2016-01-01", "2016-12-31");
     let dec = g.decide(&fw(), "SUN-2.2", claim);
     assert_verdict(&dec, Insufficient);
-    assert_eq!(dec.missing, vec![Period { from: d("2015-09-01"), to: d("2015-12-31") }]);
+    assert_eq!(
+        dec.missing,
+        vec![Period {
+            from: d("2015-09-01"),
+            to: d("2015-12-31")
+        }]
+    );
 }
 
 #[test]
@@ -162,7 +213,13 @@ fn sun_3_1_case_closed_no_repeat_referral() {
     h.cover(SourceKind::SocialCare, "2013-01-01", "2016-05-31");
     let dec = h.decide(&fw(), "SUN-3.1", "2016-06-15");
     assert_verdict(&dec, Insufficient);
-    assert_eq!(dec.missing, vec![Period { from: d("2016-06-01"), to: d("2016-07-31") }]);
+    assert_eq!(
+        dec.missing,
+        vec![Period {
+            from: d("2016-06-01"),
+            to: d("2016-07-31")
+        }]
+    );
     assert!(dec.earliest_decidable.unwrap() >= d("2016-08-01"));
     // an open case cannot have met it
     let (i, _, _) = family();
@@ -173,7 +230,14 @@ fn sun_3_1_case_closed_no_repeat_referral() {
 fn sun_3_2_plan_stepped_down_no_repeat() {
     let (mut f, _, c) = family();
     f.cover_all();
-    f.event(c, ChildInNeed, "2015-03-01", Some("2015-11-30"), "stepped_down", [0; 4]);
+    f.event(
+        c,
+        ChildInNeed,
+        "2015-03-01",
+        Some("2015-11-30"),
+        "stepped_down",
+        [0; 4],
+    );
     assert_verdict(&f.decide(&fw(), "SUN-3.2", CLAIM), Verified);
     let (mut g, _, c) = family();
     g.cover_all();
@@ -183,11 +247,25 @@ fn sun_3_2_plan_stepped_down_no_repeat() {
     assert!(dec.evidence[0].finding.contains("still open"), "{dec:?}");
     let (mut h, _, c) = family();
     h.cover_all();
-    h.event(c, ChildInNeed, "2015-03-01", Some("2015-11-30"), "stepped_down", [0; 4]);
+    h.event(
+        c,
+        ChildInNeed,
+        "2015-03-01",
+        Some("2015-11-30"),
+        "stepped_down",
+        [0; 4],
+    );
     h.on(c, Referral, "2016-02-01");
     assert_verdict(&h.decide(&fw(), "SUN-3.2", CLAIM), Contradicted);
     let (mut i, _, c) = family();
-    i.event(c, ChildInNeed, "2015-03-01", Some("2016-03-31"), "stepped_down", [0; 4]);
+    i.event(
+        c,
+        ChildInNeed,
+        "2015-03-01",
+        Some("2016-03-31"),
+        "stepped_down",
+        [0; 4],
+    );
     i.cover(SourceKind::SocialCare, "2013-01-01", "2016-04-30");
     assert_verdict(&i.decide(&fw(), "SUN-3.2", CLAIM), Insufficient);
 }
@@ -212,12 +290,26 @@ fn sun_3_4_early_education_take_up() {
     let mut f = Family::new("2015-06-01");
     let tot = f.member(Role::Child, "2013-01", &["children"]);
     f.cover_all();
-    f.event(tot, EarlyEducation, "2015-09-01", Some("2016-04-30"), "", [0; 4]);
+    f.event(
+        tot,
+        EarlyEducation,
+        "2015-09-01",
+        Some("2016-04-30"),
+        "",
+        [0; 4],
+    );
     assert_verdict(&f.decide(&fw(), "SUN-3.4", CLAIM), Verified);
     let mut g = Family::new("2015-06-01");
     let tot = g.member(Role::Child, "2013-01", &["children"]);
     g.cover_all();
-    g.event(tot, EarlyEducation, "2016-03-01", Some("2016-05-01"), "", [0; 4]);
+    g.event(
+        tot,
+        EarlyEducation,
+        "2016-03-01",
+        Some("2016-05-01"),
+        "",
+        [0; 4],
+    );
     assert_verdict(&g.decide(&fw(), "SUN-3.4", CLAIM), Contradicted);
     let mut h = Family::new("2015-06-01");
     h.member(Role::Child, "2013-01", &["children"]);
@@ -257,23 +349,51 @@ fn sun_3_8_no_child_becomes_looked_after() {
 fn sun_4_1_employment_after_benefits() {
     let (mut f, mum, _) = family();
     f.cover_all();
-    f.event(mum, BenefitSpell, "2014-01-01", Some("2015-07-31"), "jsa", [0; 4]);
+    f.event(
+        mum,
+        BenefitSpell,
+        "2014-01-01",
+        Some("2015-07-31"),
+        "jsa",
+        [0; 4],
+    );
     f.event(mum, EmploymentSpell, "2015-08-01", None, "", [0; 4]);
     assert_verdict(&f.decide(&fw(), "SUN-4.1", CLAIM), Verified);
     // 20 weeks is not enough after JSA...
     let (mut g, mum, _) = family();
     g.cover_all();
-    g.event(mum, BenefitSpell, "2014-01-01", Some("2016-01-20"), "jsa", [0; 4]);
+    g.event(
+        mum,
+        BenefitSpell,
+        "2014-01-01",
+        Some("2016-01-20"),
+        "jsa",
+        [0; 4],
+    );
     g.event(mum, EmploymentSpell, "2016-01-21", None, "", [0; 4]);
     assert_verdict(&g.decide(&fw(), "SUN-4.1", CLAIM), Contradicted);
     // ...but is after ESA (13 weeks)
     let (mut h, mum, _) = family();
     h.cover_all();
-    h.event(mum, BenefitSpell, "2014-01-01", Some("2016-01-20"), "esa", [0; 4]);
+    h.event(
+        mum,
+        BenefitSpell,
+        "2014-01-01",
+        Some("2016-01-20"),
+        "esa",
+        [0; 4],
+    );
     h.event(mum, EmploymentSpell, "2016-01-21", None, "", [0; 4]);
     assert_verdict(&h.decide(&fw(), "SUN-4.1", CLAIM), Verified);
     let (mut i, mum, _) = family();
-    i.event(mum, BenefitSpell, "2014-01-01", Some("2016-01-20"), "jsa", [0; 4]);
+    i.event(
+        mum,
+        BenefitSpell,
+        "2014-01-01",
+        Some("2016-01-20"),
+        "jsa",
+        [0; 4],
+    );
     i.cover(SourceKind::Dwp, "2013-01-01", "2016-03-31");
     assert_verdict(&i.decide(&fw(), "SUN-4.1", CLAIM), Insufficient);
 }
@@ -281,7 +401,14 @@ fn sun_4_1_employment_after_benefits() {
 #[test]
 fn sun_4_3_uc_earnings_threshold_by_age() {
     let month = |f: &mut Family, p: u64, pounds: i32| {
-        f.event(p, UcEarnings, "2016-05-16", Some("2016-06-15"), "", [pounds * 100, 0, 0, 0]);
+        f.event(
+            p,
+            UcEarnings,
+            "2016-05-16",
+            Some("2016-06-15"),
+            "",
+            [pounds * 100, 0, 0, 0],
+        );
     };
     let (mut f, mum, _) = family(); // 31 years old
     f.cover_all();
@@ -307,7 +434,14 @@ fn sun_5_2_no_domestic_incidents_in_the_household() {
     f.cover_all();
     let partner = f.household_member("1983-01");
     assert_verdict(&f.decide(&fw(), "SUN-5.2", CLAIM), Verified);
-    f.event(partner, DomesticIncident, "2016-04-04", None, "perpetrator", [0; 4]);
+    f.event(
+        partner,
+        DomesticIncident,
+        "2016-04-04",
+        None,
+        "perpetrator",
+        [0; 4],
+    );
     let dec = f.decide(&fw(), "SUN-5.2", CLAIM);
     assert_verdict(&dec, Contradicted);
     assert_eq!(dec.evidence[0].dates, vec![d("2016-04-04")]);
@@ -343,7 +477,11 @@ fn attested_and_unavailable_outcomes_are_never_verified() {
 #[test]
 fn every_data_verifiable_outcome_is_covered_here() {
     let src = include_str!("sunderland.rs");
-    for o in fw().outcomes.iter().filter(|o| o.rule.class() == RuleClass::DataVerifiable) {
+    for o in fw()
+        .outcomes
+        .iter()
+        .filter(|o| o.rule.class() == RuleClass::DataVerifiable)
+    {
         let test_name = format!("fn {}_", o.id.to_lowercase().replace(['-', '.'], "_"));
         assert!(src.contains(&test_name), "no test for {}", o.id);
     }
@@ -359,7 +497,11 @@ fn eligibility_indicators_checked_against_data() {
     let results = outcomesd::triangulate::check_indicators(&fw, f.data());
     let get = |id: &str| results.iter().find(|r| r.indicator == id).unwrap().verdict;
     assert_eq!(get("SUN-1a"), Verified);
-    assert_eq!(get("SUN-1c"), Contradicted, "no arrest with a positive disposal");
+    assert_eq!(
+        get("SUN-1c"),
+        Contradicted,
+        "no arrest with a positive disposal"
+    );
     assert_eq!(get("SUN-4a"), Verified);
     assert_eq!(get("SUN-1d"), Attested);
 }
