@@ -102,6 +102,13 @@ pub enum EventKind {
     YouthActivity = 80,
     ChildrenCentreContact = 81,
     EarlyEducation = 82,
+    MaracReferral = 83,
+    DashAssessment = 84,
+    SubstanceTreatment = 85,
+    NeetStatus = 86,
+    Homelessness = 87,
+    Eviction = 88,
+    Tenancy = 89,
 }
 
 /// Which column carries an event kind's code, and the codes allowed there.
@@ -138,9 +145,12 @@ pub const BENEFITS: &[&str] = &[
 /// Benefits that are out-of-work benefits (indices into [`BENEFITS`]).
 pub const OUT_OF_WORK_BENEFITS: &[&str] = &["jsa", "esa", "is", "ib", "sda", "uc"];
 pub const CLOSURE_REASONS: &[&str] = &["none", "stepped_down", "closed", "transferred"];
+pub const TREATMENT_STATUS: &[&str] = &["open", "completed", "dropped_out"];
+pub const NEET_STATUS: &[&str] = &["neet", "eet", "not_known"];
+pub const HOMELESSNESS_OUTCOMES: &[&str] = &["presented", "prevented", "relieved", "accepted"];
 
 impl EventKind {
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 29] = [
         EventKind::Offence,
         EventKind::Arrest,
         EventKind::AsbIncident,
@@ -163,6 +173,13 @@ impl EventKind {
         EventKind::YouthActivity,
         EventKind::ChildrenCentreContact,
         EventKind::EarlyEducation,
+        EventKind::MaracReferral,
+        EventKind::DashAssessment,
+        EventKind::SubstanceTreatment,
+        EventKind::NeetStatus,
+        EventKind::Homelessness,
+        EventKind::Eviction,
+        EventKind::Tenancy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -189,6 +206,13 @@ impl EventKind {
             EventKind::YouthActivity => "youth_activity",
             EventKind::ChildrenCentreContact => "children_centre_contact",
             EventKind::EarlyEducation => "early_education",
+            EventKind::MaracReferral => "marac_referral",
+            EventKind::DashAssessment => "dash_assessment",
+            EventKind::SubstanceTreatment => "substance_treatment",
+            EventKind::NeetStatus => "neet_status",
+            EventKind::Homelessness => "homelessness",
+            EventKind::Eviction => "eviction",
+            EventKind::Tenancy => "tenancy",
         }
     }
 
@@ -225,6 +249,9 @@ impl EventKind {
                 | EventKind::LookedAfter
                 | EventKind::Section47
                 | EventKind::EarlyEducation
+                | EventKind::SubstanceTreatment
+                | EventKind::NeetStatus
+                | EventKind::Tenancy
         )
     }
 
@@ -248,6 +275,9 @@ impl EventKind {
             | EventKind::ChildProtection
             | EventKind::LookedAfter
             | EventKind::Section47 => spec(Col::ClosureReason, CLOSURE_REASONS, false),
+            EventKind::SubstanceTreatment => spec(Col::Status, TREATMENT_STATUS, true),
+            EventKind::NeetStatus => spec(Col::Status, NEET_STATUS, true),
+            EventKind::Homelessness => spec(Col::Status, HOMELESSNESS_OUTCOMES, true),
             _ => None,
         }
     }
@@ -498,6 +528,7 @@ columns! {
     Amount = "amount", ClosureReason = "closure_reason", CaseRef = "case_ref",
     CaseStart = "case_start", CaseEnd = "case_end", Problems = "problems",
     OutcomeId = "outcome_id", ClaimDate = "claim_date", KeyworkerRef = "keyworker_ref",
+    Score = "score",
 }
 
 const NCOLS: usize = Col::ALL.len();
@@ -1163,6 +1194,7 @@ impl RowCtx<'_> {
             (start, end)
         };
         match kind {
+            EventKind::DashAssessment => values[0] = int_col(r, Col::Score, row, 27)?,
             EventKind::Suspension => values[0] = int_col(r, Col::Days, row, 45)?.max(0),
             EventKind::UcEarnings => {
                 values[0] = pence(r.get(Col::Amount))
