@@ -456,6 +456,16 @@ fn progress_spinner(msg: &str) -> indicatif::ProgressBar {
     pb
 }
 
+/// `outcomesd run`: the daemon, until SIGTERM or SIGINT.
+pub fn run(config: &Path) -> Result<()> {
+    let cfg = load_config(config)?;
+    init_logging(cfg.log_format, &cfg.log_level);
+    let engine = open_engine(&cfg)?;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(crate::daemon::run(cfg, engine))?;
+    Ok(())
+}
+
 pub fn status(config: &Path) -> Result<()> {
     let cfg = load_config(config)?;
     let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
@@ -600,10 +610,7 @@ pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
         Some(d) => {
             std::fs::create_dir_all(d)?;
             if std::fs::read_dir(d)?.next().is_some() {
-                bail!(
-                    "{} is not empty; give --keep a new or empty directory",
-                    d.display()
-                );
+                bail!("{} is not empty; give --keep a new or empty directory", d.display());
             }
             d.to_path_buf()
         }
@@ -612,58 +619,137 @@ pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
             tmp.path().to_path_buf()
         }
     };
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(demo_cycle(&dir, families))?;
+    if keep.is_some() {
+        println!("kept in {}: feeds/, data/ (store, reports), spool/, tls/, outcomesd.toml", dir.display());
+        println!("try: outcomesd claims --config {0}/outcomesd.toml; outcomesd verify SF-000001 --config {0}/outcomesd.toml", dir.display());
+    }
+    Ok(())
+}
+
+/// The whole daemon cycle on loopback: partner feed servers that demand a
+/// client certificate, a webhook receiver that checks signatures, and the
+/// daemon itself with every feed pulled at start.
+async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
+    use crate::pki::{server_config, TestCa};
     println!("outcomesd demo in {}", dir.display());
     let feeds_dir = dir.join("feeds");
     std::fs::create_dir_all(&feeds_dir)?;
-    let s = synth::generate(
-        &feeds_dir,
-        &SynthOptions {
-            families,
-            seed: 2015,
-            ..Default::default()
-        },
-    )?;
-    println!(
-        "generated {} families ({} persons) in {} feed files",
-        s.families,
-        s.persons,
-        s.files.len()
+    let s = synth::generate(&feeds_dir, &SynthOptions { families, seed: 2015, ..Default::default() })?;
+    println!("generated {} families ({} persons, {} claims) as partner feeds", s.families, s.persons, s.claims);
+    // Certificates, fresh for this run: a CA per partner side, one for the
+    // council's client certificates, one for the coordinators' webhook.
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls)?;
+    let partner_ca = TestCa::new("Demo partner CA");
+    let council_ca = TestCa::new("Demo council client CA");
+    let coordinator_ca = TestCa::new("Demo coordinator CA");
+    std::fs::write(tls.join("partner-ca.pem"), partner_ca.cert_pem())?;
+    std::fs::write(tls.join("coordinator-ca.pem"), coordinator_ca.cert_pem())?;
+    council_ca.issue_client("outcomesd.demo-council.example").write(&tls, "council-client")?;
+    let partner_tls = server_config(&partner_ca.issue_server(&["127.0.0.1"]), Some(&council_ca.cert_pem()));
+    let mut partners = Vec::new();
+    let mut feed_urls = Vec::new();
+    for (name, _) in DEMO_FEEDS {
+        let path = format!("/{name}.csv");
+        let bytes = std::fs::read(feeds_dir.join(format!("{name}.csv")))?;
+        let server = crate::partner::PartnerServer::start(
+            partner_tls.clone(),
+            std::collections::HashMap::from([(path.clone(), bytes)]),
+        )
+        .await?;
+        feed_urls.push((name, server.url(&path)));
+        partners.push(server);
+    }
+    let secret = crate::notify::WebhookSecret::generate();
+    let receiver = crate::receiver::Receiver::start(
+        server_config(&coordinator_ca.issue_server(&["127.0.0.1"]), Some(&council_ca.cert_pem())),
+        secret.clone(),
+    )
+    .await?;
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dir.join("webhook.secret"))?;
+        f.write_all(secret.to_whsec().as_bytes())?;
+    }
+    HmacKey::generate()?.write_new(&dir.join("hmac.key"))?;
+    let mut text = String::from(
+        "# Written by `outcomesd demo`: loopback partners, a throwaway store and key.\n\
+         data_dir = \"data\"\nkey_file = \"hmac.key\"\nframework = \"sunderland\"\n\n\
+         [log]\nformat = \"human\"\nlevel = \"warn\"\n\n[status]\nlisten = \"127.0.0.1:0\"\n\n\
+         [notices]\npoll_seconds = 1\n\n",
     );
-    let cfg_path = write_demo_config(&dir)?;
+    text.push_str(&format!(
+        "[[notices.webhook]]\nname = \"coordinators\"\nurl = \"{}\"\nsecret_file = \"webhook.secret\"\nca_bundle = \"tls/coordinator-ca.pem\"\nclient_cert = \"tls/council-client.crt\"\nclient_key = \"tls/council-client.key\"\n\n[[notices.spool]]\nname = \"spool\"\ndir = \"spool\"\n",
+        receiver.url()
+    ));
+    for (name, url) in &feed_urls {
+        let kind = DEMO_FEEDS.iter().find(|(n, _)| n == name).expect("demo feed").1;
+        text.push_str(&format!(
+            "\n[feeds.{name}]\nkind = \"{kind}\"\nurl = \"{url}\"\nschedule = \"0 2 * * *\"\npull_at_start = true\nca_bundle = \"tls/partner-ca.pem\"\nclient_cert = \"tls/council-client.crt\"\nclient_key = \"tls/council-client.key\"\n"
+        ));
+    }
+    std::fs::create_dir_all(dir.join("spool"))?;
+    let cfg_path = dir.join("outcomesd.toml");
+    std::fs::write(&cfg_path, text)?;
     let cfg = load_config(&cfg_path)?;
     init_logging(cfg.log_format, &cfg.log_level);
-    let mut engine = open_engine(&cfg)?;
-    let (summaries, assigned) = ingest_all(&mut engine, &cfg, &feeds_dir, true)?;
-    for s in &summaries {
-        println!("{s}");
-    }
-    let truth = evaluate::read_truth(&feeds_dir.join("truth.csv"))?;
-    let q = evaluate::score(&truth, &assigned, &engine.matcher);
+    let engine = open_engine(&cfg)?;
+    let running = crate::daemon::start(&cfg, engine, crate::daemon::Clock::new()).await?;
     println!(
-        "matching: pairwise precision {:.4}, recall {:.4}; family members' records linked {:.2}%, wrongly attributed {:.3}%",
-        q.pairwise_precision,
-        q.pairwise_recall,
-        100.0 * q.member_recall(),
-        100.0 * q.false_attribution_rate()
+        "daemon running: {} mTLS feeds pulled at start, then daily at 02:00 UTC; status on http://{}/metrics",
+        feed_urls.len(),
+        running.status_addr.map(|a| a.to_string()).unwrap_or_default()
     );
-    if let Some(fw) = &cfg.framework {
-        let r = triangulate::evaluate(&engine.store, &engine.matcher, fw, Selection::All)?;
-        println!(
-            "claims: {} evaluated against {} ({}): {}",
-            r.claims,
-            fw.framework.id,
-            fw.framework.version,
-            verdict_counts(&r.counts)
-        );
+    // Wait for every feed's first pull and for the outbox to drain.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !(running.first_pulls_done() && running.outbox.counts().map(|c| c.pending == 0).unwrap_or(false)) {
+        if tokio::time::Instant::now() > deadline {
+            println!("demo: gave up waiting after 120 s");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    print_status(&engine);
-    if keep.is_some() {
-        println!(
-            "kept: feeds in {}, store in {}, config {}",
-            feeds_dir.display(),
-            cfg.data_dir.display(),
-            cfg_path.display()
-        );
+    for (name, f) in running.stats.feeds.lock().expect("stats").iter() {
+        match &f.last_error {
+            Some(e) if f.deliveries == 0 => println!("feed {name}: FAILED: {e}"),
+            _ => println!("feed {name}: pulled over mutual TLS, {} rows stored, {} rejected", f.rows_accepted, f.rows_rejected),
+        }
+    }
+    let (persons, distinct, cases, verdicts) = running.with_engine(|e| -> Result<_> {
+        Ok((
+            e.matcher.person_count(),
+            e.matcher.canonical_count(),
+            e.store.cases()?.len(),
+            triangulate::stored_verdicts(&e.store)?,
+        ))
+    })?;
+    println!("matched records to {persons} persons ({distinct} after merges) in {cases} families (keyworker cases)");
+    let mut counts = std::collections::HashMap::new();
+    for v in &verdicts {
+        *counts.entry(v.verdict).or_insert(0usize) += 1;
+    }
+    println!("claims evaluated against Sunderland's framework: {} ({})", verdicts.len(), verdict_counts(&counts));
+    let got = receiver.received();
+    let ids: std::collections::HashSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    let verified = got.iter().filter(|r| r.verified).count();
+    let c = running.outbox.counts()?;
+    println!(
+        "notices: {} delivered to the coordinators' webhook ({} requests, {} with a valid Standard Webhooks signature), {} written to the spool, {} pending",
+        ids.len(),
+        got.len(),
+        verified,
+        std::fs::read_dir(dir.join("spool"))?.count(),
+        c.pending
+    );
+    let metrics = crate::daemon::metrics_text(&running.stats, &running.outbox);
+    println!("metrics: {} series, e.g. {}", metrics.lines().filter(|l| !l.starts_with('#')).count(), metrics.lines().find(|l| l.starts_with("outcomesd_notices_delivered_total")).unwrap_or(""));
+    let drained = running.stop().await;
+    println!("stopped cleanly: {drained}");
+    for p in &partners {
+        p.shutdown().await;
     }
     Ok(())
 }

@@ -33,6 +33,54 @@ struct RawConfig {
     limits: Limits,
     #[serde(default)]
     feeds: BTreeMap<String, RawFeed>,
+    #[serde(default)]
+    notices: RawNotices,
+    #[serde(default)]
+    status: RawStatus,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNotices {
+    #[serde(default)]
+    poll_seconds: Option<u64>,
+    #[serde(default)]
+    webhook: Vec<RawWebhook>,
+    #[serde(default)]
+    spool: Vec<RawSpool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    name: String,
+    url: String,
+    /// A file holding the `whsec_...` secret (mode 0600).
+    secret_file: PathBuf,
+    #[serde(default)]
+    ca_bundle: Option<PathBuf>,
+    #[serde(default)]
+    client_cert: Option<PathBuf>,
+    #[serde(default)]
+    client_key: Option<PathBuf>,
+    #[serde(default)]
+    timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpool {
+    name: String,
+    dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStatus {
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    allow_non_loopback: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -62,6 +110,12 @@ struct RawFeed {
     client_key: Option<PathBuf>,
     #[serde(default)]
     ca_bundle: Option<PathBuf>,
+    #[serde(default)]
+    system_roots: bool,
+    #[serde(default)]
+    pull_at_start: bool,
+    #[serde(default)]
+    max_megabytes: Option<u64>,
 }
 
 /// How logs are written.
@@ -77,10 +131,13 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct PullSpec {
     pub url: String,
-    pub schedule: Option<String>,
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<PathBuf>,
-    pub ca_bundle: Option<PathBuf>,
+    /// As written, and as parsed (5-field crontab lines translated).
+    pub schedule_text: Option<String>,
+    pub schedule: Option<cron::Schedule>,
+    pub tls: crate::pull::TlsFiles,
+    pub limits: crate::pull::PullLimits,
+    /// Pull once as soon as the daemon starts, then on the schedule.
+    pub at_start: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +157,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub feeds: BTreeMap<String, FeedConfig>,
+    pub sinks: Vec<crate::notify::SinkConfig>,
+    pub notice_poll: std::time::Duration,
+    /// Loopback address of the health and metrics endpoint, if any.
+    pub status_listen: Option<std::net::SocketAddr>,
 }
 
 /// One problem in a config file.
@@ -289,6 +350,7 @@ impl Config {
                 None => {
                     for (k, present) in [
                         ("schedule", f.schedule.is_some()),
+                        ("pull_at_start", f.pull_at_start),
                         ("client_cert", f.client_cert.is_some()),
                         ("client_key", f.client_key.is_some()),
                         ("ca_bundle", f.ca_bundle.is_some()),
@@ -309,41 +371,60 @@ impl Config {
                         issue(
                             sec,
                             "url",
-                            "only https:// URLs are allowed (partner data never travels in clear)"
-                                .into(),
+                            "only https:// URLs are allowed (partner data never travels in clear)".into(),
                             None,
                         );
                     }
                     if f.client_cert.is_some() != f.client_key.is_some() {
+                        issue(sec, "client_key", "client_cert and client_key go together".into(), None);
+                    }
+                    if f.ca_bundle.is_none() && !f.system_roots {
                         issue(
                             sec,
-                            "client_key",
-                            "client_cert and client_key go together".into(),
-                            None,
+                            "ca_bundle",
+                            "a pulled feed needs the partner's CA bundle".into(),
+                            Some("set ca_bundle = \"...pem\" (or system_roots = true to trust the system's CAs)".into()),
                         );
                     }
-                    for (k, p) in [
-                        ("client_cert", &f.client_cert),
-                        ("client_key", &f.client_key),
-                        ("ca_bundle", &f.ca_bundle),
-                    ] {
-                        if let Some(p) = p {
-                            if !resolve(p).is_file() {
-                                issue(
-                                    sec,
-                                    k,
-                                    format!("file {} does not exist", resolve(p).display()),
-                                    None,
-                                );
-                            }
-                        }
-                    }
-                    Some(PullSpec {
-                        url: url.clone(),
-                        schedule: f.schedule.clone(),
+                    let tls = crate::pull::TlsFiles {
                         client_cert: f.client_cert.as_deref().map(resolve),
                         client_key: f.client_key.as_deref().map(resolve),
                         ca_bundle: f.ca_bundle.as_deref().map(resolve),
+                        system_roots: f.system_roots,
+                    };
+                    let mut limits = crate::pull::PullLimits::default();
+                    if let Some(mb) = f.max_megabytes {
+                        limits.max_bytes = mb * 1024 * 1024;
+                    }
+                    // Build the client now so check-config finds bad
+                    // certificates, keys and permissions.
+                    if url.starts_with("https://") {
+                        if let Err(e) = crate::pull::Puller::new(name, url, &tls, limits.clone()) {
+                            issue(sec, "client_cert", e.to_string(), None);
+                        }
+                    }
+                    let schedule = match &f.schedule {
+                        None => {
+                            if !f.pull_at_start {
+                                issue(sec, "schedule", "a pulled feed needs a schedule".into(), Some("e.g. schedule = \"0 2 * * *\" (02:00 UTC daily)".into()));
+                            }
+                            None
+                        }
+                        Some(text) => match crate::pull::parse_schedule(text) {
+                            Ok(s) => Some(s),
+                            Err(e) => {
+                                issue(sec, "schedule", e.to_string(), Some("5 fields (minute hour day month weekday) or 6-7 with seconds first".into()));
+                                None
+                            }
+                        },
+                    };
+                    Some(PullSpec {
+                        url: url.clone(),
+                        schedule_text: f.schedule.clone(),
+                        schedule,
+                        tls,
+                        limits,
+                        at_start: f.pull_at_start,
                     })
                 }
             };
@@ -379,10 +460,72 @@ impl Config {
                 }
             }
         };
+        let mut sinks = Vec::new();
+        let mut sink_names = std::collections::HashSet::new();
+        for (i, w) in raw.notices.webhook.iter().enumerate() {
+            let sec = "notices.webhook";
+            if !sink_names.insert(w.name.clone()) {
+                issue(Some(sec), "name", format!("sink name '{}' is used twice", w.name), None);
+            }
+            if !w.url.starts_with("https://") {
+                issue(Some(sec), "url", format!("webhook {}: only https:// URLs are allowed", i + 1), None);
+            }
+            let secret_path = resolve(&w.secret_file);
+            let secret = match crate::keys::read_secret_file(&secret_path) {
+                Ok(text) => match crate::notify::WebhookSecret::parse(text.trim()) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        issue(Some(sec), "secret_file", format!("{}: {e}", secret_path.display()), Some("the file holds one line: whsec_ followed by base64".into()));
+                        None
+                    }
+                },
+                Err(e) => {
+                    issue(Some(sec), "secret_file", e.to_string(), None);
+                    None
+                }
+            };
+            if let Some(secret) = secret {
+                sinks.push(crate::notify::SinkConfig::Webhook {
+                    name: w.name.clone(),
+                    url: w.url.clone(),
+                    secret,
+                    ca_bundle: w.ca_bundle.as_deref().map(resolve),
+                    client_cert: w.client_cert.as_deref().map(resolve),
+                    client_key: w.client_key.as_deref().map(resolve),
+                    timeout: std::time::Duration::from_secs(w.timeout_seconds.unwrap_or(30)),
+                });
+            }
+        }
+        for sp in &raw.notices.spool {
+            if !sink_names.insert(sp.name.clone()) {
+                issue(Some("notices.spool"), "name", format!("sink name '{}' is used twice", sp.name), None);
+            }
+            sinks.push(crate::notify::SinkConfig::Spool {
+                name: sp.name.clone(),
+                dir: resolve(&sp.dir),
+            });
+        }
+        let status_listen = match raw.status.listen.as_deref() {
+            None => None,
+            Some(a) => match a.parse::<std::net::SocketAddr>() {
+                Ok(addr) if addr.ip().is_loopback() || raw.status.allow_non_loopback => Some(addr),
+                Ok(_) => {
+                    issue(Some("status"), "listen", "the status endpoint listens on loopback only".into(), Some("use 127.0.0.1:PORT or [::1]:PORT (or allow_non_loopback = true, behind a firewall)".into()));
+                    None
+                }
+                Err(_) => {
+                    issue(Some("status"), "listen", "not an address:port".into(), Some("e.g. 127.0.0.1:9187".into()));
+                    None
+                }
+            },
+        };
         if !issues.is_empty() {
             return Err(fail(issues));
         }
         Ok(Config {
+            sinks,
+            notice_poll: std::time::Duration::from_secs(raw.notices.poll_seconds.unwrap_or(10).max(1)),
+            status_listen,
             path: path.to_path_buf(),
             data_dir: resolve(&raw.data_dir),
             key_file: resolve(&raw.key_file),

@@ -175,6 +175,18 @@ impl fmt::Debug for HmacKey {
     }
 }
 
+/// Reads a small secret file (e.g. a webhook secret), refusing one that
+/// group or others can read. The text is zeroised when dropped.
+pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    check_permissions(path)?;
+    std::fs::read_to_string(path)
+        .map(Zeroizing::new)
+        .map_err(|source| KeyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 fn check_permissions(path: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {

@@ -16,6 +16,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod evaluate;
 pub mod feeds;
 pub mod framework;

@@ -29,6 +29,11 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         families: usize,
     },
+    /// Run the daemon: pull feeds on their schedules, decide claims, send notices
+    Run {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+    },
     /// Apply one delivery of a feed and print what it did
     Ingest {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
@@ -126,6 +131,7 @@ fn main() -> ExitCode {
             json,
             file,
         } => commands::ingest(config, feed, file, period.as_deref(), *json),
+        Command::Run { config } => commands::run(config),
         Command::Status { config } => commands::status(config),
         Command::Frameworks { config } => commands::frameworks(config.as_deref()),
         Command::Explain { outcome_id, config } => commands::explain(outcome_id, config.as_deref()),
