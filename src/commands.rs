@@ -544,12 +544,13 @@ pub fn synth(out: &Path, families: usize, seed: u64) -> Result<()> {
 
 /// The feeds the demo and benchmark ingest, in the order that suits matching
 /// (the case system first: it carries the most identifiers).
-pub const DEMO_FEEDS: [(&str, SourceKind); 6] = [
+pub const DEMO_FEEDS: [(&str, SourceKind); 7] = [
     ("case", SourceKind::Case),
     ("social_care", SourceKind::SocialCare),
     ("education", SourceKind::Education),
     ("dwp", SourceKind::Dwp),
     ("police", SourceKind::Police),
+    ("services", SourceKind::Services),
     ("claims", SourceKind::Claims),
 ];
 
@@ -610,7 +611,10 @@ pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
         Some(d) => {
             std::fs::create_dir_all(d)?;
             if std::fs::read_dir(d)?.next().is_some() {
-                bail!("{} is not empty; give --keep a new or empty directory", d.display());
+                bail!(
+                    "{} is not empty; give --keep a new or empty directory",
+                    d.display()
+                );
             }
             d.to_path_buf()
         }
@@ -622,7 +626,10 @@ pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(demo_cycle(&dir, families))?;
     if keep.is_some() {
-        println!("kept in {}: feeds/, data/ (store, reports), spool/, tls/, outcomesd.toml", dir.display());
+        println!(
+            "kept in {}: feeds/, data/ (store, reports), spool/, tls/, outcomesd.toml",
+            dir.display()
+        );
         println!("try: outcomesd claims --config {0}/outcomesd.toml; outcomesd verify SF-000001 --config {0}/outcomesd.toml", dir.display());
     }
     Ok(())
@@ -636,8 +643,18 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
     println!("outcomesd demo in {}", dir.display());
     let feeds_dir = dir.join("feeds");
     std::fs::create_dir_all(&feeds_dir)?;
-    let s = synth::generate(&feeds_dir, &SynthOptions { families, seed: 2015, ..Default::default() })?;
-    println!("generated {} families ({} persons, {} claims) as partner feeds", s.families, s.persons, s.claims);
+    let s = synth::generate(
+        &feeds_dir,
+        &SynthOptions {
+            families,
+            seed: 2015,
+            ..Default::default()
+        },
+    )?;
+    println!(
+        "generated {} families ({} persons, {} claims) as partner feeds",
+        s.families, s.persons, s.claims
+    );
     // Certificates, fresh for this run: a CA per partner side, one for the
     // council's client certificates, one for the coordinators' webhook.
     let tls = dir.join("tls");
@@ -647,8 +664,13 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
     let coordinator_ca = TestCa::new("Demo coordinator CA");
     std::fs::write(tls.join("partner-ca.pem"), partner_ca.cert_pem())?;
     std::fs::write(tls.join("coordinator-ca.pem"), coordinator_ca.cert_pem())?;
-    council_ca.issue_client("outcomesd.demo-council.example").write(&tls, "council-client")?;
-    let partner_tls = server_config(&partner_ca.issue_server(&["127.0.0.1"]), Some(&council_ca.cert_pem()));
+    council_ca
+        .issue_client("outcomesd.demo-council.example")
+        .write(&tls, "council-client")?;
+    let partner_tls = server_config(
+        &partner_ca.issue_server(&["127.0.0.1"]),
+        Some(&council_ca.cert_pem()),
+    );
     let mut partners = Vec::new();
     let mut feed_urls = Vec::new();
     for (name, _) in DEMO_FEEDS {
@@ -664,14 +686,21 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
     }
     let secret = crate::notify::WebhookSecret::generate();
     let receiver = crate::receiver::Receiver::start(
-        server_config(&coordinator_ca.issue_server(&["127.0.0.1"]), Some(&council_ca.cert_pem())),
+        server_config(
+            &coordinator_ca.issue_server(&["127.0.0.1"]),
+            Some(&council_ca.cert_pem()),
+        ),
         secret.clone(),
     )
     .await?;
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dir.join("webhook.secret"))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join("webhook.secret"))?;
         f.write_all(secret.to_whsec().as_bytes())?;
     }
     HmacKey::generate()?.write_new(&dir.join("hmac.key"))?;
@@ -686,7 +715,11 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
         receiver.url()
     ));
     for (name, url) in &feed_urls {
-        let kind = DEMO_FEEDS.iter().find(|(n, _)| n == name).expect("demo feed").1;
+        let kind = DEMO_FEEDS
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("demo feed")
+            .1;
         text.push_str(&format!(
             "\n[feeds.{name}]\nkind = \"{kind}\"\nurl = \"{url}\"\nschedule = \"0 2 * * *\"\npull_at_start = true\nca_bundle = \"tls/partner-ca.pem\"\nclient_cert = \"tls/council-client.crt\"\nclient_key = \"tls/council-client.key\"\n"
         ));
@@ -705,7 +738,13 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
     );
     // Wait for every feed's first pull and for the outbox to drain.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !(running.first_pulls_done() && running.outbox.counts().map(|c| c.pending == 0).unwrap_or(false)) {
+    while !(running.first_pulls_done()
+        && running
+            .outbox
+            .counts()
+            .map(|c| c.pending + c.failing == 0)
+            .unwrap_or(false))
+    {
         if tokio::time::Instant::now() > deadline {
             println!("demo: gave up waiting after 120 s");
             break;
@@ -715,7 +754,10 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
     for (name, f) in running.stats.feeds.lock().expect("stats").iter() {
         match &f.last_error {
             Some(e) if f.deliveries == 0 => println!("feed {name}: FAILED: {e}"),
-            _ => println!("feed {name}: pulled over mutual TLS, {} rows stored, {} rejected", f.rows_accepted, f.rows_rejected),
+            _ => println!(
+                "feed {name}: pulled over mutual TLS, {} rows stored, {} rejected",
+                f.rows_accepted, f.rows_rejected
+            ),
         }
     }
     let (persons, distinct, cases, verdicts) = running.with_engine(|e| -> Result<_> {
@@ -731,7 +773,11 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
     for v in &verdicts {
         *counts.entry(v.verdict).or_insert(0usize) += 1;
     }
-    println!("claims evaluated against Sunderland's framework: {} ({})", verdicts.len(), verdict_counts(&counts));
+    println!(
+        "claims evaluated against Sunderland's framework: {} ({})",
+        verdicts.len(),
+        verdict_counts(&counts)
+    );
     let got = receiver.received();
     let ids: std::collections::HashSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
     let verified = got.iter().filter(|r| r.verified).count();
@@ -742,10 +788,17 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
         got.len(),
         verified,
         std::fs::read_dir(dir.join("spool"))?.count(),
-        c.pending
+        c.pending + c.failing
     );
     let metrics = crate::daemon::metrics_text(&running.stats, &running.outbox);
-    println!("metrics: {} series, e.g. {}", metrics.lines().filter(|l| !l.starts_with('#')).count(), metrics.lines().find(|l| l.starts_with("outcomesd_notices_delivered_total")).unwrap_or(""));
+    println!(
+        "metrics: {} series, e.g. {}",
+        metrics.lines().filter(|l| !l.starts_with('#')).count(),
+        metrics
+            .lines()
+            .find(|l| l.starts_with("outcomesd_notices_delivered_total"))
+            .unwrap_or("")
+    );
     let drained = running.stop().await;
     println!("stopped cleanly: {drained}");
     for p in &partners {

@@ -371,12 +371,18 @@ impl Config {
                         issue(
                             sec,
                             "url",
-                            "only https:// URLs are allowed (partner data never travels in clear)".into(),
+                            "only https:// URLs are allowed (partner data never travels in clear)"
+                                .into(),
                             None,
                         );
                     }
                     if f.client_cert.is_some() != f.client_key.is_some() {
-                        issue(sec, "client_key", "client_cert and client_key go together".into(), None);
+                        issue(
+                            sec,
+                            "client_key",
+                            "client_cert and client_key go together".into(),
+                            None,
+                        );
                     }
                     if f.ca_bundle.is_none() && !f.system_roots {
                         issue(
@@ -406,7 +412,12 @@ impl Config {
                     let schedule = match &f.schedule {
                         None => {
                             if !f.pull_at_start {
-                                issue(sec, "schedule", "a pulled feed needs a schedule".into(), Some("e.g. schedule = \"0 2 * * *\" (02:00 UTC daily)".into()));
+                                issue(
+                                    sec,
+                                    "schedule",
+                                    "a pulled feed needs a schedule".into(),
+                                    Some("e.g. schedule = \"0 2 * * *\" (02:00 UTC daily)".into()),
+                                );
                             }
                             None
                         }
@@ -465,17 +476,32 @@ impl Config {
         for (i, w) in raw.notices.webhook.iter().enumerate() {
             let sec = "notices.webhook";
             if !sink_names.insert(w.name.clone()) {
-                issue(Some(sec), "name", format!("sink name '{}' is used twice", w.name), None);
+                issue(
+                    Some(sec),
+                    "name",
+                    format!("sink name '{}' is used twice", w.name),
+                    None,
+                );
             }
             if !w.url.starts_with("https://") {
-                issue(Some(sec), "url", format!("webhook {}: only https:// URLs are allowed", i + 1), None);
+                issue(
+                    Some(sec),
+                    "url",
+                    format!("webhook {}: only https:// URLs are allowed", i + 1),
+                    None,
+                );
             }
             let secret_path = resolve(&w.secret_file);
             let secret = match crate::keys::read_secret_file(&secret_path) {
                 Ok(text) => match crate::notify::WebhookSecret::parse(text.trim()) {
                     Ok(s) => Some(s),
                     Err(e) => {
-                        issue(Some(sec), "secret_file", format!("{}: {e}", secret_path.display()), Some("the file holds one line: whsec_ followed by base64".into()));
+                        issue(
+                            Some(sec),
+                            "secret_file",
+                            format!("{}: {e}", secret_path.display()),
+                            Some("the file holds one line: whsec_ followed by base64".into()),
+                        );
                         None
                     }
                 },
@@ -498,7 +524,12 @@ impl Config {
         }
         for sp in &raw.notices.spool {
             if !sink_names.insert(sp.name.clone()) {
-                issue(Some("notices.spool"), "name", format!("sink name '{}' is used twice", sp.name), None);
+                issue(
+                    Some("notices.spool"),
+                    "name",
+                    format!("sink name '{}' is used twice", sp.name),
+                    None,
+                );
             }
             sinks.push(crate::notify::SinkConfig::Spool {
                 name: sp.name.clone(),
@@ -514,7 +545,12 @@ impl Config {
                     None
                 }
                 Err(_) => {
-                    issue(Some("status"), "listen", "not an address:port".into(), Some("e.g. 127.0.0.1:9187".into()));
+                    issue(
+                        Some("status"),
+                        "listen",
+                        "not an address:port".into(),
+                        Some("e.g. 127.0.0.1:9187".into()),
+                    );
                     None
                 }
             },
@@ -524,7 +560,9 @@ impl Config {
         }
         Ok(Config {
             sinks,
-            notice_poll: std::time::Duration::from_secs(raw.notices.poll_seconds.unwrap_or(10).max(1)),
+            notice_poll: std::time::Duration::from_secs(
+                raw.notices.poll_seconds.unwrap_or(10).max(1),
+            ),
             status_listen,
             path: path.to_path_buf(),
             data_dir: resolve(&raw.data_dir),

@@ -178,7 +178,10 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     let (trigger, shutdown) = shutdown::channel();
     let stats = Arc::new(Stats::default());
     let sink_names: Vec<String> = cfg.sinks.iter().map(|s| s.name().to_string()).collect();
-    let outbox = Outbox::new(engine.store.tree("outbox").map_err(IngestError::from)?, sink_names)?;
+    let outbox = Outbox::new(
+        engine.store.tree("outbox").map_err(IngestError::from)?,
+        sink_names,
+    )?;
     let pull_state = engine.store.tree("pull_state").map_err(IngestError::from)?;
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),
@@ -195,10 +198,24 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     let mut pullers = Vec::new();
     for (name, fc) in &cfg.feeds {
         let Some(pull) = &fc.pull else { continue };
-        let puller = Puller::new(name, &pull.url, &pull.tls, pull.limits.clone())
-            .map_err(|source| DaemonError::Pull { feed: name.clone(), source })?;
-        stats.feeds.lock().expect("stats").insert(name.clone(), FeedStats::default());
-        pullers.push((name.clone(), fc.spec.clone(), pull.clone(), Arc::new(puller)));
+        let puller =
+            Puller::new(name, &pull.url, &pull.tls, pull.limits.clone()).map_err(|source| {
+                DaemonError::Pull {
+                    feed: name.clone(),
+                    source,
+                }
+            })?;
+        stats
+            .feeds
+            .lock()
+            .expect("stats")
+            .insert(name.clone(), FeedStats::default());
+        pullers.push((
+            name.clone(),
+            fc.spec.clone(),
+            pull.clone(),
+            Arc::new(puller),
+        ));
     }
     {
         let shared = Arc::clone(&shared);
@@ -244,7 +261,11 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         });
     }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-    tracing::info!(feeds = pullers.len(), sinks = cfg.sinks.len(), "outcomesd running");
+    tracing::info!(
+        feeds = pullers.len(),
+        sinks = cfg.sinks.len(),
+        "outcomesd running"
+    );
     Ok(Running {
         shared,
         trigger,
@@ -280,7 +301,9 @@ async fn feed_loop(
     puller: Arc<Puller>,
     mut sd: Shutdown,
 ) {
-    let Some(schedule) = pull.schedule.clone() else { return };
+    let Some(schedule) = pull.schedule.clone() else {
+        return;
+    };
     loop {
         let now = shared.clock.now();
         let Some(next) = schedule.after(&now).next() else {
@@ -299,14 +322,22 @@ async fn feed_loop(
 }
 
 /// One scheduled pull: fetch (conditionally), ingest, re-decide, enqueue.
-async fn cycle(shared: &Arc<Shared>, name: &str, spec: &crate::feeds::FeedSpec, puller: &Puller, sd: &mut Shutdown) {
+async fn cycle(
+    shared: &Arc<Shared>,
+    name: &str,
+    spec: &crate::feeds::FeedSpec,
+    puller: &Puller,
+    sd: &mut Shutdown,
+) {
     let prior: Option<Validators> = shared
         .pull_state
         .get(name)
         .ok()
         .flatten()
         .and_then(|v| serde_json::from_slice(&v).ok());
-    let result = puller.fetch_with_retry(prior.as_ref(), &RetryPolicy::default(), sd).await;
+    let result = puller
+        .fetch_with_retry(prior.as_ref(), &RetryPolicy::default(), sd)
+        .await;
     let now = shared.clock.now();
     let fail = |reason: String| {
         tracing::warn!(feed = %name, reason = %reason, "feed pull failed");
@@ -337,7 +368,10 @@ async fn cycle(shared: &Arc<Shared>, name: &str, spec: &crate::feeds::FeedSpec, 
     let spec = spec.clone();
     let name2 = name.to_string();
     // Ingest and triangulation are CPU and disk work: off the async threads.
-    let outcome = tokio::task::spawn_blocking(move || ingest_and_decide(&shared2, &name2, &spec, &bytes, &validators)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        ingest_and_decide(&shared2, &name2, &spec, &bytes, &validators)
+    })
+    .await;
     match outcome {
         Ok(Ok((accepted, rejected, duplicate, decided, enqueued))) => {
             let mut f = shared.stats.feeds.lock().expect("stats");
@@ -371,7 +405,9 @@ fn ingest_and_decide(
     let mut engine = shared.engine.lock().expect("engine lock");
     let summary = engine.ingest(spec, bytes, &IngestOptions::default())?;
     // Committed (or already stored): now the fetch may be acknowledged.
-    shared.pull_state.insert(name, serde_json::to_vec(validators)?)?;
+    shared
+        .pull_state
+        .insert(name, serde_json::to_vec(validators)?)?;
     shared.pull_state.flush()?;
     if summary.duplicate_of.is_some() {
         tracing::info!(feed = %name, "same content as a stored delivery; nothing stored");
@@ -381,10 +417,24 @@ fn ingest_and_decide(
     let (mut decided, mut enqueued) = (0, 0);
     if let Some(fw) = &shared.framework {
         let touched: HashSet<String> = summary.touched_cases.iter().cloned().collect();
-        let report = triangulate::evaluate(&engine.store, &engine.matcher, fw, Selection::AfterDelivery(&touched))?;
+        let report = triangulate::evaluate(
+            &engine.store,
+            &engine.matcher,
+            fw,
+            Selection::AfterDelivery(&touched),
+        )?;
         decided = report.claims as u64;
-        for rec in &report.changed {
-            if shared.outbox.enqueue(&notice_for(rec, shared.clock.now()))? {
+        // Coordinators hear about decisions; an insufficient claim is an
+        // interim state (visible in `outcomesd claims`), re-decided later.
+        for rec in report
+            .changed
+            .iter()
+            .filter(|r| r.verdict != Verdict::Insufficient)
+        {
+            if shared
+                .outbox
+                .enqueue(&notice_for(rec, shared.clock.now()))?
+            {
                 enqueued += 1;
             }
         }
@@ -455,25 +505,28 @@ async fn serve_status(listener: tokio::net::TcpListener, shared: Arc<Shared>, mu
         let Ok((stream, _)) = accepted else { continue };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let shared = Arc::clone(&shared);
-                async move {
-                    let (code, ctype, body) = match req.uri().path() {
-                        "/healthz" => (200, "application/json", health(&shared)),
-                        "/metrics" => (200, "text/plain; version=0.0.4", metrics(&shared)),
-                        _ => (404, "text/plain", "not found\n".to_string()),
-                    };
-                    Ok::<_, std::convert::Infallible>(
-                        hyper::Response::builder()
-                            .status(code)
-                            .header("content-type", ctype)
-                            .body(Full::new(Bytes::from(body)))
-                            .expect("response"),
-                    )
-                }
-            });
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let shared = Arc::clone(&shared);
+                    async move {
+                        let (code, ctype, body) = match req.uri().path() {
+                            "/healthz" => (200, "application/json", health(&shared)),
+                            "/metrics" => (200, "text/plain; version=0.0.4", metrics(&shared)),
+                            _ => (404, "text/plain", "not found\n".to_string()),
+                        };
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder()
+                                .status(code)
+                                .header("content-type", ctype)
+                                .body(Full::new(Bytes::from(body)))
+                                .expect("response"),
+                        )
+                    }
+                });
             let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, svc)
+                .await;
         });
     }
 }
@@ -506,19 +559,88 @@ pub fn metrics_text(stats: &Stats, outbox: &Outbox) -> String {
             .filter_map(|(n, s)| f(s).map(|v| (format!("{{feed=\"{n}\"}}"), v)))
             .collect()
     };
-    metric("outcomesd_feed_last_success_timestamp_seconds", "Last successful pull (unix time).", "gauge", per_feed(&|s| s.last_success.map(|t| t.timestamp() as f64)));
-    metric("outcomesd_feed_last_failure_timestamp_seconds", "Last failed pull (unix time).", "gauge", per_feed(&|s| s.last_failure.map(|t| t.timestamp() as f64)));
-    metric("outcomesd_feed_pulls_total", "Pulls attempted.", "counter", per_feed(&|s| Some(s.pulls as f64)));
-    metric("outcomesd_feed_failures_total", "Pulls that failed.", "counter", per_feed(&|s| Some(s.failures as f64)));
-    metric("outcomesd_feed_not_modified_total", "Pulls answered 304 Not Modified.", "counter", per_feed(&|s| Some(s.not_modified as f64)));
-    metric("outcomesd_feed_deliveries_total", "Deliveries stored.", "counter", per_feed(&|s| Some(s.deliveries as f64)));
-    metric("outcomesd_feed_rows_total", "Rows accepted.", "counter", per_feed(&|s| Some(s.rows_accepted as f64)));
-    metric("outcomesd_feed_rejections_total", "Rows rejected.", "counter", per_feed(&|s| Some(s.rows_rejected as f64)));
+    metric(
+        "outcomesd_feed_last_success_timestamp_seconds",
+        "Last successful pull (unix time).",
+        "gauge",
+        per_feed(&|s| s.last_success.map(|t| t.timestamp() as f64)),
+    );
+    metric(
+        "outcomesd_feed_last_failure_timestamp_seconds",
+        "Last failed pull (unix time).",
+        "gauge",
+        per_feed(&|s| s.last_failure.map(|t| t.timestamp() as f64)),
+    );
+    metric(
+        "outcomesd_feed_pulls_total",
+        "Pulls attempted.",
+        "counter",
+        per_feed(&|s| Some(s.pulls as f64)),
+    );
+    metric(
+        "outcomesd_feed_failures_total",
+        "Pulls that failed.",
+        "counter",
+        per_feed(&|s| Some(s.failures as f64)),
+    );
+    metric(
+        "outcomesd_feed_not_modified_total",
+        "Pulls answered 304 Not Modified.",
+        "counter",
+        per_feed(&|s| Some(s.not_modified as f64)),
+    );
+    metric(
+        "outcomesd_feed_deliveries_total",
+        "Deliveries stored.",
+        "counter",
+        per_feed(&|s| Some(s.deliveries as f64)),
+    );
+    metric(
+        "outcomesd_feed_rows_total",
+        "Rows accepted.",
+        "counter",
+        per_feed(&|s| Some(s.rows_accepted as f64)),
+    );
+    metric(
+        "outcomesd_feed_rejections_total",
+        "Rows rejected.",
+        "counter",
+        per_feed(&|s| Some(s.rows_rejected as f64)),
+    );
     let c = outbox.counts().ok();
-    metric("outcomesd_notices_pending", "Notice deliveries not yet acknowledged.", "gauge", vec![(String::new(), c.as_ref().map_or(0.0, |c| c.pending as f64))]);
-    metric("outcomesd_notices_failing", "Pending notice deliveries that have failed at least once.", "gauge", vec![(String::new(), c.as_ref().map_or(0.0, |c| c.failing as f64))]);
-    metric("outcomesd_notices_delivered_total", "Notice deliveries acknowledged.", "counter", vec![(String::new(), c.as_ref().map_or(0.0, |c| c.delivered as f64))]);
-    metric("outcomesd_claims_evaluated_total", "Claim decisions made after deliveries.", "counter", vec![(String::new(), *stats.claims_evaluated.lock().expect("stats") as f64)]);
+    metric(
+        "outcomesd_notices_pending",
+        "Notice deliveries not yet acknowledged (including failing ones).",
+        "gauge",
+        vec![(
+            String::new(),
+            c.as_ref().map_or(0.0, |c| (c.pending + c.failing) as f64),
+        )],
+    );
+    metric(
+        "outcomesd_notices_failing",
+        "Pending notice deliveries that have failed at least once.",
+        "gauge",
+        vec![(String::new(), c.as_ref().map_or(0.0, |c| c.failing as f64))],
+    );
+    metric(
+        "outcomesd_notices_delivered_total",
+        "Notice deliveries acknowledged.",
+        "counter",
+        vec![(
+            String::new(),
+            c.as_ref().map_or(0.0, |c| c.delivered as f64),
+        )],
+    );
+    metric(
+        "outcomesd_claims_evaluated_total",
+        "Claim decisions made after deliveries.",
+        "counter",
+        vec![(
+            String::new(),
+            *stats.claims_evaluated.lock().expect("stats") as f64,
+        )],
+    );
     out
 }
 

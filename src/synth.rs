@@ -2,11 +2,58 @@
 //! verification end to end.
 //!
 //! [`generate`] writes a council case file (`case.csv`), keyworker claims
-//! (`claims.csv`) and the four event feeds (`police.csv`, `education.csv`,
-//! `dwp.csv`, `social_care.csv`) in exactly the formats of `docs/feeds.md`,
-//! plus two ground-truth files: `truth.csv` (which synthetic person and family
-//! every data row of every feed except claims belongs to) and
-//! `truth_claims.csv` (whether each claimed problem really improved).
+//! (`claims.csv`) and the five event feeds (`police.csv`, `education.csv`,
+//! `dwp.csv`, `social_care.csv`, `services.csv`) in exactly the formats of
+//! `docs/feeds.md`, plus two ground-truth files: `truth.csv` (which synthetic
+//! person and family every data row of every feed except claims belongs to)
+//! and `truth_claims.csv` (`case_ref, outcome_id, claim_date, trajectory,
+//! expected`: whether the claimed problem really improved, and the verdict a
+//! correct engine gives under `frameworks/sunderland.toml` with every feed
+//! delivered and every row matched to its person).
+//!
+//! What a trajectory guarantees, per claimed outcome ("window" as in
+//! `docs/frameworks.md`; 6 months up to a claim on D is D-6m+1..D):
+//! * SUN-1.1 / 1.2: improved, no offence / ASB incident by a crime-flagged
+//!   member in the window; not improved, at least one (and no completed ASB
+//!   intervention).
+//! * SUN-1.3: improved, a child under 18 with a youth activity session in each
+//!   of the six months before the claim; not improved, one of those months has
+//!   no session for any child.
+//! * SUN-2.1: every school-age member (5-16 by month and year of birth) has an
+//!   attendance row for each of the last three complete terms before the
+//!   claim; improved, each of those terms is at least 92% for every one of
+//!   them; not improved, a flagged child averages at most 88%.
+//! * SUN-2.2 / 2.3: improved, no child has more than 2 suspensions / any
+//!   permanent exclusion in those three terms; not improved, a flagged child
+//!   has 3-4 suspensions / a permanent exclusion in them.
+//! * SUN-3.1 (closed cases only, claimed 6+ months after `case_end`):
+//!   improved, no member is referred in the 6 months after closure; not
+//!   improved, a child is.
+//! * SUN-3.2: some child had a child in need or protection plan; improved,
+//!   every such plan closed (stepped down or closed) 8+ months before the
+//!   claim with no referral or new plan in the 6 months after; not improved,
+//!   a plan is still open at the claim or a referral follows within 6 months.
+//! * SUN-3.8: improved, no looked-after episode overlaps the window; not
+//!   improved, a child starts being looked after in it.
+//! * SUN-4.1: improved, an adult on the benefit when the case started moves
+//!   into work 26+ weeks (JSA) or 13+ weeks (other benefits) before the
+//!   claim; not improved, no adult on an out-of-work benefit at the start has
+//!   13 weeks' work after it.
+//! * SUN-4.3: improved, an adult stays on UC and earns at least £340 in every
+//!   assessment period covering the 5 weeks before the claim (the claim comes
+//!   0-4 days after a period ends); not improved, no adult earns £270 or more
+//!   in any period in those weeks.
+//! * SUN-5.2: improved, no domestic incident for any member in the window;
+//!   not improved, at least one.
+//! * SUN-6.x: attested whatever the trajectory.
+//!
+//! `expected` is `verified` for improved, `contradicted` for not improved and
+//! `attested` for SUN-6.x. A problem whose outcomes cannot be judged for the
+//! family (say, no child of school age in the right terms) gets no claim.
+//! Improved families also show it in the services feed: the victim's DASH
+//! scores fall towards low risk (not improved: they stay high, with MARAC
+//! referrals), substance treatment is completed rather than dropped out,
+//! diverted children attend youth activities monthly.
 //!
 //! Promises:
 //! * **Deterministic**: the same [`SynthOptions`] (seed included) give
@@ -37,12 +84,12 @@ use rand::{Rng, SeedableRng};
 
 /// Framework problem codes and the outcome ids a keyworker may claim for each.
 pub const PROBLEM_OUTCOMES: [(&str, &[&str]); 6] = [
-    ("crime", &["SUN-1.1", "SUN-1.2"]),
+    ("crime", &["SUN-1.1", "SUN-1.2", "SUN-1.3"]),
     ("education", &["SUN-2.1", "SUN-2.2", "SUN-2.3"]),
     ("children", &["SUN-3.1", "SUN-3.2", "SUN-3.8"]),
     ("worklessness", &["SUN-4.1", "SUN-4.3"]),
     ("domestic_abuse", &["SUN-5.2"]),
-    ("health", &["SUN-6.4"]),
+    ("health", &["SUN-6.1", "SUN-6.2", "SUN-6.4"]),
 ];
 
 const CRIME: usize = 0;
@@ -305,6 +352,19 @@ const SC_COLS: &[&str] = &[
     "closure_reason",
 ];
 #[rustfmt::skip]
+const SERVICES_COLS: &[&str] = &[
+    "record_type", "nhs_number", "forename", "surname", "dob", "postcode", "address", "date",
+    "end_date", "score", "status",
+];
+/// Services record types that are spells (`date` to `end_date`).
+const SERVICE_SPELLS: &[&str] = &[
+    "early_education",
+    "substance_treatment",
+    "neet_status",
+    "tenancy",
+];
+
+#[rustfmt::skip]
 const CASE_COLS: &[&str] = &[
     "case_ref", "role", "case_start", "case_end", "problems", "forename", "surname", "dob",
     "postcode", "address", "nhs_number", "ni_number", "upn",
@@ -324,6 +384,42 @@ fn add_months(d: NaiveDate, m: i32) -> NaiveDate {
         d.checked_sub_months(Months::new(m.unsigned_abs()))
     };
     r.expect("date in range")
+}
+
+/// Age as outcomesd reckons it: from month and year of birth only.
+fn age_my(dob: NaiveDate, at: NaiveDate) -> i32 {
+    at.year() - dob.year() - i32::from(at.month() < dob.month())
+}
+
+/// The last `n` complete school terms ending on or before `d`, oldest first,
+/// as (first day, last day).
+fn last_terms(d: NaiveDate, n: usize) -> Vec<(NaiveDate, NaiveDate)> {
+    let ymd = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).expect("valid date");
+    let end_of = |s: NaiveDate| match s.month() {
+        9 => ymd(s.year(), 12, 31),
+        1 => ymd(s.year(), 3, 31),
+        _ => ymd(s.year(), 7, 31),
+    };
+    let prev = |s: NaiveDate| match s.month() {
+        9 => ymd(s.year(), 4, 1),
+        4 => ymd(s.year(), 1, 1),
+        _ => ymd(s.year() - 1, 9, 1),
+    };
+    let mut t = match d.month() {
+        1..=3 => ymd(d.year(), 1, 1),
+        4..=8 => ymd(d.year(), 4, 1),
+        _ => ymd(d.year(), 9, 1),
+    };
+    if end_of(t) > d {
+        t = prev(t);
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push((t, end_of(t)));
+        t = prev(t);
+    }
+    out.reverse();
+    out
 }
 
 fn iso(d: NaiveDate) -> String {
@@ -393,13 +489,15 @@ enum Feed {
     Education = 1,
     Dwp = 2,
     SocialCare = 3,
+    Services = 4,
 }
 
-const EVENT_FEEDS: [(Feed, &str, &[&str]); 4] = [
+const EVENT_FEEDS: [(Feed, &str, &[&str]); 5] = [
     (Feed::Police, "police", POLICE_COLS),
     (Feed::Education, "education", EDU_COLS),
     (Feed::Dwp, "dwp", DWP_COLS),
     (Feed::SocialCare, "social_care", SC_COLS),
+    (Feed::Services, "services", SERVICES_COLS),
 ];
 
 struct Household {
@@ -432,11 +530,31 @@ struct Plan {
     problem: usize,
     improved: bool,
     claim: NaiveDate,
+    /// The claimed outcome; empty when no claim fits the family.
     outcome: &'static str,
     /// Improved: no events of this problem from here on.
     quiet_from: NaiveDate,
     /// End of the "before" history of the problem.
     pre_end: NaiveDate,
+    /// First day of the window the claim is judged over.
+    win_lo: NaiveDate,
+    /// SUN-4.3: the start of the Universal Credit claim whose assessment
+    /// periods the claim date follows.
+    uc_start: Option<NaiveDate>,
+}
+
+impl Plan {
+    /// The verdict a correct engine gives under Sunderland's rules with every
+    /// feed delivered.
+    fn expected(&self) -> &'static str {
+        if self.problem == HEALTH {
+            "attested"
+        } else if self.improved {
+            "verified"
+        } else {
+            "contradicted"
+        }
+    }
 }
 
 struct Family {
@@ -498,6 +616,14 @@ impl Ev {
         self.end = e;
         self
     }
+}
+
+/// UC earnings band.
+#[derive(Clone, Copy)]
+enum Pay {
+    Any,
+    Low,
+    High,
 }
 
 /// How one partner system holds a person (with its recording errors).
@@ -1027,41 +1153,23 @@ impl Gen {
             }
         }
 
-        let mut plans = Vec::new();
-        for &prob in &chosen {
-            let improved = self.chance(0.7);
-            let claim = self.between(add_days(add_months(case_start, 6), 1), pe);
-            let outcome = pick(&mut self.rng, PROBLEM_OUTCOMES[prob].1);
-            let quiet_from = if improved {
-                add_days(add_months(claim, -8), -self.range(0, 20))
-            } else {
-                pe
-            };
-            let pre_end = if improved {
-                case_start.min(quiet_from)
-            } else {
-                case_start
-            };
-            plans.push(Plan {
-                problem: prob,
-                improved,
-                claim,
-                outcome,
-                quiet_from,
-                pre_end,
-            });
-        }
-        let case_end = if self.chance(0.4) {
-            let last_claim = plans.iter().map(|p| p.claim).max().unwrap_or(case_start);
-            let lo = add_days(last_claim, 1).max(add_months(case_start, 9));
-            if lo < pe {
-                Some(self.between(lo, pe))
-            } else {
-                None
-            }
+        // A case closed at least seven months before the period ends, so
+        // that the six months after closure are covered (SUN-3.1).
+        let case_end = if case_start <= add_months(pe, -10) && self.chance(0.55) {
+            Some(self.between(add_months(case_start, 3), add_months(pe, -7)))
         } else {
             None
         };
+        let info: Vec<(NaiveDate, &'static str, u8)> = members
+            .iter()
+            .map(|m| (self.persons[m.person].dob, m.role, m.problems))
+            .collect();
+        let mut plans = Vec::new();
+        for &prob in &chosen {
+            let improved = self.chance(0.7);
+            let plan = self.make_plan(prob, improved, case_start, case_end, &info);
+            plans.push(plan);
+        }
         let keyworker = format!("KW{:04}", 1 + self.rng.random_range(0..keyworkers));
         self.families.push(Family {
             case_ref: format!("SF-{:06}", fi + 1),
@@ -1071,6 +1179,141 @@ impl Gen {
             members,
             plans,
         });
+    }
+
+    /// Whether `outcome` claimed on `claim` can be judged for this family
+    /// the way its trajectory intends (someone in the rule's scope, with the
+    /// records the rule needs).
+    fn applicable(
+        &self,
+        outcome: &str,
+        claim: NaiveDate,
+        case_start: NaiveDate,
+        prob: usize,
+        info: &[(NaiveDate, &'static str, u8)],
+    ) -> bool {
+        let flagged = |i: usize| info[i].2 & (1 << prob) != 0;
+        let in_school = |dob: NaiveDate, t: NaiveDate| {
+            self.terms
+                .iter()
+                .find(|x| x.start == t)
+                .is_some_and(|x| self.school_age_in(dob, x))
+        };
+        match outcome {
+            "SUN-1.3" => info.iter().any(|&(dob, role, _)| {
+                role == "child"
+                    && age_my(dob, claim) <= 17
+                    && age_on(dob, add_days(add_months(claim, -6), -60)) >= 8
+            }),
+            "SUN-2.1" => {
+                let ts = last_terms(claim, 3);
+                let to = ts[2].1;
+                let scope: Vec<usize> = (0..info.len())
+                    .filter(|&i| (5..=16).contains(&age_my(info[i].0, to)))
+                    .collect();
+                scope.iter().any(|&i| flagged(i))
+                    && scope
+                        .iter()
+                        .all(|&i| ts.iter().all(|t| in_school(info[i].0, t.0)))
+            }
+            "SUN-2.2" | "SUN-2.3" => {
+                let ts = last_terms(claim, 3);
+                (0..info.len()).any(|i| {
+                    flagged(i)
+                        && age_my(info[i].0, ts[2].1) < 18
+                        && ts.iter().any(|t| in_school(info[i].0, t.0))
+                })
+            }
+            "SUN-3.2" => {
+                let pre = case_start.min(add_days(add_months(claim, -8), -20));
+                let lo = add_months(case_start, -24).max(self.ps);
+                (0..info.len()).any(|i| {
+                    flagged(i)
+                        && age_my(info[i].0, claim) < 18
+                        && info[i].0.max(lo) <= add_days(pre, -30)
+                })
+            }
+            "SUN-3.8" => (0..info.len()).any(|i| {
+                flagged(i) && age_my(info[i].0, claim) < 18 && info[i].0 < add_months(claim, -6)
+            }),
+            _ => true,
+        }
+    }
+
+    /// The problem's trajectory and the claim made for it.
+    fn make_plan(
+        &mut self,
+        prob: usize,
+        improved: bool,
+        case_start: NaiveDate,
+        case_end: Option<NaiveDate>,
+        info: &[(NaiveDate, &'static str, u8)],
+    ) -> Plan {
+        let pe = self.pe;
+        let claim_lo = add_days(add_months(case_start, 6), 1);
+        let mut claim = self.between(claim_lo, pe);
+        let mut outcome = "";
+        for _ in 0..20 {
+            let o = match (prob, case_end) {
+                (CHILDREN, Some(_)) if self.chance(0.75) => "SUN-3.1",
+                (CHILDREN, _) => pick(&mut self.rng, &["SUN-3.2", "SUN-3.8"]),
+                _ => pick(&mut self.rng, PROBLEM_OUTCOMES[prob].1),
+            };
+            let lo = match (o, case_end) {
+                ("SUN-3.1", Some(e)) => add_months(e, 6).max(claim_lo),
+                ("SUN-3.2", _) => add_months(case_start, 8),
+                ("SUN-4.1", _) => add_months(case_start, 7),
+                _ => claim_lo,
+            };
+            let c = self.between(lo, pe);
+            if self.applicable(o, c, case_start, prob, info) {
+                outcome = o;
+                claim = c;
+                break;
+            }
+        }
+        let mut uc_start = None;
+        if outcome == "SUN-4.3" {
+            // The claim follows the end of a UC assessment period by 0-4 days.
+            let u = self.between(add_months(case_start, -10), add_days(case_start, -30));
+            let ends: Vec<NaiveDate> = (1..60)
+                .map(|k| add_days(add_months(u, k), -1))
+                .filter(|e| *e >= claim_lo && *e <= pe)
+                .collect();
+            if ends.is_empty() {
+                outcome = "SUN-4.1";
+                claim = self.between(add_months(case_start, 7), pe);
+            } else {
+                let e = pick(&mut self.rng, &ends);
+                claim = add_days(e, self.range(0, (pe - e).num_days().min(4)));
+                uc_start = Some(u);
+            }
+        }
+        let win_lo = match (outcome, case_end) {
+            ("SUN-2.1" | "SUN-2.2" | "SUN-2.3", _) => last_terms(claim, 3)[0].0,
+            ("SUN-3.1", Some(e)) => add_days(e, 1),
+            _ => add_days(add_months(claim, -6), 1),
+        };
+        let quiet_from = if improved {
+            add_days(add_months(claim, -8), -self.range(0, 20)).min(win_lo)
+        } else {
+            pe
+        };
+        let pre_end = if improved {
+            case_start.min(quiet_from)
+        } else {
+            case_start
+        };
+        Plan {
+            problem: prob,
+            improved,
+            claim,
+            outcome,
+            quiet_from,
+            pre_end,
+            win_lo,
+            uc_start,
+        }
     }
 
     // -- background ----------------------------------------------------------
@@ -1215,7 +1458,8 @@ impl Gen {
             for _ in 0..n {
                 out.push(self.between(case_start, self.pe));
             }
-            out.push(self.between(add_months(plan.claim, -6), plan.claim));
+            // One inside the six months up to the claim.
+            out.push(self.between(add_days(add_months(plan.claim, -6), 1), plan.claim));
         }
         out.retain(|d| *d >= lo);
         out
@@ -1224,6 +1468,7 @@ impl Gen {
     fn family_events(&mut self, fi: usize) -> Vec<Vec<Ev>> {
         let fam = &self.families[fi];
         let case_start = fam.case_start;
+        let case_end = fam.case_end;
         let plans = fam.plans.clone();
         let members: Vec<(usize, &'static str, u8)> = fam
             .members
@@ -1232,6 +1477,15 @@ impl Gen {
             .collect();
         let mut evs: Vec<Vec<Ev>> = vec![Vec::new(); members.len()];
         let plan_for = |prob: usize| plans.iter().find(|p| p.problem == prob).copied();
+        // An improved SUN-2.1 claim: every pupil in the house attends well
+        // from the first of the three terms it is judged on.
+        let good_from = plan_for(EDUCATION)
+            .filter(|p| p.improved && p.outcome == "SUN-2.1")
+            .map(|p| p.win_lo);
+        // Worklessness not improved: no one else's work record may meet
+        // SUN-4.1 or SUN-4.3 either.
+        let dwp_quiet = plan_for(WORKLESSNESS).is_some_and(|p| !p.improved);
+        let mut first_workless = true;
 
         for (mi, &(pi, role, probs)) in members.iter().enumerate() {
             let dob = self.persons[pi].dob;
@@ -1276,24 +1530,24 @@ impl Gen {
                     let lo = add_months(dob, 96);
                     let dates = self.problem_dates(&plan, case_start, lo, (1, 3));
                     for d in dates {
-                        let end = Some(add_days(d, self.range(0, 3)));
-                        evs[mi].push(Ev::new(Feed::Police, "missing_episode", d).end(end));
+                        evs[mi].push(Ev::new(Feed::Police, "missing_episode", d));
                     }
                 }
             }
             // Education.
             if self.persons[pi].upn.is_some() {
                 let plan = plan_for(EDUCATION).filter(|_| probs & (1 << EDUCATION) != 0);
-                self.education_history(&mut evs[mi], plan.as_ref(), case_start, dob);
+                self.education_history(&mut evs[mi], plan.as_ref(), case_start, dob, good_from);
             }
             // Work and benefits.
             if adult {
                 if let Some(plan) =
                     plan_for(WORKLESSNESS).filter(|_| probs & (1 << WORKLESSNESS) != 0)
                 {
-                    self.worklessness_history(&mut evs[mi], &plan, case_start);
+                    self.worklessness_history(&mut evs[mi], &plan, case_start, first_workless);
+                    first_workless = false;
                 } else {
-                    self.ordinary_dwp(&mut evs[mi], dob, 0.6);
+                    self.ordinary_dwp(&mut evs[mi], dob, 0.6, dwp_quiet);
                 }
             }
         }
@@ -1322,7 +1576,97 @@ impl Gen {
                 }
             }
         }
+
+        // Not improved: the event the claimed outcome's rule must find.
+        for plan in plans.iter().filter(|p| !p.improved) {
+            self.breach(plan, case_end, &members, &mut evs);
+        }
+        self.family_services(&plans, &members, &mut evs, case_start);
         evs
+    }
+
+    /// Adds, for a not-improved claim, the record that contradicts it.
+    fn breach(
+        &mut self,
+        plan: &Plan,
+        case_end: Option<NaiveDate>,
+        members: &[(usize, &'static str, u8)],
+        evs: &mut [Vec<Ev>],
+    ) {
+        let claim = plan.claim;
+        let w_lo = add_days(add_months(claim, -6), 1);
+        let flagged: Vec<usize> = (0..members.len())
+            .filter(|&i| members[i].2 & (1 << plan.problem) != 0)
+            .collect();
+        let dob = |g: &Gen, i: usize| g.persons[members[i].0].dob;
+        match plan.outcome {
+            "SUN-1.1" | "SUN-1.2" => {
+                let mi = flagged[0];
+                let d = self.between(w_lo, claim);
+                let e = if plan.outcome == "SUN-1.1" {
+                    Ev::new(Feed::Police, "offence", d).code("standard")
+                } else {
+                    Ev::new(Feed::Police, "asb_incident", d)
+                };
+                evs[mi].push(e);
+            }
+            "SUN-2.2" | "SUN-2.3" => {
+                let ts = last_terms(claim, 3);
+                let Some((mi, terms)) = flagged.iter().find_map(|&i| {
+                    let b = dob(self, i);
+                    let terms: Vec<(NaiveDate, NaiveDate)> = ts
+                        .iter()
+                        .copied()
+                        .filter(|t| {
+                            self.terms
+                                .iter()
+                                .find(|x| x.start == t.0)
+                                .is_some_and(|x| self.school_age_in(b, x))
+                        })
+                        .collect();
+                    (age_my(b, ts[2].1) < 18 && !terms.is_empty()).then_some((i, terms))
+                }) else {
+                    return;
+                };
+                if plan.outcome == "SUN-2.2" {
+                    for _ in 0..self.range(3, 4) {
+                        let t = pick(&mut self.rng, &terms);
+                        let d = self.between(t.0, add_days(t.1, -3));
+                        let e = self.suspension(d);
+                        evs[mi].push(e);
+                    }
+                } else {
+                    let t = pick(&mut self.rng, &terms);
+                    let d = self.between(t.0, add_days(t.1, -3));
+                    let d = self.weekday(d);
+                    evs[mi].push(Ev::new(Feed::Education, "permanent_exclusion", d));
+                    let ap = add_days(d, self.range(1, 14));
+                    evs[mi].push(
+                        Ev::new(Feed::Education, "enrolment", ap).code("alternative_provision"),
+                    );
+                }
+            }
+            "SUN-3.1" => {
+                let Some(end) = case_end else { return };
+                let mi = flagged[0];
+                let d = self.between(add_days(end, 1), add_months(end, 6));
+                evs[mi].push(Ev::new(Feed::SocialCare, "referral", d));
+            }
+            "SUN-3.8" => {
+                let Some(mi) = flagged
+                    .iter()
+                    .copied()
+                    .find(|&i| age_my(dob(self, i), claim) < 18 && dob(self, i) < w_lo)
+                else {
+                    return;
+                };
+                let d = self.between(w_lo, claim);
+                let r = self.between(add_days(d, -14), d);
+                evs[mi].push(Ev::new(Feed::SocialCare, "referral", r));
+                evs[mi].push(Ev::new(Feed::SocialCare, "looked_after", d).end(None));
+            }
+            _ => {}
+        }
     }
 
     fn episode_kind(&mut self) -> &'static str {
@@ -1360,7 +1704,16 @@ impl Gen {
                     .code("closed"),
             );
         }
-        let kind = self.episode_kind();
+        // SUN-3.2 is about child in need and child protection plans.
+        let kind = if plan.outcome == "SUN-3.2" {
+            if self.chance(0.6) {
+                "child_in_need"
+            } else {
+                "child_protection"
+            }
+        } else {
+            self.episode_kind()
+        };
         let start = add_days(r1, self.range(0, 21));
         if plan.improved {
             let hi = add_days(plan.quiet_from, -1);
@@ -1391,17 +1744,26 @@ impl Gen {
                 }
             }
         } else if self.chance(0.5) {
+            // Still open at the claim.
             evs.push(Ev::new(Feed::SocialCare, kind, start));
         } else {
-            let end = self.between(add_days(start, 30), add_months(plan.claim, -7));
+            // Closed, then re-referred within six months.
+            let end = self.between(add_days(start, 30), add_months(plan.claim, -1));
             evs.push(
                 Ev::new(Feed::SocialCare, kind, start)
                     .end(Some(end.max(start)))
                     .code("closed"),
             );
-            let r2 = self.between(add_months(plan.claim, -6), plan.claim);
+            let r2 = self.between(
+                add_days(end, 1),
+                add_months(end, 6).min(plan.claim).max(add_days(end, 1)),
+            );
             evs.push(Ev::new(Feed::SocialCare, "referral", r2));
-            let k2 = self.episode_kind();
+            let k2 = if plan.outcome == "SUN-3.2" {
+                kind
+            } else {
+                self.episode_kind()
+            };
             let s2 = add_days(r2, self.range(0, 14));
             evs.push(Ev::new(Feed::SocialCare, k2, s2));
         }
@@ -1452,7 +1814,9 @@ impl Gen {
         plan: Option<&Plan>,
         case_start: NaiveDate,
         dob: NaiveDate,
+        good_from: Option<NaiveDate>,
     ) {
+        let good = |t: &Term| good_from.is_some_and(|g| t.start >= g);
         let terms: Vec<Term> = self
             .terms
             .iter()
@@ -1472,14 +1836,14 @@ impl Gen {
         match plan {
             Some(plan) => {
                 for t in &terms {
-                    let r = if plan.improved && t.start >= plan.quiet_from {
+                    let r = if plan.improved && (t.start >= plan.quiet_from || good(t)) {
                         self.rate(0.925, 0.99)
                     } else if plan.improved && t.start >= plan.pre_end {
                         self.rate(0.86, 0.93)
                     } else if plan.improved {
                         self.rate(0.70, 0.89)
                     } else {
-                        self.rate(0.62, 0.895)
+                        self.rate(0.62, 0.88)
                     };
                     let share = self.rate(0.3, 0.75);
                     let e = self.attendance(t, r, share);
@@ -1505,7 +1869,9 @@ impl Gen {
             None => {
                 let poor = self.chance(0.1);
                 for t in &terms {
-                    let r = if poor {
+                    let r = if good(t) {
+                        self.rate(0.925, 0.995)
+                    } else if poor {
                         self.rate(0.80, 0.91)
                     } else {
                         self.rate(0.91, 0.995)
@@ -1544,7 +1910,9 @@ impl Gen {
 
     /// Employment and non-employment benefits of an adult without the
     /// worklessness problem.
-    fn ordinary_dwp(&mut self, evs: &mut Vec<Ev>, dob: NaiveDate, employed: f64) {
+    /// `quiet`: no move from an out-of-work benefit into work and no UC
+    /// earnings (a house whose worklessness did not improve).
+    fn ordinary_dwp(&mut self, evs: &mut Vec<Ev>, dob: NaiveDate, employed: f64, quiet: bool) {
         let lo = add_months(dob, 16 * 12).max(self.ps);
         if lo > self.pe {
             return;
@@ -1576,7 +1944,7 @@ impl Gen {
                 ],
             );
             let s = self.between(lo, add_days(self.pe, -30));
-            let end = if self.chance(0.5) {
+            let end = if !quiet && self.chance(0.5) {
                 Some(add_days(s, self.range(30, 500)))
             } else {
                 None
@@ -1586,7 +1954,7 @@ impl Gen {
                 evs.push(Ev::new(Feed::Dwp, "employment_spell", add_days(e, 1)));
                 if ben == "uc" {
                     let to = add_days(e, self.range(60, 200));
-                    self.uc_earnings(evs, s, add_days(e, 1), to);
+                    self.uc_earnings(evs, s, add_days(e, 1), to, Pay::Any);
                 }
             }
         }
@@ -1608,8 +1976,15 @@ impl Gen {
         uc_start: NaiveDate,
         from: NaiveDate,
         to: NaiveDate,
+        pay: Pay,
     ) {
-        let base = self.range(30_000, 120_000);
+        // Pence: below £270 when Low, at or above £340 when High.
+        let (lo, hi, jitter) = match pay {
+            Pay::Any => (30_000, 120_000, 15_000),
+            Pay::Low => (5_000, 20_000, 5_000),
+            Pay::High => (36_000, 120_000, 2_000),
+        };
+        let base = self.range(lo, hi);
         let mut k = 0;
         loop {
             let s = add_months(uc_start, k);
@@ -1621,18 +1996,28 @@ impl Gen {
             if s < from {
                 continue;
             }
-            let pence = (base + self.range(-15_000, 15_000)).max(1_000) as u32;
+            let pence = (base + self.range(-jitter, jitter)).max(1_000) as u32;
             let mut ev = Ev::new(Feed::Dwp, "uc_earnings", s).end(Some(e));
             ev.num = pence;
             evs.push(ev);
         }
     }
 
-    fn worklessness_history(&mut self, evs: &mut Vec<Ev>, plan: &Plan, case_start: NaiveDate) {
-        let ben = weighted(
-            &mut self.rng,
-            &[("uc", 40), ("esa", 30), ("jsa", 25), ("is", 5)],
-        );
+    fn worklessness_history(
+        &mut self,
+        evs: &mut Vec<Ev>,
+        plan: &Plan,
+        case_start: NaiveDate,
+        first: bool,
+    ) {
+        let ben = if plan.outcome == "SUN-4.3" {
+            "uc"
+        } else {
+            weighted(
+                &mut self.rng,
+                &[("uc", 40), ("esa", 30), ("jsa", 25), ("is", 5)],
+            )
+        };
         let hist_lo = add_months(case_start, -24);
         if self.chance(0.3) {
             // An earlier short spell of work that ended.
@@ -1640,12 +2025,30 @@ impl Gen {
             let e = add_days(s, self.range(20, 120));
             evs.push(Ev::new(Feed::Dwp, "employment_spell", s).end(Some(e)));
         }
-        let b_start = self.between(
-            add_months(case_start, -10).max(hist_lo),
-            add_days(case_start, -30),
-        );
-        if plan.improved {
-            let emp = add_days(plan.claim, -7 * self.range(26, 40)).max(add_days(b_start, 30));
+        // On the benefit when the case starts.
+        let b_start = match plan.uc_start {
+            Some(u) if first => u,
+            _ => self.between(
+                add_months(case_start, -10).max(hist_lo),
+                add_days(case_start, -30),
+            ),
+        };
+        if plan.improved && plan.outcome == "SUN-4.3" {
+            // Remains on UC, in work, earning above the threshold in every
+            // assessment period from a month or more before the claim.
+            evs.push(Ev::new(Feed::Dwp, "benefit_spell", b_start).code(ben));
+            let emp = self.between(case_start, add_days(add_months(plan.claim, -2), -10));
+            evs.push(Ev::new(Feed::Dwp, "employment_spell", emp));
+            self.uc_earnings(evs, b_start, emp, plan.claim, Pay::High);
+        } else if plan.improved {
+            // Into work after the case started, and in work for 26 weeks
+            // (JSA) or 13 weeks (other benefits) by the claim.
+            let need = if ben == "jsa" { 26 * 7 } else { 13 * 7 };
+            let slack = self.range(0, 60);
+            let emp = self.between(
+                add_days(case_start, 7),
+                add_days(plan.claim, -need - 7 - slack),
+            );
             if ben == "uc" {
                 let uc_end = add_days(add_months(emp, self.range(2, 6) as i32), -1);
                 let end = if uc_end <= self.pe {
@@ -1658,7 +2061,7 @@ impl Gen {
                         .code(ben)
                         .end(end),
                 );
-                self.uc_earnings(evs, b_start, emp, uc_end);
+                self.uc_earnings(evs, b_start, emp, uc_end, Pay::Any);
             } else {
                 evs.push(
                     Ev::new(Feed::Dwp, "benefit_spell", b_start)
@@ -1678,16 +2081,346 @@ impl Gen {
             };
             evs.push(Ev::new(Feed::Dwp, "employment_spell", emp).end(end));
         } else {
+            // Still on the benefit; at most a short spell of work (under 13
+            // weeks) with low earnings.
             evs.push(Ev::new(Feed::Dwp, "benefit_spell", b_start).code(ben));
             if self.chance(0.3) {
                 let s = self.between(case_start, add_days(self.pe, -90));
                 let e = add_days(s, self.range(28, 84));
                 evs.push(Ev::new(Feed::Dwp, "employment_spell", s).end(Some(e)));
                 if ben == "uc" {
-                    self.uc_earnings(evs, b_start, s, e);
+                    self.uc_earnings(evs, b_start, s, e, Pay::Low);
                 }
             }
         }
+    }
+
+    // -- services --------------------------------------------------------------
+
+    fn youth(&mut self, evs: &mut Vec<Ev>, d: NaiveDate) {
+        let d = if self.chance(0.7) { self.weekday(d) } else { d };
+        evs.push(Ev::new(Feed::Services, "youth_activity", d));
+    }
+
+    /// Sessions every few days over `[from, to]`: no calendar month missed.
+    fn youth_weekly(&mut self, evs: &mut Vec<Ev>, from: NaiveDate, to: NaiveDate) {
+        let mut d = from;
+        while d <= to {
+            evs.push(Ev::new(Feed::Services, "youth_activity", d));
+            d = add_days(d, self.range(3, 7));
+        }
+    }
+
+    /// First day of the first school term starting after `d`.
+    fn term_after(d: NaiveDate) -> NaiveDate {
+        let y = d.year();
+        let ymd = |y, m| NaiveDate::from_ymd_opt(y, m, 1).expect("valid date");
+        [ymd(y, 1), ymd(y, 4), ymd(y, 9), ymd(y + 1, 1)]
+            .into_iter()
+            .find(|t| *t > d)
+            .expect("a later term")
+    }
+
+    /// Funded early education from the term after the second (some) or third
+    /// birthday until the summer before the child starts school.
+    fn early_education(&mut self, evs: &mut Vec<Ev>, dob: NaiveDate, two_p: f64) {
+        if !self.chance(0.8) {
+            return;
+        }
+        let from = if self.chance(two_p) {
+            add_months(dob, 24)
+        } else {
+            add_months(dob, 36)
+        };
+        let start = Self::term_after(from);
+        let y = if (dob.month(), dob.day()) <= (8, 31) {
+            dob.year() + 4
+        } else {
+            dob.year() + 5
+        };
+        let mut end = NaiveDate::from_ymd_opt(y, 7, 31).expect("valid date");
+        if self.chance(0.1) {
+            end = end.min(add_days(start, self.range(60, 200)));
+        }
+        if end < self.ps || start > self.pe {
+            return;
+        }
+        evs.push(Ev::new(Feed::Services, "early_education", start).end(Some(end)));
+    }
+
+    /// Education, employment or training status from the September after
+    /// the 16th birthday until the 18th.
+    fn neet(&mut self, evs: &mut Vec<Ev>, dob: NaiveDate, neet_p: f64) {
+        let y = if (dob.month(), dob.day()) <= (8, 31) {
+            dob.year() + 16
+        } else {
+            dob.year() + 17
+        };
+        let start = NaiveDate::from_ymd_opt(y, 9, 1).expect("valid date");
+        let end18 = add_days(add_months(dob, 216), -1);
+        if end18 < self.ps || start > self.pe || start > end18 {
+            return;
+        }
+        let first = if self.chance(0.04) {
+            "not_known"
+        } else if self.chance(neet_p) {
+            "neet"
+        } else {
+            "eet"
+        };
+        if self.chance(0.3) && (end18 - start).num_days() > 120 {
+            let mid = self.between(add_days(start, 60), add_days(end18, -30));
+            let second = match first {
+                "eet" => "neet",
+                _ => "eet",
+            };
+            evs.push(
+                Ev::new(Feed::Services, "neet_status", start)
+                    .code(first)
+                    .end(Some(add_days(mid, -1))),
+            );
+            evs.push(
+                Ev::new(Feed::Services, "neet_status", mid)
+                    .code(second)
+                    .end(Some(end18)),
+            );
+        } else {
+            evs.push(
+                Ev::new(Feed::Services, "neet_status", start)
+                    .code(first)
+                    .end(Some(end18)),
+            );
+        }
+    }
+
+    fn dash(&mut self, evs: &mut Vec<Ev>, d: NaiveDate, score: i64) {
+        let score = score.clamp(0, 27) as u32;
+        let mut e = Ev::new(Feed::Services, "dash_assessment", d);
+        e.num = score;
+        evs.push(e);
+        // 14 or more ticks is high risk: a MARAC referral follows.
+        if score >= 14 {
+            let m = add_days(d, self.range(0, 7));
+            evs.push(Ev::new(Feed::Services, "marac_referral", m));
+        }
+    }
+
+    /// A home: a tenancy, and for some a homelessness presentation (after an
+    /// eviction for a few) and a new tenancy.
+    fn housing(&mut self, evs: &mut Vec<Ev>, moved: bool, risk: f64) {
+        let t0 = add_days(self.ps, -self.range(30, 3000));
+        if self.chance(risk) {
+            let d = self.between(self.ps, add_days(self.pe, -30));
+            let evicted = self.chance(0.3);
+            if evicted {
+                let ev = add_days(d, -self.range(0, 30));
+                evs.push(Ev::new(Feed::Services, "eviction", ev.max(self.ps)));
+                evs.push(Ev::new(Feed::Services, "tenancy", t0).end(Some(ev.max(self.ps))));
+            } else {
+                evs.push(Ev::new(Feed::Services, "tenancy", t0).end(Some(add_days(d, 30))));
+            }
+            let status = weighted(
+                &mut self.rng,
+                &[
+                    ("presented", 15),
+                    ("prevented", 35),
+                    ("relieved", 30),
+                    ("accepted", 20),
+                ],
+            );
+            evs.push(Ev::new(Feed::Services, "homelessness", d).code(status));
+            let t1 = add_days(d, self.range(31, 120));
+            evs.push(Ev::new(Feed::Services, "tenancy", t1));
+        } else if moved {
+            let m = add_days(self.moved_from, -1);
+            evs.push(Ev::new(Feed::Services, "tenancy", t0).end(Some(m)));
+            evs.push(Ev::new(Feed::Services, "tenancy", self.moved_from));
+        } else {
+            evs.push(Ev::new(Feed::Services, "tenancy", t0));
+        }
+    }
+
+    fn substance(&mut self, evs: &mut Vec<Ev>, lo: NaiveDate, hi: NaiveDate, improved: bool) {
+        let s = self.between(lo, hi);
+        if improved {
+            let e = add_days(s, self.range(90, 300));
+            evs.push(
+                Ev::new(Feed::Services, "substance_treatment", s)
+                    .code("completed")
+                    .end(Some(e)),
+            );
+        } else {
+            let e = add_days(s, self.range(20, 120));
+            evs.push(
+                Ev::new(Feed::Services, "substance_treatment", s)
+                    .code("dropped_out")
+                    .end(Some(e)),
+            );
+            if self.chance(0.5) {
+                let s2 = add_days(e, self.range(60, 240));
+                evs.push(Ev::new(Feed::Services, "substance_treatment", s2).code("open"));
+            }
+        }
+    }
+
+    fn family_services(
+        &mut self,
+        plans: &[Plan],
+        members: &[(usize, &'static str, u8)],
+        evs: &mut [Vec<Ev>],
+        case_start: NaiveDate,
+    ) {
+        let plan_for = |prob: usize| plans.iter().find(|p| p.problem == prob).copied();
+        let crime = plan_for(CRIME);
+        let youth_claim = crime.filter(|p| p.outcome == "SUN-1.3");
+        let dobs: Vec<NaiveDate> = members.iter().map(|m| self.persons[m.0].dob).collect();
+        let struggling = plans
+            .iter()
+            .any(|p| !p.improved && (p.problem == EDUCATION || p.problem == WORKLESSNESS));
+
+        // Youth activity (children 8-17).
+        let mut regular = false;
+        for (mi, m) in members.iter().enumerate() {
+            if m.1 != "child" {
+                continue;
+            }
+            let dob = dobs[mi];
+            let from8 = add_months(dob, 96).max(self.ps);
+            let to18 = add_days(add_months(dob, 216), -1).min(self.pe);
+            if from8 > to18 {
+                continue;
+            }
+            match (youth_claim, crime) {
+                (Some(p), _)
+                    if p.improved
+                        && !regular
+                        && age_my(dob, p.claim) <= 17
+                        && age_on(dob, add_days(add_months(p.claim, -6), -60)) >= 8 =>
+                {
+                    // Improved SUN-1.3: every month of the six before the claim.
+                    regular = true;
+                    let from = add_days(add_months(p.claim, -6), -self.range(7, 60));
+                    let to = add_months(p.claim, self.range(0, 3) as i32).min(to18);
+                    self.youth_weekly(&mut evs[mi], from, to.max(p.claim));
+                }
+                (None, Some(p)) if p.improved && m.2 & (1 << CRIME) != 0 => {
+                    // Diverted: monthly sessions once things settled.
+                    let mut d = p.quiet_from.max(from8);
+                    let stop = add_months(p.claim, 3).min(to18);
+                    while d <= stop {
+                        let x = add_days(d, self.range(0, 27));
+                        self.youth(&mut evs[mi], x.min(stop));
+                        d = add_months(d, 1);
+                    }
+                }
+                (Some(p), _) if !p.improved => {
+                    for _ in 0..self.range(0, 6) {
+                        let d = self.between(add_months(p.claim, -8).max(from8), p.claim);
+                        self.youth(&mut evs[mi], d.min(to18));
+                    }
+                }
+                _ => {
+                    if self.chance(0.1) {
+                        for _ in 0..self.range(1, 6) {
+                            let d = self.between(from8, to18);
+                            self.youth(&mut evs[mi], d);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(p) = youth_claim.filter(|p| !p.improved) {
+            // Not improved: a month of the six with no session for any child.
+            let j = self.range(0, 5) as u32;
+            let to = p.claim.checked_sub_months(Months::new(j)).expect("date");
+            let from = add_days(to.checked_sub_months(Months::new(1)).expect("date"), 1);
+            for e in evs.iter_mut() {
+                e.retain(|x| x.rt != "youth_activity" || x.date < from || x.date > to);
+            }
+        }
+
+        // Children's centres and early education (under-fives).
+        let youngest = (0..members.len())
+            .filter(|&i| members[i].1 == "child")
+            .map(|i| dobs[i])
+            .max();
+        if let Some(y) = youngest {
+            let lo = y.max(self.ps);
+            let hi = add_days(add_months(y, 60), -1).min(self.pe);
+            if lo <= hi && self.chance(0.5) {
+                for _ in 0..self.range(1, 5) {
+                    let d = self.between(lo, hi);
+                    let d = self.weekday(d);
+                    evs[0].push(Ev::new(Feed::Services, "children_centre_contact", d));
+                }
+            }
+        }
+        for (mi, m) in members.iter().enumerate() {
+            if m.1 == "child" {
+                self.early_education(&mut evs[mi], dobs[mi], 0.45);
+            }
+            let neet_p = if struggling { 0.35 } else { 0.12 };
+            if age_on(dobs[mi], self.pe) >= 16 && age_on(dobs[mi], self.ps) < 18 {
+                self.neet(&mut evs[mi], dobs[mi], neet_p);
+            }
+        }
+
+        // Domestic abuse: DASH risk assessments of the victim.
+        if let Some(plan) = plan_for(DOMESTIC) {
+            if let Some(v) = (0..members.len()).find(|&i| members[i].2 & (1 << DOMESTIC) != 0) {
+                let cs = case_start;
+                let s0 = self.range(12, 24);
+                let d0 = self.between(add_months(cs, -6), cs);
+                self.dash(&mut evs[v], d0, s0);
+                let until = plan.claim;
+                let mut d = add_days(d0, self.range(60, 120));
+                let n = ((until - d0).num_days() / 90).max(1);
+                let mut k = 1;
+                while d <= until {
+                    let score = if plan.improved {
+                        // Falls steadily to below 10 by the claim.
+                        let target = self.range(2, 9);
+                        s0 - (s0 - target) * k.min(n) / n
+                    } else {
+                        s0 + self.range(-2, 3)
+                    };
+                    self.dash(&mut evs[v], d, score);
+                    d = add_days(d, self.range(60, 120));
+                    k += 1;
+                }
+            }
+        }
+
+        // Substance misuse treatment (health problem; some offenders).
+        for (mi, m) in members.iter().enumerate() {
+            let adult = m.1 != "child";
+            let health = plan_for(HEALTH).filter(|_| m.2 & (1 << HEALTH) != 0);
+            let p = match (health, adult) {
+                (Some(_), true) => 0.4,
+                (Some(_), false) if age_on(dobs[mi], self.pe) >= 14 => 0.15,
+                _ if m.2 & (1 << CRIME) != 0 => 0.1,
+                _ if adult => 0.015,
+                _ => 0.0,
+            };
+            if p > 0.0 && self.chance(p) {
+                let improved = health.or(crime).is_none_or(|p| p.improved);
+                let lo = add_months(dobs[mi], 12 * 13).max(add_days(self.ps, -200));
+                let hi = add_days(self.pe, -150);
+                if lo <= hi {
+                    self.substance(&mut evs[mi], lo, hi, improved);
+                }
+            }
+        }
+
+        // Housing: the main carer holds the tenancy.
+        let hh = self.persons[members[0].0].hh;
+        let moved = self.households[hh].moved.is_some();
+        let risk = if plan_for(HEALTH).is_some() {
+            0.2
+        } else {
+            0.06
+        };
+        self.housing(&mut evs[0], moved, risk);
     }
 
     fn background_events(&mut self, pi: usize) -> Vec<Ev> {
@@ -1698,7 +2431,7 @@ impl Gen {
         if self.persons[pi].upn.is_some() && self.chance(0.7) {
             // Some pupils attend schools outside the area for part of the period.
             let mut e = Vec::new();
-            self.education_history(&mut e, None, mid, dob);
+            self.education_history(&mut e, None, mid, dob, None);
             if self.chance(0.15) {
                 let cut = self.between(self.ps, self.pe);
                 let before = self.chance(0.5);
@@ -1728,11 +2461,11 @@ impl Gen {
             }
             if age >= 11 && self.chance(0.01) {
                 let d = self.between(add_months(dob, 120), self.pe);
-                evs.push(Ev::new(Feed::Police, "missing_episode", d).end(Some(add_days(d, 1))));
+                evs.push(Ev::new(Feed::Police, "missing_episode", d));
             }
         } else if self.chance(0.5) {
             let emp = if age > 64 { 0.1 } else { 0.6 };
-            self.ordinary_dwp(&mut evs, dob, emp);
+            self.ordinary_dwp(&mut evs, dob, emp, false);
         }
         if age >= 12 && self.chance(0.07) {
             let n = self.range(1, 3);
@@ -1746,6 +2479,45 @@ impl Gen {
             let d = self.between(self.ps, self.pe);
             let role = pick(&mut self.rng, &["victim", "perpetrator", "other"]);
             evs.push(Ev::new(Feed::Police, "domestic_incident", d).code(role));
+            if role == "victim" && self.chance(0.4) {
+                let a = add_days(d, self.range(1, 20));
+                let score = self.range(3, 18);
+                self.dash(&mut evs, a, score);
+            }
+        }
+        // Services.
+        let from8 = add_months(dob, 96).max(self.ps);
+        let to18 = add_days(add_months(dob, 216), -1).min(self.pe);
+        if from8 <= to18 && self.chance(0.04) {
+            for _ in 0..self.range(1, 6) {
+                let d = self.between(from8, to18);
+                self.youth(&mut evs, d);
+            }
+        }
+        if age < 6 && self.chance(0.6) {
+            self.early_education(&mut evs, dob, 0.2);
+        }
+        if age_on(dob, self.pe) >= 16 && age_on(dob, self.ps) < 18 && self.chance(0.5) {
+            self.neet(&mut evs, dob, 0.1);
+        }
+        if (20..=45).contains(&age) && self.chance(0.03) {
+            for _ in 0..self.range(1, 4) {
+                let d = self.between(self.ps, self.pe);
+                evs.push(Ev::new(Feed::Services, "children_centre_contact", d));
+            }
+        }
+        if age >= 18 && self.chance(0.015) {
+            let improved = self.chance(0.5);
+            self.substance(
+                &mut evs,
+                add_days(self.ps, -200),
+                add_days(self.pe, -150),
+                improved,
+            );
+        }
+        if age >= 18 && self.chance(0.1) {
+            let moved = self.households[self.persons[pi].hh].moved.is_some();
+            self.housing(&mut evs, moved, 0.03);
         }
         evs
     }
@@ -1811,6 +2583,7 @@ impl Gen {
         let with_nhs = match feed {
             Feed::Police => self.chance(0.05),
             Feed::SocialCare => self.chance(0.8),
+            Feed::Services => self.chance(0.5),
             _ => false,
         };
         IdVar {
@@ -1880,10 +2653,14 @@ impl Gen {
         let hh = &self.households[person.hh];
         let (home_pc, home_addr) = (hh.postcode.clone(), hh.address.clone());
         let moved = hh.moved.clone();
-        let mut vars: [Option<IdVar>; 4] = [None, None, None, None];
+        let mut vars: [Option<IdVar>; 5] = [None, None, None, None, None];
         for ev in evs.iter() {
             let fi = ev.feed as usize;
-            if ev.date < self.ps || ev.date > self.pe || ev.date < person.dob {
+            // A services spell may start before the period if it overlaps it.
+            let overlaps = ev.feed == Feed::Services
+                && SERVICE_SPELLS.contains(&ev.rt)
+                && ev.end.is_none_or(|e| e >= self.ps);
+            if (ev.date < self.ps && !overlaps) || ev.date > self.pe || ev.date < person.dob {
                 continue;
             }
             // Identifier each feed needs.
@@ -1901,6 +2678,7 @@ impl Gen {
                 Feed::Education => (0.02, 0.05, 0.05),
                 Feed::Dwp => (0.3, 0.3, 0.1),
                 Feed::SocialCare => (0.05, 0.1, 0.25),
+                Feed::Services => (0.05, 0.15, 0.2),
             };
             let mut forename = self.name_case(&v.forename.clone(), upper_f);
             if self.chance(0.04) {
@@ -1937,6 +2715,9 @@ impl Gen {
             {
                 // An episode still open at the period end has no closure reason yet.
                 ""
+            } else if ev.rt == "substance_treatment" && end.is_empty() {
+                // Treatment not yet ended at the period end is open.
+                "open"
             } else {
                 ev.code
             };
@@ -2002,6 +2783,19 @@ impl Gen {
                 Feed::SocialCare => {
                     for s in [
                         ev.rt, &nhs, &forename, &surname, &dob, &pc, &date, &end, code,
+                    ] {
+                        o.field(s)?;
+                    }
+                }
+                Feed::Services => {
+                    let score = if ev.rt == "dash_assessment" {
+                        ev.num.to_string()
+                    } else {
+                        String::new()
+                    };
+                    for s in [
+                        ev.rt, &nhs, &forename, &surname, &dob, &pc, &addr, &date, &end, &score,
+                        code,
                     ] {
                         o.field(s)?;
                     }
@@ -2101,15 +2895,16 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
     }
 
     // Claims, in claim-date order.
-    let mut claims: Vec<(NaiveDate, String, &'static str, String, bool)> = Vec::new();
+    let mut claims: Vec<(NaiveDate, String, &'static str, String, bool, &'static str)> = Vec::new();
     for f in &g.families {
-        for p in &f.plans {
+        for p in f.plans.iter().filter(|p| !p.outcome.is_empty()) {
             claims.push((
                 p.claim,
                 f.case_ref.clone(),
                 p.outcome,
                 f.keyworker.clone(),
                 p.improved,
+                p.expected(),
             ));
         }
     }
@@ -2124,9 +2919,15 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
     let mut tc = csv::Writer::from_writer(BufWriter::new(
         File::create(&tc_path).map_err(|e| io_err(&tc_path, e))?,
     ));
-    tc.write_record(["case_ref", "outcome_id", "claim_date", "trajectory"])
-        .map_err(|e| io_err(&tc_path, e.into()))?;
-    for (date, case_ref, outcome, kw, improved) in &claims {
+    tc.write_record([
+        "case_ref",
+        "outcome_id",
+        "claim_date",
+        "trajectory",
+        "expected",
+    ])
+    .map_err(|e| io_err(&tc_path, e.into()))?;
+    for (date, case_ref, outcome, kw, improved, expected) in &claims {
         let d = iso(*date);
         for s in [case_ref.as_str(), outcome, &d, kw] {
             co.field(s)?;
@@ -2139,7 +2940,7 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
         } else {
             "not_improved"
         };
-        tc.write_record([case_ref.as_str(), outcome, &d, traj])
+        tc.write_record([case_ref.as_str(), outcome, &d, traj, expected])
             .map_err(|e| io_err(&tc_path, e.into()))?;
     }
     tc.flush().map_err(|e| io_err(&tc_path, e))?;
@@ -2331,6 +3132,7 @@ mod tests {
             "education",
             "dwp",
             "social_care",
+            "services",
             "truth",
             "truth_claims",
         ] {
@@ -2355,7 +3157,8 @@ mod tests {
         for f in &s.files {
             let (period, header, recs) = read(&f.path);
             assert_eq!(recs.len(), f.rows, "{}", f.feed);
-            let event = ["police", "education", "dwp", "social_care"].contains(&f.feed.as_str());
+            let event = ["police", "education", "dwp", "social_care", "services"]
+                .contains(&f.feed.as_str());
             assert_eq!(period.is_some(), event, "{}", f.feed);
             if f.feed == "truth" || f.feed == "truth_claims" {
                 continue;
@@ -2419,15 +3222,44 @@ mod tests {
                 } else {
                     parse_date(&get("date"))
                 };
-                assert!(
-                    date >= ps && date <= pe,
-                    "{} {rt} date {date} outside period",
-                    f.feed
-                );
                 let end = get("end_date");
-                if !end.is_empty() {
-                    let e = parse_date(&end);
+                let end = (!end.is_empty()).then(|| parse_date(&end));
+                if let Some(e) = end {
                     assert!(e >= date && e <= pe, "{} {rt} end {e}", f.feed);
+                }
+                if f.feed == "services" && SERVICE_SPELLS.contains(&rt.as_str()) {
+                    // A spell overlaps the period.
+                    assert!(date <= pe && end.is_none_or(|e| e >= ps), "{rt} {date}");
+                } else {
+                    assert!(
+                        date >= ps && date <= pe,
+                        "{} {rt} date {date} outside period",
+                        f.feed
+                    );
+                }
+                if f.feed == "services" {
+                    let status = get("status");
+                    let score = get("score");
+                    let ok = match rt.as_str() {
+                        "youth_activity"
+                        | "children_centre_contact"
+                        | "marac_referral"
+                        | "eviction" => status.is_empty() && end.is_none(),
+                        "early_education" | "tenancy" => status.is_empty(),
+                        "dash_assessment" => score.parse::<u32>().is_ok_and(|s| s <= 27),
+                        "substance_treatment" => {
+                            ["open", "completed", "dropped_out"].contains(&status.as_str())
+                                && (status == "open") == end.is_none()
+                        }
+                        "neet_status" => ["neet", "eet", "not_known"].contains(&status.as_str()),
+                        "homelessness" => ["presented", "prevented", "relieved", "accepted"]
+                            .contains(&status.as_str()),
+                        _ => false,
+                    };
+                    assert!(ok, "services {rt} status {status} score {score}");
+                    if rt != "dash_assessment" {
+                        assert!(score.is_empty());
+                    }
                 }
                 if rt == "suspension" {
                     assert!((1..=45).contains(&get("days").parse::<u32>().unwrap()));
@@ -2450,9 +3282,382 @@ mod tests {
         for (c, t) in claims.iter().zip(&tclaims) {
             assert_eq!((&c[0], &c[1], &c[2]), (&t[0], &t[1], &t[2]));
             assert!(t[3] == *"improved" || t[3] == *"not_improved");
+            let want = if c[1].starts_with("SUN-6.") {
+                "attested"
+            } else if &t[3] == "improved" {
+                "verified"
+            } else {
+                "contradicted"
+            };
+            assert_eq!(&t[4], want);
             let d = parse_date(&c[2]);
             assert!(d > add_months(starts[&c[0]], 6) && d <= pe);
             assert!(PROBLEM_OUTCOMES.iter().any(|(_, ids)| ids.contains(&&c[1])));
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// One event row as the rules read it.
+    struct TEv {
+        rt: String,
+        date: NaiveDate,
+        end: Option<NaiveDate>,
+        code: String,
+        nums: Vec<u32>,
+    }
+
+    struct TMember {
+        person: usize,
+        dob: NaiveDate,
+        problems: String,
+    }
+
+    struct TCase {
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+        members: Vec<TMember>,
+    }
+
+    /// Cases and every person's events, attributed by truth.csv.
+    fn load(dir: &Path) -> (BTreeMap<String, TCase>, BTreeMap<usize, Vec<TEv>>) {
+        let (_, _, truth) = read(&dir.join("truth.csv"));
+        let who: BTreeMap<(String, usize), usize> = truth
+            .iter()
+            .map(|r| {
+                (
+                    (r[0].to_string(), r[1].parse().unwrap()),
+                    r[2].parse().unwrap(),
+                )
+            })
+            .collect();
+        let (_, h, case) = read(&dir.join("case.csv"));
+        let col = |h: &[String], n: &str| h.iter().position(|x| x == n);
+        let mut cases: BTreeMap<String, TCase> = BTreeMap::new();
+        for (i, r) in case.iter().enumerate() {
+            let c = cases.entry(r[0].to_string()).or_insert_with(|| TCase {
+                start: parse_date(&r[2]),
+                end: (!r[3].is_empty()).then(|| parse_date(&r[3])),
+                members: Vec::new(),
+            });
+            c.members.push(TMember {
+                person: who[&("case".to_string(), i + 2)],
+                dob: parse_date(&r[col(&h, "dob").unwrap()]),
+                problems: r[4].to_string(),
+            });
+        }
+        let mut evs: BTreeMap<usize, Vec<TEv>> = BTreeMap::new();
+        for feed in ["police", "education", "dwp", "social_care", "services"] {
+            let (_, h, recs) = read(&dir.join(format!("{feed}.csv")));
+            let get = |r: &csv::StringRecord, n: &str| {
+                col(&h, n).map(|i| r[i].to_string()).unwrap_or_default()
+            };
+            for (i, r) in recs.iter().enumerate() {
+                let rt = get(r, "record_type");
+                let date = if rt == "attendance" {
+                    let term = get(r, "term");
+                    let (y, k) = term.split_once('-').unwrap();
+                    let m = [("autumn", 9), ("spring", 1), ("summer", 4)]
+                        .iter()
+                        .find(|x| x.0 == k)
+                        .unwrap()
+                        .1;
+                    NaiveDate::from_ymd_opt(y.parse().unwrap(), m, 1).unwrap()
+                } else {
+                    parse_date(&get(r, "date"))
+                };
+                let end = get(r, "end_date");
+                let code = [
+                    "disposal",
+                    "role",
+                    "severity",
+                    "status",
+                    "benefit",
+                    "closure_reason",
+                ]
+                .iter()
+                .map(|c| get(r, c))
+                .find(|c| !c.is_empty())
+                .unwrap_or_default();
+                let nums = ["possible_sessions", "attended_sessions", "amount", "score"]
+                    .iter()
+                    .filter_map(|c| {
+                        let v = get(r, c);
+                        v.parse::<f64>().ok().map(|x| (x * 100.0).round() as u32)
+                    })
+                    .collect();
+                evs.entry(who[&(feed.to_string(), i + 2)])
+                    .or_default()
+                    .push(TEv {
+                        rt,
+                        date,
+                        end: (!end.is_empty()).then(|| parse_date(&end)),
+                        code,
+                        nums,
+                    });
+            }
+        }
+        (cases, evs)
+    }
+
+    /// The trajectory guarantees of the module doc, checked on the files.
+    #[test]
+    fn trajectories_meet_sunderland_rules() {
+        for seed in [11, 12, 13] {
+            check_trajectories(seed);
+        }
+    }
+
+    fn check_trajectories(seed: u64) {
+        let dir = tmp(&format!("traj{seed}"));
+        let o = opts(400, seed);
+        generate(&dir, &o).unwrap();
+        let pe = NaiveDate::from_ymd_opt(2017, 3, 31).unwrap();
+        let (cases, evs) = load(&dir);
+        let none: Vec<TEv> = Vec::new();
+        let of = |p: usize| evs.get(&p).unwrap_or(&none);
+        let (_, _, tclaims) = read(&dir.join("truth_claims.csv"));
+        let mut seen: BTreeMap<(String, bool), usize> = BTreeMap::new();
+        let mut closed = 0;
+        for c in cases.values() {
+            if let Some(e) = c.end {
+                closed += 1;
+                assert!(e <= add_months(pe, -7) && e > c.start);
+            }
+        }
+        assert!(closed * 100 > cases.len() * 25, "{closed} closed cases");
+        for t in &tclaims {
+            let case = &cases[&t[0]];
+            let id = t[1].to_string();
+            let claim = parse_date(&t[2]);
+            let improved = &t[3] == "improved";
+            *seen.entry((id.clone(), improved)).or_default() += 1;
+            let w6 = add_days(add_months(claim, -6), 1);
+            let problem = PROBLEM_OUTCOMES
+                .iter()
+                .find(|(_, ids)| ids.contains(&id.as_str()))
+                .unwrap()
+                .0;
+            let flagged: Vec<&TMember> = case
+                .members
+                .iter()
+                .filter(|m| m.problems.split(';').any(|p| p == problem))
+                .collect();
+            let children: Vec<&TMember> = case
+                .members
+                .iter()
+                .filter(|m| age_my(m.dob, claim) < 18)
+                .collect();
+            let adults: Vec<&TMember> = case
+                .members
+                .iter()
+                .filter(|m| age_my(m.dob, claim) >= 18)
+                .collect();
+            let count = |ms: &[&TMember], rt: &str, lo: NaiveDate, hi: NaiveDate| -> Vec<usize> {
+                ms.iter()
+                    .map(|m| {
+                        of(m.person)
+                            .iter()
+                            .filter(|e| e.rt == rt && e.date >= lo && e.date <= hi)
+                            .count()
+                    })
+                    .collect()
+            };
+            let ctx = format!("{} {id} {claim} {}", &t[0], &t[3]);
+            match id.as_str() {
+                "SUN-1.1" | "SUN-1.2" | "SUN-5.2" => {
+                    let (rt, ms) = match id.as_str() {
+                        "SUN-1.1" => ("offence", flagged.clone()),
+                        "SUN-1.2" => ("asb_incident", flagged.clone()),
+                        _ => ("domestic_incident", case.members.iter().collect()),
+                    };
+                    let n: usize = count(&ms, rt, w6, claim).iter().sum();
+                    assert_eq!(n == 0, improved, "{ctx}: {n} {rt}");
+                    if id == "SUN-1.2" && !improved {
+                        assert!(ms.iter().all(|m| of(m.person)
+                            .iter()
+                            .all(|e| { e.rt != "asb_intervention" || e.code != "completed" })));
+                    }
+                }
+                "SUN-1.3" => {
+                    let slices: Vec<(NaiveDate, NaiveDate)> = (0..6u32)
+                        .map(|i| {
+                            let to = claim.checked_sub_months(Months::new(i)).unwrap();
+                            let from = add_days(to.checked_sub_months(Months::new(1)).unwrap(), 1);
+                            (from, to)
+                        })
+                        .collect();
+                    let regular = children.iter().any(|m| {
+                        slices.iter().all(|&(a, b)| {
+                            of(m.person)
+                                .iter()
+                                .any(|e| e.rt == "youth_activity" && e.date >= a && e.date <= b)
+                        })
+                    });
+                    assert_eq!(regular, improved, "{ctx}");
+                }
+                "SUN-2.1" => {
+                    let ts = last_terms(claim, 3);
+                    let scope: Vec<&TMember> = case
+                        .members
+                        .iter()
+                        .filter(|m| (5..=16).contains(&age_my(m.dob, ts[2].1)))
+                        .collect();
+                    assert!(!scope.is_empty(), "{ctx}");
+                    let mut low = false;
+                    for m in &scope {
+                        let (mut a, mut p) = (0, 0);
+                        for t in &ts {
+                            let e = of(m.person)
+                                .iter()
+                                .find(|e| e.rt == "attendance" && e.date == t.0)
+                                .unwrap_or_else(|| panic!("{ctx}: no attendance {}", t.0));
+                            let (pos, att) = (e.nums[0] / 100, e.nums[1] / 100);
+                            if improved {
+                                assert!(att * 100 >= pos * 92, "{ctx}: {att}/{pos}");
+                            }
+                            a += att;
+                            p += pos;
+                        }
+                        low |= a * 100 <= p * 90;
+                    }
+                    assert_eq!(low, !improved, "{ctx}");
+                }
+                "SUN-2.2" | "SUN-2.3" => {
+                    let ts = last_terms(claim, 3);
+                    let (rt, max) = if id == "SUN-2.2" {
+                        ("suspension", 2)
+                    } else {
+                        ("permanent_exclusion", 0)
+                    };
+                    let ms: Vec<&TMember> = case
+                        .members
+                        .iter()
+                        .filter(|m| age_my(m.dob, ts[2].1) < 18)
+                        .collect();
+                    let worst = count(&ms, rt, ts[0].0, ts[2].1).into_iter().max().unwrap();
+                    assert_eq!(worst <= max, improved, "{ctx}: {worst}");
+                }
+                "SUN-3.1" => {
+                    let end = case.end.expect("closed case");
+                    assert!(claim >= add_months(end, 6), "{ctx}");
+                    let ms: Vec<&TMember> = case.members.iter().collect();
+                    let n: usize = count(&ms, "referral", add_days(end, 1), add_months(end, 6))
+                        .iter()
+                        .sum();
+                    assert_eq!(n == 0, improved, "{ctx}");
+                }
+                "SUN-3.2" => {
+                    let plans = ["child_in_need", "child_protection"];
+                    let mut any = false;
+                    let mut ok = true;
+                    for m in &children {
+                        let e = of(m.person);
+                        let Some(last) = e
+                            .iter()
+                            .filter(|x| plans.contains(&x.rt.as_str()) && x.date <= claim)
+                            .max_by_key(|x| x.end.unwrap_or(pe))
+                        else {
+                            continue;
+                        };
+                        any = true;
+                        match last.end.filter(|x| *x <= claim) {
+                            None => ok = false,
+                            Some(end) => {
+                                ok &= ["stepped_down", "closed"].contains(&last.code.as_str());
+                                let to = add_months(end, 6);
+                                assert!(!improved || to <= pe, "{ctx}");
+                                ok &= !e.iter().any(|x| {
+                                    (x.rt == "referral" || plans.contains(&x.rt.as_str()))
+                                        && x.date > end
+                                        && x.date <= to
+                                });
+                            }
+                        }
+                    }
+                    assert!(any, "{ctx}: no plan to close");
+                    assert_eq!(ok, improved, "{ctx}");
+                }
+                "SUN-3.8" => {
+                    let n = children
+                        .iter()
+                        .filter(|m| {
+                            of(m.person).iter().any(|e| {
+                                e.rt == "looked_after"
+                                    && e.date <= claim
+                                    && e.end.unwrap_or(pe) >= w6
+                            })
+                        })
+                        .count();
+                    assert_eq!(n == 0, improved, "{ctx}");
+                    if !improved {
+                        assert!(children.iter().any(|m| of(m.person)
+                            .iter()
+                            .any(|e| e.rt == "looked_after" && e.date >= w6 && e.date <= claim)));
+                    }
+                }
+                "SUN-4.1" => {
+                    let met = |m: &&TMember, codes: &[&str]| {
+                        of(m.person).iter().any(|e| {
+                            e.rt == "benefit_spell"
+                                && codes.contains(&e.code.as_str())
+                                && e.date <= case.start
+                                && e.end.is_none_or(|x| x >= case.start)
+                        })
+                    };
+                    let longest = |m: &&TMember| {
+                        of(m.person)
+                            .iter()
+                            .filter(|e| e.rt == "employment_spell")
+                            .map(|e| {
+                                let a = e.date.max(case.start);
+                                let b = e.end.unwrap_or(pe).min(claim);
+                                (b - a).num_days() + 1
+                            })
+                            .max()
+                            .unwrap_or(0)
+                    };
+                    let ok = adults.iter().any(|m| {
+                        (met(m, &["jsa"]) && longest(m) >= 26 * 7)
+                            || (met(m, &["esa", "is", "ib", "sda", "uc"]) && longest(m) >= 13 * 7)
+                    });
+                    assert_eq!(ok, improved, "{ctx}");
+                }
+                "SUN-4.3" => {
+                    let w = add_days(claim, -34);
+                    let weeks = |m: &&TMember, pence: u32| {
+                        let mut days = std::collections::BTreeSet::new();
+                        for e in of(m.person) {
+                            if e.rt == "uc_earnings" && e.nums[0] >= pence {
+                                let (a, b) = (e.date.max(w), e.end.unwrap().min(claim));
+                                let mut d = a;
+                                while d <= b {
+                                    days.insert(d);
+                                    d = add_days(d, 1);
+                                }
+                            }
+                        }
+                        days.len() / 7
+                    };
+                    if improved {
+                        assert!(adults.iter().any(|m| weeks(m, 33_000) >= 4), "{ctx}");
+                    } else {
+                        assert!(adults.iter().all(|m| weeks(m, 27_000) == 0), "{ctx}");
+                    }
+                }
+                _ => assert!(id.starts_with("SUN-6."), "{ctx}"),
+            }
+        }
+        for id in [
+            "SUN-1.1", "SUN-1.2", "SUN-1.3", "SUN-2.1", "SUN-2.2", "SUN-3.1", "SUN-3.2", "SUN-3.8",
+            "SUN-4.1", "SUN-4.3", "SUN-5.2",
+        ] {
+            for improved in [true, false] {
+                assert!(
+                    seen.get(&(id.to_string(), improved))
+                        .is_some_and(|n| *n > 0),
+                    "no {id} claim with improved={improved}"
+                );
+            }
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the `outcomesd` binary against generated feeds in a
 //! temporary directory.
 
+mod daemon;
 mod frameworks;
 mod util;
 
@@ -9,12 +10,13 @@ use std::os::unix::fs::PermissionsExt;
 
 use util::{all_bytes_under, contains, text, Env};
 
-const ALL_FEEDS: [&str; 6] = [
+const ALL_FEEDS: [&str; 7] = [
     "case",
     "social_care",
     "education",
     "dwp",
     "police",
+    "services",
     "claims",
 ];
 
