@@ -181,6 +181,9 @@ pub struct Condition {
     pub months: u32,
     #[serde(default)]
     pub adults_only: bool,
+    /// Only members under 18 (e.g. a young person's offending tiers).
+    #[serde(default)]
+    pub children_only: bool,
 }
 
 /// How many people in scope must pass.
@@ -287,6 +290,12 @@ pub enum Rule {
         /// ... or this percentage improvement (relative).
         #[serde(default)]
         improvement_percent: Option<f64>,
+        /// Only children whose attendance over the same number of complete
+        /// terms before the case started was below this percentage are in
+        /// scope (e.g. "very poor attendance" of under 50%); a child with no
+        /// record for those terms is out of scope.
+        #[serde(default)]
+        baseline_below: Option<f64>,
         #[serde(default)]
         anchor: Anchor,
         #[serde(default = "school_age")]
@@ -308,6 +317,22 @@ pub enum Rule {
         percent_setting: bool,
         #[serde(default)]
         tiers: Vec<Tier>,
+        /// Count days (`values[0]`, e.g. suspension days) instead of events.
+        #[serde(default)]
+        sum_days: bool,
+        /// Pass when the window has at least this many fewer than the
+        /// baseline ("fewer days lost"); used when no percent or tier applies.
+        #[serde(default)]
+        fewer_by: Option<u32>,
+        /// Compare rates: the baseline count is scaled to the window's length
+        /// before `percent` / `fewer_by` apply (tiers are still chosen on the
+        /// raw baseline count, and a tier's `max` is absolute).
+        #[serde(default)]
+        pro_rata: bool,
+        /// People (or, together, the family) with nothing in the baseline are
+        /// out of the rule's scope, instead of leaving it undecided.
+        #[serde(default)]
+        skip_empty_baseline: bool,
         #[serde(default)]
         scope: Scope,
         #[serde(default = "together")]
@@ -339,6 +364,11 @@ pub enum Rule {
         closure_codes: Vec<String>,
         reopen: Vec<EventKind>,
         months: u32,
+        /// Only members with one of `events` open on the case's start date
+        /// are in scope (the plan that identified the need); their latest
+        /// episode of `events` is judged.
+        #[serde(default)]
+        open_at_case_start: bool,
         #[serde(default)]
         scope: Scope,
     },
@@ -561,6 +591,7 @@ impl Rule {
                 average,
                 improvement_points,
                 improvement_percent,
+                baseline_below,
                 anchor,
                 scope,
                 quantifier,
@@ -592,6 +623,9 @@ impl Rule {
                 if let Some(p) = improvement_percent {
                     let _ = write!(s, ", and improved by at least {p}% on the same number of terms before the case started");
                 }
+                if let Some(b) = baseline_below {
+                    let _ = write!(s, "; only children whose attendance over the same number of terms before the case started was below {b}% are in scope");
+                }
                 writeln!(out, "{s}.")
             }
             Rule::Reduction {
@@ -602,14 +636,23 @@ impl Rule {
                 percent,
                 percent_setting,
                 tiers,
+                sum_days,
+                fewer_by,
+                pro_rata,
+                skip_empty_baseline,
                 scope,
                 quantifier,
             } => {
+                let what = if *sum_days {
+                    format!("days of {}", kinds(events, codes))
+                } else {
+                    kinds(events, codes)
+                };
                 let mut s = format!(
                     "{pad}{} {}: {} {} compared with {}",
                     quant(*quantifier),
                     scope_text(scope),
-                    kinds(events, codes),
+                    what,
                     window_text(window),
                     window_text(baseline)
                 );
@@ -641,6 +684,18 @@ impl Rule {
                         _ => {}
                     }
                 }
+                if let Some(n) = fewer_by {
+                    let _ = write!(s, " fall by at least {n}");
+                }
+                if *pro_rata {
+                    let _ = write!(
+                        s,
+                        " (the baseline scaled to the window's length, so rates are compared)"
+                    );
+                }
+                if *skip_empty_baseline {
+                    let _ = write!(s, "; anyone with none in the baseline is out of scope");
+                }
                 writeln!(out, "{s}.")
             }
             Rule::Spell {
@@ -670,6 +725,7 @@ impl Rule {
                 closure_codes,
                 reopen,
                 months,
+                open_at_case_start,
                 scope,
             } => {
                 let what = if events.is_empty() {
@@ -681,11 +737,20 @@ impl Rule {
                         kinds(events, closure_codes)
                     )
                 };
-                writeln!(
-                    out,
-                    "{pad}{what} closed, and no {} started in the {months} months after it closed.",
-                    kinds(reopen, &[])
-                )
+                let who = if *open_at_case_start {
+                    " (for members with such an episode open when the case started)"
+                } else {
+                    ""
+                };
+                if reopen.is_empty() || *months == 0 {
+                    writeln!(out, "{pad}{what} closed by the claim date{who}.")
+                } else {
+                    writeln!(
+                        out,
+                        "{pad}{what} closed{who}, and no {} started in the {months} months after it closed.",
+                        kinds(reopen, &[])
+                    )
+                }
             }
             Rule::Earnings {
                 events,
@@ -785,7 +850,13 @@ pub fn scope_text(s: &Scope) -> String {
         Scope::Household => "the household (members and people at their address)".into(),
         Scope::Met(c) => format!(
             "the {} who had {}{} in the {} months before the case started",
-            if c.adults_only { "adults" } else { "members" },
+            if c.adults_only {
+                "adults"
+            } else if c.children_only {
+                "children"
+            } else {
+                "members"
+            },
             c.events
                 .iter()
                 .map(|k| k.name().replace('_', " "))
@@ -940,8 +1011,13 @@ impl Framework {
 
 /// The frameworks shipped in `frameworks/`, compiled into the binary so
 /// `framework = "sunderland"` works without a file.
-pub const BUILTIN: &[(&str, &str)] =
-    &[("sunderland", include_str!("../frameworks/sunderland.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("sunderland", include_str!("../frameworks/sunderland.toml")),
+    (
+        "south-tyneside",
+        include_str!("../frameworks/south-tyneside.toml"),
+    ),
+];
 
 impl Framework {
     /// A shipped framework by id.
@@ -1019,6 +1095,9 @@ fn check_rule(
     let check_scope = |s: &Scope, bad: &mut dyn FnMut(String)| {
         if let Scope::Met(c) = s {
             check_codes(&c.events, &c.codes, bad);
+            if c.adults_only && c.children_only {
+                bad("a condition cannot be adults_only and children_only".into());
+            }
         }
     };
     match r {
@@ -1051,6 +1130,7 @@ fn check_rule(
         Rule::Attendance {
             terms,
             thresholds,
+            baseline_below,
             scope,
             ..
         } => {
@@ -1059,7 +1139,9 @@ fn check_rule(
             }
             if thresholds
                 .iter()
-                .any(|t| !(0.0..=100.0).contains(&t.percent))
+                .map(|t| t.percent)
+                .chain(*baseline_below)
+                .any(|p| !(0.0..=100.0).contains(&p))
             {
                 bad("attendance thresholds are percentages".into());
             }
@@ -1073,6 +1155,7 @@ fn check_rule(
             percent,
             percent_setting,
             tiers,
+            fewer_by,
             scope,
             ..
         } => {
@@ -1082,8 +1165,8 @@ fn check_rule(
                     bad(m.into());
                 }
             }
-            if percent.is_none() && !percent_setting && tiers.is_empty() {
-                bad("reduction needs percent, percent_setting or tiers".into());
+            if percent.is_none() && !percent_setting && tiers.is_empty() && fewer_by.is_none() {
+                bad("reduction needs percent, percent_setting, tiers or fewer_by".into());
             }
             if *percent_setting && fw.settings.significant_reduction_percent.is_none() {
                 bad("percent_setting needs [settings] significant_reduction_percent".into());
@@ -1219,6 +1302,48 @@ scope = "flagged"
 }
 
 #[cfg(test)]
+mod vocabulary {
+    use super::*;
+
+    fn with_rule(rule: &str) -> Result<Framework, FrameworkError> {
+        let text = format!(
+            "[framework]\nid = \"v\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n\n[[problems]]\nid = \"p\"\nnumber = \"1\"\ntitle = \"P\"\n\n[[outcomes]]\nid = \"V-1\"\nproblem = \"p\"\nwording = \"w\"\n[outcomes.rule]\n{rule}"
+        );
+        Framework::parse(Path::new("v.toml"), &text)
+    }
+
+    #[test]
+    fn reduction_options_load_and_explain() {
+        let fw = with_rule("type = \"reduction\"\nevents = [\"suspension\"]\nsum_days = true\nfewer_by = 1\npro_rata = true\nskip_empty_baseline = true\nbaseline = { terms = 2, anchor = \"case_start\" }\nwindow = { terms = 2 }\n").unwrap_or_else(|e| panic!("{e}"));
+        let e = fw.outcomes[0].rule.explain(&fw);
+        assert!(e.contains("days of suspension"), "{e}");
+        assert!(e.contains("fall by at least 1"), "{e}");
+        assert!(e.contains("rates are compared"), "{e}");
+        assert!(e.contains("out of scope"), "{e}");
+        // fewer_by alone is a reduction's measure; nothing at all is not
+        let err = with_rule("type = \"reduction\"\nevents = [\"arrest\"]\nbaseline = { months = 12 }\nwindow = { months = 6 }\n").unwrap_err();
+        assert!(err.to_string().contains("fewer_by"), "{err}");
+    }
+
+    #[test]
+    fn closed_and_attendance_and_condition_options() {
+        let fw = with_rule("type = \"closed_not_reopened\"\nevents = [\"child_protection\"]\nreopen = []\nmonths = 0\nopen_at_case_start = true\n").unwrap_or_else(|e| panic!("{e}"));
+        let e = fw.outcomes[0].rule.explain(&fw);
+        assert!(e.contains("closed by the claim date (for members with such an episode open when the case started)"), "{e}");
+        let fw = with_rule("type = \"attendance\"\nterms = 2\nthresholds = [{ percent = 50.0 }]\nimprovement_percent = 30.0\nbaseline_below = 50.0\n").unwrap_or_else(|e| panic!("{e}"));
+        assert!(fw.outcomes[0].rule.explain(&fw).contains("below 50%"));
+        assert!(with_rule("type = \"attendance\"\nterms = 2\nthresholds = [{ percent = 50.0 }]\nbaseline_below = 150.0\n").is_err());
+        let fw = with_rule("type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { months = 6 }\nscope = { met = { events = [\"arrest\"], months = 12, children_only = true } }\n").unwrap_or_else(|e| panic!("{e}"));
+        assert!(fw.outcomes[0]
+            .rule
+            .explain(&fw)
+            .contains("the children who had arrest"));
+        let err = with_rule("type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { months = 6 }\nscope = { met = { events = [\"arrest\"], months = 12, children_only = true, adults_only = true } }\n").unwrap_err();
+        assert!(err.to_string().contains("children_only"), "{err}");
+    }
+}
+
+#[cfg(test)]
 mod shipped {
     use super::*;
 
@@ -1230,6 +1355,15 @@ mod shipped {
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(&fw.framework.id, id);
         }
+    }
+
+    #[test]
+    fn south_tyneside_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("frameworks/south-tyneside.toml");
+        let fw = Framework::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fw.problems.len(), 10);
+        assert_eq!(fw.outcomes.len(), 34);
+        assert!(fw.outcomes.iter().all(|o| o.id.starts_with("STY-")));
     }
 
     #[test]

@@ -359,6 +359,9 @@ impl Ctx<'_> {
             .get(&source)
             .map_or(&[][..], Vec::as_slice);
         let mut out = Vec::new();
+        if w.from > w.to {
+            return out; // an empty window (e.g. zero months after closure)
+        }
         let mut cursor = w.from;
         for p in cov {
             if p.to < cursor || p.from > w.to {
@@ -453,6 +456,7 @@ impl Ctx<'_> {
                 d.members
                     .iter()
                     .filter(|m| !c.adults_only || adult(m))
+                    .filter(|m| !c.children_only || child(m))
                     .filter(|m| {
                         d.events_of(m.person).iter().any(|e| {
                             c.events.contains(&e.kind)
@@ -872,6 +876,7 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         average,
         improvement_points,
         improvement_percent,
+        baseline_below,
         anchor,
         scope,
         quantifier,
@@ -893,7 +898,7 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         .filter(|t| t.from.is_none_or(|f| f <= ctx.claim_date))
         .max_by_key(|t| t.from)
         .map_or(0.0, |t| t.percent);
-    let members = ctx.scope(scope, w.to);
+    let mut members = ctx.scope(scope, w.to);
     let rate = |p: PersonId, terms: &[Period]| -> Result<(f64, Vec<f64>), usize> {
         let (mut att, mut poss) = (0i64, 0i64);
         let mut per_term = Vec::new();
@@ -940,6 +945,19 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         Compare::AtLeast => r >= threshold,
         Compare::Below => r < threshold,
     };
+    if let Some(b) = baseline_below {
+        // Only children who started below the threshold: a child with no
+        // record for the terms before the case cannot be shown to have.
+        let base_terms = terms_ending_by(
+            ctx.data
+                .case
+                .start
+                .pred_opt()
+                .unwrap_or(ctx.data.case.start),
+            *terms,
+        );
+        members.retain(|m| matches!(rate(m.person, &base_terms), Ok((r, _)) if r < *b));
+    }
     let complete = ctx.missing(SourceKind::Education, w).is_empty();
     let mut notes = Vec::new();
     let mut parts = Vec::new();
@@ -1034,6 +1052,10 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         percent,
         percent_setting,
         tiers,
+        sum_days,
+        fewer_by,
+        pro_rata,
+        skip_empty_baseline,
         scope,
         quantifier,
     } = rule
@@ -1053,8 +1075,12 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
                 events.contains(&e.kind) && code_matches(e, codes) && in_window(e, win, open_until)
             })
             .inspect(|e| dates.push(e.start))
-            .count() as i64
+            .map(|e| if *sum_days { i64::from(e.values[0]) } else { 1 })
+            .sum::<i64>()
     };
+    // With pro_rata, the baseline is scaled to the window's length.
+    let days = |p: Period| ((p.to - p.from).num_days() + 1).max(1) as f64;
+    let scale = if *pro_rata { days(w) / days(bw) } else { 1.0 };
     let complete = sources_of(events)
         .iter()
         .all(|s| ctx.missing(*s, w).is_empty() && ctx.missing(*s, bw).is_empty());
@@ -1073,13 +1099,18 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         let tier = tiers.iter().find(|t| {
             base >= i64::from(t.baseline_min) && t.baseline_max.is_none_or(|m| base <= i64::from(m))
         });
+        let scaled = base as f64 * scale;
         let ok = match tier {
             Some(t) => match (t.percent, t.max) {
-                (Some(p), _) => (now as f64) <= base as f64 * (1.0 - p / 100.0),
+                (Some(p), _) => (now as f64) <= scaled * (1.0 - p / 100.0),
                 (None, Some(mx)) => now <= i64::from(mx),
                 _ => false,
             },
-            None => pct.is_some_and(|p| (now as f64) <= base as f64 * (1.0 - p / 100.0)),
+            None => match (pct, fewer_by) {
+                (Some(p), _) => (now as f64) <= scaled * (1.0 - p / 100.0),
+                (None, Some(n)) => (now as f64) <= scaled - f64::from(*n),
+                _ => false,
+            },
         };
         if ok {
             Part::Pass
@@ -1093,7 +1124,7 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         let b: i64 = members.iter().map(|m| count(m, bw, &mut Vec::new())).sum();
         let n: i64 = members.iter().map(|m| count(m, w, &mut dates)).sum();
         notes.push(format!("{b} in the baseline {bw}, {n} in {w}"));
-        if members.is_empty() {
+        if members.is_empty() || (*skip_empty_baseline && b == 0) {
             vec![]
         } else {
             vec![judge(b, n)]
@@ -1101,11 +1132,14 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
     } else {
         members
             .iter()
-            .map(|m| {
+            .filter_map(|m| {
                 let b = count(m, bw, &mut Vec::new());
+                if *skip_empty_baseline && b == 0 {
+                    return None;
+                }
                 let n = count(m, w, &mut dates);
                 notes.push(format!("{}: {b} then {n}", pseudonym(m.person)));
-                judge(b, n)
+                Some(judge(b, n))
             })
             .collect()
     };
@@ -1118,14 +1152,20 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         },
     );
     let mut finding = notes.join("; ");
-    if parts.iter().all(|p| *p == Part::Unknown) && complete {
+    if parts.is_empty() && *skip_empty_baseline {
+        finding = "no one in scope had anything in the baseline to reduce".into();
+    } else if parts.iter().all(|p| *p == Part::Unknown) && complete {
         finding.push_str("; no events in the baseline, so there is nothing to reduce");
     }
     let full = Period {
         from: bw.from.min(w.from),
         to: bw.to.max(w.to),
     };
-    finish(verdict, events, full, ctx, &members, None, dates, finding)
+    let mut d = finish(verdict, events, full, ctx, &members, None, dates, finding);
+    if *skip_empty_baseline && parts.is_empty() {
+        d.not_applicable = true;
+    }
+    d
 }
 
 fn spell_rule(ctx: &Ctx, rule: &Rule) -> Decision {
@@ -1224,14 +1264,22 @@ fn closed_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         closure_codes,
         reopen,
         months,
+        open_at_case_start,
         scope,
     } = rule
     else {
         unreachable!()
     };
+    // `months = 0`: nothing may follow between the closure and the claim,
+    // so the deliveries must cover that stretch (a later episode would be
+    // the latest one).
     let after = |end: NaiveDate| Period {
         from: end.succ_opt().unwrap_or(end),
-        to: end.checked_add_months(Months::new(*months)).unwrap_or(end),
+        to: if *months == 0 {
+            ctx.claim_date
+        } else {
+            end.checked_add_months(Months::new(*months)).unwrap_or(end)
+        },
     };
     let mut kinds: Vec<EventKind> = events.clone();
     kinds.extend(reopen.iter().copied());
@@ -1301,6 +1349,14 @@ fn closed_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         let Some(last) = episodes.iter().max_by_key(|e| e.last_day(open_until)) else {
             continue; // this member never had such an episode: not in scope
         };
+        let start = ctx.data.case.start;
+        if *open_at_case_start
+            && !episodes
+                .iter()
+                .any(|e| e.start <= start && e.last_day(open_until) >= start)
+        {
+            continue; // no such episode open when the case started
+        }
         let still_open = last.end.is_none_or(|e| e > ctx.claim_date);
         if still_open {
             notes.push(format!(
@@ -1935,6 +1991,233 @@ mod tests {
     fn ages_from_month_and_year() {
         assert_eq!(age_at((2000, 6), d("2018-05-31")), 17);
         assert_eq!(age_at((2000, 6), d("2018-06-01")), 18);
+    }
+
+    /// A one-member case (born 2010-01, a child) with every source covered.
+    fn one_child(start: &str, events: Vec<crate::feeds::Event>) -> CaseData {
+        let case = CaseRecord {
+            case_ref: "T".into(),
+            seq: 1,
+            start: d(start),
+            end: None,
+            members: vec![crate::store::CaseMember {
+                person: 1,
+                role: Role::Child,
+                problems: vec![],
+                address: None,
+            }],
+        };
+        CaseData {
+            case,
+            members: vec![Member {
+                person: 1,
+                role: Some(Role::Child),
+                problems: vec![],
+                birth: Some((2010, 1)),
+            }],
+            household: vec![],
+            events: HashMap::from([(1, events)]),
+            coverage: SourceKind::ALL
+                .iter()
+                .map(|k| {
+                    (
+                        *k,
+                        vec![Period {
+                            from: d("2000-01-01"),
+                            to: d("2030-12-31"),
+                        }],
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn ev(
+        kind: EventKind,
+        start: &str,
+        end: Option<&str>,
+        code: &str,
+        v0: i32,
+    ) -> crate::feeds::Event {
+        crate::feeds::Event {
+            kind,
+            start: d(start),
+            end: end.map(d),
+            code: if code.is_empty() {
+                0
+            } else {
+                kind.code_of(code).unwrap()
+            },
+            values: [v0, 0, 0, 0],
+        }
+    }
+
+    fn rule(text: &str) -> Rule {
+        toml::from_str(text).unwrap()
+    }
+
+    fn fw() -> Framework {
+        toml::from_str("[framework]\nid = \"t\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n")
+            .unwrap()
+    }
+
+    #[test]
+    fn reduction_sums_days_and_needs_fewer() {
+        let r = rule(
+            "type = \"reduction\"\nevents = [\"suspension\"]\nsum_days = true\nfewer_by = 1\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\nquantifier = \"each\"\n",
+        );
+        // 5 days before, 4 after (over two suspensions): fewer days
+        let base = ev(EventKind::Suspension, "2020-03-01", None, "", 5);
+        let data = one_child(
+            "2020-06-01",
+            vec![
+                base,
+                ev(EventKind::Suspension, "2020-09-01", None, "", 2),
+                ev(EventKind::Suspension, "2020-10-01", None, "", 2),
+            ],
+        );
+        let dec = decide(&fw(), &data, &r, "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
+        // 5 then 5: not fewer, though one event fewer than... the same days
+        let data = one_child(
+            "2020-06-01",
+            vec![base, ev(EventKind::Suspension, "2020-09-01", None, "", 5)],
+        );
+        let dec = decide(&fw(), &data, &r, "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Contradicted, "{dec:?}");
+    }
+
+    #[test]
+    fn reduction_pro_rata_compares_rates_and_skips_empty_baselines() {
+        let text = "type = \"reduction\"\nevents = [\"arrest\"]\nbaseline = { months = 12, anchor = \"case_start\" }\nwindow = { months = 6 }\npercent = 50.0\nskip_empty_baseline = true\nquantifier = \"each\"\n";
+        let mut evs: Vec<_> = (1..=8)
+            .map(|m| {
+                ev(
+                    EventKind::Arrest,
+                    &format!("2019-{m:02}-10"),
+                    None,
+                    "caution",
+                    0,
+                )
+            })
+            .collect();
+        // 4 arrests in the 6 months up to the claim against 8 in 12 months
+        for m in 7..=10 {
+            evs.push(ev(
+                EventKind::Arrest,
+                &format!("2020-{m:02}-10"),
+                None,
+                "caution",
+                0,
+            ));
+        }
+        let data = one_child("2020-01-01", evs);
+        let claim = d("2020-12-01");
+        // raw counts: 4 <= 8 * 50%
+        assert_eq!(
+            decide(&fw(), &data, &rule(text), "x", claim).verdict,
+            Verdict::Verified
+        );
+        // rates: 4 in 6 months is the same rate as 8 in 12, not half
+        let pro = format!("{text}pro_rata = true\n");
+        assert_eq!(
+            decide(&fw(), &data, &rule(&pro), "x", claim).verdict,
+            Verdict::Contradicted
+        );
+        // nobody with a baseline: not applicable (insufficient), not undecided
+        let data = one_child("2020-01-01", vec![]);
+        let dec = decide(&fw(), &data, &rule(&pro), "x", claim);
+        assert_eq!(dec.verdict, Verdict::Insufficient);
+        assert!(dec.not_applicable, "{dec:?}");
+        let plain = decide(
+            &fw(),
+            &data,
+            &rule(text.replace("skip_empty_baseline = true\n", "").as_str()),
+            "x",
+            claim,
+        );
+        assert!(!plain.not_applicable, "{plain:?}");
+    }
+
+    #[test]
+    fn closed_only_for_episodes_open_at_the_case_start() {
+        let text = "type = \"closed_not_reopened\"\nevents = [\"child_protection\"]\nclosure_codes = [\"stepped_down\", \"closed\"]\nreopen = []\nmonths = 0\nopen_at_case_start = true\n";
+        // a plan closed long before the case: not in scope
+        let old = ev(
+            EventKind::ChildProtection,
+            "2015-01-01",
+            Some("2016-01-01"),
+            "closed",
+            0,
+        );
+        let data = one_child("2020-01-01", vec![old]);
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-12-01"));
+        assert!(dec.not_applicable, "{dec:?}");
+        // without the option, the old closed plan would pass
+        let loose = text.replace("open_at_case_start = true\n", "");
+        let dec = decide(&fw(), &data, &rule(&loose), "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Verified);
+        // open at the start and stepped down since: verified with no reopen window
+        let cp = ev(
+            EventKind::ChildProtection,
+            "2019-06-01",
+            Some("2020-06-01"),
+            "stepped_down",
+            0,
+        );
+        let mut data = one_child("2020-01-01", vec![cp]);
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
+        assert!(dec.missing.is_empty());
+        // months = 0: the stretch from closure to the claim must be covered
+        data.coverage.insert(
+            SourceKind::SocialCare,
+            vec![Period {
+                from: d("2000-01-01"),
+                to: d("2020-09-30"),
+            }],
+        );
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Insufficient, "{dec:?}");
+        assert_eq!(
+            dec.missing,
+            vec![Period {
+                from: d("2020-10-01"),
+                to: d("2020-12-01")
+            }]
+        );
+    }
+
+    #[test]
+    fn attendance_scope_by_baseline() {
+        let text = "type = \"attendance\"\nterms = 1\nthresholds = [{ percent = 50.0 }]\nbaseline_below = 50.0\nscope = \"children\"\n";
+        let att = |term: &str, a: i32| crate::feeds::Event {
+            kind: EventKind::Attendance,
+            start: d(term),
+            end: None,
+            code: 0,
+            values: [100, a, 0, 100 - a],
+        };
+        // 80% before the case: not very poor, so out of scope
+        let data = one_child(
+            "2020-01-02",
+            vec![att("2019-09-01", 80), att("2020-01-01", 20)],
+        );
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-04-15"));
+        assert!(dec.not_applicable, "{dec:?}");
+        // 30% before: in scope, judged on the term up to the claim
+        let data = one_child(
+            "2020-01-02",
+            vec![att("2019-09-01", 30), att("2020-01-01", 20)],
+        );
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-04-15"));
+        assert_eq!(dec.verdict, Verdict::Contradicted);
+        let data = one_child(
+            "2020-01-02",
+            vec![att("2019-09-01", 30), att("2020-01-01", 60)],
+        );
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-04-15"));
+        assert_eq!(dec.verdict, Verdict::Verified);
     }
 
     #[test]
