@@ -138,6 +138,10 @@ pub struct Window {
     /// anchor (or the first N starting after it).
     #[serde(default)]
     pub terms: Option<u32>,
+    /// Instead of a length: the window runs from this anchor (inclusive)
+    /// to `anchor`, e.g. `since = "case_start"`: everything during support.
+    #[serde(default)]
+    pub since: Option<Anchor>,
     #[serde(default)]
     pub anchor: Anchor,
     #[serde(default)]
@@ -165,6 +169,10 @@ pub enum Scope {
     /// Members who met a condition before the case started, e.g. adults
     /// claiming JSA at the start.
     Met(Condition),
+    /// Members who did not meet the condition (e.g. adults not claiming
+    /// JSA at the start): the complement of `met` (`adults_only` still
+    /// restricts to adults).
+    NotMet(Condition),
     /// Members aged `min` to `max` (inclusive) at the window's end.
     Ages { min: u32, max: u32 },
 }
@@ -296,6 +304,14 @@ pub enum Rule {
         /// record for those terms is out of scope.
         #[serde(default)]
         baseline_below: Option<f64>,
+        /// Also require the absence rate to fall by this percentage against
+        /// the same number of terms before the case started ("significant
+        /// improvement" read as a significant reduction in absence) ...
+        #[serde(default)]
+        absence_reduction_percent: Option<f64>,
+        /// ... or by the framework's `settings.significant_reduction_percent`.
+        #[serde(default)]
+        absence_reduction_setting: bool,
         #[serde(default)]
         anchor: Anchor,
         #[serde(default = "school_age")]
@@ -315,6 +331,10 @@ pub enum Rule {
         /// Use the framework's `settings.significant_reduction_percent`.
         #[serde(default)]
         percent_setting: bool,
+        /// Compare events per day of each window rather than raw counts, so
+        /// a 12-month baseline can be set against a 3-month window.
+        #[serde(default)]
+        rates: bool,
         #[serde(default)]
         tiers: Vec<Tier>,
         /// Count days (`values[0]`, e.g. suspension days) instead of events.
@@ -407,8 +427,31 @@ pub enum Rule {
         high: i32,
         percent: f64,
         months: u32,
+        /// With no assessment on or before the case start, the first one
+        /// after it (by the claim date) is the starting score.
+        #[serde(default)]
+        baseline_after_start: bool,
+        /// A score that started at `high` or above also passes when no
+        /// assessment at all was needed in the `months` before the claim.
+        #[serde(default)]
+        no_reassessment_passes: bool,
         #[serde(default)]
         scope: Scope,
+    },
+    /// For each person in scope with an event of `events` (and `codes`)
+    /// between `lookback_months` before the case start and the claim, the
+    /// first such event is not followed by another within `months`.
+    NoRepeat {
+        events: Vec<EventKind>,
+        #[serde(default)]
+        codes: Vec<String>,
+        months: u32,
+        #[serde(default = "twelve")]
+        lookback_months: u32,
+        #[serde(default)]
+        scope: Scope,
+        #[serde(default)]
+        quantifier: Quantifier,
     },
     AllOf {
         rules: Vec<Rule>,
@@ -438,6 +481,9 @@ fn yes() -> bool {
 }
 fn one() -> u32 {
     1
+}
+fn twelve() -> u32 {
+    12
 }
 fn school_age() -> Scope {
     Scope::SchoolAge
@@ -488,7 +534,8 @@ impl Rule {
             | Rule::Spell { events, .. }
             | Rule::Earnings { events, .. }
             | Rule::Regular { events, .. }
-            | Rule::ScoreReduction { events, .. } => events.clone(),
+            | Rule::ScoreReduction { events, .. }
+            | Rule::NoRepeat { events, .. } => events.clone(),
             Rule::Attendance { .. } => vec![EventKind::Attendance],
             Rule::ClosedNotReopened { events, reopen, .. } => {
                 events.iter().chain(reopen.iter()).copied().collect()
@@ -515,11 +562,12 @@ impl Rule {
             | Rule::ClosedNotReopened { scope, .. }
             | Rule::Earnings { scope, .. }
             | Rule::Regular { scope, .. }
-            | Rule::ScoreReduction { scope, .. } => scope,
+            | Rule::ScoreReduction { scope, .. }
+            | Rule::NoRepeat { scope, .. } => scope,
             _ => return vec![],
         };
         match scope {
-            Scope::Met(c) => c.events.clone(),
+            Scope::Met(c) | Scope::NotMet(c) => c.events.clone(),
             _ => vec![],
         }
     }
@@ -592,6 +640,8 @@ impl Rule {
                 improvement_points,
                 improvement_percent,
                 baseline_below,
+                absence_reduction_percent,
+                absence_reduction_setting,
                 anchor,
                 scope,
                 quantifier,
@@ -608,12 +658,19 @@ impl Rule {
                     Compare::AtLeast => "at least",
                     Compare::Below => "below",
                 };
+                let level = if th.is_empty() {
+                    "attendance records".to_string()
+                } else {
+                    format!(
+                        "{} attendance {cmp} {}",
+                        if *average { "average" } else { "every term's" },
+                        th.join(", then ")
+                    )
+                };
                 let mut s = format!(
-                    "{pad}{} {} has {} attendance {cmp} {} over the last {terms} consecutive complete school terms {} (education data{})",
+                    "{pad}{} {} has {level} over the last {terms} consecutive complete school terms {} (education data{})",
                     quant(*quantifier),
                     scope_text(scope),
-                    if *average { "average" } else { "every term's" },
-                    th.join(", then "),
                     anchor_text(*anchor, Direction::Before),
                     if *exclude_authorised { "; authorised absence not counted against attendance" } else { "" }
                 );
@@ -626,6 +683,13 @@ impl Rule {
                 if let Some(b) = baseline_below {
                     let _ = write!(s, "; only children whose attendance over the same number of terms before the case started was below {b}% are in scope");
                 }
+                if let Some(p) = absence_reduction_percent {
+                    let _ = write!(s, ", and an absence rate at least {p}% lower than over the same number of terms before the case started");
+                }
+                if *absence_reduction_setting {
+                    let p = fw.settings.significant_reduction_percent.unwrap_or(0.0);
+                    let _ = write!(s, ", and an absence rate at least {p}% lower (the council's setting for a significant reduction) than over the same number of terms before the case started");
+                }
                 writeln!(out, "{s}.")
             }
             Rule::Reduction {
@@ -635,6 +699,7 @@ impl Rule {
                 window,
                 percent,
                 percent_setting,
+                rates,
                 tiers,
                 sum_days,
                 fewer_by,
@@ -649,9 +714,10 @@ impl Rule {
                     kinds(events, codes)
                 };
                 let mut s = format!(
-                    "{pad}{} {}: {} {} compared with {}",
+                    "{pad}{} {}: {}{} {} compared with {}",
                     quant(*quantifier),
                     scope_text(scope),
+                    if *rates { "the rate per day of " } else { "" },
                     what,
                     window_text(window),
                     window_text(baseline)
@@ -787,9 +853,34 @@ impl Rule {
                 high,
                 percent,
                 months,
+                baseline_after_start,
+                no_reassessment_passes,
                 scope,
             } => {
-                writeln!(out, "{pad}{}: a {} score that started at {high} or above is below {high} for {months} continuous months, or one that started below {high} is at least {percent}% lower for {months} continuous months.", scope_text(scope), kinds(events, &[]))
+                let what = kinds(events, &[]);
+                writeln!(
+                    out,
+                    "{pad}{}: the {what} score at the case start{} is the starting score; one that started at {high} or above is below {high} throughout the {months} months up to the claim date{}, or one that started below {high} is at least {percent}% lower throughout those {months} months.",
+                    scope_text(scope),
+                    if *baseline_after_start { " (or, if none, the first one after it)" } else { "" },
+                    if *no_reassessment_passes { format!(", or no {what} was needed in those {months} months") } else { String::new() }
+                )
+            }
+            Rule::NoRepeat {
+                events,
+                codes,
+                months,
+                lookback_months,
+                scope,
+                quantifier,
+            } => {
+                let what = kinds(events, codes);
+                writeln!(
+                    out,
+                    "{pad}{} {} whose first {what} falls between {lookback_months} months before the case start and the claim date has no further {what} in the {months} months after it.",
+                    quant(*quantifier),
+                    scope_text(scope),
+                )
             }
             Rule::AllOf { rules } => {
                 let _ = writeln!(out, "{pad}All of:");
@@ -869,6 +960,21 @@ pub fn scope_text(s: &Scope) -> String {
             },
             c.months
         ),
+        Scope::NotMet(c) => format!(
+            "the {} who did not have {}{} in the {} months before the case started",
+            if c.adults_only { "adults" } else { "members" },
+            c.events
+                .iter()
+                .map(|k| k.name().replace('_', " "))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            if c.codes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.codes.join(", "))
+            },
+            c.months
+        ),
         Scope::Ages { min, max } => format!("the members aged {min} to {max}"),
     }
 }
@@ -889,6 +995,13 @@ fn anchor_text(a: Anchor, d: Direction) -> String {
 }
 
 pub fn window_text(w: &Window) -> String {
+    if let Some(since) = w.since {
+        return format!(
+            "between {} and {}",
+            anchor_name(since),
+            anchor_name(w.anchor)
+        );
+    }
     let len = match (w.months, w.weeks, w.days, w.terms) {
         (Some(m), ..) => format!("{m} months"),
         (_, Some(wk), ..) => format!("{wk} weeks"),
@@ -1017,6 +1130,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "south-tyneside",
         include_str!("../frameworks/south-tyneside.toml"),
     ),
+    ("bristol", include_str!("../frameworks/bristol.toml")),
 ];
 
 impl Framework {
@@ -1067,11 +1181,15 @@ fn check_window(w: &Window) -> Option<&'static str> {
         w.weeks.is_some(),
         w.days.is_some(),
         w.terms.is_some(),
+        w.since.is_some(),
     ]
     .iter()
     .filter(|x| **x)
     .count();
-    (n != 1).then_some("a window needs exactly one of months, weeks, days or terms")
+    if w.since.is_some() && w.direction == Direction::After {
+        return Some("a window with since runs up to its anchor; direction = after does not apply");
+    }
+    (n != 1).then_some("a window needs exactly one of months, weeks, days, terms or since")
 }
 
 fn check_rule(
@@ -1093,7 +1211,7 @@ fn check_rule(
         }
     };
     let check_scope = |s: &Scope, bad: &mut dyn FnMut(String)| {
-        if let Scope::Met(c) = s {
+        if let Scope::Met(c) | Scope::NotMet(c) = s {
             check_codes(&c.events, &c.codes, bad);
             if c.adults_only && c.children_only {
                 bad("a condition cannot be adults_only and children_only".into());
@@ -1131,11 +1249,28 @@ fn check_rule(
             terms,
             thresholds,
             baseline_below,
+            improvement_points,
+            improvement_percent,
+            absence_reduction_percent,
+            absence_reduction_setting,
             scope,
             ..
         } => {
-            if *terms == 0 || thresholds.is_empty() {
-                bad("attendance needs terms and at least one threshold".into());
+            let improves = improvement_points.is_some()
+                || improvement_percent.is_some()
+                || absence_reduction_percent.is_some()
+                || *absence_reduction_setting;
+            if *terms == 0 || (thresholds.is_empty() && !improves) {
+                bad("attendance needs terms and at least one threshold (or an improvement)".into());
+            }
+            if *absence_reduction_setting && fw.settings.significant_reduction_percent.is_none() {
+                bad(
+                    "absence_reduction_setting needs [settings] significant_reduction_percent"
+                        .into(),
+                );
+            }
+            if absence_reduction_percent.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+                bad("absence_reduction_percent is a percentage".into());
             }
             if thresholds
                 .iter()
@@ -1214,7 +1349,31 @@ fn check_rule(
             }
             check_scope(scope, &mut bad);
         }
-        Rule::ScoreReduction { scope, .. } => check_scope(scope, &mut bad),
+        Rule::ScoreReduction {
+            events,
+            percent,
+            months,
+            scope,
+            ..
+        } => {
+            if events.is_empty() || *months == 0 || !(0.0..=100.0).contains(percent) {
+                bad("score_reduction needs events, months and a percentage".into());
+            }
+            check_scope(scope, &mut bad);
+        }
+        Rule::NoRepeat {
+            events,
+            codes,
+            months,
+            scope,
+            ..
+        } => {
+            if events.is_empty() || *months == 0 {
+                bad("no_repeat needs events and months".into());
+            }
+            check_codes(events, codes, &mut bad);
+            check_scope(scope, &mut bad);
+        }
         Rule::AllOf { rules } | Rule::AnyOf { rules } => {
             if rules.is_empty() {
                 bad("all_of / any_of need rules".into());
@@ -1299,6 +1458,48 @@ scope = "flagged"
         assert!(err.to_string().contains("min is above max"), "{err}");
         assert!(err.to_string().contains("code 'caution'"), "{err}");
     }
+
+    #[test]
+    fn new_vocabulary_is_checked_and_explained() {
+        let with = |rule: &str| {
+            MINI.replace("type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { months = 6 }\nscope = \"flagged\"\n", rule)
+        };
+        // a window is one of months, weeks, days, terms or since
+        let both = with("type = \"count\"\nevents = [\"offence\"]\nmin = 1\nwindow = { months = 3, since = \"case_start\" }\n");
+        assert!(Framework::parse(Path::new("m"), &both).is_err());
+        let since = with("type = \"count\"\nevents = [\"offence\"]\nmin = 1\nwindow = { since = \"case_start\" }\nscope = { not_met = { events = [\"benefit_spell\"], codes = [\"jsa\"], months = 0 } }\n");
+        let fw = Framework::parse(Path::new("m"), &since).unwrap_or_else(|e| panic!("{e}"));
+        let e = fw.outcomes[0].rule.explain(&fw);
+        assert!(
+            e.contains("between the case start and the claim date"),
+            "{e}"
+        );
+        assert!(e.contains("did not have benefit spell (jsa)"), "{e}");
+        assert_eq!(
+            fw.outcomes[0].rule.sources(),
+            vec![SourceKind::Police, SourceKind::Dwp]
+        );
+        // settings-driven keys need the setting
+        let abs = with(
+            "type = \"attendance\"\nterms = 2\nthresholds = []\nabsence_reduction_setting = true\n",
+        );
+        let err = Framework::parse(Path::new("m"), &abs).unwrap_err();
+        assert!(
+            err.to_string().contains("significant_reduction_percent"),
+            "{err}"
+        );
+        let no_th = with("type = \"attendance\"\nterms = 2\nthresholds = []\n");
+        assert!(Framework::parse(Path::new("m"), &no_th).is_err());
+        let nr = with("type = \"no_repeat\"\nevents = [\"marac_referral\"]\nmonths = 3\n");
+        let fw = Framework::parse(Path::new("m"), &nr).unwrap_or_else(|e| panic!("{e}"));
+        let e = fw.outcomes[0].rule.explain(&fw);
+        assert!(
+            e.contains("first marac referral falls between 12 months before the case start"),
+            "{e}"
+        );
+        let bad = with("type = \"no_repeat\"\nevents = [\"marac_referral\"]\nmonths = 0\n");
+        assert!(Framework::parse(Path::new("m"), &bad).is_err());
+    }
 }
 
 #[cfg(test)]
@@ -1364,6 +1565,15 @@ mod shipped {
         assert_eq!(fw.problems.len(), 10);
         assert_eq!(fw.outcomes.len(), 34);
         assert!(fw.outcomes.iter().all(|o| o.id.starts_with("STY-")));
+    }
+
+    #[test]
+    fn bristol_loads() {
+        let fw = Framework::builtin("bristol")
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fw.problems.len(), 9);
+        assert_eq!(fw.outcomes.len(), 37);
     }
 
     #[test]

@@ -317,6 +317,13 @@ impl Ctx<'_> {
 
     fn window(&self, w: &Window) -> Result<Period, NoWindow> {
         let a = self.anchor(w.anchor)?;
+        if let Some(since) = w.since {
+            let from = self.anchor(since)?;
+            return Ok(Period {
+                from: from.min(a),
+                to: a,
+            });
+        }
         if let Some(t) = w.terms {
             let ts = match w.direction {
                 Direction::Before => terms_ending_by(a, t),
@@ -448,11 +455,12 @@ impl Ctx<'_> {
                 .iter()
                 .filter(|m| age(m).is_some_and(|a| a >= *min as i32 && a <= *max as i32))
                 .collect(),
-            Scope::Met(c) => {
+            Scope::Met(c) | Scope::NotMet(c) => {
                 let start = d.case.start;
                 let from = start
                     .checked_sub_months(Months::new(c.months))
                     .unwrap_or(start);
+                let want = matches!(scope, Scope::Met(_));
                 d.members
                     .iter()
                     .filter(|m| !c.adults_only || adult(m))
@@ -463,7 +471,7 @@ impl Ctx<'_> {
                                 && code_matches(e, &c.codes)
                                 && e.start <= start
                                 && e.last_day(start) >= from
-                        })
+                        }) == want
                     })
                     .collect()
             }
@@ -651,6 +659,7 @@ fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
         Rule::Earnings { .. } => earnings_rule(ctx, rule),
         Rule::Regular { .. } => regular_rule(ctx, rule),
         Rule::ScoreReduction { .. } => score_rule(ctx, rule),
+        Rule::NoRepeat { .. } => no_repeat_rule(ctx, rule),
     }
 }
 
@@ -877,12 +886,19 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         improvement_points,
         improvement_percent,
         baseline_below,
+        absence_reduction_percent,
+        absence_reduction_setting,
         anchor,
         scope,
         quantifier,
     } = rule
     else {
         unreachable!()
+    };
+    let absence_cut = if *absence_reduction_setting {
+        ctx.fw.settings.significant_reduction_percent
+    } else {
+        *absence_reduction_percent
     };
     let events = [EventKind::Attendance];
     let Ok(at) = ctx.anchor(*anchor) else {
@@ -941,6 +957,7 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         ))
     };
     let meets = |r: f64| match compare {
+        _ if thresholds.is_empty() => true,
         Compare::Above => r > threshold,
         Compare::AtLeast => r >= threshold,
         Compare::Below => r < threshold,
@@ -978,7 +995,10 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
                     per_term.iter().all(|r| meets(*r))
                 };
                 let mut improved = true;
-                if improvement_points.is_some() || improvement_percent.is_some() {
+                if improvement_points.is_some()
+                    || improvement_percent.is_some()
+                    || absence_cut.is_some()
+                {
                     let base_terms = terms_ending_by(
                         ctx.data
                             .case
@@ -994,6 +1014,12 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
                             }
                             if let Some(pc) = improvement_percent {
                                 improved &= base > 0.0 && (avg - base) / base * 100.0 >= *pc;
+                            }
+                            if let Some(pc) = absence_cut {
+                                // absence rates; a tolerance keeps 10.0% vs
+                                // 20% * 0.5 from failing on rounding
+                                improved &=
+                                    100.0 - avg <= (100.0 - base) * (1.0 - pc / 100.0) + 1e-9;
                             }
                             notes.push(format!(
                                 "{} {base:.1}% before the case, {avg:.1}% now",
@@ -1051,6 +1077,7 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         window,
         percent,
         percent_setting,
+        rates,
         tiers,
         sum_days,
         fewer_by,
@@ -1065,6 +1092,15 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
     let (Ok(bw), Ok(w)) = (ctx.window(baseline), ctx.window(window)) else {
         return no_window(ctx, events);
     };
+    // With `rates` (or its synonym `pro_rata`), counts are scaled to events
+    // per day of each window: `now` is compared with
+    // `base * (window days / baseline days)`.
+    let days = |p: Period| ((p.to - p.from).num_days() + 1).max(1) as f64;
+    let scale = if *rates || *pro_rata {
+        days(w) / days(bw)
+    } else {
+        1.0
+    };
     let members = ctx.scope(scope, w.to);
     let open_until = w.to;
     let count = |m: &Member, win: Period, dates: &mut Vec<NaiveDate>| -> i64 {
@@ -1078,9 +1114,6 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
             .map(|e| if *sum_days { i64::from(e.values[0]) } else { 1 })
             .sum::<i64>()
     };
-    // With pro_rata, the baseline is scaled to the window's length.
-    let days = |p: Period| ((p.to - p.from).num_days() + 1).max(1) as f64;
-    let scale = if *pro_rata { days(w) / days(bw) } else { 1.0 };
     let complete = sources_of(events)
         .iter()
         .all(|s| ctx.missing(*s, w).is_empty() && ctx.missing(*s, bw).is_empty());
@@ -1270,13 +1303,12 @@ fn closed_rule(ctx: &Ctx, rule: &Rule) -> Decision {
     else {
         unreachable!()
     };
-    // `months = 0`: nothing may follow between the closure and the claim,
-    // so the deliveries must cover that stretch (a later episode would be
-    // the latest one).
+    // `months = 0`: not reopened by the claim date (the window after
+    // closure runs to the claim).
     let after = |end: NaiveDate| Period {
         from: end.succ_opt().unwrap_or(end),
         to: if *months == 0 {
-            ctx.claim_date
+            ctx.claim_date.max(end)
         } else {
             end.checked_add_months(Months::new(*months)).unwrap_or(end)
         },
@@ -1587,6 +1619,8 @@ fn score_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         high,
         percent,
         months,
+        baseline_after_start,
+        no_reassessment_passes,
         scope,
     } = rule
     else {
@@ -1600,66 +1634,192 @@ fn score_rule(ctx: &Ctx, rule: &Rule) -> Decision {
             .unwrap_or(at),
         to: at,
     };
+    let start = ctx.data.case.start;
+    let sources = sources_of(events);
     let members = ctx.scope(scope, at);
     let mut notes = Vec::new();
     let mut dates = Vec::new();
     let mut parts = Vec::new();
+    let mut needed_from = w.from;
     for m in &members {
-        let evs: Vec<_> = ctx
+        let mut evs: Vec<_> = ctx
             .data
             .events_of(m.person)
             .iter()
-            .filter(|e| events.contains(&e.kind))
+            .filter(|e| events.contains(&e.kind) && e.start <= at)
             .collect();
-        let Some(base) = evs
-            .iter()
-            .filter(|e| e.start <= ctx.data.case.start)
-            .max_by_key(|e| e.start)
-        else {
-            continue; // no assessment at the start: not in scope
+        evs.sort_by_key(|e| e.start);
+        // The starting score: the last assessment on or before the case
+        // start (or, if allowed, the first one after it).
+        let base = evs.iter().rev().find(|e| e.start <= start).or_else(|| {
+            if *baseline_after_start {
+                evs.iter().find(|e| e.start > start)
+            } else {
+                None
+            }
+        });
+        let Some(base) = base.copied() else {
+            continue; // no starting assessment: not in scope
         };
         let b = base.values[0];
-        // The score in force throughout the window: the last assessment on
-        // or before the window's start, and every one inside it.
-        let before = evs
-            .iter()
-            .filter(|e| e.start <= w.from)
-            .max_by_key(|e| e.start);
-        let inside: Vec<_> = evs.iter().filter(|e| w.contains(e.start)).collect();
-        let Some(first) = before else {
-            notes.push(format!(
-                "{}: no assessment {months} months before the claim",
-                pseudonym(m.person)
-            ));
-            parts.push(Part::Unknown);
-            continue;
+        let good = |s: i32| {
+            if b >= *high {
+                s < *high
+            } else {
+                f64::from(s) <= f64::from(b) * (1.0 - percent / 100.0)
+            }
         };
-        let scores: Vec<i32> = std::iter::once(first.values[0])
-            .chain(inside.iter().map(|e| e.values[0]))
+        let since_base: Vec<_> = evs.iter().filter(|e| e.start >= base.start).collect();
+        // The score in force on the window's first day, and every one in it.
+        let in_force = since_base.iter().rev().find(|e| e.start <= w.from);
+        let inside: Vec<_> = since_base.iter().filter(|e| w.contains(e.start)).collect();
+        // Which score is in force rests on there being no assessment we
+        // have not been sent: the sources must cover the start to the claim.
+        let from = base.start.min(w.from);
+        needed_from = needed_from.min(from);
+        let complete = sources
+            .iter()
+            .all(|s| ctx.missing(*s, Period { from, to: at }).is_empty());
+        dates.push(base.start);
+        dates.extend(in_force.iter().map(|e| e.start));
+        dates.extend(inside.iter().map(|e| e.start));
+        let scores: Vec<i32> = in_force
+            .iter()
+            .chain(inside.iter().filter(|e| Some(**e) != in_force))
+            .map(|e| e.values[0])
             .collect();
-        dates.extend(std::iter::once(first.start).chain(inside.iter().map(|e| e.start)));
-        let ok = if b >= *high {
-            scores.iter().all(|s| *s < *high)
+        let part = if inside.iter().any(|e| !good(e.values[0])) {
+            // a score in the window that is not low enough decides at once
+            Part::Fail
+        } else if !complete {
+            Part::Unknown
         } else {
-            scores
-                .iter()
-                .all(|s| f64::from(*s) <= f64::from(b) * (1.0 - percent / 100.0))
+            let fell = in_force.is_some_and(|e| good(e.values[0]));
+            let none_needed = b >= *high && *no_reassessment_passes && inside.is_empty();
+            if fell || none_needed {
+                Part::Pass
+            } else {
+                Part::Fail
+            }
         };
         notes.push(format!(
-            "{}: {b} at the start, then {:?}",
+            "{}: {b} at the start ({}), then {:?} over the {months} months up to the claim{}",
             pseudonym(m.person),
-            scores
+            base.start,
+            scores,
+            if inside.is_empty() {
+                "; no assessment in those months"
+            } else {
+                ""
+            }
         ));
-        parts.push(if ok { Part::Pass } else { Part::Fail });
+        parts.push(part);
     }
     let verdict = combine(&parts, Quantifier::Each);
     let finding = if parts.is_empty() {
-        "no one in scope had an assessment at the start".into()
+        "no one in scope had a starting assessment".into()
+    } else {
+        notes.join("; ")
+    };
+    let full = Period {
+        from: needed_from,
+        to: at,
+    };
+    let mut d = finish(verdict, events, full, ctx, &members, None, dates, finding);
+    d.not_applicable = parts.is_empty();
+    d
+}
+
+fn no_repeat_rule(ctx: &Ctx, rule: &Rule) -> Decision {
+    let Rule::NoRepeat {
+        events,
+        codes,
+        months,
+        lookback_months,
+        scope,
+        quantifier,
+    } = rule
+    else {
+        unreachable!()
+    };
+    let at = ctx.claim_date;
+    let start = ctx.data.case.start;
+    let look_from = start
+        .checked_sub_months(Months::new(*lookback_months))
+        .unwrap_or(start);
+    let sources = sources_of(events);
+    let members = ctx.scope(scope, at);
+    let mut notes = Vec::new();
+    let mut dates = Vec::new();
+    let mut parts = Vec::new();
+    let mut span: Option<Period> = None;
+    for m in &members {
+        let mut evs: Vec<_> = ctx
+            .data
+            .events_of(m.person)
+            .iter()
+            .filter(|e| events.contains(&e.kind) && code_matches(e, codes))
+            .collect();
+        evs.sort_by_key(|e| e.start);
+        let Some(first) = evs.iter().find(|e| e.start >= look_from && e.start <= at) else {
+            continue; // never had one: not in scope
+        };
+        let w = Period {
+            from: first.start.succ_opt().unwrap_or(first.start),
+            to: first
+                .start
+                .checked_add_months(Months::new(*months))
+                .unwrap_or(first.start),
+        };
+        span = Some(span.map_or(w, |p| Period {
+            from: p.from.min(w.from),
+            to: p.to.max(w.to),
+        }));
+        dates.push(first.start);
+        let repeats: Vec<_> = evs.iter().filter(|e| w.contains(e.start)).collect();
+        let complete = sources.iter().all(|s| ctx.missing(*s, w).is_empty());
+        let part = if let Some(r) = repeats.first() {
+            dates.push(r.start);
+            notes.push(format!(
+                "{}: first on {}, repeated on {}",
+                pseudonym(m.person),
+                first.start,
+                r.start
+            ));
+            Part::Fail
+        } else if complete {
+            notes.push(format!(
+                "{}: first on {}, none in the {months} months after",
+                pseudonym(m.person),
+                first.start
+            ));
+            Part::Pass
+        } else {
+            notes.push(format!(
+                "{}: first on {}; the {months} months after are not yet covered",
+                pseudonym(m.person),
+                first.start
+            ));
+            Part::Unknown
+        };
+        parts.push(part);
+    }
+    let verdict = combine(&parts, *quantifier);
+    let w = span.unwrap_or(Period { from: at, to: at });
+    let finding = if parts.is_empty() {
+        "no one in scope had such an event to repeat".to_string()
     } else {
         notes.join("; ")
     };
     let mut d = finish(verdict, events, w, ctx, &members, None, dates, finding);
     d.not_applicable = parts.is_empty();
+    if verdict == Verdict::Insufficient && !parts.is_empty() {
+        d.earliest_decidable = Some(
+            w.to.succ_opt()
+                .unwrap_or(w.to)
+                .max(d.earliest_decidable.unwrap_or(w.to)),
+        );
+    }
     d
 }
 
@@ -2237,5 +2397,316 @@ mod tests {
             Verdict::Insufficient
         );
         assert_eq!(combine(&[], Quantifier::Each), Verdict::Insufficient);
+    }
+
+    // ---- vocabulary: rules decided on hand-built cases ----
+    mod vocabulary {
+        use super::*;
+
+        use crate::feeds::Event;
+        use crate::store::CaseMember;
+
+        const FW: &str = "[framework]\nid = \"t\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n[settings]\nsignificant_reduction_percent = 50.0\n";
+
+        fn fw() -> Framework {
+            Framework::parse(std::path::Path::new("t.toml"), FW).unwrap()
+        }
+
+        fn rule(text: &str) -> Rule {
+            toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
+        }
+
+        /// An adult (1) and a 10-year-old (2), case from 2017-01-09, every
+        /// source covered from 2010 to 2030 unless `cover_to` says otherwise.
+        fn case(cover_to: &str, events: &[(PersonId, Event)]) -> CaseData {
+            let member = |person, role, birth| Member {
+                person,
+                role: Some(role),
+                problems: vec![],
+                birth: Some(birth),
+            };
+            let members = vec![
+                member(1, Role::Adult, (1985, 3)),
+                member(2, Role::Child, (2007, 1)),
+            ];
+            let mut by: HashMap<PersonId, Vec<Event>> = HashMap::new();
+            for (p, e) in events {
+                by.entry(*p).or_default().push(*e);
+            }
+            CaseData {
+                case: CaseRecord {
+                    case_ref: "T1".into(),
+                    seq: 1,
+                    start: d("2017-01-09"),
+                    end: None,
+                    members: members
+                        .iter()
+                        .map(|m| CaseMember {
+                            person: m.person,
+                            role: m.role.unwrap(),
+                            problems: vec![],
+                            address: None,
+                        })
+                        .collect(),
+                },
+                members,
+                household: vec![],
+                events: by,
+                coverage: SourceKind::ALL
+                    .iter()
+                    .map(|k| {
+                        (
+                            *k,
+                            vec![Period {
+                                from: d("2010-01-01"),
+                                to: d(cover_to),
+                            }],
+                        )
+                    })
+                    .collect(),
+            }
+        }
+
+        fn ev(kind: EventKind, start: &str, end: Option<&str>, code: &str, v: i32) -> Event {
+            Event {
+                kind,
+                start: d(start),
+                end: end.map(d),
+                code: if code.is_empty() {
+                    0
+                } else {
+                    kind.code_of(code).unwrap()
+                },
+                values: [v, 0, 0, 0],
+            }
+        }
+
+        fn verdict(data: &CaseData, r: &str, claim: &str) -> Verdict {
+            decide(&fw(), data, &rule(r), "p", d(claim)).verdict
+        }
+
+        #[test]
+        fn reduction_rates_compare_windows_of_different_lengths() {
+            let mut evs: Vec<_> = ["2016-02-01", "2016-05-01", "2016-08-01", "2016-11-01"]
+                .iter()
+                .map(|x| (1, ev(EventKind::Offence, x, None, "", 0)))
+                .collect();
+            evs.push((1, ev(EventKind::Offence, "2017-08-01", None, "", 0)));
+            let data = case("2030-12-31", &evs);
+            let r = "type = \"reduction\"\nevents = [\"offence\"]\nbaseline = { months = 12, anchor = \"case_start\" }\nwindow = { months = 3 }\npercent_setting = true\n";
+            // raw counts: 1 is 75% below 4
+            assert_eq!(verdict(&data, r, "2017-09-15"), Verdict::Verified);
+            // rates: 1 in 3 months is no fall from 4 in 12
+            let rates = format!("{r}rates = true\n");
+            assert_eq!(verdict(&data, &rates, "2017-09-15"), Verdict::Contradicted);
+            let data = case("2030-12-31", &evs[..4]);
+            assert_eq!(verdict(&data, &rates, "2017-09-15"), Verdict::Verified);
+        }
+
+        #[test]
+        fn not_met_scope_is_the_complement_of_met() {
+            let jsa = (1, ev(EventKind::BenefitSpell, "2016-01-01", None, "jsa", 0));
+            let job = (1, ev(EventKind::EmploymentSpell, "2017-02-01", None, "", 0));
+            let r = |scope: &str| {
+                format!("type = \"spell\"\nevents = [\"employment_spell\"]\nweeks = 13\nscope = {{ {scope} = {{ events = [\"benefit_spell\"], codes = [\"jsa\"], months = 0, adults_only = true }} }}\n")
+            };
+            let data = case("2030-12-31", &[jsa, job]);
+            assert_eq!(verdict(&data, &r("met"), "2017-09-15"), Verdict::Verified);
+            // the only adult was on JSA: no one is in the complement
+            let dec = decide(&fw(), &data, &rule(&r("not_met")), "p", d("2017-09-15"));
+            assert!(dec.not_applicable && dec.verdict == Verdict::Insufficient);
+            let data = case("2030-12-31", &[job]);
+            assert_eq!(
+                verdict(&data, &r("not_met"), "2017-09-15"),
+                Verdict::Verified
+            );
+            assert!(rule(&r("not_met"))
+                .event_kinds()
+                .contains(&EventKind::BenefitSpell));
+        }
+
+        #[test]
+        fn window_since_the_case_start() {
+            let r = "type = \"count\"\nevents = [\"offence\"]\nmin = 1\nwindow = { since = \"case_start\" }\nquantifier = \"any\"\n";
+            let before = (1, ev(EventKind::Offence, "2017-01-08", None, "", 0));
+            let on = (1, ev(EventKind::Offence, "2017-01-09", None, "", 0));
+            assert_eq!(
+                verdict(&case("2030-12-31", &[before]), r, "2017-09-15"),
+                Verdict::Contradicted
+            );
+            assert_eq!(
+                verdict(&case("2030-12-31", &[on]), r, "2017-09-15"),
+                Verdict::Verified
+            );
+            let dec = decide(
+                &fw(),
+                &case("2017-05-31", &[before]),
+                &rule(r),
+                "p",
+                d("2017-09-15"),
+            );
+            assert_eq!(dec.verdict, Verdict::Insufficient);
+            assert_eq!(
+                dec.missing,
+                vec![Period {
+                    from: d("2017-06-01"),
+                    to: d("2017-09-15")
+                }]
+            );
+        }
+
+        #[test]
+        fn no_repeat_within_months_of_the_first() {
+            let r = "type = \"no_repeat\"\nevents = [\"marac_referral\"]\nmonths = 3\n";
+            let first = (1, ev(EventKind::MaracReferral, "2017-02-01", None, "", 0));
+            let repeat = (1, ev(EventKind::MaracReferral, "2017-05-01", None, "", 0));
+            let later = (1, ev(EventKind::MaracReferral, "2017-05-02", None, "", 0));
+            let claim = "2017-09-15";
+            assert_eq!(
+                verdict(&case("2030-12-31", &[first]), r, claim),
+                Verdict::Verified
+            );
+            // the last day of the three months is inside, the day after is not
+            assert_eq!(
+                verdict(&case("2030-12-31", &[first, repeat]), r, claim),
+                Verdict::Contradicted
+            );
+            assert_eq!(
+                verdict(&case("2030-12-31", &[first, later]), r, claim),
+                Verdict::Verified
+            );
+            // the three months may end after the claim: decided once covered
+            let dec = decide(
+                &fw(),
+                &case("2017-03-31", &[first]),
+                &rule(r),
+                "p",
+                d("2017-03-15"),
+            );
+            assert_eq!(dec.verdict, Verdict::Insufficient);
+            assert_eq!(
+                dec.earliest_decidable.map(|x| x >= d("2017-05-02")),
+                Some(true)
+            );
+            assert_eq!(
+                verdict(&case("2030-12-31", &[]), r, claim),
+                Verdict::Insufficient
+            );
+        }
+
+        #[test]
+        fn score_reduction_needs_coverage_and_reads_its_options() {
+            let dash =
+                |date: &str, score| (1, ev(EventKind::DashAssessment, date, None, "", score));
+            let base = "type = \"score_reduction\"\nevents = [\"dash_assessment\"]\nhigh = 15\npercent = 25.0\nmonths = 3\n";
+            let claim = "2017-09-15";
+            let fell = [dash("2016-12-01", 20), dash("2017-05-01", 10)];
+            assert_eq!(
+                verdict(&case("2030-12-31", &fell), base, claim),
+                Verdict::Verified
+            );
+            // a later high score might be undelivered
+            assert_eq!(
+                verdict(&case("2017-08-31", &fell), base, claim),
+                Verdict::Insufficient
+            );
+            // high and never reassessed: only with no_reassessment_passes
+            let once = [dash("2016-12-01", 20)];
+            assert_eq!(
+                verdict(&case("2030-12-31", &once), base, claim),
+                Verdict::Contradicted
+            );
+            let none = format!("{base}no_reassessment_passes = true\n");
+            assert_eq!(
+                verdict(&case("2030-12-31", &once), &none, claim),
+                Verdict::Verified
+            );
+            // ... which does not apply below the high mark
+            let low = [dash("2016-12-01", 12)];
+            assert_eq!(
+                verdict(&case("2030-12-31", &low), &none, claim),
+                Verdict::Contradicted
+            );
+            // starting score after the case start only with baseline_after_start
+            let after = [dash("2017-02-01", 12), dash("2017-03-01", 9)];
+            assert_eq!(
+                verdict(&case("2030-12-31", &after), base, claim),
+                Verdict::Insufficient
+            );
+            let ba = format!("{base}baseline_after_start = true\n");
+            assert_eq!(
+                verdict(&case("2030-12-31", &after), &ba, claim),
+                Verdict::Verified
+            );
+        }
+
+        #[test]
+        fn attendance_absence_reduction() {
+            let term = |t: &str, attended| {
+                (
+                    2,
+                    Event {
+                        kind: EventKind::Attendance,
+                        start: d(t),
+                        end: None,
+                        code: 0,
+                        values: [100, attended, 0, 100 - attended],
+                    },
+                )
+            };
+            let evs = |now| {
+                vec![
+                    term("2016-04-01", 80),
+                    term("2016-09-01", 80),
+                    term("2017-01-01", now),
+                    term("2017-04-01", now),
+                ]
+            };
+            let r = "type = \"attendance\"\nterms = 2\nthresholds = []\nabsence_reduction_percent = 50.0\nscope = \"children\"\n";
+            assert_eq!(
+                verdict(&case("2030-12-31", &evs(90)), r, "2017-09-15"),
+                Verdict::Verified
+            );
+            assert_eq!(
+                verdict(&case("2030-12-31", &evs(89)), r, "2017-09-15"),
+                Verdict::Contradicted
+            );
+            let setting = r.replace(
+                "absence_reduction_percent = 50.0",
+                "absence_reduction_setting = true",
+            );
+            assert_eq!(
+                verdict(&case("2030-12-31", &evs(90)), &setting, "2017-09-15"),
+                Verdict::Verified
+            );
+        }
+
+        #[test]
+        fn closed_with_zero_months_runs_to_the_claim() {
+            let r = "type = \"closed_not_reopened\"\nevents = [\"child_in_need\"]\nclosure_codes = [\"stepped_down\"]\nreopen = [\"referral\"]\nmonths = 0\nscope = \"children\"\n";
+            let cin = (
+                2,
+                ev(
+                    EventKind::ChildInNeed,
+                    "2016-01-01",
+                    Some("2017-03-31"),
+                    "stepped_down",
+                    0,
+                ),
+            );
+            let referral = (2, ev(EventKind::Referral, "2017-08-01", None, "", 0));
+            assert_eq!(
+                verdict(&case("2030-12-31", &[cin]), r, "2017-09-15"),
+                Verdict::Verified
+            );
+            assert_eq!(
+                verdict(&case("2030-12-31", &[cin, referral]), r, "2017-09-15"),
+                Verdict::Contradicted
+            );
+            assert_eq!(
+                verdict(&case("2017-06-30", &[cin]), r, "2017-09-15"),
+                Verdict::Insufficient
+            );
+        }
     }
 }

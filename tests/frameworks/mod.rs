@@ -2,6 +2,7 @@
 //! and left insufficient for lack of coverage; attested and unavailable
 //! outcomes never verified; window boundaries as properties.
 
+mod bristol;
 mod south_tyneside;
 mod sunderland;
 
