@@ -124,7 +124,7 @@ pub enum Direction {
 }
 
 /// A stretch of time relative to an anchor: exactly one of months, weeks,
-/// days or terms.
+/// days, terms or `since` (from another anchor up to this one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
@@ -244,6 +244,26 @@ pub struct Tier {
     pub max: Option<u32>,
 }
 
+/// A length in months that takes effect on a date (the latest `from` on or
+/// before the claim date applies), e.g. a sustainment period an audit
+/// shortened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatedMonths {
+    pub from: NaiveDate,
+    pub months: u32,
+}
+
+/// The months in force on `date`: the latest change on or before it, else
+/// `months`.
+pub fn months_in_force(months: u32, changes: &[DatedMonths], date: NaiveDate) -> u32 {
+    changes
+        .iter()
+        .filter(|c| c.from <= date)
+        .max_by_key(|c| c.from)
+        .map_or(months, |c| c.months)
+}
+
 /// An earnings threshold for an age band, in pounds per assessment period.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -353,6 +373,9 @@ pub enum Rule {
         /// out of the rule's scope, instead of leaving it undecided.
         #[serde(default)]
         skip_empty_baseline: bool,
+        /// Any reduction: strictly fewer events than in the baseline.
+        #[serde(default)]
+        fewer: bool,
         #[serde(default)]
         scope: Scope,
         #[serde(default = "together")]
@@ -389,6 +412,9 @@ pub enum Rule {
         /// episode of `events` is judged.
         #[serde(default)]
         open_at_case_start: bool,
+        /// Changes to `months` by claim date.
+        #[serde(default)]
+        months_from: Vec<DatedMonths>,
         #[serde(default)]
         scope: Scope,
     },
@@ -705,6 +731,7 @@ impl Rule {
                 fewer_by,
                 pro_rata,
                 skip_empty_baseline,
+                fewer,
                 scope,
                 quantifier,
             } => {
@@ -728,6 +755,9 @@ impl Rule {
                 if *percent_setting {
                     let p = fw.settings.significant_reduction_percent.unwrap_or(0.0);
                     let _ = write!(s, " fall by at least {p}% (the council's setting for a significant reduction)");
+                }
+                if *fewer {
+                    let _ = write!(s, " are fewer");
                 }
                 for t in tiers {
                     let range = match t.baseline_max {
@@ -792,8 +822,17 @@ impl Rule {
                 reopen,
                 months,
                 open_at_case_start,
+                months_from,
                 scope,
             } => {
+                let mut changes = String::new();
+                for c in months_from {
+                    let _ = write!(
+                        changes,
+                        " ({} months for claims made from {})",
+                        c.months, c.from
+                    );
+                }
                 let what = if events.is_empty() {
                     "the keyworker case".to_string()
                 } else {
@@ -813,7 +852,7 @@ impl Rule {
                 } else {
                     writeln!(
                         out,
-                        "{pad}{what} closed{who}, and no {} started in the {months} months after it closed.",
+                        "{pad}{what} closed{who}, and no {} started in the {months} months{changes} after it closed.",
                         kinds(reopen, &[])
                     )
                 }
@@ -1131,6 +1170,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../frameworks/south-tyneside.toml"),
     ),
     ("bristol", include_str!("../frameworks/bristol.toml")),
+    ("cumbria", include_str!("../frameworks/cumbria.toml")),
 ];
 
 impl Framework {
@@ -1291,6 +1331,7 @@ fn check_rule(
             percent_setting,
             tiers,
             fewer_by,
+            fewer,
             scope,
             ..
         } => {
@@ -1300,8 +1341,13 @@ fn check_rule(
                     bad(m.into());
                 }
             }
-            if percent.is_none() && !percent_setting && tiers.is_empty() && fewer_by.is_none() {
-                bad("reduction needs percent, percent_setting, tiers or fewer_by".into());
+            if percent.is_none()
+                && !percent_setting
+                && tiers.is_empty()
+                && fewer_by.is_none()
+                && !fewer
+            {
+                bad("reduction needs percent, percent_setting, tiers, fewer_by or fewer".into());
             }
             if *percent_setting && fw.settings.significant_reduction_percent.is_none() {
                 bad("percent_setting needs [settings] significant_reduction_percent".into());
@@ -1325,10 +1371,17 @@ fn check_rule(
         Rule::ClosedNotReopened {
             events,
             closure_codes,
+            months_from,
             scope,
             ..
         } => {
             check_codes(events, closure_codes, &mut bad);
+            let mut dates: Vec<_> = months_from.iter().map(|c| c.from).collect();
+            dates.sort();
+            dates.dedup();
+            if dates.len() != months_from.len() {
+                bad("months_from has two changes on the same date".into());
+            }
             check_scope(scope, &mut bad);
         }
         Rule::Earnings {
@@ -1545,6 +1598,102 @@ mod vocabulary {
 }
 
 #[cfg(test)]
+mod vocabulary_dated {
+    use super::*;
+
+    fn rule(text: &str) -> Rule {
+        toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn fw_with(rule_text: &str) -> Result<Framework, FrameworkError> {
+        let text = format!(
+            "[framework]\nid = \"v\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n\n[[problems]]\nid = \"p\"\nnumber = \"1\"\ntitle = \"P\"\n\n[[outcomes]]\nid = \"V-1\"\nproblem = \"p\"\nwording = \"w\"\n[outcomes.rule]\n{rule_text}"
+        );
+        Framework::parse(Path::new("v.toml"), &text)
+    }
+
+    #[test]
+    fn since_window_parses_validates_and_explains() {
+        let fw = fw_with(
+            "type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { since = \"case_start\" }\nscope = \"adults\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let e = fw.outcome("V-1").unwrap().rule.explain(&fw);
+        assert!(
+            e.contains("no offence between the case start and the claim date"),
+            "{e}"
+        );
+        // `since` is one of the window's lengths: not with months, not after.
+        let err = fw_with(
+            "type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { since = \"case_start\", months = 6 }\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("exactly one of"), "{err}");
+        let err = fw_with(
+            "type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { since = \"case_start\", direction = \"after\" }\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("since"), "{err}");
+    }
+
+    #[test]
+    fn months_in_force_follows_the_claim_date() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let changes = [DatedMonths {
+            from: d("2019-01-01"),
+            months: 6,
+        }];
+        assert_eq!(months_in_force(12, &changes, d("2018-12-31")), 12);
+        assert_eq!(months_in_force(12, &changes, d("2019-01-01")), 6);
+        assert_eq!(months_in_force(12, &[], d("2019-06-01")), 12);
+        let two = [
+            DatedMonths {
+                from: d("2020-01-01"),
+                months: 3,
+            },
+            DatedMonths {
+                from: d("2019-01-01"),
+                months: 6,
+            },
+        ];
+        assert_eq!(months_in_force(12, &two, d("2019-06-01")), 6);
+        assert_eq!(months_in_force(12, &two, d("2020-06-01")), 3);
+    }
+
+    #[test]
+    fn months_from_parses_validates_and_explains() {
+        let text = "type = \"closed_not_reopened\"\nevents = [\"child_protection\"]\nreopen = [\"referral\"]\nmonths = 12\nmonths_from = [{ from = \"2019-01-01\", months = 6 }]\nscope = \"children\"\n";
+        let fw = fw_with(text).unwrap_or_else(|e| panic!("{e}"));
+        let e = fw.outcome("V-1").unwrap().rule.explain(&fw);
+        assert!(
+            e.contains(
+                "in the 12 months (6 months for claims made from 2019-01-01) after it closed"
+            ),
+            "{e}"
+        );
+        let dup = text.replace(
+            "[{ from = \"2019-01-01\", months = 6 }]",
+            "[{ from = \"2019-01-01\", months = 6 }, { from = \"2019-01-01\", months = 3 }]",
+        );
+        let err = fw_with(&dup).unwrap_err();
+        assert!(err.to_string().contains("same date"), "{err}");
+        // an unknown key inside a change is an error, not ignored
+        assert!(fw_with(&text.replace("months = 6 }", "monts = 6 }")).is_err());
+    }
+
+    #[test]
+    fn reduction_fewer_is_enough_on_its_own() {
+        let r = rule("type = \"reduction\"\nevents = [\"domestic_incident\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\nfewer = true\n");
+        assert!(matches!(r, Rule::Reduction { fewer: true, .. }));
+        let fw = fw_with("type = \"reduction\"\nevents = [\"domestic_incident\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\nfewer = true\n").unwrap_or_else(|e| panic!("{e}"));
+        let e = fw.outcome("V-1").unwrap().rule.explain(&fw);
+        assert!(e.contains("are fewer"), "{e}");
+        let err = fw_with("type = \"reduction\"\nevents = [\"domestic_incident\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\n").unwrap_err();
+        assert!(err.to_string().contains("or fewer"), "{err}");
+    }
+}
+
+#[cfg(test)]
 mod shipped {
     use super::*;
 
@@ -1574,6 +1723,14 @@ mod shipped {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(fw.problems.len(), 9);
         assert_eq!(fw.outcomes.len(), 37);
+    }
+
+    #[test]
+    fn cumbria_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("frameworks/cumbria.toml");
+        let fw = Framework::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fw.problems.len(), 6);
+        assert_eq!(fw.outcomes.len(), 34);
     }
 
     #[test]

@@ -318,6 +318,7 @@ impl Ctx<'_> {
     fn window(&self, w: &Window) -> Result<Period, NoWindow> {
         let a = self.anchor(w.anchor)?;
         if let Some(since) = w.since {
+            // From one anchor up to the other; empty-safe if they cross.
             let from = self.anchor(since)?;
             return Ok(Period {
                 from: from.min(a),
@@ -1083,6 +1084,7 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         fewer_by,
         pro_rata,
         skip_empty_baseline,
+        fewer,
         scope,
         quantifier,
     } = rule
@@ -1126,12 +1128,14 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         if !complete {
             return Part::Unknown;
         }
-        if base == 0 {
-            return Part::Unknown;
-        }
         let tier = tiers.iter().find(|t| {
             base >= i64::from(t.baseline_min) && t.baseline_max.is_none_or(|m| base <= i64::from(m))
         });
+        // Nothing to reduce from a zero baseline, unless a tier sets a
+        // bound for it ("none if fewer than 3 on entry").
+        if base == 0 && !tier.is_some_and(|t| t.percent.is_none() && t.max.is_some()) {
+            return Part::Unknown;
+        }
         let scaled = base as f64 * scale;
         let ok = match tier {
             Some(t) => match (t.percent, t.max) {
@@ -1140,9 +1144,12 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
                 _ => false,
             },
             None => match (pct, fewer_by) {
-                (Some(p), _) => (now as f64) <= scaled * (1.0 - p / 100.0),
+                (Some(p), _) => {
+                    (now as f64) <= scaled * (1.0 - p / 100.0) && (!*fewer || (now as f64) < scaled)
+                }
                 (None, Some(n)) => (now as f64) <= scaled - f64::from(*n),
-                _ => false,
+                // `fewer`: any reduction at all
+                (None, None) => *fewer && (now as f64) < scaled,
             },
         };
         if ok {
@@ -1298,13 +1305,14 @@ fn closed_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         reopen,
         months,
         open_at_case_start,
+        months_from,
         scope,
     } = rule
     else {
         unreachable!()
     };
-    // `months = 0`: not reopened by the claim date (the window after
-    // closure runs to the claim).
+    // The sustainment period in force on the claim date.
+    let months = &crate::framework::months_in_force(*months, months_from, ctx.claim_date);
     let after = |end: NaiveDate| Period {
         from: end.succ_opt().unwrap_or(end),
         to: if *months == 0 {
@@ -2707,6 +2715,183 @@ mod tests {
                 verdict(&case("2017-06-30", &[cin]), r, "2017-09-15"),
                 Verdict::Insufficient
             );
+        }
+    }
+
+    /// Cumbria's additions to the vocabulary.
+    mod cumbria_vocabulary {
+        use super::*;
+
+        /// A one-child case with every source covered 2000-2030.
+        fn one_child(start: &str, events: Vec<crate::feeds::Event>) -> CaseData {
+            CaseData {
+                case: CaseRecord {
+                    case_ref: "T".into(),
+                    seq: 1,
+                    start: d(start),
+                    end: None,
+                    members: vec![crate::store::CaseMember {
+                        person: 1,
+                        role: Role::Child,
+                        problems: vec![],
+                        address: None,
+                    }],
+                },
+                members: vec![Member {
+                    person: 1,
+                    role: Some(Role::Child),
+                    problems: vec![],
+                    birth: Some((2008, 1)),
+                }],
+                household: vec![],
+                events: HashMap::from([(1, events)]),
+                coverage: SourceKind::ALL
+                    .iter()
+                    .map(|k| {
+                        (
+                            *k,
+                            vec![Period {
+                                from: d("2000-01-01"),
+                                to: d("2030-12-31"),
+                            }],
+                        )
+                    })
+                    .collect(),
+            }
+        }
+
+        fn ev(kind: EventKind, start: &str, end: Option<&str>, code: &str) -> crate::feeds::Event {
+            crate::feeds::Event {
+                kind,
+                start: d(start),
+                end: end.map(d),
+                code: if code.is_empty() {
+                    0
+                } else {
+                    kind.code_of(code).unwrap()
+                },
+                values: [1, 0, 0, 0],
+            }
+        }
+
+        fn mini_fw() -> Framework {
+            Framework::parse(
+                std::path::Path::new("t.toml"),
+                "[framework]\nid = \"t\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n",
+            )
+            .unwrap()
+        }
+
+        fn rule(text: &str) -> Rule {
+            toml::from_str(text).unwrap()
+        }
+
+        #[test]
+        fn since_window_runs_from_case_start_to_claim() {
+            let r = rule("type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { since = \"case_start\" }\n");
+            let fw = mini_fw();
+            // the day before the case started is outside; the start day is inside
+            let data = one_child(
+                "2018-03-01",
+                vec![ev(EventKind::Offence, "2018-02-28", None, "")],
+            );
+            let dec = decide(&fw, &data, &r, "crime", d("2019-03-01"));
+            assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
+            assert_eq!(
+                dec.evidence[0].window,
+                Some(Period {
+                    from: d("2018-03-01"),
+                    to: d("2019-03-01")
+                })
+            );
+            let data = one_child(
+                "2018-03-01",
+                vec![ev(EventKind::Offence, "2018-03-01", None, "")],
+            );
+            let dec = decide(&fw, &data, &r, "crime", d("2019-03-01"));
+            assert_eq!(dec.verdict, Verdict::Contradicted);
+        }
+
+        #[test]
+        fn closure_months_change_with_the_claim_date() {
+            let r = rule("type = \"closed_not_reopened\"\nevents = [\"child_protection\"]\nreopen = [\"referral\"]\nmonths = 12\nmonths_from = [{ from = \"2019-01-01\", months = 6 }]\nscope = \"children\"\n");
+            let fw = mini_fw();
+            // closed 2018-05-31; a referral 8 months later
+            let data = one_child(
+                "2018-01-01",
+                vec![
+                    ev(
+                        EventKind::ChildProtection,
+                        "2017-10-01",
+                        Some("2018-05-31"),
+                        "stepped_down",
+                    ),
+                    ev(EventKind::Referral, "2019-01-20", None, ""),
+                ],
+            );
+            // claim before 2019: 12 months after closure, the referral re-opens
+            let dec = decide(&fw, &data, &r, "children", d("2018-12-31"));
+            assert_eq!(dec.verdict, Verdict::Contradicted, "{dec:?}");
+            // claim from 2019: 6 months after closure, the referral is outside
+            let dec = decide(&fw, &data, &r, "children", d("2019-02-01"));
+            assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
+            assert_eq!(
+                dec.evidence[0].window,
+                Some(Period {
+                    from: d("2018-06-01"),
+                    to: d("2018-11-30")
+                })
+            );
+        }
+
+        #[test]
+        fn a_tier_with_a_max_decides_a_zero_baseline() {
+            let tiers = "type = \"reduction\"\nevents = [\"suspension\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\ntiers = [{ baseline_min = 0, baseline_max = 2, max = 0 }, { baseline_min = 3, max = 3 }]\nquantifier = \"each\"\n";
+            let fw = mini_fw();
+            let none = one_child("2018-01-01", vec![]);
+            let dec = decide(&fw, &none, &rule(tiers), "education", d("2018-12-01"));
+            assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
+            let one_after = one_child(
+                "2018-01-01",
+                vec![ev(EventKind::Suspension, "2018-10-01", None, "")],
+            );
+            let dec = decide(&fw, &one_after, &rule(tiers), "education", d("2018-12-01"));
+            assert_eq!(dec.verdict, Verdict::Contradicted, "{dec:?}");
+            // a percent rule still has nothing to reduce from zero
+            let pct = "type = \"reduction\"\nevents = [\"suspension\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\npercent = 50.0\n";
+            let dec = decide(&fw, &none, &rule(pct), "education", d("2018-12-01"));
+            assert_eq!(dec.verdict, Verdict::Insufficient, "{dec:?}");
+        }
+
+        #[test]
+        fn fewer_means_strictly_fewer() {
+            let r = rule("type = \"reduction\"\nevents = [\"offence\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\nfewer = true\n");
+            let fw = mini_fw();
+            let base = |n: usize, now: usize| {
+                let mut v = Vec::new();
+                for i in 0..n {
+                    v.push(ev(
+                        EventKind::Offence,
+                        &format!("2017-1{}-01", i % 3),
+                        None,
+                        "",
+                    ));
+                }
+                for i in 0..now {
+                    v.push(ev(
+                        EventKind::Offence,
+                        &format!("2018-1{}-02", i % 3),
+                        None,
+                        "",
+                    ));
+                }
+                one_child("2018-01-01", v)
+            };
+            let v = |n, now| decide(&fw, &base(n, now), &r, "crime", d("2018-12-31")).verdict;
+            assert_eq!(v(2, 1), Verdict::Verified);
+            assert_eq!(v(2, 2), Verdict::Contradicted);
+            assert_eq!(v(1, 0), Verdict::Verified);
+            assert_eq!(v(0, 0), Verdict::Insufficient);
         }
     }
 }

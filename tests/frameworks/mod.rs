@@ -3,6 +3,7 @@
 //! outcomes never verified; window boundaries as properties.
 
 mod bristol;
+mod cumbria;
 mod south_tyneside;
 mod sunderland;
 
