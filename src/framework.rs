@@ -175,6 +175,12 @@ pub enum Scope {
     NotMet(Condition),
     /// Members aged `min` to `max` (inclusive) at the window's end.
     Ages { min: u32, max: u32 },
+    /// Members in national curriculum year groups `min` to `max` (reception
+    /// is 0, year 6 is 6) in the school year of the window's end, from month
+    /// and year of birth (the 1 September cut-off needs no day of birth).
+    YearGroups { min: u32, max: u32 },
+    /// Members in every one of these scopes.
+    All(Vec<Scope>),
 }
 
 /// A condition on a person's events before the case started.
@@ -301,11 +307,13 @@ pub enum Rule {
     /// School attendance over consecutive terms for people in scope.
     Attendance {
         terms: u32,
+        /// May be empty when an improvement is required instead.
+        #[serde(default)]
         thresholds: Vec<Threshold>,
         #[serde(default)]
         compare: Compare,
-        /// Count authorised absence as attended (Leicester's "excluding
-        /// authorised absence").
+        /// Leave authorised absence out of the possible sessions
+        /// (Leicester's "excluding authorised absence").
         #[serde(default)]
         exclude_authorised: bool,
         /// Judge the average over the terms (true) or every term (false).
@@ -373,8 +381,9 @@ pub enum Rule {
         /// out of the rule's scope, instead of leaving it undecided.
         #[serde(default)]
         skip_empty_baseline: bool,
-        /// Any reduction: strictly fewer events than in the baseline.
-        #[serde(default)]
+        /// Any reduction: strictly fewer events than in the baseline
+        /// (`any_reduction` is accepted as another name for it).
+        #[serde(default, alias = "any_reduction")]
         fewer: bool,
         #[serde(default)]
         scope: Scope,
@@ -495,6 +504,15 @@ pub enum Rule {
         steps: Vec<String>,
         #[serde(default)]
         min_steps: Option<u32>,
+        /// Further steps that may count towards `min_steps`, but at most
+        /// `max_extra_steps` of them (e.g. Leicester's trigger outcomes, "can
+        /// also count as 1 step"), under `extra_steps_condition`.
+        #[serde(default)]
+        extra_steps: Vec<String>,
+        #[serde(default)]
+        max_extra_steps: Option<u32>,
+        #[serde(default)]
+        extra_steps_condition: Option<String>,
     },
     /// The plan names a source that is not currently available.
     Unavailable {
@@ -592,10 +610,7 @@ impl Rule {
             | Rule::NoRepeat { scope, .. } => scope,
             _ => return vec![],
         };
-        match scope {
-            Scope::Met(c) | Scope::NotMet(c) => c.events.clone(),
-            _ => vec![],
-        }
+        scope_kinds(scope)
     }
 
     /// Source kinds a rule needs feeds from.
@@ -684,30 +699,31 @@ impl Rule {
                     Compare::AtLeast => "at least",
                     Compare::Below => "below",
                 };
+                let who = match baseline_below {
+                    Some(b) => format!(
+                        "{} whose attendance over the {terms} complete terms before the case started was below {b}%",
+                        scope_text(scope)
+                    ),
+                    None => scope_text(scope),
+                };
                 let level = if th.is_empty() {
-                    "attendance records".to_string()
+                    String::new()
                 } else {
-                    format!(
-                        "{} attendance {cmp} {}",
-                        if *average { "average" } else { "every term's" },
-                        th.join(", then ")
-                    )
+                    format!(" {cmp} {}", th.join(", then "))
                 };
                 let mut s = format!(
-                    "{pad}{} {} has {level} over the last {terms} consecutive complete school terms {} (education data{})",
+                    "{pad}{} {who} has {} attendance{level} over the last {terms} consecutive complete school terms {} (education data{})",
                     quant(*quantifier),
-                    scope_text(scope),
+                    if *average { "average" } else { "every term's" },
                     anchor_text(*anchor, Direction::Before),
-                    if *exclude_authorised { "; authorised absence not counted against attendance" } else { "" }
+                    if *exclude_authorised { "; authorised absence left out of the possible sessions" } else { "" }
                 );
+                let joint = if th.is_empty() { "" } else { " and" };
                 if let Some(p) = improvement_points {
-                    let _ = write!(s, ", and improved by at least {p} percentage points on the same number of terms before the case started");
+                    let _ = write!(s, ",{joint} improved by at least {p} percentage points on the same number of terms before the case started");
                 }
                 if let Some(p) = improvement_percent {
-                    let _ = write!(s, ", and improved by at least {p}% on the same number of terms before the case started");
-                }
-                if let Some(b) = baseline_below {
-                    let _ = write!(s, "; only children whose attendance over the same number of terms before the case started was below {b}% are in scope");
+                    let _ = write!(s, ",{joint} improved by at least {p}% on the same number of terms before the case started");
                 }
                 if let Some(p) = absence_reduction_percent {
                     let _ = write!(s, ", and an absence rate at least {p}% lower than over the same number of terms before the case started");
@@ -939,6 +955,9 @@ impl Rule {
                 evidence,
                 steps,
                 min_steps,
+                extra_steps,
+                max_extra_steps,
+                extra_steps_condition,
             } => {
                 let mut s = format!("{pad}Practitioner-evidenced: recorded as attested on the keyworker's claim; never reported as data-verified");
                 if !evidence.is_empty() {
@@ -952,6 +971,21 @@ impl Rule {
                         steps.join("; ")
                     );
                 }
+                if !extra_steps.is_empty() {
+                    let _ = write!(
+                        s,
+                        ". {} of these may also count{}: {}",
+                        match max_extra_steps {
+                            Some(m) => format!("At most {m}"),
+                            None => "Any".into(),
+                        },
+                        extra_steps_condition
+                            .as_deref()
+                            .map(|c| format!(" ({c})"))
+                            .unwrap_or_default(),
+                        extra_steps.join("; ")
+                    );
+                }
                 writeln!(out, "{s}.")
             }
             Rule::Unavailable { reason } => writeln!(
@@ -959,6 +993,15 @@ impl Rule {
                 "{pad}Not verifiable: {reason}. Never reported as data-verified."
             ),
         };
+    }
+}
+
+/// Event kinds a scope's conditions read.
+fn scope_kinds(scope: &Scope) -> Vec<EventKind> {
+    match scope {
+        Scope::Met(c) | Scope::NotMet(c) => c.events.clone(),
+        Scope::All(scopes) => scopes.iter().flat_map(scope_kinds).collect(),
+        _ => vec![],
     }
 }
 
@@ -1015,6 +1058,24 @@ pub fn scope_text(s: &Scope) -> String {
             c.months
         ),
         Scope::Ages { min, max } => format!("the members aged {min} to {max}"),
+        Scope::YearGroups { min, max } => format!(
+            "the members in school year groups {} to {}",
+            year_group_name(*min),
+            year_group_name(*max)
+        ),
+        Scope::All(scopes) => scopes
+            .iter()
+            .map(scope_text)
+            .collect::<Vec<_>>()
+            .join(" who are also "),
+    }
+}
+
+fn year_group_name(g: u32) -> String {
+    if g == 0 {
+        "reception".into()
+    } else {
+        format!("year {g}")
     }
 }
 
@@ -1171,6 +1232,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("bristol", include_str!("../frameworks/bristol.toml")),
     ("cumbria", include_str!("../frameworks/cumbria.toml")),
+    ("leicester", include_str!("../frameworks/leicester.toml")),
 ];
 
 impl Framework {
@@ -1250,14 +1312,35 @@ fn check_rule(
             }
         }
     };
-    let check_scope = |s: &Scope, bad: &mut dyn FnMut(String)| {
-        if let Scope::Met(c) | Scope::NotMet(c) = s {
-            check_codes(&c.events, &c.codes, bad);
-            if c.adults_only && c.children_only {
-                bad("a condition cannot be adults_only and children_only".into());
+    fn check_scope(s: &Scope, bad: &mut dyn FnMut(String)) {
+        match s {
+            Scope::Met(c) | Scope::NotMet(c) => {
+                if c.adults_only && c.children_only {
+                    bad("a condition cannot be adults_only and children_only".into());
+                }
+                for code in &c.codes {
+                    if !c.events.iter().any(|k| k.code_of(code).is_some()) {
+                        bad(format!(
+                            "code '{code}' is not a code of {:?}",
+                            c.events.iter().map(|k| k.name()).collect::<Vec<_>>()
+                        ));
+                    }
+                }
             }
+            Scope::Ages { min, max } | Scope::YearGroups { min, max } if min > max => {
+                bad("a scope's min is above its max".into())
+            }
+            Scope::All(scopes) => {
+                if scopes.is_empty() {
+                    bad("scope all needs scopes".into());
+                }
+                for x in scopes {
+                    check_scope(x, bad);
+                }
+            }
+            _ => {}
         }
-    };
+    }
     match r {
         Rule::Count {
             events,
@@ -1435,7 +1518,23 @@ fn check_rule(
                 check_rule(r, fw, id, issues, line_of);
             }
         }
-        Rule::Attested { .. } | Rule::Unavailable { .. } => {}
+        Rule::Attested {
+            steps,
+            min_steps,
+            extra_steps,
+            max_extra_steps,
+            ..
+        } => {
+            let usable = steps.len() as u32
+                + (extra_steps.len() as u32).min(max_extra_steps.unwrap_or(u32::MAX));
+            if min_steps.is_some_and(|m| m > usable) {
+                bad("min_steps is more than the steps that can count".into());
+            }
+            if max_extra_steps.is_some() && extra_steps.is_empty() {
+                bad("max_extra_steps needs extra_steps".into());
+            }
+        }
+        Rule::Unavailable { .. } => {}
     }
 }
 
@@ -1496,6 +1595,41 @@ scope = "flagged"
         assert!(Framework::parse(Path::new("m"), &bad).is_err());
         let bad = MINI.replace("months = 6", "fortnights = 6");
         assert!(Framework::parse(Path::new("m"), &bad).is_err());
+    }
+
+    #[test]
+    fn extensions_are_validated_and_explained() {
+        let with = |rule: &str| {
+            MINI.replace("[outcomes.rule]\ntype = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { months = 6 }\nscope = \"flagged\"\n", rule)
+        };
+        let ok = |rule: &str| {
+            let fw =
+                Framework::parse(Path::new("m"), &with(rule)).unwrap_or_else(|e| panic!("{e}"));
+            fw.outcome("M-1").unwrap().rule.explain(&fw)
+        };
+        let err = |rule: &str| {
+            Framework::parse(Path::new("m"), &with(rule))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = ok("rule = { type = \"reduction\", events = [\"offence\"], baseline = { months = 6, anchor = \"case_start\" }, window = { since = \"case_start\" }, any_reduction = true }\n");
+        assert!(e.contains("between the case start and the claim date"), "{e}");
+        assert!(e.contains("are fewer"), "{e}");
+        assert!(err("rule = { type = \"count\", events = [\"offence\"], max = 0, window = { since = \"case_start\", months = 1 } }\n").contains("exactly one of"));
+        assert!(err("rule = { type = \"count\", events = [\"offence\"], max = 0, window = { since = \"case_start\", direction = \"after\" } }\n").contains("direction = after does not apply"));
+        let e = ok("rule = { type = \"attendance\", terms = 3, baseline_below = 40.0, improvement_points = 40.0 }\n");
+        assert!(
+            e.contains("was below 40% has average attendance over the last 3"),
+            "{e}"
+        );
+        assert!(err("rule = { type = \"attendance\", terms = 3 }\n")
+            .contains("threshold (or an improvement)"));
+        let e = ok("rule = { type = \"count\", events = [\"offence\"], max = 0, window = { months = 1 }, scope = { all = [\"children\", { year_groups = { min = 0, max = 6 } }] } }\n");
+        assert!(e.contains("the family's children who are also the members in school year groups reception to year 6"), "{e}");
+        assert!(err("rule = { type = \"count\", events = [\"offence\"], max = 0, window = { months = 1 }, scope = { year_groups = { min = 7, max = 6 } } }\n").contains("min is above its max"));
+        let e = ok("rule = { type = \"attested\", steps = [\"a\", \"b\"], min_steps = 2, extra_steps = [\"c\", \"d\"], max_extra_steps = 1, extra_steps_condition = \"where relevant\" }\n");
+        assert!(e.contains("At least 2 of these steps: a; b. At most 1 of these may also count (where relevant): c; d."), "{e}");
+        assert!(err("rule = { type = \"attested\", steps = [\"a\"], min_steps = 3, extra_steps = [\"c\", \"d\"], max_extra_steps = 1 }\n").contains("min_steps is more than"));
     }
 
     #[test]

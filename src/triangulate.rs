@@ -221,6 +221,21 @@ impl CaseData {
     }
 }
 
+/// National curriculum year group at `d` (reception 0, year 1 is 1, ...):
+/// children born September to August start reception together in the
+/// September after their fourth birthday, so month and year of birth decide
+/// it exactly.
+pub fn year_group(birth: (i32, u32), d: NaiveDate) -> i32 {
+    let (y, m) = birth;
+    let cohort = if m >= 9 { y } else { y - 1 };
+    let school_year = if d.month() >= 9 {
+        d.year()
+    } else {
+        d.year() - 1
+    };
+    school_year - cohort - 5
+}
+
 /// Age in whole years at `d`, from month and year of birth.
 pub fn age_at(birth: (i32, u32), d: NaiveDate) -> i32 {
     let (y, m) = birth;
@@ -318,7 +333,9 @@ impl Ctx<'_> {
     fn window(&self, w: &Window) -> Result<Period, NoWindow> {
         let a = self.anchor(w.anchor)?;
         if let Some(since) = w.since {
-            // From one anchor up to the other; empty-safe if they cross.
+            // From the `since` anchor (inclusive) up to the window's
+            // anchor; empty-safe if they cross. A baseline ending on the
+            // same anchor shares that one day.
             let from = self.anchor(since)?;
             return Ok(Period {
                 from: from.min(a),
@@ -456,6 +473,22 @@ impl Ctx<'_> {
                 .iter()
                 .filter(|m| age(m).is_some_and(|a| a >= *min as i32 && a <= *max as i32))
                 .collect(),
+            Scope::YearGroups { min, max } => d
+                .members
+                .iter()
+                .filter(|m| {
+                    m.birth
+                        .is_some_and(|b| (*min as i32..=*max as i32).contains(&year_group(b, at)))
+                })
+                .collect(),
+            Scope::All(scopes) => {
+                let mut inside: Vec<&Member> = d.members.iter().chain(d.household.iter()).collect();
+                for sc in scopes {
+                    let these = self.scope(sc, at);
+                    inside.retain(|m| these.iter().any(|x| x.person == m.person));
+                }
+                inside
+            }
             Scope::Met(c) | Scope::NotMet(c) => {
                 let start = d.case.start;
                 let from = start
@@ -552,6 +585,9 @@ fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
             evidence,
             steps,
             min_steps,
+            extra_steps,
+            max_extra_steps,
+            extra_steps_condition,
         } => {
             let mut d = Decision::new(Verdict::Attested);
             let mut finding =
@@ -561,6 +597,17 @@ fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
                     "; the practitioner records at least {} of: {}",
                     min_steps.unwrap_or(1),
                     steps.join("; ")
+                ));
+            }
+            if !extra_steps.is_empty() {
+                finding.push_str(&format!(
+                    "; {} may also count{}: {}",
+                    max_extra_steps.map_or("any".to_string(), |m| format!("at most {m}")),
+                    extra_steps_condition
+                        .as_deref()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default(),
+                    extra_steps.join("; ")
                 ));
             }
             if !evidence.is_empty() {
@@ -915,7 +962,7 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         .filter(|t| t.from.is_none_or(|f| f <= ctx.claim_date))
         .max_by_key(|t| t.from)
         .map_or(0.0, |t| t.percent);
-    let mut members = ctx.scope(scope, w.to);
+    let members = ctx.scope(scope, w.to);
     let rate = |p: PersonId, terms: &[Period]| -> Result<(f64, Vec<f64>), usize> {
         let (mut att, mut poss) = (0i64, 0i64);
         let mut per_term = Vec::new();
@@ -963,22 +1010,58 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         Compare::AtLeast => r >= threshold,
         Compare::Below => r < threshold,
     };
-    if let Some(b) = baseline_below {
-        // Only children who started below the threshold: a child with no
-        // record for the terms before the case cannot be shown to have.
-        let base_terms = terms_ending_by(
-            ctx.data
-                .case
-                .start
-                .pred_opt()
-                .unwrap_or(ctx.data.case.start),
-            *terms,
-        );
-        members.retain(|m| matches!(rate(m.person, &base_terms), Ok((r, _)) if r < *b));
-    }
     let complete = ctx.missing(SourceKind::Education, w).is_empty();
+    let base_terms = terms_ending_by(
+        ctx.data
+            .case
+            .start
+            .pred_opt()
+            .unwrap_or(ctx.data.case.start),
+        *terms,
+    );
     let mut notes = Vec::new();
     let mut parts = Vec::new();
+    // With `baseline_below`, only those who started below it are in scope;
+    // someone with no baseline record is out of scope once the baseline
+    // terms are covered, and undecided until then.
+    let members: Vec<&Member> = match baseline_below {
+        None => members,
+        Some(below) => {
+            let base_window = Period {
+                from: base_terms[0].from,
+                to: base_terms[base_terms.len() - 1].to,
+            };
+            let base_complete = ctx.missing(SourceKind::Education, base_window).is_empty();
+            members
+                .into_iter()
+                .filter(|m| match rate(m.person, &base_terms) {
+                    Ok((base, _)) if base < *below => true,
+                    Ok((base, _)) => {
+                        notes.push(format!(
+                            "{} {base:.1}% before the case, not below {below}%: not in scope",
+                            pseudonym(m.person)
+                        ));
+                        false
+                    }
+                    Err(_) if base_complete => {
+                        notes.push(format!(
+                            "{} has no attendance record before the case: not in scope",
+                            pseudonym(m.person)
+                        ));
+                        false
+                    }
+                    Err(_) => {
+                        notes.push(format!(
+                            "{}: attendance before the case is not yet covered",
+                            pseudonym(m.person)
+                        ));
+                        parts.push(Part::Unknown);
+                        false
+                    }
+                })
+                .collect()
+        }
+    };
     for m in &members {
         let part = match rate(m.person, &ts) {
             Err(i) => {
@@ -1052,11 +1135,11 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         parts.push(part);
     }
     let verdict = combine(&parts, *quantifier);
-    let finding = if members.is_empty() {
+    let finding = if members.is_empty() && notes.is_empty() {
         "no one in the family is in this rule's scope".to_string()
     } else {
         format!(
-            "attendance over {} terms {}{} (threshold {threshold}%): {}",
+            "attendance over {} terms {}{} ({}): {}",
             terms,
             w,
             if complete {
@@ -1064,10 +1147,17 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
             } else {
                 ", not fully covered by education deliveries"
             },
+            if thresholds.is_empty() {
+                "improvement only".to_string()
+            } else {
+                format!("threshold {threshold}%")
+            },
             notes.join("; ")
         )
     };
-    finish(verdict, &events, w, ctx, &members, None, vec![], finding)
+    let mut d = finish(verdict, &events, w, ctx, &members, None, vec![], finding);
+    d.not_applicable = parts.is_empty();
+    d
 }
 
 fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
@@ -2153,6 +2243,167 @@ mod tests {
         assert_eq!(t[0].from, d("2015-09-01"));
         let t = terms_starting_after(d("2015-12-31"), 2);
         assert_eq!((t[0].from, t[1].from), (d("2016-01-01"), d("2016-04-01")));
+    }
+
+    #[test]
+    fn year_groups_from_month_and_year() {
+        // born September 2004 to August 2005: reception in 2009/10, year 6 in
+        // 2015/16
+        assert_eq!(year_group((2004, 9), d("2009-09-01")), 0);
+        assert_eq!(year_group((2005, 8), d("2010-07-31")), 0);
+        assert_eq!(year_group((2005, 8), d("2015-09-01")), 6);
+        assert_eq!(year_group((2004, 9), d("2016-07-31")), 6);
+        assert_eq!(year_group((2004, 8), d("2016-07-31")), 7);
+        assert_eq!(year_group((2004, 9), d("2016-09-01")), 7);
+    }
+
+    /// A one-child case with `events`, every source covered from 2000.
+    /// Leicester's additions to the vocabulary.
+    mod leicester_vocabulary {
+        use super::*;
+
+        fn case(start: &str, birth: (i32, u32), events: Vec<crate::feeds::Event>) -> CaseData {
+            let member = Member {
+                person: 1,
+                role: Some(Role::Child),
+                problems: vec![],
+                birth: Some(birth),
+            };
+            CaseData {
+                case: CaseRecord {
+                    case_ref: "T1".into(),
+                    seq: 1,
+                    start: d(start),
+                    end: None,
+                    members: vec![],
+                },
+                members: vec![member],
+                household: vec![],
+                events: HashMap::from([(1, events)]),
+                coverage: SourceKind::ALL
+                    .iter()
+                    .map(|k| {
+                        (
+                            *k,
+                            vec![Period {
+                                from: d("2000-01-01"),
+                                to: d("2030-12-31"),
+                            }],
+                        )
+                    })
+                    .collect(),
+            }
+        }
+
+        fn ev(kind: EventKind, start: &str, values: [i32; 4]) -> crate::feeds::Event {
+            crate::feeds::Event {
+                kind,
+                start: d(start),
+                end: None,
+                code: 0,
+                values,
+            }
+        }
+
+        fn fw() -> Framework {
+            Framework::parse(
+                std::path::Path::new("t.toml"),
+                "[framework]\nid = \"t\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n",
+            )
+            .unwrap()
+        }
+
+        fn rule(text: &str) -> Rule {
+            toml::from_str(text).unwrap()
+        }
+
+        #[test]
+        fn since_windows_include_the_anchor_day() {
+            let r = rule(
+            "type = \"reduction\"\nevents = [\"offence\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { since = \"case_start\" }\nany_reduction = true\n",
+        );
+            let on = |dates: &[&str]| {
+                dates
+                    .iter()
+                    .map(|x| ev(EventKind::Offence, x, [0; 4]))
+                    .collect()
+            };
+            // 2 in the baseline, 1 since
+            let data = case(
+                "2015-06-01",
+                (1980, 1),
+                on(&["2015-01-01", "2015-03-01", "2016-01-01"]),
+            );
+            let dec = decide(&fw(), &data, &r, "crime", d("2016-06-01"));
+            assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
+            assert!(dec.evidence[0]
+                .finding
+                .contains("1 in 2015-06-01..2016-06-01"));
+            // one on the start day counts in both: 2 then 2 is no reduction
+            let data = case(
+                "2015-06-01",
+                (1980, 1),
+                on(&["2015-01-01", "2015-06-01", "2016-01-01"]),
+            );
+            let dec = decide(&fw(), &data, &r, "crime", d("2016-06-01"));
+            assert_eq!(dec.verdict, Verdict::Contradicted, "{dec:?}");
+        }
+
+        #[test]
+        fn baseline_below_limits_an_attendance_rule_to_low_starters() {
+            let r = rule(
+            "type = \"attendance\"\nterms = 1\nbaseline_below = 40.0\nimprovement_points = 40.0\nscope = \"family\"\n",
+        );
+            // spring 2015 before the case, spring 2016 before the claim
+            let att = |before: i32, now: i32| {
+                vec![
+                    ev(
+                        EventKind::Attendance,
+                        "2015-01-01",
+                        [100, before, 0, 100 - before],
+                    ),
+                    ev(
+                        EventKind::Attendance,
+                        "2016-01-01",
+                        [100, now, 0, 100 - now],
+                    ),
+                ]
+            };
+            let at = |before, now| {
+                decide(
+                    &fw(),
+                    &case("2015-04-15", (2005, 1), att(before, now)),
+                    &r,
+                    "education",
+                    d("2016-04-15"),
+                )
+            };
+            assert_eq!(at(39, 79).verdict, Verdict::Verified);
+            assert_eq!(at(39, 78).verdict, Verdict::Contradicted);
+            let out = at(40, 100);
+            assert_eq!(out.verdict, Verdict::Insufficient);
+            assert!(out.not_applicable, "{out:?}");
+        }
+
+        #[test]
+        fn scopes_intersect_and_pick_year_groups() {
+            let r = rule(
+            "type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { months = 1 }\nscope = { all = [\"children\", { year_groups = { min = 0, max = 6 } }] }\n",
+        );
+            let data = |birth| {
+                case(
+                    "2015-06-01",
+                    birth,
+                    vec![ev(EventKind::Offence, "2016-06-10", [0; 4])],
+                )
+            };
+            // year 6 in 2015/16: in scope
+            let dec = decide(&fw(), &data((2004, 9)), &r, "crime", d("2016-06-15"));
+            assert_eq!(dec.verdict, Verdict::Contradicted);
+            // year 7: out of scope
+            let dec = decide(&fw(), &data((2004, 8)), &r, "crime", d("2016-06-15"));
+            assert!(dec.not_applicable, "{dec:?}");
+        }
     }
 
     #[test]

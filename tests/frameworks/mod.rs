@@ -4,6 +4,7 @@
 
 mod bristol;
 mod cumbria;
+mod leicester;
 mod south_tyneside;
 mod sunderland;
 
