@@ -1613,7 +1613,10 @@ scope = "flagged"
                 .to_string()
         };
         let e = ok("rule = { type = \"reduction\", events = [\"offence\"], baseline = { months = 6, anchor = \"case_start\" }, window = { since = \"case_start\" }, any_reduction = true }\n");
-        assert!(e.contains("between the case start and the claim date"), "{e}");
+        assert!(
+            e.contains("between the case start and the claim date"),
+            "{e}"
+        );
         assert!(e.contains("are fewer"), "{e}");
         assert!(err("rule = { type = \"count\", events = [\"offence\"], max = 0, window = { since = \"case_start\", months = 1 } }\n").contains("exactly one of"));
         assert!(err("rule = { type = \"count\", events = [\"offence\"], max = 0, window = { since = \"case_start\", direction = \"after\" } }\n").contains("direction = after does not apply"));

@@ -68,6 +68,9 @@ fn no_raw_identifier_reaches_disk_or_logs() {
     let lower_logs = logs.to_ascii_lowercase();
     // Every identifier value in every input file.
     let mut values: HashSet<String> = HashSet::new();
+    // Values of other columns (event dates, claim dates, codes): a baby's
+    // date of birth can equal an event date, which the store rightly holds.
+    let mut other: HashSet<String> = HashSet::new();
     let mut files: Vec<_> = ALL_FEEDS.iter().map(|f| env.feed_file(f)).collect();
     files.push(bad);
     for f in files {
@@ -97,12 +100,17 @@ fn no_raw_identifier_reaches_disk_or_logs() {
                     let v = v.trim();
                     values.insert(v.to_string());
                     values.insert(v.replace(' ', ""));
+                } else {
+                    other.insert(v.trim().to_string());
                 }
             }
         }
     }
     // Short fragments occur by chance in binary data; five bytes do not.
-    let values: Vec<_> = values.into_iter().filter(|v| v.len() >= 5).collect();
+    let values: Vec<_> = values
+        .into_iter()
+        .filter(|v| v.len() >= 5 && !other.contains(v))
+        .collect();
     assert!(values.len() > 200, "the input had identifiers to look for");
     for v in &values {
         let needle = v.to_ascii_lowercase();
@@ -344,7 +352,39 @@ fn demo_runs_end_to_end() {
     let out = util::outcomesd(&["demo", "--families", "30", "--keep", keep.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    assert!(s.contains("matching: pairwise precision"), "{s}");
+    // every feed pulled over mutual TLS and stored
+    for feed in ALL_FEEDS {
+        assert!(
+            s.contains(&format!("feed {feed}: pulled over mutual TLS")),
+            "{s}"
+        );
+    }
+    assert!(!s.contains("FAILED"), "{s}");
+    // claims decided, notices delivered and every signature valid
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("notices: "))
+        .expect("notices line");
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let (delivered, requests, signed, spooled, pending) =
+        (nums[0], nums[1], nums[2], nums[3], nums[4]);
+    assert!(delivered > 0, "{line}");
+    assert_eq!(signed, requests, "{line}");
+    assert_eq!(spooled, delivered, "{line}");
+    assert_eq!(pending, 0, "{line}");
+    assert!(
+        s.contains("claims evaluated against Sunderland's framework"),
+        "{s}"
+    );
+    assert!(s.contains("stopped cleanly: true"), "{s}");
     assert!(keep.join("data/store").is_dir());
     assert!(keep.join("feeds/police.csv").is_file());
+    // the kept store answers the CLI
+    let cfg = keep.join("outcomesd.toml");
+    let out = util::outcomesd(&["claims", "--config", cfg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(" claims: "));
 }
