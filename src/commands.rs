@@ -191,6 +191,26 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
             class(RuleClass::Attested),
             class(RuleClass::Unavailable)
         );
+        let mut kinds: Vec<SourceKind> = fw
+            .outcomes
+            .iter()
+            .flat_map(|o| o.rule.sources())
+            .chain(fw.problems.iter().flat_map(|p| p.indicators.iter().flat_map(|i| i.rule.sources())))
+            .collect();
+        kinds.push(SourceKind::Case);
+        kinds.push(SourceKind::Claims);
+        kinds.sort();
+        kinds.dedup();
+        let mut events: Vec<&str> = fw
+            .outcomes
+            .iter()
+            .flat_map(|o| o.rule.event_kinds())
+            .map(|k| k.name())
+            .collect();
+        events.sort();
+        events.dedup();
+        println!("  feeds it needs: {}", kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "));
+        println!("  record types its outcomes read: {}", events.join(", "));
         for o in &fw.outcomes {
             let class = match o.rule.class() {
                 RuleClass::DataVerifiable => "data",
