@@ -667,3 +667,27 @@ mod tests {
         assert_eq!(err.issues[0].line, Some(2));
     }
 }
+
+#[cfg(test)]
+mod example {
+    use super::*;
+
+    /// The documented example uses only keys the loader knows; what it
+    /// cannot satisfy on a build machine is files that exist on a server.
+    #[test]
+    fn the_example_config_has_no_unknown_keys() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/outcomesd.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        match Config::parse(&path, &text) {
+            Ok(c) => assert!(c.framework.is_some()),
+            Err(e) => {
+                for i in &e.issues {
+                    assert!(
+                        i.message.contains("does not exist") || i.message.contains("cannot read"),
+                        "unexpected problem in the example: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
