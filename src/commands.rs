@@ -195,7 +195,11 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
             .outcomes
             .iter()
             .flat_map(|o| o.rule.sources())
-            .chain(fw.problems.iter().flat_map(|p| p.indicators.iter().flat_map(|i| i.rule.sources())))
+            .chain(
+                fw.problems
+                    .iter()
+                    .flat_map(|p| p.indicators.iter().flat_map(|i| i.rule.sources())),
+            )
             .collect();
         kinds.push(SourceKind::Case);
         kinds.push(SourceKind::Claims);
@@ -209,7 +213,14 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
             .collect();
         events.sort();
         events.dedup();
-        println!("  feeds it needs: {}", kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "));
+        println!(
+            "  feeds it needs: {}",
+            kinds
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         println!("  record types its outcomes read: {}", events.join(", "));
         for o in &fw.outcomes {
             let class = match o.rule.class() {

@@ -166,6 +166,9 @@ pub struct Matcher {
     persons: Vec<PersonState>,
     parent: Vec<PersonId>,
     households: HashMap<Token, Vec<PersonId>>,
+    /// Canonical person -> every id merged into it (only for merged people),
+    /// so a family's events are found without scanning every person.
+    merged: HashMap<PersonId, Vec<PersonId>>,
 }
 
 impl Matcher {
@@ -202,24 +205,21 @@ impl Matcher {
     /// Every stored id that is now the same person as `p` (including `p`).
     pub fn members(&self, p: PersonId) -> Vec<PersonId> {
         let c = self.canonical(p);
-        (0..self.parent.len() as PersonId)
-            .filter(|&q| self.canonical(q) == c)
-            .collect()
+        match self.merged.get(&c) {
+            Some(v) => v.clone(),
+            None => vec![c],
+        }
     }
 
-    /// A map from each canonical person to all ids merged into it, for
-    /// queries over many people at once.
-    pub fn member_map(&self) -> HashMap<PersonId, Vec<PersonId>> {
-        let mut m: HashMap<PersonId, Vec<PersonId>> = HashMap::new();
-        for q in 0..self.parent.len() as PersonId {
-            if self.parent[q as usize] != q {
-                m.entry(self.canonical(q)).or_default().push(q);
+    /// Records that `from` (and all merged into it) now belongs to `into`.
+    fn note_merge(&mut self, from: PersonId, into: PersonId) {
+        let moved = self.merged.remove(&from).unwrap_or_else(|| vec![from]);
+        let entry = self.merged.entry(into).or_insert_with(|| vec![into]);
+        for q in moved {
+            if !entry.contains(&q) {
+                entry.push(q);
             }
         }
-        for (c, v) in m.iter_mut() {
-            v.push(*c);
-        }
-        m
     }
 
     // ---- loading from the store ----
@@ -248,6 +248,8 @@ impl Matcher {
     pub fn load_merge(&mut self, from: PersonId, into: PersonId) {
         self.load_person(from.max(into), None);
         self.parent[from as usize] = into;
+        let (f, i) = (from, self.canonical(into));
+        self.note_merge(f, i);
     }
 
     /// Replays an encoded [`Delta`] (from the store's identity log).
@@ -330,6 +332,7 @@ impl Matcher {
             return;
         }
         self.parent[from as usize] = into;
+        self.note_merge(from, into);
         delta.merges.push((from, into));
         let src = self.persons[from as usize].clone();
         for k in [IdKind::Nhs, IdKind::Ni, IdKind::Upn] {
