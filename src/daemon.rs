@@ -446,7 +446,7 @@ fn ingest_and_decide(
 /// The notice for a decision: pseudonyms and case references only.
 pub fn notice_for(rec: &VerdictRecord, now: DateTime<Utc>) -> Notice {
     let d = &rec.decision;
-    let evidence = serde_json::json!({
+    let mut evidence = serde_json::json!({
         "items": d.evidence.iter().map(|e| serde_json::json!({
             "sources": e.sources,
             "events": e.events,
@@ -457,15 +457,22 @@ pub fn notice_for(rec: &VerdictRecord, now: DateTime<Utc>) -> Notice {
             "dates": e.dates,
             "finding": e.finding,
         })).collect::<Vec<_>>(),
-        "missing_periods": d.missing.iter().map(|m| serde_json::json!({"from": m.from, "to": m.to})).collect::<Vec<_>>(),
         "earliest_decidable": d.earliest_decidable,
         "as_of_delivery": rec.as_of_delivery,
     });
-    let mut evidence = evidence;
-    if rec.verdict == Verdict::Insufficient && d.missing.is_empty() {
-        // Insufficient for another reason than coverage (e.g. no one in
-        // scope): say so in the field coordinators read for the gap.
-        evidence["missing_periods"] = serde_json::json!([{ "reason": d.evidence.first().map(|e| e.finding.clone()).unwrap_or_default() }]);
+    if rec.verdict == Verdict::Insufficient {
+        // The schema wants the gaps of an insufficient verdict; when it is
+        // insufficient for another reason (no one in scope, case not
+        // closed), the whole window stands for the gap.
+        let gaps: Vec<_> = if d.missing.is_empty() {
+            d.evidence.iter().filter_map(|e| e.window).collect()
+        } else {
+            d.missing.clone()
+        };
+        evidence["missing_periods"] = serde_json::json!(gaps
+            .iter()
+            .map(|m| serde_json::json!({"from": m.from, "to": m.to}))
+            .collect::<Vec<_>>());
     }
     let verdict = rec.verdict.name().to_string();
     Notice {

@@ -1013,6 +1013,33 @@ fn quant(q: Quantifier) -> &'static str {
     }
 }
 
+/// "the adults who had benefit spell (jsa) when the case started".
+fn condition_text(c: &Condition, verb: &str) -> String {
+    let who = if c.adults_only {
+        "adults"
+    } else if c.children_only {
+        "children"
+    } else {
+        "members"
+    };
+    let events: Vec<String> = c
+        .events
+        .iter()
+        .map(|k| k.name().replace('_', " "))
+        .collect();
+    let codes = if c.codes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", c.codes.join(", "))
+    };
+    let when = if c.months == 0 {
+        "when the case started".to_string()
+    } else {
+        format!("in the {} months before the case started", c.months)
+    };
+    format!("the {who} who {verb} {}{codes} {when}", events.join(" or "))
+}
+
 pub fn scope_text(s: &Scope) -> String {
     match s {
         Scope::Family => "the family".into(),
@@ -1021,42 +1048,8 @@ pub fn scope_text(s: &Scope) -> String {
         Scope::Adults => "the family's adults".into(),
         Scope::Flagged => "the members flagged with this problem".into(),
         Scope::Household => "the household (members and people at their address)".into(),
-        Scope::Met(c) => format!(
-            "the {} who had {}{} in the {} months before the case started",
-            if c.adults_only {
-                "adults"
-            } else if c.children_only {
-                "children"
-            } else {
-                "members"
-            },
-            c.events
-                .iter()
-                .map(|k| k.name().replace('_', " "))
-                .collect::<Vec<_>>()
-                .join(" or "),
-            if c.codes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", c.codes.join(", "))
-            },
-            c.months
-        ),
-        Scope::NotMet(c) => format!(
-            "the {} who did not have {}{} in the {} months before the case started",
-            if c.adults_only { "adults" } else { "members" },
-            c.events
-                .iter()
-                .map(|k| k.name().replace('_', " "))
-                .collect::<Vec<_>>()
-                .join(" or "),
-            if c.codes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", c.codes.join(", "))
-            },
-            c.months
-        ),
+        Scope::Met(c) => condition_text(c, "had"),
+        Scope::NotMet(c) => condition_text(c, "did not have"),
         Scope::Ages { min, max } => format!("the members aged {min} to {max}"),
         Scope::YearGroups { min, max } => format!(
             "the members in school year groups {} to {}",

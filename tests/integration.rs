@@ -382,6 +382,29 @@ fn demo_runs_end_to_end() {
     assert!(s.contains("stopped cleanly: true"), "{s}");
     assert!(keep.join("data/store").is_dir());
     assert!(keep.join("feeds/police.csv").is_file());
+    // every notice the daemon wrote validates against the published schema
+    // (with the jsonschema package, which CI installs)
+    let script = "import json,glob,sys,jsonschema\n\
+        s=json.load(open(sys.argv[1]))\n\
+        fs=glob.glob(sys.argv[2]+'/*.json')\n\
+        assert fs\n\
+        [jsonschema.validate(json.load(open(f)),s) for f in fs]\n\
+        print(len(fs))\n";
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/notice.schema.json");
+    match std::process::Command::new("python3")
+        .args(["-c", script, schema, keep.join("spool").to_str().unwrap()])
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            assert_eq!(text(&o.stdout).trim(), spooled.to_string());
+        }
+        Ok(o)
+            if std::env::var_os("CI").is_none() && text(&o.stderr).contains("No module named") =>
+        {
+            eprintln!("SKIPPED: schema check of spooled notices (no jsonschema package)");
+        }
+        other => panic!("spooled notices do not validate: {other:?}"),
+    }
     // the kept store answers the CLI
     let cfg = keep.join("outcomesd.toml");
     let out = util::outcomesd(&["claims", "--config", cfg.to_str().unwrap()]);
