@@ -335,6 +335,7 @@ impl Engine {
                             Pass::New => "new",
                             Pass::Strong => "strong",
                             Pass::Fsd => "fsd",
+                            Pass::Fcsd => "fcsd",
                             Pass::Fsdu => "fsdu",
                             Pass::Fspy => "fspy",
                             Pass::Fdp => "fdp",

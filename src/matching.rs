@@ -7,7 +7,8 @@
 //! Passes, strongest first:
 //! 1. strong identifiers: NHS number, NI number, unique pupil number;
 //! 2. forename + surname + date of birth (`fsd`);
-//! 3. the same with day and month unordered (`fsdu`: day/month swaps);
+//! 3. the same with a common diminutive read as its formal name (`fcsd`:
+//!    Bob and Robert), then with day and month unordered (`fsdu`: swaps);
 //! 4. forename + surname + postcode + year of birth (`fspy`: a wrong day);
 //! 5. forename + date of birth + postcode (`fdp`: surname typo or change);
 //! 6. only for rows without a full forename: initial + surname + date of
@@ -57,6 +58,7 @@ pub enum Pass {
     New,
     Strong,
     Fsd,
+    Fcsd,
     Fsdu,
     Fspy,
     Fdp,
@@ -389,6 +391,7 @@ impl Matcher {
             let k = &t.keys;
             let mut passes = vec![
                 (k.fsd, Pass::Fsd),
+                (k.fcsd, Pass::Fcsd),
                 (k.fsdu, Pass::Fsdu),
                 (k.fspy, Pass::Fspy),
                 (k.fdp, Pass::Fdp),
@@ -446,7 +449,7 @@ impl Matcher {
         }
         let strong = [t.nhs, t.ni, t.upn];
         let k = &t.keys;
-        let weak = [k.fsd, k.fsdu, k.fspy, k.fdp, k.isdp, k.sdp];
+        let weak = [k.fsd, k.fcsd, k.fsdu, k.fspy, k.fdp, k.isdp, k.sdp];
         for (i, tok) in strong.iter().chain(weak.iter()).enumerate() {
             let Some(tok) = tok else { continue };
             match self.index.get(tok).map(|&q| self.canonical(q)) {

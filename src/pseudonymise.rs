@@ -55,6 +55,8 @@ enum Domain {
     Sdp = 14,
     /// forename + date of birth + postcode
     Fdp = 15,
+    /// formal forename (Bob -> robert) + surname + date of birth
+    Fcsd = 16,
 }
 
 /// Which identifier was wrong, and how. Never carries the value.
@@ -88,6 +90,9 @@ pub struct RawIdentity<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MatchKeys {
     pub fsd: Option<Token>,
+    /// As `fsd` with a common diminutive read as its formal name; only set
+    /// when the forename is in the table of [`formal_forename`].
+    pub fcsd: Option<Token>,
     pub fsdu: Option<Token>,
     pub fspy: Option<Token>,
     pub isdp: Option<Token>,
@@ -245,6 +250,9 @@ impl Pseudonymiser {
             out.birth = Some((d.year(), d.month()));
             if full_forename && !sn.is_empty() {
                 out.keys.fsd = Some(self.token(Domain::Fsd, &[f, sn, &iso]));
+                if let Some(formal) = formal_forename(&s[forename.clone()]) {
+                    out.keys.fcsd = Some(self.token(Domain::Fcsd, &[formal.as_bytes(), sn, &iso]));
+                }
                 if d.day() <= 12 && d.day() != d.month() {
                     out.keys.fsdu = Some(self.token(Domain::Fsdu, &[f, sn, &unordered]));
                 }
@@ -299,6 +307,71 @@ fn write_iso(y: i32, m: u32, d: u32, out: &mut [u8; 10]) {
     for (o, v) in out.iter_mut().zip(digits) {
         *o = if v == 10 { b'-' } else { b'0' + v as u8 };
     }
+}
+
+/// Common English diminutives with one formal name each. Diminutives shared
+/// by several names (sam, alex, chris, kate, pat, ...) are left out: guessing
+/// would link different people.
+const DIMINUTIVES: &[(&str, &[&str])] = &[
+    ("robert", &["bob", "bobby", "rob", "robbie", "bert"]),
+    ("william", &["bill", "billy", "will", "willie", "liam"]),
+    ("elizabeth", &["liz", "lizzie", "beth", "betty", "eliza", "libby"]),
+    ("margaret", &["maggie", "peggy", "meg", "madge"]),
+    ("james", &["jim", "jimmy", "jamie"]),
+    ("michael", &["mike", "mick", "mickey", "mikey"]),
+    ("richard", &["rich", "richie", "dick", "rick", "ricky"]),
+    ("thomas", &["tom", "tommy"]),
+    ("joseph", &["joe", "joey"]),
+    ("daniel", &["dan", "danny"]),
+    ("anthony", &["tony"]),
+    ("matthew", &["matt", "matty"]),
+    ("benjamin", &["ben", "benny"]),
+    ("jennifer", &["jenny", "jen"]),
+    ("rebecca", &["becky", "becca"]),
+    ("victoria", &["vicky", "vicki", "tori"]),
+    ("susan", &["sue", "susie"]),
+    ("deborah", &["debbie", "debs"]),
+    ("jonathan", &["jon", "jonny"]),
+    ("nicholas", &["nick", "nicky"]),
+    ("edward", &["ed", "eddie", "ted", "teddy"]),
+    ("charles", &["charlie", "chas", "chuck"]),
+    ("david", &["dave", "davey"]),
+    ("stephen", &["steve", "stevie"]),
+    ("steven", &["steve", "stevie"]),
+    ("andrew", &["andy", "drew"]),
+    ("peter", &["pete"]),
+    ("kenneth", &["ken", "kenny"]),
+    ("timothy", &["tim", "timmy"]),
+    ("gregory", &["greg"]),
+    ("rachel", &["rach"]),
+    ("amanda", &["mandy"]),
+    ("kimberley", &["kim"]),
+    ("natalie", &["nat"]),
+    ("abigail", &["abby", "abbie"]),
+    ("jessica", &["jess", "jessie"]),
+    ("joshua", &["josh"]),
+    ("nathan", &["nate"]),
+    ("zachary", &["zach", "zack"]),
+    ("oliver", &["ollie"]),
+];
+
+/// The formal name for a normalised forename that the table knows (a
+/// diminutive, or the formal name itself). Steven and Stephen both answer
+/// "steve", so a diminutive listed twice has no single formal name.
+pub fn formal_forename(f: &str) -> Option<&'static str> {
+    let mut found = None;
+    for (formal, dims) in DIMINUTIVES {
+        if *formal == f {
+            return Some(formal);
+        }
+        if dims.contains(&f) {
+            if found.is_some() {
+                return None; // ambiguous
+            }
+            found = Some(*formal);
+        }
+    }
+    found
 }
 
 const TITLES: &[&str] = &[
@@ -526,6 +599,20 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a, c);
         assert!(s.is_empty(), "scratch buffer must be wiped");
+    }
+
+    #[test]
+    fn diminutives_share_a_formal_key() {
+        let mut s = String::new();
+        let bob = p().pseudonymise(&ident("Bob", "Smith", "2001-02-03"), &mut s).unwrap();
+        let robert = p().pseudonymise(&ident("Robert", "Smith", "2001-02-03"), &mut s).unwrap();
+        assert_ne!(bob.keys.fsd, robert.keys.fsd);
+        assert!(bob.keys.fcsd.is_some());
+        assert_eq!(bob.keys.fcsd, robert.keys.fcsd);
+        // "steve" could be Stephen or Steven: no formal key
+        assert_eq!(formal_forename("steve"), None);
+        let zed = p().pseudonymise(&ident("Zebedee", "Smith", "2001-02-03"), &mut s).unwrap();
+        assert!(zed.keys.fcsd.is_none());
     }
 
     #[test]
