@@ -315,7 +315,10 @@ fn write_iso(y: i32, m: u32, d: u32, out: &mut [u8; 10]) {
 const DIMINUTIVES: &[(&str, &[&str])] = &[
     ("robert", &["bob", "bobby", "rob", "robbie", "bert"]),
     ("william", &["bill", "billy", "will", "willie", "liam"]),
-    ("elizabeth", &["liz", "lizzie", "beth", "betty", "eliza", "libby"]),
+    (
+        "elizabeth",
+        &["liz", "lizzie", "beth", "betty", "eliza", "libby"],
+    ),
     ("margaret", &["maggie", "peggy", "meg", "madge"]),
     ("james", &["jim", "jimmy", "jamie"]),
     ("michael", &["mike", "mick", "mickey", "mikey"]),
@@ -604,14 +607,20 @@ mod tests {
     #[test]
     fn diminutives_share_a_formal_key() {
         let mut s = String::new();
-        let bob = p().pseudonymise(&ident("Bob", "Smith", "2001-02-03"), &mut s).unwrap();
-        let robert = p().pseudonymise(&ident("Robert", "Smith", "2001-02-03"), &mut s).unwrap();
+        let bob = p()
+            .pseudonymise(&ident("Bob", "Smith", "2001-02-03"), &mut s)
+            .unwrap();
+        let robert = p()
+            .pseudonymise(&ident("Robert", "Smith", "2001-02-03"), &mut s)
+            .unwrap();
         assert_ne!(bob.keys.fsd, robert.keys.fsd);
         assert!(bob.keys.fcsd.is_some());
         assert_eq!(bob.keys.fcsd, robert.keys.fcsd);
         // "steve" could be Stephen or Steven: no formal key
         assert_eq!(formal_forename("steve"), None);
-        let zed = p().pseudonymise(&ident("Zebedee", "Smith", "2001-02-03"), &mut s).unwrap();
+        let zed = p()
+            .pseudonymise(&ident("Zebedee", "Smith", "2001-02-03"), &mut s)
+            .unwrap();
         assert!(zed.keys.fcsd.is_none());
     }
 
