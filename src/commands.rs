@@ -401,14 +401,16 @@ pub fn verify(config: &Path, case_ref: &str, json: bool) -> Result<()> {
             .join(", "),
         case.problems().join(", ")
     );
-    println!("eligibility (indicators at the case start):");
+    println!("eligibility (identification indicators at the case start, checked against data where the plan allows):");
     for i in &indicators {
-        println!(
-            "  {:<8} {:<13} {}",
-            i.indicator,
-            i.verdict.name(),
-            i.finding
-        );
+        // An indicator is a fact at the start, not a claim: say it plainly.
+        let shown = match i.verdict {
+            Verdict::Verified => "shown",
+            Verdict::Contradicted => "not shown",
+            Verdict::Insufficient => "undecided",
+            Verdict::Attested => "attested",
+        };
+        println!("  {:<8} {:<10} {}", i.indicator, shown, i.finding);
     }
     for v in &verdicts {
         println!(
