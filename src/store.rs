@@ -67,6 +67,8 @@ pub enum StoreError {
         stored: String,
         given: String,
     },
+    #[error("store at {path} is in use by another outcomesd process (is the daemon running? stop it, or read /healthz and /metrics instead)")]
+    InUse { path: PathBuf },
     #[error("store at {path} is damaged: {what}")]
     Corrupt { path: PathBuf, what: String },
 }
@@ -226,11 +228,27 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(dir).map_err(|x| e(sled::Error::Io(x)))?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(256 * 1024 * 1024)
-            .open()
-            .map_err(e)?;
+        // sled's background flusher can hold the file lock for a moment
+        // after a previous handle (or a just-stopped process) is dropped, so
+        // a busy lock is retried briefly before it is reported as in use.
+        let mut attempt = 0;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(256 * 1024 * 1024)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                    attempt += 1;
+                    if attempt >= 60 {
+                        return Err(StoreError::InUse { path });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(err) => return Err(e(err)),
+            }
+        };
         let t = |name: &str| db.open_tree(name).map_err(e);
         let mut store = Store {
             events: t("events")?,
@@ -905,6 +923,15 @@ mod tests {
             m.apply_encoded(c).unwrap();
         }
         assert_eq!(m.person_count(), 1000);
+    }
+
+    #[test]
+    fn a_store_in_use_is_reported_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = Store::open(dir.path(), "k1").unwrap();
+        let err = Store::open(dir.path(), "k1").err().unwrap();
+        assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+        assert!(err.to_string().contains("is the daemon running"));
     }
 
     #[test]
