@@ -2263,58 +2263,17 @@ mod tests {
         use super::*;
 
         fn case(start: &str, birth: (i32, u32), events: Vec<crate::feeds::Event>) -> CaseData {
-            let member = Member {
-                person: 1,
-                role: Some(Role::Child),
-                problems: vec![],
-                birth: Some(birth),
-            };
-            CaseData {
-                case: CaseRecord {
-                    case_ref: "T1".into(),
-                    seq: 1,
-                    start: d(start),
-                    end: None,
-                    members: vec![],
-                },
-                members: vec![member],
-                household: vec![],
-                events: HashMap::from([(1, events)]),
-                coverage: SourceKind::ALL
-                    .iter()
-                    .map(|k| {
-                        (
-                            *k,
-                            vec![Period {
-                                from: d("2000-01-01"),
-                                to: d("2030-12-31"),
-                            }],
-                        )
-                    })
-                    .collect(),
-            }
+            let events = events.into_iter().map(|e| (1, e)).collect();
+            case_with(
+                start,
+                &[(Role::Child, birth)],
+                events,
+                ("2000-01-01", "2030-12-31"),
+            )
         }
 
         fn ev(kind: EventKind, start: &str, values: [i32; 4]) -> crate::feeds::Event {
-            crate::feeds::Event {
-                kind,
-                start: d(start),
-                end: None,
-                code: 0,
-                values,
-            }
-        }
-
-        fn fw() -> Framework {
-            Framework::parse(
-                std::path::Path::new("t.toml"),
-                "[framework]\nid = \"t\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n",
-            )
-            .unwrap()
-        }
-
-        fn rule(text: &str) -> Rule {
-            toml::from_str(text).unwrap()
+            event(kind, start, None, "", values)
         }
 
         #[test]
@@ -2412,38 +2371,56 @@ mod tests {
         assert_eq!(age_at((2000, 6), d("2018-06-01")), 18);
     }
 
-    /// A one-member case (born 2010-01, a child) with every source covered.
-    fn one_child(start: &str, events: Vec<crate::feeds::Event>) -> CaseData {
-        let case = CaseRecord {
-            case_ref: "T".into(),
-            seq: 1,
-            start: d(start),
-            end: None,
-            members: vec![crate::store::CaseMember {
-                person: 1,
-                role: Role::Child,
+    /// A hand-made case for rule tests: members numbered from 1 with their
+    /// roles and months of birth, their events, and every source covered
+    /// over `cover`.
+    fn case_with(
+        start: &str,
+        members: &[(Role, (i32, u32))],
+        events: Vec<(PersonId, crate::feeds::Event)>,
+        cover: (&str, &str),
+    ) -> CaseData {
+        let members: Vec<Member> = members
+            .iter()
+            .enumerate()
+            .map(|(i, (role, birth))| Member {
+                person: i as PersonId + 1,
+                role: Some(*role),
                 problems: vec![],
-                address: None,
-            }],
-        };
+                birth: Some(*birth),
+            })
+            .collect();
+        let mut by: HashMap<PersonId, Vec<crate::feeds::Event>> = HashMap::new();
+        for (p, e) in events {
+            by.entry(p).or_default().push(e);
+        }
         CaseData {
-            case,
-            members: vec![Member {
-                person: 1,
-                role: Some(Role::Child),
-                problems: vec![],
-                birth: Some((2010, 1)),
-            }],
+            case: CaseRecord {
+                case_ref: "T1".into(),
+                seq: 1,
+                start: d(start),
+                end: None,
+                members: members
+                    .iter()
+                    .map(|m| crate::store::CaseMember {
+                        person: m.person,
+                        role: m.role.expect("role"),
+                        problems: vec![],
+                        address: None,
+                    })
+                    .collect(),
+            },
+            members,
             household: vec![],
-            events: HashMap::from([(1, events)]),
+            events: by,
             coverage: SourceKind::ALL
                 .iter()
                 .map(|k| {
                     (
                         *k,
                         vec![Period {
-                            from: d("2000-01-01"),
-                            to: d("2030-12-31"),
+                            from: d(cover.0),
+                            to: d(cover.1),
                         }],
                     )
                 })
@@ -2451,12 +2428,13 @@ mod tests {
         }
     }
 
-    fn ev(
+    /// An event with an optional end, a code by name ("" for none) and values.
+    fn event(
         kind: EventKind,
         start: &str,
         end: Option<&str>,
         code: &str,
-        v0: i32,
+        values: [i32; 4],
     ) -> crate::feeds::Event {
         crate::feeds::Event {
             kind,
@@ -2467,17 +2445,42 @@ mod tests {
             } else {
                 kind.code_of(code).unwrap()
             },
-            values: [v0, 0, 0, 0],
+            values,
         }
     }
 
     fn rule(text: &str) -> Rule {
-        toml::from_str(text).unwrap()
+        toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A minimal framework, with a significant reduction of 50%.
     fn fw() -> Framework {
-        toml::from_str("[framework]\nid = \"t\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n")
-            .unwrap()
+        Framework::parse(
+            std::path::Path::new("t.toml"),
+            "[framework]\nid = \"t\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n[settings]\nsignificant_reduction_percent = 50.0\n",
+        )
+        .unwrap()
+    }
+
+    /// A one-member case (born 2010-01, a child) with every source covered.
+    fn one_child(start: &str, events: Vec<crate::feeds::Event>) -> CaseData {
+        let events = events.into_iter().map(|e| (1, e)).collect();
+        case_with(
+            start,
+            &[(Role::Child, (2010, 1))],
+            events,
+            ("2000-01-01", "2030-12-31"),
+        )
+    }
+
+    fn ev(
+        kind: EventKind,
+        start: &str,
+        end: Option<&str>,
+        code: &str,
+        v0: i32,
+    ) -> crate::feeds::Event {
+        event(kind, start, end, code, [v0, 0, 0, 0])
     }
 
     #[test]
@@ -2663,81 +2666,20 @@ mod tests {
         use super::*;
 
         use crate::feeds::Event;
-        use crate::store::CaseMember;
-
-        const FW: &str = "[framework]\nid = \"t\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n[settings]\nsignificant_reduction_percent = 50.0\n";
-
-        fn fw() -> Framework {
-            Framework::parse(std::path::Path::new("t.toml"), FW).unwrap()
-        }
-
-        fn rule(text: &str) -> Rule {
-            toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
-        }
 
         /// An adult (1) and a 10-year-old (2), case from 2017-01-09, every
-        /// source covered from 2010 to 2030 unless `cover_to` says otherwise.
+        /// source covered from 2010 to `cover_to`.
         fn case(cover_to: &str, events: &[(PersonId, Event)]) -> CaseData {
-            let member = |person, role, birth| Member {
-                person,
-                role: Some(role),
-                problems: vec![],
-                birth: Some(birth),
-            };
-            let members = vec![
-                member(1, Role::Adult, (1985, 3)),
-                member(2, Role::Child, (2007, 1)),
-            ];
-            let mut by: HashMap<PersonId, Vec<Event>> = HashMap::new();
-            for (p, e) in events {
-                by.entry(*p).or_default().push(*e);
-            }
-            CaseData {
-                case: CaseRecord {
-                    case_ref: "T1".into(),
-                    seq: 1,
-                    start: d("2017-01-09"),
-                    end: None,
-                    members: members
-                        .iter()
-                        .map(|m| CaseMember {
-                            person: m.person,
-                            role: m.role.unwrap(),
-                            problems: vec![],
-                            address: None,
-                        })
-                        .collect(),
-                },
-                members,
-                household: vec![],
-                events: by,
-                coverage: SourceKind::ALL
-                    .iter()
-                    .map(|k| {
-                        (
-                            *k,
-                            vec![Period {
-                                from: d("2010-01-01"),
-                                to: d(cover_to),
-                            }],
-                        )
-                    })
-                    .collect(),
-            }
+            case_with(
+                "2017-01-09",
+                &[(Role::Adult, (1985, 3)), (Role::Child, (2007, 1))],
+                events.to_vec(),
+                ("2010-01-01", cover_to),
+            )
         }
 
         fn ev(kind: EventKind, start: &str, end: Option<&str>, code: &str, v: i32) -> Event {
-            Event {
-                kind,
-                start: d(start),
-                end: end.map(d),
-                code: if code.is_empty() {
-                    0
-                } else {
-                    kind.code_of(code).unwrap()
-                },
-                values: [v, 0, 0, 0],
-            }
+            event(kind, start, end, code, [v, 0, 0, 0])
         }
 
         fn verdict(data: &CaseData, r: &str, claim: &str) -> Verdict {
@@ -2973,74 +2915,25 @@ mod tests {
     mod cumbria_vocabulary {
         use super::*;
 
-        /// A one-child case with every source covered 2000-2030.
+        /// A one-child case (born 2008-01) with every source covered 2000-2030.
         fn one_child(start: &str, events: Vec<crate::feeds::Event>) -> CaseData {
-            CaseData {
-                case: CaseRecord {
-                    case_ref: "T".into(),
-                    seq: 1,
-                    start: d(start),
-                    end: None,
-                    members: vec![crate::store::CaseMember {
-                        person: 1,
-                        role: Role::Child,
-                        problems: vec![],
-                        address: None,
-                    }],
-                },
-                members: vec![Member {
-                    person: 1,
-                    role: Some(Role::Child),
-                    problems: vec![],
-                    birth: Some((2008, 1)),
-                }],
-                household: vec![],
-                events: HashMap::from([(1, events)]),
-                coverage: SourceKind::ALL
-                    .iter()
-                    .map(|k| {
-                        (
-                            *k,
-                            vec![Period {
-                                from: d("2000-01-01"),
-                                to: d("2030-12-31"),
-                            }],
-                        )
-                    })
-                    .collect(),
-            }
+            let events = events.into_iter().map(|e| (1, e)).collect();
+            case_with(
+                start,
+                &[(Role::Child, (2008, 1))],
+                events,
+                ("2000-01-01", "2030-12-31"),
+            )
         }
 
         fn ev(kind: EventKind, start: &str, end: Option<&str>, code: &str) -> crate::feeds::Event {
-            crate::feeds::Event {
-                kind,
-                start: d(start),
-                end: end.map(d),
-                code: if code.is_empty() {
-                    0
-                } else {
-                    kind.code_of(code).unwrap()
-                },
-                values: [1, 0, 0, 0],
-            }
-        }
-
-        fn mini_fw() -> Framework {
-            Framework::parse(
-                std::path::Path::new("t.toml"),
-                "[framework]\nid = \"t\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n",
-            )
-            .unwrap()
-        }
-
-        fn rule(text: &str) -> Rule {
-            toml::from_str(text).unwrap()
+            event(kind, start, end, code, [1, 0, 0, 0])
         }
 
         #[test]
         fn since_window_runs_from_case_start_to_claim() {
             let r = rule("type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { since = \"case_start\" }\n");
-            let fw = mini_fw();
+            let fw = fw();
             // the day before the case started is outside; the start day is inside
             let data = one_child(
                 "2018-03-01",
@@ -3066,7 +2959,7 @@ mod tests {
         #[test]
         fn closure_months_change_with_the_claim_date() {
             let r = rule("type = \"closed_not_reopened\"\nevents = [\"child_protection\"]\nreopen = [\"referral\"]\nmonths = 12\nmonths_from = [{ from = \"2019-01-01\", months = 6 }]\nscope = \"children\"\n");
-            let fw = mini_fw();
+            let fw = fw();
             // closed 2018-05-31; a referral 8 months later
             let data = one_child(
                 "2018-01-01",
@@ -3098,7 +2991,7 @@ mod tests {
         #[test]
         fn a_tier_with_a_max_decides_a_zero_baseline() {
             let tiers = "type = \"reduction\"\nevents = [\"suspension\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\ntiers = [{ baseline_min = 0, baseline_max = 2, max = 0 }, { baseline_min = 3, max = 3 }]\nquantifier = \"each\"\n";
-            let fw = mini_fw();
+            let fw = fw();
             let none = one_child("2018-01-01", vec![]);
             let dec = decide(&fw, &none, &rule(tiers), "education", d("2018-12-01"));
             assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
@@ -3117,7 +3010,7 @@ mod tests {
         #[test]
         fn fewer_means_strictly_fewer() {
             let r = rule("type = \"reduction\"\nevents = [\"offence\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\nfewer = true\n");
-            let fw = mini_fw();
+            let fw = fw();
             let base = |n: usize, now: usize| {
                 let mut v = Vec::new();
                 for i in 0..n {
