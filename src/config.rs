@@ -662,6 +662,29 @@ mod tests {
     }
 
     #[test]
+    fn pulled_feeds_need_a_valid_schedule_and_a_ca() {
+        let text = "data_dir = \"d\"\nkey_file = \"k\"\n[feeds.police]\nkind = \"police\"\n\
+            url = \"https://police.example/p.csv\"\nschedule = \"0 25 * * *\"\n";
+        let err = parse(text).unwrap_err();
+        let keys: Vec<_> = err
+            .issues
+            .iter()
+            .map(|i| (i.key.as_str(), i.line))
+            .collect();
+        assert!(keys.contains(&("feeds.police.schedule", Some(6))), "{err}");
+        assert!(keys.contains(&("feeds.police.ca_bundle", Some(3))), "{err}");
+        assert!(err.to_string().contains("hint:"), "{err}");
+    }
+
+    #[test]
+    fn status_listens_on_loopback_only() {
+        let base = "data_dir = \"d\"\nkey_file = \"k\"\n[status]\n";
+        assert!(parse(&format!("{base}listen = \"127.0.0.1:9187\"\n")).is_ok());
+        let err = parse(&format!("{base}listen = \"0.0.0.0:9187\"\n")).unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
+    }
+
+    #[test]
     fn syntax_error_has_line() {
         let err = parse("data_dir = \"d\"\nkey_file = \n").unwrap_err();
         assert_eq!(err.issues[0].line, Some(2));

@@ -1433,6 +1433,41 @@ mod tests {
         assert_eq!(rows[1].as_ref().unwrap_err().column, "role");
     }
 
+    proptest::proptest! {
+        /// Whatever bytes a partner sends, parsing answers with rows or a
+        /// refusal: it never panics, and a rejection never echoes a value
+        /// longer than a field name.
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+                                       header in "(record_type|surname|dob|date|nhs_number|term|days|amount|role)(,(record_type|surname|dob|date|nhs_number|term|days|amount|role)){0,6}") {
+            for kind in [SourceKind::Police, SourceKind::Education, SourceKind::Dwp, SourceKind::Case] {
+                let spec = FeedSpec::new("fuzz", kind);
+                let mut bytes = format!("#period 2015-01-01..2015-12-31\n{header}\n").into_bytes();
+                bytes.extend_from_slice(&body);
+                if let Ok(rows) = parse_all(&spec, &bytes) {
+                    for r in rows.iter().filter_map(|r| r.as_ref().err()) {
+                        proptest::prop_assert!(r.column.len() <= 20);
+                        proptest::prop_assert!(!r.reason.is_empty());
+                    }
+                }
+            }
+        }
+
+        /// Structured rows with random field text: every row is accepted or
+        /// rejected with a reason naming a known column.
+        #[test]
+        fn random_fields_are_accepted_or_explained(fields in proptest::collection::vec("[ -~]{0,12}", 6)) {
+            let spec = FeedSpec::new("fuzz", SourceKind::Police);
+            let line = fields.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect::<Vec<_>>().join(",");
+            let text = format!("#period 2015-01-01..2015-12-31\nrecord_type,surname,dob,date,disposal,role\n{line}\n");
+            let rows = parse_all(&spec, text.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(rows.len(), 1);
+            if let Err(r) = &rows[0] {
+                proptest::prop_assert!(r.column.is_empty() || Col::parse(&r.column).is_some() || r.column == "identity", "{:?}", r);
+            }
+        }
+    }
+
     #[test]
     fn pence_parsing() {
         assert_eq!(pence("412.50"), Some(41250));
