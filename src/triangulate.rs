@@ -104,6 +104,27 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// A decision resting on one note rather than on counted events.
+    fn noted(
+        verdict: Verdict,
+        events: &[EventKind],
+        sources: Vec<SourceKind>,
+        finding: String,
+    ) -> Self {
+        let mut d = Decision::new(verdict);
+        d.evidence.push(Evidence {
+            sources,
+            events: events.to_vec(),
+            window: None,
+            coverage: vec![],
+            persons: vec![],
+            count: None,
+            dates: vec![],
+            finding,
+        });
+        d
+    }
+
     fn new(verdict: Verdict) -> Self {
         Decision {
             verdict,
@@ -589,7 +610,6 @@ fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
             max_extra_steps,
             extra_steps_condition,
         } => {
-            let mut d = Decision::new(Verdict::Attested);
             let mut finding =
                 "practitioner-evidenced: accepted on the keyworker's attestation".to_string();
             if !steps.is_empty() {
@@ -616,70 +636,34 @@ fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
                     evidence.join("; ")
                 ));
             }
-            d.evidence.push(Evidence {
-                sources: vec![],
-                events: vec![],
-                window: None,
-                coverage: vec![],
-                persons: vec![],
-                count: None,
-                dates: vec![],
-                finding,
-            });
-            d
+            Decision::noted(Verdict::Attested, &[], vec![], finding)
         }
-        Rule::Unavailable { reason } => {
-            let mut d = Decision::new(Verdict::Attested);
-            d.evidence.push(Evidence {
-                sources: vec![],
-                events: vec![],
-                window: None,
-                coverage: vec![],
-                persons: vec![],
-                count: None,
-                dates: vec![],
-                finding: format!("not data-verifiable ({reason}): practitioner-attested only"),
-            });
-            d
-        }
-        Rule::AllOf { rules } => {
-            let parts = applicable(rules.iter().map(|r| eval(ctx, r)).collect());
-            if parts.iter().all(|p| p.not_applicable) {
-                let mut d = merge(Verdict::Insufficient, parts, true);
-                d.not_applicable = true;
-                return d;
-            }
-            let vs: Vec<Verdict> = parts.iter().map(|d| d.verdict).collect();
-            let verdict = if vs.contains(&Verdict::Contradicted) {
-                Verdict::Contradicted
-            } else if vs.contains(&Verdict::Insufficient) {
-                Verdict::Insufficient
-            } else if vs.contains(&Verdict::Attested) {
-                Verdict::Attested
-            } else {
-                Verdict::Verified
-            };
-            merge(verdict, parts, true)
-        }
-        Rule::AnyOf { rules } => {
-            let parts = applicable(rules.iter().map(|r| eval(ctx, r)).collect());
-            if parts.iter().all(|p| p.not_applicable) {
-                let mut d = merge(Verdict::Insufficient, parts, false);
-                d.not_applicable = true;
-                return d;
-            }
-            let vs: Vec<Verdict> = parts.iter().map(|d| d.verdict).collect();
-            let verdict = if vs.contains(&Verdict::Verified) {
-                Verdict::Verified
-            } else if vs.contains(&Verdict::Insufficient) {
-                Verdict::Insufficient
-            } else if vs.contains(&Verdict::Attested) {
-                Verdict::Attested
-            } else {
-                Verdict::Contradicted
-            };
-            merge(verdict, parts, false)
-        }
+        Rule::Unavailable { reason } => Decision::noted(
+            Verdict::Attested,
+            &[],
+            vec![],
+            format!("not data-verifiable ({reason}): practitioner-attested only"),
+        ),
+        // all_of: the first of these present decides, else verified;
+        // any_of: likewise, else contradicted.
+        Rule::AllOf { rules } => combine_rules(
+            ctx,
+            rules,
+            true,
+            [
+                Verdict::Contradicted,
+                Verdict::Insufficient,
+                Verdict::Attested,
+            ],
+            Verdict::Verified,
+        ),
+        Rule::AnyOf { rules } => combine_rules(
+            ctx,
+            rules,
+            false,
+            [Verdict::Verified, Verdict::Insufficient, Verdict::Attested],
+            Verdict::Contradicted,
+        ),
         Rule::Count {
             events,
             codes,
@@ -709,6 +693,28 @@ fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
         Rule::ScoreReduction { .. } => score_rule(ctx, rule),
         Rule::NoRepeat { .. } => no_repeat_rule(ctx, rule),
     }
+}
+
+/// Decides `all_of` (`all`) or `any_of`: the first verdict of `precedence`
+/// that some applicable part has, else `otherwise`.
+fn combine_rules(
+    ctx: &Ctx,
+    rules: &[Rule],
+    all: bool,
+    precedence: [Verdict; 3],
+    otherwise: Verdict,
+) -> Decision {
+    let parts = applicable(rules.iter().map(|r| eval(ctx, r)).collect());
+    if parts.iter().all(|p| p.not_applicable) {
+        let mut d = merge(Verdict::Insufficient, parts, all);
+        d.not_applicable = true;
+        return d;
+    }
+    let verdict = precedence
+        .into_iter()
+        .find(|v| parts.iter().any(|p| p.verdict == *v))
+        .unwrap_or(otherwise);
+    merge(verdict, parts, all)
 }
 
 /// Drops alternatives with no one in scope, unless nothing else is left.
@@ -741,21 +747,15 @@ fn merge(verdict: Verdict, parts: Vec<Decision>, all: bool) -> Decision {
 }
 
 fn no_window(ctx: &Ctx, events: &[EventKind]) -> Decision {
-    let mut d = Decision::new(Verdict::Insufficient);
-    d.evidence.push(Evidence {
-        sources: sources_of(events),
-        events: events.to_vec(),
-        window: None,
-        coverage: vec![],
-        persons: vec![],
-        count: None,
-        dates: vec![],
-        finding: format!(
+    Decision::noted(
+        Verdict::Insufficient,
+        events,
+        sources_of(events),
+        format!(
             "case {} has not closed, so the window after closure has not begun",
             ctx.data.case.case_ref
         ),
-    });
-    d
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1954,34 +1954,39 @@ pub struct PastVerdict {
 /// Decides one claim on loaded case data.
 pub fn decide_claim(
     fw: &Framework,
-    data: &CaseData,
+    data: Option<&CaseData>,
     claim: &ClaimRecord,
     as_of: u32,
 ) -> VerdictRecord {
-    let (decision, problem, also) = match fw.outcome(&claim.outcome_id) {
-        Some(o) => (
+    let outcome = fw.outcome(&claim.outcome_id);
+    let (decision, also) = match (outcome, data) {
+        (Some(o), Some(data)) => (
             decide(fw, data, &o.rule, &o.problem, claim.claim_date),
-            Some(o.problem.clone()),
             o.also_evidences.clone(),
         ),
-        None => {
-            let mut d = Decision::new(Verdict::Insufficient);
-            d.evidence.push(Evidence {
-                sources: vec![],
-                events: vec![],
-                window: None,
-                coverage: vec![],
-                persons: vec![],
-                count: None,
-                dates: vec![],
-                finding: format!(
+        (None, _) => (
+            Decision::noted(
+                Verdict::Insufficient,
+                &[],
+                vec![],
+                format!(
                     "outcome '{}' is not in framework {}",
                     claim.outcome_id, fw.framework.id
                 ),
-            });
-            (d, None, vec![])
-        }
+            ),
+            vec![],
+        ),
+        (Some(_), None) => (
+            Decision::noted(
+                Verdict::Insufficient,
+                &[],
+                vec![SourceKind::Case],
+                format!("case {} is not in any case delivery yet", claim.case_ref),
+            ),
+            vec![],
+        ),
     };
+    let problem = outcome.map(|o| o.problem.clone());
     VerdictRecord {
         case_ref: claim.case_ref.clone(),
         outcome_id: claim.outcome_id.clone(),
@@ -2125,10 +2130,7 @@ pub fn evaluate(
                         let load = t.elapsed() / claims.len().max(1) as u32;
                         for claim in claims {
                             let t = std::time::Instant::now();
-                            let rec = match &data {
-                                Some(d) => decide_claim(fw, d, claim, as_of),
-                                None => unknown_case(fw, claim, as_of),
-                            };
+                            let rec = decide_claim(fw, data.as_ref(), claim, as_of);
                             out.push((rec, t.elapsed() + load));
                         }
                     }
@@ -2180,34 +2182,6 @@ pub fn evaluate(
     store.flush()?;
     report.elapsed = t0.elapsed();
     Ok(report)
-}
-
-fn unknown_case(fw: &Framework, claim: &ClaimRecord, as_of: u32) -> VerdictRecord {
-    let mut d = Decision::new(Verdict::Insufficient);
-    d.evidence.push(Evidence {
-        sources: vec![SourceKind::Case],
-        events: vec![],
-        window: None,
-        coverage: vec![],
-        persons: vec![],
-        count: None,
-        dates: vec![],
-        finding: format!("case {} is not in any case delivery yet", claim.case_ref),
-    });
-    VerdictRecord {
-        case_ref: claim.case_ref.clone(),
-        outcome_id: claim.outcome_id.clone(),
-        claim_date: claim.claim_date,
-        framework: fw.framework.id.clone(),
-        framework_version: fw.framework.version.clone(),
-        problem: fw.outcome(&claim.outcome_id).map(|o| o.problem.clone()),
-        verdict: Verdict::Insufficient,
-        decision: d,
-        also_evidences: vec![],
-        as_of_delivery: as_of,
-        decided_at: chrono::Utc::now(),
-        history: vec![],
-    }
 }
 
 /// Every stored decision.
