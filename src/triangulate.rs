@@ -806,6 +806,16 @@ fn finish(
     d
 }
 
+/// The `weeks` weeks ending on `at`, inclusive.
+fn last_weeks(at: NaiveDate, weeks: u32) -> Period {
+    Period {
+        from: at
+            .checked_sub_days(Days::new((u64::from(weeks) * 7).saturating_sub(1)))
+            .unwrap_or(at),
+        to: at,
+    }
+}
+
 fn in_window(e: &crate::feeds::Event, w: Period, open_until: NaiveDate) -> bool {
     if e.kind.is_spell() {
         w.overlaps(e.start, e.last_day(open_until))
@@ -1315,12 +1325,7 @@ fn spell_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         return no_window(ctx, events);
     };
     let w = match of_last_weeks {
-        Some(m) => Period {
-            from: at
-                .checked_sub_days(Days::new(u64::from(*m) * 7 - 1))
-                .unwrap_or(at),
-            to: at,
-        },
+        Some(m) => last_weeks(at, *m),
         None => Period {
             from: ctx.data.case.start.min(at),
             to: at,
@@ -1579,12 +1584,7 @@ fn earnings_rule(ctx: &Ctx, rule: &Rule) -> Decision {
     let Ok(at) = ctx.anchor(*anchor) else {
         return no_window(ctx, events);
     };
-    let w = Period {
-        from: at
-            .checked_sub_days(Days::new(u64::from(*of_last_weeks) * 7 - 1))
-            .unwrap_or(at),
-        to: at,
-    };
+    let w = last_weeks(at, *of_last_weeks);
     let complete = sources_of(events)
         .iter()
         .all(|s| ctx.missing(*s, w).is_empty());
