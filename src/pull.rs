@@ -37,7 +37,7 @@ use reqwest::header::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::shutdown::Shutdown;
+use crate::daemon::shutdown::Shutdown;
 
 /// The TLS files of one feed (paths already resolved).
 #[derive(Debug, Clone, Default)]
@@ -896,9 +896,9 @@ fn dow_value(s: &str, range_end: bool) -> Result<u32, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::partner::PartnerServer;
-    use crate::pki::{server_config, Issued, TestCa};
-    use crate::shutdown;
+    use crate::sim::partner::PartnerServer;
+    use crate::sim::pki::{server_config, Issued, TestCa};
+    use crate::daemon::shutdown;
     use chrono::{Datelike, TimeZone, Timelike, Weekday};
     use std::collections::{HashMap, HashSet};
     use std::sync::Arc;
@@ -1081,7 +1081,7 @@ mod tests {
         roots
             .add(pem_certs(fx.ca.cert_pem().as_bytes()).unwrap().remove(0))
             .unwrap();
-        let provider = crate::pki::ring_provider();
+        let provider = crate::sim::pki::ring_provider();
         let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
             roots.into(),
             provider.clone(),

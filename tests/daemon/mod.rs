@@ -10,9 +10,9 @@ use outcomesd::daemon::{self, Clock};
 use outcomesd::ingest::Engine;
 use outcomesd::keys::HmacKey;
 use outcomesd::notify::WebhookSecret;
-use outcomesd::partner::PartnerServer;
-use outcomesd::pki::{server_config, TestCa};
-use outcomesd::receiver::Receiver;
+use outcomesd::sim::partner::PartnerServer;
+use outcomesd::sim::pki::{server_config, TestCa};
+use outcomesd::sim::receiver::Receiver;
 
 struct Pki {
     partner: TestCa,

@@ -3,7 +3,7 @@
 //! verdicts; the rest never verified.
 
 use super::*;
-use outcomesd::feeds::EventKind::*;
+use outcomesd::records::EventKind::*;
 use outcomesd::framework::RuleClass;
 use Verdict::*;
 

@@ -5,7 +5,7 @@
 //! rest never verified.
 
 use super::*;
-use outcomesd::feeds::EventKind::*;
+use outcomesd::records::EventKind::*;
 use outcomesd::framework::{Rule, RuleClass};
 use Verdict::*;
 

@@ -2,7 +2,7 @@
 //! outcome verified, contradicted and insufficient; the rest never verified.
 
 use super::*;
-use outcomesd::feeds::EventKind::*;
+use outcomesd::records::EventKind::*;
 use outcomesd::framework::{Rule, RuleClass};
 use outcomesd::triangulate::check_indicators;
 use Verdict::*;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use outcomesd::feeds::{Event, EventKind, Period, Role, SourceKind};
+use outcomesd::records::{Event, EventKind, Period, Role, SourceKind};
 use outcomesd::framework::Framework;
 use outcomesd::store::{CaseMember, CaseRecord};
 use outcomesd::triangulate::{decide, CaseData, Decision, Member, Verdict};

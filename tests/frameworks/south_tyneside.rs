@@ -3,7 +3,7 @@
 //! verified), contradicted and insufficient; the rest never verified.
 
 use super::*;
-use outcomesd::feeds::EventKind::*;
+use outcomesd::records::EventKind::*;
 use outcomesd::framework::{Rule, RuleClass};
 use Verdict::*;
 

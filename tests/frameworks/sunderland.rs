@@ -2,7 +2,7 @@
 //! insufficient; the rest never verified.
 
 use super::*;
-use outcomesd::feeds::EventKind::*;
+use outcomesd::records::EventKind::*;
 use outcomesd::framework::RuleClass;
 use Verdict::*;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use outcomesd::commands::write_demo_config;
-use outcomesd::synth::{self, SynthOptions};
+use outcomesd::sim::synth::{self, SynthOptions};
 
 pub struct Env {
     pub dir: tempfile::TempDir,

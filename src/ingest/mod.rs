@@ -15,6 +15,10 @@
 //!   flushed its commit record;
 //! * the same bytes from the same feed are stored once.
 
+pub mod feeds;
+pub mod matching;
+pub mod pseudonymise;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -22,13 +26,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::feeds::{
-    open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Period, Rejection, RowBody,
-    SourceKind,
-};
+use crate::ingest::feeds::{open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Rejection, RowBody};
+use crate::records::{Period, SourceKind};
 use crate::keys::HmacKey;
-use crate::matching::{Delta, Matcher, Pass, PersonId};
-use crate::pseudonymise::{token_hex, Pseudonymiser};
+use crate::ingest::matching::{Delta, Matcher, Pass, PersonId};
+use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
 use crate::store::{
     Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, EventBuffer, Store, StoreError,
 };
@@ -251,7 +253,7 @@ impl Engine {
         &mut self,
         spec: &FeedSpec,
         bytes: &[u8],
-        delivery: &crate::feeds::Delivery,
+        delivery: &crate::ingest::feeds::Delivery,
         seq: u32,
         opts: &IngestOptions,
         summary: &mut IngestSummary,

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::feeds::{FeedSpec, Format, Limits, SourceKind};
+use crate::ingest::feeds::{FeedSpec, Format, Limits};
+use crate::records::SourceKind;
 
 /// The file as written (serde's view).
 #[derive(Debug, Deserialize)]
@@ -336,7 +337,7 @@ impl Config {
             };
             let mut columns = HashMap::new();
             for (canon, theirs) in &f.columns {
-                if crate::feeds::Col::parse(canon).is_none() {
+                if crate::ingest::feeds::Col::parse(canon).is_none() {
                     issue(
                         Some(&format!("{section}.columns")),
                         canon,

@@ -20,6 +20,8 @@
 //! Schedules are computed on a [`Clock`] that follows tokio's clock, so
 //! tests can run days of schedule with paused time.
 
+pub mod shutdown;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,7 +32,7 @@ use crate::config::{Config, PullSpec};
 use crate::ingest::{Engine, IngestError, IngestOptions};
 use crate::notify::{Notice, Notifier, Outbox};
 use crate::pull::{Fetched, PullError, Puller, RetryPolicy, Validators};
-use crate::shutdown::{self, Shutdown, ShutdownTrigger};
+use shutdown::{Shutdown, ShutdownTrigger};
 use crate::triangulate::{self, Selection, Verdict, VerdictRecord};
 
 /// How long in-flight work may take to finish after a stop signal.
@@ -296,7 +298,7 @@ pub async fn run(cfg: Config, engine: Engine) -> Result<(), DaemonError> {
 async fn feed_loop(
     shared: Arc<Shared>,
     name: String,
-    spec: crate::feeds::FeedSpec,
+    spec: crate::ingest::feeds::FeedSpec,
     pull: PullSpec,
     puller: Arc<Puller>,
     mut sd: Shutdown,
@@ -325,7 +327,7 @@ async fn feed_loop(
 async fn cycle(
     shared: &Arc<Shared>,
     name: &str,
-    spec: &crate::feeds::FeedSpec,
+    spec: &crate::ingest::feeds::FeedSpec,
     puller: &Puller,
     sd: &mut Shutdown,
 ) {
@@ -398,7 +400,7 @@ type CycleResult = (u64, u64, bool, u64, u64);
 fn ingest_and_decide(
     shared: &Shared,
     name: &str,
-    spec: &crate::feeds::FeedSpec,
+    spec: &crate::ingest::feeds::FeedSpec,
     bytes: &[u8],
     validators: &Validators,
 ) -> anyhow::Result<CycleResult> {

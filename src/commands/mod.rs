@@ -8,12 +8,12 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::config::{Config, LogFormat};
-use crate::evaluate;
-use crate::feeds::{Period, SourceKind};
+use crate::sim::evaluate;
+use crate::records::{Period, SourceKind};
 use crate::framework::{Framework, RuleClass};
 use crate::ingest::{Engine, IngestOptions, IngestSummary};
 use crate::keys::HmacKey;
-use crate::synth::{self, SynthOptions};
+use crate::sim::synth::{self, SynthOptions};
 use crate::triangulate::{self, Selection, Verdict, VerdictRecord};
 
 /// Exit status for a configuration error (sysexits EX_CONFIG).
@@ -672,7 +672,7 @@ pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
 /// client certificate, a webhook receiver that checks signatures, and the
 /// daemon itself with every feed pulled at start.
 async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
-    use crate::pki::{server_config, TestCa};
+    use crate::sim::pki::{server_config, TestCa};
     println!("outcomesd demo in {}", dir.display());
     let feeds_dir = dir.join("feeds");
     std::fs::create_dir_all(&feeds_dir)?;
@@ -709,7 +709,7 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
     for (name, _) in DEMO_FEEDS {
         let path = format!("/{name}.csv");
         let bytes = std::fs::read(feeds_dir.join(format!("{name}.csv")))?;
-        let server = crate::partner::PartnerServer::start(
+        let server = crate::sim::partner::PartnerServer::start(
             partner_tls.clone(),
             std::collections::HashMap::from([(path.clone(), bytes)]),
         )
@@ -718,7 +718,7 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
         partners.push(server);
     }
     let secret = crate::notify::WebhookSecret::generate();
-    let receiver = crate::receiver::Receiver::start(
+    let receiver = crate::sim::receiver::Receiver::start(
         server_config(
             &coordinator_ca.issue_server(&["127.0.0.1"]),
             Some(&council_ca.cert_pem()),

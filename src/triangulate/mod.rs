@@ -28,11 +28,11 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{Datelike, Days, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::feeds::{EventKind, Period, Role, SourceKind};
+use crate::records::{EventKind, Period, Role, SourceKind};
 use crate::framework::{
     Anchor, Compare, Direction, Framework, Quantifier, Rule, RuleClass, Scope, Window,
 };
-use crate::matching::{Matcher, PersonId};
+use crate::ingest::matching::{Matcher, PersonId};
 use crate::store::{CaseRecord, ClaimRecord, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
@@ -153,7 +153,7 @@ pub struct CaseData {
     /// People linked to a member's address who are not members.
     pub household: Vec<Member>,
     /// Visible events per (canonical) person.
-    pub events: HashMap<PersonId, Vec<crate::feeds::Event>>,
+    pub events: HashMap<PersonId, Vec<crate::records::Event>>,
     pub coverage: HashMap<SourceKind, Vec<Period>>,
 }
 
@@ -216,7 +216,7 @@ impl CaseData {
         }
         let far_past = NaiveDate::from_ymd_opt(1900, 1, 1).expect("date");
         let far_future = NaiveDate::from_ymd_opt(2200, 1, 1).expect("date");
-        let mut events: HashMap<PersonId, Vec<crate::feeds::Event>> = HashMap::new();
+        let mut events: HashMap<PersonId, Vec<crate::records::Event>> = HashMap::new();
         for se in store.events(&ids, &EventKind::ALL, far_past, far_future)? {
             events.entry(owner[&se.person]).or_default().push(se.event);
         }
@@ -237,7 +237,7 @@ impl CaseData {
         })
     }
 
-    fn events_of(&self, p: PersonId) -> &[crate::feeds::Event] {
+    fn events_of(&self, p: PersonId) -> &[crate::records::Event] {
         self.events.get(&p).map_or(&[], Vec::as_slice)
     }
 }
@@ -295,7 +295,7 @@ fn next_term(start: NaiveDate) -> NaiveDate {
 
 /// The last `n` complete terms ending on or before `d`, oldest first.
 pub fn terms_ending_by(d: NaiveDate, n: u32) -> Vec<Period> {
-    let mut t = crate::feeds::term_of(d);
+    let mut t = crate::ingest::feeds::term_of(d);
     if term_end(t) > d {
         t = prev_term(t);
     }
@@ -315,7 +315,7 @@ pub fn terms_ending_by(d: NaiveDate, n: u32) -> Vec<Period> {
 
 /// The first `n` terms starting after `d`.
 fn terms_starting_after(d: NaiveDate, n: u32) -> Vec<Period> {
-    let mut t = next_term(crate::feeds::term_of(d));
+    let mut t = next_term(crate::ingest::feeds::term_of(d));
     (0..n)
         .map(|_| {
             let p = Period {
@@ -534,7 +534,7 @@ impl Ctx<'_> {
     }
 }
 
-fn code_matches(e: &crate::feeds::Event, codes: &[String]) -> bool {
+fn code_matches(e: &crate::records::Event, codes: &[String]) -> bool {
     codes.is_empty() || codes.iter().any(|c| e.kind.code_of(c) == Some(e.code))
 }
 
@@ -816,7 +816,7 @@ fn last_weeks(at: NaiveDate, weeks: u32) -> Period {
     }
 }
 
-fn in_window(e: &crate::feeds::Event, w: Period, open_until: NaiveDate) -> bool {
+fn in_window(e: &crate::records::Event, w: Period, open_until: NaiveDate) -> bool {
     if e.kind.is_spell() {
         w.overlaps(e.start, e.last_day(open_until))
     } else {
@@ -2236,7 +2236,7 @@ mod tests {
     mod leicester_vocabulary {
         use super::*;
 
-        fn case(start: &str, birth: (i32, u32), events: Vec<crate::feeds::Event>) -> CaseData {
+        fn case(start: &str, birth: (i32, u32), events: Vec<crate::records::Event>) -> CaseData {
             let events = events.into_iter().map(|e| (1, e)).collect();
             case_with(
                 start,
@@ -2246,7 +2246,7 @@ mod tests {
             )
         }
 
-        fn ev(kind: EventKind, start: &str, values: [i32; 4]) -> crate::feeds::Event {
+        fn ev(kind: EventKind, start: &str, values: [i32; 4]) -> crate::records::Event {
             event(kind, start, None, "", values)
         }
 
@@ -2351,7 +2351,7 @@ mod tests {
     fn case_with(
         start: &str,
         members: &[(Role, (i32, u32))],
-        events: Vec<(PersonId, crate::feeds::Event)>,
+        events: Vec<(PersonId, crate::records::Event)>,
         cover: (&str, &str),
     ) -> CaseData {
         let members: Vec<Member> = members
@@ -2364,7 +2364,7 @@ mod tests {
                 birth: Some(*birth),
             })
             .collect();
-        let mut by: HashMap<PersonId, Vec<crate::feeds::Event>> = HashMap::new();
+        let mut by: HashMap<PersonId, Vec<crate::records::Event>> = HashMap::new();
         for (p, e) in events {
             by.entry(p).or_default().push(e);
         }
@@ -2409,8 +2409,8 @@ mod tests {
         end: Option<&str>,
         code: &str,
         values: [i32; 4],
-    ) -> crate::feeds::Event {
-        crate::feeds::Event {
+    ) -> crate::records::Event {
+        crate::records::Event {
             kind,
             start: d(start),
             end: end.map(d),
@@ -2437,7 +2437,7 @@ mod tests {
     }
 
     /// A one-member case (born 2010-01, a child) with every source covered.
-    fn one_child(start: &str, events: Vec<crate::feeds::Event>) -> CaseData {
+    fn one_child(start: &str, events: Vec<crate::records::Event>) -> CaseData {
         let events = events.into_iter().map(|e| (1, e)).collect();
         case_with(
             start,
@@ -2453,7 +2453,7 @@ mod tests {
         end: Option<&str>,
         code: &str,
         v0: i32,
-    ) -> crate::feeds::Event {
+    ) -> crate::records::Event {
         event(kind, start, end, code, [v0, 0, 0, 0])
     }
 
@@ -2587,7 +2587,7 @@ mod tests {
     #[test]
     fn attendance_scope_by_baseline() {
         let text = "type = \"attendance\"\nterms = 1\nthresholds = [{ percent = 50.0 }]\nbaseline_below = 50.0\nscope = \"children\"\n";
-        let att = |term: &str, a: i32| crate::feeds::Event {
+        let att = |term: &str, a: i32| crate::records::Event {
             kind: EventKind::Attendance,
             start: d(term),
             end: None,
@@ -2639,7 +2639,7 @@ mod tests {
     mod vocabulary {
         use super::*;
 
-        use crate::feeds::Event;
+        use crate::records::Event;
 
         /// An adult (1) and a 10-year-old (2), case from 2017-01-09, every
         /// source covered from 2010 to `cover_to`.
@@ -2890,7 +2890,7 @@ mod tests {
         use super::*;
 
         /// A one-child case (born 2008-01) with every source covered 2000-2030.
-        fn one_child(start: &str, events: Vec<crate::feeds::Event>) -> CaseData {
+        fn one_child(start: &str, events: Vec<crate::records::Event>) -> CaseData {
             let events = events.into_iter().map(|e| (1, e)).collect();
             case_with(
                 start,
@@ -2900,7 +2900,7 @@ mod tests {
             )
         }
 
-        fn ev(kind: EventKind, start: &str, end: Option<&str>, code: &str) -> crate::feeds::Event {
+        fn ev(kind: EventKind, start: &str, end: Option<&str>, code: &str) -> crate::records::Event {
             event(kind, start, end, code, [1, 0, 0, 0])
         }
 

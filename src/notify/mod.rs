@@ -44,7 +44,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::shutdown::Shutdown;
+use crate::daemon::shutdown::Shutdown;
 
 /// The four verdicts a notice can carry.
 pub const VERDICTS: [&str; 4] = ["verified", "contradicted", "insufficient", "attested"];
@@ -1080,8 +1080,8 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::receiver::test_support::TestPki;
-    use crate::receiver::Receiver;
+    use crate::sim::receiver::test_support::TestPki;
+    use crate::sim::receiver::Receiver;
 
     fn sample_notice(verdict: &str) -> Notice {
         let claim_date = NaiveDate::from_ymd_opt(2025, 3, 31).unwrap();
@@ -1777,7 +1777,7 @@ mod tests {
             }],
         )
         .unwrap();
-        let (trigger, shutdown) = crate::shutdown::channel();
+        let (trigger, shutdown) = crate::daemon::shutdown::channel();
         let task = tokio::spawn(notifier.run(shutdown, Duration::from_millis(20)));
         for _ in 0..200 {
             if ob.counts().unwrap().delivered == 1 {

@@ -1,7 +1,7 @@
 //! An in-process partner feed server, for the demo and the tests.
 //!
 //! In: a rustls [`ServerConfig`](rustls::ServerConfig) (usually from
-//! [`crate::pki::server_config`], which may demand client certificates) and a
+//! [`crate::sim::pki::server_config`], which may demand client certificates) and a
 //! map of path (`"/police.csv"`) to bytes. Out: an HTTPS/1.1 server on
 //! `127.0.0.1`, port chosen by the OS, that answers `GET` (and `HEAD`) with the
 //! bytes, a strong `ETag` (quoted first 16 bytes of the SHA-256, hex) and a
@@ -337,7 +337,7 @@ fn etag_matches(header: &str, etag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::{server_config, TestCa};
+    use crate::sim::pki::{server_config, TestCa};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A bare rustls client (no reqwest) so this module tests itself.
@@ -354,7 +354,7 @@ mod tests {
         {
             roots.add(c.unwrap()).unwrap();
         }
-        let config = rustls::ClientConfig::builder_with_provider(crate::pki::ring_provider())
+        let config = rustls::ClientConfig::builder_with_provider(crate::sim::pki::ring_provider())
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots)

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::feeds::{EventKind, SourceKind};
+use crate::records::{EventKind, SourceKind};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -1218,14 +1218,14 @@ impl Framework {
 /// The frameworks shipped in `frameworks/`, compiled into the binary so
 /// `framework = "sunderland"` works without a file.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("sunderland", include_str!("../frameworks/sunderland.toml")),
+    ("sunderland", include_str!("../../frameworks/sunderland.toml")),
     (
         "south-tyneside",
-        include_str!("../frameworks/south-tyneside.toml"),
+        include_str!("../../frameworks/south-tyneside.toml"),
     ),
-    ("bristol", include_str!("../frameworks/bristol.toml")),
-    ("cumbria", include_str!("../frameworks/cumbria.toml")),
-    ("leicester", include_str!("../frameworks/leicester.toml")),
+    ("bristol", include_str!("../../frameworks/bristol.toml")),
+    ("cumbria", include_str!("../../frameworks/cumbria.toml")),
+    ("leicester", include_str!("../../frameworks/leicester.toml")),
 ];
 
 impl Framework {

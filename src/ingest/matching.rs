@@ -27,7 +27,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::pseudonymise::{PersonTokens, Token};
+use crate::ingest::pseudonymise::{PersonTokens, Token};
 
 /// An internal person number; never derived from an identifier.
 pub type PersonId = u64;
@@ -480,7 +480,7 @@ impl Matcher {
 mod tests {
     use super::*;
     use crate::keys::HmacKey;
-    use crate::pseudonymise::{Pseudonymiser, RawIdentity};
+    use crate::ingest::pseudonymise::{Pseudonymiser, RawIdentity};
 
     fn tok(f: &str, s: &str, dob: &str, pc: &str, nhs: &str, upn: &str) -> PersonTokens {
         let p = Pseudonymiser::new(&HmacKey::from_bytes("t", [9u8; 32]));

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::matching::{Matcher, PersonId};
+use crate::ingest::matching::{Matcher, PersonId};
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct LinkageQuality {
