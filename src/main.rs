@@ -123,7 +123,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => {
             return ExitCode::from(commands::check_config(config) as u8)
         }
-        Command::Demo { keep, families } => commands::demo(keep.as_deref(), *families),
+        Command::Demo { keep, families } => outcomesd::sim::demo::demo(keep.as_deref(), *families),
         Command::Ingest {
             config,
             feed,
@@ -151,12 +151,12 @@ fn main() -> ExitCode {
             out,
             families,
             seed,
-        } => commands::synth(out, *families, *seed),
+        } => outcomesd::sim::demo::synth(out, *families, *seed),
         Command::Bench {
             families,
             seed,
             keep,
-        } => commands::bench(*families, *seed, keep.as_deref()),
+        } => outcomesd::sim::bench::bench(*families, *seed, keep.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -896,9 +896,9 @@ fn dow_value(s: &str, range_end: bool) -> Result<u32, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::shutdown;
     use crate::sim::partner::PartnerServer;
     use crate::sim::pki::{server_config, Issued, TestCa};
-    use crate::daemon::shutdown;
     use chrono::{Datelike, TimeZone, Timelike, Weekday};
     use std::collections::{HashMap, HashSet};
     use std::sync::Arc;

@@ -32,8 +32,8 @@ use crate::config::{Config, PullSpec};
 use crate::ingest::{Engine, IngestError, IngestOptions};
 use crate::notify::{Notice, Notifier, Outbox};
 use crate::pull::{Fetched, PullError, Puller, RetryPolicy, Validators};
-use shutdown::{Shutdown, ShutdownTrigger};
 use crate::triangulate::{self, Selection, Verdict, VerdictRecord};
+use shutdown::{Shutdown, ShutdownTrigger};
 
 /// How long in-flight work may take to finish after a stop signal.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(60);

@@ -1218,7 +1218,10 @@ impl Framework {
 /// The frameworks shipped in `frameworks/`, compiled into the binary so
 /// `framework = "sunderland"` works without a file.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("sunderland", include_str!("../../frameworks/sunderland.toml")),
+    (
+        "sunderland",
+        include_str!("../../frameworks/sunderland.toml"),
+    ),
     (
         "south-tyneside",
         include_str!("../../frameworks/south-tyneside.toml"),

@@ -19,8 +19,10 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ingest::pseudonymise::{
+    parse_date, IdentError, PersonTokens, Pseudonymiser, RawIdentity,
+};
 use crate::records::{CodeField, Event, EventKind, Period, Role, SourceKind};
-use crate::ingest::pseudonymise::{parse_date, IdentError, PersonTokens, Pseudonymiser, RawIdentity};
 
 /// One member row of a keyworker case.
 #[derive(Debug, Clone)]

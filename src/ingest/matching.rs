@@ -479,8 +479,8 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::HmacKey;
     use crate::ingest::pseudonymise::{Pseudonymiser, RawIdentity};
+    use crate::keys::HmacKey;
 
     fn tok(f: &str, s: &str, dob: &str, pc: &str, nhs: &str, upn: &str) -> PersonTokens {
         let p = Pseudonymiser::new(&HmacKey::from_bytes("t", [9u8; 32]));

@@ -26,11 +26,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::ingest::feeds::{open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Rejection, RowBody};
-use crate::records::{Period, SourceKind};
-use crate::keys::HmacKey;
+use crate::ingest::feeds::{
+    open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Rejection, RowBody,
+};
 use crate::ingest::matching::{Delta, Matcher, Pass, PersonId};
 use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
+use crate::keys::HmacKey;
+use crate::records::{Period, SourceKind};
 use crate::store::{
     Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, EventBuffer, Store, StoreError,
 };

@@ -45,8 +45,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::records::{Event, EventKind, Period, Role, SourceKind};
 use crate::ingest::matching::{Delta, Matcher, PersonId};
+use crate::records::{Event, EventKind, Period, Role, SourceKind};
 
 /// Bump when the layout changes; older binaries refuse newer stores.
 pub const SCHEMA_VERSION: u32 = 1;

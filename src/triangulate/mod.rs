@@ -28,11 +28,11 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{Datelike, Days, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::records::{EventKind, Period, Role, SourceKind};
 use crate::framework::{
     Anchor, Compare, Direction, Framework, Quantifier, Rule, RuleClass, Scope, Window,
 };
 use crate::ingest::matching::{Matcher, PersonId};
+use crate::records::{EventKind, Period, Role, SourceKind};
 use crate::store::{CaseRecord, ClaimRecord, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
@@ -2900,7 +2900,12 @@ mod tests {
             )
         }
 
-        fn ev(kind: EventKind, start: &str, end: Option<&str>, code: &str) -> crate::records::Event {
+        fn ev(
+            kind: EventKind,
+            start: &str,
+            end: Option<&str>,
+            code: &str,
+        ) -> crate::records::Event {
             event(kind, start, end, code, [1, 0, 0, 0])
         }
 

@@ -3,8 +3,8 @@
 //! verdicts; the rest never verified.
 
 use super::*;
-use outcomesd::records::EventKind::*;
 use outcomesd::framework::RuleClass;
+use outcomesd::records::EventKind::*;
 use Verdict::*;
 
 fn fw() -> Framework {

@@ -5,8 +5,8 @@
 //! rest never verified.
 
 use super::*;
-use outcomesd::records::EventKind::*;
 use outcomesd::framework::{Rule, RuleClass};
+use outcomesd::records::EventKind::*;
 use Verdict::*;
 
 fn fw() -> Framework {

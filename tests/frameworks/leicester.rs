@@ -2,8 +2,8 @@
 //! outcome verified, contradicted and insufficient; the rest never verified.
 
 use super::*;
-use outcomesd::records::EventKind::*;
 use outcomesd::framework::{Rule, RuleClass};
+use outcomesd::records::EventKind::*;
 use outcomesd::triangulate::check_indicators;
 use Verdict::*;
 

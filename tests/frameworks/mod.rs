@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use outcomesd::records::{Event, EventKind, Period, Role, SourceKind};
 use outcomesd::framework::Framework;
+use outcomesd::records::{Event, EventKind, Period, Role, SourceKind};
 use outcomesd::store::{CaseMember, CaseRecord};
 use outcomesd::triangulate::{decide, CaseData, Decision, Member, Verdict};
 

@@ -3,8 +3,8 @@
 //! verified), contradicted and insufficient; the rest never verified.
 
 use super::*;
-use outcomesd::records::EventKind::*;
 use outcomesd::framework::{Rule, RuleClass};
+use outcomesd::records::EventKind::*;
 use Verdict::*;
 
 fn fw() -> Framework {

@@ -2,8 +2,8 @@
 //! insufficient; the rest never verified.
 
 use super::*;
-use outcomesd::records::EventKind::*;
 use outcomesd::framework::RuleClass;
+use outcomesd::records::EventKind::*;
 use Verdict::*;
 
 fn fw() -> Framework {

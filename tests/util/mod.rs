@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use outcomesd::commands::write_demo_config;
+use outcomesd::sim::demo::write_demo_config;
 use outcomesd::sim::synth::{self, SynthOptions};
 
 pub struct Env {

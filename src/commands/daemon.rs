@@ -1,0 +1,111 @@
+//! `run`, `check-config`, `status` and `keygen`: starting the daemon and
+//! checking what it would start with.
+
+use std::path::Path;
+
+use super::{init_logging, load_config, open_engine, EXIT_CONFIG};
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::ingest::Engine;
+use crate::keys::HmacKey;
+use crate::records::SourceKind;
+pub fn keygen(out: &Path) -> Result<()> {
+    let key = HmacKey::generate()?;
+    key.write_new(out)?;
+    println!("wrote key {} to {} (mode 0600)", key.id(), out.display());
+    println!("keep it secret and back it up offline: see keys/README.md");
+    Ok(())
+}
+
+/// Runs the daemon's own loader; on failure prints every problem. Returns the
+/// process exit status.
+pub fn check_config(path: &Path) -> i32 {
+    match Config::load(path) {
+        Ok(c) => {
+            println!("{}: ok", path.display());
+            println!("  data_dir: {}", c.data_dir.display());
+            println!("  key_file: {}", c.key_file.display());
+            if let Err(e) = HmacKey::load(&c.key_file) {
+                println!("  warning: {e}");
+            }
+            for (name, f) in &c.feeds {
+                let pull = f
+                    .pull
+                    .as_ref()
+                    .map_or("ingest only".to_string(), |p| p.url.clone());
+                println!("  feed {name}: {} ({pull})", f.spec.kind);
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_CONFIG
+        }
+    }
+}
+
+/// `outcomesd run`: the daemon, until SIGTERM or SIGINT.
+pub fn run(config: &Path) -> Result<()> {
+    let cfg = load_config(config)?;
+    init_logging(cfg.log_format, &cfg.log_level);
+    let engine = open_engine(&cfg)?;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(crate::daemon::run(cfg, engine))?;
+    Ok(())
+}
+
+pub fn status(config: &Path) -> Result<()> {
+    let cfg = load_config(config)?;
+    let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
+    let engine = Engine::open(&cfg.data_dir, &key).context("opening the store")?;
+    print_status(&engine);
+    Ok(())
+}
+
+pub fn print_status(engine: &Engine) {
+    let store = &engine.store;
+    println!(
+        "store: {} ({:.1} MiB on disk)",
+        store.path().display(),
+        store.size_on_disk() as f64 / 1048576.0
+    );
+    println!(
+        "persons: {} records' people, {} distinct after merges",
+        engine.matcher.person_count(),
+        engine.matcher.canonical_count()
+    );
+    let mut feeds: std::collections::BTreeMap<&str, Vec<_>> = Default::default();
+    for d in store.deliveries() {
+        feeds.entry(d.feed.as_str()).or_default().push(d);
+    }
+    if feeds.is_empty() {
+        println!("no deliveries stored yet");
+    }
+    for (feed, ds) in feeds {
+        let last = ds.last().expect("non-empty");
+        let rows: u64 = ds.iter().map(|d| d.accepted).sum();
+        let rejected: u64 = ds.iter().map(|d| d.rejected).sum();
+        println!(
+            "feed {feed} ({}): {} deliveries, {rows} rows stored, {rejected} rejected; last delivery {} at {}",
+            last.kind,
+            ds.len(),
+            last.seq,
+            last.received_at.format("%Y-%m-%d %H:%M:%SZ")
+        );
+    }
+    for kind in SourceKind::ALL.into_iter().filter(|k| k.carries_events()) {
+        let cov = store.coverage(kind);
+        if !cov.is_empty() {
+            let list: Vec<String> = cov.iter().map(|p| p.to_string()).collect();
+            println!("coverage {kind}: {}", list.join(", "));
+        }
+    }
+    if let Ok(cases) = store.cases() {
+        println!("cases: {}", cases.len());
+    }
+    let mut counts: Vec<_> = store.counts().into_iter().collect();
+    counts.sort();
+    let c: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("rows: {}", c.join(", "));
+}

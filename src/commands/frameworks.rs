@@ -1,0 +1,155 @@
+//! `frameworks` and `explain`: the rules as an auditor reads them.
+
+use std::path::Path;
+
+use super::load_config;
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::framework::{Framework, RuleClass};
+use crate::records::SourceKind;
+pub fn framework_of(cfg: &Config) -> Result<&Framework> {
+    cfg.framework.as_ref().with_context(|| {
+        format!(
+            "{} names no framework (set framework = \"sunderland\" or a path)",
+            cfg.path.display()
+        )
+    })
+}
+
+/// Lists the shipped frameworks (and the configured one) with their outcomes.
+pub fn frameworks(config: Option<&Path>) -> Result<()> {
+    let mut list = Framework::all_builtin();
+    let mut configured = None;
+    if let Some(c) = config {
+        let cfg = load_config(c)?;
+        if let Some(fw) = cfg.framework {
+            configured = Some(fw.framework.id.clone());
+            if !list.iter().any(|f| {
+                f.framework.id == fw.framework.id && f.framework.version == fw.framework.version
+            }) {
+                list.push(fw);
+            }
+        }
+    }
+    for fw in &list {
+        let class = |c| fw.outcomes.iter().filter(|o| o.rule.class() == c).count();
+        println!(
+            "{} ({}, version {}){}: {} problems, {} outcomes ({} data-verifiable, {} attested, {} unavailable)",
+            fw.framework.id,
+            fw.framework.council,
+            fw.framework.version,
+            if configured.as_deref() == Some(fw.framework.id.as_str()) { " [configured]" } else { "" },
+            fw.problems.len(),
+            fw.outcomes.len(),
+            class(RuleClass::DataVerifiable),
+            class(RuleClass::Attested),
+            class(RuleClass::Unavailable)
+        );
+        let mut kinds: Vec<SourceKind> = fw
+            .outcomes
+            .iter()
+            .flat_map(|o| o.rule.sources())
+            .chain(
+                fw.problems
+                    .iter()
+                    .flat_map(|p| p.indicators.iter().flat_map(|i| i.rule.sources())),
+            )
+            .collect();
+        kinds.push(SourceKind::Case);
+        kinds.push(SourceKind::Claims);
+        kinds.sort();
+        kinds.dedup();
+        let mut events: Vec<&str> = fw
+            .outcomes
+            .iter()
+            .flat_map(|o| o.rule.event_kinds())
+            .map(|k| k.name())
+            .collect();
+        events.sort();
+        events.dedup();
+        println!(
+            "  feeds it needs: {}",
+            kinds
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("  record types its outcomes read: {}", events.join(", "));
+        for o in &fw.outcomes {
+            let class = match o.rule.class() {
+                RuleClass::DataVerifiable => "data",
+                RuleClass::Attested => "attested",
+                RuleClass::Unavailable => "unavailable",
+            };
+            let mut w: String = o.wording.chars().take(90).collect();
+            if o.wording.chars().count() > 90 {
+                w.push_str("...");
+            }
+            println!("  {:<10} {:<12} {:<11} {w}", o.id, o.problem, class);
+        }
+    }
+    Ok(())
+}
+
+/// Prints an outcome's rule in plain English, with its sources: what an
+/// auditor reads.
+pub fn explain(outcome: &str, config: Option<&Path>) -> Result<()> {
+    let mut list = Framework::all_builtin();
+    if let Some(c) = config {
+        if let Some(fw) = load_config(c)?.framework {
+            list.insert(0, fw);
+        }
+    }
+    let (fw, o) = list
+        .iter()
+        .find_map(|fw| fw.outcome(outcome).map(|o| (fw, o)))
+        .with_context(|| {
+            format!("no framework has an outcome '{outcome}' (see `outcomesd frameworks`)")
+        })?;
+    let problem = fw
+        .problem(&o.problem)
+        .map_or(o.problem.clone(), |p| format!("{} {}", p.number, p.title));
+    println!(
+        "{} ({} {}, version {})",
+        o.id, fw.framework.council, fw.framework.title, fw.framework.version
+    );
+    println!("problem: {problem}");
+    println!("the plan says: {}", o.wording);
+    println!(
+        "sources the plan names: {}",
+        if o.sources.is_empty() {
+            "none".into()
+        } else {
+            o.sources.join("; ")
+        }
+    );
+    let feeds: Vec<&str> = o.rule.sources().iter().map(|s| s.name()).collect();
+    println!(
+        "feeds outcomesd reads: {}",
+        if feeds.is_empty() {
+            "none (practitioner-evidenced)".into()
+        } else {
+            feeds.join(", ")
+        }
+    );
+    if !o.also_evidences.is_empty() {
+        let also: Vec<String> = o
+            .also_evidences
+            .iter()
+            .map(|a| {
+                fw.problem(a)
+                    .map_or(a.clone(), |p| format!("{} {}", p.number, p.title))
+            })
+            .collect();
+        println!("also evidences: {}", also.join("; "));
+    }
+    if let Some(i) = &o.interpretation {
+        println!("how outcomesd reads it: {i}");
+    }
+    println!("rule:");
+    print!("{}", o.rule.explain(fw));
+    println!("absence of events verifies only where the feeds' deliveries cover the whole window; otherwise the claim is insufficient.");
+    Ok(())
+}

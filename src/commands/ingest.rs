@@ -1,0 +1,68 @@
+//! `ingest`: apply one delivery by hand (the correction route).
+
+use std::path::Path;
+
+use super::{
+    init_logging, load_config, open_engine, progress_spinner, read_delivery, verdict_counts,
+};
+use anyhow::{Context, Result};
+
+use crate::ingest::IngestOptions;
+use crate::records::Period;
+use crate::triangulate::{self, Selection};
+pub fn ingest(
+    config: &Path,
+    feed: &str,
+    file: &Path,
+    period: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let cfg = load_config(config)?;
+    init_logging(cfg.log_format, &cfg.log_level);
+    let fc = cfg.feed(feed).with_context(|| {
+        let names: Vec<_> = cfg.feeds.keys().cloned().collect();
+        format!(
+            "no feed '{feed}' in {} (feeds: {})",
+            config.display(),
+            names.join(", ")
+        )
+    })?;
+    let period = period
+        .map(|p| Period::parse(p).with_context(|| "--period must be YYYY-MM-DD..YYYY-MM-DD"))
+        .transpose()?;
+    let mut engine = open_engine(&cfg)?;
+    let bytes = read_delivery(file)?;
+    let spinner = progress_spinner(&format!("ingesting {}", file.display()));
+    let opts = IngestOptions {
+        period,
+        ..Default::default()
+    };
+    let summary = engine.ingest(&fc.spec, &bytes, &opts);
+    spinner.finish_and_clear();
+    let summary =
+        summary.with_context(|| format!("ingesting {} as feed {feed}", file.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("{summary}");
+    }
+    if let (Some(fw), None) = (&cfg.framework, summary.duplicate_of) {
+        let touched: std::collections::HashSet<String> =
+            summary.touched_cases.iter().cloned().collect();
+        let r = triangulate::evaluate(
+            &engine.store,
+            &engine.matcher,
+            fw,
+            Selection::AfterDelivery(&touched),
+        )?;
+        if !json {
+            println!(
+                "re-evaluated {} claims of {} families: {}",
+                r.claims,
+                r.cases,
+                verdict_counts(&r.counts)
+            );
+        }
+    }
+    Ok(())
+}

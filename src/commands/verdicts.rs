@@ -1,0 +1,198 @@
+//! `claims` and `verify`: what was decided, and why.
+
+use std::path::Path;
+
+use super::{framework_of, load_config, open_engine};
+use anyhow::{Context, Result};
+
+use crate::triangulate::{self, Selection, Verdict, VerdictRecord};
+pub fn verdict_counts(c: &std::collections::HashMap<Verdict, usize>) -> String {
+    let mut v: Vec<_> = c.iter().collect();
+    v.sort();
+    v.iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Lists claims with their latest decision.
+pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bool) -> Result<()> {
+    let cfg = load_config(config)?;
+    let fw = framework_of(&cfg)?;
+    let want = verdict
+        .map(|v| {
+            Verdict::parse(v).with_context(|| {
+                format!(
+                    "--verdict must be verified, contradicted, insufficient or attested, not '{v}'"
+                )
+            })
+        })
+        .transpose()?;
+    let engine = open_engine(&cfg)?;
+    // Decide anything not yet decided, so the list is complete.
+    let empty = std::collections::HashSet::new();
+    triangulate::evaluate(
+        &engine.store,
+        &engine.matcher,
+        fw,
+        Selection::AfterDelivery(&empty),
+    )?;
+    let mut rows: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
+        .into_iter()
+        .filter(|v| want.is_none_or(|w| v.verdict == w))
+        .filter(|v| case.is_none_or(|c| v.case_ref == c))
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.case_ref, &a.outcome_id, a.claim_date).cmp(&(&b.case_ref, &b.outcome_id, b.claim_date))
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for v in &rows {
+        let note = match (v.verdict, v.decision.earliest_decidable) {
+            (Verdict::Insufficient, Some(d)) => format!(" (decidable from {d})"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<12} {:<10} {} {}{note}",
+            v.case_ref, v.outcome_id, v.claim_date, v.verdict
+        );
+    }
+    let mut counts = std::collections::HashMap::new();
+    for v in &rows {
+        *counts.entry(v.verdict).or_insert(0usize) += 1;
+    }
+    println!("{} claims: {}", rows.len(), verdict_counts(&counts));
+    Ok(())
+}
+
+/// Decides a case's claims now and prints the evidence, eligibility and
+/// whether the family is claimable.
+pub fn verify(config: &Path, case_ref: &str, json: bool) -> Result<()> {
+    let cfg = load_config(config)?;
+    let fw = framework_of(&cfg)?;
+    let engine = open_engine(&cfg)?;
+    let case = engine
+        .store
+        .case(case_ref)?
+        .with_context(|| format!("no case '{case_ref}' in the store"))?;
+    triangulate::evaluate(
+        &engine.store,
+        &engine.matcher,
+        fw,
+        Selection::Case(case_ref),
+    )?;
+    let verdicts: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
+        .into_iter()
+        .filter(|v| v.case_ref == case_ref)
+        .collect();
+    let data = triangulate::CaseData::load(&engine.store, &engine.matcher, case.clone())?;
+    let indicators = triangulate::check_indicators(fw, &data);
+    let (claimable, missing) = triangulate::claimable(&case, &verdicts);
+    if json {
+        let out = serde_json::json!({
+            "case_ref": case_ref,
+            "framework": fw.framework.id,
+            "framework_version": fw.framework.version,
+            "claims": verdicts,
+            "indicators": indicators,
+            "claimable": claimable,
+            "problems_without_outcome": missing,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "case {case_ref}: started {}{}, {} members (people: {}), problems: {}",
+        case.start,
+        case.end
+            .map(|e| format!(", closed {e}"))
+            .unwrap_or_default(),
+        data.members.len(),
+        data.members
+            .iter()
+            .map(|m| triangulate::pseudonym(m.person))
+            .collect::<Vec<_>>()
+            .join(", "),
+        case.problems().join(", ")
+    );
+    println!("eligibility (identification indicators at the case start, checked against data where the plan allows):");
+    for i in &indicators {
+        // An indicator is a fact at the start, not a claim: say it plainly.
+        let shown = match i.verdict {
+            Verdict::Verified => "shown",
+            Verdict::Contradicted => "not shown",
+            Verdict::Insufficient => "undecided",
+            Verdict::Attested => "attested",
+        };
+        println!("  {:<8} {:<10} {}", i.indicator, shown, i.finding);
+    }
+    for v in &verdicts {
+        println!(
+            "claim {} dated {}: {}",
+            v.outcome_id,
+            v.claim_date,
+            v.verdict.name().to_uppercase()
+        );
+        if let Some(o) = fw.outcome(&v.outcome_id) {
+            println!("  the plan says: {}", o.wording);
+        }
+        for e in &v.decision.evidence {
+            let srcs: Vec<&str> = e.sources.iter().map(|s| s.name()).collect();
+            let window = e
+                .window
+                .map(|w| format!(" window {w};"))
+                .unwrap_or_default();
+            let cov: Vec<String> = e.coverage.iter().map(|c| c.to_string()).collect();
+            println!(
+                "  evidence [{}]{window} coverage {}; {}",
+                if srcs.is_empty() {
+                    "practitioner".to_string()
+                } else {
+                    srcs.join(", ")
+                },
+                if cov.is_empty() {
+                    "none".into()
+                } else {
+                    cov.join(", ")
+                },
+                e.finding
+            );
+            if !e.dates.is_empty() {
+                let d: Vec<String> = e.dates.iter().map(|d| d.to_string()).collect();
+                println!("    dates: {}", d.join(", "));
+            }
+        }
+        if !v.decision.missing.is_empty() {
+            let m: Vec<String> = v.decision.missing.iter().map(|p| p.to_string()).collect();
+            println!("  missing coverage: {}", m.join(", "));
+        }
+        if let Some(d) = v.decision.earliest_decidable {
+            println!("  earliest date it could be decided: {d}");
+        }
+        if matches!(v.verdict, Verdict::Verified | Verdict::Attested)
+            && !v.also_evidences.is_empty()
+        {
+            println!("  also evidences: {}", v.also_evidences.join(", "));
+        }
+        for h in &v.history {
+            println!(
+                "  earlier: {} (framework {}, data to delivery {}, {})",
+                h.verdict,
+                h.framework_version,
+                h.as_of_delivery,
+                h.decided_at.format("%Y-%m-%d %H:%M")
+            );
+        }
+    }
+    if claimable {
+        println!("claimable: yes, every identified problem has a verified or attested outcome");
+    } else {
+        println!(
+            "claimable: no; problems without a verified or attested outcome: {}",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! Sinks: a signed HTTPS webhook or an atomically written spool file.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use zeroize::Zeroizing;
+
+use super::{is_notice_id, sign, Notice, WebhookSecret};
+
+/// Where notices go.
+#[derive(Debug, Clone)]
+pub enum SinkConfig {
+    /// HTTPS `POST` signed per Standard Webhooks.
+    Webhook {
+        name: String,
+        /// Must be `https://`.
+        url: String,
+        secret: WebhookSecret,
+        /// PEM bundle of the only CAs trusted for this sink; system roots if
+        /// `None`.
+        ca_bundle: Option<PathBuf>,
+        /// PEM client certificate (chain) for mutual TLS; with `client_key`.
+        client_cert: Option<PathBuf>,
+        /// PEM (PKCS#8, SEC1 or PKCS#1) private key for `client_cert`.
+        client_key: Option<PathBuf>,
+        /// Whole-request timeout.
+        timeout: Duration,
+    },
+    /// Files `<dir>/<notice id>.json`, written atomically.
+    Spool { name: String, dir: PathBuf },
+}
+
+impl SinkConfig {
+    /// The sink's name (its key in the outbox).
+    pub fn name(&self) -> &str {
+        match self {
+            SinkConfig::Webhook { name, .. } | SinkConfig::Spool { name, .. } => name,
+        }
+    }
+}
+
+/// A sink configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("sink {sink:?}: {msg}")]
+    Config { sink: String, msg: String },
+    #[error("sink {sink:?}: reading {path}: {source}")]
+    Read {
+        sink: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("sinks {configured:?} do not match the outbox's sinks {outbox:?}")]
+    SinkMismatch {
+        configured: Vec<String>,
+        outbox: Vec<String>,
+    },
+}
+
+/// Why one delivery attempt failed. Messages name the failure only.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("HTTP status {0}")]
+    Status(u16),
+    #[error("request timed out")]
+    Timeout,
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("request failed: {0}")]
+    Request(String),
+    #[error("spool write failed: {0}")]
+    Spool(io::ErrorKind),
+    #[error("encoding the notice failed")]
+    Encode,
+    #[error("delivery task failed")]
+    Task,
+}
+
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
+impl From<reqwest::Error> for DeliveryError {
+    fn from(e: reqwest::Error) -> Self {
+        let e = e.without_url();
+        if e.is_timeout() {
+            DeliveryError::Timeout
+        } else if e.is_connect() {
+            DeliveryError::Connect(error_chain(&e))
+        } else {
+            DeliveryError::Request(error_chain(&e))
+        }
+    }
+}
+
+/// What writing a spool file did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpoolOutcome {
+    Written,
+    AlreadyPresent,
+}
+
+/// Writes `<dir>/<id>.json` atomically: a temp file (`.ntc-*.tmp`) in `dir`,
+/// fsync, rename without clobbering, fsync of `dir`. If the file already
+/// exists nothing is written (idempotent). Creates `dir` if missing.
+pub fn spool_write(dir: &Path, id: &str, body: &[u8]) -> io::Result<SpoolOutcome> {
+    if !is_notice_id(id) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a notice id",
+        ));
+    }
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{id}.json"));
+    let outcome = if std::fs::symlink_metadata(&path).is_ok() {
+        SpoolOutcome::AlreadyPresent
+    } else {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".ntc-")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        tmp.write_all(body)?;
+        tmp.as_file().sync_all()?;
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => SpoolOutcome::Written,
+            // Someone else won the race; our temp file is removed on drop.
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                SpoolOutcome::AlreadyPresent
+            }
+            Err(e) => return Err(e.error),
+        }
+    };
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(outcome)
+}
+
+pub(crate) enum Sink {
+    Webhook {
+        name: String,
+        url: reqwest::Url,
+        secret: WebhookSecret,
+        client: reqwest::Client,
+    },
+    Spool {
+        name: String,
+        dir: PathBuf,
+    },
+}
+
+impl Sink {
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Sink::Webhook { name, .. } | Sink::Spool { name, .. } => name,
+        }
+    }
+
+    pub(crate) fn build(cfg: SinkConfig) -> Result<Sink, NotifyError> {
+        match cfg {
+            SinkConfig::Spool { name, dir } => Ok(Sink::Spool { name, dir }),
+            SinkConfig::Webhook {
+                name,
+                url,
+                secret,
+                ca_bundle,
+                client_cert,
+                client_key,
+                timeout,
+            } => {
+                let conf = |msg: String| NotifyError::Config {
+                    sink: name.clone(),
+                    msg,
+                };
+                let read = |path: &Path| {
+                    std::fs::read(path).map_err(|source| NotifyError::Read {
+                        sink: name.clone(),
+                        path: path.to_owned(),
+                        source,
+                    })
+                };
+                let url = reqwest::Url::parse(&url).map_err(|e| conf(format!("bad url: {e}")))?;
+                if url.scheme() != "https" {
+                    return Err(conf("only https:// URLs are allowed".into()));
+                }
+                // reqwest with rustls-no-provider needs a process default.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let mut b = reqwest::Client::builder()
+                    .https_only(true)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .timeout(timeout)
+                    .connect_timeout(timeout.min(Duration::from_secs(10)))
+                    .user_agent(concat!("outcomesd/", env!("CARGO_PKG_VERSION")));
+                if let Some(ca) = &ca_bundle {
+                    let pem = read(ca)?;
+                    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                        .map_err(|e| conf(format!("ca_bundle: {}", error_chain(&e))))?;
+                    if certs.is_empty() {
+                        return Err(conf("ca_bundle holds no certificate".into()));
+                    }
+                    b = b.tls_certs_only(certs);
+                }
+                match (&client_cert, &client_key) {
+                    (Some(c), Some(k)) => {
+                        let mut pem = Zeroizing::new(read(c)?);
+                        pem.push(b'\n');
+                        pem.extend_from_slice(&Zeroizing::new(read(k)?));
+                        let id = reqwest::Identity::from_pem(&pem)
+                            .map_err(|e| conf(format!("client identity: {}", error_chain(&e))))?;
+                        b = b.identity(id);
+                    }
+                    (None, None) => {}
+                    _ => return Err(conf("client_cert and client_key go together".into())),
+                }
+                let client = b
+                    .build()
+                    .map_err(|e| conf(format!("http client: {}", error_chain(&e))))?;
+                Ok(Sink::Webhook {
+                    name,
+                    url,
+                    secret,
+                    client,
+                })
+            }
+        }
+    }
+
+    pub(crate) async fn deliver(&self, notice: &Notice) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(notice).map_err(|_| DeliveryError::Encode)?;
+        match self {
+            Sink::Webhook {
+                url,
+                secret,
+                client,
+                ..
+            } => {
+                let ts = Utc::now().timestamp();
+                let sig = sign(secret, &notice.id, ts, &body);
+                let resp = client
+                    .post(url.clone())
+                    .header("webhook-id", &notice.id)
+                    .header("webhook-timestamp", ts.to_string())
+                    .header("webhook-signature", sig)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = resp.status();
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(DeliveryError::Status(status.as_u16()))
+                }
+            }
+            Sink::Spool { dir, .. } => {
+                let dir = dir.clone();
+                let id = notice.id.clone();
+                let mut pretty =
+                    serde_json::to_vec_pretty(notice).map_err(|_| DeliveryError::Encode)?;
+                pretty.push(b'\n');
+                tokio::task::spawn_blocking(move || spool_write(&dir, &id, &pretty))
+                    .await
+                    .map_err(|_| DeliveryError::Task)?
+                    .map(|_| ())
+                    .map_err(|e| DeliveryError::Spool(e.kind()))
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! `bench`: ingest speed, memory and matching quality on generated data.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::commands::{framework_of, load_config, open_engine, verdict_counts};
+use crate::sim::demo::{ingest_all, write_demo_config};
+use anyhow::Result;
+
+use crate::sim::evaluate;
+use crate::sim::synth::{self, SynthOptions};
+use crate::triangulate::{self, Selection};
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+pub fn bench(families: usize, seed: u64, keep: Option<&Path>) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = keep.map_or_else(|| tmp.path().to_path_buf(), Path::to_path_buf);
+    std::fs::create_dir_all(&dir)?;
+    let feeds_dir = dir.join("feeds");
+    let t = Instant::now();
+    std::fs::create_dir_all(&feeds_dir)?;
+    let s = synth::generate(
+        &feeds_dir,
+        &SynthOptions {
+            families,
+            seed,
+            ..Default::default()
+        },
+    )?;
+    let rows: usize = s
+        .files
+        .iter()
+        .filter(|f| f.feed != "truth")
+        .map(|f| f.rows)
+        .sum();
+    println!(
+        "generated {rows} rows ({} families, {} persons) in {:.2}s",
+        s.families,
+        s.persons,
+        t.elapsed().as_secs_f64()
+    );
+    let cfg = load_config(&write_demo_config(&dir)?)?;
+    let mut engine = open_engine(&cfg)?;
+    let t = Instant::now();
+    let (summaries, assigned) = ingest_all(&mut engine, &cfg, &feeds_dir, true)?;
+    let total = t.elapsed().as_secs_f64();
+    let n: u64 = summaries.iter().map(|s| s.rows).sum();
+    let (mut parse, mut matching, mut store) = (0.0, 0.0, 0.0);
+    println!(
+        "{:>12} {:>9} {:>12} {:>12} {:>12}",
+        "feed", "rows", "parse+hmac", "match", "store"
+    );
+    for s in &summaries {
+        let (p, m, st) = (
+            s.times.parse_pseudonymise.as_secs_f64(),
+            s.times.matching.as_secs_f64(),
+            s.times.store.as_secs_f64(),
+        );
+        parse += p;
+        matching += m;
+        store += st;
+        println!(
+            "{:>12} {:>9} {:>11.2}s {:>11.2}s {:>11.2}s",
+            s.feed, s.rows, p, m, st
+        );
+    }
+    let rate = |secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+    println!("records/s by stage: parse+normalise+hmac {:.0} (worker thread), match+group {:.0}, store+commit {:.0}", rate(parse), rate(matching), rate(store));
+    println!(
+        "end to end: {n} records in {total:.2}s = {:.0} records/s",
+        rate(total)
+    );
+    println!("peak memory (VmHWM): {:.0} MiB", peak_rss_mib());
+    println!(
+        "store on disk: {:.0} MiB",
+        engine.store.size_on_disk() as f64 / 1048576.0
+    );
+    let truth = evaluate::read_truth(&feeds_dir.join("truth.csv"))?;
+    let q = evaluate::score(&truth, &assigned, &engine.matcher);
+    println!(
+        "matching: pairwise precision {:.4}, recall {:.4}; family members' records linked {:.2}% ({} of {}), wrongly attributed {:.3}% ({} of {})",
+        q.pairwise_precision,
+        q.pairwise_recall,
+        100.0 * q.member_recall(),
+        q.member_records_linked,
+        q.member_records,
+        100.0 * q.false_attribution_rate(),
+        q.records_wrongly_attributed,
+        q.records_attributed_to_members
+    );
+    let mut passes: std::collections::BTreeMap<&str, u64> = Default::default();
+    for s in &summaries {
+        for (k, v) in &s.passes {
+            *passes.entry(k).or_default() += v;
+        }
+    }
+    println!("links by pass: {passes:?}");
+    let fw = framework_of(&cfg)?;
+    let r = triangulate::evaluate(&engine.store, &engine.matcher, fw, Selection::All)?;
+    let mut lat = r.per_claim.clone();
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "triangulation: {} claims of {} families in {:.3}s = {:.0} claims/s; per claim p50 {:?}, p99 {:?}, max {:?}; {}",
+        r.claims,
+        r.cases,
+        r.elapsed.as_secs_f64(),
+        r.claims as f64 / r.elapsed.as_secs_f64(),
+        pct(0.5),
+        pct(0.99),
+        lat.last().copied().unwrap_or_default(),
+        verdict_counts(&r.counts)
+    );
+    Ok(())
+}
