@@ -904,13 +904,7 @@ mod tests {
     /// A path relative to the repository holding this file (src/..),
     /// whichever crate includes it.
     fn repo_file(rel: &str) -> PathBuf {
-        let src = Path::new(file!());
-        let src = if src.is_absolute() {
-            src.to_owned()
-        } else {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(src)
-        };
-        src.parent().unwrap().join("..").join(rel)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
     }
 
     fn python_script() -> PathBuf {
