@@ -3,6 +3,7 @@
 
 mod daemon;
 mod frameworks;
+mod layout;
 mod util;
 
 use std::collections::HashSet;
