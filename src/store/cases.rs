@@ -72,7 +72,7 @@ pub(super) fn claim_key(case_ref: &str, outcome: &str, date: NaiveDate) -> Vec<u
 }
 
 impl Store {
-    pub fn put_case(&self, case: &CaseRecord) -> Result<(), StoreError> {
+    pub(super) fn put_case(&self, case: &CaseRecord) -> Result<(), StoreError> {
         let mut k = case.case_ref.as_bytes().to_vec();
         k.push(0);
         k.extend_from_slice(&seq_bytes(case.seq));
@@ -82,7 +82,7 @@ impl Store {
 
     /// Stores a claim unless the same (case, outcome, date) is stored.
     /// Returns whether it was new.
-    pub fn put_claim(&self, claim: &ClaimRecord) -> Result<bool, StoreError> {
+    pub(super) fn put_claim(&self, claim: &ClaimRecord) -> Result<bool, StoreError> {
         let k = claim_key(&claim.case_ref, &claim.outcome_id, claim.claim_date);
         if self.trees.contains_key(TreeId::Claims, &k)? {
             return Ok(false);

@@ -12,7 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Write};
+use super::{
+    read_u32, seq_bytes, CaseRecord, ClaimRecord, EventBuffer, Store, StoreError, TreeId, Write,
+};
+use crate::ingest::matching::Delta;
 use crate::records::{Period, SourceKind};
 
 /// What a committed delivery was and did.
@@ -30,6 +33,16 @@ pub struct DeliveryRecord {
     pub persons_new: u64,
     pub records_matched: u64,
     pub families_touched: u64,
+}
+
+/// Everything one delivery stores, written under its sequence number.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryRows<'a> {
+    /// The matcher's changes (appended to the identity log).
+    pub delta: &'a Delta,
+    pub events: &'a EventBuffer,
+    pub cases: &'a [&'a CaseRecord],
+    pub claims: &'a [ClaimRecord],
 }
 
 /// What `begin` found.
@@ -95,9 +108,34 @@ impl Store {
         Ok(Begin::Started(seq))
     }
 
+    /// Writes a begun delivery's rows under `rec.seq`, then commits it (see
+    /// [`Store::commit`]). On an error the delivery is left uncommitted: the
+    /// caller sweeps it (or the next open does).
+    pub fn write_delivery(
+        &mut self,
+        rows: DeliveryRows<'_>,
+        rec: DeliveryRecord,
+        hash: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let seq = rec.seq;
+        self.put_delta(seq, rows.delta)?;
+        self.put_events(seq, rows.events)?;
+        for case in rows.cases {
+            self.put_case(case)?;
+        }
+        for c in rows.claims {
+            self.put_claim(c)?;
+        }
+        self.commit(rec, hash)
+    }
+
     /// Commits a delivery: the record is written last and flushed; only then
     /// is the delivery acknowledged.
-    pub fn commit(&mut self, rec: DeliveryRecord, hash: &[u8; 32]) -> Result<(), StoreError> {
+    pub(super) fn commit(
+        &mut self,
+        rec: DeliveryRecord,
+        hash: &[u8; 32],
+    ) -> Result<(), StoreError> {
         let seq = rec.seq;
         self.trees.write(
             TreeId::Content,

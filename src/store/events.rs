@@ -95,7 +95,7 @@ impl EventBuffer {
 impl Store {
     /// Writes a delivery's events: `groups` maps a person bucket to its
     /// packed entries (see [`EventBuffer`]).
-    pub fn put_events(&self, seq: u32, buffer: &EventBuffer) -> Result<(), StoreError> {
+    pub(super) fn put_events(&self, seq: u32, buffer: &EventBuffer) -> Result<(), StoreError> {
         for (bucket, packed) in &buffer.buckets {
             let mut k = [0u8; 12];
             k[..8].copy_from_slice(&bucket.to_be_bytes());

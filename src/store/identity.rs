@@ -26,7 +26,7 @@ impl Store {
     }
 
     /// Appends the matcher's changes for a delivery to the identity log.
-    pub fn put_delta(&self, seq: u32, d: &Delta) -> Result<(), StoreError> {
+    pub(super) fn put_delta(&self, seq: u32, d: &Delta) -> Result<(), StoreError> {
         let bytes = d.encode();
         // Values of ~1 MiB keep sled's pages reasonable.
         for (i, chunk) in chunk_entries(&bytes, 1 << 20).enumerate() {

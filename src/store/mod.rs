@@ -61,7 +61,7 @@ mod pull_state;
 mod verdicts;
 
 pub use cases::{CaseMember, CaseRecord, ClaimRecord};
-pub use deliveries::{Begin, DeliveryRecord};
+pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
 pub use events::{pack_event, EventBuffer, StoredEvent};
 pub use outbox::{DeliveryState, OutboxStore};
 pub use pull_state::PullState;
@@ -561,18 +561,15 @@ mod tests {
         };
         let mut buf = EventBuffer::default();
         buf.push(7, &event);
-        s.put_events(seq, &buf).unwrap();
         let mut delta = Delta::default();
         delta.new_persons.push((7, None));
-        s.put_delta(seq, &delta).unwrap();
-        s.put_case(&CaseRecord {
+        let case = CaseRecord {
             case_ref: "C1".into(),
             seq,
             start: d("2015-01-01"),
             end: None,
             members: vec![],
-        })
-        .unwrap();
+        };
         let claim = ClaimRecord {
             seq,
             case_ref: "C1".into(),
@@ -580,7 +577,6 @@ mod tests {
             claim_date: d("2016-01-01"),
             keyworker_ref: None,
         };
-        assert!(s.put_claim(&claim).unwrap());
         let rec = DeliveryRecord {
             seq,
             feed: "cases".into(),
@@ -595,7 +591,13 @@ mod tests {
             records_matched: 0,
             families_touched: 1,
         };
-        s.commit(rec, &[1; 32]).unwrap();
+        let rows = DeliveryRows {
+            delta: &delta,
+            events: &buf,
+            cases: &[&case],
+            claims: std::slice::from_ref(&claim),
+        };
+        s.write_delivery(rows, rec, &[1; 32]).unwrap();
         // A delivery that fails part-way and is swept.
         let Begin::Started(seq2) = s.begin("police", &[2; 32]).unwrap() else {
             panic!()
