@@ -5,7 +5,7 @@
 //! (feed, 0, sha256 → seq: what was already stored).
 //!
 //! Promises: [`Store::begin`] makes its pending marker durable before any
-//! row is written; [`Store::commit`] writes the record last and flushes
+//! row is written; [`Store::write_delivery`] writes the record last and flushes
 //! before it returns; a delivery without a commit is swept (every row of its
 //! seq, from every tree) at the next open or by [`Store::sweep`]; the same
 //! bytes for the same feed begin as [`Begin::Duplicate`].
@@ -108,8 +108,9 @@ impl Store {
         Ok(Begin::Started(seq))
     }
 
-    /// Writes a begun delivery's rows under `rec.seq`, then commits it (see
-    /// [`Store::commit`]). On an error the delivery is left uncommitted: the
+    /// Writes a begun delivery's rows under `rec.seq`, then commits it: the
+    /// delivery record written last and flushed, so this returns `Ok` only
+    /// once the delivery is durable. On an error the delivery is left uncommitted: the
     /// caller sweeps it (or the next open does).
     pub fn write_delivery(
         &mut self,
