@@ -50,12 +50,7 @@ pub(crate) async fn cycle(
     puller: &Puller,
     sd: &mut Shutdown,
 ) {
-    let prior: Option<Validators> = shared
-        .pull_state
-        .get(name)
-        .ok()
-        .flatten()
-        .and_then(|v| serde_json::from_slice(&v).ok());
+    let prior: Option<Validators> = shared.pull_state.validators(name).ok().flatten();
     let result = puller
         .fetch_with_retry(prior.as_ref(), &RetryPolicy::default(), sd)
         .await;
@@ -126,10 +121,7 @@ pub(crate) fn ingest_and_decide(
     let mut engine = shared.engine.lock().expect("engine lock");
     let summary = engine.ingest(spec, bytes, &IngestOptions::default())?;
     // Committed (or already stored): now the fetch may be acknowledged.
-    shared
-        .pull_state
-        .insert(name, serde_json::to_vec(validators)?)?;
-    shared.pull_state.flush()?;
+    shared.pull_state.acknowledge(name, validators)?;
     if summary.duplicate_of.is_some() {
         tracing::info!(feed = %name, "same content as a stored delivery; nothing stored");
         return Ok((0, 0, true, 0, 0));

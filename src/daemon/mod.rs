@@ -100,7 +100,7 @@ pub(crate) struct Shared {
     engine: Mutex<Engine>,
     framework: Option<crate::framework::Framework>,
     outbox: Outbox,
-    pull_state: sled::Tree,
+    pull_state: crate::store::PullState,
     stats: Arc<Stats>,
     clock: Clock,
 }
@@ -161,11 +161,8 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     let (trigger, shutdown) = shutdown::channel();
     let stats = Arc::new(Stats::default());
     let sink_names: Vec<String> = cfg.sinks.iter().map(|s| s.name().to_string()).collect();
-    let outbox = Outbox::new(
-        engine.store.tree("outbox").map_err(IngestError::from)?,
-        sink_names,
-    )?;
-    let pull_state = engine.store.tree("pull_state").map_err(IngestError::from)?;
+    let outbox = Outbox::new(engine.store.outbox(), sink_names)?;
+    let pull_state = engine.store.pull_state();
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),
         framework: cfg.framework.clone(),

@@ -34,7 +34,8 @@ use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
 use crate::keys::HmacKey;
 use crate::records::{Period, SourceKind};
 use crate::store::{
-    Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, EventBuffer, Store, StoreError,
+    Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, DeliveryRows, EventBuffer, Store,
+    StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -436,14 +437,6 @@ impl Engine {
         summary.families_touched = case_refs.len() as u64;
         summary.touched_cases = case_refs.into_iter().collect();
         summary.touched_cases.sort();
-        self.store.put_delta(seq, &delta)?;
-        self.store.put_events(seq, &events)?;
-        for case in cases.values() {
-            self.store.put_case(case)?;
-        }
-        for c in &claims {
-            self.store.put_claim(c)?;
-        }
         let rec = DeliveryRecord {
             seq,
             feed: spec.name.clone(),
@@ -458,7 +451,15 @@ impl Engine {
             records_matched: summary.records_matched,
             families_touched: summary.families_touched,
         };
-        self.store.commit(rec, &delivery.content_hash)?;
+        let cases: Vec<&CaseRecord> = cases.values().collect();
+        let rows = DeliveryRows {
+            delta: &delta,
+            events: &events,
+            cases: &cases,
+            claims: &claims,
+        };
+        self.store
+            .write_delivery(rows, rec, &delivery.content_hash)?;
         summary.times.store = t_store.elapsed();
         Ok(())
     }

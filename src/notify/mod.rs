@@ -184,14 +184,14 @@ mod tests {
     use super::*;
     use crate::sim::receiver::test_support::TestPki;
     use crate::sim::receiver::Receiver;
+    use crate::store::{OutboxStore, Store};
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
     use chrono::NaiveDate;
     use sha2::{Digest, Sha256};
-    use std::io::{self, Write};
     use std::path::{Path, PathBuf};
 
-    fn sample_notice(verdict: &str) -> Notice {
+    pub(super) fn sample_notice(verdict: &str) -> Notice {
         let claim_date = NaiveDate::from_ymd_opt(2025, 3, 31).unwrap();
         let mut evidence = serde_json::json!({
             "sources": ["education-attendance"],
@@ -224,10 +224,11 @@ mod tests {
         }
     }
 
-    fn temp_tree() -> (tempfile::TempDir, sled::Db, sled::Tree) {
+    /// A fresh store and its outbox tree.
+    pub(super) fn temp_tree() -> (tempfile::TempDir, Store, OutboxStore) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
-        let tree = db.open_tree("outbox").unwrap();
+        let db = Store::open(&dir.path().join("db"), "k").unwrap();
+        let tree = db.outbox();
         (dir, db, tree)
     }
 
@@ -372,36 +373,6 @@ mod tests {
         let json = serde_json::to_string(&n).unwrap();
         assert_eq!(serde_json::from_str::<Notice>(&json).unwrap(), n);
         assert!(json.contains(r#""claim_date":"2025-03-31""#));
-    }
-
-    #[test]
-    fn enqueue_is_idempotent() {
-        let (_d, _db, tree) = temp_tree();
-        let ob = Outbox::new(tree.clone(), vec!["a".into(), "b".into()]).unwrap();
-        let n = sample_notice("verified");
-        assert!(ob.enqueue(&n).unwrap());
-        let mut again = n.clone();
-        again.issued_at = Utc::now();
-        assert!(!ob.enqueue(&again).unwrap());
-        assert_eq!(ob.notice(&n.id).unwrap().unwrap(), n, "first copy kept");
-        assert_eq!(
-            ob.counts().unwrap(),
-            OutboxCounts {
-                pending: 2,
-                delivered: 0,
-                failing: 0
-            }
-        );
-        assert_eq!(tree.scan_prefix(b"n\0").count(), 1);
-        assert_eq!(ob.pending(Utc::now()).unwrap().len(), 2);
-        // A changed verdict is a different notice.
-        assert!(ob.enqueue(&sample_notice("contradicted")).unwrap());
-        assert_eq!(tree.scan_prefix(b"n\0").count(), 2);
-        // Refused notices are not stored.
-        let mut bad = sample_notice("verified");
-        bad.id = "ntc_00000000000000000000000000000000".into();
-        assert!(matches!(ob.enqueue(&bad), Err(OutboxError::Notice(_))));
-        assert!(Outbox::new(tree.clone(), vec!["a".into(), "a".into()]).is_err());
     }
 
     #[test]
@@ -645,150 +616,6 @@ mod tests {
             timeout: Duration::from_secs(1),
         };
         assert!(!format!("{cfg:?}").contains(s.to_whsec().trim_start_matches("whsec_")));
-    }
-
-    #[tokio::test]
-    async fn outbox_survives_restart_and_delivers_after_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let spool = dir.path().join("spool");
-        let dbpath = dir.path().join("db");
-        let n = sample_notice("contradicted");
-        let t0 = Utc::now();
-        let before;
-        {
-            let db = sled::open(&dbpath).unwrap();
-            let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
-            assert!(ob.enqueue_at(&n, t0).unwrap());
-            before = ob.mark_failed(&n.id, "s", "HTTP status 503", t0).unwrap();
-            assert_eq!(before.attempts, 1);
-            // Dropped here: a clean restart (see acknowledged_writes_survive_abort
-            // for a process that dies without dropping anything).
-        }
-        let db = sled::open(&dbpath).unwrap();
-        let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
-        assert_eq!(
-            ob.state(&n.id, "s").unwrap().unwrap(),
-            before,
-            "schedule persisted"
-        );
-        assert_eq!(ob.notice(&n.id).unwrap().unwrap(), n);
-        assert!(!ob.enqueue(&n).unwrap(), "still known after restart");
-        assert_eq!(
-            ob.counts().unwrap(),
-            OutboxCounts {
-                pending: 0,
-                delivered: 0,
-                failing: 1
-            }
-        );
-        assert!(ob.pending(t0).unwrap().is_empty(), "backoff respected");
-        let notifier = Notifier::new(
-            ob.clone(),
-            vec![SinkConfig::Spool {
-                name: "s".into(),
-                dir: spool.clone(),
-            }],
-        )
-        .unwrap();
-        let r = notifier.deliver_due_at(before.next_attempt_at).await;
-        assert_eq!(
-            r,
-            DeliveryRound {
-                delivered: 1,
-                failed: 0
-            }
-        );
-        let written: Notice =
-            serde_json::from_slice(&std::fs::read(spool.join(format!("{}.json", n.id))).unwrap())
-                .unwrap();
-        assert_eq!(written, n);
-        drop(notifier);
-        drop(ob);
-        drop(db);
-        let db = sled::open(&dbpath).unwrap();
-        let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
-        assert_eq!(
-            ob.counts().unwrap(),
-            OutboxCounts {
-                pending: 0,
-                delivered: 1,
-                failing: 0
-            }
-        );
-    }
-
-    const ABORT_CHILD_ENV: &str = "OUTCOMESD_NOTIFY_ABORT_CHILD_DIR";
-
-    /// Runs only as the child of `acknowledged_writes_survive_abort`: writes,
-    /// reports what was acknowledged, then is killed (SIGKILL) without
-    /// unwinding or dropping the database.
-    #[test]
-    fn abort_child() {
-        let Ok(dir) = std::env::var(ABORT_CHILD_ENV) else {
-            return;
-        };
-        let db = sled::open(Path::new(&dir).join("db")).unwrap();
-        let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
-        let t0: DateTime<Utc> = "2025-04-02T10:00:00Z".parse().unwrap();
-        let failing = sample_notice("verified");
-        let done = sample_notice("attested");
-        ob.enqueue_at(&failing, t0).unwrap();
-        let st = ob
-            .mark_failed(&failing.id, "s", "HTTP status 503", t0)
-            .unwrap();
-        ob.enqueue_at(&done, t0).unwrap();
-        ob.mark_delivered(&done.id, "s", t0).unwrap();
-        println!("ACKED {}", serde_json::to_string(&st).unwrap());
-        io::stdout().flush().unwrap();
-        // SIGKILL ourselves: no unwinding, no Drop, no flush-on-drop, no core.
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &std::process::id().to_string()])
-            .status();
-        std::thread::sleep(Duration::from_secs(5));
-        std::process::exit(86); // only if `kill` is unavailable
-    }
-
-    #[test]
-    fn acknowledged_writes_survive_abort() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "notify::tests::abort_child", "--nocapture"])
-            .arg("--test-threads=1")
-            .env(ABORT_CHILD_ENV, dir.path())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        {
-            use std::os::unix::process::ExitStatusExt;
-            let killed = out.status.signal() == Some(9) || out.status.code() == Some(86);
-            assert!(killed, "child should have been killed: {:?}", out.status);
-        }
-        let line = stdout
-            .lines()
-            .find_map(|l| l.split_once("ACKED ").map(|(_, rest)| rest))
-            .unwrap_or_else(|| panic!("child did not acknowledge: {stdout}"));
-        let acked: DeliveryState = serde_json::from_str(line).unwrap();
-
-        let db = sled::open(dir.path().join("db")).unwrap();
-        let ob = Outbox::new(db.open_tree("outbox").unwrap(), vec!["s".into()]).unwrap();
-        let failing = sample_notice("verified");
-        let done = sample_notice("attested");
-        assert_eq!(ob.state(&failing.id, "s").unwrap().unwrap(), acked);
-        assert!(ob
-            .state(&done.id, "s")
-            .unwrap()
-            .unwrap()
-            .delivered_at
-            .is_some());
-        assert_eq!(ob.notice(&failing.id).unwrap().unwrap(), failing);
-        assert_eq!(
-            ob.counts().unwrap(),
-            OutboxCounts {
-                pending: 0,
-                delivered: 1,
-                failing: 1
-            }
-        );
     }
 
     fn dir_names(dir: &Path) -> Vec<String> {

@@ -1,4 +1,10 @@
 //! The durable outbox: every (notice, sink) pair until it is delivered.
+//!
+//! In: notices to send, the sinks' answers. Out: the (notice, sink) pairs
+//! due now, earliest first, and counts by state. Here is what to send when
+//! (fan-out to sinks, retry schedule with [`backoff_delay`], first
+//! acknowledgement kept); the store's outbox tree ([`OutboxStore`]) keeps
+//! it, atomically and flushed before each call returns.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -9,9 +15,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use rand::Rng as _;
-use serde::{Deserialize, Serialize};
 
 use super::{Notice, NoticeError};
+pub use crate::store::DeliveryState;
+use crate::store::{OutboxStore, StoreError};
 
 /// First retry delay (before jitter).
 pub const BACKOFF_BASE: Duration = Duration::from_secs(5);
@@ -20,19 +27,6 @@ pub const BACKOFF_CAP: Duration = Duration::from_secs(3600);
 
 /// Longest `last_error` kept in the outbox.
 const MAX_ERROR_LEN: usize = 300;
-
-/// Delivery state of one (notice, sink) pair, as persisted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeliveryState {
-    /// Failed attempts so far.
-    pub attempts: u32,
-    /// Not to be tried before this.
-    pub next_attempt_at: DateTime<Utc>,
-    /// The last failure, named (status, timeout, TLS error): no notice data.
-    pub last_error: Option<String>,
-    /// Set once the sink acknowledged (2xx / rename done).
-    pub delivered_at: Option<DateTime<Utc>>,
-}
 
 /// Deliveries by state, over all (notice, sink) pairs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,8 +42,8 @@ pub struct OutboxCounts {
 /// Outbox failures.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
-    #[error("outbox storage: {0}")]
-    Db(#[from] sled::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("outbox encoding: {0}")]
     Encode(#[from] serde_json::Error),
     #[error("notice refused: {0}")]
@@ -60,15 +54,12 @@ pub enum OutboxError {
     UnknownDelivery { id: String, sink: String },
 }
 
-/// A durable outbox of notices on a `sled::Tree`, one delivery state per
-/// (notice, sink).
-///
-/// Keys: `n\0<id>` holds the notice JSON; `d\0<id>\0<sink>` holds its
-/// [`DeliveryState`] for that sink. Every write is flushed before the call
-/// returns.
+/// A durable outbox of notices, one delivery state per (notice, sink),
+/// kept by the store's outbox tree ([`OutboxStore`]). Every write is
+/// flushed before the call returns.
 #[derive(Clone)]
 pub struct Outbox {
-    tree: sled::Tree,
+    store: OutboxStore,
     sinks: Arc<Vec<String>>,
 }
 
@@ -77,35 +68,6 @@ impl fmt::Debug for Outbox {
         f.debug_struct("Outbox")
             .field("sinks", &self.sinks)
             .finish_non_exhaustive()
-    }
-}
-
-pub(crate) fn notice_key(id: &str) -> Vec<u8> {
-    let mut k = b"n\0".to_vec();
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
-pub(crate) fn delivery_key(id: &str, sink: &str) -> Vec<u8> {
-    let mut k = b"d\0".to_vec();
-    k.extend_from_slice(id.as_bytes());
-    k.push(0);
-    k.extend_from_slice(sink.as_bytes());
-    k
-}
-
-pub(crate) fn split_delivery_key(k: &[u8]) -> Option<(String, String)> {
-    let rest = k.strip_prefix(b"d\0")?;
-    let pos = rest.iter().position(|b| *b == 0)?;
-    let id = std::str::from_utf8(&rest[..pos]).ok()?;
-    let sink = std::str::from_utf8(&rest[pos + 1..]).ok()?;
-    Some((id.to_owned(), sink.to_owned()))
-}
-
-pub(crate) fn tx_err(e: sled::transaction::TransactionError<OutboxError>) -> OutboxError {
-    match e {
-        sled::transaction::TransactionError::Abort(e) => e,
-        sled::transaction::TransactionError::Storage(e) => OutboxError::Db(e),
     }
 }
 
@@ -124,9 +86,9 @@ pub fn backoff_ceiling(attempts: u32) -> Duration {
 }
 
 impl Outbox {
-    /// An outbox on `tree` delivering to the named sinks. Names must be
-    /// unique, non-empty and free of NUL.
-    pub fn new(tree: sled::Tree, sink_names: Vec<String>) -> Result<Self, OutboxError> {
+    /// An outbox on the store's outbox tree delivering to the named sinks.
+    /// Names must be unique, non-empty and free of NUL.
+    pub fn new(store: OutboxStore, sink_names: Vec<String>) -> Result<Self, OutboxError> {
         let mut seen = BTreeSet::new();
         for n in &sink_names {
             if n.is_empty() || n.contains('\0') || !seen.insert(n.as_str()) {
@@ -134,7 +96,7 @@ impl Outbox {
             }
         }
         Ok(Self {
-            tree,
+            store,
             sinks: Arc::new(sink_names),
         })
     }
@@ -155,34 +117,18 @@ impl Outbox {
     pub fn enqueue_at(&self, notice: &Notice, now: DateTime<Utc>) -> Result<bool, OutboxError> {
         notice.validate()?;
         let body = serde_json::to_vec(notice)?;
-        let state = serde_json::to_vec(&DeliveryState {
+        let state = DeliveryState {
             attempts: 0,
             next_attempt_at: now,
             last_error: None,
             delivered_at: None,
-        })?;
-        let nkey = notice_key(&notice.id);
-        let sinks = Arc::clone(&self.sinks);
-        let inserted = self
-            .tree
-            .transaction(|tx| {
-                if tx.get(&nkey)?.is_some() {
-                    return Ok(false);
-                }
-                tx.insert(nkey.as_slice(), body.as_slice())?;
-                for s in sinks.iter() {
-                    tx.insert(delivery_key(&notice.id, s), state.as_slice())?;
-                }
-                Ok(true)
-            })
-            .map_err(tx_err)?;
-        self.tree.flush()?;
-        Ok(inserted)
+        };
+        Ok(self.store.enqueue(&notice.id, &body, &self.sinks, &state)?)
     }
 
     /// The stored notice with this id.
     pub fn notice(&self, id: &str) -> Result<Option<Notice>, OutboxError> {
-        match self.tree.get(notice_key(id))? {
+        match self.store.notice_json(id)? {
             Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
             None => Ok(None),
         }
@@ -190,25 +136,17 @@ impl Outbox {
 
     /// The delivery state of `id` to `sink`.
     pub fn state(&self, id: &str, sink: &str) -> Result<Option<DeliveryState>, OutboxError> {
-        match self.tree.get(delivery_key(id, sink))? {
-            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
-            None => Ok(None),
-        }
+        Ok(self.store.state(id, sink)?)
     }
 
     /// Undelivered (notice, sink) pairs due at `now`, earliest first. Only
     /// sinks this outbox was created with are listed.
     pub fn pending(&self, now: DateTime<Utc>) -> Result<Vec<(Notice, String)>, OutboxError> {
         let mut due = Vec::new();
-        for kv in self.tree.scan_prefix(b"d\0") {
-            let (k, v) = kv?;
-            let Some((id, sink)) = split_delivery_key(&k) else {
-                continue;
-            };
+        for (id, sink, st) in self.store.states()? {
             if !self.sinks.contains(&sink) {
                 continue;
             }
-            let st: DeliveryState = serde_json::from_slice(&v)?;
             if st.delivered_at.is_none() && st.next_attempt_at <= now {
                 due.push((st.next_attempt_at, id, sink));
             }
@@ -236,29 +174,12 @@ impl Outbox {
         sink: &str,
         f: impl Fn(DeliveryState) -> DeliveryState,
     ) -> Result<DeliveryState, OutboxError> {
-        let key = delivery_key(id, sink);
-        let new = self
-            .tree
-            .transaction(|tx| {
-                let Some(old) = tx.get(&key)? else {
-                    return sled::transaction::abort(OutboxError::UnknownDelivery {
-                        id: id.to_owned(),
-                        sink: sink.to_owned(),
-                    });
-                };
-                let old: DeliveryState = serde_json::from_slice(&old).map_err(|e| {
-                    sled::transaction::ConflictableTransactionError::Abort(e.into())
-                })?;
-                let new = f(old);
-                let bytes = serde_json::to_vec(&new).map_err(|e| {
-                    sled::transaction::ConflictableTransactionError::Abort(e.into())
-                })?;
-                tx.insert(key.as_slice(), bytes)?;
-                Ok(new)
+        self.store
+            .update_state(id, sink, f)?
+            .ok_or_else(|| OutboxError::UnknownDelivery {
+                id: id.to_owned(),
+                sink: sink.to_owned(),
             })
-            .map_err(tx_err)?;
-        self.tree.flush()?;
-        Ok(new)
     }
 
     /// Records the sink's acknowledgement (flushed). Marking an already
@@ -305,9 +226,7 @@ impl Outbox {
     /// Deliveries by state, over every (notice, sink) pair stored.
     pub fn counts(&self) -> Result<OutboxCounts, OutboxError> {
         let mut c = OutboxCounts::default();
-        for kv in self.tree.scan_prefix(b"d\0") {
-            let (_, v) = kv?;
-            let st: DeliveryState = serde_json::from_slice(&v)?;
+        for (_, _, st) in self.store.states()? {
             match (st.delivered_at, st.attempts) {
                 (Some(_), _) => c.delivered += 1,
                 (None, 0) => c.pending += 1,
@@ -315,5 +234,193 @@ impl Outbox {
             }
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::tests::{sample_notice, temp_tree};
+    use crate::notify::{DeliveryRound, Notifier, SinkConfig};
+    use crate::store::Store;
+    use std::io::{self, Write};
+    use std::path::Path;
+
+    const ABORT_CHILD_ENV: &str = "OUTCOMESD_NOTIFY_ABORT_CHILD_DIR";
+
+    #[test]
+    fn enqueue_is_idempotent() {
+        let (_d, _db, tree) = temp_tree();
+        let ob = Outbox::new(tree.clone(), vec!["a".into(), "b".into()]).unwrap();
+        let n = sample_notice("verified");
+        assert!(ob.enqueue(&n).unwrap());
+        let mut again = n.clone();
+        again.issued_at = Utc::now();
+        assert!(!ob.enqueue(&again).unwrap());
+        assert_eq!(ob.notice(&n.id).unwrap().unwrap(), n, "first copy kept");
+        assert_eq!(
+            ob.counts().unwrap(),
+            OutboxCounts {
+                pending: 2,
+                delivered: 0,
+                failing: 0
+            }
+        );
+        assert_eq!(tree.notice_count(), 1);
+        assert_eq!(ob.pending(Utc::now()).unwrap().len(), 2);
+        // A changed verdict is a different notice.
+        assert!(ob.enqueue(&sample_notice("contradicted")).unwrap());
+        assert_eq!(tree.notice_count(), 2);
+        // Refused notices are not stored.
+        let mut bad = sample_notice("verified");
+        bad.id = "ntc_00000000000000000000000000000000".into();
+        assert!(matches!(ob.enqueue(&bad), Err(OutboxError::Notice(_))));
+        assert!(Outbox::new(tree.clone(), vec!["a".into(), "a".into()]).is_err());
+    }
+
+    #[tokio::test]
+    async fn outbox_survives_restart_and_delivers_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        let dbpath = dir.path().join("db");
+        let n = sample_notice("contradicted");
+        let t0 = Utc::now();
+        let before;
+        {
+            let db = Store::open(&dbpath, "k").unwrap();
+            let ob = Outbox::new(db.outbox(), vec!["s".into()]).unwrap();
+            assert!(ob.enqueue_at(&n, t0).unwrap());
+            before = ob.mark_failed(&n.id, "s", "HTTP status 503", t0).unwrap();
+            assert_eq!(before.attempts, 1);
+            // Dropped here: a clean restart (see acknowledged_writes_survive_abort
+            // for a process that dies without dropping anything).
+        }
+        let db = Store::open(&dbpath, "k").unwrap();
+        let ob = Outbox::new(db.outbox(), vec!["s".into()]).unwrap();
+        assert_eq!(
+            ob.state(&n.id, "s").unwrap().unwrap(),
+            before,
+            "schedule persisted"
+        );
+        assert_eq!(ob.notice(&n.id).unwrap().unwrap(), n);
+        assert!(!ob.enqueue(&n).unwrap(), "still known after restart");
+        assert_eq!(
+            ob.counts().unwrap(),
+            OutboxCounts {
+                pending: 0,
+                delivered: 0,
+                failing: 1
+            }
+        );
+        assert!(ob.pending(t0).unwrap().is_empty(), "backoff respected");
+        let notifier = Notifier::new(
+            ob.clone(),
+            vec![SinkConfig::Spool {
+                name: "s".into(),
+                dir: spool.clone(),
+            }],
+        )
+        .unwrap();
+        let r = notifier.deliver_due_at(before.next_attempt_at).await;
+        assert_eq!(
+            r,
+            DeliveryRound {
+                delivered: 1,
+                failed: 0
+            }
+        );
+        let written: Notice =
+            serde_json::from_slice(&std::fs::read(spool.join(format!("{}.json", n.id))).unwrap())
+                .unwrap();
+        assert_eq!(written, n);
+        drop(notifier);
+        drop(ob);
+        drop(db);
+        let db = Store::open(&dbpath, "k").unwrap();
+        let ob = Outbox::new(db.outbox(), vec!["s".into()]).unwrap();
+        assert_eq!(
+            ob.counts().unwrap(),
+            OutboxCounts {
+                pending: 0,
+                delivered: 1,
+                failing: 0
+            }
+        );
+    }
+
+    /// Runs only as the child of `acknowledged_writes_survive_abort`: writes,
+    /// reports what was acknowledged, then is killed (SIGKILL) without
+    /// unwinding or dropping the database.
+    #[test]
+    fn abort_child() {
+        let Ok(dir) = std::env::var(ABORT_CHILD_ENV) else {
+            return;
+        };
+        let db = Store::open(&Path::new(&dir).join("db"), "k").unwrap();
+        let ob = Outbox::new(db.outbox(), vec!["s".into()]).unwrap();
+        let t0: DateTime<Utc> = "2025-04-02T10:00:00Z".parse().unwrap();
+        let failing = sample_notice("verified");
+        let done = sample_notice("attested");
+        ob.enqueue_at(&failing, t0).unwrap();
+        let st = ob
+            .mark_failed(&failing.id, "s", "HTTP status 503", t0)
+            .unwrap();
+        ob.enqueue_at(&done, t0).unwrap();
+        ob.mark_delivered(&done.id, "s", t0).unwrap();
+        println!("ACKED {}", serde_json::to_string(&st).unwrap());
+        io::stdout().flush().unwrap();
+        // SIGKILL ourselves: no unwinding, no Drop, no flush-on-drop, no core.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::thread::sleep(Duration::from_secs(5));
+        std::process::exit(86); // only if `kill` is unavailable
+    }
+
+    #[test]
+    fn acknowledged_writes_survive_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "notify::outbox::tests::abort_child",
+                "--nocapture",
+            ])
+            .arg("--test-threads=1")
+            .env(ABORT_CHILD_ENV, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        {
+            use std::os::unix::process::ExitStatusExt;
+            let killed = out.status.signal() == Some(9) || out.status.code() == Some(86);
+            assert!(killed, "child should have been killed: {:?}", out.status);
+        }
+        let line = stdout
+            .lines()
+            .find_map(|l| l.split_once("ACKED ").map(|(_, rest)| rest))
+            .unwrap_or_else(|| panic!("child did not acknowledge: {stdout}"));
+        let acked: DeliveryState = serde_json::from_str(line).unwrap();
+
+        let db = Store::open(&dir.path().join("db"), "k").unwrap();
+        let ob = Outbox::new(db.outbox(), vec!["s".into()]).unwrap();
+        let failing = sample_notice("verified");
+        let done = sample_notice("attested");
+        assert_eq!(ob.state(&failing.id, "s").unwrap().unwrap(), acked);
+        assert!(ob
+            .state(&done.id, "s")
+            .unwrap()
+            .unwrap()
+            .delivered_at
+            .is_some());
+        assert_eq!(ob.notice(&failing.id).unwrap().unwrap(), failing);
+        assert_eq!(
+            ob.counts().unwrap(),
+            OutboxCounts {
+                pending: 0,
+                delivered: 1,
+                failing: 1
+            }
+        );
     }
 }

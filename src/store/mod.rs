@@ -1,8 +1,15 @@
-//! The store: pseudonymised people, families, events and claims in sled.
+//! The store: every tree outcomesd keeps on disk, in one sled database.
 //!
-//! In: the rows and matching deltas of one delivery. Out: queries for the
-//! triangulation stage (all events of a set of people, by kind, within a date
-//! window; the coverage of each source; cases and claims).
+//! In: the rows and matching deltas of one delivery, the decisions on
+//! claims, the notice outbox's states, each feed's fetch validators. Out:
+//! queries for the triangulation stage (all events of a set of people, by
+//! kind, within a date window; the coverage of each source; cases and
+//! claims), the stored decisions, the outbox, the validators.
+//!
+//! The store owns every tree: other modules see typed accessors only, never
+//! a `sled` handle or a tree name, and every write (insert, remove,
+//! transaction) on any tree passes through one function here, `db::Trees`'s
+//! write path, so an audit log or an erasure hooks in at one place.
 //!
 //! Promises:
 //! * **atomic deliveries.** sled batches grow slow and memory-hungry with
@@ -12,25 +19,31 @@
 //!   commit are invisible to queries and swept at the next open (or at once
 //!   on an error), so a crash or kill at any point leaves either all of a
 //!   delivery or none of it;
-//! * **append-only.** No row is ever overwritten, so rollback is deletion;
+//! * **append-only.** No delivery row is ever overwritten, so rollback is
+//!   deletion;
 //! * **a delivery counts once.** The same bytes for the same feed are found
 //!   by content hash and stored nothing the second time;
 //! * **one key.** Tokens are only comparable under one key: the store records
 //!   the key id it was built with and refuses another;
+//! * **acknowledged means durable.** Outbox and fetch-state writes are
+//!   flushed before their call returns;
 //! * the schema version is checked at open; a newer store is refused.
 //!
 //! Trees (all integers big-endian so keys sort numerically):
 //!
-//! | tree | key | value |
-//! |---|---|---|
-//! | `events` | person bucket u64 (person / 8), seq u32 | packed (person mod 8, event) entries |
-//! | `identity` | seq u32, chunk u32 | encoded matching [`Delta`] (the identity log) |
-//! | `cases` | case ref, 0, seq u32 | JSON [`CaseRecord`] |
-//! | `claims` | case ref, 0, outcome, 0, date | JSON [`ClaimRecord`] |
-//! | `deliveries` | seq u32 | JSON [`DeliveryRecord`] (the commit) |
-//! | `content` | feed, 0, sha256 | seq u32 |
-//! | `pending` | seq u32 | feed name |
-//! | `meta` | name | value |
+//! | tree | file | key | value |
+//! |---|---|---|---|
+//! | `events` | `events.rs` | person bucket u64 (person / 8), seq u32 | packed (person mod 8, event) entries |
+//! | `identity` | `identity.rs` | seq u32, chunk u32 | encoded matching [`Delta`](crate::ingest::matching::Delta) (the identity log) |
+//! | `cases` | `cases.rs` | case ref, 0, seq u32 | JSON [`CaseRecord`] |
+//! | `claims` | `cases.rs` | case ref, 0, outcome, 0, date | JSON [`ClaimRecord`] |
+//! | `deliveries` | `deliveries.rs` | seq u32 | JSON [`DeliveryRecord`] (the commit) |
+//! | `content` | `deliveries.rs` | feed, 0, sha256 | seq u32 |
+//! | `pending` | `deliveries.rs` | seq u32 | feed name |
+//! | `meta` | `mod.rs` | name (`schema`, `key_id`) | schema u32 / key id |
+//! | `verdicts` | `verdicts.rs` | case ref, 0, outcome, 0, date | JSON decision (triangulate's `VerdictRecord`) |
+//! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink | notice JSON / JSON [`DeliveryState`] |
+//! | `pull_state` | `pull_state.rs` | feed name | JSON [`Validators`](crate::pull::Validators) |
 //!
 //! Why these shapes: the matcher's index is rebuilt in memory from the
 //! identity log at open (replaying a few hundred large values is far cheaper
@@ -39,14 +52,24 @@
 //! thousands of inserts while a family's events are still a handful of
 //! prefix scans.
 
+mod cases;
+mod deliveries;
+mod events;
+mod identity;
+mod outbox;
+mod pull_state;
+mod verdicts;
+
+pub use cases::{CaseMember, CaseRecord, ClaimRecord};
+pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
+pub use events::{pack_event, EventBuffer, StoredEvent};
+pub use outbox::{DeliveryState, OutboxStore};
+pub use pull_state::PullState;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
-
-use crate::ingest::matching::{Delta, Matcher, PersonId};
-use crate::records::{Event, EventKind, Period, Role, SourceKind};
+use db::{Trees, Write};
 
 /// Bump when the layout changes; older binaries refuse newer stores.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -73,118 +96,299 @@ pub enum StoreError {
     Corrupt { path: PathBuf, what: String },
 }
 
-/// What a committed delivery was and did.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct DeliveryRecord {
-    pub seq: u32,
-    pub feed: String,
-    pub kind: SourceKind,
-    pub period: Option<Period>,
-    pub content_hash: String,
-    pub received_at: chrono::DateTime<chrono::Utc>,
-    pub rows: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub persons_new: u64,
-    pub records_matched: u64,
-    pub families_touched: u64,
+/// Every tree of the store. The on-disk names are [`TreeId::name`]; no other
+/// name is ever opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum TreeId {
+    Events,
+    Identity,
+    Cases,
+    Claims,
+    Deliveries,
+    Content,
+    Pending,
+    Meta,
+    Verdicts,
+    Outbox,
+    PullState,
 }
 
-/// One member of a keyworker case, pseudonymised.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CaseMember {
-    pub person: PersonId,
-    pub role: Role,
-    pub problems: Vec<String>,
-    /// Household token (hex), if the case system gave an address.
-    pub address: Option<String>,
-}
+impl TreeId {
+    pub(crate) const ALL: [TreeId; 11] = [
+        TreeId::Events,
+        TreeId::Identity,
+        TreeId::Cases,
+        TreeId::Claims,
+        TreeId::Deliveries,
+        TreeId::Content,
+        TreeId::Pending,
+        TreeId::Meta,
+        TreeId::Verdicts,
+        TreeId::Outbox,
+        TreeId::PullState,
+    ];
 
-/// A keyworker case as its latest delivery described it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CaseRecord {
-    pub case_ref: String,
-    pub seq: u32,
-    pub start: NaiveDate,
-    pub end: Option<NaiveDate>,
-    pub members: Vec<CaseMember>,
-}
-
-impl CaseRecord {
-    /// The case's identified problems: the union over members.
-    pub fn problems(&self) -> Vec<String> {
-        let mut p: Vec<String> = self
-            .members
-            .iter()
-            .flat_map(|m| m.problems.clone())
-            .collect();
-        p.sort();
-        p.dedup();
-        p
+    /// The sled tree name (part of the on-disk format).
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            TreeId::Events => "events",
+            TreeId::Identity => "identity",
+            TreeId::Cases => "cases",
+            TreeId::Claims => "claims",
+            TreeId::Deliveries => "deliveries",
+            TreeId::Content => "content",
+            TreeId::Pending => "pending",
+            TreeId::Meta => "meta",
+            TreeId::Verdicts => "verdicts",
+            TreeId::Outbox => "outbox",
+            TreeId::PullState => "pull_state",
+        }
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ClaimRecord {
-    pub seq: u32,
-    pub case_ref: String,
-    pub outcome_id: String,
-    pub claim_date: NaiveDate,
-    pub keyworker_ref: Option<String>,
-}
+/// The sled database and its trees. Only this module touches sled's
+/// mutating calls: siblings read through [`Trees`]'s read accessors and
+/// write through [`Trees::write`] and [`Trees::transact`].
+mod db {
+    use std::cell::RefCell;
+    use std::path::{Path, PathBuf};
 
-/// An event as stored, with the delivery it came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoredEvent {
-    pub person: PersonId,
-    pub seq: u32,
-    pub event: Event,
-}
+    use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+    use sled::IVec;
 
-const EVENT_LEN: usize = 26;
-const NO_DATE: i32 = i32::MIN;
+    use super::{StoreError, TreeId};
 
-fn days(d: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    d.num_days_from_ce()
-}
-fn from_days(v: i32) -> Option<NaiveDate> {
-    NaiveDate::from_num_days_from_ce_opt(v)
-}
-
-/// Packs an event into its fixed 26-byte stored form.
-pub fn pack_event(e: &Event, out: &mut Vec<u8>) {
-    out.push(e.kind as u8);
-    out.push(e.code);
-    out.extend_from_slice(&days(e.start).to_be_bytes());
-    out.extend_from_slice(&e.end.map_or(NO_DATE, days).to_be_bytes());
-    for v in e.values {
-        out.extend_from_slice(&v.to_be_bytes());
+    /// One mutation of one key.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) enum Write<'a> {
+        Insert(&'a [u8], &'a [u8]),
+        Remove(&'a [u8]),
     }
-}
 
-fn unpack_events(bytes: &[u8]) -> Option<Vec<Event>> {
-    if bytes.len() % EVENT_LEN != 0 {
-        return None;
+    /// What a transaction's closure returns; `?` works on [`Tx`]'s calls,
+    /// and [`Tx::abort`] gives up with a store error.
+    pub(crate) type TxResult<R> = Result<R, ConflictableTransactionError<StoreError>>;
+
+    /// A transaction on one tree: reads see its own writes; the writes are
+    /// applied together or not at all.
+    pub(crate) struct Tx<'a> {
+        tx: &'a TransactionalTree,
+        done: Vec<(Vec<u8>, Option<Vec<u8>>, bool)>,
     }
-    let i32at = |b: &[u8], i: usize| i32::from_be_bytes(b[i..i + 4].try_into().unwrap());
-    bytes
-        .chunks_exact(EVENT_LEN)
-        .map(|b| {
-            let end = i32at(b, 6);
-            Some(Event {
-                kind: EventKind::from_u8(b[0])?,
-                code: b[1],
-                start: from_days(i32at(b, 2))?,
-                end: if end == NO_DATE {
-                    None
-                } else {
-                    Some(from_days(end)?)
-                },
-                values: [i32at(b, 10), i32at(b, 14), i32at(b, 18), i32at(b, 22)],
+
+    impl Tx<'_> {
+        pub(crate) fn get(&self, key: &[u8]) -> TxResult<Option<IVec>> {
+            Ok(self.tx.get(key)?)
+        }
+        pub(crate) fn insert(&mut self, key: &[u8], value: &[u8]) -> TxResult<()> {
+            let old = self.tx.insert(key, value)?;
+            self.done
+                .push((key.to_vec(), Some(value.to_vec()), old.is_some()));
+            Ok(())
+        }
+        pub(crate) fn abort<R>(e: StoreError) -> TxResult<R> {
+            Err(ConflictableTransactionError::Abort(e))
+        }
+    }
+
+    /// Counts what passed the write path (tests check every family's writes
+    /// arrive here, and that nothing else changed a tree).
+    #[cfg(test)]
+    #[derive(Debug, Default)]
+    pub(crate) struct Tally {
+        ops: [std::sync::atomic::AtomicU64; TreeId::ALL.len()],
+        net: [std::sync::atomic::AtomicI64; TreeId::ALL.len()],
+    }
+
+    #[derive(Clone)]
+    pub(crate) struct Trees {
+        path: PathBuf,
+        db: sled::Db,
+        trees: Vec<sled::Tree>,
+        #[cfg(test)]
+        tally: std::sync::Arc<Tally>,
+    }
+
+    impl Trees {
+        /// Opens the database (retrying briefly while another handle lets
+        /// go of its lock) and every tree in [`TreeId::ALL`].
+        pub(crate) fn open(dir: &Path) -> Result<Trees, StoreError> {
+            let path = dir.to_path_buf();
+            let e = |source| StoreError::Sled {
+                path: dir.to_path_buf(),
+                source,
+            };
+            std::fs::create_dir_all(dir).map_err(|x| e(sled::Error::Io(x)))?;
+            // sled's background flusher can hold the file lock for a moment
+            // after a previous handle (or a just-stopped process) is dropped,
+            // so a busy lock is retried briefly before it is reported as in
+            // use.
+            let mut attempt = 0;
+            let db = loop {
+                match sled::Config::new()
+                    .path(dir)
+                    .cache_capacity(256 * 1024 * 1024)
+                    .open()
+                {
+                    Ok(db) => break db,
+                    Err(sled::Error::Io(io))
+                        if io.to_string().contains("could not acquire lock") =>
+                    {
+                        attempt += 1;
+                        if attempt >= 60 {
+                            return Err(StoreError::InUse { path });
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    Err(err) => return Err(e(err)),
+                }
+            };
+            let trees = TreeId::ALL
+                .iter()
+                .map(|t| db.open_tree(t.name()).map_err(e))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Trees {
+                path,
+                db,
+                trees,
+                #[cfg(test)]
+                tally: Default::default(),
             })
-        })
-        .collect()
+        }
+
+        pub(crate) fn path(&self) -> &Path {
+            &self.path
+        }
+
+        pub(crate) fn err(&self, source: sled::Error) -> StoreError {
+            StoreError::Sled {
+                path: self.path.clone(),
+                source,
+            }
+        }
+
+        fn tree(&self, t: TreeId) -> &sled::Tree {
+            &self.trees[t as usize]
+        }
+
+        // ---- the write path ----
+
+        /// Every single-key write on every tree.
+        pub(crate) fn write(&self, t: TreeId, op: Write<'_>) -> Result<(), StoreError> {
+            let tree = self.tree(t);
+            let old = match op {
+                Write::Insert(k, v) => tree.insert(k, v),
+                Write::Remove(k) => tree.remove(k),
+            }
+            .map_err(|s| self.err(s))?;
+            self.observe(t, op, old.is_some());
+            Ok(())
+        }
+
+        /// Every multi-key write: `f` runs (perhaps more than once, on
+        /// conflict) in a transaction on one tree; its writes are observed
+        /// once, after the transaction committed.
+        pub(crate) fn transact<R>(
+            &self,
+            t: TreeId,
+            f: impl Fn(&mut Tx<'_>) -> TxResult<R>,
+        ) -> Result<R, StoreError> {
+            let done = RefCell::new(Vec::new());
+            let r = self
+                .tree(t)
+                .transaction(|tx| {
+                    let mut tx = Tx {
+                        tx,
+                        done: Vec::new(),
+                    };
+                    let r = f(&mut tx)?;
+                    *done.borrow_mut() = tx.done;
+                    Ok(r)
+                })
+                .map_err(|e| match e {
+                    TransactionError::Abort(e) => e,
+                    TransactionError::Storage(s) => self.err(s),
+                })?;
+            for (k, v, existed) in done.into_inner() {
+                let op = match &v {
+                    Some(v) => Write::Insert(&k, v),
+                    None => Write::Remove(&k),
+                };
+                self.observe(t, op, existed);
+            }
+            Ok(r)
+        }
+
+        /// Makes every write so far durable.
+        pub(crate) fn flush(&self) -> Result<(), StoreError> {
+            self.db.flush().map_err(|s| self.err(s))?;
+            Ok(())
+        }
+
+        /// The one place each applied write is seen: the hook for an audit
+        /// log or an erasure. `existed`: the key had a value before.
+        fn observe(&self, t: TreeId, op: Write<'_>, existed: bool) {
+            #[cfg(test)]
+            {
+                use std::sync::atomic::Ordering::Relaxed;
+                self.tally.ops[t as usize].fetch_add(1, Relaxed);
+                let delta = match (op, existed) {
+                    (Write::Insert(..), false) => 1,
+                    (Write::Remove(_), true) => -1,
+                    _ => 0,
+                };
+                self.tally.net[t as usize].fetch_add(delta, Relaxed);
+            }
+            #[cfg(not(test))]
+            let _ = (t, op, existed);
+        }
+
+        /// (writes seen, keys added minus keys removed) on `t` by this
+        /// handle and its clones.
+        #[cfg(test)]
+        pub(crate) fn tally(&self, t: TreeId) -> (u64, i64) {
+            use std::sync::atomic::Ordering::Relaxed;
+            (
+                self.tally.ops[t as usize].load(Relaxed),
+                self.tally.net[t as usize].load(Relaxed),
+            )
+        }
+
+        // ---- reads ----
+
+        pub(crate) fn get(&self, t: TreeId, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+            self.tree(t).get(key).map_err(|s| self.err(s))
+        }
+
+        pub(crate) fn contains_key(&self, t: TreeId, key: &[u8]) -> Result<bool, StoreError> {
+            self.tree(t).contains_key(key).map_err(|s| self.err(s))
+        }
+
+        pub(crate) fn iter(
+            &self,
+            t: TreeId,
+        ) -> impl Iterator<Item = Result<(IVec, IVec), StoreError>> + '_ {
+            self.tree(t).iter().map(|r| r.map_err(|s| self.err(s)))
+        }
+
+        pub(crate) fn scan_prefix(
+            &self,
+            t: TreeId,
+            prefix: &[u8],
+        ) -> impl Iterator<Item = Result<(IVec, IVec), StoreError>> + '_ {
+            self.tree(t)
+                .scan_prefix(prefix)
+                .map(|r| r.map_err(|s| self.err(s)))
+        }
+
+        pub(crate) fn len(&self, t: TreeId) -> usize {
+            self.tree(t).len()
+        }
+
+        pub(crate) fn size_on_disk(&self) -> u64 {
+            self.db.size_on_disk().unwrap_or(0)
+        }
+    }
 }
 
 fn seq_bytes(seq: u32) -> [u8; 4] {
@@ -194,26 +398,10 @@ fn read_u32(b: &[u8]) -> u32 {
     u32::from_be_bytes(b[..4].try_into().expect("4 bytes"))
 }
 
-/// What `begin` found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Begin {
-    /// Write the delivery's rows under this sequence number.
-    Started(u32),
-    /// The same bytes were already stored as this delivery.
-    Duplicate(u32),
-}
-
+/// The open store: its trees, and the committed deliveries (kept in memory,
+/// since every query filters on them).
 pub struct Store {
-    path: PathBuf,
-    db: sled::Db,
-    events: sled::Tree,
-    identity: sled::Tree,
-    cases: sled::Tree,
-    claims: sled::Tree,
-    deliveries: sled::Tree,
-    content: sled::Tree,
-    pending: sled::Tree,
-    meta: sled::Tree,
+    trees: Trees,
     committed: BTreeMap<u32, DeliveryRecord>,
     next_seq: u32,
 }
@@ -222,708 +410,84 @@ impl Store {
     /// Opens (or creates) the store, checks schema and key, and sweeps any
     /// delivery that was not committed.
     pub fn open(dir: &Path, key_id: &str) -> Result<Store, StoreError> {
-        let path = dir.to_path_buf();
-        let e = |source| StoreError::Sled {
-            path: dir.to_path_buf(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(|x| e(sled::Error::Io(x)))?;
-        // sled's background flusher can hold the file lock for a moment
-        // after a previous handle (or a just-stopped process) is dropped, so
-        // a busy lock is retried briefly before it is reported as in use.
-        let mut attempt = 0;
-        let db = loop {
-            match sled::Config::new()
-                .path(dir)
-                .cache_capacity(256 * 1024 * 1024)
-                .open()
-            {
-                Ok(db) => break db,
-                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
-                    attempt += 1;
-                    if attempt >= 60 {
-                        return Err(StoreError::InUse { path });
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(err) => return Err(e(err)),
-            }
-        };
-        let t = |name: &str| db.open_tree(name).map_err(e);
         let mut store = Store {
-            events: t("events")?,
-            identity: t("identity")?,
-            cases: t("cases")?,
-            claims: t("claims")?,
-            deliveries: t("deliveries")?,
-            content: t("content")?,
-            pending: t("pending")?,
-            meta: t("meta")?,
-            path,
-            db,
+            trees: Trees::open(dir)?,
             committed: BTreeMap::new(),
             next_seq: 1,
         };
         store.check_meta(key_id)?;
-        for item in store.deliveries.iter() {
-            let (_, v) = item.map_err(e)?;
-            let rec: DeliveryRecord =
-                serde_json::from_slice(&v).map_err(|x| StoreError::Corrupt {
-                    path: store.path.clone(),
-                    what: format!("delivery record: {x}"),
-                })?;
-            store.committed.insert(rec.seq, rec);
-        }
-        let mut max_seq = store.committed.keys().next_back().copied().unwrap_or(0);
-        let mut sweep = Vec::new();
-        for item in store.pending.iter() {
-            let (k, _) = item.map_err(e)?;
-            let seq = read_u32(&k);
-            max_seq = max_seq.max(seq);
-            sweep.push(seq);
-        }
-        store.next_seq = max_seq + 1;
-        for seq in sweep {
-            if store.committed.contains_key(&seq) {
-                store.pending.remove(seq_bytes(seq)).map_err(e)?;
-            } else {
-                tracing::warn!(seq, "sweeping a delivery that was not committed");
-                store.sweep(seq)?;
-            }
-        }
-        store.db.flush().map_err(e)?;
+        store.recover()?;
         Ok(store)
     }
 
-    fn err(&self, source: sled::Error) -> StoreError {
-        StoreError::Sled {
-            path: self.path.clone(),
-            source,
+    fn corrupt(&self, what: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            path: self.trees.path().to_path_buf(),
+            what: what.into(),
         }
     }
 
     fn check_meta(&self, key_id: &str) -> Result<(), StoreError> {
-        let e = |s| self.err(s);
-        match self.meta.get("schema").map_err(e)? {
+        match self.trees.get(TreeId::Meta, b"schema")? {
             Some(v) => {
                 let found = read_u32(&v);
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::NewerSchema {
-                        path: self.path.clone(),
+                        path: self.trees.path().to_path_buf(),
                         found,
                     });
                 }
             }
             None => {
-                self.meta
-                    .insert("schema", &SCHEMA_VERSION.to_be_bytes())
-                    .map_err(e)?;
+                self.trees.write(
+                    TreeId::Meta,
+                    Write::Insert(b"schema", &SCHEMA_VERSION.to_be_bytes()),
+                )?;
             }
         }
-        match self.meta.get("key_id").map_err(e)? {
+        match self.trees.get(TreeId::Meta, b"key_id")? {
             Some(v) if v.as_ref() != key_id.as_bytes() => Err(StoreError::WrongKey {
-                path: self.path.clone(),
+                path: self.trees.path().to_path_buf(),
                 stored: String::from_utf8_lossy(&v).into_owned(),
                 given: key_id.to_string(),
             }),
             Some(_) => Ok(()),
-            None => {
-                self.meta.insert("key_id", key_id.as_bytes()).map_err(e)?;
-                Ok(())
-            }
+            None => self
+                .trees
+                .write(TreeId::Meta, Write::Insert(b"key_id", key_id.as_bytes())),
         }
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Rebuilds the matcher's state by replaying the identity log.
-    pub fn load_matcher(&self) -> Result<Matcher, StoreError> {
-        let mut m = Matcher::new();
-        for item in self.identity.iter() {
-            let (k, v) = item.map_err(|s| self.err(s))?;
-            if !self.committed.contains_key(&read_u32(&k)) {
-                continue;
-            }
-            m.apply_encoded(&v).map_err(|e| StoreError::Corrupt {
-                path: self.path.clone(),
-                what: e.to_string(),
-            })?;
-        }
-        Ok(m)
-    }
-
-    /// Starts a delivery: a duplicate is reported, otherwise a pending marker
-    /// is made durable before any row is written.
-    pub fn begin(&mut self, feed: &str, hash: &[u8; 32]) -> Result<Begin, StoreError> {
-        if let Some(v) = self
-            .content
-            .get(content_key(feed, hash))
-            .map_err(|s| self.err(s))?
-        {
-            return Ok(Begin::Duplicate(read_u32(&v)));
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.pending
-            .insert(seq_bytes(seq), feed.as_bytes())
-            .map_err(|s| self.err(s))?;
-        self.db.flush().map_err(|s| self.err(s))?;
-        Ok(Begin::Started(seq))
-    }
-
-    /// Writes a delivery's events: `groups` maps a person bucket to its
-    /// packed entries (see [`EventBuffer`]).
-    pub fn put_events(&self, seq: u32, buffer: &EventBuffer) -> Result<(), StoreError> {
-        for (bucket, packed) in &buffer.buckets {
-            let mut k = [0u8; 12];
-            k[..8].copy_from_slice(&bucket.to_be_bytes());
-            k[8..].copy_from_slice(&seq_bytes(seq));
-            self.events
-                .insert(k, packed.as_slice())
-                .map_err(|s| self.err(s))?;
-        }
-        Ok(())
-    }
-
-    /// Appends the matcher's changes for a delivery to the identity log.
-    pub fn put_delta(&self, seq: u32, d: &Delta) -> Result<(), StoreError> {
-        let bytes = d.encode();
-        // Values of ~1 MiB keep sled's pages reasonable.
-        for (i, chunk) in chunk_entries(&bytes, 1 << 20).enumerate() {
-            let mut k = [0u8; 8];
-            k[..4].copy_from_slice(&seq_bytes(seq));
-            k[4..].copy_from_slice(&(i as u32).to_be_bytes());
-            self.identity.insert(k, chunk).map_err(|s| self.err(s))?;
-        }
-        Ok(())
-    }
-
-    pub fn put_case(&self, case: &CaseRecord) -> Result<(), StoreError> {
-        let mut k = case.case_ref.as_bytes().to_vec();
-        k.push(0);
-        k.extend_from_slice(&seq_bytes(case.seq));
-        let v = serde_json::to_vec(case).expect("case serialises");
-        self.cases.insert(k, v).map_err(|s| self.err(s))?;
-        Ok(())
-    }
-
-    /// Stores a claim unless the same (case, outcome, date) is stored.
-    /// Returns whether it was new.
-    pub fn put_claim(&self, claim: &ClaimRecord) -> Result<bool, StoreError> {
-        let k = claim_key(&claim.case_ref, &claim.outcome_id, claim.claim_date);
-        if self.claims.contains_key(&k).map_err(|s| self.err(s))? {
-            return Ok(false);
-        }
-        let v = serde_json::to_vec(claim).expect("claim serialises");
-        self.claims.insert(k, v).map_err(|s| self.err(s))?;
-        Ok(true)
-    }
-
-    /// Commits a delivery: the record is written last and flushed; only then
-    /// is the delivery acknowledged.
-    pub fn commit(&mut self, rec: DeliveryRecord, hash: &[u8; 32]) -> Result<(), StoreError> {
-        let e = |s| self.err(s);
-        let seq = rec.seq;
-        self.content
-            .insert(content_key(&rec.feed, hash), &seq_bytes(seq))
-            .map_err(e)?;
-        let v = serde_json::to_vec(&rec).expect("record serialises");
-        self.deliveries.insert(seq_bytes(seq), v).map_err(e)?;
-        self.db.flush().map_err(e)?;
-        self.pending.remove(seq_bytes(seq)).map_err(e)?;
-        self.committed.insert(seq, rec);
-        Ok(())
-    }
-
-    /// Removes every row written under `seq` (an uncommitted delivery).
-    pub fn sweep(&mut self, seq: u32) -> Result<(), StoreError> {
-        let e = |s| self.err(s);
-        let s4 = seq_bytes(seq);
-        for item in self.events.iter() {
-            let (k, _) = item.map_err(e)?;
-            if k.len() == 12 && k[8..] == s4 {
-                self.events.remove(k).map_err(e)?;
-            }
-        }
-        for item in self.cases.iter() {
-            let (k, _) = item.map_err(e)?;
-            if k.len() >= 4 && k[k.len() - 4..] == s4 {
-                self.cases.remove(k).map_err(e)?;
-            }
-        }
-        for item in self.identity.scan_prefix(s4) {
-            let (k, _) = item.map_err(e)?;
-            self.identity.remove(k).map_err(e)?;
-        }
-        for item in self.claims.iter() {
-            let (k, v) = item.map_err(e)?;
-            if serde_json::from_slice::<ClaimRecord>(&v).is_ok_and(|c| c.seq == seq) {
-                self.claims.remove(k).map_err(e)?;
-            }
-        }
-        self.db.flush().map_err(e)?;
-        self.pending.remove(s4).map_err(e)?;
-        self.db.flush().map_err(e)?;
-        Ok(())
-    }
-
-    // ---- queries ----
-
-    pub fn deliveries(&self) -> impl Iterator<Item = &DeliveryRecord> {
-        self.committed.values()
-    }
-
-    pub fn delivery(&self, seq: u32) -> Option<&DeliveryRecord> {
-        self.committed.get(&seq)
-    }
-
-    /// The periods covered by committed deliveries of a source kind, merged
-    /// into disjoint ranges.
-    pub fn coverage(&self, kind: SourceKind) -> Vec<Period> {
-        let mut ps: Vec<Period> = self
-            .committed
-            .values()
-            .filter(|d| d.kind == kind)
-            .filter_map(|d| d.period)
-            .collect();
-        ps.sort();
-        let mut out: Vec<Period> = Vec::new();
-        for p in ps {
-            match out.last_mut() {
-                Some(last) if p.from <= last.to.succ_opt().unwrap_or(last.to) => {
-                    last.to = last.to.max(p.to)
-                }
-                _ => out.push(p),
-            }
-        }
-        out
-    }
-
-    /// Visible events of the given people (pass every id merged into them)
-    /// and kinds, overlapping `[from, to]`. An event from an older delivery
-    /// of a feed is hidden where a later committed delivery of the same feed
-    /// covers its dates (the later full extract replaces it).
-    pub fn events(
-        &self,
-        persons: &[PersonId],
-        kinds: &[EventKind],
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut out = Vec::new();
-        let mut buckets: Vec<u64> = persons.iter().map(|p| p >> 3).collect();
-        buckets.sort_unstable();
-        buckets.dedup();
-        let kind_set: u128 = kinds.iter().fold(0, |a, k| a | (1u128 << (*k as u8)));
-        for bucket in buckets {
-            for item in self.events.scan_prefix(bucket.to_be_bytes()) {
-                let (k, v) = item.map_err(|s| self.err(s))?;
-                let seq = read_u32(&k[8..]);
-                let Some(rec) = self.committed.get(&seq) else {
-                    continue;
-                };
-                if v.len() % (EVENT_LEN + 1) != 0 {
-                    return Err(StoreError::Corrupt {
-                        path: self.path.clone(),
-                        what: "event record length".into(),
-                    });
-                }
-                let open_until = rec.period.map_or(to, |p| p.to);
-                for entry in v.chunks_exact(EVENT_LEN + 1) {
-                    let person = (bucket << 3) | u64::from(entry[0]);
-                    if kind_set & (1u128 << entry[1]) == 0 || !persons.contains(&person) {
-                        continue;
-                    }
-                    let ev = unpack_events(&entry[1..])
-                        .and_then(|mut v| v.pop())
-                        .ok_or_else(|| StoreError::Corrupt {
-                            path: self.path.clone(),
-                            what: "event record".into(),
-                        })?;
-                    let last = ev.last_day(open_until);
-                    if ev.start > to || last < from || self.superseded(rec, ev.start, last) {
-                        continue;
-                    }
-                    out.push(StoredEvent {
-                        person,
-                        seq,
-                        event: ev,
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn superseded(&self, rec: &DeliveryRecord, from: NaiveDate, to: NaiveDate) -> bool {
-        self.committed.range(rec.seq + 1..).any(|(_, later)| {
-            later.feed == rec.feed && later.period.is_some_and(|p| p.overlaps(from, to))
-        })
-    }
-
-    /// The latest committed record of every case.
-    pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
-        let mut latest: BTreeMap<String, CaseRecord> = BTreeMap::new();
-        for item in self.cases.iter() {
-            let (_, v) = item.map_err(|s| self.err(s))?;
-            let c: CaseRecord = serde_json::from_slice(&v).map_err(|x| StoreError::Corrupt {
-                path: self.path.clone(),
-                what: format!("case record: {x}"),
-            })?;
-            if !self.committed.contains_key(&c.seq) {
-                continue;
-            }
-            latest.insert(c.case_ref.clone(), c); // keys sort by seq within a case
-        }
-        Ok(latest.into_values().collect())
-    }
-
-    pub fn case(&self, case_ref: &str) -> Result<Option<CaseRecord>, StoreError> {
-        let mut prefix = case_ref.as_bytes().to_vec();
-        prefix.push(0);
-        let mut best = None;
-        for item in self.cases.scan_prefix(prefix) {
-            let (_, v) = item.map_err(|s| self.err(s))?;
-            let c: CaseRecord = serde_json::from_slice(&v).map_err(|x| StoreError::Corrupt {
-                path: self.path.clone(),
-                what: format!("case record: {x}"),
-            })?;
-            if self.committed.contains_key(&c.seq) {
-                best = Some(c);
-            }
-        }
-        Ok(best)
-    }
-
-    pub fn claims(&self) -> Result<Vec<ClaimRecord>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.claims.iter() {
-            let (_, v) = item.map_err(|s| self.err(s))?;
-            let c: ClaimRecord = serde_json::from_slice(&v).map_err(|x| StoreError::Corrupt {
-                path: self.path.clone(),
-                what: format!("claim record: {x}"),
-            })?;
-            if self.committed.contains_key(&c.seq) {
-                out.push(c);
-            }
-        }
-        Ok(out)
+        self.trees.path()
     }
 
     /// Counts for `status`: rows per tree.
     pub fn counts(&self) -> HashMap<&'static str, usize> {
         let mut m = HashMap::new();
-        m.insert("event buckets", self.events.len());
-        m.insert("identity log chunks", self.identity.len());
-        m.insert("case versions", self.cases.len());
-        m.insert("claims", self.claims.len());
+        m.insert("event buckets", self.trees.len(TreeId::Events));
+        m.insert("identity log chunks", self.trees.len(TreeId::Identity));
+        m.insert("case versions", self.trees.len(TreeId::Cases));
+        m.insert("claims", self.trees.len(TreeId::Claims));
         m
     }
 
     /// Bytes on disk (approximate, from sled).
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
-    }
-
-    /// The stored decision on a claim, if any.
-    pub fn verdict(
-        &self,
-        case_ref: &str,
-        outcome: &str,
-        date: NaiveDate,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.tree("verdicts")?;
-        Ok(t.get(claim_key(case_ref, outcome, date))
-            .map_err(|s| self.err(s))?
-            .map(|v| v.to_vec()))
-    }
-
-    /// Stores a claim's decision (derived data: recomputable from the
-    /// deliveries, so not part of a delivery's commit).
-    pub fn put_verdict(
-        &self,
-        case_ref: &str,
-        outcome: &str,
-        date: NaiveDate,
-        json: &[u8],
-    ) -> Result<(), StoreError> {
-        let t = self.tree("verdicts")?;
-        t.insert(claim_key(case_ref, outcome, date), json)
-            .map_err(|s| self.err(s))?;
-        Ok(())
-    }
-
-    /// Every stored decision, as JSON.
-    pub fn verdicts(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let t = self.tree("verdicts")?;
-        t.iter()
-            .values()
-            .map(|v| v.map(|v| v.to_vec()).map_err(|s| self.err(s)))
-            .collect()
-    }
-
-    /// The newest committed delivery: the data state a decision was made on.
-    pub fn last_seq(&self) -> u32 {
-        self.committed.keys().next_back().copied().unwrap_or(0)
-    }
-
-    /// A general-purpose tree for later stages (verdicts, outbox).
-    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        self.db.open_tree(name).map_err(|s| self.err(s))
+        self.trees.size_on_disk()
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(|s| self.err(s))?;
-        Ok(())
+        self.trees.flush()
     }
-}
-
-/// A delivery's events, packed per person bucket as they are matched.
-#[derive(Debug, Default)]
-pub struct EventBuffer {
-    buckets: BTreeMap<u64, Vec<u8>>,
-    len: usize,
-}
-
-impl EventBuffer {
-    pub fn push(&mut self, person: PersonId, e: &Event) {
-        let b = self.buckets.entry(person >> 3).or_default();
-        b.push((person & 7) as u8);
-        pack_event(e, b);
-        self.len += 1;
-    }
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-/// Splits an encoded delta at entry boundaries into pieces of about `max`.
-fn chunk_entries(bytes: &[u8], max: usize) -> impl Iterator<Item = &[u8]> {
-    // Entries are at most 26 bytes; cutting at a tag boundary needs a walk.
-    let mut cuts = vec![0usize];
-    let mut i = 0;
-    let mut start = 0;
-    while i < bytes.len() {
-        let len = 1 + match bytes[i] {
-            1 | 5 => 11,
-            2 | 7 => 24,
-            3 | 6 => 16,
-            _ => 25,
-        };
-        if i + len - start > max {
-            cuts.push(i);
-            start = i;
-        }
-        i += len;
-    }
-    cuts.push(bytes.len());
-    let cuts2 = cuts.clone();
-    cuts.into_iter()
-        .zip(cuts2.into_iter().skip(1))
-        .filter(|(a, b)| b > a)
-        .map(move |(a, b)| &bytes[a..b])
-}
-
-fn content_key(feed: &str, hash: &[u8; 32]) -> Vec<u8> {
-    let mut k = feed.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(hash);
-    k
-}
-
-fn claim_key(case_ref: &str, outcome: &str, date: NaiveDate) -> Vec<u8> {
-    let mut k = case_ref.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(outcome.as_bytes());
-    k.push(0);
-    k.extend_from_slice(date.to_string().as_bytes());
-    k
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
-
-    fn ev(kind: EventKind, start: &str) -> Event {
-        Event {
-            kind,
-            start: d(start),
-            end: None,
-            code: 0,
-            values: [1, 2, 3, -4],
-        }
-    }
-
-    fn record(seq: u32, feed: &str, period: &str) -> DeliveryRecord {
-        DeliveryRecord {
-            seq,
-            feed: feed.into(),
-            kind: SourceKind::Police,
-            period: Period::parse(period),
-            content_hash: String::new(),
-            received_at: chrono::Utc::now(),
-            rows: 1,
-            accepted: 1,
-            rejected: 0,
-            persons_new: 0,
-            records_matched: 0,
-            families_touched: 0,
-        }
-    }
-
-    #[test]
-    fn pack_round_trip() {
-        let mut e = ev(EventKind::Attendance, "2015-09-01");
-        e.end = Some(d("2015-12-31"));
-        let mut buf = Vec::new();
-        pack_event(&e, &mut buf);
-        pack_event(&ev(EventKind::Offence, "2016-01-01"), &mut buf);
-        let back = unpack_events(&buf).unwrap();
-        assert_eq!(back[0], e);
-        assert_eq!(back.len(), 2);
-        assert!(unpack_events(&buf[1..]).is_none());
-    }
-
-    #[test]
-    fn uncommitted_rows_are_invisible_and_swept_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let mut s = Store::open(dir.path(), "k1").unwrap();
-            let Begin::Started(seq) = s.begin("police", &[1; 32]).unwrap() else {
-                panic!()
-            };
-            let mut buf = EventBuffer::default();
-            buf.push(7, &ev(EventKind::Offence, "2015-05-05"));
-            s.put_events(seq, &buf).unwrap();
-            let mut delta = Delta::default();
-            delta.new_persons.push((7, None));
-            s.put_delta(seq, &delta).unwrap();
-            let got = s
-                .events(
-                    &[7],
-                    &[EventKind::Offence],
-                    d("2015-01-01"),
-                    d("2015-12-31"),
-                )
-                .unwrap();
-            assert!(got.is_empty(), "uncommitted rows must not be visible");
-            s.flush().unwrap();
-            // dropped without commit: a crash
-        }
-        let s = Store::open(dir.path(), "k1").unwrap();
-        assert_eq!(s.events.len(), 0, "swept at open");
-        assert_eq!(s.identity.len(), 0, "swept at open");
-        assert_eq!(s.pending.len(), 0);
-    }
-
-    #[test]
-    fn committed_rows_survive_reopen_and_duplicates_are_found() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let mut s = Store::open(dir.path(), "k1").unwrap();
-            let Begin::Started(seq) = s.begin("police", &[1; 32]).unwrap() else {
-                panic!()
-            };
-            let mut buf = EventBuffer::default();
-            buf.push(7, &ev(EventKind::Offence, "2015-05-05"));
-            buf.push(6, &ev(EventKind::Offence, "2015-05-06"));
-            buf.push(9, &ev(EventKind::Offence, "2015-05-07"));
-            s.put_events(seq, &buf).unwrap();
-            s.commit(record(seq, "police", "2015-01-01..2015-12-31"), &[1; 32])
-                .unwrap();
-        }
-        let mut s = Store::open(dir.path(), "k1").unwrap();
-        let got = s
-            .events(
-                &[7],
-                &[EventKind::Offence],
-                d("2015-01-01"),
-                d("2015-12-31"),
-            )
-            .unwrap();
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].event.start, d("2015-05-05"));
-        let got = s
-            .events(
-                &[6, 9],
-                &[EventKind::Offence],
-                d("2015-01-01"),
-                d("2015-12-31"),
-            )
-            .unwrap();
-        assert_eq!(got.len(), 2);
-        assert!(s
-            .events(&[7], &[EventKind::Arrest], d("2015-01-01"), d("2015-12-31"))
-            .unwrap()
-            .is_empty());
-        assert_eq!(s.begin("police", &[1; 32]).unwrap(), Begin::Duplicate(1));
-        assert!(matches!(
-            s.begin("police", &[2; 32]).unwrap(),
-            Begin::Started(2)
-        ));
-    }
-
-    #[test]
-    fn later_delivery_supersedes_overlapping_period() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path(), "k1").unwrap();
-        for (hash, period, date) in [
-            (1u8, "2015-01-01..2015-12-31", "2015-05-05"),
-            (2, "2015-04-01..2016-03-31", "2016-01-01"),
-        ] {
-            let Begin::Started(seq) = s.begin("police", &[hash; 32]).unwrap() else {
-                panic!()
-            };
-            let mut buf = EventBuffer::default();
-            buf.push(7, &ev(EventKind::Offence, date));
-            s.put_events(seq, &buf).unwrap();
-            s.commit(record(seq, "police", period), &[hash; 32])
-                .unwrap();
-        }
-        // The 2015-05-05 offence was in the first delivery only; the second
-        // covers that date and does not list it: it was withdrawn.
-        let got = s
-            .events(
-                &[7],
-                &[EventKind::Offence],
-                d("2015-01-01"),
-                d("2016-12-31"),
-            )
-            .unwrap();
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].event.start, d("2016-01-01"));
-        assert_eq!(
-            s.coverage(SourceKind::Police),
-            vec![Period::parse("2015-01-01..2016-03-31").unwrap()]
-        );
-    }
-
-    #[test]
-    fn delta_chunks_cut_at_entry_boundaries() {
-        let mut d = Delta::default();
-        for p in 0..1000u64 {
-            d.new_persons.push((p, Some((2000, 1))));
-            d.new_keys.push(([p as u8; 16], p));
-        }
-        let bytes = d.encode();
-        let chunks: Vec<&[u8]> = chunk_entries(&bytes, 1000).collect();
-        assert!(chunks.len() > 30);
-        let mut m = Matcher::new();
-        for c in &chunks {
-            assert!(c.len() <= 1000);
-            m.apply_encoded(c).unwrap();
-        }
-        assert_eq!(m.person_count(), 1000);
-    }
+    use crate::ingest::matching::Delta;
+    use crate::records::{Event, EventKind, Period, SourceKind};
+    use chrono::NaiveDate;
 
     #[test]
     fn a_store_in_use_is_reported_as_such() {
@@ -942,10 +506,140 @@ mod tests {
         assert!(err.contains("'k1'") && err.contains("'k2'"), "{err}");
         {
             let s = Store::open(dir.path(), "k1").unwrap();
-            s.meta.insert("schema", &99u32.to_be_bytes()).unwrap();
+            s.trees
+                .write(TreeId::Meta, Write::Insert(b"schema", &99u32.to_be_bytes()))
+                .unwrap();
             s.flush().unwrap();
         }
         let err = Store::open(dir.path(), "k1").err().unwrap();
         assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }));
+    }
+
+    #[test]
+    fn tree_names_are_the_on_disk_names() {
+        let names: Vec<&str> = TreeId::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "events",
+                "identity",
+                "cases",
+                "claims",
+                "deliveries",
+                "content",
+                "pending",
+                "meta",
+                "verdicts",
+                "outbox",
+                "pull_state"
+            ]
+        );
+        for (i, t) in TreeId::ALL.iter().enumerate() {
+            assert_eq!(*t as usize, i, "ALL is in declaration order");
+        }
+    }
+
+    /// Writes of every family (a delivery as ingest makes it, a swept one,
+    /// a decision, the outbox, the fetch state) all pass the one write path:
+    /// for every tree, the keys the path saw added minus removed are exactly
+    /// the tree's size, so no write went around it.
+    #[test]
+    fn every_write_passes_the_one_write_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "k1").unwrap();
+        let d = |v: &str| NaiveDate::parse_from_str(v, "%Y-%m-%d").unwrap();
+        let event = Event {
+            kind: EventKind::Offence,
+            start: d("2015-05-05"),
+            end: None,
+            code: 0,
+            values: [0; 4],
+        };
+        // A committed delivery, with every kind of row.
+        let Begin::Started(seq) = s.begin("cases", &[1; 32]).unwrap() else {
+            panic!()
+        };
+        let mut buf = EventBuffer::default();
+        buf.push(7, &event);
+        let mut delta = Delta::default();
+        delta.new_persons.push((7, None));
+        let case = CaseRecord {
+            case_ref: "C1".into(),
+            seq,
+            start: d("2015-01-01"),
+            end: None,
+            members: vec![],
+        };
+        let claim = ClaimRecord {
+            seq,
+            case_ref: "C1".into(),
+            outcome_id: "o".into(),
+            claim_date: d("2016-01-01"),
+            keyworker_ref: None,
+        };
+        let rec = DeliveryRecord {
+            seq,
+            feed: "cases".into(),
+            kind: SourceKind::Police,
+            period: Period::parse("2015-01-01..2015-12-31"),
+            content_hash: String::new(),
+            received_at: chrono::Utc::now(),
+            rows: 1,
+            accepted: 1,
+            rejected: 0,
+            persons_new: 1,
+            records_matched: 0,
+            families_touched: 1,
+        };
+        let rows = DeliveryRows {
+            delta: &delta,
+            events: &buf,
+            cases: &[&case],
+            claims: std::slice::from_ref(&claim),
+        };
+        s.write_delivery(rows, rec, &[1; 32]).unwrap();
+        // A delivery that fails part-way and is swept.
+        let Begin::Started(seq2) = s.begin("police", &[2; 32]).unwrap() else {
+            panic!()
+        };
+        s.put_events(seq2, &buf).unwrap();
+        s.sweep(seq2).unwrap();
+        // A decision, decided again.
+        s.put_verdict("C1", "o", d("2016-01-01"), b"{}").unwrap();
+        s.put_verdict("C1", "o", d("2016-01-01"), b"{\"a\":1}")
+            .unwrap();
+        // The outbox and the fetch state, through their handles.
+        let ob = s.outbox();
+        let state = DeliveryState {
+            attempts: 0,
+            next_attempt_at: chrono::Utc::now(),
+            last_error: None,
+            delivered_at: None,
+        };
+        let sinks = vec!["a".to_string(), "b".to_string()];
+        assert!(ob.enqueue("ntc_1", b"{}", &sinks, &state).unwrap());
+        ob.update_state("ntc_1", "a", |mut st| {
+            st.attempts += 1;
+            st
+        })
+        .unwrap()
+        .unwrap();
+        let pulls = s.pull_state();
+        let v = crate::pull::Validators {
+            etag: Some("\"x\"".into()),
+            last_modified: None,
+        };
+        pulls.acknowledge("police", &v).unwrap();
+        pulls.acknowledge("police", &v).unwrap();
+
+        for t in TreeId::ALL {
+            let (ops, net) = s.trees.tally(t);
+            assert_eq!(net, s.trees.len(t) as i64, "tree {}", t.name());
+            assert!(ops > 0, "no write to {} passed the path", t.name());
+        }
+        assert_eq!(s.trees.tally(TreeId::Verdicts), (2, 1));
+        assert_eq!(s.trees.tally(TreeId::Outbox), (4, 3));
+        assert_eq!(s.trees.tally(TreeId::PullState), (2, 1));
+        assert_eq!(s.trees.tally(TreeId::Pending).1, 0, "both markers gone");
     }
 }

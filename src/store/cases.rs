@@ -1,0 +1,162 @@
+//! Cases and claims: what the council's case system delivered.
+//!
+//! Trees owned: `cases` (case ref, 0, seq u32 → JSON [`CaseRecord`]: every
+//! version, newest last) and `claims` (case ref, 0, outcome, 0, date → JSON
+//! [`ClaimRecord`]).
+//!
+//! Promises: a case reads as its latest committed version; a claim is
+//! stored once per (case, outcome, date), the first delivery's copy kept;
+//! uncommitted versions and claims are invisible, and swept with their
+//! delivery.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{seq_bytes, Store, StoreError, TreeId, Write};
+use crate::ingest::matching::PersonId;
+use crate::records::Role;
+
+/// One member of a keyworker case, pseudonymised.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CaseMember {
+    pub person: PersonId,
+    pub role: Role,
+    pub problems: Vec<String>,
+    /// Household token (hex), if the case system gave an address.
+    pub address: Option<String>,
+}
+
+/// A keyworker case as its latest delivery described it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CaseRecord {
+    pub case_ref: String,
+    pub seq: u32,
+    pub start: NaiveDate,
+    pub end: Option<NaiveDate>,
+    pub members: Vec<CaseMember>,
+}
+
+impl CaseRecord {
+    /// The case's identified problems: the union over members.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p: Vec<String> = self
+            .members
+            .iter()
+            .flat_map(|m| m.problems.clone())
+            .collect();
+        p.sort();
+        p.dedup();
+        p
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClaimRecord {
+    pub seq: u32,
+    pub case_ref: String,
+    pub outcome_id: String,
+    pub claim_date: NaiveDate,
+    pub keyworker_ref: Option<String>,
+}
+
+/// The key of a claim, and of its decision in the verdict tree.
+pub(super) fn claim_key(case_ref: &str, outcome: &str, date: NaiveDate) -> Vec<u8> {
+    let mut k = case_ref.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(outcome.as_bytes());
+    k.push(0);
+    k.extend_from_slice(date.to_string().as_bytes());
+    k
+}
+
+impl Store {
+    pub(super) fn put_case(&self, case: &CaseRecord) -> Result<(), StoreError> {
+        let mut k = case.case_ref.as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(&seq_bytes(case.seq));
+        let v = serde_json::to_vec(case).expect("case serialises");
+        self.trees.write(TreeId::Cases, Write::Insert(&k, &v))
+    }
+
+    /// Stores a claim unless the same (case, outcome, date) is stored.
+    /// Returns whether it was new.
+    pub(super) fn put_claim(&self, claim: &ClaimRecord) -> Result<bool, StoreError> {
+        let k = claim_key(&claim.case_ref, &claim.outcome_id, claim.claim_date);
+        if self.trees.contains_key(TreeId::Claims, &k)? {
+            return Ok(false);
+        }
+        let v = serde_json::to_vec(claim).expect("claim serialises");
+        self.trees.write(TreeId::Claims, Write::Insert(&k, &v))?;
+        Ok(true)
+    }
+
+    /// Removes the case versions written under `seq` (part of a sweep).
+    pub(super) fn sweep_cases(&self, seq: u32) -> Result<(), StoreError> {
+        let s4 = seq_bytes(seq);
+        for item in self.trees.iter(TreeId::Cases) {
+            let (k, _) = item?;
+            if k.len() >= 4 && k[k.len() - 4..] == s4 {
+                self.trees.write(TreeId::Cases, Write::Remove(&k))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the claims written under `seq` (part of a sweep).
+    pub(super) fn sweep_claims(&self, seq: u32) -> Result<(), StoreError> {
+        for item in self.trees.iter(TreeId::Claims) {
+            let (k, v) = item?;
+            if serde_json::from_slice::<ClaimRecord>(&v).is_ok_and(|c| c.seq == seq) {
+                self.trees.write(TreeId::Claims, Write::Remove(&k))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decode_case(&self, v: &[u8]) -> Result<CaseRecord, StoreError> {
+        serde_json::from_slice(v).map_err(|x| self.corrupt(format!("case record: {x}")))
+    }
+
+    /// The latest committed record of every case.
+    pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
+        let mut latest: BTreeMap<String, CaseRecord> = BTreeMap::new();
+        for item in self.trees.iter(TreeId::Cases) {
+            let (_, v) = item?;
+            let c = self.decode_case(&v)?;
+            if !self.committed.contains_key(&c.seq) {
+                continue;
+            }
+            latest.insert(c.case_ref.clone(), c); // keys sort by seq within a case
+        }
+        Ok(latest.into_values().collect())
+    }
+
+    pub fn case(&self, case_ref: &str) -> Result<Option<CaseRecord>, StoreError> {
+        let mut prefix = case_ref.as_bytes().to_vec();
+        prefix.push(0);
+        let mut best = None;
+        for item in self.trees.scan_prefix(TreeId::Cases, &prefix) {
+            let (_, v) = item?;
+            let c = self.decode_case(&v)?;
+            if self.committed.contains_key(&c.seq) {
+                best = Some(c);
+            }
+        }
+        Ok(best)
+    }
+
+    pub fn claims(&self) -> Result<Vec<ClaimRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.trees.iter(TreeId::Claims) {
+            let (_, v) = item?;
+            let c: ClaimRecord = serde_json::from_slice(&v)
+                .map_err(|x| self.corrupt(format!("claim record: {x}")))?;
+            if self.committed.contains_key(&c.seq) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+}

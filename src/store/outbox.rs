@@ -1,0 +1,164 @@
+//! The outbox's persistence: every notice, and its delivery state per sink.
+//!
+//! Tree owned: `outbox` (`n`, 0, notice id → the notice's JSON; `d`, 0,
+//! notice id, 0, sink → JSON [`DeliveryState`]).
+//!
+//! Promises: a notice and its states are stored together or not at all; a
+//! state is changed by a read-modify-write that cannot interleave with
+//! another; every write is flushed before its call returns. What to send
+//! when is notify's business (`crate::notify::Outbox`): this file only keeps.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::db::Tx;
+use super::{Store, StoreError, TreeId, Trees};
+
+/// Delivery state of one (notice, sink) pair, as persisted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryState {
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not to be tried before this.
+    pub next_attempt_at: DateTime<Utc>,
+    /// The last failure, named (status, timeout, TLS error): no notice data.
+    pub last_error: Option<String>,
+    /// Set once the sink acknowledged (2xx / rename done).
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// A handle on the outbox tree (cheap to clone; shares the store's trees,
+/// so it may be used while the store itself is locked for ingest).
+#[derive(Clone)]
+pub struct OutboxStore {
+    trees: Trees,
+}
+
+impl Store {
+    /// The outbox handle.
+    pub fn outbox(&self) -> OutboxStore {
+        OutboxStore {
+            trees: self.trees.clone(),
+        }
+    }
+}
+
+fn notice_key(id: &str) -> Vec<u8> {
+    let mut k = b"n\0".to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn delivery_key(id: &str, sink: &str) -> Vec<u8> {
+    let mut k = b"d\0".to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(sink.as_bytes());
+    k
+}
+
+fn split_delivery_key(k: &[u8]) -> Option<(String, String)> {
+    let rest = k.strip_prefix(b"d\0")?;
+    let pos = rest.iter().position(|b| *b == 0)?;
+    let id = std::str::from_utf8(&rest[..pos]).ok()?;
+    let sink = std::str::from_utf8(&rest[pos + 1..]).ok()?;
+    Some((id.to_owned(), sink.to_owned()))
+}
+
+impl OutboxStore {
+    fn corrupt(&self, what: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.trees.path().to_path_buf(),
+            what,
+        }
+    }
+
+    fn decode_state(&self, v: &[u8]) -> Result<DeliveryState, StoreError> {
+        serde_json::from_slice(v).map_err(|x| self.corrupt(format!("outbox delivery state: {x}")))
+    }
+
+    /// Stores the notice's JSON and `state` for every sink, atomically, and
+    /// flushes. Returns `false` (and changes nothing) if a notice with this
+    /// id is already stored.
+    pub fn enqueue(
+        &self,
+        id: &str,
+        notice_json: &[u8],
+        sinks: &[String],
+        state: &DeliveryState,
+    ) -> Result<bool, StoreError> {
+        let state = serde_json::to_vec(state).expect("state serialises");
+        let nkey = notice_key(id);
+        let inserted = self.trees.transact(TreeId::Outbox, |tx| {
+            if tx.get(&nkey)?.is_some() {
+                return Ok(false);
+            }
+            tx.insert(&nkey, notice_json)?;
+            for s in sinks {
+                tx.insert(&delivery_key(id, s), &state)?;
+            }
+            Ok(true)
+        })?;
+        self.trees.flush()?;
+        Ok(inserted)
+    }
+
+    /// The stored JSON of the notice with this id.
+    pub fn notice_json(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .trees
+            .get(TreeId::Outbox, &notice_key(id))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// How many notices are stored.
+    pub fn notice_count(&self) -> usize {
+        self.trees.scan_prefix(TreeId::Outbox, b"n\0").count()
+    }
+
+    /// The delivery state of `id` to `sink`.
+    pub fn state(&self, id: &str, sink: &str) -> Result<Option<DeliveryState>, StoreError> {
+        self.trees
+            .get(TreeId::Outbox, &delivery_key(id, sink))?
+            .map(|v| self.decode_state(&v))
+            .transpose()
+    }
+
+    /// Every stored (notice id, sink, state), in key order.
+    pub fn states(&self) -> Result<Vec<(String, String, DeliveryState)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.trees.scan_prefix(TreeId::Outbox, b"d\0") {
+            let (k, v) = kv?;
+            let Some((id, sink)) = split_delivery_key(&k) else {
+                continue;
+            };
+            out.push((id, sink, self.decode_state(&v)?));
+        }
+        Ok(out)
+    }
+
+    /// Replaces the state of `id` to `sink` by `f` of it, atomically, and
+    /// flushes. `None` (and nothing written) if there is no such delivery.
+    pub fn update_state(
+        &self,
+        id: &str,
+        sink: &str,
+        f: impl Fn(DeliveryState) -> DeliveryState,
+    ) -> Result<Option<DeliveryState>, StoreError> {
+        let key = delivery_key(id, sink);
+        let new = self.trees.transact(TreeId::Outbox, |tx| {
+            let Some(old) = tx.get(&key)? else {
+                return Ok(None);
+            };
+            let old = match self.decode_state(&old) {
+                Ok(s) => s,
+                Err(e) => return Tx::abort(e),
+            };
+            let new = f(old);
+            tx.insert(&key, &serde_json::to_vec(&new).expect("state serialises"))?;
+            Ok(Some(new))
+        })?;
+        self.trees.flush()?;
+        Ok(new)
+    }
+}
