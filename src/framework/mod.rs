@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::records::{EventKind, SourceKind};
 
+pub mod scenario;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Framework {
