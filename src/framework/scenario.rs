@@ -740,8 +740,10 @@ impl ScenarioFile {
                 if let Some(v) = st.expect {
                     mark(v);
                 }
-                if st.parts.contains(&Verdict::Verified) {
-                    mark(Verdict::Verified);
+                // A part decided on its own counts: an outcome whose data is
+                // only part of the claim is contradicted by that part.
+                for v in &st.parts {
+                    mark(*v);
                 }
             }
         }

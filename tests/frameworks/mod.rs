@@ -5,7 +5,6 @@
 mod bristol;
 mod cumbria;
 mod leicester;
-mod south_tyneside;
 
 use std::collections::HashMap;
 use std::path::Path;
