@@ -2,7 +2,6 @@
 //! and left insufficient for lack of coverage; attested and unavailable
 //! outcomes never verified; window boundaries as properties.
 
-mod cumbria;
 mod leicester;
 
 use std::collections::HashMap;
