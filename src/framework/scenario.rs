@@ -213,6 +213,10 @@ pub struct Step {
     pub outcome: Option<String>,
     #[serde(default)]
     pub claim: Option<NaiveDate>,
+    /// Decide only this part (from 0) of an `all_of` / `any_of` outcome;
+    /// every expectation then applies to the part.
+    #[serde(default)]
+    pub part: Option<usize>,
     /// Framework settings changed for this step only.
     #[serde(default)]
     pub settings: Option<Settings>,
@@ -236,6 +240,9 @@ pub struct Step {
     /// number, so `p{mum}` is her pseudonym) ...
     #[serde(default)]
     pub finding: Texts,
+    /// ... a text it starts with ...
+    #[serde(default)]
+    pub finding_starts: Option<String>,
     /// ... texts not in it ...
     #[serde(default)]
     pub finding_not: Texts,
@@ -279,6 +286,7 @@ impl Step {
             || !self.dates_include.is_empty()
             || !matches!(self.finding, Texts::None)
             || !matches!(self.finding_not, Texts::None)
+            || self.finding_starts.is_some()
             || !matches!(self.any_finding, Texts::None)
             || self.persons.is_some()
             || self.persons_count.is_some()
@@ -555,12 +563,12 @@ impl ScenarioFile {
                         None => bad_step("expects a decision but names no outcome".into()),
                         Some(o) => match fw.outcome(o) {
                             None => bad_step(format!("outcome '{o}' is not in the framework")),
-                            Some(out) if !st.parts.is_empty() => {
+                            Some(out) if !st.parts.is_empty() || st.part.is_some() => {
                                 let n = match &out.rule {
                                     Rule::AllOf { rules } | Rule::AnyOf { rules } => rules.len(),
                                     _ => 0,
                                 };
-                                if st.parts.len() > n {
+                                if st.parts.len() > n || st.part.is_some_and(|p| p >= n) {
                                     bad_step(format!("outcome '{o}' has {n} parts"));
                                 }
                             }
@@ -691,8 +699,14 @@ impl ScenarioFile {
                     fail("no outcome or claim date".into());
                     continue;
                 };
-                let dec = decide(fw, &case.data, &o.rule, &o.problem, claim);
-                let parts: Vec<Verdict> = match &o.rule {
+                let rule = match (&o.rule, st.part) {
+                    (Rule::AllOf { rules } | Rule::AnyOf { rules }, Some(p)) if p < rules.len() => {
+                        &rules[p]
+                    }
+                    _ => &o.rule,
+                };
+                let dec = decide(fw, &case.data, rule, &o.problem, claim);
+                let parts: Vec<Verdict> = match rule {
                     Rule::AllOf { rules } | Rule::AnyOf { rules } => rules
                         .iter()
                         .take(st.parts.len())
@@ -848,6 +862,13 @@ fn expect(
         check(
             finding.contains(&t),
             format!("expected the finding to contain '{t}', got '{finding}'"),
+        );
+    }
+    if let Some(t) = &st.finding_starts {
+        let t = fill(t);
+        check(
+            finding.starts_with(&t),
+            format!("expected the finding to start with '{t}', got '{finding}'"),
         );
     }
     for t in st.finding_not.list() {
