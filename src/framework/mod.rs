@@ -1217,21 +1217,7 @@ impl Framework {
     }
 }
 
-/// The frameworks shipped in `frameworks/`, compiled into the binary so
-/// `framework = "sunderland"` works without a file.
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "sunderland",
-        include_str!("../../frameworks/sunderland.toml"),
-    ),
-    (
-        "south-tyneside",
-        include_str!("../../frameworks/south-tyneside.toml"),
-    ),
-    ("bristol", include_str!("../../frameworks/bristol.toml")),
-    ("cumbria", include_str!("../../frameworks/cumbria.toml")),
-    ("leicester", include_str!("../../frameworks/leicester.toml")),
-];
+include!(concat!(env!("OUT_DIR"), "/builtin_frameworks.rs"));
 
 impl Framework {
     /// A shipped framework by id.
