@@ -1,5 +1,5 @@
 //! Embeds every shipped framework: each `frameworks/<id>.toml` (but the
-//! `TEMPLATE.toml` analysts copy) becomes an entry of
+//! `TEMPLATE*.toml` files analysts copy) becomes an entry of
 //! `outcomesd::framework::BUILTIN`, so shipping a council's framework needs
 //! the file and its scenarios, and no Rust.
 
@@ -13,7 +13,10 @@ fn main() {
         .expect("frameworks/ is readable")
         .map(|e| e.expect("frameworks/ entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .filter(|p| p.file_stem().is_some_and(|s| s != "TEMPLATE"))
+        .filter(|p| {
+            !p.file_stem()
+                .is_some_and(|s| s.to_string_lossy().starts_with("TEMPLATE"))
+        })
         .collect();
     // Sunderland first, as the default the docs and demo use; then by id.
     files.sort_by_key(|p| {

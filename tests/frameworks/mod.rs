@@ -2,6 +2,8 @@
 //! against its framework, and window boundaries as properties. The
 //! scenarios are data, so a council's framework tests need no Rust.
 
+mod scenarios;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -187,42 +189,4 @@ mod windows {
             prop_assert_eq!(dec.verdict, Verdict::Verified);
         }
     }
-}
-
-/// Every scenario file in `frameworks/scenarios/`, run against the framework
-/// it names: a council's framework tests are data, so a sixth council needs
-/// no Rust.
-#[test]
-fn every_scenario_file_passes() {
-    use outcomesd::framework::scenario::ScenarioFile;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(root.join("frameworks/scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 5, "{files:?}");
-    let mut failures = Vec::new();
-    let (mut scenarios, mut checks) = (0, 0);
-    for path in &files {
-        let file = ScenarioFile::load(path).unwrap_or_else(|e| panic!("{e}"));
-        let fw = framework(&file.framework);
-        let report = file.run(&fw).unwrap_or_else(|e| panic!("{e}"));
-        scenarios += report.results.len();
-        checks += report.checks();
-        for r in report.results.iter().filter(|r| !r.passed()) {
-            failures.push(format!(
-                "{}: {}:\n    {}",
-                path.display(),
-                r.name,
-                r.failures.join("\n    ")
-            ));
-        }
-    }
-    eprintln!(
-        "{} files, {scenarios} scenarios and checks, {checks} expectations",
-        files.len()
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

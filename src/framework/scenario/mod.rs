@@ -308,6 +308,10 @@ impl Step {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checks {
+    /// The file tests only some outcomes: skip the check that every
+    /// data-verifiable outcome is verified, contradicted and insufficient.
+    #[serde(default)]
+    pub partial: bool,
     #[serde(default)]
     pub version: Option<String>,
     /// How many problems, or their ids in order.

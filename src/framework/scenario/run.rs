@@ -19,7 +19,9 @@ impl ScenarioFile {
             report.results.push(self.run_scenario(fw, sc));
         }
         report.results.extend(self.run_checks(fw));
-        report.results.push(self.coverage_check(fw));
+        if !self.checks.partial {
+            report.results.push(self.coverage_check(fw));
+        }
         Ok(report)
     }
 
