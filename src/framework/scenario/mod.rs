@@ -517,8 +517,12 @@ impl ScenarioFile {
         }
         for (name, fam) in &self.family {
             let mut handles = Vec::new();
-            let mut bad =
-                |m: String| issues.push((self.line_of(name), format!("family {name}: {m}")));
+            let line = self
+                .text
+                .lines()
+                .position(|l| l.trim() == format!("[family.{name}]"))
+                .map(|i| i + 1);
+            let mut bad = |m: String| issues.push((line, format!("family {name}: {m}")));
             if fam.start.is_none() {
                 bad("has no start".into());
             }
@@ -685,4 +689,115 @@ fn parse_birth(s: &str) -> Option<(i32, u32)> {
     let (y, m) = s.split_once('-')?;
     let (y, m) = (y.parse().ok()?, m.parse().ok()?);
     (1..=12).contains(&m).then_some((y, m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"framework = "sunderland"
+claim = "2016-06-15"
+
+[family.f]
+start = "2015-06-01"
+members = [{ name = "kid", role = "child", birth = "2007-09", problems = ["crime"] }]
+
+[[scenario]]
+name = "s"
+outcome = "SUN-1.1"
+family = "f"
+[[scenario.step]]
+coverage = "all"
+expect = "verified"
+"#;
+
+    fn sunderland() -> Framework {
+        Framework::builtin("sunderland").unwrap().unwrap()
+    }
+
+    fn spec(kind: EventKind) -> EventSpec {
+        EventSpec {
+            who: "kid".into(),
+            kind,
+            date: "2016-01-01".parse().unwrap(),
+            end: None,
+            code: None,
+            possible: None,
+            attended: None,
+            authorised: None,
+            unauthorised: None,
+            days: None,
+            pence: None,
+            score: None,
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let text = FILE.replace("expect = ", "expekt = ");
+        let err = ScenarioFile::parse(Path::new("s.toml"), &text).unwrap_err();
+        assert_eq!(err.issues[0].0, Some(14), "{err}");
+        assert!(
+            err.to_string()
+                .contains("s.toml:14: unknown field `expekt`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_bad_reference_is_reported_at_once() {
+        let text = FILE
+            .replace("birth = \"2007-09\"", "birth = \"2007-13\"")
+            .replace("family = \"f\"", "family = \"g\"");
+        let file = ScenarioFile::parse(Path::new("s.toml"), &text).unwrap();
+        let err = file.validate(&sunderland()).unwrap_err();
+        let msgs: Vec<&str> = err.issues.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(
+            msgs[0].contains("birth '2007-13' is not YYYY-MM"),
+            "{msgs:?}"
+        );
+        assert_eq!(err.issues[0].0, Some(4));
+        assert!(msgs[1].contains("no family template 'g'"), "{msgs:?}");
+        assert_eq!(err.issues[1].0, Some(9));
+    }
+
+    #[test]
+    fn a_failed_expectation_names_its_step() {
+        let file = ScenarioFile::parse(Path::new("s.toml"), FILE).unwrap();
+        let report = file.run(&sunderland()).unwrap();
+        assert!(report.results[0].passed(), "{report:?}");
+        let text = FILE.replace("coverage = \"all\"\n", "");
+        let file = ScenarioFile::parse(Path::new("s.toml"), &text).unwrap();
+        let report = file.run(&sunderland()).unwrap();
+        let r = &report.results[0];
+        assert_eq!(r.checks, 1);
+        assert!(
+            r.failures[0].starts_with("step 1: expected verified, got insufficient"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn numbers_are_named_and_kept_where_the_kind_reads_them() {
+        let mut a = spec(EventKind::Attendance);
+        (a.possible, a.attended, a.authorised, a.unauthorised) =
+            (Some(100), Some(90), Some(4), Some(6));
+        assert_eq!(event(&a).unwrap().values, [100, 90, 4, 6]);
+        let mut s = spec(EventKind::Suspension);
+        s.days = Some(3);
+        assert_eq!(event(&s).unwrap().values, [3, 0, 0, 0]);
+        s.pence = Some(1);
+        assert_eq!(event(&s).unwrap_err(), "suspension takes no `pence`");
+        let mut b = spec(EventKind::BenefitSpell);
+        assert!(event(&b).unwrap_err().contains("needs a code"));
+        b.code = Some("esa".into());
+        assert_eq!(
+            event(&b).unwrap().code,
+            EventKind::BenefitSpell.code_of("esa").unwrap()
+        );
+        let mut o = spec(EventKind::Offence);
+        o.end = Some("2016-02-01".parse().unwrap());
+        assert!(event(&o).unwrap_err().contains("not a spell"));
+    }
 }
