@@ -11,6 +11,19 @@ use super::*;
 impl ScenarioFile {
     /// The `[checks]` table: one result per check given.
     pub(super) fn run_checks(&self, fw: &Framework) -> Vec<ScenarioResult> {
+        let mut out = self.count_checks(fw);
+        out.extend(self.content_checks(fw));
+        if let Some(nv) = &self.checks.never_verified {
+            out.push(self.never_verified(fw, nv));
+        }
+        if let Some(pa) = &self.checks.partly_attested {
+            out.push(self.partly_attested(fw, pa));
+        }
+        out
+    }
+
+    /// Counts and ids.
+    fn count_checks(&self, fw: &Framework) -> Vec<ScenarioResult> {
         let c = &self.checks;
         let mut out = Vec::new();
         let mut add = |name: &str, failures: Vec<String>, checks: usize| {
@@ -112,6 +125,27 @@ impl ScenarioFile {
                 1,
             );
         }
+        out
+    }
+
+    /// What the outcomes say, and the meta-checks.
+    fn content_checks(&self, fw: &Framework) -> Vec<ScenarioResult> {
+        let c = &self.checks;
+        let mut out = Vec::new();
+        let mut add = |name: &str, failures: Vec<String>, checks: usize| {
+            out.push(ScenarioResult {
+                name: format!("check: {name}"),
+                checks,
+                failures,
+            })
+        };
+        let eq = |name: &str, got: String, want: String| {
+            if got == want {
+                vec![]
+            } else {
+                vec![format!("{name}: expected {want}, got {got}")]
+            }
+        };
         if let Some(p) = &c.id_prefix {
             let bad: Vec<String> = fw
                 .outcomes
@@ -147,6 +181,11 @@ impl ScenarioFile {
             );
         }
         if let Some(r) = &c.indicator_per_outcome {
+            let indicators: Vec<&str> = fw
+                .problems
+                .iter()
+                .flat_map(|p| p.indicators.iter().map(|i| i.id.as_str()))
+                .collect();
             let bad: Vec<String> = fw
                 .outcomes
                 .iter()
@@ -208,12 +247,6 @@ impl ScenarioFile {
                 steps_check(fw, s),
                 2 + usize::from(s.step_contains.is_some()),
             );
-        }
-        if let Some(nv) = &c.never_verified {
-            out.push(self.never_verified(fw, nv));
-        }
-        if let Some(pa) = &c.partly_attested {
-            out.push(self.partly_attested(fw, pa));
         }
         out
     }

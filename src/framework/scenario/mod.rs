@@ -536,77 +536,7 @@ impl ScenarioFile {
         }
         let mut names = std::collections::HashSet::new();
         for sc in &self.scenarios {
-            let mut bad_msgs = Vec::new();
-            let mut bad = |m: String| bad_msgs.push(m);
-            if !names.insert(sc.name.as_str()) {
-                bad("the name is used twice".into());
-            }
-            let mut handles = Vec::new();
-            match (&sc.family, sc.start) {
-                (Some(f), _) => match self.family.get(f) {
-                    Some(fam) => {
-                        check_data(&mut handles, &fam.members, &fam.household, &[], &mut bad)
-                    }
-                    None => bad(format!("no family template '{f}'")),
-                },
-                (None, None) => bad("names neither a family nor a start".into()),
-                (None, Some(_)) => {}
-            }
-            if sc.steps.is_empty() {
-                bad("has no steps".into());
-            }
-            for (i, st) in sc.steps.iter().enumerate() {
-                let mut bad_step = |m: String| bad(format!("step {}: {m}", i + 1));
-                check_data(
-                    &mut handles,
-                    &st.members,
-                    &st.household,
-                    &st.events,
-                    &mut bad_step,
-                );
-                if let Some(ps) = &st.persons {
-                    for p in ps {
-                        if !handles.contains(p) {
-                            bad_step(format!("persons: no member '{p}'"));
-                        }
-                    }
-                }
-                if st.decides_outcome() {
-                    match st.outcome.as_ref().or(sc.outcome.as_ref()) {
-                        None => bad_step("expects a decision but names no outcome".into()),
-                        Some(o) => match fw.outcome(o) {
-                            None => bad_step(format!("outcome '{o}' is not in the framework")),
-                            Some(out) if !st.parts.is_empty() || st.part.is_some() => {
-                                let n = match &out.rule {
-                                    Rule::AllOf { rules } | Rule::AnyOf { rules } => rules.len(),
-                                    _ => 0,
-                                };
-                                if st.parts.len() > n || st.part.is_some_and(|p| p >= n) {
-                                    bad_step(format!("outcome '{o}' has {n} parts"));
-                                }
-                            }
-                            Some(_) => {}
-                        },
-                    }
-                    if st.claim.or(sc.claim).or(self.claim).is_none() {
-                        bad_step("names no claim date".into());
-                    }
-                }
-                let known: Vec<&str> = fw
-                    .problems
-                    .iter()
-                    .flat_map(|p| p.indicators.iter().map(|i| i.id.as_str()))
-                    .collect();
-                for id in st.indicators.keys() {
-                    if !known.contains(&id.as_str()) {
-                        bad_step(format!("indicator '{id}' is not in the framework"));
-                    }
-                }
-                if !st.decides_outcome() && st.indicators.is_empty() {
-                    bad_step("expects nothing".into());
-                }
-            }
-            for m in bad_msgs {
+            for m in self.validate_scenario(fw, sc, &mut names) {
                 issues.push((self.line_of(&sc.name), format!("scenario {}: {m}", sc.name)));
             }
         }
@@ -647,6 +577,84 @@ impl ScenarioFile {
                 issues,
             })
         }
+    }
+
+    /// One scenario's bad references, as messages.
+    fn validate_scenario<'a>(
+        &self,
+        fw: &Framework,
+        sc: &'a Scenario,
+        names: &mut std::collections::HashSet<&'a str>,
+    ) -> Vec<String> {
+        let mut bad_msgs = Vec::new();
+        let mut bad = |m: String| bad_msgs.push(m);
+        if !names.insert(sc.name.as_str()) {
+            bad("the name is used twice".into());
+        }
+        let mut handles = Vec::new();
+        match (&sc.family, sc.start) {
+            (Some(f), _) => match self.family.get(f) {
+                Some(fam) => check_data(&mut handles, &fam.members, &fam.household, &[], &mut bad),
+                None => bad(format!("no family template '{f}'")),
+            },
+            (None, None) => bad("names neither a family nor a start".into()),
+            (None, Some(_)) => {}
+        }
+        if sc.steps.is_empty() {
+            bad("has no steps".into());
+        }
+        for (i, st) in sc.steps.iter().enumerate() {
+            let mut bad_step = |m: String| bad(format!("step {}: {m}", i + 1));
+            check_data(
+                &mut handles,
+                &st.members,
+                &st.household,
+                &st.events,
+                &mut bad_step,
+            );
+            if let Some(ps) = &st.persons {
+                for p in ps {
+                    if !handles.contains(p) {
+                        bad_step(format!("persons: no member '{p}'"));
+                    }
+                }
+            }
+            if st.decides_outcome() {
+                match st.outcome.as_ref().or(sc.outcome.as_ref()) {
+                    None => bad_step("expects a decision but names no outcome".into()),
+                    Some(o) => match fw.outcome(o) {
+                        None => bad_step(format!("outcome '{o}' is not in the framework")),
+                        Some(out) if !st.parts.is_empty() || st.part.is_some() => {
+                            let n = match &out.rule {
+                                Rule::AllOf { rules } | Rule::AnyOf { rules } => rules.len(),
+                                _ => 0,
+                            };
+                            if st.parts.len() > n || st.part.is_some_and(|p| p >= n) {
+                                bad_step(format!("outcome '{o}' has {n} parts"));
+                            }
+                        }
+                        Some(_) => {}
+                    },
+                }
+                if st.claim.or(sc.claim).or(self.claim).is_none() {
+                    bad_step("names no claim date".into());
+                }
+            }
+            let known: Vec<&str> = fw
+                .problems
+                .iter()
+                .flat_map(|p| p.indicators.iter().map(|i| i.id.as_str()))
+                .collect();
+            for id in st.indicators.keys() {
+                if !known.contains(&id.as_str()) {
+                    bad_step(format!("indicator '{id}' is not in the framework"));
+                }
+            }
+            if !st.decides_outcome() && st.indicators.is_empty() {
+                bad_step("expects nothing".into());
+            }
+        }
+        bad_msgs
     }
 }
 
