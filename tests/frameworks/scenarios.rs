@@ -142,12 +142,12 @@ fn frameworks_test_exits_78_for_an_invalid_file_naming_the_line() {
         ),
         (
             PASSING.replace("kind = \"offence\"", "kind = \"offence\", code = \"grave\""),
-            ":10:",
+            ":17:",
             "'grave' is not a code of offence",
         ),
         (
             PASSING.replace("who = \"child\"", "who = \"dad\""),
-            ":10:",
+            ":17:",
             "no member 'dad'",
         ),
         (
@@ -157,7 +157,7 @@ fn frameworks_test_exits_78_for_an_invalid_file_naming_the_line() {
         ),
         (
             PASSING.replace("kind = \"offence\"", "kind = \"offence\", days = 3"),
-            ":10:",
+            ":17:",
             "offence takes no `days`",
         ),
     ];

@@ -537,7 +537,8 @@ impl ScenarioFile {
         let mut names = std::collections::HashSet::new();
         for sc in &self.scenarios {
             for m in self.validate_scenario(fw, sc, &mut names) {
-                issues.push((self.line_of(&sc.name), format!("scenario {}: {m}", sc.name)));
+                let line = self.event_line(sc, &m).or_else(|| self.line_of(&sc.name));
+                issues.push((line, format!("scenario {}: {m}", sc.name)));
             }
         }
         if let Some(nv) = &self.checks.never_verified {
@@ -577,6 +578,22 @@ impl ScenarioFile {
                 issues,
             })
         }
+    }
+
+    /// The line of the event a message is about (`event KIND on DATE`),
+    /// searched from the scenario's name on.
+    fn event_line(&self, sc: &Scenario, msg: &str) -> Option<usize> {
+        let rest = &msg[msg.find("event ")? + 6..];
+        let (kind, rest) = rest.split_once(" on ")?;
+        let date = rest.get(..10)?;
+        let from = self.line_of(&sc.name)?;
+        let (k, d) = (format!("kind = \"{kind}\""), format!("date = \"{date}\""));
+        self.text
+            .lines()
+            .enumerate()
+            .skip(from)
+            .find(|(_, l)| l.contains(&k) && l.contains(&d))
+            .map(|(i, _)| i + 1)
     }
 
     /// One scenario's bad references, as messages.
