@@ -68,6 +68,8 @@ enum Command {
     Frameworks {
         #[arg(long)]
         config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<FrameworksAction>,
     },
     /// Print an outcome's rule in plain English, with its sources
     Explain {
@@ -117,6 +119,17 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum FrameworksAction {
+    /// Run a scenario file against a framework (exit 1 if any fails, 78 if invalid)
+    Test {
+        /// The framework: a file or a shipped id
+        framework: PathBuf,
+        /// The scenario file
+        scenarios: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -133,7 +146,18 @@ fn main() -> ExitCode {
         } => commands::ingest(config, feed, file, period.as_deref(), *json),
         Command::Run { config } => commands::run(config),
         Command::Status { config } => commands::status(config),
-        Command::Frameworks { config } => commands::frameworks(config.as_deref()),
+        Command::Frameworks {
+            action:
+                Some(FrameworksAction::Test {
+                    framework,
+                    scenarios,
+                }),
+            ..
+        } => return ExitCode::from(commands::frameworks_test(framework, scenarios) as u8),
+        Command::Frameworks {
+            config,
+            action: None,
+        } => commands::frameworks(config.as_deref()),
         Command::Explain { outcome_id, config } => commands::explain(outcome_id, config.as_deref()),
         Command::Claims {
             config,

@@ -6,6 +6,7 @@ use super::load_config;
 use anyhow::{Context, Result};
 
 use crate::config::Config;
+use crate::framework::scenario::ScenarioFile;
 use crate::framework::{Framework, RuleClass};
 use crate::records::SourceKind;
 pub fn framework_of(cfg: &Config) -> Result<&Framework> {
@@ -152,4 +153,46 @@ pub fn explain(outcome: &str, config: Option<&Path>) -> Result<()> {
     print!("{}", o.rule.explain(fw));
     println!("absence of events verifies only where the feeds' deliveries cover the whole window; otherwise the claim is insufficient.");
     Ok(())
+}
+
+/// `frameworks test FRAMEWORK SCENARIOS`: runs a scenario file against a
+/// framework (a file or a shipped id), printing a line per scenario and a
+/// summary. Returns the exit status: 0 if every scenario passes, 1 if any
+/// fails, [`EXIT_CONFIG`](super::EXIT_CONFIG) if either file is unreadable
+/// or invalid.
+pub fn frameworks_test(framework: &Path, scenarios: &Path) -> i32 {
+    let fw = match Framework::resolve(framework) {
+        Ok(fw) => fw,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::EXIT_CONFIG;
+        }
+    };
+    let report = match ScenarioFile::load(scenarios).and_then(|f| f.run(&fw)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::EXIT_CONFIG;
+        }
+    };
+    for r in &report.results {
+        if r.passed() {
+            println!("ok    {}", r.name);
+        } else {
+            println!("FAIL  {}", r.name);
+            for f in &r.failures {
+                println!("        {f}");
+            }
+        }
+    }
+    println!(
+        "{} scenarios and checks: {} passed, {} failed ({} expectations) against {} version {}",
+        report.results.len(),
+        report.results.len() - report.failed(),
+        report.failed(),
+        report.checks(),
+        fw.framework.id,
+        fw.framework.version
+    );
+    i32::from(!report.passed())
 }

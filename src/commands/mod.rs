@@ -7,7 +7,7 @@ mod ingest;
 mod verdicts;
 
 pub use daemon::{check_config, keygen, print_status, run, status};
-pub use frameworks::{explain, framework_of, frameworks};
+pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
 pub use ingest::ingest;
 pub use verdicts::{claims, verdict_counts, verify};
 

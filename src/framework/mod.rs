@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::records::{EventKind, SourceKind};
 
+pub mod scenario;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Framework {
@@ -1215,21 +1217,7 @@ impl Framework {
     }
 }
 
-/// The frameworks shipped in `frameworks/`, compiled into the binary so
-/// `framework = "sunderland"` works without a file.
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "sunderland",
-        include_str!("../../frameworks/sunderland.toml"),
-    ),
-    (
-        "south-tyneside",
-        include_str!("../../frameworks/south-tyneside.toml"),
-    ),
-    ("bristol", include_str!("../../frameworks/bristol.toml")),
-    ("cumbria", include_str!("../../frameworks/cumbria.toml")),
-    ("leicester", include_str!("../../frameworks/leicester.toml")),
-];
+include!(concat!(env!("OUT_DIR"), "/builtin_frameworks.rs"));
 
 impl Framework {
     /// A shipped framework by id.
