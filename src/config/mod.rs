@@ -17,7 +17,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::daemon::schedule;
 use crate::ingest::feeds::{FeedSpec, Format, Limits};
+use crate::net::TlsError;
+use crate::notify::NotifyError;
+use crate::pull::PullError;
+
+mod preflight;
+
+/// How far ahead a schedule must fire at least once.
+pub const SCHEDULE_HORIZON: chrono::Duration = chrono::Duration::days(8 * 366);
 use crate::records::SourceKind;
 
 /// The file as written (serde's view).
@@ -135,7 +144,7 @@ pub struct PullSpec {
     /// As written, and as parsed (5-field crontab lines translated).
     pub schedule_text: Option<String>,
     pub schedule: Option<cron::Schedule>,
-    pub tls: crate::pull::TlsFiles,
+    pub tls: crate::net::TlsFiles,
     pub limits: crate::pull::PullLimits,
     /// Pull once as soon as the daemon starts, then on the schedule.
     pub at_start: bool,
@@ -207,7 +216,11 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file: the daemon's loader, which
+    /// `run`, `check-config` and every other command use. Beyond
+    /// [`Config::parse`] it checks what only the machine can tell: the key
+    /// file loads (exists, mode 0600, well formed) and every spool
+    /// directory exists.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             path: path.to_path_buf(),
@@ -218,7 +231,16 @@ impl Config {
                 hint: None,
             }],
         })?;
-        Self::parse(path, &text)
+        let cfg = Self::parse(path, &text)?;
+        let issues = preflight::machine_issues(&cfg, &text);
+        if issues.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError {
+                path: path.to_path_buf(),
+                issues,
+            })
+        }
     }
 
     /// Validates config text as if read from `path`.
@@ -393,7 +415,7 @@ impl Config {
                             Some("set ca_bundle = \"...pem\" (or system_roots = true to trust the system's CAs)".into()),
                         );
                     }
-                    let tls = crate::pull::TlsFiles {
+                    let tls = crate::net::TlsFiles {
                         client_cert: f.client_cert.as_deref().map(resolve),
                         client_key: f.client_key.as_deref().map(resolve),
                         ca_bundle: f.ca_bundle.as_deref().map(resolve),
@@ -404,10 +426,13 @@ impl Config {
                         limits.max_bytes = mb * 1024 * 1024;
                     }
                     // Build the client now so check-config finds bad
-                    // certificates, keys and permissions.
-                    if url.starts_with("https://") {
+                    // certificates, keys and permissions (unless the
+                    // checks above already said what is wrong).
+                    let tls_checked = f.client_cert.is_some() == f.client_key.is_some()
+                        && (f.ca_bundle.is_some() || f.system_roots);
+                    if url.starts_with("https://") && tls_checked {
                         if let Err(e) = crate::pull::Puller::new(name, url, &tls, limits.clone()) {
-                            issue(sec, "client_cert", e.to_string(), None);
+                            issue(sec, pull_error_key(&e), e.to_string(), None);
                         }
                     }
                     let schedule = match &f.schedule {
@@ -422,8 +447,19 @@ impl Config {
                             }
                             None
                         }
-                        Some(text) => match crate::pull::parse_schedule(text) {
-                            Ok(s) => Some(s),
+                        Some(text) => match schedule::parse_schedule(text) {
+                            Ok(s) => {
+                                if schedule::first_run_within(
+                                    &s,
+                                    chrono::Utc::now(),
+                                    SCHEDULE_HORIZON,
+                                )
+                                .is_none()
+                                {
+                                    issue(sec, "schedule", format!("schedule {text:?} never fires in the next {} years", SCHEDULE_HORIZON.num_days() / 366), Some("check the day of the month against the month (there is no 30 February)".into()));
+                                }
+                                Some(s)
+                            }
                             Err(e) => {
                                 issue(sec, "schedule", e.to_string(), Some("5 fields (minute hour day month weekday) or 6-7 with seconds first".into()));
                                 None
@@ -512,7 +548,7 @@ impl Config {
                 }
             };
             if let Some(secret) = secret {
-                sinks.push(crate::notify::SinkConfig::Webhook {
+                let sink = crate::notify::SinkConfig::Webhook {
                     name: w.name.clone(),
                     url: w.url.clone(),
                     secret,
@@ -520,7 +556,19 @@ impl Config {
                     client_cert: w.client_cert.as_deref().map(resolve),
                     client_key: w.client_key.as_deref().map(resolve),
                     timeout: std::time::Duration::from_secs(w.timeout_seconds.unwrap_or(30)),
-                });
+                };
+                // Build it now, as the notifier will: TLS files and modes.
+                if w.url.starts_with("https://") {
+                    if let Err(e) = crate::notify::Sink::build(sink.clone()) {
+                        issue(
+                            Some(sec),
+                            notify_error_key(&e),
+                            crate::error::chain(&e),
+                            None,
+                        );
+                    }
+                }
+                sinks.push(sink);
             }
         }
         for sp in &raw.notices.spool {
@@ -577,6 +625,31 @@ impl Config {
 
     pub fn feed(&self, name: &str) -> Option<&FeedConfig> {
         self.feeds.get(name)
+    }
+}
+
+/// The setting a client-building failure is about.
+fn tls_error_key(e: &TlsError) -> &'static str {
+    match e {
+        TlsError::File { setting, .. } => setting,
+        TlsError::KeyPermissions { .. } => "client_key",
+        TlsError::Config(_) => "client_cert",
+    }
+}
+
+fn pull_error_key(e: &PullError) -> &'static str {
+    match e {
+        PullError::File { setting, .. } => setting,
+        PullError::KeyPermissions { .. } => "client_key",
+        PullError::NotHttps { .. } => "url",
+        _ => "client_cert",
+    }
+}
+
+fn notify_error_key(e: &NotifyError) -> &'static str {
+    match e {
+        NotifyError::Tls { source, .. } => tls_error_key(source),
+        _ => "url",
     }
 }
 

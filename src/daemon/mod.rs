@@ -21,6 +21,7 @@
 //! tests can run days of schedule with paused time.
 
 mod cycle;
+pub mod schedule;
 pub mod shutdown;
 mod status;
 
