@@ -25,7 +25,7 @@ const HEADER: &str = "outcomesd-hmac-key v1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read key file {path}: {source}")]
+    #[error("cannot read key file {path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -40,7 +40,7 @@ pub enum KeyError {
     Malformed { path: PathBuf, reason: &'static str },
     #[error("{path} already exists; refusing to overwrite a key (move it away first)")]
     Exists { path: PathBuf },
-    #[error("cannot write key file {path}: {source}")]
+    #[error("cannot write key file {path}")]
     Write {
         path: PathBuf,
         #[source]

@@ -543,7 +543,7 @@ impl Config {
                     }
                 },
                 Err(e) => {
-                    issue(Some(sec), "secret_file", e.to_string(), None);
+                    issue(Some(sec), "secret_file", crate::error::chain(&e), None);
                     None
                 }
             };

@@ -109,7 +109,7 @@ pub(crate) async fn cycle(
             *shared.stats.claims_evaluated.lock().expect("stats") += decided;
             *shared.stats.notices_enqueued.lock().expect("stats") += enqueued;
         }
-        Ok(Err(e)) => fail(format!("{e:#}")),
+        Ok(Err(e)) => fail(crate::error::chain(e.as_ref())),
         Err(e) => fail(format!("ingest task failed: {e}")),
     }
 }

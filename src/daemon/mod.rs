@@ -49,17 +49,17 @@ pub enum DaemonError {
     Key(#[from] crate::keys::KeyError),
     #[error(transparent)]
     Store(#[from] IngestError),
-    #[error("outbox: {0}")]
+    #[error("outbox")]
     Outbox(#[from] crate::notify::OutboxError),
-    #[error("notice sinks: {0}")]
+    #[error("notice sinks")]
     Notify(#[from] crate::notify::NotifyError),
-    #[error("feed {feed}: {source}")]
+    #[error("feed {feed}")]
     Pull {
         feed: String,
         #[source]
         source: PullError,
     },
-    #[error("status endpoint on {addr}: {source}")]
+    #[error("status endpoint on {addr}")]
     Status {
         addr: std::net::SocketAddr,
         #[source]

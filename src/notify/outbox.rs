@@ -48,11 +48,11 @@ pub struct OutboxCounts {
 /// Outbox failures.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
-    #[error("outbox storage: {0}")]
+    #[error("outbox storage")]
     Db(#[from] sled::Error),
-    #[error("outbox encoding: {0}")]
+    #[error("outbox encoding")]
     Encode(#[from] serde_json::Error),
-    #[error("notice refused: {0}")]
+    #[error("notice refused")]
     Notice(#[from] NoticeError),
     #[error("sink name {0:?} is empty, repeated or contains NUL")]
     SinkName(String),

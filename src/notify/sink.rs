@@ -249,3 +249,67 @@ impl Sink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::receiver::test_support::TestPki;
+
+    fn webhook(dir: &Path, pki: &TestPki) -> SinkConfig {
+        let ca = pki.write_ca(dir);
+        let (cert, key) = pki.write_client_identity(dir);
+        SinkConfig::Webhook {
+            name: "w".into(),
+            url: "https://127.0.0.1:1/".into(),
+            secret: crate::notify::WebhookSecret::generate(),
+            ca_bundle: Some(ca),
+            client_cert: Some(cert),
+            client_key: Some(key),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_webhook_client_key_with_loose_mode_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::new();
+        let cfg = webhook(dir.path(), &pki);
+        assert!(Sink::build(cfg.clone()).is_ok());
+        let key = dir.path().join("client.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = Sink::build(cfg).err().expect("a loose key is refused");
+        assert!(
+            matches!(
+                e,
+                NotifyError::Tls {
+                    source: TlsError::KeyPermissions { mode: 0o640, .. },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let text = crate::error::chain(&e);
+        assert!(
+            text.starts_with("sink \"w\": client_key") && text.contains("chmod 600"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_webhook_with_a_missing_ca_bundle_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::new();
+        let mut cfg = webhook(dir.path(), &pki);
+        if let SinkConfig::Webhook { ca_bundle, .. } = &mut cfg {
+            *ca_bundle = Some(dir.path().join("missing.pem"));
+        }
+        let e = Sink::build(cfg).err().expect("refused");
+        let text = crate::error::chain(&e);
+        assert!(
+            text.contains("ca_bundle") && text.contains("missing.pem"),
+            "{text}"
+        );
+    }
+}
