@@ -5,8 +5,9 @@
 //! its file, line, key and a hint.
 //!
 //! Promises:
-//! * unknown keys are errors (`deny_unknown_fields`), so a typo never
-//!   silently falls back to a default;
+//! * unknown keys are errors, so a typo never silently falls back to a
+//!   default; every syntax error and every unknown key in a file is
+//!   reported at once (see `read_raw` for what stops at the first);
 //! * `check-config` and the daemon use this same loader, so a config that
 //!   passes the check is the config the daemon runs;
 //! * relative paths are resolved against the config file's directory.
@@ -31,7 +32,6 @@ use crate::records::SourceKind;
 
 /// The file as written (serde's view).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     data_dir: PathBuf,
     key_file: PathBuf,
@@ -50,7 +50,6 @@ struct RawConfig {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawNotices {
     #[serde(default)]
     poll_seconds: Option<u64>,
@@ -61,7 +60,6 @@ struct RawNotices {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawWebhook {
     name: String,
     url: String,
@@ -78,14 +76,12 @@ struct RawWebhook {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawSpool {
     name: String,
     dir: PathBuf,
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawStatus {
     #[serde(default)]
     listen: Option<String>,
@@ -94,7 +90,6 @@ struct RawStatus {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawLog {
     #[serde(default)]
     format: Option<String>,
@@ -103,7 +98,6 @@ struct RawLog {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFeed {
     kind: String,
     #[serde(default)]
@@ -249,21 +243,7 @@ impl Config {
             path: path.to_path_buf(),
             issues,
         };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
-            let msg = e.message().to_string();
-            let hint = if msg.contains("unknown field") {
-                Some("see config/outcomesd.toml for every setting".to_string())
-            } else {
-                None
-            };
-            fail(vec![ConfigIssue {
-                line,
-                key: String::new(),
-                message: msg,
-                hint,
-            }])
-        })?;
+        let (raw, unknown) = read_raw(text).map_err(fail)?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let resolve = |p: &Path| {
             if p.is_absolute() {
@@ -272,7 +252,7 @@ impl Config {
                 base.join(p)
             }
         };
-        let mut issues = Vec::new();
+        let mut issues = unknown;
         let mut issue =
             |section: Option<&str>, key: &str, message: String, hint: Option<String>| {
                 let full = match section {
@@ -653,6 +633,55 @@ fn notify_error_key(e: &NotifyError) -> &'static str {
     }
 }
 
+/// The file as serde sees it, plus one issue per unknown key. Every syntax
+/// error is reported (the parser recovers and goes on); every unknown key
+/// too, since keys are collected with `serde_ignored` rather than refused
+/// at the first by `deny_unknown_fields`. A wrong type or a missing
+/// required key still stops deserialization at the first: serde cannot
+/// build the rest of the value past it. (`[limits]` keeps
+/// `deny_unknown_fields`: its type belongs to ingest.)
+fn read_raw(text: &str) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<ConfigIssue>> {
+    let from_toml = |e: &toml::de::Error| {
+        let msg = e.message().to_string();
+        let hint = msg
+            .contains("unknown field")
+            .then(|| "see config/outcomesd.toml for every setting".to_string());
+        ConfigIssue {
+            line: e.span().map(|s| line_of(text, s.start)),
+            key: String::new(),
+            message: msg,
+            hint,
+        }
+    };
+    let (_, syntax) = toml::de::DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        return Err(syntax.iter().map(from_toml).collect());
+    }
+    let de = toml::Deserializer::parse(text).map_err(|e| vec![from_toml(&e)])?;
+    let mut unknown = Vec::new();
+    let raw: RawConfig = serde_ignored::deserialize(de, |path| {
+        // "notices.webhook.0.nmae": array indices are not table names.
+        let path = path.to_string();
+        let parts: Vec<&str> = path
+            .split('.')
+            .filter(|p| p.parse::<usize>().is_err())
+            .collect();
+        let (key, section) = match parts.split_last() {
+            Some((k, rest)) if !rest.is_empty() => (k.to_string(), Some(rest.join("."))),
+            Some((k, _)) => (k.to_string(), None),
+            None => (path.clone(), None),
+        };
+        unknown.push(ConfigIssue {
+            line: locate(text, section.as_deref(), &key),
+            key: parts.join("."),
+            message: format!("unknown field `{key}`"),
+            hint: Some("see config/outcomesd.toml for every setting".to_string()),
+        });
+    })
+    .map_err(|e| vec![from_toml(&e)])?;
+    Ok((raw, unknown))
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
         .bytes()
@@ -756,6 +785,25 @@ mod tests {
         assert!(parse(&format!("{base}listen = \"127.0.0.1:9187\"\n")).is_ok());
         let err = parse(&format!("{base}listen = \"0.0.0.0:9187\"\n")).unwrap_err();
         assert!(err.to_string().contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn several_unknown_keys_and_syntax_errors_are_all_reported() {
+        let err = parse(
+            "data_dir = \"d\"\nkey_file = \"k\"\ndata_dri = \"x\"\n[feeds.police]\nkind = \"police\"\nfromat = \"csv\"\n[[notices.spool]]\nname = \"s\"\ndri = \"x\"\n",
+        )
+        .unwrap_err();
+        let found: Vec<_> = err
+            .issues
+            .iter()
+            .map(|i| (i.key.as_str(), i.line))
+            .collect();
+        assert!(found.contains(&("data_dri", Some(3))), "{err}");
+        assert!(found.contains(&("feeds.police.fromat", Some(6))), "{err}");
+        assert!(found.contains(&("notices.spool.dri", Some(9))), "{err}");
+        let err = parse("data_dir = \"d\"\nkey_file = \n[feeds.x\nkind = = 1\n").unwrap_err();
+        assert!(err.issues.len() >= 2, "{err}");
+        assert_eq!(err.issues[0].line, Some(2), "{err}");
     }
 
     #[test]

@@ -125,9 +125,7 @@ impl Running {
     /// True once every pulled feed has finished its first attempt.
     pub fn first_pulls_done(&self) -> bool {
         self.stats
-            .feeds
-            .lock()
-            .expect("stats")
+            .feed_stats()
             .values()
             .all(|f| f.last_success.is_some() || f.last_failure.is_some())
     }
@@ -190,9 +188,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
                 }
             })?;
         stats
-            .feeds
-            .lock()
-            .expect("stats")
+            .feed_stats()
             .insert(name.clone(), FeedStats::default());
         pullers.push((
             name.clone(),
