@@ -183,6 +183,18 @@ pub struct ConfigError {
     pub issues: Vec<ConfigIssue>,
 }
 
+impl ConfigError {
+    /// The problems of `path`, in the order of their lines (those without a
+    /// line last).
+    pub fn new(path: &Path, mut issues: Vec<ConfigIssue>) -> ConfigError {
+        issues.sort_by_key(|i| i.line.unwrap_or(usize::MAX));
+        ConfigError {
+            path: path.to_path_buf(),
+            issues,
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.issues.len();
@@ -230,19 +242,13 @@ impl Config {
         if issues.is_empty() {
             Ok(cfg)
         } else {
-            Err(ConfigError {
-                path: path.to_path_buf(),
-                issues,
-            })
+            Err(ConfigError::new(path, issues))
         }
     }
 
     /// Validates config text as if read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let fail = |issues| ConfigError {
-            path: path.to_path_buf(),
-            issues,
-        };
+        let fail = |issues| ConfigError::new(path, issues);
         let (raw, unknown) = read_raw(text).map_err(fail)?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let resolve = |p: &Path| {
@@ -790,7 +796,7 @@ mod tests {
     #[test]
     fn several_unknown_keys_and_syntax_errors_are_all_reported() {
         let err = parse(
-            "data_dir = \"d\"\nkey_file = \"k\"\ndata_dri = \"x\"\n[feeds.police]\nkind = \"police\"\nfromat = \"csv\"\n[[notices.spool]]\nname = \"s\"\ndri = \"x\"\n",
+            "data_dir = \"d\"\nkey_file = \"k\"\ndata_dri = \"x\"\n[feeds.police]\nkind = \"police\"\nfromat = \"csv\"\n[[notices.spool]]\nname = \"s\"\ndir = \"x\"\nnmae = \"t\"\n",
         )
         .unwrap_err();
         let found: Vec<_> = err
@@ -800,7 +806,7 @@ mod tests {
             .collect();
         assert!(found.contains(&("data_dri", Some(3))), "{err}");
         assert!(found.contains(&("feeds.police.fromat", Some(6))), "{err}");
-        assert!(found.contains(&("notices.spool.dri", Some(9))), "{err}");
+        assert!(found.contains(&("notices.spool.nmae", Some(10))), "{err}");
         let err = parse("data_dir = \"d\"\nkey_file = \n[feeds.x\nkind = = 1\n").unwrap_err();
         assert!(err.issues.len() >= 2, "{err}");
         assert_eq!(err.issues[0].line, Some(2), "{err}");
