@@ -19,16 +19,16 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::daemon::schedule;
-use crate::ingest::feeds::{FeedSpec, Format, Limits};
+use crate::ingest::feeds::{FeedSpec, Limits};
 use crate::net::TlsError;
 use crate::notify::NotifyError;
 use crate::pull::PullError;
 
+mod check;
 mod preflight;
 
 /// How far ahead a schedule must fire at least once.
 pub const SCHEDULE_HORIZON: chrono::Duration = chrono::Duration::days(8 * 366);
-use crate::records::SourceKind;
 
 /// The file as written (serde's view).
 #[derive(Debug, Deserialize)]
@@ -251,345 +251,19 @@ impl Config {
         let fail = |issues| ConfigError::new(path, issues);
         let (raw, unknown) = read_raw(text).map_err(fail)?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let resolve = |p: &Path| {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            }
-        };
-        let mut issues = unknown;
-        let mut issue =
-            |section: Option<&str>, key: &str, message: String, hint: Option<String>| {
-                let full = match section {
-                    Some(s) => format!("{s}.{key}"),
-                    None => key.to_string(),
-                };
-                issues.push(ConfigIssue {
-                    line: locate(text, section, key.rsplit('.').next().unwrap_or(key)),
-                    key: full,
-                    message,
-                    hint,
-                });
-            };
-        let log_format = match raw.log.format.as_deref().unwrap_or("auto") {
-            "auto" => LogFormat::Auto,
-            "human" => LogFormat::Human,
-            "json" => LogFormat::Json,
-            _ => {
-                issue(
-                    Some("log"),
-                    "format",
-                    "unknown log format".into(),
-                    Some("auto, human or json".into()),
-                );
-                LogFormat::Auto
-            }
-        };
-        let log_level = raw.log.level.clone().unwrap_or_else(|| "info".into());
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            issue(
-                Some("log"),
-                "level",
-                "not a log filter".into(),
-                Some("e.g. info, debug, outcomesd=debug".into()),
-            );
-        }
-        if raw.limits.max_field_bytes == 0 || raw.limits.max_row_bytes < raw.limits.max_field_bytes
-        {
-            issue(
-                Some("limits"),
-                "max_row_bytes",
-                "limits must be positive and a row at least as long as a field".into(),
-                None,
-            );
-        }
+        let mut ck = check::Checker::new(text, base, unknown);
+        let (log_format, log_level) = ck.log_and_limits(&raw);
         let mut feeds = BTreeMap::new();
         for (name, f) in &raw.feeds {
-            let section = format!("feeds.{name}");
-            let sec = Some(section.as_str());
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                issue(
-                    sec,
-                    "",
-                    "feed names are letters, digits, - and _".into(),
-                    None,
-                );
-            }
-            let kind = SourceKind::parse(&f.kind);
-            if kind.is_none() {
-                let all: Vec<_> = SourceKind::ALL.iter().map(|k| k.name()).collect();
-                issue(
-                    sec,
-                    "kind",
-                    "unknown source kind".into(),
-                    Some(format!("one of {}", all.join(", "))),
-                );
-            }
-            let format = match f.format.as_deref().unwrap_or("csv") {
-                "csv" => Format::Csv,
-                "jsonl" => Format::Jsonl,
-                _ => {
-                    issue(
-                        sec,
-                        "format",
-                        "unknown format".into(),
-                        Some("csv or jsonl".into()),
-                    );
-                    Format::Csv
-                }
-            };
-            let mut columns = HashMap::new();
-            for (canon, theirs) in &f.columns {
-                if crate::ingest::feeds::Col::parse(canon).is_none() {
-                    issue(
-                        Some(&format!("{section}.columns")),
-                        canon,
-                        "not a column outcomesd knows".into(),
-                        Some("the left side is outcomesd's column name (docs/feeds.md), the right the partner's".into()),
-                    );
-                }
-                columns.insert(canon.clone(), theirs.clone());
-            }
-            let pull = match &f.url {
-                None => {
-                    for (k, present) in [
-                        ("schedule", f.schedule.is_some()),
-                        ("pull_at_start", f.pull_at_start),
-                        ("client_cert", f.client_cert.is_some()),
-                        ("client_key", f.client_key.is_some()),
-                        ("ca_bundle", f.ca_bundle.is_some()),
-                    ] {
-                        if present {
-                            issue(
-                                sec,
-                                k,
-                                "set without a url".into(),
-                                Some("add url = \"https://...\" or remove it".into()),
-                            );
-                        }
-                    }
-                    None
-                }
-                Some(url) => {
-                    if !url.starts_with("https://") {
-                        issue(
-                            sec,
-                            "url",
-                            "only https:// URLs are allowed (partner data never travels in clear)"
-                                .into(),
-                            None,
-                        );
-                    }
-                    if f.client_cert.is_some() != f.client_key.is_some() {
-                        issue(
-                            sec,
-                            "client_key",
-                            "client_cert and client_key go together".into(),
-                            None,
-                        );
-                    }
-                    if f.ca_bundle.is_none() && !f.system_roots {
-                        issue(
-                            sec,
-                            "ca_bundle",
-                            "a pulled feed needs the partner's CA bundle".into(),
-                            Some("set ca_bundle = \"...pem\" (or system_roots = true to trust the system's CAs)".into()),
-                        );
-                    }
-                    let tls = crate::net::TlsFiles {
-                        client_cert: f.client_cert.as_deref().map(resolve),
-                        client_key: f.client_key.as_deref().map(resolve),
-                        ca_bundle: f.ca_bundle.as_deref().map(resolve),
-                        system_roots: f.system_roots,
-                    };
-                    let mut limits = crate::pull::PullLimits::default();
-                    if let Some(mb) = f.max_megabytes {
-                        limits.max_bytes = mb * 1024 * 1024;
-                    }
-                    // Build the client now so check-config finds bad
-                    // certificates, keys and permissions (unless the
-                    // checks above already said what is wrong).
-                    let tls_checked = f.client_cert.is_some() == f.client_key.is_some()
-                        && (f.ca_bundle.is_some() || f.system_roots);
-                    if url.starts_with("https://") && tls_checked {
-                        if let Err(e) = crate::pull::Puller::new(name, url, &tls, limits.clone()) {
-                            issue(sec, pull_error_key(&e), e.to_string(), None);
-                        }
-                    }
-                    let schedule = match &f.schedule {
-                        None => {
-                            if !f.pull_at_start {
-                                issue(
-                                    sec,
-                                    "schedule",
-                                    "a pulled feed needs a schedule".into(),
-                                    Some("e.g. schedule = \"0 2 * * *\" (02:00 UTC daily)".into()),
-                                );
-                            }
-                            None
-                        }
-                        Some(text) => match schedule::parse_schedule(text) {
-                            Ok(s) => {
-                                if schedule::first_run_within(
-                                    &s,
-                                    chrono::Utc::now(),
-                                    SCHEDULE_HORIZON,
-                                )
-                                .is_none()
-                                {
-                                    issue(sec, "schedule", format!("schedule {text:?} never fires in the next {} years", SCHEDULE_HORIZON.num_days() / 366), Some("check the day of the month against the month (there is no 30 February)".into()));
-                                }
-                                Some(s)
-                            }
-                            Err(e) => {
-                                issue(sec, "schedule", e.to_string(), Some("5 fields (minute hour day month weekday) or 6-7 with seconds first".into()));
-                                None
-                            }
-                        },
-                    };
-                    Some(PullSpec {
-                        url: url.clone(),
-                        schedule_text: f.schedule.clone(),
-                        schedule,
-                        tls,
-                        limits,
-                        at_start: f.pull_at_start,
-                    })
-                }
-            };
-            if let Some(kind) = kind {
-                let mut spec = FeedSpec::new(name, kind);
-                spec.format = format;
-                spec.columns = columns;
-                spec.limits = raw.limits;
-                feeds.insert(name.clone(), FeedConfig { spec, pull });
+            if let Some(fc) = ck.feed(name, f, raw.limits) {
+                feeds.insert(name.clone(), fc);
             }
         }
-        // A path (relative to this file) or the id of a shipped framework.
-        let framework = match raw.framework.as_deref() {
-            None => None,
-            Some(spec) => {
-                let as_path = resolve(spec);
-                let target = if as_path.is_file() {
-                    as_path.as_path()
-                } else {
-                    spec
-                };
-                match crate::framework::Framework::resolve(target) {
-                    Ok(fw) => Some(fw),
-                    Err(e) => {
-                        issue(
-                            None,
-                            "framework",
-                            e.to_string(),
-                            Some("a path to a framework file, or a shipped id such as \"sunderland\"".into()),
-                        );
-                        None
-                    }
-                }
-            }
-        };
-        let mut sinks = Vec::new();
-        let mut sink_names = std::collections::HashSet::new();
-        for (i, w) in raw.notices.webhook.iter().enumerate() {
-            let sec = "notices.webhook";
-            if !sink_names.insert(w.name.clone()) {
-                issue(
-                    Some(sec),
-                    "name",
-                    format!("sink name '{}' is used twice", w.name),
-                    None,
-                );
-            }
-            if !w.url.starts_with("https://") {
-                issue(
-                    Some(sec),
-                    "url",
-                    format!("webhook {}: only https:// URLs are allowed", i + 1),
-                    None,
-                );
-            }
-            let secret_path = resolve(&w.secret_file);
-            let secret = match crate::keys::read_secret_file(&secret_path) {
-                Ok(text) => match crate::notify::WebhookSecret::parse(text.trim()) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        issue(
-                            Some(sec),
-                            "secret_file",
-                            format!("{}: {e}", secret_path.display()),
-                            Some("the file holds one line: whsec_ followed by base64".into()),
-                        );
-                        None
-                    }
-                },
-                Err(e) => {
-                    issue(Some(sec), "secret_file", crate::error::chain(&e), None);
-                    None
-                }
-            };
-            if let Some(secret) = secret {
-                let sink = crate::notify::SinkConfig::Webhook {
-                    name: w.name.clone(),
-                    url: w.url.clone(),
-                    secret,
-                    ca_bundle: w.ca_bundle.as_deref().map(resolve),
-                    client_cert: w.client_cert.as_deref().map(resolve),
-                    client_key: w.client_key.as_deref().map(resolve),
-                    timeout: std::time::Duration::from_secs(w.timeout_seconds.unwrap_or(30)),
-                };
-                // Build it now, as the notifier will: TLS files and modes.
-                if w.url.starts_with("https://") {
-                    if let Err(e) = crate::notify::Sink::build(sink.clone()) {
-                        issue(
-                            Some(sec),
-                            notify_error_key(&e),
-                            crate::error::chain(&e),
-                            None,
-                        );
-                    }
-                }
-                sinks.push(sink);
-            }
-        }
-        for sp in &raw.notices.spool {
-            if !sink_names.insert(sp.name.clone()) {
-                issue(
-                    Some("notices.spool"),
-                    "name",
-                    format!("sink name '{}' is used twice", sp.name),
-                    None,
-                );
-            }
-            sinks.push(crate::notify::SinkConfig::Spool {
-                name: sp.name.clone(),
-                dir: resolve(&sp.dir),
-            });
-        }
-        let status_listen = match raw.status.listen.as_deref() {
-            None => None,
-            Some(a) => match a.parse::<std::net::SocketAddr>() {
-                Ok(addr) if addr.ip().is_loopback() || raw.status.allow_non_loopback => Some(addr),
-                Ok(_) => {
-                    issue(Some("status"), "listen", "the status endpoint listens on loopback only".into(), Some("use 127.0.0.1:PORT or [::1]:PORT (or allow_non_loopback = true, behind a firewall)".into()));
-                    None
-                }
-                Err(_) => {
-                    issue(
-                        Some("status"),
-                        "listen",
-                        "not an address:port".into(),
-                        Some("e.g. 127.0.0.1:9187".into()),
-                    );
-                    None
-                }
-            },
-        };
+        let framework = ck.framework(raw.framework.as_deref());
+        let sinks = ck.sinks(&raw.notices);
+        let status_listen = ck.status(&raw.status);
+        let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
+        let issues = ck.issues;
         if !issues.is_empty() {
             return Err(fail(issues));
         }
@@ -600,8 +274,8 @@ impl Config {
             ),
             status_listen,
             path: path.to_path_buf(),
-            data_dir: resolve(&raw.data_dir),
-            key_file: resolve(&raw.key_file),
+            data_dir,
+            key_file,
             framework,
             log_format,
             log_level,
@@ -724,6 +398,7 @@ fn locate(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::SourceKind;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("/etc/outcomesd/outcomesd.toml"), text)
