@@ -188,19 +188,25 @@ pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
 }
 
 fn check_permissions(path: &Path) -> Result<(), KeyError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(KeyError::LoosePermissions {
+    match loose_mode(path) {
+        Ok(None) => Ok(()),
+        Ok(Some(mode)) => Err(KeyError::LoosePermissions {
             path: path.to_path_buf(),
             mode,
-        });
+        }),
+        Err(source) => Err(KeyError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
-    Ok(())
+}
+
+/// The mode of a secret file (HMAC key, TLS client key, webhook secret) if
+/// group or others may read or write it; `None` if it is private.
+pub fn loose_mode(path: &Path) -> std::io::Result<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    Ok((mode & 0o077 != 0).then_some(mode))
 }
 
 #[cfg(test)]

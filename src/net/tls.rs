@@ -189,24 +189,15 @@ pub fn pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-#[cfg(unix)]
 fn check_key_mode(path: &Path) -> Result<(), TlsError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)
-        .map_err(|e| file_err("client_key", path, format!("cannot read: {e}")))?;
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(TlsError::KeyPermissions {
+    match crate::keys::loose_mode(path) {
+        Ok(None) => Ok(()),
+        Ok(Some(mode)) => Err(TlsError::KeyPermissions {
             path: path.to_path_buf(),
             mode,
-        });
+        }),
+        Err(e) => Err(file_err("client_key", path, format!("cannot read: {e}"))),
     }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_key_mode(_path: &Path) -> Result<(), TlsError> {
-    Ok(())
 }
 
 /// The first rustls error in `e`'s source chain. `io::Error::source()`
