@@ -12,6 +12,7 @@ use outcomesd::keys::HmacKey;
 use outcomesd::notify::WebhookSecret;
 use outcomesd::sim::pki::TestCa;
 
+use crate::daemon::free_port;
 use crate::util::text;
 
 /// How long a process gets to show what it does; generous for a loaded
@@ -57,14 +58,6 @@ fn materials(dir: &Path) {
         chmod(&p, mode);
     }
     std::fs::create_dir_all(dir.join("spool")).unwrap();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn healthy(port: u16) -> bool {
