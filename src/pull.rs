@@ -1,4 +1,4 @@
-//! Pulling one partner feed over mutual TLS, and when to pull it.
+//! Pulling one partner feed over mutual TLS.
 //!
 //! In: a feed name, an `https://` URL, the feed's TLS files ([`TlsFiles`]:
 //! client certificate and key, CA bundle), size and time limits, and the
