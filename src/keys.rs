@@ -25,7 +25,7 @@ const HEADER: &str = "outcomesd-hmac-key v1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read key file {path}: {source}")]
+    #[error("cannot read key file {path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -40,7 +40,7 @@ pub enum KeyError {
     Malformed { path: PathBuf, reason: &'static str },
     #[error("{path} already exists; refusing to overwrite a key (move it away first)")]
     Exists { path: PathBuf },
-    #[error("cannot write key file {path}: {source}")]
+    #[error("cannot write key file {path}")]
     Write {
         path: PathBuf,
         #[source]
@@ -188,19 +188,25 @@ pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
 }
 
 fn check_permissions(path: &Path) -> Result<(), KeyError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(KeyError::LoosePermissions {
+    match loose_mode(path) {
+        Ok(None) => Ok(()),
+        Ok(Some(mode)) => Err(KeyError::LoosePermissions {
             path: path.to_path_buf(),
             mode,
-        });
+        }),
+        Err(source) => Err(KeyError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
-    Ok(())
+}
+
+/// The mode of a secret file (HMAC key, TLS client key, webhook secret) if
+/// group or others may read or write it; `None` if it is private.
+pub fn loose_mode(path: &Path) -> std::io::Result<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    Ok((mode & 0o077 != 0).then_some(mode))
 }
 
 #[cfg(test)]

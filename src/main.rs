@@ -1,5 +1,6 @@
 //! The `outcomesd` binary: parses the command line and hands over to
-//! `outcomesd::commands`. One exit point prints the whole error chain.
+//! `outcomesd::commands`. One exit point prints the whole error chain and
+//! picks the exit status (78, EX_CONFIG, for a config `run` would refuse).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -130,12 +131,25 @@ enum FrameworksAction {
     },
 }
 
+/// The one exit point (as in ripgrep's `main`): every command returns its
+/// error here, printed once with each cause once, and mapped to a status.
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::CheckConfig { config } => {
-            return ExitCode::from(commands::check_config(config) as u8)
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if commands::is_broken_pipe(&err) {
+                // `outcomesd claims | head`: the reader has all it wanted.
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {}", outcomesd::error::Chain(err.as_ref()));
+            ExitCode::from(commands::exit_status(&err))
         }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::CheckConfig { config } => commands::check_config(config),
         Command::Demo { keep, families } => outcomesd::sim::demo::demo(keep.as_deref(), *families),
         Command::Ingest {
             config,
@@ -153,7 +167,7 @@ fn main() -> ExitCode {
                     scenarios,
                 }),
             ..
-        } => return ExitCode::from(commands::frameworks_test(framework, scenarios) as u8),
+        } => commands::frameworks_test(framework, scenarios),
         Command::Frameworks {
             config,
             action: None,
@@ -181,18 +195,5 @@ fn main() -> ExitCode {
             seed,
             keep,
         } => outcomesd::sim::bench::bench(*families, *seed, keep.as_deref()),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            if err
-                .downcast_ref::<outcomesd::config::ConfigError>()
-                .is_some()
-            {
-                return ExitCode::from(commands::EXIT_CONFIG as u8);
-            }
-            ExitCode::FAILURE
-        }
     }
 }

@@ -1,4 +1,4 @@
-//! Pulling one partner feed over mutual TLS, and when to pull it.
+//! Pulling one partner feed over mutual TLS.
 //!
 //! In: a feed name, an `https://` URL, the feed's TLS files ([`TlsFiles`]:
 //! client certificate and key, CA bundle), size and time limits, and the
@@ -9,48 +9,33 @@
 //! whether trying again later could help ([`PullError::is_transient`]).
 //!
 //! Promises:
-//! * only `https://`, TLS 1.2 or later, ring as the only crypto provider;
-//!   the server is trusted through the feed's `ca_bundle` alone unless
-//!   `system_roots` is set;
-//! * a client key readable by group or others is refused (`chmod 600`);
-//! * redirects are not followed (a 3xx is a [`PullError::Status`]);
+//! * the client is built by [`crate::net::tls`], as every HTTPS client
+//!   is: only `https://`, TLS 1.2 or later, ring only; the server is
+//!   trusted through the feed's `ca_bundle` alone unless `system_roots` is
+//!   set; a client key readable by group or others is refused
+//!   (`chmod 600`); redirects are not followed (a 3xx is a
+//!   [`PullError::Status`]);
 //! * a body is returned only when complete: a body larger than `max_bytes`
 //!   is abandoned ([`PullError::TooLarge`]), and one shorter than its
 //!   Content-Length or cut off mid-stream is an error, never a `Body`;
 //! * [`Puller::fetch_with_retry`] retries transient failures with
-//!   exponential backoff and full jitter, logs each failure, and gives up at
-//!   once when shutdown is asked for;
-//! * [`parse_schedule`] takes crontab's 5 fields (with crontab's
-//!   day-of-week numbers, 0 or 7 = Sunday) or the cron crate's 6-7 fields
-//!   with seconds first. Schedules are evaluated in UTC.
+//!   [`crate::net::backoff`] (exponential, full jitter), logs each failure,
+//!   and gives up at once when shutdown is asked for.
+//!
+//! When to pull is [`crate::daemon::schedule`]'s business.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use rand::Rng;
 use reqwest::header::{
     HeaderMap, HeaderValue, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
 };
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::daemon::shutdown::Shutdown;
+use crate::net::tls::{self, find_rustls_error, TlsError};
+use crate::net::{Backoff, Jitter};
 
-/// The TLS files of one feed (paths already resolved).
-#[derive(Debug, Clone, Default)]
-pub struct TlsFiles {
-    /// PEM certificate (chain) presented to the partner.
-    pub client_cert: Option<PathBuf>,
-    /// PEM private key of `client_cert`; must be mode 0600 or stricter.
-    pub client_key: Option<PathBuf>,
-    /// PEM CA certificates that may sign the partner's server certificate.
-    pub ca_bundle: Option<PathBuf>,
-    /// Also trust the operating system's roots (off: only `ca_bundle`).
-    pub system_roots: bool,
-}
+pub use crate::net::tls::{install_ring_provider, TlsFiles};
 
 /// Size and time limits of one pull.
 #[derive(Debug, Clone)]
@@ -90,6 +75,18 @@ impl Default for RetryPolicy {
             attempts: 5,
             base: Duration::from_secs(2),
             max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff between attempts: `base` doubled per failure up to
+    /// `max`, with full jitter.
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            base: self.base,
+            max: self.max,
+            jitter: Jitter::Full,
         }
     }
 }
@@ -218,6 +215,27 @@ impl PullError {
         }
     }
 
+    /// A client-building failure, said of `feed`.
+    fn from_tls(feed: &str, e: TlsError) -> PullError {
+        let feed = feed.to_string();
+        match e {
+            TlsError::File {
+                setting,
+                path,
+                reason,
+            } => PullError::File {
+                feed,
+                setting,
+                path,
+                reason,
+            },
+            TlsError::KeyPermissions { path, mode } => {
+                PullError::KeyPermissions { feed, path, mode }
+            }
+            TlsError::Config(reason) => PullError::Config { feed, reason },
+        }
+    }
+
     /// The HTTP status, for [`PullError::Status`].
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -240,15 +258,6 @@ pub struct Puller {
     has_identity: bool,
 }
 
-/// Installs ring as the process's rustls provider, once; later calls (and a
-/// provider installed by someone else) are fine.
-pub fn install_ring_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 impl Puller {
     /// Checks the URL and the TLS files and builds the client. Reads the
     /// files now (a changed file needs a new `Puller`).
@@ -258,99 +267,28 @@ impl Puller {
         tls: &TlsFiles,
         limits: PullLimits,
     ) -> Result<Puller, PullError> {
-        let config = |reason: String| PullError::Config {
+        let parsed = reqwest::Url::parse(url).map_err(|e| PullError::Config {
             feed: feed.to_string(),
-            reason,
-        };
-        let parsed = reqwest::Url::parse(url).map_err(|e| config(format!("invalid url: {e}")))?;
+            reason: format!("invalid url: {e}"),
+        })?;
         if parsed.scheme() != "https" {
             return Err(PullError::NotHttps {
                 feed: feed.to_string(),
                 scheme: parsed.scheme().to_string(),
             });
         }
-        install_ring_provider();
-
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_rustls()
-            .tls_version_min(reqwest::tls::Version::TLS_1_2)
-            .https_only(true)
-            // A redirect would carry our client certificate to another
-            // host: a 3xx is reported as a status instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(limits.connect_timeout)
-            .timeout(limits.timeout)
-            .user_agent(concat!("outcomesd/", env!("CARGO_PKG_VERSION")));
-
-        let mut roots = Vec::new();
-        if let Some(path) = &tls.ca_bundle {
-            let pem = read_file(feed, "ca_bundle", path)?;
-            let certs =
-                pem_certs(&pem).map_err(|reason| file_err(feed, "ca_bundle", path, reason))?;
-            for der in certs {
-                roots.push(reqwest::Certificate::from_der(&der).map_err(|_| {
-                    file_err(feed, "ca_bundle", path, "a certificate is malformed".into())
-                })?);
-            }
-        }
-        let trust = match (&tls.ca_bundle, tls.system_roots) {
-            (Some(p), false) => format!("ca_bundle ({})", p.display()),
-            (Some(p), true) => format!("ca_bundle ({}) or the system roots", p.display()),
-            (None, true) => "the system roots".to_string(),
-            (None, false) => {
-                return Err(config(
-                    "no ca_bundle and system_roots is off, so no server could be trusted; set ca_bundle".into(),
-                ))
-            }
+        let timeouts = tls::Timeouts {
+            connect: limits.connect_timeout,
+            request: limits.timeout,
         };
-        builder = if tls.system_roots {
-            builder.tls_certs_merge(roots)
-        } else {
-            builder.tls_certs_only(roots)
-        };
-
-        let has_identity = match (&tls.client_cert, &tls.client_key) {
-            (None, None) => false,
-            (Some(cert), Some(key)) => {
-                check_key_mode(feed, key)?;
-                let cert_pem = read_file(feed, "client_cert", cert)?;
-                pem_certs(&cert_pem)
-                    .map_err(|reason| file_err(feed, "client_cert", cert, reason))?;
-                let key_pem = read_file(feed, "client_key", key)?;
-                PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
-                    file_err(feed, "client_key", key, "no PEM private key found".into())
-                })?;
-                let mut both = cert_pem;
-                both.push(b'\n');
-                both.extend_from_slice(&key_pem);
-                let identity = reqwest::Identity::from_pem(&both);
-                // Best effort: do not leave the key lying in freed memory.
-                both.fill(0);
-                let mut key_pem = key_pem;
-                key_pem.fill(0);
-                let identity = identity.map_err(|_| {
-                    config(format!(
-                        "client_cert {} and client_key {} do not form a usable identity",
-                        cert.display(),
-                        key.display()
-                    ))
-                })?;
-                builder = builder.identity(identity);
-                true
-            }
-            _ => return Err(config("client_cert and client_key go together".into())),
-        };
-
-        let client = builder
-            .build()
-            .map_err(|e| config(format!("cannot build the HTTPS client: {}", chain_text(&e))))?;
+        let built = tls::build_client(tls, timeouts).map_err(|e| PullError::from_tls(feed, e))?;
         Ok(Puller {
             feed: feed.to_string(),
             url: parsed,
-            client,
+            client: built.client,
             limits,
-            trust,
-            has_identity,
+            trust: built.trust,
+            has_identity: built.has_identity,
         })
     }
 
@@ -488,8 +426,7 @@ impl Puller {
                 tracing::warn!(feed = %self.feed, attempt, error = %err, "pull failed; giving up after {attempts} attempts");
                 return Err(err);
             }
-            let cap = backoff_cap(policy, attempt);
-            let wait = jitter(cap);
+            let wait = policy.backoff().delay(attempt);
             tracing::warn!(
                 feed = %self.feed,
                 attempt,
@@ -516,7 +453,7 @@ impl Puller {
                 reason,
             };
         }
-        let reason = chain_text(e);
+        let reason = crate::error::chain(e);
         if e.is_timeout() {
             PullError::Timeout { feed, reason }
         } else if e.is_connect() {
@@ -594,313 +531,16 @@ impl Puller {
     }
 }
 
-/// The largest backoff before retry `failures` (1-based):
-/// `min(max, base * 2^(failures-1))`, without overflow.
-pub fn backoff_cap(policy: &RetryPolicy, failures: u32) -> Duration {
-    let factor = 1u32
-        .checked_shl(failures.saturating_sub(1))
-        .unwrap_or(u32::MAX);
-    policy
-        .base
-        .checked_mul(factor)
-        .unwrap_or(policy.max)
-        .min(policy.max)
-}
-
-fn jitter(cap: Duration) -> Duration {
-    let ms = cap.as_millis().min(u64::MAX as u128) as u64;
-    Duration::from_millis(rand::rng().random_range(0..=ms))
-}
-
-/// The first rustls error in `e`'s source chain. `io::Error::source()`
-/// skips the error it wraps (it returns the *inner* error's source), so an
-/// `io::Error` is opened with `get_ref()` as well.
-fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(r) = err.downcast_ref::<rustls::Error>() {
-            return Some(r);
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if let Some(r) = find_rustls_error(inner) {
-                    return Some(r);
-                }
-            }
-        }
-        cur = err.source();
-    }
-    None
-}
-
-/// Every distinct message in the source chain, joined by ": ".
-fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        let s = err.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = err.source();
-    }
-    parts.join(": ")
-}
-
-fn file_err(feed: &str, setting: &'static str, path: &Path, reason: String) -> PullError {
-    PullError::File {
-        feed: feed.to_string(),
-        setting,
-        path: path.to_path_buf(),
-        reason,
-    }
-}
-
-fn read_file(feed: &str, setting: &'static str, path: &Path) -> Result<Vec<u8>, PullError> {
-    // io::Error's message never includes the file's contents.
-    std::fs::read(path).map_err(|e| file_err(feed, setting, path, format!("cannot read: {e}")))
-}
-
-/// The certificates in a PEM text; an error (without the text) if none.
-fn pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<_, _>>()
-        .map_err(|_| "not valid PEM".to_string())?;
-    if certs.is_empty() {
-        return Err("no PEM certificate found".into());
-    }
-    Ok(certs)
-}
-
-#[cfg(unix)]
-fn check_key_mode(feed: &str, path: &Path) -> Result<(), PullError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)
-        .map_err(|e| file_err(feed, "client_key", path, format!("cannot read: {e}")))?;
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(PullError::KeyPermissions {
-            feed: feed.to_string(),
-            path: path.to_path_buf(),
-            mode,
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_key_mode(_feed: &str, _path: &Path) -> Result<(), PullError> {
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// Schedules
-
-/// A schedule expression that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ScheduleError {
-    #[error("schedule {expr:?}: expected 5 fields (minute hour day-of-month month day-of-week, as in crontab) or 6-7 fields with seconds first; found {found}")]
-    FieldCount { expr: String, found: usize },
-    #[error("schedule {expr:?}: day-of-week {item:?}: {reason} (crontab numbers: 0 or 7 = Sunday, 1 = Monday ... 6 = Saturday, or MON..SUN)")]
-    DayOfWeek {
-        expr: String,
-        item: String,
-        reason: String,
-    },
-    #[error("schedule {expr:?}: both day-of-month and day-of-week are restricted; crontab runs when either matches but this scheduler only when both do, so restrict one and leave the other as *")]
-    DayOfMonthAndWeek { expr: String },
-    #[error("schedule {expr:?}: {reason}")]
-    Invalid { expr: String, reason: String },
-}
-
-/// Parses a schedule: crontab's 5 fields (a seconds field of `0` is added
-/// and day-of-week numbers are translated to the cron crate's 1 = Sunday
-/// ... 7 = Saturday), or the cron crate's own 6-7 fields (seconds first,
-/// its own day-of-week numbers), or an `@daily`-style alias.
-pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, ScheduleError> {
-    let trimmed = expr.trim();
-    let fields: Vec<&str> = trimmed.split_whitespace().collect();
-    let full = match fields.len() {
-        1 if trimmed.starts_with('@') => trimmed.to_string(),
-        5 => {
-            let any = |f: &str| f == "*" || f == "?";
-            if !any(fields[2]) && !any(fields[4]) {
-                return Err(ScheduleError::DayOfMonthAndWeek { expr: expr.into() });
-            }
-            let dow =
-                crontab_dow(fields[4]).map_err(|(item, reason)| ScheduleError::DayOfWeek {
-                    expr: expr.into(),
-                    item,
-                    reason,
-                })?;
-            format!(
-                "0 {} {} {} {} {}",
-                fields[0], fields[1], fields[2], fields[3], dow
-            )
-        }
-        6 | 7 => fields.join(" "),
-        found => {
-            return Err(ScheduleError::FieldCount {
-                expr: expr.into(),
-                found,
-            })
-        }
-    };
-    cron::Schedule::from_str(&full).map_err(|e| {
-        // The crate's message often just repeats the expression: find the
-        // field at fault by parsing each one alone, the others set to `*`.
-        let all: Vec<&str> = full.split_whitespace().collect();
-        const NAMES: [&str; 7] = [
-            "second",
-            "minute",
-            "hour",
-            "day-of-month",
-            "month",
-            "day-of-week",
-            "year",
-        ];
-        let culprit = (0..all.len()).find(|&i| {
-            let probe: Vec<&str> = (0..all.len())
-                .map(|j| {
-                    if j == i {
-                        all[j]
-                    } else if j == 0 {
-                        "0"
-                    } else {
-                        "*"
-                    }
-                })
-                .collect();
-            cron::Schedule::from_str(&probe.join(" ")).is_err()
-        });
-        let detail = e
-            .to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        let reason = match culprit {
-            Some(i) if all.len() >= 6 => {
-                // Show the user's own text for a crontab line.
-                let theirs = if fields.len() == 5 && i >= 1 {
-                    fields[i - 1]
-                } else {
-                    all[i]
-                };
-                format!("the {} field {theirs:?} is not valid ({detail})", NAMES[i])
-            }
-            _ => format!("not a valid schedule ({detail})"),
-        };
-        ScheduleError::Invalid {
-            expr: expr.into(),
-            reason,
-        }
-    })
-}
-
-/// The next `n` firings strictly after `after`.
-pub fn next_runs(s: &cron::Schedule, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
-    s.after(&after).take(n).collect()
-}
-
-/// Translates a crontab day-of-week field to the cron crate's numbering,
-/// as an explicit set of days (`1-5` -> `2-6`, `0,6` -> `1,7`, `5-7` ->
-/// `1,6-7`). Names are accepted and translated the same way; `SUN` at the
-/// end of a range means the Sunday that ends the week (`FRI-SUN`).
-fn crontab_dow(field: &str) -> Result<String, (String, String)> {
-    if field == "*" || field == "?" {
-        return Ok(field.to_string());
-    }
-    let mut days = BTreeSet::new(); // crontab numbering, 0 = Sunday
-    for item in field.split(',') {
-        let err = |reason: &str| (item.to_string(), reason.to_string());
-        let (base, step) = match item.split_once('/') {
-            Some((b, s)) => {
-                let step: u32 = s.parse().map_err(|_| err("the step is not a number"))?;
-                if step == 0 {
-                    return Err(err("the step must be at least 1"));
-                }
-                (b, Some(step))
-            }
-            None => (item, None),
-        };
-        let (lo, hi) = if base == "*" {
-            (0, 7)
-        } else if let Some((a, b)) = base.split_once('-') {
-            (
-                dow_value(a, false).map_err(err)?,
-                dow_value(b, true).map_err(err)?,
-            )
-        } else {
-            let v = dow_value(base, false).map_err(err)?;
-            // `a/n` means from a to the end of the week, every n days.
-            (v, if step.is_some() { 7 } else { v })
-        };
-        if lo > hi {
-            return Err(err(
-                "the range runs backwards (crontab does not wrap around the week)",
-            ));
-        }
-        for d in (lo..=hi).step_by(step.unwrap_or(1) as usize) {
-            days.insert(d % 7);
-        }
-    }
-    if days.len() == 7 {
-        return Ok("*".to_string());
-    }
-    // To cron numbering (1 = Sunday), compressed into runs.
-    let cron_days: Vec<u32> = days
-        .iter()
-        .map(|d| d + 1)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut parts = Vec::new();
-    let mut i = 0;
-    while i < cron_days.len() {
-        let start = cron_days[i];
-        let mut end = start;
-        while i + 1 < cron_days.len() && cron_days[i + 1] == end + 1 {
-            i += 1;
-            end = cron_days[i];
-        }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
-        i += 1;
-    }
-    Ok(parts.join(","))
-}
-
-/// A crontab day-of-week value: 0-7 or a three-letter name. `SUN` at the
-/// end of a range is 7.
-fn dow_value(s: &str, range_end: bool) -> Result<u32, &'static str> {
-    if let Ok(n) = s.parse::<u32>() {
-        return if n <= 7 {
-            Ok(n)
-        } else {
-            Err("numbers run from 0 to 7")
-        };
-    }
-    const NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-    match NAMES.iter().position(|n| n.eq_ignore_ascii_case(s)) {
-        Some(0) if range_end => Ok(7),
-        Some(i) => Ok(i as u32),
-        None => Err("not a day number or name"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::daemon::shutdown;
+    use crate::net::tls::pem_certs;
     use crate::sim::partner::PartnerServer;
     use crate::sim::pki::{server_config, Issued, TestCa};
-    use chrono::{Datelike, TimeZone, Timelike, Weekday};
-    use std::collections::{HashMap, HashSet};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::PrivateKeyDer;
+    use std::collections::HashMap;
     use std::sync::Arc;
 
     const BODY: &[u8] = b"person_id,event\n1,school\n2,police\n";
@@ -1354,14 +994,14 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let p = RetryPolicy::default();
-        assert_eq!(backoff_cap(&p, 1), Duration::from_secs(2));
-        assert_eq!(backoff_cap(&p, 2), Duration::from_secs(4));
-        assert_eq!(backoff_cap(&p, 8), Duration::from_secs(256));
-        assert_eq!(backoff_cap(&p, 9), Duration::from_secs(300));
-        assert_eq!(backoff_cap(&p, 40), Duration::from_secs(300));
+        let p = RetryPolicy::default().backoff();
+        assert_eq!(p.ceiling(1), Duration::from_secs(2));
+        assert_eq!(p.ceiling(2), Duration::from_secs(4));
+        assert_eq!(p.ceiling(8), Duration::from_secs(256));
+        assert_eq!(p.ceiling(9), Duration::from_secs(300));
+        assert_eq!(p.ceiling(40), Duration::from_secs(300));
         for _ in 0..100 {
-            assert!(jitter(Duration::from_millis(50)) <= Duration::from_millis(50));
+            assert!(p.jitter.apply(Duration::from_millis(50)) <= Duration::from_millis(50));
         }
     }
 
@@ -1490,127 +1130,5 @@ mod tests {
         assert!(e.to_string().contains("set ca_bundle"), "{e}");
 
         assert!(new(&base).is_ok());
-    }
-
-    // --- schedules ---------------------------------------------------------
-
-    fn after() -> DateTime<Utc> {
-        // A Wednesday.
-        Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap()
-    }
-
-    #[test]
-    fn crontab_monday_and_sunday() {
-        let mon = next_runs(&parse_schedule("0 2 * * 1").unwrap(), after(), 3);
-        assert_eq!(mon.len(), 3);
-        for t in &mon {
-            assert_eq!(t.weekday(), Weekday::Mon, "{t}");
-            assert_eq!((t.hour(), t.minute(), t.second()), (2, 0, 0));
-            assert!(*t > after());
-        }
-        for expr in ["0 2 * * 0", "0 2 * * 7", "0 2 * * SUN", "0 2 * * sun"] {
-            for t in next_runs(&parse_schedule(expr).unwrap(), after(), 3) {
-                assert_eq!(t.weekday(), Weekday::Sun, "{expr}: {t}");
-            }
-        }
-        for t in next_runs(&parse_schedule("0 2 * * 6").unwrap(), after(), 3) {
-            assert_eq!(t.weekday(), Weekday::Sat);
-        }
-    }
-
-    #[test]
-    fn crontab_day_lists_and_ranges() {
-        let days = |expr: &str| -> HashSet<Weekday> {
-            next_runs(&parse_schedule(expr).unwrap(), after(), 21)
-                .iter()
-                .map(|t| t.weekday())
-                .collect()
-        };
-        use Weekday::*;
-        assert_eq!(
-            days("0 2 * * 1-5"),
-            HashSet::from([Mon, Tue, Wed, Thu, Fri])
-        );
-        assert_eq!(
-            days("0 2 * * MON-FRI"),
-            HashSet::from([Mon, Tue, Wed, Thu, Fri])
-        );
-        assert_eq!(days("0 2 * * 0,6"), HashSet::from([Sat, Sun]));
-        assert_eq!(days("0 2 * * 5-7"), HashSet::from([Fri, Sat, Sun]));
-        assert_eq!(days("0 2 * * FRI-SUN"), HashSet::from([Fri, Sat, Sun]));
-        assert_eq!(days("0 2 * * */2"), HashSet::from([Sun, Tue, Thu, Sat]));
-        assert_eq!(days("0 2 * * 1-5/2"), HashSet::from([Mon, Wed, Fri]));
-        assert_eq!(days("0 2 * * 0-7").len(), 7);
-
-        assert_eq!(crontab_dow("1-5").unwrap(), "2-6");
-        assert_eq!(crontab_dow("0,6").unwrap(), "1,7");
-        assert_eq!(crontab_dow("5-7").unwrap(), "1,6-7");
-        assert_eq!(crontab_dow("7").unwrap(), "1");
-        assert_eq!(crontab_dow("0-6").unwrap(), "*");
-    }
-
-    #[test]
-    fn every_fifteen_minutes() {
-        let runs = next_runs(&parse_schedule("*/15 * * * *").unwrap(), after(), 5);
-        assert_eq!(runs[0], after() + chrono::Duration::minutes(15));
-        for w in runs.windows(2) {
-            assert_eq!(w[1] - w[0], chrono::Duration::minutes(15));
-        }
-    }
-
-    #[test]
-    fn six_and_seven_field_forms_pass_through() {
-        // The crate's own numbering: 2 = Monday.
-        let s = parse_schedule("30 0 2 * * 2").unwrap();
-        for t in next_runs(&s, after(), 3) {
-            assert_eq!(t.weekday(), Weekday::Mon);
-            assert_eq!(t.second(), 30);
-        }
-        assert!(parse_schedule("0 0 2 * * * 2030").is_ok());
-        assert!(parse_schedule("@daily").is_ok());
-    }
-
-    #[test]
-    fn junk_is_a_clear_error() {
-        let e = parse_schedule("every tuesday").unwrap_err();
-        assert!(
-            matches!(e, ScheduleError::FieldCount { found: 2, .. }),
-            "{e:?}"
-        );
-        assert!(e.to_string().contains("expected 5 fields"), "{e}");
-        assert!(matches!(
-            parse_schedule(""),
-            Err(ScheduleError::FieldCount { found: 0, .. })
-        ));
-        let e = parse_schedule("0 2 * * 8").unwrap_err();
-        assert!(matches!(e, ScheduleError::DayOfWeek { .. }), "{e:?}");
-        assert!(e.to_string().contains("0 or 7 = Sunday"), "{e}");
-        assert!(matches!(
-            parse_schedule("0 2 * * FUNDAY"),
-            Err(ScheduleError::DayOfWeek { .. })
-        ));
-        assert!(matches!(
-            parse_schedule("0 2 * * 5-1"),
-            Err(ScheduleError::DayOfWeek { .. })
-        ));
-        assert!(matches!(
-            parse_schedule("0 2 * * */0"),
-            Err(ScheduleError::DayOfWeek { .. })
-        ));
-        let e = parse_schedule("61 2 * * *").unwrap_err();
-        assert!(matches!(e, ScheduleError::Invalid { .. }), "{e:?}");
-        assert_eq!(
-            e.to_string().split(" (").next().unwrap(),
-            "schedule \"61 2 * * *\": the minute field \"61\" is not valid"
-        );
-        let e = parse_schedule("0 2 * 13 *").unwrap_err();
-        assert!(e.to_string().contains("the month field \"13\""), "{e}");
-        let e = parse_schedule("0 0 25 * * *").unwrap_err();
-        assert!(e.to_string().contains("the hour field \"25\""), "{e}");
-        let e = parse_schedule("0 2 1 * 1").unwrap_err();
-        assert!(
-            matches!(e, ScheduleError::DayOfMonthAndWeek { .. }),
-            "{e:?}"
-        );
     }
 }

@@ -3,10 +3,9 @@
 
 use std::path::Path;
 
-use super::{init_logging, load_config, open_engine, EXIT_CONFIG};
+use super::{init_logging, load_config, open_engine};
 use anyhow::{Context, Result};
 
-use crate::config::Config;
 use crate::ingest::Engine;
 use crate::keys::HmacKey;
 use crate::records::SourceKind;
@@ -18,34 +17,31 @@ pub fn keygen(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs the daemon's own loader; on failure prints every problem. Returns the
-/// process exit status.
-pub fn check_config(path: &Path) -> i32 {
-    match Config::load(path) {
-        Ok(c) => {
-            println!("{}: ok", path.display());
-            println!("  data_dir: {}", c.data_dir.display());
-            println!("  key_file: {}", c.key_file.display());
-            if let Err(e) = HmacKey::load(&c.key_file) {
-                println!("  warning: {e}");
-            }
-            for (name, f) in &c.feeds {
-                let pull = f
-                    .pull
-                    .as_ref()
-                    .map_or("ingest only".to_string(), |p| p.url.clone());
-                println!("  feed {name}: {} ({pull})", f.spec.kind);
-            }
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_CONFIG
-        }
+/// `outcomesd check-config`: runs exactly the loader `run` uses
+/// ([`crate::config::Config::load`]: every TLS client and sink built, the key loaded,
+/// schedules and spool directories checked) and says what it found. A
+/// refused config is returned as the [`crate::config::ConfigError`], which
+/// `main` prints and turns into exit status 78.
+pub fn check_config(path: &Path) -> Result<()> {
+    let c = load_config(path)?;
+    println!("{}: ok", path.display());
+    println!("  data_dir: {}", c.data_dir.display());
+    println!("  key_file: {}", c.key_file.display());
+    for (name, f) in &c.feeds {
+        let pull = f
+            .pull
+            .as_ref()
+            .map_or("ingest only".to_string(), |p| p.url.clone());
+        println!("  feed {name}: {} ({pull})", f.spec.kind);
     }
+    for sink in &c.sinks {
+        println!("  sink {}", sink.name());
+    }
+    Ok(())
 }
 
-/// `outcomesd run`: the daemon, until SIGTERM or SIGINT.
+/// `outcomesd run`: the daemon, until SIGTERM or SIGINT. A config the
+/// loader refuses is an error before anything starts (exit 78).
 pub fn run(config: &Path) -> Result<()> {
     let cfg = load_config(config)?;
     init_logging(cfg.log_format, &cfg.log_level);

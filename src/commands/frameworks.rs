@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::load_config;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::config::Config;
 use crate::framework::scenario::ScenarioFile;
@@ -160,21 +160,11 @@ pub fn explain(outcome: &str, config: Option<&Path>) -> Result<()> {
 /// summary. Returns the exit status: 0 if every scenario passes, 1 if any
 /// fails, [`EXIT_CONFIG`](super::EXIT_CONFIG) if either file is unreadable
 /// or invalid.
-pub fn frameworks_test(framework: &Path, scenarios: &Path) -> i32 {
-    let fw = match Framework::resolve(framework) {
-        Ok(fw) => fw,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::EXIT_CONFIG;
-        }
-    };
-    let report = match ScenarioFile::load(scenarios).and_then(|f| f.run(&fw)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::EXIT_CONFIG;
-        }
-    };
+pub fn frameworks_test(framework: &Path, scenarios: &Path) -> Result<()> {
+    // An unreadable or invalid file is refused as a config is (exit 78):
+    // see `super::exit_status`.
+    let fw = Framework::resolve(framework)?;
+    let report = ScenarioFile::load(scenarios).and_then(|f| f.run(&fw))?;
     for r in &report.results {
         if r.passed() {
             println!("ok    {}", r.name);
@@ -194,5 +184,12 @@ pub fn frameworks_test(framework: &Path, scenarios: &Path) -> i32 {
         fw.framework.id,
         fw.framework.version
     );
-    i32::from(!report.passed())
+    if !report.passed() {
+        bail!(
+            "{} of {} scenarios and checks failed",
+            report.failed(),
+            report.results.len()
+        );
+    }
+    Ok(())
 }

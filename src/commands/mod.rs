@@ -20,8 +20,32 @@ use crate::config::{Config, LogFormat};
 use crate::ingest::Engine;
 use crate::keys::HmacKey;
 
-/// Exit status for a configuration error (sysexits EX_CONFIG).
+/// Exit status for a configuration error (sysexits EX_CONFIG). systemd's
+/// `RestartPreventExitStatus=78` stops restarting a daemon that got it.
 pub const EXIT_CONFIG: i32 = 78;
+
+/// The process exit status for a failed command: [`EXIT_CONFIG`] if a
+/// config, framework or scenario file was refused anywhere in the chain, 1
+/// otherwise.
+pub fn exit_status(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|c| {
+        c.is::<crate::config::ConfigError>()
+            || c.is::<crate::framework::FrameworkError>()
+            || c.is::<crate::framework::scenario::ScenarioError>()
+    }) {
+        EXIT_CONFIG as u8
+    } else {
+        1
+    }
+}
+
+/// Whether the command failed only because its output pipe was closed.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
 
 /// Sets up `tracing`: human-readable on a terminal, JSON lines otherwise
 /// (journald keeps them whole). `RUST_LOG` overrides the level.

@@ -5,8 +5,9 @@
 //! its file, line, key and a hint.
 //!
 //! Promises:
-//! * unknown keys are errors (`deny_unknown_fields`), so a typo never
-//!   silently falls back to a default;
+//! * unknown keys are errors, so a typo never silently falls back to a
+//!   default; every syntax error and every unknown key in a file is
+//!   reported at once (see `read_raw` for what stops at the first);
 //! * `check-config` and the daemon use this same loader, so a config that
 //!   passes the check is the config the daemon runs;
 //! * relative paths are resolved against the config file's directory.
@@ -17,12 +18,20 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::ingest::feeds::{FeedSpec, Format, Limits};
-use crate::records::SourceKind;
+use crate::daemon::schedule;
+use crate::ingest::feeds::{FeedSpec, Limits};
+use crate::net::TlsError;
+use crate::notify::NotifyError;
+use crate::pull::PullError;
+
+mod check;
+mod preflight;
+
+/// How far ahead a schedule must fire at least once.
+pub const SCHEDULE_HORIZON: chrono::Duration = chrono::Duration::days(8 * 366);
 
 /// The file as written (serde's view).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     data_dir: PathBuf,
     key_file: PathBuf,
@@ -41,7 +50,6 @@ struct RawConfig {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawNotices {
     #[serde(default)]
     poll_seconds: Option<u64>,
@@ -52,7 +60,6 @@ struct RawNotices {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawWebhook {
     name: String,
     url: String,
@@ -69,14 +76,12 @@ struct RawWebhook {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawSpool {
     name: String,
     dir: PathBuf,
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawStatus {
     #[serde(default)]
     listen: Option<String>,
@@ -85,7 +90,6 @@ struct RawStatus {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawLog {
     #[serde(default)]
     format: Option<String>,
@@ -94,7 +98,6 @@ struct RawLog {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFeed {
     kind: String,
     #[serde(default)]
@@ -135,7 +138,7 @@ pub struct PullSpec {
     /// As written, and as parsed (5-field crontab lines translated).
     pub schedule_text: Option<String>,
     pub schedule: Option<cron::Schedule>,
-    pub tls: crate::pull::TlsFiles,
+    pub tls: crate::net::TlsFiles,
     pub limits: crate::pull::PullLimits,
     /// Pull once as soon as the daemon starts, then on the schedule.
     pub at_start: bool,
@@ -180,6 +183,18 @@ pub struct ConfigError {
     pub issues: Vec<ConfigIssue>,
 }
 
+impl ConfigError {
+    /// The problems of `path`, in the order of their lines (those without a
+    /// line last).
+    pub fn new(path: &Path, mut issues: Vec<ConfigIssue>) -> ConfigError {
+        issues.sort_by_key(|i| i.line.unwrap_or(usize::MAX));
+        ConfigError {
+            path: path.to_path_buf(),
+            issues,
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.issues.len();
@@ -207,7 +222,11 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file: the daemon's loader, which
+    /// `run`, `check-config` and every other command use. Beyond
+    /// [`Config::parse`] it checks what only the machine can tell: the key
+    /// file loads (exists, mode 0600, well formed) and every spool
+    /// directory exists.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             path: path.to_path_buf(),
@@ -218,344 +237,33 @@ impl Config {
                 hint: None,
             }],
         })?;
-        Self::parse(path, &text)
+        let cfg = Self::parse(path, &text)?;
+        let issues = preflight::machine_issues(&cfg, &text);
+        if issues.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError::new(path, issues))
+        }
     }
 
     /// Validates config text as if read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let fail = |issues| ConfigError {
-            path: path.to_path_buf(),
-            issues,
-        };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
-            let msg = e.message().to_string();
-            let hint = if msg.contains("unknown field") {
-                Some("see config/outcomesd.toml for every setting".to_string())
-            } else {
-                None
-            };
-            fail(vec![ConfigIssue {
-                line,
-                key: String::new(),
-                message: msg,
-                hint,
-            }])
-        })?;
+        let fail = |issues| ConfigError::new(path, issues);
+        let (raw, unknown) = read_raw(text).map_err(fail)?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let resolve = |p: &Path| {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            }
-        };
-        let mut issues = Vec::new();
-        let mut issue =
-            |section: Option<&str>, key: &str, message: String, hint: Option<String>| {
-                let full = match section {
-                    Some(s) => format!("{s}.{key}"),
-                    None => key.to_string(),
-                };
-                issues.push(ConfigIssue {
-                    line: locate(text, section, key.rsplit('.').next().unwrap_or(key)),
-                    key: full,
-                    message,
-                    hint,
-                });
-            };
-        let log_format = match raw.log.format.as_deref().unwrap_or("auto") {
-            "auto" => LogFormat::Auto,
-            "human" => LogFormat::Human,
-            "json" => LogFormat::Json,
-            _ => {
-                issue(
-                    Some("log"),
-                    "format",
-                    "unknown log format".into(),
-                    Some("auto, human or json".into()),
-                );
-                LogFormat::Auto
-            }
-        };
-        let log_level = raw.log.level.clone().unwrap_or_else(|| "info".into());
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            issue(
-                Some("log"),
-                "level",
-                "not a log filter".into(),
-                Some("e.g. info, debug, outcomesd=debug".into()),
-            );
-        }
-        if raw.limits.max_field_bytes == 0 || raw.limits.max_row_bytes < raw.limits.max_field_bytes
-        {
-            issue(
-                Some("limits"),
-                "max_row_bytes",
-                "limits must be positive and a row at least as long as a field".into(),
-                None,
-            );
-        }
+        let mut ck = check::Checker::new(text, base, unknown);
+        let (log_format, log_level) = ck.log_and_limits(&raw);
         let mut feeds = BTreeMap::new();
         for (name, f) in &raw.feeds {
-            let section = format!("feeds.{name}");
-            let sec = Some(section.as_str());
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                issue(
-                    sec,
-                    "",
-                    "feed names are letters, digits, - and _".into(),
-                    None,
-                );
-            }
-            let kind = SourceKind::parse(&f.kind);
-            if kind.is_none() {
-                let all: Vec<_> = SourceKind::ALL.iter().map(|k| k.name()).collect();
-                issue(
-                    sec,
-                    "kind",
-                    "unknown source kind".into(),
-                    Some(format!("one of {}", all.join(", "))),
-                );
-            }
-            let format = match f.format.as_deref().unwrap_or("csv") {
-                "csv" => Format::Csv,
-                "jsonl" => Format::Jsonl,
-                _ => {
-                    issue(
-                        sec,
-                        "format",
-                        "unknown format".into(),
-                        Some("csv or jsonl".into()),
-                    );
-                    Format::Csv
-                }
-            };
-            let mut columns = HashMap::new();
-            for (canon, theirs) in &f.columns {
-                if crate::ingest::feeds::Col::parse(canon).is_none() {
-                    issue(
-                        Some(&format!("{section}.columns")),
-                        canon,
-                        "not a column outcomesd knows".into(),
-                        Some("the left side is outcomesd's column name (docs/feeds.md), the right the partner's".into()),
-                    );
-                }
-                columns.insert(canon.clone(), theirs.clone());
-            }
-            let pull = match &f.url {
-                None => {
-                    for (k, present) in [
-                        ("schedule", f.schedule.is_some()),
-                        ("pull_at_start", f.pull_at_start),
-                        ("client_cert", f.client_cert.is_some()),
-                        ("client_key", f.client_key.is_some()),
-                        ("ca_bundle", f.ca_bundle.is_some()),
-                    ] {
-                        if present {
-                            issue(
-                                sec,
-                                k,
-                                "set without a url".into(),
-                                Some("add url = \"https://...\" or remove it".into()),
-                            );
-                        }
-                    }
-                    None
-                }
-                Some(url) => {
-                    if !url.starts_with("https://") {
-                        issue(
-                            sec,
-                            "url",
-                            "only https:// URLs are allowed (partner data never travels in clear)"
-                                .into(),
-                            None,
-                        );
-                    }
-                    if f.client_cert.is_some() != f.client_key.is_some() {
-                        issue(
-                            sec,
-                            "client_key",
-                            "client_cert and client_key go together".into(),
-                            None,
-                        );
-                    }
-                    if f.ca_bundle.is_none() && !f.system_roots {
-                        issue(
-                            sec,
-                            "ca_bundle",
-                            "a pulled feed needs the partner's CA bundle".into(),
-                            Some("set ca_bundle = \"...pem\" (or system_roots = true to trust the system's CAs)".into()),
-                        );
-                    }
-                    let tls = crate::pull::TlsFiles {
-                        client_cert: f.client_cert.as_deref().map(resolve),
-                        client_key: f.client_key.as_deref().map(resolve),
-                        ca_bundle: f.ca_bundle.as_deref().map(resolve),
-                        system_roots: f.system_roots,
-                    };
-                    let mut limits = crate::pull::PullLimits::default();
-                    if let Some(mb) = f.max_megabytes {
-                        limits.max_bytes = mb * 1024 * 1024;
-                    }
-                    // Build the client now so check-config finds bad
-                    // certificates, keys and permissions.
-                    if url.starts_with("https://") {
-                        if let Err(e) = crate::pull::Puller::new(name, url, &tls, limits.clone()) {
-                            issue(sec, "client_cert", e.to_string(), None);
-                        }
-                    }
-                    let schedule = match &f.schedule {
-                        None => {
-                            if !f.pull_at_start {
-                                issue(
-                                    sec,
-                                    "schedule",
-                                    "a pulled feed needs a schedule".into(),
-                                    Some("e.g. schedule = \"0 2 * * *\" (02:00 UTC daily)".into()),
-                                );
-                            }
-                            None
-                        }
-                        Some(text) => match crate::pull::parse_schedule(text) {
-                            Ok(s) => Some(s),
-                            Err(e) => {
-                                issue(sec, "schedule", e.to_string(), Some("5 fields (minute hour day month weekday) or 6-7 with seconds first".into()));
-                                None
-                            }
-                        },
-                    };
-                    Some(PullSpec {
-                        url: url.clone(),
-                        schedule_text: f.schedule.clone(),
-                        schedule,
-                        tls,
-                        limits,
-                        at_start: f.pull_at_start,
-                    })
-                }
-            };
-            if let Some(kind) = kind {
-                let mut spec = FeedSpec::new(name, kind);
-                spec.format = format;
-                spec.columns = columns;
-                spec.limits = raw.limits;
-                feeds.insert(name.clone(), FeedConfig { spec, pull });
+            if let Some(fc) = ck.feed(name, f, raw.limits) {
+                feeds.insert(name.clone(), fc);
             }
         }
-        // A path (relative to this file) or the id of a shipped framework.
-        let framework = match raw.framework.as_deref() {
-            None => None,
-            Some(spec) => {
-                let as_path = resolve(spec);
-                let target = if as_path.is_file() {
-                    as_path.as_path()
-                } else {
-                    spec
-                };
-                match crate::framework::Framework::resolve(target) {
-                    Ok(fw) => Some(fw),
-                    Err(e) => {
-                        issue(
-                            None,
-                            "framework",
-                            e.to_string(),
-                            Some("a path to a framework file, or a shipped id such as \"sunderland\"".into()),
-                        );
-                        None
-                    }
-                }
-            }
-        };
-        let mut sinks = Vec::new();
-        let mut sink_names = std::collections::HashSet::new();
-        for (i, w) in raw.notices.webhook.iter().enumerate() {
-            let sec = "notices.webhook";
-            if !sink_names.insert(w.name.clone()) {
-                issue(
-                    Some(sec),
-                    "name",
-                    format!("sink name '{}' is used twice", w.name),
-                    None,
-                );
-            }
-            if !w.url.starts_with("https://") {
-                issue(
-                    Some(sec),
-                    "url",
-                    format!("webhook {}: only https:// URLs are allowed", i + 1),
-                    None,
-                );
-            }
-            let secret_path = resolve(&w.secret_file);
-            let secret = match crate::keys::read_secret_file(&secret_path) {
-                Ok(text) => match crate::notify::WebhookSecret::parse(text.trim()) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        issue(
-                            Some(sec),
-                            "secret_file",
-                            format!("{}: {e}", secret_path.display()),
-                            Some("the file holds one line: whsec_ followed by base64".into()),
-                        );
-                        None
-                    }
-                },
-                Err(e) => {
-                    issue(Some(sec), "secret_file", e.to_string(), None);
-                    None
-                }
-            };
-            if let Some(secret) = secret {
-                sinks.push(crate::notify::SinkConfig::Webhook {
-                    name: w.name.clone(),
-                    url: w.url.clone(),
-                    secret,
-                    ca_bundle: w.ca_bundle.as_deref().map(resolve),
-                    client_cert: w.client_cert.as_deref().map(resolve),
-                    client_key: w.client_key.as_deref().map(resolve),
-                    timeout: std::time::Duration::from_secs(w.timeout_seconds.unwrap_or(30)),
-                });
-            }
-        }
-        for sp in &raw.notices.spool {
-            if !sink_names.insert(sp.name.clone()) {
-                issue(
-                    Some("notices.spool"),
-                    "name",
-                    format!("sink name '{}' is used twice", sp.name),
-                    None,
-                );
-            }
-            sinks.push(crate::notify::SinkConfig::Spool {
-                name: sp.name.clone(),
-                dir: resolve(&sp.dir),
-            });
-        }
-        let status_listen = match raw.status.listen.as_deref() {
-            None => None,
-            Some(a) => match a.parse::<std::net::SocketAddr>() {
-                Ok(addr) if addr.ip().is_loopback() || raw.status.allow_non_loopback => Some(addr),
-                Ok(_) => {
-                    issue(Some("status"), "listen", "the status endpoint listens on loopback only".into(), Some("use 127.0.0.1:PORT or [::1]:PORT (or allow_non_loopback = true, behind a firewall)".into()));
-                    None
-                }
-                Err(_) => {
-                    issue(
-                        Some("status"),
-                        "listen",
-                        "not an address:port".into(),
-                        Some("e.g. 127.0.0.1:9187".into()),
-                    );
-                    None
-                }
-            },
-        };
+        let framework = ck.framework(raw.framework.as_deref());
+        let sinks = ck.sinks(&raw.notices);
+        let status_listen = ck.status(&raw.status);
+        let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
+        let issues = ck.issues;
         if !issues.is_empty() {
             return Err(fail(issues));
         }
@@ -566,8 +274,8 @@ impl Config {
             ),
             status_listen,
             path: path.to_path_buf(),
-            data_dir: resolve(&raw.data_dir),
-            key_file: resolve(&raw.key_file),
+            data_dir,
+            key_file,
             framework,
             log_format,
             log_level,
@@ -578,6 +286,80 @@ impl Config {
     pub fn feed(&self, name: &str) -> Option<&FeedConfig> {
         self.feeds.get(name)
     }
+}
+
+/// The setting a client-building failure is about.
+fn tls_error_key(e: &TlsError) -> &'static str {
+    match e {
+        TlsError::File { setting, .. } => setting,
+        TlsError::KeyPermissions { .. } => "client_key",
+        TlsError::Config(_) => "client_cert",
+    }
+}
+
+fn pull_error_key(e: &PullError) -> &'static str {
+    match e {
+        PullError::File { setting, .. } => setting,
+        PullError::KeyPermissions { .. } => "client_key",
+        PullError::NotHttps { .. } => "url",
+        _ => "client_cert",
+    }
+}
+
+fn notify_error_key(e: &NotifyError) -> &'static str {
+    match e {
+        NotifyError::Tls { source, .. } => tls_error_key(source),
+        _ => "url",
+    }
+}
+
+/// The file as serde sees it, plus one issue per unknown key. Every syntax
+/// error is reported (the parser recovers and goes on); every unknown key
+/// too, since keys are collected with `serde_ignored` rather than refused
+/// at the first by `deny_unknown_fields`. A wrong type or a missing
+/// required key still stops deserialization at the first: serde cannot
+/// build the rest of the value past it. (`[limits]` keeps
+/// `deny_unknown_fields`: its type belongs to ingest.)
+fn read_raw(text: &str) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<ConfigIssue>> {
+    let from_toml = |e: &toml::de::Error| {
+        let msg = e.message().to_string();
+        let hint = msg
+            .contains("unknown field")
+            .then(|| "see config/outcomesd.toml for every setting".to_string());
+        ConfigIssue {
+            line: e.span().map(|s| line_of(text, s.start)),
+            key: String::new(),
+            message: msg,
+            hint,
+        }
+    };
+    let (_, syntax) = toml::de::DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        return Err(syntax.iter().map(from_toml).collect());
+    }
+    let de = toml::Deserializer::parse(text).map_err(|e| vec![from_toml(&e)])?;
+    let mut unknown = Vec::new();
+    let raw: RawConfig = serde_ignored::deserialize(de, |path| {
+        // "notices.webhook.0.nmae": array indices are not table names.
+        let path = path.to_string();
+        let parts: Vec<&str> = path
+            .split('.')
+            .filter(|p| p.parse::<usize>().is_err())
+            .collect();
+        let (key, section) = match parts.split_last() {
+            Some((k, rest)) if !rest.is_empty() => (k.to_string(), Some(rest.join("."))),
+            Some((k, _)) => (k.to_string(), None),
+            None => (path.clone(), None),
+        };
+        unknown.push(ConfigIssue {
+            line: locate(text, section.as_deref(), &key),
+            key: parts.join("."),
+            message: format!("unknown field `{key}`"),
+            hint: Some("see config/outcomesd.toml for every setting".to_string()),
+        });
+    })
+    .map_err(|e| vec![from_toml(&e)])?;
+    Ok((raw, unknown))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -616,6 +398,7 @@ fn locate(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::SourceKind;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("/etc/outcomesd/outcomesd.toml"), text)
@@ -683,6 +466,25 @@ mod tests {
         assert!(parse(&format!("{base}listen = \"127.0.0.1:9187\"\n")).is_ok());
         let err = parse(&format!("{base}listen = \"0.0.0.0:9187\"\n")).unwrap_err();
         assert!(err.to_string().contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn several_unknown_keys_and_syntax_errors_are_all_reported() {
+        let err = parse(
+            "data_dir = \"d\"\nkey_file = \"k\"\ndata_dri = \"x\"\n[feeds.police]\nkind = \"police\"\nfromat = \"csv\"\n[[notices.spool]]\nname = \"s\"\ndir = \"x\"\nnmae = \"t\"\n",
+        )
+        .unwrap_err();
+        let found: Vec<_> = err
+            .issues
+            .iter()
+            .map(|i| (i.key.as_str(), i.line))
+            .collect();
+        assert!(found.contains(&("data_dri", Some(3))), "{err}");
+        assert!(found.contains(&("feeds.police.fromat", Some(6))), "{err}");
+        assert!(found.contains(&("notices.spool.nmae", Some(10))), "{err}");
+        let err = parse("data_dir = \"d\"\nkey_file = \n[feeds.x\nkind = = 1\n").unwrap_err();
+        assert!(err.issues.len() >= 2, "{err}");
+        assert_eq!(err.issues[0].line, Some(2), "{err}");
     }
 
     #[test]

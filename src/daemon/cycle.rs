@@ -57,20 +57,20 @@ pub(crate) async fn cycle(
     let now = shared.clock.now();
     let fail = |reason: String| {
         tracing::warn!(feed = %name, reason = %reason, "feed pull failed");
-        let mut f = shared.stats.feeds.lock().expect("stats");
+        let mut f = shared.stats.feed_stats();
         let s = f.entry(name.to_string()).or_default();
         s.failures += 1;
         s.last_failure = Some(now);
         s.last_error = Some(reason);
     };
     {
-        let mut f = shared.stats.feeds.lock().expect("stats");
+        let mut f = shared.stats.feed_stats();
         f.entry(name.to_string()).or_default().pulls += 1;
     }
     let (bytes, validators) = match result {
         Ok(Fetched::NotModified) => {
             tracing::info!(feed = %name, "unchanged since the last pull; not downloaded");
-            let mut f = shared.stats.feeds.lock().expect("stats");
+            let mut f = shared.stats.feed_stats();
             let s = f.entry(name.to_string()).or_default();
             s.not_modified += 1;
             s.last_success = Some(now);
@@ -90,7 +90,7 @@ pub(crate) async fn cycle(
     .await;
     match outcome {
         Ok(Ok((accepted, rejected, duplicate, decided, enqueued))) => {
-            let mut f = shared.stats.feeds.lock().expect("stats");
+            let mut f = shared.stats.feed_stats();
             let s = f.entry(name.to_string()).or_default();
             s.last_success = Some(now);
             if duplicate {
@@ -101,10 +101,10 @@ pub(crate) async fn cycle(
                 s.rows_rejected += rejected;
             }
             drop(f);
-            *shared.stats.claims_evaluated.lock().expect("stats") += decided;
-            *shared.stats.notices_enqueued.lock().expect("stats") += enqueued;
+            shared.stats.claims_evaluated.inc_by(decided);
+            shared.stats.notices_enqueued.inc_by(enqueued);
         }
-        Ok(Err(e)) => fail(format!("{e:#}")),
+        Ok(Err(e)) => fail(crate::error::chain(e.as_ref())),
         Err(e) => fail(format!("ingest task failed: {e}")),
     }
 }

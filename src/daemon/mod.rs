@@ -21,6 +21,7 @@
 //! tests can run days of schedule with paused time.
 
 mod cycle;
+pub mod schedule;
 pub mod shutdown;
 mod status;
 
@@ -48,17 +49,17 @@ pub enum DaemonError {
     Key(#[from] crate::keys::KeyError),
     #[error(transparent)]
     Store(#[from] IngestError),
-    #[error("outbox: {0}")]
+    #[error("outbox")]
     Outbox(#[from] crate::notify::OutboxError),
-    #[error("notice sinks: {0}")]
+    #[error("notice sinks")]
     Notify(#[from] crate::notify::NotifyError),
-    #[error("feed {feed}: {source}")]
+    #[error("feed {feed}")]
     Pull {
         feed: String,
         #[source]
         source: PullError,
     },
-    #[error("status endpoint on {addr}: {source}")]
+    #[error("status endpoint on {addr}")]
     Status {
         addr: std::net::SocketAddr,
         #[source]
@@ -124,9 +125,7 @@ impl Running {
     /// True once every pulled feed has finished its first attempt.
     pub fn first_pulls_done(&self) -> bool {
         self.stats
-            .feeds
-            .lock()
-            .expect("stats")
+            .feed_stats()
             .values()
             .all(|f| f.last_success.is_some() || f.last_failure.is_some())
     }
@@ -186,9 +185,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
                 }
             })?;
         stats
-            .feeds
-            .lock()
-            .expect("stats")
+            .feed_stats()
             .insert(name.clone(), FeedStats::default());
         pullers.push((
             name.clone(),

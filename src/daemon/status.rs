@@ -1,12 +1,23 @@
 //! The loopback status endpoint: `/healthz` and Prometheus `/metrics`, and
 //! the figures behind them.
+//!
+//! In: the daemon's [`Stats`] and outbox. Out: JSON health and OpenMetrics
+//! text. Promises: counts and times only, never personal data; metric names
+//! are those listed in docs/operations.md.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use crate::notify::Outbox;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::notify::{Outbox, OutboxCounts};
 
 use super::shutdown::Shutdown;
 use super::Shared;
@@ -27,12 +38,27 @@ pub struct FeedStats {
 }
 
 /// What the daemon has done, shared with the status endpoint and the demo.
+///
+/// Plain counts are atomic counters. A feed's figures sit together under one
+/// lock because they change together (a pull's outcome, its time and its
+/// error text) and `/healthz` must show them consistent.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub feeds: Mutex<BTreeMap<String, FeedStats>>,
-    pub claims_evaluated: Mutex<u64>,
-    pub notices_enqueued: Mutex<u64>,
+    pub claims_evaluated: Counter,
+    pub notices_enqueued: Counter,
 }
+
+impl Stats {
+    /// The per-feed figures. A panic elsewhere while holding the lock
+    /// leaves figures that are still counts: they are used, not refused.
+    pub fn feed_stats(&self) -> MutexGuard<'_, BTreeMap<String, FeedStats>> {
+        self.feeds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What `prometheus-client` writes.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 pub(crate) async fn serve_status(
     listener: tokio::net::TcpListener,
@@ -55,7 +81,7 @@ pub(crate) async fn serve_status(
                     async move {
                         let (code, ctype, body) = match req.uri().path() {
                             "/healthz" => (200, "application/json", health(&shared)),
-                            "/metrics" => (200, "text/plain; version=0.0.4", metrics(&shared)),
+                            "/metrics" => (200, OPENMETRICS, metrics(&shared)),
                             _ => (404, "text/plain", "not found\n".to_string()),
                         };
                         Ok::<_, std::convert::Infallible>(
@@ -76,7 +102,7 @@ pub(crate) async fn serve_status(
 }
 
 pub(crate) fn health(shared: &Shared) -> String {
-    let feeds = shared.stats.feeds.lock().expect("stats").clone();
+    let feeds = shared.stats.feed_stats().clone();
     let counts = shared.outbox.counts().ok();
     serde_json::json!({
         "status": "ok",
@@ -86,108 +112,206 @@ pub(crate) fn health(shared: &Shared) -> String {
     .to_string()
 }
 
-/// Prometheus text exposition, written by hand: a dozen gauges need no
-/// exporter crate.
+/// The `/metrics` body: OpenMetrics text through `prometheus-client`,
+/// encoded from one snapshot of the figures taken at scrape time.
 pub fn metrics_text(stats: &Stats, outbox: &Outbox) -> String {
+    let snapshot = Snapshot {
+        feeds: stats.feed_stats().clone(),
+        claims_evaluated: stats.claims_evaluated.get(),
+        notices_enqueued: stats.notices_enqueued.get(),
+        outbox: outbox.counts().ok(),
+    };
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(snapshot));
     let mut out = String::new();
-    let feeds = stats.feeds.lock().expect("stats").clone();
-    let mut metric = |name: &str, help: &str, kind: &str, rows: Vec<(String, f64)>| {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        for (labels, v) in rows {
-            out.push_str(&format!("{name}{labels} {v}\n"));
-        }
-    };
-    let per_feed = |f: &dyn Fn(&FeedStats) -> Option<f64>| -> Vec<(String, f64)> {
-        feeds
-            .iter()
-            .filter_map(|(n, s)| f(s).map(|v| (format!("{{feed=\"{n}\"}}"), v)))
-            .collect()
-    };
-    metric(
+    // Writing to a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    out
+}
+
+/// The figures of one scrape.
+#[derive(Debug)]
+struct Snapshot {
+    feeds: BTreeMap<String, FeedStats>,
+    claims_evaluated: u64,
+    notices_enqueued: u64,
+    outbox: Option<OutboxCounts>,
+}
+
+type PerFeed = fn(&FeedStats) -> Option<u64>;
+
+/// Per-feed series: (name without `_total`, help, type, value).
+const FEED_SERIES: [(&str, &str, MetricType, PerFeed); 8] = [
+    (
         "outcomesd_feed_last_success_timestamp_seconds",
         "Last successful pull (unix time).",
-        "gauge",
-        per_feed(&|s| s.last_success.map(|t| t.timestamp() as f64)),
-    );
-    metric(
+        MetricType::Gauge,
+        |s| s.last_success.map(unix),
+    ),
+    (
         "outcomesd_feed_last_failure_timestamp_seconds",
         "Last failed pull (unix time).",
-        "gauge",
-        per_feed(&|s| s.last_failure.map(|t| t.timestamp() as f64)),
-    );
-    metric(
-        "outcomesd_feed_pulls_total",
+        MetricType::Gauge,
+        |s| s.last_failure.map(unix),
+    ),
+    (
+        "outcomesd_feed_pulls",
         "Pulls attempted.",
-        "counter",
-        per_feed(&|s| Some(s.pulls as f64)),
-    );
-    metric(
-        "outcomesd_feed_failures_total",
+        MetricType::Counter,
+        |s| Some(s.pulls),
+    ),
+    (
+        "outcomesd_feed_failures",
         "Pulls that failed.",
-        "counter",
-        per_feed(&|s| Some(s.failures as f64)),
-    );
-    metric(
-        "outcomesd_feed_not_modified_total",
+        MetricType::Counter,
+        |s| Some(s.failures),
+    ),
+    (
+        "outcomesd_feed_not_modified",
         "Pulls answered 304 Not Modified.",
-        "counter",
-        per_feed(&|s| Some(s.not_modified as f64)),
-    );
-    metric(
-        "outcomesd_feed_deliveries_total",
+        MetricType::Counter,
+        |s| Some(s.not_modified),
+    ),
+    (
+        "outcomesd_feed_deliveries",
         "Deliveries stored.",
-        "counter",
-        per_feed(&|s| Some(s.deliveries as f64)),
-    );
-    metric(
-        "outcomesd_feed_rows_total",
+        MetricType::Counter,
+        |s| Some(s.deliveries),
+    ),
+    (
+        "outcomesd_feed_rows",
         "Rows accepted.",
-        "counter",
-        per_feed(&|s| Some(s.rows_accepted as f64)),
-    );
-    metric(
-        "outcomesd_feed_rejections_total",
+        MetricType::Counter,
+        |s| Some(s.rows_accepted),
+    ),
+    (
+        "outcomesd_feed_rejections",
         "Rows rejected.",
-        "counter",
-        per_feed(&|s| Some(s.rows_rejected as f64)),
-    );
-    let c = outbox.counts().ok();
-    metric(
-        "outcomesd_notices_pending",
-        "Notice deliveries not yet acknowledged (including failing ones).",
-        "gauge",
-        vec![(
-            String::new(),
-            c.as_ref().map_or(0.0, |c| (c.pending + c.failing) as f64),
-        )],
-    );
-    metric(
-        "outcomesd_notices_failing",
-        "Pending notice deliveries that have failed at least once.",
-        "gauge",
-        vec![(String::new(), c.as_ref().map_or(0.0, |c| c.failing as f64))],
-    );
-    metric(
-        "outcomesd_notices_delivered_total",
-        "Notice deliveries acknowledged.",
-        "counter",
-        vec![(
-            String::new(),
-            c.as_ref().map_or(0.0, |c| c.delivered as f64),
-        )],
-    );
-    metric(
-        "outcomesd_claims_evaluated_total",
-        "Claim decisions made after deliveries.",
-        "counter",
-        vec![(
-            String::new(),
-            *stats.claims_evaluated.lock().expect("stats") as f64,
-        )],
-    );
-    out
+        MetricType::Counter,
+        |s| Some(s.rows_rejected),
+    ),
+];
+
+fn unix(t: DateTime<Utc>) -> u64 {
+    t.timestamp().max(0) as u64
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for (name, help, kind, value) in FEED_SERIES {
+            let rows: Vec<_> = self
+                .feeds
+                .iter()
+                .filter_map(|(feed, s)| value(s).map(|v| (feed, v)))
+                .collect();
+            let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+            for (feed, v) in rows {
+                let labels = [("feed", feed.as_str())];
+                let sample = family.encode_family(&labels)?;
+                match kind {
+                    MetricType::Counter => ConstCounter::new(v).encode(sample)?,
+                    _ => ConstGauge::new(v).encode(sample)?,
+                }
+            }
+        }
+        let c = self.outbox.unwrap_or_default();
+        let gauges = [
+            (
+                "outcomesd_notices_pending",
+                "Notice deliveries not yet acknowledged (including failing ones).",
+                (c.pending + c.failing) as u64,
+            ),
+            (
+                "outcomesd_notices_failing",
+                "Pending notice deliveries that have failed at least once.",
+                c.failing as u64,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            ConstGauge::new(v).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Gauge,
+            )?)?;
+        }
+        let counters = [
+            (
+                "outcomesd_notices_delivered",
+                "Notice deliveries acknowledged.",
+                c.delivered as u64,
+            ),
+            (
+                "outcomesd_notices_enqueued",
+                "Notices queued for delivery after decisions.",
+                self.notices_enqueued,
+            ),
+            (
+                "outcomesd_claims_evaluated",
+                "Claim decisions made after deliveries.",
+                self.claims_evaluated,
+            ),
+        ];
+        for (name, help, v) in counters {
+            ConstCounter::new(v).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Counter,
+            )?)?;
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn metrics(shared: &Shared) -> String {
     metrics_text(&shared.stats, &shared.outbox)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_keep_their_documented_names_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("db"), "k").unwrap();
+        let outbox = Outbox::new(store.outbox(), vec!["s".into()]).unwrap();
+        let stats = Stats::default();
+        let t = "2026-01-02T03:04:05Z".parse::<DateTime<Utc>>().unwrap();
+        stats.feed_stats().insert(
+            "police".into(),
+            FeedStats {
+                pulls: 3,
+                rows_accepted: 17,
+                last_success: Some(t),
+                ..FeedStats::default()
+            },
+        );
+        stats.claims_evaluated.inc_by(5);
+        let text = metrics_text(&stats, &outbox);
+        for line in [
+            "outcomesd_feed_pulls_total{feed=\"police\"} 3",
+            "outcomesd_feed_rows_total{feed=\"police\"} 17",
+            "outcomesd_feed_failures_total{feed=\"police\"} 0",
+            &format!(
+                "outcomesd_feed_last_success_timestamp_seconds{{feed=\"police\"}} {}",
+                t.timestamp()
+            ),
+            "outcomesd_notices_pending 0",
+            "outcomesd_notices_delivered_total 0",
+            "outcomesd_claims_evaluated_total 5",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+        // No failure yet: no failure time series for the feed.
+        assert!(
+            !text.contains("outcomesd_feed_last_failure_timestamp_seconds{"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE outcomesd_feed_pulls counter"),
+            "{text}"
+        );
+    }
 }

@@ -44,7 +44,7 @@ pub enum IngestError {
     Feed(#[from] FeedError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot write rejection report {path}: {source}")]
+    #[error("cannot write rejection report {path}")]
     Report {
         path: PathBuf,
         #[source]

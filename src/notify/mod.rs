@@ -108,7 +108,7 @@ impl Notifier {
         let due = match tokio::task::spawn_blocking(move || outbox.pending(now)).await {
             Ok(Ok(due)) => due,
             Ok(Err(e)) => {
-                tracing::error!(error = %e, "outbox: listing due notices failed");
+                tracing::error!(error = %crate::error::Chain(&e), "outbox: listing due notices failed");
                 return round;
             }
             Err(_) => return round,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use rand::Rng as _;
+use crate::net::{Backoff, Jitter};
 
 use super::{Notice, NoticeError};
 pub use crate::store::DeliveryState;
@@ -44,9 +44,9 @@ pub struct OutboxCounts {
 pub enum OutboxError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("outbox encoding: {0}")]
+    #[error("outbox encoding")]
     Encode(#[from] serde_json::Error),
-    #[error("notice refused: {0}")]
+    #[error("notice refused")]
     Notice(#[from] NoticeError),
     #[error("sink name {0:?} is empty, repeated or contains NUL")]
     SinkName(String),
@@ -71,18 +71,23 @@ impl fmt::Debug for Outbox {
     }
 }
 
+/// The notice backoff: 5 s doubled per attempt, capped at 1 h, with equal
+/// jitter (see [`crate::net::backoff`] for why it differs from pulls').
+pub const BACKOFF: Backoff = Backoff {
+    base: BACKOFF_BASE,
+    max: BACKOFF_CAP,
+    jitter: Jitter::Equal,
+};
+
 /// The delay before retry number `attempts` (1 = first retry): 5 s doubled
 /// per attempt, capped at 1 h, then jittered uniformly into [half, full].
 pub fn backoff_delay(attempts: u32) -> Duration {
-    let ceiling = backoff_ceiling(attempts);
-    let ms = ceiling.as_millis() as u64;
-    Duration::from_millis(rand::rng().random_range(ms / 2..=ms))
+    BACKOFF.delay(attempts)
 }
 
 /// The un-jittered delay for `attempts`: `min(5 s * 2^(attempts-1), 1 h)`.
 pub fn backoff_ceiling(attempts: u32) -> Duration {
-    let shift = attempts.saturating_sub(1).min(20);
-    BACKOFF_BASE.saturating_mul(1u32 << shift).min(BACKOFF_CAP)
+    BACKOFF.ceiling(attempts)
 }
 
 impl Outbox {

@@ -1,4 +1,11 @@
 //! Sinks: a signed HTTPS webhook or an atomically written spool file.
+//!
+//! In: a [`SinkConfig`]. Out: a built sink that delivers one notice at a
+//! time, or a [`NotifyError`] naming the sink. A webhook's HTTPS client is
+//! built by [`crate::net::tls`], exactly as a feed's is (TLS 1.2 floor,
+//! ring only, the sink's own CA bundle or else the system roots, client
+//! key mode checked); delivery failures are named by
+//! [`crate::error::chain`].
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -6,7 +13,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use zeroize::Zeroizing;
+use crate::net::tls::{self, TlsError, TlsFiles};
 
 use super::{is_notice_id, sign, Notice, WebhookSecret};
 
@@ -47,11 +54,11 @@ impl SinkConfig {
 pub enum NotifyError {
     #[error("sink {sink:?}: {msg}")]
     Config { sink: String, msg: String },
-    #[error("sink {sink:?}: reading {path}: {source}")]
-    Read {
+    #[error("sink {sink:?}")]
+    Tls {
         sink: String,
-        path: PathBuf,
-        source: io::Error,
+        #[source]
+        source: TlsError,
     },
     #[error("sinks {configured:?} do not match the outbox's sinks {outbox:?}")]
     SinkMismatch {
@@ -79,26 +86,15 @@ pub enum DeliveryError {
     Task,
 }
 
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
-}
-
 impl From<reqwest::Error> for DeliveryError {
     fn from(e: reqwest::Error) -> Self {
         let e = e.without_url();
         if e.is_timeout() {
             DeliveryError::Timeout
         } else if e.is_connect() {
-            DeliveryError::Connect(error_chain(&e))
+            DeliveryError::Connect(crate::error::chain(&e))
         } else {
-            DeliveryError::Request(error_chain(&e))
+            DeliveryError::Request(crate::error::chain(&e))
         }
     }
 }
@@ -180,49 +176,27 @@ impl Sink {
                     sink: name.clone(),
                     msg,
                 };
-                let read = |path: &Path| {
-                    std::fs::read(path).map_err(|source| NotifyError::Read {
-                        sink: name.clone(),
-                        path: path.to_owned(),
-                        source,
-                    })
-                };
                 let url = reqwest::Url::parse(&url).map_err(|e| conf(format!("bad url: {e}")))?;
                 if url.scheme() != "https" {
                     return Err(conf("only https:// URLs are allowed".into()));
                 }
-                // reqwest with rustls-no-provider needs a process default.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let mut b = reqwest::Client::builder()
-                    .https_only(true)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .timeout(timeout)
-                    .connect_timeout(timeout.min(Duration::from_secs(10)))
-                    .user_agent(concat!("outcomesd/", env!("CARGO_PKG_VERSION")));
-                if let Some(ca) = &ca_bundle {
-                    let pem = read(ca)?;
-                    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                        .map_err(|e| conf(format!("ca_bundle: {}", error_chain(&e))))?;
-                    if certs.is_empty() {
-                        return Err(conf("ca_bundle holds no certificate".into()));
-                    }
-                    b = b.tls_certs_only(certs);
-                }
-                match (&client_cert, &client_key) {
-                    (Some(c), Some(k)) => {
-                        let mut pem = Zeroizing::new(read(c)?);
-                        pem.push(b'\n');
-                        pem.extend_from_slice(&Zeroizing::new(read(k)?));
-                        let id = reqwest::Identity::from_pem(&pem)
-                            .map_err(|e| conf(format!("client identity: {}", error_chain(&e))))?;
-                        b = b.identity(id);
-                    }
-                    (None, None) => {}
-                    _ => return Err(conf("client_cert and client_key go together".into())),
-                }
-                let client = b
-                    .build()
-                    .map_err(|e| conf(format!("http client: {}", error_chain(&e))))?;
+                // Without a bundle of its own a sink trusts the system roots.
+                let files = TlsFiles {
+                    system_roots: ca_bundle.is_none(),
+                    ca_bundle,
+                    client_cert,
+                    client_key,
+                };
+                let timeouts = tls::Timeouts {
+                    connect: timeout.min(Duration::from_secs(10)),
+                    request: timeout,
+                };
+                let client = tls::build_client(&files, timeouts)
+                    .map_err(|source| NotifyError::Tls {
+                        sink: name.clone(),
+                        source,
+                    })?
+                    .client;
                 Ok(Sink::Webhook {
                     name,
                     url,
@@ -273,5 +247,69 @@ impl Sink {
                     .map_err(|e| DeliveryError::Spool(e.kind()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::receiver::test_support::TestPki;
+
+    fn webhook(dir: &Path, pki: &TestPki) -> SinkConfig {
+        let ca = pki.write_ca(dir);
+        let (cert, key) = pki.write_client_identity(dir);
+        SinkConfig::Webhook {
+            name: "w".into(),
+            url: "https://127.0.0.1:1/".into(),
+            secret: crate::notify::WebhookSecret::generate(),
+            ca_bundle: Some(ca),
+            client_cert: Some(cert),
+            client_key: Some(key),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_webhook_client_key_with_loose_mode_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::new();
+        let cfg = webhook(dir.path(), &pki);
+        assert!(Sink::build(cfg.clone()).is_ok());
+        let key = dir.path().join("client.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = Sink::build(cfg).err().expect("a loose key is refused");
+        assert!(
+            matches!(
+                e,
+                NotifyError::Tls {
+                    source: TlsError::KeyPermissions { mode: 0o640, .. },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let text = crate::error::chain(&e);
+        assert!(
+            text.starts_with("sink \"w\": client_key") && text.contains("chmod 600"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_webhook_with_a_missing_ca_bundle_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::new();
+        let mut cfg = webhook(dir.path(), &pki);
+        if let SinkConfig::Webhook { ca_bundle, .. } = &mut cfg {
+            *ca_bundle = Some(dir.path().join("missing.pem"));
+        }
+        let e = Sink::build(cfg).err().expect("refused");
+        let text = crate::error::chain(&e);
+        assert!(
+            text.contains("ca_bundle") && text.contains("missing.pem"),
+            "{text}"
+        );
     }
 }

@@ -244,7 +244,7 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    for (name, f) in running.stats.feeds.lock().expect("stats").iter() {
+    for (name, f) in running.stats.feed_stats().iter() {
         match &f.last_error {
             Some(e) if f.deliveries == 0 => println!("feed {name}: FAILED: {e}"),
             _ => println!(

@@ -32,7 +32,7 @@ pub enum PkiError {
     NoCertificate { what: &'static str },
     #[error("no PEM private key found in {what}")]
     NoKey { what: &'static str },
-    #[error("TLS configuration rejected: {0}")]
+    #[error("TLS configuration rejected")]
     Rustls(#[from] rustls::Error),
     #[error("client certificate verifier: {0}")]
     Verifier(String),

@@ -313,6 +313,12 @@ pub(crate) mod test_support {
             let k = dir.join("client.key");
             std::fs::write(&c, &self.client_cert_pem).unwrap();
             std::fs::write(&k, &self.client_key_pem).unwrap();
+            // A client key must be private, as the TLS builder insists.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
             (c, k)
         }
     }

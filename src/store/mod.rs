@@ -76,7 +76,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store at {path}: {source}")]
+    #[error("store at {path}")]
     Sled {
         path: PathBuf,
         #[source]

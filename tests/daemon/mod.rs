@@ -197,7 +197,7 @@ async fn a_refused_feed_does_not_stop_the_others() {
     assert!(running.stop().await);
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

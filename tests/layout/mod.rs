@@ -30,7 +30,11 @@ fn production_files() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             let text = std::fs::read_to_string(&p).unwrap();
             let prod = match text.find("#[cfg(test)]\nmod ") {
                 Some(at) => text[..at].to_string(),
@@ -58,7 +62,11 @@ fn production_code_never_imports_the_simulation() {
                 .map(move |(n, l)| format!("{rel}:{}: {}", n + 1, l.trim()))
         })
         .collect();
-    assert!(offenders.is_empty(), "production code uses sim/:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "production code uses sim/:\n{}",
+        offenders.join("\n")
+    );
 }
 
 #[test]
