@@ -15,14 +15,15 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::ingest::pseudonymise::{
     parse_date, IdentError, PersonTokens, Pseudonymiser, RawIdentity,
 };
-use crate::records::{CodeField, Event, EventKind, Period, Role, SourceKind};
+use crate::records::terms::parse_term;
+use crate::records::{CodeField, Event, EventKind, Measure, Period, Role, Sessions, SourceKind};
 
 /// One member row of a keyworker case.
 #[derive(Debug, Clone)]
@@ -673,32 +674,6 @@ fn pence(s: &str) -> Option<i32> {
     Some(pounds * 100 + pp)
 }
 
-/// A school term `YYYY-autumn|spring|summer` as its first and last day.
-pub fn parse_term(s: &str) -> Option<(NaiveDate, NaiveDate)> {
-    let (y, t) = s.trim().split_once('-')?;
-    let y: i32 = y.parse().ok().filter(|y| (1990..=2100).contains(y))?;
-    let (fm, fd, tm, td) = match t.to_ascii_lowercase().as_str() {
-        "autumn" => (9, 1, 12, 31),
-        "spring" => (1, 1, 3, 31),
-        "summer" => (4, 1, 7, 31),
-        _ => return None,
-    };
-    Some((
-        NaiveDate::from_ymd_opt(y, fm, fd)?,
-        NaiveDate::from_ymd_opt(y, tm, td)?,
-    ))
-}
-
-/// The term containing a date, as its first day (for window arithmetic).
-pub fn term_of(d: NaiveDate) -> NaiveDate {
-    let (m, day) = match d.month() {
-        1..=3 => (1, 1),
-        4..=8 => (4, 1),
-        _ => (9, 1),
-    };
-    NaiveDate::from_ymd_opt(d.year(), m, day).expect("valid term start")
-}
-
 impl RowCtx<'_> {
     fn parse_row(&self, row: u64, r: &RawRow, scratch: &mut String) -> Parsed {
         match self.delivery.kind {
@@ -814,7 +789,7 @@ impl RowCtx<'_> {
                     "unknown record type for this source kind",
                 )
             })?;
-        let mut values = [0i32; 4];
+        let mut measure = Measure::None;
         let (start, end) = if kind == EventKind::Attendance {
             let (s, e) = parse_term(r.get(Col::Term)).ok_or_else(|| {
                 reject(
@@ -834,7 +809,12 @@ impl RowCtx<'_> {
                     "attended plus absences exceed possible sessions",
                 ));
             }
-            values = [possible, attended, auth, unauth];
+            measure = Measure::Attendance(Sessions {
+                possible,
+                attended,
+                authorised: auth,
+                unauthorised: unauth,
+            });
             (s, Some(e))
         } else {
             let start = date_col(r, Col::Date, true, row)?.expect("required");
@@ -849,15 +829,18 @@ impl RowCtx<'_> {
             (start, end)
         };
         match kind {
-            EventKind::DashAssessment => values[0] = int_col(r, Col::Score, row, 27)?,
-            EventKind::Suspension => values[0] = int_col(r, Col::Days, row, 45)?.max(0),
+            EventKind::DashAssessment => measure = Measure::Score(int_col(r, Col::Score, row, 27)?),
+            EventKind::Suspension => {
+                measure = Measure::Days(int_col(r, Col::Days, row, 45)?.max(0) as u32)
+            }
             EventKind::UcEarnings => {
-                values[0] = pence(r.get(Col::Amount))
-                    .ok_or_else(|| reject(row, "amount", "not an amount in pounds (e.g. 412.50)"))?
+                measure = Measure::Pence(pence(r.get(Col::Amount)).ok_or_else(|| {
+                    reject(row, "amount", "not an amount in pounds (e.g. 412.50)")
+                })?)
             }
             _ => {}
         }
-        if kind == EventKind::Suspension && values[0] == 0 {
+        if measure == Measure::Days(0) {
             return Err(reject(row, "days", "out of range"));
         }
         let mut code = 0u8;
@@ -897,7 +880,7 @@ impl RowCtx<'_> {
             start,
             end,
             code,
-            values,
+            measure,
         })
     }
 }
@@ -1050,13 +1033,21 @@ mod tests {
         let RowBody::Event(e) = &rows[0].as_ref().unwrap().body else {
             panic!()
         };
-        assert_eq!(e.values, [140, 130, 5, 5]);
+        assert_eq!(
+            e.measure,
+            Measure::Attendance(Sessions {
+                possible: 140,
+                attended: 130,
+                authorised: 5,
+                unauthorised: 5
+            })
+        );
         assert_eq!(e.start, NaiveDate::from_ymd_opt(2015, 9, 1).unwrap());
         assert_eq!(rows[1].as_ref().unwrap_err().column, "possible_sessions");
         let RowBody::Event(s) = &rows[2].as_ref().unwrap().body else {
             panic!()
         };
-        assert_eq!(s.values[0], 3);
+        assert_eq!(s.measure, Measure::Days(3));
     }
 
     #[test]
@@ -1068,7 +1059,7 @@ mod tests {
         let RowBody::Event(e) = &rows[0].as_ref().unwrap().body else {
             panic!()
         };
-        assert_eq!(e.values[0], 41250);
+        assert_eq!(e.measure, Measure::Pence(41250));
         assert_eq!(rows[1].as_ref().unwrap_err().row, 2);
         let RowBody::Event(b) = &rows[2].as_ref().unwrap().body else {
             panic!()
@@ -1131,16 +1122,5 @@ mod tests {
         assert_eq!(pence("330"), Some(33000));
         assert_eq!(pence("1.234"), None);
         assert_eq!(pence("-3"), None);
-    }
-
-    #[test]
-    fn terms() {
-        let (s, e) = parse_term("2015-autumn").unwrap();
-        assert_eq!((s.month(), e.month()), (9, 12));
-        assert!(parse_term("2015-winter").is_none());
-        assert_eq!(
-            term_of(NaiveDate::from_ymd_opt(2016, 5, 5).unwrap()).month(),
-            4
-        );
     }
 }

@@ -46,7 +46,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::matching::{Delta, Matcher, PersonId};
-use crate::records::{Event, EventKind, Period, Role, SourceKind};
+use crate::records::{Event, EventKind, Measure, Period, Role, SourceKind};
 
 /// Bump when the layout changes; older binaries refuse newer stores.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -158,7 +158,8 @@ pub fn pack_event(e: &Event, out: &mut Vec<u8>) {
     out.push(e.code);
     out.extend_from_slice(&days(e.start).to_be_bytes());
     out.extend_from_slice(&e.end.map_or(NO_DATE, days).to_be_bytes());
-    for v in e.values {
+    // The typed measure packs into the four numbers the format has always had.
+    for v in e.measure.raw() {
         out.extend_from_slice(&v.to_be_bytes());
     }
 }
@@ -172,8 +173,9 @@ fn unpack_events(bytes: &[u8]) -> Option<Vec<Event>> {
         .chunks_exact(EVENT_LEN)
         .map(|b| {
             let end = i32at(b, 6);
+            let kind = EventKind::from_u8(b[0])?;
             Some(Event {
-                kind: EventKind::from_u8(b[0])?,
+                kind,
                 code: b[1],
                 start: from_days(i32at(b, 2))?,
                 end: if end == NO_DATE {
@@ -181,7 +183,10 @@ fn unpack_events(bytes: &[u8]) -> Option<Vec<Event>> {
                 } else {
                     Some(from_days(end)?)
                 },
-                values: [i32at(b, 10), i32at(b, 14), i32at(b, 18), i32at(b, 22)],
+                measure: Measure::from_raw(
+                    kind,
+                    [i32at(b, 10), i32at(b, 14), i32at(b, 18), i32at(b, 22)],
+                ),
             })
         })
         .collect()
@@ -759,7 +764,7 @@ mod tests {
             start: d(start),
             end: None,
             code: 0,
-            values: [1, 2, 3, -4],
+            measure: Measure::from_raw(kind, [1, 2, 3, -4]),
         }
     }
 

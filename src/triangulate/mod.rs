@@ -32,6 +32,8 @@ use crate::framework::{
     Anchor, Compare, Direction, Framework, Quantifier, Rule, RuleClass, Scope, Window,
 };
 use crate::ingest::matching::{Matcher, PersonId};
+pub use crate::records::terms::terms_ending_by;
+use crate::records::terms::terms_starting_after;
 use crate::records::{EventKind, Period, Role, SourceKind};
 use crate::store::{CaseRecord, ClaimRecord, Store, StoreError};
 
@@ -261,71 +263,6 @@ pub fn year_group(birth: (i32, u32), d: NaiveDate) -> i32 {
 pub fn age_at(birth: (i32, u32), d: NaiveDate) -> i32 {
     let (y, m) = birth;
     d.year() - y - if d.month() < m { 1 } else { 0 }
-}
-
-// ---- school terms ----
-
-/// First and last day of the term that starts at `start`.
-fn term_end(start: NaiveDate) -> NaiveDate {
-    let (m, d) = match start.month() {
-        9 => (12, 31),
-        1 => (3, 31),
-        _ => (7, 31),
-    };
-    NaiveDate::from_ymd_opt(start.year(), m, d).expect("term end")
-}
-
-fn prev_term(start: NaiveDate) -> NaiveDate {
-    let (y, m) = match start.month() {
-        9 => (start.year(), 4),
-        4 => (start.year(), 1),
-        _ => (start.year() - 1, 9),
-    };
-    NaiveDate::from_ymd_opt(y, m, 1).expect("term start")
-}
-
-fn next_term(start: NaiveDate) -> NaiveDate {
-    let (y, m) = match start.month() {
-        1 => (start.year(), 4),
-        4 => (start.year(), 9),
-        _ => (start.year() + 1, 1),
-    };
-    NaiveDate::from_ymd_opt(y, m, 1).expect("term start")
-}
-
-/// The last `n` complete terms ending on or before `d`, oldest first.
-pub fn terms_ending_by(d: NaiveDate, n: u32) -> Vec<Period> {
-    let mut t = crate::ingest::feeds::term_of(d);
-    if term_end(t) > d {
-        t = prev_term(t);
-    }
-    let mut out: Vec<Period> = (0..n)
-        .map(|_| {
-            let p = Period {
-                from: t,
-                to: term_end(t),
-            };
-            t = prev_term(t);
-            p
-        })
-        .collect();
-    out.reverse();
-    out
-}
-
-/// The first `n` terms starting after `d`.
-fn terms_starting_after(d: NaiveDate, n: u32) -> Vec<Period> {
-    let mut t = next_term(crate::ingest::feeds::term_of(d));
-    (0..n)
-        .map(|_| {
-            let p = Period {
-                from: t,
-                to: term_end(t),
-            };
-            t = next_term(t);
-            p
-        })
-        .collect()
 }
 
 // ---- windows and coverage ----
@@ -853,7 +790,7 @@ fn count_rule(
         let mut n = 0i64;
         for e in ctx.data.events_of(m.person) {
             if events.contains(&e.kind) && code_matches(e, codes) && in_window(e, w, open_until) {
-                n += if sum_days { i64::from(e.values[0]) } else { 1 };
+                n += if sum_days { e.measure.days() } else { 1 };
                 dates.push(e.start);
             }
         }
@@ -988,11 +925,11 @@ fn attendance_rule(ctx: &Ctx, rule: &Rule) -> Decision {
             }
             let (mut a, mut ps) = (0i64, 0i64);
             for e in rows {
-                let [possible, attended, auth, _] = e.values;
-                a += i64::from(attended);
-                ps += i64::from(possible)
+                let s = e.measure.sessions();
+                a += i64::from(s.attended);
+                ps += i64::from(s.possible)
                     - if *exclude_authorised {
-                        i64::from(auth)
+                        i64::from(s.authorised)
                     } else {
                         0
                     };
@@ -1213,7 +1150,7 @@ fn reduction_rule(ctx: &Ctx, rule: &Rule) -> Decision {
                 events.contains(&e.kind) && code_matches(e, codes) && in_window(e, win, open_until)
             })
             .inspect(|e| dates.push(e.start))
-            .map(|e| if *sum_days { i64::from(e.values[0]) } else { 1 })
+            .map(|e| if *sum_days { e.measure.days() } else { 1 })
             .sum::<i64>()
     };
     let complete = sources_of(events)
@@ -1611,7 +1548,7 @@ fn earnings_rule(ctx: &Ctx, rule: &Rule) -> Decision {
             let pence = (th.pounds * 100.0).round() as i32;
             let mut days: BTreeSet<NaiveDate> = BTreeSet::new();
             for e in ctx.data.events_of(m.person) {
-                if events.contains(&e.kind) && e.values[0] >= pence {
+                if events.contains(&e.kind) && e.measure.pence() >= pence {
                     let (a, b) = (e.start.max(w.from), e.end.unwrap_or(e.start).min(w.to));
                     if a <= b {
                         dates.push(e.start);
@@ -1759,7 +1696,7 @@ fn score_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         let Some(base) = base.copied() else {
             continue; // no starting assessment: not in scope
         };
-        let b = base.values[0];
+        let b = base.measure.score();
         let good = |s: i32| {
             if b >= *high {
                 s < *high
@@ -1784,15 +1721,15 @@ fn score_rule(ctx: &Ctx, rule: &Rule) -> Decision {
         let scores: Vec<i32> = in_force
             .iter()
             .chain(inside.iter().filter(|e| Some(**e) != in_force))
-            .map(|e| e.values[0])
+            .map(|e| e.measure.score())
             .collect();
-        let part = if inside.iter().any(|e| !good(e.values[0])) {
+        let part = if inside.iter().any(|e| !good(e.measure.score())) {
             // a score in the window that is not low enough decides at once
             Part::Fail
         } else if !complete {
             Part::Unknown
         } else {
-            let fell = in_force.is_some_and(|e| good(e.values[0]));
+            let fell = in_force.is_some_and(|e| good(e.measure.score()));
             let none_needed = b >= *high && *no_reassessment_passes && inside.is_empty();
             if fell || none_needed {
                 Part::Pass
@@ -2207,19 +2144,6 @@ mod tests {
     }
 
     #[test]
-    fn terms_before_a_date() {
-        let t = terms_ending_by(d("2016-05-10"), 3);
-        assert_eq!(t[0].from, d("2015-04-01"));
-        assert_eq!(t[2].from, d("2016-01-01"));
-        assert_eq!(t[2].to, d("2016-03-31"));
-        // on the last day of a term, that term counts
-        let t = terms_ending_by(d("2015-12-31"), 1);
-        assert_eq!(t[0].from, d("2015-09-01"));
-        let t = terms_starting_after(d("2015-12-31"), 2);
-        assert_eq!((t[0].from, t[1].from), (d("2016-01-01"), d("2016-04-01")));
-    }
-
-    #[test]
     fn year_groups_from_month_and_year() {
         // born September 2004 to August 2005: reception in 2009/10, year 6 in
         // 2015/16
@@ -2419,7 +2343,7 @@ mod tests {
             } else {
                 kind.code_of(code).unwrap()
             },
-            values,
+            measure: crate::records::Measure::from_raw(kind, values),
         }
     }
 
@@ -2592,7 +2516,7 @@ mod tests {
             start: d(term),
             end: None,
             code: 0,
-            values: [100, a, 0, 100 - a],
+            measure: crate::records::Measure::from_raw(EventKind::Attendance, [100, a, 0, 100 - a]),
         };
         // 80% before the case: not very poor, so out of scope
         let data = one_child(
@@ -2825,7 +2749,10 @@ mod tests {
                         start: d(t),
                         end: None,
                         code: 0,
-                        values: [100, attended, 0, 100 - attended],
+                        measure: crate::records::Measure::from_raw(
+                            EventKind::Attendance,
+                            [100, attended, 0, 100 - attended],
+                        ),
                     },
                 )
             };
