@@ -95,6 +95,10 @@ enum Command {
         config: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Re-decide as of this date (YYYY-MM-DD), storing nothing, and
+        /// compare with the stored verdicts
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
     },
     /// Generate synthetic feeds and ground truth
     Synth {
@@ -145,7 +149,8 @@ fn main() -> ExitCode {
             case_ref,
             config,
             json,
-        } => commands::verify(config, case_ref, *json),
+            as_of,
+        } => commands::verify(config, case_ref, *json, *as_of),
         Command::Keygen { out } => commands::keygen(out),
         Command::Synth {
             out,

@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::framework::{
@@ -277,6 +277,9 @@ struct Ctx<'a> {
     data: &'a CaseData,
     claim_date: NaiveDate,
     problem: &'a str,
+    /// The date the decision is made as of (the caller's clock): only an
+    /// undecided claim's earliest date to look again rests on it.
+    today: NaiveDate,
 }
 
 impl Ctx<'_> {
@@ -520,7 +523,29 @@ fn persons(ms: &[&Member]) -> Vec<String> {
     ms.iter().map(|m| pseudonym(m.person)).collect()
 }
 
-/// Decides `rule` for a claim (or indicator) of `problem` dated `claim_date`.
+/// Decides `rule` for a claim (or indicator) of `problem` dated `claim_date`,
+/// as of `today`: the same data, rule and dates always give the same
+/// decision.
+pub fn decide_as_of(
+    fw: &Framework,
+    data: &CaseData,
+    rule: &Rule,
+    problem: &str,
+    claim_date: NaiveDate,
+    today: NaiveDate,
+) -> Decision {
+    let ctx = Ctx {
+        fw,
+        data,
+        claim_date,
+        problem,
+        today,
+    };
+    eval(&ctx, rule)
+}
+
+/// [`decide_as_of`] the system clock's today: for tests and scenario
+/// runners; production paths pass their clock.
 pub fn decide(
     fw: &Framework,
     data: &CaseData,
@@ -528,13 +553,8 @@ pub fn decide(
     problem: &str,
     claim_date: NaiveDate,
 ) -> Decision {
-    let ctx = Ctx {
-        fw,
-        data,
-        claim_date,
-        problem,
-    };
-    eval(&ctx, rule)
+    let today = chrono::Utc::now().date_naive();
+    decide_as_of(fw, data, rule, problem, claim_date, today)
 }
 
 fn eval(ctx: &Ctx, rule: &Rule) -> Decision {
@@ -718,7 +738,7 @@ fn finish(
         }
     }
     if verdict == Verdict::Insufficient {
-        let today = chrono::Utc::now().date_naive();
+        let today = ctx.today;
         // Data for a window can only exist once the window has ended.
         d.earliest_decidable = Some(if window.to >= today {
             window.to.succ_opt().unwrap_or(window.to)
@@ -1874,7 +1894,7 @@ pub struct VerdictRecord {
     pub also_evidences: Vec<String>,
     /// The newest committed delivery when it was decided: the data state.
     pub as_of_delivery: u32,
-    pub decided_at: chrono::DateTime<chrono::Utc>,
+    pub decided_at: DateTime<Utc>,
     /// Earlier decisions of the same claim, oldest first.
     #[serde(default)]
     pub history: Vec<PastVerdict>,
@@ -1885,20 +1905,29 @@ pub struct PastVerdict {
     pub verdict: Verdict,
     pub framework_version: String,
     pub as_of_delivery: u32,
-    pub decided_at: chrono::DateTime<chrono::Utc>,
+    pub decided_at: DateTime<Utc>,
 }
 
-/// Decides one claim on loaded case data.
+/// Decides one claim on loaded case data, on the data up to delivery
+/// `as_of` and at `now` (the caller's clock).
 pub fn decide_claim(
     fw: &Framework,
     data: Option<&CaseData>,
     claim: &ClaimRecord,
     as_of: u32,
+    now: DateTime<Utc>,
 ) -> VerdictRecord {
     let outcome = fw.outcome(&claim.outcome_id);
     let (decision, also) = match (outcome, data) {
         (Some(o), Some(data)) => (
-            decide(fw, data, &o.rule, &o.problem, claim.claim_date),
+            decide_as_of(
+                fw,
+                data,
+                &o.rule,
+                &o.problem,
+                claim.claim_date,
+                now.date_naive(),
+            ),
             o.also_evidences.clone(),
         ),
         (None, _) => (
@@ -1936,7 +1965,7 @@ pub fn decide_claim(
         // What it also evidences counts only when the outcome is met.
         also_evidences: also,
         as_of_delivery: as_of,
-        decided_at: chrono::Utc::now(),
+        decided_at: now,
         history: vec![],
     }
 }
@@ -1963,7 +1992,9 @@ pub fn check_indicators(fw: &Framework, data: &CaseData) -> Vec<IndicatorResult>
             continue;
         };
         for ind in &problem.indicators {
-            let d = decide(fw, data, &ind.rule, &pid, data.case.start);
+            // An indicator is a fact at the case start and reports no date
+            // to look again, so it needs no clock.
+            let d = decide_as_of(fw, data, &ind.rule, &pid, data.case.start, data.case.start);
             out.push(IndicatorResult {
                 problem: pid.clone(),
                 indicator: ind.id.clone(),
@@ -2018,13 +2049,15 @@ pub enum Selection<'a> {
     Case(&'a str),
 }
 
-/// Decides claims and stores their decisions, keeping each claim's history
-/// of earlier verdicts. Runs on all cores; results do not depend on timing.
+/// Decides claims at `now` (the caller's clock) and stores their decisions,
+/// keeping each claim's history of earlier verdicts. Runs on all cores;
+/// results do not depend on timing.
 pub fn evaluate(
     store: &Store,
     matcher: &Matcher,
     fw: &Framework,
     selection: Selection<'_>,
+    now: DateTime<Utc>,
 ) -> Result<RunReport, StoreError> {
     let t0 = std::time::Instant::now();
     let mut by_case: std::collections::BTreeMap<String, Vec<ClaimRecord>> = Default::default();
@@ -2067,7 +2100,7 @@ pub fn evaluate(
                         let load = t.elapsed() / claims.len().max(1) as u32;
                         for claim in claims {
                             let t = std::time::Instant::now();
-                            let rec = decide_claim(fw, data.as_ref(), claim, as_of);
+                            let rec = decide_claim(fw, data.as_ref(), claim, as_of, now);
                             out.push((rec, t.elapsed() + load));
                         }
                     }
