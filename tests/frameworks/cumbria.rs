@@ -891,10 +891,10 @@ fn partly_attested_outcomes_are_at_best_attested() {
     f.cover_all();
     let mut found = Vec::new();
     for o in &fw.outcomes {
-        let Rule::AllOf { rules } = &o.rule else {
+        let Rule::AllOf(outcomesd::triangulate::rules::AllOf { rules }) = &o.rule else {
             continue;
         };
-        if !rules.iter().any(|r| matches!(r, Rule::Attested { .. })) {
+        if !rules.iter().any(|r| matches!(r, Rule::Attested(_))) {
             continue;
         }
         assert_eq!(f.decide(&fw, &o.id, CLAIM).verdict, Attested, "{}", o.id);

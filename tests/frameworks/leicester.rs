@@ -395,7 +395,7 @@ fn lei_3_3_eighteen_to_twenty_four_year_olds_in_eet() {
 fn lei_5_1_fewer_domestic_incidents_than_the_six_months_before() {
     let fw = fw();
     let data_part = match &fw.outcome("LEI-5.1").unwrap().rule {
-        Rule::AllOf { rules } => rules[0].clone(),
+        Rule::AllOf(outcomesd::triangulate::rules::AllOf { rules }) => rules[0].clone(),
         r => panic!("{r:?}"),
     };
     let incident = |f: &mut Family, p: u64, date: &str| {
@@ -609,13 +609,13 @@ fn the_whole_plan_is_encoded() {
 fn steps_to_success_are_enumerated() {
     let fw = fw();
     let o = fw.outcome("LEI-3.2").unwrap();
-    let Rule::Attested {
+    let Rule::Attested(outcomesd::triangulate::rules::Attested {
         steps,
         min_steps,
         extra_steps,
         max_extra_steps,
         ..
-    } = &o.rule
+    }) = &o.rule
     else {
         panic!("{:?}", o.rule)
     };

@@ -40,7 +40,9 @@ fn family() -> (Family, u64, u64) {
 /// The `i`th part of an `all_of` / `any_of` outcome, decided on its own.
 fn part(f: &Family, fw: &Framework, id: &str, i: usize, claim: &str) -> Decision {
     let o = fw.outcome(id).unwrap();
-    let (Rule::AllOf { rules } | Rule::AnyOf { rules }) = &o.rule else {
+    let (Rule::AllOf(outcomesd::triangulate::rules::AllOf { rules })
+    | Rule::AnyOf(outcomesd::triangulate::rules::AnyOf { rules })) = &o.rule
+    else {
         panic!("{id} is not a combination");
     };
     decide(fw, f.data(), &rules[i], &o.problem, d(claim))
