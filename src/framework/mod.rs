@@ -491,7 +491,7 @@ mod vocabulary {
 #[cfg(test)]
 mod vocabulary_dated {
     use super::*;
-    use crate::triangulate::rules::Reduction;
+    use crate::triangulate::rules::{Fall, Reduction};
     use std::path::Path;
 
     fn rule(text: &str) -> Rule {
@@ -577,7 +577,13 @@ mod vocabulary_dated {
     #[test]
     fn reduction_fewer_is_enough_on_its_own() {
         let r = rule("type = \"reduction\"\nevents = [\"domestic_incident\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\nfewer = true\n");
-        assert!(matches!(r, Rule::Reduction(Reduction { fewer: true, .. })));
+        assert!(matches!(
+            r,
+            Rule::Reduction(Reduction {
+                fall: Some(Fall::Fewer),
+                ..
+            })
+        ));
         let fw = fw_with("type = \"reduction\"\nevents = [\"domestic_incident\"]\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\nfewer = true\n").unwrap_or_else(|e| panic!("{e}"));
         let e = fw.outcome("V-1").unwrap().rule.explain(&fw);
         assert!(e.contains("are fewer"), "{e}");

@@ -39,7 +39,7 @@ pub use closed_not_reopened::ClosedNotReopened;
 pub use count::Count;
 pub use earnings::Earnings;
 pub use no_repeat::NoRepeat;
-pub use reduction::Reduction;
+pub use reduction::{Counted, EmptyBaseline, Fall, Percent, RawReduction, Reduction, Scaling};
 pub use regular::Regular;
 pub use score_reduction::ScoreReduction;
 pub use spell::Spell;

@@ -7,9 +7,81 @@
 use super::prelude::*;
 
 /// A reduction against a baseline window, tiered on the baseline count.
+/// Written with the flat keys of [`RawReduction`]; held typed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(from = "RawReduction", into = "RawReduction")]
+pub struct Reduction {
+    pub events: Vec<EventKind>,
+    pub codes: Vec<String>,
+    pub baseline: Window,
+    pub window: Window,
+    pub counted: Counted,
+    pub scaling: Scaling,
+    /// The fall needed where no tier applies (none: tiers only).
+    pub fall: Option<Fall>,
+    pub tiers: Vec<Tier>,
+    pub empty_baseline: EmptyBaseline,
+    pub scope: Scope,
+    pub quantifier: Quantifier,
+    /// Key combinations the typed form cannot hold, reported at load.
+    conflicts: Vec<&'static str>,
+}
+
+/// What a reduction counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    Events,
+    /// Days of the events (suspension days): `sum_days`.
+    Days,
+}
+
+/// How the window is set against the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaling {
+    /// Raw counts.
+    Counts,
+    /// Events per day of each window (`rates`), so a 12-month baseline can
+    /// be set against a 3-month window.
+    RatePerDay,
+    /// The same arithmetic written as the baseline scaled to the window's
+    /// length (`pro_rata`); tiers are still chosen on the raw baseline.
+    ProRata,
+}
+
+/// The fall a reduction needs where no tier applies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fall {
+    /// At least a percentage (and, with `strictly_fewer`, strictly fewer).
+    Percent {
+        percent: Percent,
+        strictly_fewer: bool,
+    },
+    /// At least this many fewer ("fewer days lost"): `fewer_by`.
+    By(u32),
+    /// Any reduction at all: `fewer` (or `any_reduction`).
+    Fewer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Percent {
+    Fixed(f64),
+    /// The framework's `settings.significant_reduction_percent`.
+    Setting,
+}
+
+/// What nothing in the baseline means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyBaseline {
+    /// Nothing to reduce: undecided.
+    Undecided,
+    /// Out of the rule's scope (`skip_empty_baseline`).
+    OutOfScope,
+}
+
+/// A reduction as written: the keys of `docs/frameworks.md`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Reduction {
+pub struct RawReduction {
     pub events: Vec<EventKind>,
     #[serde(default)]
     pub codes: Vec<String>,
@@ -17,39 +89,168 @@ pub struct Reduction {
     pub window: Window,
     #[serde(default)]
     pub percent: Option<f64>,
-    /// Use the framework's `settings.significant_reduction_percent`.
     #[serde(default)]
     pub percent_setting: bool,
-    /// Compare events per day of each window rather than raw counts, so
-    /// a 12-month baseline can be set against a 3-month window.
     #[serde(default)]
     pub rates: bool,
     #[serde(default)]
     pub tiers: Vec<Tier>,
-    /// Count days (`values[0]`, e.g. suspension days) instead of events.
     #[serde(default)]
     pub sum_days: bool,
-    /// Pass when the window has at least this many fewer than the
-    /// baseline ("fewer days lost"); used when no percent or tier applies.
     #[serde(default)]
     pub fewer_by: Option<u32>,
-    /// Compare rates: the baseline count is scaled to the window's length
-    /// before `percent` / `fewer_by` apply (tiers are still chosen on the
-    /// raw baseline count, and a tier's `max` is absolute).
     #[serde(default)]
     pub pro_rata: bool,
-    /// People (or, together, the family) with nothing in the baseline are
-    /// out of the rule's scope, instead of leaving it undecided.
     #[serde(default)]
     pub skip_empty_baseline: bool,
-    /// Any reduction: strictly fewer events than in the baseline
-    /// (`any_reduction` is accepted as another name for it).
     #[serde(default, alias = "any_reduction")]
     pub fewer: bool,
     #[serde(default)]
     pub scope: Scope,
     #[serde(default = "super::together")]
     pub quantifier: Quantifier,
+}
+
+impl From<RawReduction> for Reduction {
+    fn from(r: RawReduction) -> Self {
+        let mut conflicts = Vec::new();
+        let scaling = match (r.rates, r.pro_rata) {
+            (false, false) => Scaling::Counts,
+            (true, false) => Scaling::RatePerDay,
+            (false, true) => Scaling::ProRata,
+            (true, true) => {
+                conflicts.push("rates and pro_rata are the same comparison: use one");
+                Scaling::RatePerDay
+            }
+        };
+        let percent = match (r.percent, r.percent_setting) {
+            (Some(_), true) => {
+                conflicts.push("percent and percent_setting cannot both be given");
+                Some(Percent::Setting)
+            }
+            (Some(p), false) => Some(Percent::Fixed(p)),
+            (None, true) => Some(Percent::Setting),
+            (None, false) => None,
+        };
+        let fall = match (percent, r.fewer_by, r.fewer) {
+            (Some(_), Some(_), _) => {
+                conflicts.push("fewer_by cannot be combined with percent or percent_setting");
+                None
+            }
+            (None, Some(_), true) => {
+                conflicts.push("fewer_by already means fewer: give one of them");
+                None
+            }
+            (Some(percent), None, strictly_fewer) => Some(Fall::Percent {
+                percent,
+                strictly_fewer,
+            }),
+            (None, Some(n), false) => Some(Fall::By(n)),
+            (None, None, true) => Some(Fall::Fewer),
+            (None, None, false) => None,
+        };
+        for t in &r.tiers {
+            if t.percent.is_some() == t.max.is_some() {
+                conflicts.push("a tier needs exactly one of percent or max");
+            }
+        }
+        Reduction {
+            events: r.events,
+            codes: r.codes,
+            baseline: r.baseline,
+            window: r.window,
+            counted: if r.sum_days {
+                Counted::Days
+            } else {
+                Counted::Events
+            },
+            scaling,
+            fall,
+            tiers: r.tiers,
+            empty_baseline: if r.skip_empty_baseline {
+                EmptyBaseline::OutOfScope
+            } else {
+                EmptyBaseline::Undecided
+            },
+            scope: r.scope,
+            quantifier: r.quantifier,
+            conflicts,
+        }
+    }
+}
+
+impl From<Reduction> for RawReduction {
+    fn from(r: Reduction) -> Self {
+        let (percent, percent_setting, fewer_by, fewer) = match r.fall {
+            Some(Fall::Percent {
+                percent,
+                strictly_fewer,
+            }) => match percent {
+                Percent::Fixed(p) => (Some(p), false, None, strictly_fewer),
+                Percent::Setting => (None, true, None, strictly_fewer),
+            },
+            Some(Fall::By(n)) => (None, false, Some(n), false),
+            Some(Fall::Fewer) => (None, false, None, true),
+            None => (None, false, None, false),
+        };
+        RawReduction {
+            events: r.events,
+            codes: r.codes,
+            baseline: r.baseline,
+            window: r.window,
+            percent,
+            percent_setting,
+            rates: r.scaling == Scaling::RatePerDay,
+            tiers: r.tiers,
+            sum_days: r.counted == Counted::Days,
+            fewer_by,
+            pro_rata: r.scaling == Scaling::ProRata,
+            skip_empty_baseline: r.empty_baseline == EmptyBaseline::OutOfScope,
+            fewer,
+            scope: r.scope,
+            quantifier: r.quantifier,
+        }
+    }
+}
+
+impl Reduction {
+    fn percent_setting(&self) -> bool {
+        matches!(
+            self.fall,
+            Some(Fall::Percent {
+                percent: Percent::Setting,
+                ..
+            })
+        )
+    }
+
+    fn skips_empty(&self) -> bool {
+        self.empty_baseline == EmptyBaseline::OutOfScope
+    }
+
+    /// The fall's own words, before the tiers (percent, fewer) and after
+    /// them (a number).
+    fn fall_text(&self, fw: &Framework) -> (String, String) {
+        let setting = fw.settings.significant_reduction_percent.unwrap_or(0.0);
+        match self.fall {
+            Some(Fall::Percent {
+                percent,
+                strictly_fewer,
+            }) => {
+                let mut s = match percent {
+                    Percent::Fixed(p) => format!(" fall by at least {p}%"),
+                    Percent::Setting => format!(" fall by at least {setting}% (the council's setting for a significant reduction)"),
+                };
+                if strictly_fewer {
+                    s.push_str(" are fewer");
+                }
+                (s, String::new())
+            }
+            Some(Fall::Fewer) => (" are fewer".into(), String::new()),
+            Some(Fall::By(n)) => (String::new(), format!(" fall by at least {n}")),
+            None => (String::new(), String::new()),
+        }
+    }
 }
 
 impl RuleKind for Reduction {
@@ -62,119 +263,119 @@ impl RuleKind for Reduction {
     }
 
     fn check(&self, c: &mut Checker) {
-        let Reduction {
-            events,
-            codes,
-            baseline,
-            window,
-            percent,
-            percent_setting,
-            tiers,
-            fewer_by,
-            fewer,
-            scope,
-            ..
-        } = self;
-        c.codes(events, codes);
-        for w in [baseline, window] {
+        c.codes(&self.events, &self.codes);
+        for w in [&self.baseline, &self.window] {
             c.window(w);
         }
-        if percent.is_none() && !percent_setting && tiers.is_empty() && fewer_by.is_none() && !fewer
-        {
+        for m in &self.conflicts {
+            c.bad((*m).into());
+        }
+        if self.fall.is_none() && self.tiers.is_empty() && self.conflicts.is_empty() {
             c.bad("reduction needs percent, percent_setting, tiers, fewer_by or fewer".into());
         }
-        if *percent_setting && c.fw.settings.significant_reduction_percent.is_none() {
+        if self.percent_setting() && c.fw.settings.significant_reduction_percent.is_none() {
             c.bad("percent_setting needs [settings] significant_reduction_percent".into());
         }
-        c.scope(scope);
+        c.scope(&self.scope);
     }
 
     fn explain(&self, fw: &Framework, depth: usize, out: &mut String) {
         let pad = "  ".repeat(depth);
-        let Reduction {
-            events,
-            codes,
-            baseline,
-            window,
-            percent,
-            percent_setting,
-            rates,
-            tiers,
-            sum_days,
-            fewer_by,
-            pro_rata,
-            skip_empty_baseline,
-            fewer,
-            scope,
-            quantifier,
-        } = self;
-        let _ = {
-            let what = if *sum_days {
-                format!("days of {}", kinds_text(events, codes))
-            } else {
-                kinds_text(events, codes)
-            };
-            let mut s = format!(
-                "{pad}{} {}: {}{} {} compared with {}",
-                quant(*quantifier),
-                scope_text(scope),
-                if *rates { "the rate per day of " } else { "" },
-                what,
-                window_text(window),
-                window_text(baseline)
-            );
-            if let Some(p) = percent {
-                let _ = write!(s, " fall by at least {p}%");
-            }
-            if *percent_setting {
-                let p = fw.settings.significant_reduction_percent.unwrap_or(0.0);
-                let _ = write!(
-                    s,
-                    " fall by at least {p}% (the council's setting for a significant reduction)"
-                );
-            }
-            if *fewer {
-                let _ = write!(s, " are fewer");
-            }
-            for t in tiers {
-                let range = match t.baseline_max {
-                    Some(m) => format!("{} to {m}", t.baseline_min),
-                    None => format!("{} or more", t.baseline_min),
-                };
-                match (t.percent, t.max) {
-                    (Some(p), _) => {
-                        let _ = write!(
-                            s,
-                            "; with {range} in the baseline, a reduction of at least {p}%"
-                        );
-                    }
-                    (None, Some(m)) => {
-                        let _ = write!(
-                            s,
-                            "; with {range} in the baseline, at most {m} in the window"
-                        );
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(n) = fewer_by {
-                let _ = write!(s, " fall by at least {n}");
-            }
-            if *pro_rata {
-                let _ = write!(
-                    s,
-                    " (the baseline scaled to the window's length, so rates are compared)"
-                );
-            }
-            if *skip_empty_baseline {
-                let _ = write!(s, "; anyone with none in the baseline is out of scope");
-            }
-            writeln!(out, "{s}.")
+        let what = match self.counted {
+            Counted::Days => format!("days of {}", kinds_text(&self.events, &self.codes)),
+            Counted::Events => kinds_text(&self.events, &self.codes),
         };
+        let mut s = format!(
+            "{pad}{} {}: {}{} {} compared with {}",
+            quant(self.quantifier),
+            scope_text(&self.scope),
+            if self.scaling == Scaling::RatePerDay {
+                "the rate per day of "
+            } else {
+                ""
+            },
+            what,
+            window_text(&self.window),
+            window_text(&self.baseline)
+        );
+        let (before, after) = self.fall_text(fw);
+        s.push_str(&before);
+        for t in &self.tiers {
+            let range = match t.baseline_max {
+                Some(m) => format!("{} to {m}", t.baseline_min),
+                None => format!("{} or more", t.baseline_min),
+            };
+            match (t.percent, t.max) {
+                (Some(p), _) => {
+                    let _ = write!(
+                        s,
+                        "; with {range} in the baseline, a reduction of at least {p}%"
+                    );
+                }
+                (None, Some(m)) => {
+                    let _ = write!(
+                        s,
+                        "; with {range} in the baseline, at most {m} in the window"
+                    );
+                }
+                _ => {}
+            }
+        }
+        s.push_str(&after);
+        if self.scaling == Scaling::ProRata {
+            s.push_str(" (the baseline scaled to the window's length, so rates are compared)");
+        }
+        if self.skips_empty() {
+            s.push_str("; anyone with none in the baseline is out of scope");
+        }
+        let _ = writeln!(out, "{s}.");
     }
 
     fn decide(&self, ctx: &Ctx) -> Decision {
         decide(ctx, self)
+    }
+}
+
+/// Whether `now` in the window is reduction enough from `base` (scaled by
+/// `scale`): the tier the baseline falls in decides, else the fall.
+fn reduced(rule: &Reduction, ctx: &Ctx, base: i64, now: i64, scale: f64) -> Part {
+    let tier = rule.tiers.iter().find(|t| {
+        base >= i64::from(t.baseline_min) && t.baseline_max.is_none_or(|m| base <= i64::from(m))
+    });
+    // Nothing to reduce from a zero baseline, unless a tier sets a
+    // bound for it ("none if fewer than 3 on entry").
+    if base == 0 && !tier.is_some_and(|t| t.percent.is_none() && t.max.is_some()) {
+        return Part::Unknown;
+    }
+    let scaled = base as f64 * scale;
+    let now_f = now as f64;
+    let ok = match tier {
+        Some(t) => match (t.percent, t.max) {
+            (Some(p), _) => now_f <= scaled * (1.0 - p / 100.0),
+            (None, Some(mx)) => now <= i64::from(mx),
+            _ => false,
+        },
+        None => match rule.fall {
+            Some(Fall::Percent {
+                percent,
+                strictly_fewer,
+            }) => {
+                let p = match percent {
+                    Percent::Fixed(p) => Some(p),
+                    Percent::Setting => ctx.fw.settings.significant_reduction_percent,
+                };
+                p.is_some_and(|p| now_f <= scaled * (1.0 - p / 100.0))
+                    && (!strictly_fewer || now_f < scaled)
+            }
+            Some(Fall::By(n)) => now_f <= scaled - f64::from(n),
+            Some(Fall::Fewer) => now_f < scaled,
+            None => false,
+        },
+    };
+    if ok {
+        Part::Pass
+    } else {
+        Part::Fail
     }
 }
 
@@ -184,26 +385,21 @@ pub(super) fn decide(ctx: &Ctx, rule: &Reduction) -> Decision {
         codes,
         baseline,
         window,
-        percent,
-        percent_setting,
-        rates,
-        tiers,
-        sum_days,
-        fewer_by,
-        pro_rata,
-        skip_empty_baseline,
-        fewer,
+        counted,
+        scaling,
         scope,
         quantifier,
+        ..
     } = rule;
+    let skip_empty_baseline = &rule.skips_empty();
     let (Ok(bw), Ok(w)) = (ctx.window(baseline), ctx.window(window)) else {
         return no_window(ctx, events);
     };
-    // With `rates` (or its synonym `pro_rata`), counts are scaled to events
+    // Scaled (`rates` or its synonym `pro_rata`), counts are scaled to events
     // per day of each window: `now` is compared with
     // `base * (window days / baseline days)`.
     let days = |p: Period| ((p.to - p.from).num_days() + 1).max(1) as f64;
-    let scale = if *rates || *pro_rata {
+    let scale = if *scaling != Scaling::Counts {
         days(w) / days(bw)
     } else {
         1.0
@@ -218,50 +414,20 @@ pub(super) fn decide(ctx: &Ctx, rule: &Reduction) -> Decision {
                 events.contains(&e.kind) && code_matches(e, codes) && in_window(e, win, open_until)
             })
             .inspect(|e| dates.push(e.start))
-            .map(|e| if *sum_days { e.measure.days() } else { 1 })
+            .map(|e| match counted {
+                Counted::Days => e.measure.days(),
+                Counted::Events => 1,
+            })
             .sum::<i64>()
     };
     let complete = sources_of(events)
         .iter()
         .all(|s| ctx.missing(*s, w).is_empty() && ctx.missing(*s, bw).is_empty());
-    let pct = if *percent_setting {
-        ctx.fw.settings.significant_reduction_percent
-    } else {
-        *percent
-    };
     let judge = |base: i64, now: i64| -> Part {
         if !complete {
             return Part::Unknown;
         }
-        let tier = tiers.iter().find(|t| {
-            base >= i64::from(t.baseline_min) && t.baseline_max.is_none_or(|m| base <= i64::from(m))
-        });
-        // Nothing to reduce from a zero baseline, unless a tier sets a
-        // bound for it ("none if fewer than 3 on entry").
-        if base == 0 && !tier.is_some_and(|t| t.percent.is_none() && t.max.is_some()) {
-            return Part::Unknown;
-        }
-        let scaled = base as f64 * scale;
-        let ok = match tier {
-            Some(t) => match (t.percent, t.max) {
-                (Some(p), _) => (now as f64) <= scaled * (1.0 - p / 100.0),
-                (None, Some(mx)) => now <= i64::from(mx),
-                _ => false,
-            },
-            None => match (pct, fewer_by) {
-                (Some(p), _) => {
-                    (now as f64) <= scaled * (1.0 - p / 100.0) && (!*fewer || (now as f64) < scaled)
-                }
-                (None, Some(n)) => (now as f64) <= scaled - f64::from(*n),
-                // `fewer`: any reduction at all
-                (None, None) => *fewer && (now as f64) < scaled,
-            },
-        };
-        if ok {
-            Part::Pass
-        } else {
-            Part::Fail
-        }
+        reduced(rule, ctx, base, now, scale)
     };
     let mut dates = Vec::new();
     let mut notes = Vec::new();
@@ -311,4 +477,60 @@ pub(super) fn decide(ctx: &Ctx, rule: &Reduction) -> Decision {
         d.not_applicable = true;
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(rule: &str) -> Result<Framework, crate::framework::FrameworkError> {
+        let text = format!(
+            "[framework]\nid = \"r\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n\n[[problems]]\nid = \"p\"\nnumber = \"1\"\ntitle = \"P\"\n\n[[outcomes]]\nid = \"R-1\"\nproblem = \"p\"\nwording = \"w\"\n[outcomes.rule]\ntype = \"reduction\"\nevents = [\"arrest\"]\nbaseline = {{ months = 12, anchor = \"case_start\" }}\nwindow = {{ months = 6 }}\n{rule}"
+        );
+        Framework::parse(std::path::Path::new("r.toml"), &text)
+    }
+
+    #[test]
+    fn flat_keys_become_typed() {
+        let fw = load("percent = 30.0\nfewer = true\nsum_days = true\npro_rata = true\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Rule::Reduction(r) = &fw.outcomes[0].rule else {
+            panic!()
+        };
+        assert_eq!(
+            r.fall,
+            Some(Fall::Percent {
+                percent: Percent::Fixed(30.0),
+                strictly_fewer: true
+            })
+        );
+        assert_eq!((r.counted, r.scaling), (Counted::Days, Scaling::ProRata));
+        assert_eq!(r.empty_baseline, EmptyBaseline::Undecided);
+    }
+
+    #[test]
+    fn keys_that_contradict_are_load_errors() {
+        for (keys, says) in [
+            (
+                "percent = 30.0\nfewer_by = 2\n",
+                "fewer_by cannot be combined",
+            ),
+            (
+                "fewer_by = 2\nfewer = true\n",
+                "fewer_by already means fewer",
+            ),
+            (
+                "rates = true\npro_rata = true\nfewer = true\n",
+                "same comparison",
+            ),
+            (
+                "tiers = [{ baseline_min = 1, percent = 50.0, max = 2 }]\n",
+                "exactly one of percent or max",
+            ),
+        ] {
+            let err = load(keys).unwrap_err().to_string();
+            assert!(err.contains(says), "{keys}: {err}");
+            assert!(err.contains("R-1: "), "{err}");
+        }
+    }
 }
