@@ -207,47 +207,7 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
         .max_by_key(|t| t.from)
         .map_or(0.0, |t| t.percent);
     let members = ctx.scope(scope, w.to);
-    let rate = |p: PersonId, terms: &[Period]| -> Result<(f64, Vec<f64>), usize> {
-        let (mut att, mut poss) = (0i64, 0i64);
-        let mut per_term = Vec::new();
-        for (i, t) in terms.iter().enumerate() {
-            let rows: Vec<_> = ctx
-                .data
-                .events_of(p)
-                .iter()
-                .filter(|e| e.kind == EventKind::Attendance && e.start == t.from)
-                .collect();
-            if rows.is_empty() {
-                return Err(i);
-            }
-            let (mut a, mut ps) = (0i64, 0i64);
-            for e in rows {
-                let s = e.measure.sessions();
-                a += i64::from(s.attended);
-                ps += i64::from(s.possible)
-                    - if *exclude_authorised {
-                        i64::from(s.authorised)
-                    } else {
-                        0
-                    };
-            }
-            per_term.push(if ps > 0 {
-                100.0 * a as f64 / ps as f64
-            } else {
-                100.0
-            });
-            att += a;
-            poss += ps;
-        }
-        Ok((
-            if poss > 0 {
-                100.0 * att as f64 / poss as f64
-            } else {
-                100.0
-            },
-            per_term,
-        ))
-    };
+    let rate = |p: PersonId, terms: &[Period]| rate(ctx, p, terms, *exclude_authorised);
     let meets = |r: f64| match compare {
         _ if thresholds.is_empty() => true,
         Compare::Above => r > threshold,
@@ -270,41 +230,15 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
     // terms are covered, and undecided until then.
     let members: Vec<&Member> = match baseline_below {
         None => members,
-        Some(below) => {
-            let base_window = Period {
-                from: base_terms[0].from,
-                to: base_terms[base_terms.len() - 1].to,
-            };
-            let base_complete = ctx.missing(SourceKind::Education, base_window).is_empty();
-            members
-                .into_iter()
-                .filter(|m| match rate(m.person, &base_terms) {
-                    Ok((base, _)) if base < *below => true,
-                    Ok((base, _)) => {
-                        notes.push(format!(
-                            "{} {base:.1}% before the case, not below {below}%: not in scope",
-                            pseudonym(m.person)
-                        ));
-                        false
-                    }
-                    Err(_) if base_complete => {
-                        notes.push(format!(
-                            "{} has no attendance record before the case: not in scope",
-                            pseudonym(m.person)
-                        ));
-                        false
-                    }
-                    Err(_) => {
-                        notes.push(format!(
-                            "{}: attendance before the case is not yet covered",
-                            pseudonym(m.person)
-                        ));
-                        parts.push(Part::Unknown);
-                        false
-                    }
-                })
-                .collect()
-        }
+        Some(below) => below_at_start(
+            ctx,
+            members,
+            &base_terms,
+            *below,
+            &rate,
+            &mut notes,
+            &mut parts,
+        ),
     };
     for m in &members {
         let part = match rate(m.person, &ts) {
@@ -337,18 +271,7 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
                     );
                     match rate(m.person, &base_terms) {
                         Ok((base, _)) => {
-                            if let Some(pts) = improvement_points {
-                                improved &= avg - base >= *pts;
-                            }
-                            if let Some(pc) = improvement_percent {
-                                improved &= base > 0.0 && (avg - base) / base * 100.0 >= *pc;
-                            }
-                            if let Some(pc) = absence_cut {
-                                // absence rates; a tolerance keeps 10.0% vs
-                                // 20% * 0.5 from failing on rounding
-                                improved &=
-                                    100.0 - avg <= (100.0 - base) * (1.0 - pc / 100.0) + 1e-9;
-                            }
+                            improved = rule.improved(absence_cut, base, avg);
                             notes.push(format!(
                                 "{} {base:.1}% before the case, {avg:.1}% now",
                                 pseudonym(m.person)
@@ -402,4 +325,120 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
     let mut d = finish(verdict, &events, w, ctx, &members, None, vec![], finding);
     d.not_applicable = parts.is_empty();
     d
+}
+
+impl Attendance {
+    /// Whether attendance `avg` now is improvement enough on `base` before
+    /// the case (every improvement the rule asks for).
+    fn improved(&self, absence_cut: Option<f64>, base: f64, avg: f64) -> bool {
+        let mut improved = true;
+        if let Some(pts) = self.improvement_points {
+            improved &= avg - base >= pts;
+        }
+        if let Some(pc) = self.improvement_percent {
+            improved &= base > 0.0 && (avg - base) / base * 100.0 >= pc;
+        }
+        if let Some(pc) = absence_cut {
+            // absence rates; a tolerance keeps 10.0% vs
+            // 20% * 0.5 from failing on rounding
+            improved &= 100.0 - avg <= (100.0 - base) * (1.0 - pc / 100.0) + 1e-9;
+        }
+        improved
+    }
+}
+
+/// Attendance over `terms` (the average and each term's, in percent), or
+/// the index of the first term with no record.
+fn rate(
+    ctx: &Ctx,
+    p: PersonId,
+    terms: &[Period],
+    exclude_authorised: bool,
+) -> Result<(f64, Vec<f64>), usize> {
+    let (mut att, mut poss) = (0i64, 0i64);
+    let mut per_term = Vec::new();
+    for (i, t) in terms.iter().enumerate() {
+        let rows: Vec<_> = ctx
+            .data
+            .events_of(p)
+            .iter()
+            .filter(|e| e.kind == EventKind::Attendance && e.start == t.from)
+            .collect();
+        if rows.is_empty() {
+            return Err(i);
+        }
+        let (mut a, mut ps) = (0i64, 0i64);
+        for e in rows {
+            let s = e.measure.sessions();
+            a += i64::from(s.attended);
+            ps += i64::from(s.possible)
+                - if exclude_authorised {
+                    i64::from(s.authorised)
+                } else {
+                    0
+                };
+        }
+        per_term.push(if ps > 0 {
+            100.0 * a as f64 / ps as f64
+        } else {
+            100.0
+        });
+        att += a;
+        poss += ps;
+    }
+    Ok((
+        if poss > 0 {
+            100.0 * att as f64 / poss as f64
+        } else {
+            100.0
+        },
+        per_term,
+    ))
+}
+
+/// With `baseline_below`, only those who started below it are in scope;
+/// someone with no baseline record is out of scope once the baseline
+/// terms are covered, and undecided until then.
+fn below_at_start<'m>(
+    ctx: &Ctx,
+    members: Vec<&'m Member>,
+    base_terms: &[Period],
+    below: f64,
+    rate: &dyn Fn(PersonId, &[Period]) -> Result<(f64, Vec<f64>), usize>,
+    notes: &mut Vec<String>,
+    parts: &mut Vec<Part>,
+) -> Vec<&'m Member> {
+    let base_window = Period {
+        from: base_terms[0].from,
+        to: base_terms[base_terms.len() - 1].to,
+    };
+    let base_complete = ctx.missing(SourceKind::Education, base_window).is_empty();
+    members
+        .into_iter()
+        .filter(|m| match rate(m.person, base_terms) {
+            Ok((base, _)) if base < below => true,
+            Ok((base, _)) => {
+                notes.push(format!(
+                    "{} {base:.1}% before the case, not below {below}%: not in scope",
+                    pseudonym(m.person)
+                ));
+                false
+            }
+            Err(_) if base_complete => {
+                notes.push(format!(
+                    "{} has no attendance record before the case: not in scope",
+                    pseudonym(m.person)
+                ));
+                false
+            }
+            Err(_) => {
+                notes.push(format!(
+                    "{}: attendance before the case is not yet covered",
+                    pseudonym(m.person)
+                ));
+                parts.push(Part::Unknown);
+                false
+            }
+        })
+        .collect()
 }

@@ -144,50 +144,7 @@ pub(super) fn decide(ctx: &Ctx, rule: &ClosedNotReopened) -> Decision {
     let mut kinds: Vec<EventKind> = events.clone();
     kinds.extend(reopen.iter().copied());
     if events.is_empty() {
-        // The keyworker case itself.
-        let Some(end) = ctx.data.case.end.filter(|e| *e <= ctx.claim_date) else {
-            return no_window(ctx, reopen);
-        };
-        let w = after(end);
-        let members = ctx.scope(scope, w.to);
-        let mut dates = Vec::new();
-        for m in &members {
-            for e in ctx.data.events_of(m.person) {
-                if reopen.contains(&e.kind) && w.contains(e.start) {
-                    dates.push(e.start);
-                }
-            }
-        }
-        let complete = sources_of(reopen)
-            .iter()
-            .all(|s| ctx.missing(*s, w).is_empty());
-        let verdict = if !dates.is_empty() {
-            Verdict::Contradicted
-        } else if complete {
-            Verdict::Verified
-        } else {
-            Verdict::Insufficient
-        };
-        let finding = format!(
-            "case closed {end}; {} repeat referrals in the {months} months after closure",
-            dates.len()
-        );
-        let mut d = finish(
-            verdict,
-            reopen,
-            w,
-            ctx,
-            &members,
-            Some(dates.len() as i64),
-            dates,
-            finding,
-        );
-        if verdict == Verdict::Insufficient {
-            d.earliest_decidable = d
-                .earliest_decidable
-                .map(|x| x.max(w.to.succ_opt().unwrap_or(w.to)));
-        }
-        return d;
+        return case_closed(ctx, rule, *months, &after);
     }
     let members = ctx.scope(scope, ctx.claim_date);
     let source = sources_of(&kinds);
@@ -289,6 +246,60 @@ pub(super) fn decide(ctx: &Ctx, rule: &ClosedNotReopened) -> Decision {
                 .unwrap_or(w.to)
                 .max(d.earliest_decidable.unwrap_or(w.to)),
         );
+    }
+    d
+}
+
+/// The keyworker case itself closed, and no `reopen` event (a repeat
+/// referral) started in the months after it closed.
+fn case_closed(
+    ctx: &Ctx,
+    rule: &ClosedNotReopened,
+    months: u32,
+    after: &dyn Fn(NaiveDate) -> Period,
+) -> Decision {
+    let ClosedNotReopened { reopen, scope, .. } = rule;
+    let Some(end) = ctx.data.case.end.filter(|e| *e <= ctx.claim_date) else {
+        return no_window(ctx, reopen);
+    };
+    let w = after(end);
+    let members = ctx.scope(scope, w.to);
+    let mut dates = Vec::new();
+    for m in &members {
+        for e in ctx.data.events_of(m.person) {
+            if reopen.contains(&e.kind) && w.contains(e.start) {
+                dates.push(e.start);
+            }
+        }
+    }
+    let complete = sources_of(reopen)
+        .iter()
+        .all(|s| ctx.missing(*s, w).is_empty());
+    let verdict = if !dates.is_empty() {
+        Verdict::Contradicted
+    } else if complete {
+        Verdict::Verified
+    } else {
+        Verdict::Insufficient
+    };
+    let finding = format!(
+        "case closed {end}; {} repeat referrals in the {months} months after closure",
+        dates.len()
+    );
+    let mut d = finish(
+        verdict,
+        reopen,
+        w,
+        ctx,
+        &members,
+        Some(dates.len() as i64),
+        dates,
+        finding,
+    );
+    if verdict == Verdict::Insufficient {
+        d.earliest_decidable = d
+            .earliest_decidable
+            .map(|x| x.max(w.to.succ_opt().unwrap_or(w.to)));
     }
     d
 }
