@@ -347,14 +347,12 @@ impl Attendance {
     }
 }
 
-/// Attendance over `terms` (the average and each term's, in percent), or
+/// Attendance over some terms: the average and each term's, in percent, or
 /// the index of the first term with no record.
-fn rate(
-    ctx: &Ctx,
-    p: PersonId,
-    terms: &[Period],
-    exclude_authorised: bool,
-) -> Result<(f64, Vec<f64>), usize> {
+type Rates = Result<(f64, Vec<f64>), usize>;
+
+/// Attendance over `terms`, from the case's records.
+fn rate(ctx: &Ctx, p: PersonId, terms: &[Period], exclude_authorised: bool) -> Rates {
     let (mut att, mut poss) = (0i64, 0i64);
     let mut per_term = Vec::new();
     for (i, t) in terms.iter().enumerate() {
@@ -404,7 +402,7 @@ fn below_at_start<'m>(
     members: Vec<&'m Member>,
     base_terms: &[Period],
     below: f64,
-    rate: &dyn Fn(PersonId, &[Period]) -> Result<(f64, Vec<f64>), usize>,
+    rate: &dyn Fn(PersonId, &[Period]) -> Rates,
     notes: &mut Vec<String>,
     parts: &mut Vec<Part>,
 ) -> Vec<&'m Member> {
