@@ -88,7 +88,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Evaluate a case's claims now and print the evidence
+    /// Evaluate a case's claims now and print the evidence (with --as-of,
+    /// re-decide as of a date and compare with the stored verdicts)
     Verify {
         case_ref: String,
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]

@@ -19,10 +19,16 @@
 //! * practitioner-only and unavailable outcomes are `attested`, never
 //!   `verified`;
 //! * a claim that cannot be decided yet says the earliest date it could be;
+//! * a decision rests on the data, the framework, the claim date and the
+//!   as-of date the caller passes (never the system clock), so a stored
+//!   verdict can be reproduced (`verify --as-of`);
 //! * ages come from month and year of birth only (the day is never kept), so
 //!   an age can be a month out near a birthday: documented in
 //!   `docs/frameworks.md`.
 
+// Layout: `case` assembles a case's data, `context` holds the arithmetic
+// every rule shares (windows, coverage, scopes, evidence), `rules` has one
+// file per rule kind; this file decides claims and stores verdicts.
 mod case;
 mod context;
 pub mod rules;
