@@ -5,11 +5,122 @@
 //! its plain-English explanation and its decision on a case.
 
 use super::prelude::*;
+use super::Percent;
 
-/// School attendance over consecutive terms for people in scope.
+/// School attendance over consecutive terms for people in scope. Written
+/// with the flat keys of [`RawAttendance`]; held typed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(from = "RawAttendance", into = "RawAttendance")]
+pub struct Attendance {
+    pub terms: u32,
+    /// May be empty when an improvement is required instead.
+    pub thresholds: Vec<Threshold>,
+    pub compare: Compare,
+    pub possible: Possible,
+    pub judged: Judged,
+    /// Also require this many points of improvement over the same number
+    /// of terms before the case started ...
+    pub improvement_points: Option<f64>,
+    /// ... or this percentage improvement (relative).
+    pub improvement_percent: Option<f64>,
+    /// Only children whose attendance over the same number of complete
+    /// terms before the case started was below this percentage are in scope.
+    pub baseline_below: Option<f64>,
+    /// Also require the absence rate to fall by this percentage against the
+    /// same number of terms before the case started.
+    pub absence_reduction: Option<Percent>,
+    pub anchor: Anchor,
+    pub scope: Scope,
+    pub quantifier: Quantifier,
+    /// Key combinations the typed form cannot hold, reported at load.
+    conflicts: Vec<&'static str>,
+}
+
+/// Which sessions count as possible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Possible {
+    AllSessions,
+    /// Authorised absence left out (Leicester's "excluding authorised
+    /// absence"): `exclude_authorised`.
+    LessAuthorised,
+}
+
+/// What is held against the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judged {
+    /// The average over the terms (`average = true`, the default).
+    Average,
+    /// Every term on its own (`average = false`).
+    EveryTerm,
+}
+
+impl From<RawAttendance> for Attendance {
+    fn from(r: RawAttendance) -> Self {
+        let mut conflicts = Vec::new();
+        let absence_reduction = match (r.absence_reduction_percent, r.absence_reduction_setting) {
+            (Some(_), true) => {
+                conflicts.push(
+                    "absence_reduction_percent and absence_reduction_setting cannot both be given",
+                );
+                Some(Percent::Setting)
+            }
+            (Some(p), false) => Some(Percent::Fixed(p)),
+            (None, true) => Some(Percent::Setting),
+            (None, false) => None,
+        };
+        Attendance {
+            terms: r.terms,
+            thresholds: r.thresholds,
+            compare: r.compare,
+            possible: if r.exclude_authorised {
+                Possible::LessAuthorised
+            } else {
+                Possible::AllSessions
+            },
+            judged: if r.average {
+                Judged::Average
+            } else {
+                Judged::EveryTerm
+            },
+            improvement_points: r.improvement_points,
+            improvement_percent: r.improvement_percent,
+            baseline_below: r.baseline_below,
+            absence_reduction,
+            anchor: r.anchor,
+            scope: r.scope,
+            quantifier: r.quantifier,
+            conflicts,
+        }
+    }
+}
+
+impl From<Attendance> for RawAttendance {
+    fn from(a: Attendance) -> Self {
+        RawAttendance {
+            terms: a.terms,
+            thresholds: a.thresholds,
+            compare: a.compare,
+            exclude_authorised: a.possible == Possible::LessAuthorised,
+            average: a.judged == Judged::Average,
+            improvement_points: a.improvement_points,
+            improvement_percent: a.improvement_percent,
+            baseline_below: a.baseline_below,
+            absence_reduction_percent: match a.absence_reduction {
+                Some(Percent::Fixed(p)) => Some(p),
+                _ => None,
+            },
+            absence_reduction_setting: a.absence_reduction == Some(Percent::Setting),
+            anchor: a.anchor,
+            scope: a.scope,
+            quantifier: a.quantifier,
+        }
+    }
+}
+
+/// An attendance rule as written: the keys of `docs/frameworks.md`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Attendance {
+pub struct RawAttendance {
     pub terms: u32,
     /// May be empty when an improvement is required instead.
     #[serde(default)]
@@ -68,24 +179,27 @@ impl RuleKind for Attendance {
             baseline_below,
             improvement_points,
             improvement_percent,
-            absence_reduction_percent,
-            absence_reduction_setting,
+            absence_reduction,
             scope,
             ..
         } = self;
+        for m in &self.conflicts {
+            c.bad((*m).into());
+        }
         let improves = improvement_points.is_some()
             || improvement_percent.is_some()
-            || absence_reduction_percent.is_some()
-            || *absence_reduction_setting;
+            || absence_reduction.is_some();
         if *terms == 0 || (thresholds.is_empty() && !improves) {
             c.bad("attendance needs terms and at least one threshold (or an improvement)".into());
         }
-        if *absence_reduction_setting && c.fw.settings.significant_reduction_percent.is_none() {
+        if *absence_reduction == Some(Percent::Setting)
+            && c.fw.settings.significant_reduction_percent.is_none()
+        {
             c.bad(
                 "absence_reduction_setting needs [settings] significant_reduction_percent".into(),
             );
         }
-        if absence_reduction_percent.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+        if matches!(absence_reduction, Some(Percent::Fixed(p)) if !(0.0..=100.0).contains(p)) {
             c.bad("absence_reduction_percent is a percentage".into());
         }
         if thresholds
@@ -105,16 +219,16 @@ impl RuleKind for Attendance {
             terms,
             thresholds,
             compare,
-            exclude_authorised,
-            average,
+            possible,
+            judged,
             improvement_points,
             improvement_percent,
             baseline_below,
-            absence_reduction_percent,
-            absence_reduction_setting,
+            absence_reduction,
             anchor,
             scope,
             quantifier,
+            ..
         } = self;
         let _ = {
             let th: Vec<String> = thresholds
@@ -144,9 +258,9 @@ impl RuleKind for Attendance {
             let mut s = format!(
                 "{pad}{} {who} has {} attendance{level} over the last {terms} consecutive complete school terms {} (education data{})",
                 quant(*quantifier),
-                if *average { "average" } else { "every term's" },
+                if *judged == Judged::Average { "average" } else { "every term's" },
                 anchor_text(*anchor, Direction::Before),
-                if *exclude_authorised { "; authorised absence left out of the possible sessions" } else { "" }
+                if *possible == Possible::LessAuthorised { "; authorised absence left out of the possible sessions" } else { "" }
             );
             let joint = if th.is_empty() { "" } else { " and" };
             if let Some(p) = improvement_points {
@@ -155,10 +269,10 @@ impl RuleKind for Attendance {
             if let Some(p) = improvement_percent {
                 let _ = write!(s, ",{joint} improved by at least {p}% on the same number of terms before the case started");
             }
-            if let Some(p) = absence_reduction_percent {
+            if let Some(Percent::Fixed(p)) = absence_reduction {
                 let _ = write!(s, ", and an absence rate at least {p}% lower than over the same number of terms before the case started");
             }
-            if *absence_reduction_setting {
+            if *absence_reduction == Some(Percent::Setting) {
                 let p = fw.settings.significant_reduction_percent.unwrap_or(0.0);
                 let _ = write!(s, ", and an absence rate at least {p}% lower (the council's setting for a significant reduction) than over the same number of terms before the case started");
             }
@@ -176,21 +290,21 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
         terms,
         thresholds,
         compare,
-        exclude_authorised,
-        average,
+        possible,
+        judged,
         improvement_points,
         improvement_percent,
         baseline_below,
-        absence_reduction_percent,
-        absence_reduction_setting,
+        absence_reduction,
         anchor,
         scope,
         quantifier,
+        ..
     } = rule;
-    let absence_cut = if *absence_reduction_setting {
-        ctx.fw.settings.significant_reduction_percent
-    } else {
-        *absence_reduction_percent
+    let absence_cut = match absence_reduction {
+        Some(Percent::Setting) => ctx.fw.settings.significant_reduction_percent,
+        Some(Percent::Fixed(p)) => Some(*p),
+        None => None,
     };
     let events = [EventKind::Attendance];
     let Ok(at) = ctx.anchor(*anchor) else {
@@ -207,7 +321,8 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
         .max_by_key(|t| t.from)
         .map_or(0.0, |t| t.percent);
     let members = ctx.scope(scope, w.to);
-    let rate = |p: PersonId, terms: &[Period]| rate(ctx, p, terms, *exclude_authorised);
+    let rate =
+        |p: PersonId, terms: &[Period]| rate(ctx, p, terms, *possible == Possible::LessAuthorised);
     let meets = |r: f64| match compare {
         _ if thresholds.is_empty() => true,
         Compare::Above => r > threshold,
@@ -251,7 +366,7 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
                 Part::Unknown
             }
             Ok((avg, per_term)) => {
-                let ok = if *average {
+                let ok = if *judged == Judged::Average {
                     meets(avg)
                 } else {
                     per_term.iter().all(|r| meets(*r))
@@ -439,4 +554,50 @@ fn below_at_start<'m>(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(rule: &str) -> Result<Framework, crate::framework::FrameworkError> {
+        let text = format!(
+            "[framework]\nid = \"a\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n[settings]\nsignificant_reduction_percent = 50.0\n\n[[problems]]\nid = \"p\"\nnumber = \"1\"\ntitle = \"P\"\n\n[[outcomes]]\nid = \"A-1\"\nproblem = \"p\"\nwording = \"w\"\n[outcomes.rule]\ntype = \"attendance\"\nterms = 2\n{rule}"
+        );
+        Framework::parse(std::path::Path::new("a.toml"), &text)
+    }
+
+    #[test]
+    fn flat_keys_become_typed() {
+        let fw =
+            load("exclude_authorised = true\naverage = false\nabsence_reduction_setting = true\n")
+                .unwrap_or_else(|e| panic!("{e}"));
+        let Rule::Attendance(a) = &fw.outcomes[0].rule else {
+            panic!()
+        };
+        assert_eq!(
+            (a.possible, a.judged, a.absence_reduction),
+            (
+                Possible::LessAuthorised,
+                Judged::EveryTerm,
+                Some(Percent::Setting)
+            )
+        );
+        let fw = load("thresholds = [{ percent = 90.0 }]\n").unwrap_or_else(|e| panic!("{e}"));
+        let Rule::Attendance(a) = &fw.outcomes[0].rule else {
+            panic!()
+        };
+        assert_eq!(
+            (a.possible, a.judged),
+            (Possible::AllSessions, Judged::Average)
+        );
+    }
+
+    #[test]
+    fn a_fixed_and_a_council_absence_reduction_contradict() {
+        let err = load("absence_reduction_percent = 30.0\nabsence_reduction_setting = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot both be given"), "{err}");
+    }
 }

@@ -33,7 +33,7 @@ use crate::framework::{Framework, Quantifier, Scope};
 use crate::records::{EventKind, SourceKind};
 
 pub use all_of::{AllOf, AnyOf};
-pub use attendance::Attendance;
+pub use attendance::{Attendance, Judged, Possible, RawAttendance};
 pub use attested::Attested;
 pub use closed_not_reopened::ClosedNotReopened;
 pub use count::Count;
