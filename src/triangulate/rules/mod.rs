@@ -285,3 +285,30 @@ impl<'a> Checker<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shipped rule survives a round trip through its written form:
+    /// the typed kinds lose none of the keys.
+    #[test]
+    fn shipped_rules_round_trip() {
+        let fws = Framework::all_builtin();
+        assert_eq!(fws.len(), crate::framework::BUILTIN.len());
+        for fw in fws {
+            let rules = fw.outcomes.iter().map(|o| &o.rule).chain(
+                fw.problems
+                    .iter()
+                    .flat_map(|p| p.indicators.iter().map(|i| &i.rule)),
+            );
+            for r in rules {
+                let json = serde_json::to_string(r).unwrap();
+                let back: Rule =
+                    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+                assert_eq!(&back, r, "{json}");
+                assert_eq!(back.explain(&fw), r.explain(&fw));
+            }
+        }
+    }
+}
