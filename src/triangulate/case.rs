@@ -140,3 +140,26 @@ pub fn age_at(birth: (i32, u32), d: NaiveDate) -> i32 {
     let (y, m) = birth;
     d.year() - y - if d.month() < m { 1 } else { 0 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::triangulate::tests::d;
+
+    #[test]
+    fn year_groups_from_month_and_year() {
+        // born September 2004 to August 2005: reception in 2009/10, year 6 in
+        // 2015/16
+        assert_eq!(year_group((2004, 9), d("2009-09-01")), 0);
+        assert_eq!(year_group((2005, 8), d("2010-07-31")), 0);
+        assert_eq!(year_group((2005, 8), d("2015-09-01")), 6);
+        assert_eq!(year_group((2004, 9), d("2016-07-31")), 6);
+        assert_eq!(year_group((2004, 8), d("2016-07-31")), 7);
+        assert_eq!(year_group((2004, 9), d("2016-09-01")), 7);
+    }
+    #[test]
+    fn ages_from_month_and_year() {
+        assert_eq!(age_at((2000, 6), d("2018-05-31")), 17);
+        assert_eq!(age_at((2000, 6), d("2018-06-01")), 18);
+    }
+}

@@ -559,6 +559,40 @@ fn below_at_start<'m>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::triangulate::decide;
+    use crate::triangulate::tests::*;
+
+    #[test]
+    fn attendance_scope_by_baseline() {
+        let text = "type = \"attendance\"\nterms = 1\nthresholds = [{ percent = 50.0 }]\nbaseline_below = 50.0\nscope = \"children\"\n";
+        let att = |term: &str, a: i32| crate::records::Event {
+            kind: EventKind::Attendance,
+            start: d(term),
+            end: None,
+            code: 0,
+            measure: crate::records::Measure::from_raw(EventKind::Attendance, [100, a, 0, 100 - a]),
+        };
+        // 80% before the case: not very poor, so out of scope
+        let data = one_child(
+            "2020-01-02",
+            vec![att("2019-09-01", 80), att("2020-01-01", 20)],
+        );
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-04-15"));
+        assert!(dec.not_applicable, "{dec:?}");
+        // 30% before: in scope, judged on the term up to the claim
+        let data = one_child(
+            "2020-01-02",
+            vec![att("2019-09-01", 30), att("2020-01-01", 20)],
+        );
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-04-15"));
+        assert_eq!(dec.verdict, Verdict::Contradicted);
+        let data = one_child(
+            "2020-01-02",
+            vec![att("2019-09-01", 30), att("2020-01-01", 60)],
+        );
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-04-15"));
+        assert_eq!(dec.verdict, Verdict::Verified);
+    }
 
     fn load(rule: &str) -> Result<Framework, crate::framework::FrameworkError> {
         let text = format!(

@@ -303,3 +303,59 @@ fn case_closed(
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::triangulate::decide;
+    use crate::triangulate::tests::*;
+
+    #[test]
+    fn closed_only_for_episodes_open_at_the_case_start() {
+        let text = "type = \"closed_not_reopened\"\nevents = [\"child_protection\"]\nclosure_codes = [\"stepped_down\", \"closed\"]\nreopen = []\nmonths = 0\nopen_at_case_start = true\n";
+        // a plan closed long before the case: not in scope
+        let old = ev(
+            EventKind::ChildProtection,
+            "2015-01-01",
+            Some("2016-01-01"),
+            "closed",
+            0,
+        );
+        let data = one_child("2020-01-01", vec![old]);
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-12-01"));
+        assert!(dec.not_applicable, "{dec:?}");
+        // without the option, the old closed plan would pass
+        let loose = text.replace("open_at_case_start = true\n", "");
+        let dec = decide(&fw(), &data, &rule(&loose), "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Verified);
+        // open at the start and stepped down since: verified with no reopen window
+        let cp = ev(
+            EventKind::ChildProtection,
+            "2019-06-01",
+            Some("2020-06-01"),
+            "stepped_down",
+            0,
+        );
+        let mut data = one_child("2020-01-01", vec![cp]);
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
+        assert!(dec.missing.is_empty());
+        // months = 0: the stretch from closure to the claim must be covered
+        data.coverage.insert(
+            SourceKind::SocialCare,
+            vec![Period {
+                from: d("2000-01-01"),
+                to: d("2020-09-30"),
+            }],
+        );
+        let dec = decide(&fw(), &data, &rule(text), "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Insufficient, "{dec:?}");
+        assert_eq!(
+            dec.missing,
+            vec![Period {
+                from: d("2020-10-01"),
+                to: d("2020-12-01")
+            }]
+        );
+    }
+}

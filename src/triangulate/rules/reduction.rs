@@ -482,6 +482,85 @@ pub(super) fn decide(ctx: &Ctx, rule: &Reduction) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::triangulate::decide;
+    use crate::triangulate::tests::*;
+
+    #[test]
+    fn reduction_sums_days_and_needs_fewer() {
+        let r = rule(
+            "type = \"reduction\"\nevents = [\"suspension\"]\nsum_days = true\nfewer_by = 1\nbaseline = { months = 6, anchor = \"case_start\" }\nwindow = { months = 6 }\nquantifier = \"each\"\n",
+        );
+        // 5 days before, 4 after (over two suspensions): fewer days
+        let base = ev(EventKind::Suspension, "2020-03-01", None, "", 5);
+        let data = one_child(
+            "2020-06-01",
+            vec![
+                base,
+                ev(EventKind::Suspension, "2020-09-01", None, "", 2),
+                ev(EventKind::Suspension, "2020-10-01", None, "", 2),
+            ],
+        );
+        let dec = decide(&fw(), &data, &r, "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
+        // 5 then 5: not fewer, though one event fewer than... the same days
+        let data = one_child(
+            "2020-06-01",
+            vec![base, ev(EventKind::Suspension, "2020-09-01", None, "", 5)],
+        );
+        let dec = decide(&fw(), &data, &r, "x", d("2020-12-01"));
+        assert_eq!(dec.verdict, Verdict::Contradicted, "{dec:?}");
+    }
+    #[test]
+    fn reduction_pro_rata_compares_rates_and_skips_empty_baselines() {
+        let text = "type = \"reduction\"\nevents = [\"arrest\"]\nbaseline = { months = 12, anchor = \"case_start\" }\nwindow = { months = 6 }\npercent = 50.0\nskip_empty_baseline = true\nquantifier = \"each\"\n";
+        let mut evs: Vec<_> = (1..=8)
+            .map(|m| {
+                ev(
+                    EventKind::Arrest,
+                    &format!("2019-{m:02}-10"),
+                    None,
+                    "caution",
+                    0,
+                )
+            })
+            .collect();
+        // 4 arrests in the 6 months up to the claim against 8 in 12 months
+        for m in 7..=10 {
+            evs.push(ev(
+                EventKind::Arrest,
+                &format!("2020-{m:02}-10"),
+                None,
+                "caution",
+                0,
+            ));
+        }
+        let data = one_child("2020-01-01", evs);
+        let claim = d("2020-12-01");
+        // raw counts: 4 <= 8 * 50%
+        assert_eq!(
+            decide(&fw(), &data, &rule(text), "x", claim).verdict,
+            Verdict::Verified
+        );
+        // rates: 4 in 6 months is the same rate as 8 in 12, not half
+        let pro = format!("{text}pro_rata = true\n");
+        assert_eq!(
+            decide(&fw(), &data, &rule(&pro), "x", claim).verdict,
+            Verdict::Contradicted
+        );
+        // nobody with a baseline: not applicable (insufficient), not undecided
+        let data = one_child("2020-01-01", vec![]);
+        let dec = decide(&fw(), &data, &rule(&pro), "x", claim);
+        assert_eq!(dec.verdict, Verdict::Insufficient);
+        assert!(dec.not_applicable, "{dec:?}");
+        let plain = decide(
+            &fw(),
+            &data,
+            &rule(text.replace("skip_empty_baseline = true\n", "").as_str()),
+            "x",
+            claim,
+        );
+        assert!(!plain.not_applicable, "{plain:?}");
+    }
 
     fn load(rule: &str) -> Result<Framework, crate::framework::FrameworkError> {
         let text = format!(
