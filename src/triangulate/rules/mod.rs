@@ -311,4 +311,25 @@ mod tests {
             }
         }
     }
+
+    /// An unknown key in any kind's table is an error naming it, with the
+    /// rule's line, never ignored (the reduction and attendance kinds are
+    /// read through their written forms, which deny unknown keys too).
+    #[test]
+    fn unknown_keys_are_errors_in_every_kind() {
+        let base = "[framework]\nid = \"u\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n\n[[problems]]\nid = \"p\"\nnumber = \"1\"\ntitle = \"P\"\n\n[[outcomes]]\nid = \"U-1\"\nproblem = \"p\"\nwording = \"w\"\n";
+        for rule in [
+            "type = \"count\", events = [\"offence\"], max = 0, window = { months = 6 }",
+            "type = \"reduction\", events = [\"offence\"], fewer = true, baseline = { months = 6 }, window = { months = 6 }",
+            "type = \"attendance\", terms = 3, thresholds = [{ percent = 90.0 }]",
+            "type = \"attested\"",
+            "type = \"all_of\", rules = [{ type = \"attested\" }]",
+        ] {
+            let text = format!("{base}rule = {{ {rule}, bogus_key = 1 }}\n");
+            let err = Framework::parse(std::path::Path::new("u.toml"), &text).unwrap_err();
+            assert_eq!(err.issues.len(), 1, "{err}");
+            assert_eq!(err.issues[0].0, Some(16), "{err}");
+            assert!(err.issues[0].1.contains("bogus_key"), "{rule}: {err}");
+        }
+    }
 }
