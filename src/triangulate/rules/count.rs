@@ -5,6 +5,7 @@
 //! its plain-English explanation and its decision on a case.
 
 use super::prelude::*;
+use super::Counted;
 
 /// Count events of some kinds (and codes) in a window, per person or
 /// together; pass if `min <= count <= max`. `sum_days` counts days
@@ -19,8 +20,9 @@ pub struct Count {
     pub min: Option<u32>,
     #[serde(default)]
     pub max: Option<u32>,
-    #[serde(default)]
-    pub sum_days: bool,
+    /// Events, or their days (written `sum_days = true`).
+    #[serde(default, rename = "sum_days", with = "super::reduction::sum_days")]
+    pub counted: Counted,
     pub window: Window,
     #[serde(default)]
     pub scope: Scope,
@@ -70,13 +72,13 @@ impl RuleKind for Count {
             codes,
             min,
             max,
-            sum_days,
+            counted,
             window,
             scope,
             quantifier,
         } = self;
         let _ = {
-            let what = if *sum_days {
+            let what = if *counted == Counted::Days {
                 format!("days of {}", kinds_text(events, codes))
             } else {
                 kinds_text(events, codes)
@@ -104,7 +106,7 @@ impl RuleKind for Count {
             codes,
             min,
             max,
-            sum_days,
+            counted,
             window,
             scope,
             quantifier,
@@ -115,7 +117,7 @@ impl RuleKind for Count {
             codes,
             *min,
             *max,
-            *sum_days,
+            *counted,
             window,
             scope,
             *quantifier,
@@ -130,7 +132,7 @@ fn count_rule(
     codes: &[String],
     min: Option<u32>,
     max: Option<u32>,
-    sum_days: bool,
+    counted: Counted,
     window: &Window,
     scope: &Scope,
     q: Quantifier,
@@ -152,7 +154,10 @@ fn count_rule(
         let mut n = 0i64;
         for e in ctx.data.events_of(m.person) {
             if events.contains(&e.kind) && code_matches(e, codes) && in_window(e, w, open_until) {
-                n += if sum_days { e.measure.days() } else { 1 };
+                n += match counted {
+                    Counted::Days => e.measure.days(),
+                    Counted::Events => 1,
+                };
                 dates.push(e.start);
             }
         }
@@ -196,7 +201,10 @@ fn count_rule(
             .collect();
         (combine(&parts, q), total)
     };
-    let what = if sum_days { "days" } else { "events" };
+    let what = match counted {
+        Counted::Days => "days",
+        Counted::Events => "events",
+    };
     let bound = match (min, max) {
         (Some(a), Some(b)) => format!("{a} to {b}"),
         (Some(a), None) => format!("at least {a}"),

@@ -27,12 +27,31 @@ pub struct Reduction {
     conflicts: Vec<&'static str>,
 }
 
-/// What a reduction counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a rule counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Counted {
+    #[default]
     Events,
     /// Days of the events (suspension days): `sum_days`.
     Days,
+}
+
+/// `sum_days = true|false` read and written as [`Counted`].
+pub(super) mod sum_days {
+    use super::Counted;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Counted, D::Error> {
+        Ok(if bool::deserialize(d)? {
+            Counted::Days
+        } else {
+            Counted::Events
+        })
+    }
+
+    pub fn serialize<S: Serializer>(c: &Counted, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(*c == Counted::Days)
+    }
 }
 
 /// How the window is set against the baseline.
