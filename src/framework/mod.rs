@@ -13,6 +13,13 @@
 //! * cross-references (an outcome's problem, `also_evidences`, duplicate ids,
 //!   contradictory bounds) are checked at load, all problems reported at once;
 //! * [`Rule::explain`] renders a rule in plain English for auditors.
+//!
+//! Layout: this file holds the framework's types and the vocabulary rules
+//! share (windows, scopes, quantifiers, thresholds); `load` parses and
+//! cross-checks a file; `check` and `explain` hold the checks and phrases
+//! every rule kind shares. The rule kinds themselves, each with its data,
+//! checks, explanation and decision, are in `triangulate::rules`, re-exported
+//! here as [`Rule`].
 
 mod check;
 pub(crate) mod explain;

@@ -6,7 +6,7 @@
 
 use super::prelude::*;
 
-/// A DASH-style score (the event's first value) falling: from a start
+/// A DASH-style score (the event's `Measure::Score`) falling: from a start
 /// at or above `high` to at most `high - 1` for `months`, or from below
 /// `high` reduced by `percent` for `months`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
