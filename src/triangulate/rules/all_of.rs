@@ -47,65 +47,52 @@ fn explain_parts(title: &str, rules: &[Rule], fw: &Framework, depth: usize, out:
     }
 }
 
-impl RuleKind for AllOf {
-    fn class(&self) -> RuleClass {
-        class_of(&self.rules)
-    }
+/// The two combinations differ only in their title, whether every part
+/// must hold, and the order in which the parts' verdicts decide.
+macro_rules! combination {
+    ($kind:ident, $title:literal, $all:literal, $precedence:expr, $otherwise:expr) => {
+        impl RuleKind for $kind {
+            fn class(&self) -> RuleClass {
+                class_of(&self.rules)
+            }
 
-    fn kinds(&self) -> Vec<EventKind> {
-        self.rules.iter().flat_map(Rule::event_kinds).collect()
-    }
+            fn kinds(&self) -> Vec<EventKind> {
+                self.rules.iter().flat_map(Rule::event_kinds).collect()
+            }
 
-    fn check(&self, c: &mut Checker) {
-        check_parts(&self.rules, c);
-    }
+            fn check(&self, c: &mut Checker) {
+                check_parts(&self.rules, c);
+            }
 
-    fn explain(&self, fw: &Framework, depth: usize, out: &mut String) {
-        explain_parts("All of", &self.rules, fw, depth, out);
-    }
+            fn explain(&self, fw: &Framework, depth: usize, out: &mut String) {
+                explain_parts($title, &self.rules, fw, depth, out);
+            }
 
-    fn decide(&self, ctx: &Ctx) -> Decision {
-        combine_rules(
-            ctx,
-            &self.rules,
-            true,
-            [
-                Verdict::Contradicted,
-                Verdict::Insufficient,
-                Verdict::Attested,
-            ],
-            Verdict::Verified,
-        )
-    }
+            fn decide(&self, ctx: &Ctx) -> Decision {
+                combine_rules(ctx, &self.rules, $all, $precedence, $otherwise)
+            }
+        }
+    };
 }
 
-impl RuleKind for AnyOf {
-    fn class(&self) -> RuleClass {
-        class_of(&self.rules)
-    }
-
-    fn kinds(&self) -> Vec<EventKind> {
-        self.rules.iter().flat_map(Rule::event_kinds).collect()
-    }
-
-    fn check(&self, c: &mut Checker) {
-        check_parts(&self.rules, c);
-    }
-
-    fn explain(&self, fw: &Framework, depth: usize, out: &mut String) {
-        explain_parts("Any of", &self.rules, fw, depth, out);
-    }
-
-    fn decide(&self, ctx: &Ctx) -> Decision {
-        combine_rules(
-            ctx,
-            &self.rules,
-            false,
-            [Verdict::Verified, Verdict::Insufficient, Verdict::Attested],
-            Verdict::Contradicted,
-        )
-    }
-}
+combination!(
+    AllOf,
+    "All of",
+    true,
+    [
+        Verdict::Contradicted,
+        Verdict::Insufficient,
+        Verdict::Attested
+    ],
+    Verdict::Verified
+);
+combination!(
+    AnyOf,
+    "Any of",
+    false,
+    [Verdict::Verified, Verdict::Insufficient, Verdict::Attested],
+    Verdict::Contradicted
+);
 
 /// Decides `all_of` (`all`) or `any_of`: the first verdict of `precedence`
 /// that some applicable part has, else `otherwise`.
