@@ -91,13 +91,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Evaluate a case's claims now and print the evidence
+    /// Evaluate a case's claims now and print the evidence (with --as-of,
+    /// re-decide as of a date and compare with the stored verdicts)
     Verify {
         case_ref: String,
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
         config: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Re-decide as of this date (YYYY-MM-DD), storing nothing, and
+        /// compare with the stored verdicts
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
     },
     /// Generate synthetic feeds and ground truth
     Synth {
@@ -183,7 +188,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             case_ref,
             config,
             json,
-        } => commands::verify(config, case_ref, *json),
+            as_of,
+        } => commands::verify(config, case_ref, *json, *as_of),
         Command::Keygen { out } => commands::keygen(out),
         Command::Synth {
             out,

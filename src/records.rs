@@ -2,11 +2,14 @@
 //!
 //! In: nothing; this module only defines types. Out: [`SourceKind`] (what a
 //! feed is), [`EventKind`] with each kind's code list, [`Event`] (one partner
-//! event, minimised to what outcome rules need), [`Period`] and [`Role`].
+//! event, minimised to what outcome rules need) with its typed [`Measure`],
+//! [`Period`], [`Role`], and the school-term calendar in [`terms`].
 //!
 //! Promises: an [`Event`] carries no identifier and no free text, only a
-//! kind, dates, a code index and numbers, so anything holding events holds
-//! nothing that names a person.
+//! kind, dates, a code index and the one number its kind has, so anything
+//! holding events holds nothing that names a person.
+
+pub mod terms;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -312,9 +315,91 @@ pub struct Event {
     pub end: Option<NaiveDate>,
     /// Index into the kind's code list (disposal, benefit, role, ...).
     pub code: u8,
-    /// Kind-specific numbers: attendance `[possible, attended, authorised,
-    /// unauthorised]`; suspension `[days, ..]`; UC earnings `[pence, ..]`.
-    pub values: [i32; 4],
+    /// The number the kind carries, if any.
+    pub measure: Measure,
+}
+
+/// Sessions of one pupil's attendance record for one term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Sessions {
+    pub possible: i32,
+    pub attended: i32,
+    pub authorised: i32,
+    pub unauthorised: i32,
+}
+
+/// What an event measures, typed by its kind: attendance has sessions, a
+/// suspension days, UC earnings pence per assessment period, a DASH
+/// assessment a score; every other kind nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Measure {
+    #[default]
+    None,
+    Attendance(Sessions),
+    Days(u32),
+    Pence(i32),
+    Score(i32),
+}
+
+impl Measure {
+    /// The measure of a `kind` event from its four stored numbers (the
+    /// store's packed form, kept so no data migrates).
+    pub fn from_raw(kind: EventKind, v: [i32; 4]) -> Measure {
+        match kind {
+            EventKind::Attendance => Measure::Attendance(Sessions {
+                possible: v[0],
+                attended: v[1],
+                authorised: v[2],
+                unauthorised: v[3],
+            }),
+            EventKind::Suspension => Measure::Days(v[0].max(0) as u32),
+            EventKind::UcEarnings => Measure::Pence(v[0]),
+            EventKind::DashAssessment => Measure::Score(v[0]),
+            _ => Measure::None,
+        }
+    }
+
+    /// The four stored numbers (unused ones zero).
+    pub fn raw(self) -> [i32; 4] {
+        match self {
+            Measure::None => [0; 4],
+            Measure::Attendance(s) => [s.possible, s.attended, s.authorised, s.unauthorised],
+            Measure::Days(d) => [i32::try_from(d).unwrap_or(i32::MAX), 0, 0, 0],
+            Measure::Pence(p) | Measure::Score(p) => [p, 0, 0, 0],
+        }
+    }
+
+    /// Days (suspension days); zero for any other measure.
+    pub fn days(self) -> i64 {
+        match self {
+            Measure::Days(d) => i64::from(d),
+            _ => 0,
+        }
+    }
+
+    /// Pence (UC earnings); zero for any other measure.
+    pub fn pence(self) -> i32 {
+        match self {
+            Measure::Pence(p) => p,
+            _ => 0,
+        }
+    }
+
+    /// A score (DASH); zero for any other measure.
+    pub fn score(self) -> i32 {
+        match self {
+            Measure::Score(s) => s,
+            _ => 0,
+        }
+    }
+
+    /// Attendance sessions; all zero for any other measure.
+    pub fn sessions(self) -> Sessions {
+        match self {
+            Measure::Attendance(s) => s,
+            _ => Sessions::default(),
+        }
+    }
 }
 
 impl Event {
@@ -379,5 +464,33 @@ impl Role {
             "other" => Role::Other,
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed measure packs back into exactly the four numbers ingest has
+    /// always stored for each kind, so stored events need no migration.
+    #[test]
+    fn measures_pack_as_before() {
+        for kind in EventKind::ALL {
+            let raw = match kind {
+                EventKind::Attendance => [140, 130, 5, 5],
+                EventKind::Suspension => [3, 0, 0, 0],
+                EventKind::UcEarnings => [41250, 0, 0, 0],
+                EventKind::DashAssessment => [14, 0, 0, 0],
+                _ => [0; 4],
+            };
+            assert_eq!(Measure::from_raw(kind, raw).raw(), raw, "{kind}");
+        }
+        let m = Measure::from_raw(EventKind::Attendance, [140, 130, 5, 5]);
+        assert_eq!(m.sessions().authorised, 5);
+        assert_eq!(
+            Measure::from_raw(EventKind::Suspension, [3, 0, 0, 0]).days(),
+            3
+        );
+        assert_eq!(Measure::from_raw(EventKind::Offence, [0; 4]), Measure::None);
     }
 }

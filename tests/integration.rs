@@ -413,3 +413,79 @@ fn demo_runs_end_to_end() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains(" claims: "));
 }
+
+/// `verify --as-of` with a stored verdict's decision date re-decides the
+/// case from the stored data and reproduces every stored verdict exactly:
+/// verdict, evidence, missing periods and earliest date.
+#[test]
+fn verify_as_of_reproduces_stored_verdicts() {
+    let env = Env::new(12, 21);
+    // Without police data, claims that need it stay undecided.
+    for feed in ALL_FEEDS.into_iter().filter(|f| *f != "police") {
+        let out = env.ingest(feed, &env.feed_file(feed));
+        assert!(out.status.success(), "{feed}: {}", text(&out.stderr));
+    }
+    let cfg = env.config.to_str().unwrap();
+    let out = env.run(&["claims", "--config", cfg, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stored: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!stored.is_empty());
+    // The case with the most undecided claims: their earliest dates rest on
+    // the decision date, so they test the clock most.
+    let case = stored
+        .iter()
+        .filter(|v| v["verdict"] == "insufficient")
+        .map(|v| v["case_ref"].as_str().unwrap())
+        .max_by_key(|c| {
+            stored
+                .iter()
+                .filter(|v| v["case_ref"] == *c && v["verdict"] == "insufficient")
+                .count()
+        })
+        .unwrap_or_else(|| stored[0]["case_ref"].as_str().unwrap());
+    let mine: Vec<&serde_json::Value> = stored.iter().filter(|v| v["case_ref"] == case).collect();
+    let date = &mine[0]["decided_at"].as_str().unwrap()[..10];
+    let out = env.run(&["verify", case, "--config", cfg, "--json", "--as-of", date]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let claims = report["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), mine.len());
+    for c in claims {
+        assert_eq!(c["reproduced"], true, "{c:#}");
+        let old = mine
+            .iter()
+            .find(|v| v["outcome_id"] == c["outcome_id"] && v["claim_date"] == c["claim_date"])
+            .unwrap();
+        for key in ["verdict", "decision", "also_evidences"] {
+            assert_eq!(c["decision"][key], old[key], "{key}: {c:#}");
+        }
+    }
+    // An undecided claim whose window has ended could be decided from its
+    // decision date on: a year later, that date moves, so it is not
+    // reproduced and verify says so.
+    let rests_on_today = mine.iter().any(|v| {
+        v["verdict"] == "insufficient" && v["decision"]["earliest_decidable"].as_str() == Some(date)
+    });
+    if rests_on_today {
+        let later = format!("{}{}", date[..4].parse::<i32>().unwrap() + 1, &date[4..]);
+        let out = env.run(&["verify", case, "--config", cfg, "--as-of", &later]);
+        assert!(!out.status.success());
+        assert!(text(&out.stdout).contains("differs from the stored verdict"));
+    }
+    // Nothing was stored by the re-decision.
+    let out = env.run(&["claims", "--config", cfg, "--json"]);
+    let again: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again, stored);
+    // Text output says so too.
+    let out = env.run(&["verify", case, "--config", cfg, "--as-of", date]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        rests_on_today,
+        "the case tests no undecided claim: {mine:#?}"
+    );
+    assert!(
+        text(&out.stdout).contains("reproduces the stored verdict"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -54,6 +54,7 @@ pub fn ingest(
             &engine.matcher,
             fw,
             Selection::AfterDelivery(&touched),
+            chrono::Utc::now(),
         )?;
         if !json {
             println!(

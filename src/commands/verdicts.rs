@@ -3,9 +3,14 @@
 use std::path::Path;
 
 use super::{framework_of, load_config, open_engine};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use chrono::{NaiveDate, NaiveTime};
 
+use crate::framework::Framework;
+use crate::ingest::Engine;
+use crate::store::CaseRecord;
 use crate::triangulate::{self, Selection, Verdict, VerdictRecord};
+
 pub fn verdict_counts(c: &std::collections::HashMap<Verdict, usize>) -> String {
     let mut v: Vec<_> = c.iter().collect();
     v.sort();
@@ -36,6 +41,7 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
         &engine.matcher,
         fw,
         Selection::AfterDelivery(&empty),
+        chrono::Utc::now(),
     )?;
     let mut rows: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
         .into_iter()
@@ -68,8 +74,10 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
 }
 
 /// Decides a case's claims now and prints the evidence, eligibility and
-/// whether the family is claimable.
-pub fn verify(config: &Path, case_ref: &str, json: bool) -> Result<()> {
+/// whether the family is claimable. With `as_of`, re-decides the case's
+/// claims as of that date instead (storing nothing) and shows, for each
+/// stored verdict, whether the re-decision reproduces it.
+pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate>) -> Result<()> {
     let cfg = load_config(config)?;
     let fw = framework_of(&cfg)?;
     let engine = open_engine(&cfg)?;
@@ -77,11 +85,15 @@ pub fn verify(config: &Path, case_ref: &str, json: bool) -> Result<()> {
         .store
         .case(case_ref)?
         .with_context(|| format!("no case '{case_ref}' in the store"))?;
+    if let Some(date) = as_of {
+        return verify_as_of(&engine, fw, case, date, json);
+    }
     triangulate::evaluate(
         &engine.store,
         &engine.matcher,
         fw,
         Selection::Case(case_ref),
+        chrono::Utc::now(),
     )?;
     let verdicts: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
         .into_iter()
@@ -129,53 +141,7 @@ pub fn verify(config: &Path, case_ref: &str, json: bool) -> Result<()> {
         println!("  {:<8} {:<10} {}", i.indicator, shown, i.finding);
     }
     for v in &verdicts {
-        println!(
-            "claim {} dated {}: {}",
-            v.outcome_id,
-            v.claim_date,
-            v.verdict.name().to_uppercase()
-        );
-        if let Some(o) = fw.outcome(&v.outcome_id) {
-            println!("  the plan says: {}", o.wording);
-        }
-        for e in &v.decision.evidence {
-            let srcs: Vec<&str> = e.sources.iter().map(|s| s.name()).collect();
-            let window = e
-                .window
-                .map(|w| format!(" window {w};"))
-                .unwrap_or_default();
-            let cov: Vec<String> = e.coverage.iter().map(|c| c.to_string()).collect();
-            println!(
-                "  evidence [{}]{window} coverage {}; {}",
-                if srcs.is_empty() {
-                    "practitioner".to_string()
-                } else {
-                    srcs.join(", ")
-                },
-                if cov.is_empty() {
-                    "none".into()
-                } else {
-                    cov.join(", ")
-                },
-                e.finding
-            );
-            if !e.dates.is_empty() {
-                let d: Vec<String> = e.dates.iter().map(|d| d.to_string()).collect();
-                println!("    dates: {}", d.join(", "));
-            }
-        }
-        if !v.decision.missing.is_empty() {
-            let m: Vec<String> = v.decision.missing.iter().map(|p| p.to_string()).collect();
-            println!("  missing coverage: {}", m.join(", "));
-        }
-        if let Some(d) = v.decision.earliest_decidable {
-            println!("  earliest date it could be decided: {d}");
-        }
-        if matches!(v.verdict, Verdict::Verified | Verdict::Attested)
-            && !v.also_evidences.is_empty()
-        {
-            println!("  also evidences: {}", v.also_evidences.join(", "));
-        }
+        print_verdict(fw, v);
         for h in &v.history {
             println!(
                 "  earlier: {} (framework {}, data to delivery {}, {})",
@@ -195,4 +161,174 @@ pub fn verify(config: &Path, case_ref: &str, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One claim's decision: verdict, the plan's wording, evidence, missing
+/// coverage, the earliest date to look again and what it also evidences.
+fn print_verdict(fw: &Framework, v: &VerdictRecord) {
+    println!(
+        "claim {} dated {}: {}",
+        v.outcome_id,
+        v.claim_date,
+        v.verdict.name().to_uppercase()
+    );
+    if let Some(o) = fw.outcome(&v.outcome_id) {
+        println!("  the plan says: {}", o.wording);
+    }
+    for e in &v.decision.evidence {
+        let srcs: Vec<&str> = e.sources.iter().map(|s| s.name()).collect();
+        let window = e
+            .window
+            .map(|w| format!(" window {w};"))
+            .unwrap_or_default();
+        let cov: Vec<String> = e.coverage.iter().map(|c| c.to_string()).collect();
+        println!(
+            "  evidence [{}]{window} coverage {}; {}",
+            if srcs.is_empty() {
+                "practitioner".to_string()
+            } else {
+                srcs.join(", ")
+            },
+            if cov.is_empty() {
+                "none".into()
+            } else {
+                cov.join(", ")
+            },
+            e.finding
+        );
+        if !e.dates.is_empty() {
+            let d: Vec<String> = e.dates.iter().map(|d| d.to_string()).collect();
+            println!("    dates: {}", d.join(", "));
+        }
+    }
+    if !v.decision.missing.is_empty() {
+        let m: Vec<String> = v.decision.missing.iter().map(|p| p.to_string()).collect();
+        println!("  missing coverage: {}", m.join(", "));
+    }
+    if let Some(d) = v.decision.earliest_decidable {
+        println!("  earliest date it could be decided: {d}");
+    }
+    if matches!(v.verdict, Verdict::Verified | Verdict::Attested) && !v.also_evidences.is_empty() {
+        println!("  also evidences: {}", v.also_evidences.join(", "));
+    }
+}
+
+/// What differs between a stored decision and its re-decision (empty when
+/// the re-decision reproduces it).
+fn differences(stored: &VerdictRecord, again: &VerdictRecord) -> Vec<&'static str> {
+    let (a, b) = (&stored.decision, &again.decision);
+    [
+        (stored.verdict != again.verdict, "verdict"),
+        (a.evidence != b.evidence, "evidence"),
+        (a.missing != b.missing, "missing periods"),
+        (
+            a.earliest_decidable != b.earliest_decidable,
+            "earliest date",
+        ),
+        (a.not_applicable != b.not_applicable, "scope"),
+        (
+            stored.also_evidences != again.also_evidences,
+            "also evidences",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(differs, what)| differs.then_some(what))
+    .collect()
+}
+
+/// `verify --as-of DATE`: re-decides every claim of the case as of `date`
+/// on the stored data, storing nothing, and compares each with its stored
+/// verdict. Fails if a stored verdict is not reproduced.
+fn verify_as_of(
+    engine: &Engine,
+    fw: &Framework,
+    case: CaseRecord,
+    date: NaiveDate,
+    json: bool,
+) -> Result<()> {
+    let case_ref = case.case_ref.clone();
+    let now = date.and_time(NaiveTime::MIN).and_utc();
+    let stored: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
+        .into_iter()
+        .filter(|v| v.case_ref == case_ref)
+        .collect();
+    let last = engine.store.last_seq();
+    let data = triangulate::CaseData::load(&engine.store, &engine.matcher, case)?;
+    let mut rows = Vec::new();
+    let mut failed = 0usize;
+    for claim in engine
+        .store
+        .claims()?
+        .iter()
+        .filter(|c| c.case_ref == case_ref)
+    {
+        let again = triangulate::decide_claim(fw, Some(&data), claim, last, now);
+        let old = stored
+            .iter()
+            .find(|v| v.outcome_id == claim.outcome_id && v.claim_date == claim.claim_date);
+        let diff = old.map(|o| differences(o, &again));
+        if diff.as_ref().is_some_and(|d| !d.is_empty()) {
+            failed += 1;
+        }
+        if !json {
+            print_verdict(fw, &again);
+            match (old, &diff) {
+                (None, _) => println!("  no stored verdict to compare"),
+                (Some(o), Some(d)) if d.is_empty() => println!(
+                    "  reproduces the stored verdict decided {} (data to delivery {})",
+                    o.decided_at.format("%Y-%m-%d %H:%M"),
+                    o.as_of_delivery
+                ),
+                (Some(o), d) => println!(
+                    "  differs from the stored verdict decided {} in: {}{}",
+                    o.decided_at.format("%Y-%m-%d %H:%M"),
+                    d.as_deref().unwrap_or_default().join(", "),
+                    changed_since(o, fw, last)
+                ),
+            }
+        }
+        rows.push(serde_json::json!({
+            "outcome_id": claim.outcome_id,
+            "claim_date": claim.claim_date,
+            "decision": again,
+            "stored": old,
+            "reproduced": diff.map(|d| d.is_empty()),
+        }));
+    }
+    if json {
+        let out = serde_json::json!({
+            "case_ref": case_ref,
+            "as_of": date,
+            "framework": fw.framework.id,
+            "framework_version": fw.framework.version,
+            "claims": rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    if failed > 0 {
+        bail!("{failed} stored verdicts of case {case_ref} were not reproduced as of {date}");
+    }
+    Ok(())
+}
+
+/// Why a re-decision may differ: the framework or the data changed since.
+fn changed_since(o: &VerdictRecord, fw: &Framework, last: u32) -> String {
+    let mut why = Vec::new();
+    if o.framework_version != fw.framework.version {
+        why.push(format!(
+            "framework version {} then, {} now",
+            o.framework_version, fw.framework.version
+        ));
+    }
+    if o.as_of_delivery != last {
+        why.push(format!(
+            "data to delivery {} then, {last} now",
+            o.as_of_delivery
+        ));
+    }
+    if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", why.join("; "))
+    }
 }

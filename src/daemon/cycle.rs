@@ -135,6 +135,7 @@ pub(crate) fn ingest_and_decide(
             &engine.matcher,
             fw,
             Selection::AfterDelivery(&touched),
+            shared.clock.now(),
         )?;
         decided = report.claims as u64;
         // Coordinators hear about decisions; an insufficient claim is an

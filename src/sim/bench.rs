@@ -107,7 +107,13 @@ pub fn bench(families: usize, seed: u64, keep: Option<&Path>) -> Result<()> {
     }
     println!("links by pass: {passes:?}");
     let fw = framework_of(&cfg)?;
-    let r = triangulate::evaluate(&engine.store, &engine.matcher, fw, Selection::All)?;
+    let r = triangulate::evaluate(
+        &engine.store,
+        &engine.matcher,
+        fw,
+        Selection::All,
+        chrono::Utc::now(),
+    )?;
     let mut lat = r.per_claim.clone();
     lat.sort();
     let pct = |p: f64| {

@@ -204,6 +204,7 @@ impl Store {
 pub(super) mod tests {
     use super::*;
     use crate::ingest::matching::Delta;
+    use crate::records::Measure;
     use crate::records::{Event, EventKind};
     use crate::store::EventBuffer;
     use chrono::NaiveDate;
@@ -218,7 +219,7 @@ pub(super) mod tests {
             start: d(start),
             end: None,
             code: 0,
-            values: [1, 2, 3, -4],
+            measure: Measure::from_raw(kind, [1, 2, 3, -4]),
         }
     }
 

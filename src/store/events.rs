@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 
 use super::{read_u32, seq_bytes, DeliveryRecord, Store, StoreError, TreeId, Write};
 use crate::ingest::matching::PersonId;
-use crate::records::{Event, EventKind};
+use crate::records::{Event, EventKind, Measure};
 
 /// An event as stored, with the delivery it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,8 @@ pub fn pack_event(e: &Event, out: &mut Vec<u8>) {
     out.push(e.code);
     out.extend_from_slice(&days(e.start).to_be_bytes());
     out.extend_from_slice(&e.end.map_or(NO_DATE, days).to_be_bytes());
-    for v in e.values {
+    // The typed measure packs into the four numbers the format has always had.
+    for v in e.measure.raw() {
         out.extend_from_slice(&v.to_be_bytes());
     }
 }
@@ -55,8 +56,9 @@ fn unpack_events(bytes: &[u8]) -> Option<Vec<Event>> {
         .chunks_exact(EVENT_LEN)
         .map(|b| {
             let end = i32at(b, 6);
+            let kind = EventKind::from_u8(b[0])?;
             Some(Event {
-                kind: EventKind::from_u8(b[0])?,
+                kind,
                 code: b[1],
                 start: from_days(i32at(b, 2))?,
                 end: if end == NO_DATE {
@@ -64,7 +66,10 @@ fn unpack_events(bytes: &[u8]) -> Option<Vec<Event>> {
                 } else {
                     Some(from_days(end)?)
                 },
-                values: [i32at(b, 10), i32at(b, 14), i32at(b, 18), i32at(b, 22)],
+                measure: Measure::from_raw(
+                    kind,
+                    [i32at(b, 10), i32at(b, 14), i32at(b, 18), i32at(b, 22)],
+                ),
             })
         })
         .collect()

@@ -486,6 +486,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::ingest::matching::Delta;
+    use crate::records::Measure;
     use crate::records::{Event, EventKind, Period, SourceKind};
     use chrono::NaiveDate;
 
@@ -553,7 +554,7 @@ mod tests {
             start: d("2015-05-05"),
             end: None,
             code: 0,
-            values: [0; 4],
+            measure: Measure::None,
         };
         // A committed delivery, with every kind of row.
         let Begin::Started(seq) = s.begin("cases", &[1; 32]).unwrap() else {

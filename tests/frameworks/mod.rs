@@ -9,7 +9,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use outcomesd::framework::Framework;
-use outcomesd::records::{Event, EventKind, Period, Role, SourceKind};
+use outcomesd::records::{Event, EventKind, Measure, Period, Role, SourceKind};
 use outcomesd::store::{CaseMember, CaseRecord};
 use outcomesd::triangulate::{decide, CaseData, Decision, Member, Verdict};
 
@@ -85,7 +85,7 @@ impl Family {
             start: d(start),
             end: end.map(d),
             code,
-            values,
+            measure: Measure::from_raw(kind, values),
         });
     }
 

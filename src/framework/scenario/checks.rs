@@ -7,6 +7,7 @@
 
 use super::run::{with_settings, Case};
 use super::*;
+use crate::triangulate::rules;
 
 impl ScenarioFile {
     /// The `[checks]` table: one result per check given.
@@ -316,7 +317,7 @@ impl ScenarioFile {
         let claim = pa.claim.or(self.claim).unwrap_or_default();
         let mut found = Vec::new();
         for o in &fw.outcomes {
-            let Rule::AllOf { rules } = &o.rule else {
+            let Rule::AllOf(rules::AllOf { rules }) = &o.rule else {
                 continue;
             };
             if !rules.iter().any(|r| matches!(r, Rule::Attested { .. })) {
@@ -342,13 +343,13 @@ impl ScenarioFile {
 }
 
 fn steps_check(fw: &Framework, s: &StepsCheck) -> Vec<String> {
-    let Some(Rule::Attested {
+    let Some(Rule::Attested(rules::Attested {
         steps,
         min_steps,
         extra_steps,
         max_extra_steps,
         ..
-    }) = fw.outcome(&s.outcome).map(|o| &o.rule)
+    })) = fw.outcome(&s.outcome).map(|o| &o.rule)
     else {
         return vec![format!("{} is not an attested outcome", s.outcome)];
     };

@@ -643,7 +643,10 @@ impl ScenarioFile {
                         None => bad_step(format!("outcome '{o}' is not in the framework")),
                         Some(out) if !st.parts.is_empty() || st.part.is_some() => {
                             let n = match &out.rule {
-                                Rule::AllOf { rules } | Rule::AnyOf { rules } => rules.len(),
+                                Rule::AllOf(crate::triangulate::rules::AllOf { rules })
+                                | Rule::AnyOf(crate::triangulate::rules::AnyOf { rules }) => {
+                                    rules.len()
+                                }
                                 _ => 0,
                             };
                             if st.parts.len() > n || st.part.is_some_and(|p| p >= n) {
@@ -808,10 +811,10 @@ expect = "verified"
         let mut a = spec(EventKind::Attendance);
         (a.possible, a.attended, a.authorised, a.unauthorised) =
             (Some(100), Some(90), Some(4), Some(6));
-        assert_eq!(event(&a).unwrap().values, [100, 90, 4, 6]);
+        assert_eq!(event(&a).unwrap().measure.raw(), [100, 90, 4, 6]);
         let mut s = spec(EventKind::Suspension);
         s.days = Some(3);
-        assert_eq!(event(&s).unwrap().values, [3, 0, 0, 0]);
+        assert_eq!(event(&s).unwrap().measure.raw(), [3, 0, 0, 0]);
         s.pence = Some(1);
         assert_eq!(event(&s).unwrap_err(), "suspension takes no `pence`");
         let mut b = spec(EventKind::BenefitSpell);

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::*;
+use crate::records::Measure;
+use crate::triangulate::rules;
 impl ScenarioFile {
     /// Validates, then runs every scenario and check against `fw`.
     pub fn run(&self, fw: &Framework) -> Result<Report, ScenarioError> {
@@ -77,18 +79,21 @@ impl ScenarioFile {
                     continue;
                 };
                 let rule = match (&o.rule, st.part) {
-                    (Rule::AllOf { rules } | Rule::AnyOf { rules }, Some(p)) if p < rules.len() => {
-                        &rules[p]
-                    }
+                    (
+                        Rule::AllOf(rules::AllOf { rules }) | Rule::AnyOf(rules::AnyOf { rules }),
+                        Some(p),
+                    ) if p < rules.len() => &rules[p],
                     _ => &o.rule,
                 };
                 let dec = decide(fw, &case.data, rule, &o.problem, claim);
                 let parts: Vec<Verdict> = match rule {
-                    Rule::AllOf { rules } | Rule::AnyOf { rules } => rules
-                        .iter()
-                        .take(st.parts.len())
-                        .map(|r| decide(fw, &case.data, r, &o.problem, claim).verdict)
-                        .collect(),
+                    Rule::AllOf(rules::AllOf { rules }) | Rule::AnyOf(rules::AnyOf { rules }) => {
+                        rules
+                            .iter()
+                            .take(st.parts.len())
+                            .map(|r| decide(fw, &case.data, r, &o.problem, claim).verdict)
+                            .collect()
+                    }
                     _ => vec![],
                 };
                 res.checks += expect(st, &dec, &parts, &case.ids, &mut fail);
@@ -393,7 +398,7 @@ pub fn event(e: &EventSpec) -> Result<Event, String> {
         start: e.date,
         end: e.end,
         code,
-        values,
+        measure: Measure::from_raw(e.kind, values),
     })
 }
 

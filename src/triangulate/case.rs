@@ -1,0 +1,165 @@
+//! Case assembly: everything one case's claims are decided on, loaded once
+//! per case.
+//!
+//! In: a stored case, the matcher (merges, households, births) and the
+//! store's events and coverage. Out: [`CaseData`] with members as
+//! pseudonymous person ids. Promises: ages and year groups come from month
+//! and year of birth only.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::ingest::matching::{Matcher, PersonId};
+use crate::records::{EventKind, Period, Role, SourceKind};
+use crate::store::{CaseRecord, Store, StoreError};
+
+/// A member as triangulation sees them.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub person: PersonId,
+    pub role: Option<Role>,
+    pub problems: Vec<String>,
+    pub birth: Option<(i32, u32)>,
+}
+
+/// Everything one case's claims are decided on, loaded once per case.
+#[derive(Debug, Clone)]
+pub struct CaseData {
+    pub case: CaseRecord,
+    pub members: Vec<Member>,
+    /// People linked to a member's address who are not members.
+    pub household: Vec<Member>,
+    /// Visible events per (canonical) person.
+    pub events: HashMap<PersonId, Vec<crate::records::Event>>,
+    pub coverage: HashMap<SourceKind, Vec<Period>>,
+}
+
+/// The pseudonym outcomesd shows for a person.
+pub fn pseudonym(p: PersonId) -> String {
+    format!("p{p}")
+}
+
+impl CaseData {
+    /// Loads a case's members (after merges), household links, events and
+    /// the coverage of every source.
+    pub fn load(
+        store: &Store,
+        matcher: &Matcher,
+        case: CaseRecord,
+    ) -> Result<CaseData, StoreError> {
+        let mut members: Vec<Member> = Vec::new();
+        for m in &case.members {
+            let c = matcher.canonical(m.person);
+            if let Some(existing) = members.iter_mut().find(|x| x.person == c) {
+                existing.problems.extend(m.problems.iter().cloned());
+                continue;
+            }
+            members.push(Member {
+                person: c,
+                role: Some(m.role),
+                problems: m.problems.clone(),
+                birth: matcher.person(c).and_then(|s| s.birth),
+            });
+        }
+        let mut household = Vec::new();
+        for m in &case.members {
+            let Some(addr) = m.address.as_deref().and_then(|h| hex::decode(h).ok()) else {
+                continue;
+            };
+            let Ok(addr) = <[u8; 16]>::try_from(addr.as_slice()) else {
+                continue;
+            };
+            for &p in matcher.household(&addr) {
+                let c = matcher.canonical(p);
+                if !members.iter().any(|x| x.person == c)
+                    && !household.iter().any(|x: &Member| x.person == c)
+                {
+                    household.push(Member {
+                        person: c,
+                        role: None,
+                        problems: vec![],
+                        birth: matcher.person(c).and_then(|s| s.birth),
+                    });
+                }
+            }
+        }
+        let mut ids: Vec<PersonId> = Vec::new();
+        let mut owner: HashMap<PersonId, PersonId> = HashMap::new();
+        for m in members.iter().chain(household.iter()) {
+            for id in matcher.members(m.person) {
+                ids.push(id);
+                owner.insert(id, m.person);
+            }
+        }
+        let far_past = NaiveDate::from_ymd_opt(1900, 1, 1).expect("date");
+        let far_future = NaiveDate::from_ymd_opt(2200, 1, 1).expect("date");
+        let mut events: HashMap<PersonId, Vec<crate::records::Event>> = HashMap::new();
+        for se in store.events(&ids, &EventKind::ALL, far_past, far_future)? {
+            events.entry(owner[&se.person]).or_default().push(se.event);
+        }
+        for v in events.values_mut() {
+            v.sort();
+            v.dedup();
+        }
+        let coverage = SourceKind::ALL
+            .iter()
+            .map(|k| (*k, store.coverage(*k)))
+            .collect();
+        Ok(CaseData {
+            case,
+            members,
+            household,
+            events,
+            coverage,
+        })
+    }
+
+    pub(crate) fn events_of(&self, p: PersonId) -> &[crate::records::Event] {
+        self.events.get(&p).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// National curriculum year group at `d` (reception 0, year 1 is 1, ...):
+/// children born September to August start reception together in the
+/// September after their fourth birthday, so month and year of birth decide
+/// it exactly.
+pub fn year_group(birth: (i32, u32), d: NaiveDate) -> i32 {
+    let (y, m) = birth;
+    let cohort = if m >= 9 { y } else { y - 1 };
+    let school_year = if d.month() >= 9 {
+        d.year()
+    } else {
+        d.year() - 1
+    };
+    school_year - cohort - 5
+}
+
+/// Age in whole years at `d`, from month and year of birth.
+pub fn age_at(birth: (i32, u32), d: NaiveDate) -> i32 {
+    let (y, m) = birth;
+    d.year() - y - if d.month() < m { 1 } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::triangulate::tests::d;
+
+    #[test]
+    fn year_groups_from_month_and_year() {
+        // born September 2004 to August 2005: reception in 2009/10, year 6 in
+        // 2015/16
+        assert_eq!(year_group((2004, 9), d("2009-09-01")), 0);
+        assert_eq!(year_group((2005, 8), d("2010-07-31")), 0);
+        assert_eq!(year_group((2005, 8), d("2015-09-01")), 6);
+        assert_eq!(year_group((2004, 9), d("2016-07-31")), 6);
+        assert_eq!(year_group((2004, 8), d("2016-07-31")), 7);
+        assert_eq!(year_group((2004, 9), d("2016-09-01")), 7);
+    }
+    #[test]
+    fn ages_from_month_and_year() {
+        assert_eq!(age_at((2000, 6), d("2018-05-31")), 17);
+        assert_eq!(age_at((2000, 6), d("2018-06-01")), 18);
+    }
+}
