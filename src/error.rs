@@ -1,4 +1,5 @@
-//! The one error-chain printer.
+//! The one error-chain printer, and the one error for an input file with
+//! problems at known lines.
 //!
 //! In: any error. Out: its message and every cause's, joined by ": ".
 //! Promises: each cause is printed once. Our own errors never interpolate
@@ -8,6 +9,7 @@
 //! its failure text the same way.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// `e` and its causes as one line: `outer: middle: inner`.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -62,4 +64,41 @@ mod tests {
             "ingesting: reading the feed: opening f.csv: disk on fire"
         );
     }
+}
+
+/// Every problem found in one input file that a person writes (a framework,
+/// a scenario file), each with its line where known, so all of them can be
+/// fixed in one pass. Displayed as `NOUN PATH is not valid:` and then one
+/// `PATH:LINE: message` per problem. (A config's problems also carry a key
+/// and a hint: see `config::ConfigError`.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidFile {
+    /// What the file is, e.g. "framework".
+    pub noun: &'static str,
+    pub path: PathBuf,
+    pub issues: Vec<(Option<usize>, String)>,
+}
+
+impl fmt::Display for InvalidFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} is not valid:", self.noun, self.path.display())?;
+        for (line, msg) in &self.issues {
+            match line {
+                Some(l) => write!(f, "\n  {}:{l}: {msg}", self.path.display())?,
+                None => write!(f, "\n  {}: {msg}", self.path.display())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InvalidFile {}
+
+/// The 1-based line of byte `offset` in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }

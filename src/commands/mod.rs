@@ -28,11 +28,10 @@ pub const EXIT_CONFIG: i32 = 78;
 /// config, framework or scenario file was refused anywhere in the chain, 1
 /// otherwise.
 pub fn exit_status(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|c| {
-        c.is::<crate::config::ConfigError>()
-            || c.is::<crate::framework::FrameworkError>()
-            || c.is::<crate::framework::scenario::ScenarioError>()
-    }) {
+    if err
+        .chain()
+        .any(|c| c.is::<crate::config::ConfigError>() || c.is::<crate::error::InvalidFile>())
+    {
         EXIT_CONFIG as u8
     } else {
         1

@@ -327,7 +327,7 @@ fn read_raw(text: &str) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<ConfigIssue
             .contains("unknown field")
             .then(|| "see config/outcomesd.toml for every setting".to_string());
         ConfigIssue {
-            line: e.span().map(|s| line_of(text, s.start)),
+            line: e.span().map(|s| crate::error::line_of(text, s.start)),
             key: String::new(),
             message: msg,
             hint,
@@ -360,14 +360,6 @@ fn read_raw(text: &str) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<ConfigIssue
     })
     .map_err(|e| vec![from_toml(&e)])?;
     Ok((raw, unknown))
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())]
-        .bytes()
-        .filter(|b| *b == b'\n')
-        .count()
-        + 1
 }
 
 /// Finds the line of `key` inside `[section]` (or at top level), for issues

@@ -5,34 +5,18 @@
 //! In: a file, a shipped framework's id, or text. Out: a [`Framework`] or a
 //! [`FrameworkError`] listing every problem.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Framework, Outcome, Problem};
 use crate::triangulate::rules::Checker;
 
 /// Problems found while loading a framework.
-#[derive(Debug, thiserror::Error)]
-pub struct FrameworkError {
-    pub path: PathBuf,
-    pub issues: Vec<(Option<usize>, String)>,
-}
-
-impl std::fmt::Display for FrameworkError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "framework {} is not valid:", self.path.display())?;
-        for (line, msg) in &self.issues {
-            match line {
-                Some(l) => write!(f, "\n  {}:{l}: {msg}", self.path.display())?,
-                None => write!(f, "\n  {}: {msg}", self.path.display())?,
-            }
-        }
-        Ok(())
-    }
-}
+pub type FrameworkError = crate::error::InvalidFile;
 
 impl Framework {
     pub fn load(path: &Path) -> Result<Framework, FrameworkError> {
         let text = std::fs::read_to_string(path).map_err(|e| FrameworkError {
+            noun: "framework",
             path: path.to_path_buf(),
             issues: vec![(None, format!("cannot read: {e}"))],
         })?;
@@ -41,9 +25,10 @@ impl Framework {
 
     pub fn parse(path: &Path, text: &str) -> Result<Framework, FrameworkError> {
         let mut fw: Framework = toml::from_str(text).map_err(|e| FrameworkError {
+            noun: "framework",
             path: path.to_path_buf(),
             issues: vec![(
-                e.span().map(|s| text[..s.start].matches('\n').count() + 1),
+                e.span().map(|s| crate::error::line_of(text, s.start)),
                 e.message().to_string(),
             )],
         })?;
@@ -101,6 +86,7 @@ impl Framework {
         }
         if !issues.is_empty() {
             return Err(FrameworkError {
+                noun: "framework",
                 path: path.to_path_buf(),
                 issues,
             });
@@ -145,6 +131,7 @@ impl Framework {
         let id = spec.to_str().unwrap_or("");
         Self::builtin(id).unwrap_or_else(|| {
             Err(FrameworkError {
+                noun: "framework",
                 path: spec.to_path_buf(),
                 issues: vec![(
                     None,

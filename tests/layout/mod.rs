@@ -36,14 +36,28 @@ fn production_files() -> Vec<(String, String)> {
                 .to_string_lossy()
                 .replace('\\', "/");
             let text = std::fs::read_to_string(&p).unwrap();
-            let prod = match text.find("#[cfg(test)]\nmod ") {
-                Some(at) => text[..at].to_string(),
-                None => text,
-            };
+            let prod = text[..test_module_start(&text)].to_string();
             (rel, prod)
         })
         .filter(|(rel, _)| !rel.starts_with("src/sim/") && rel != "src/main.rs")
         .collect()
+}
+
+/// Where the first `#[cfg(test)]` module starts (`mod`, `pub mod`,
+/// `pub(crate) mod`, ...), or the end of the text.
+fn test_module_start(text: &str) -> usize {
+    let mut at = 0;
+    while let Some(i) = text[at..].find("#[cfg(test)]\n") {
+        let start = at + i;
+        let next = &text[start + "#[cfg(test)]\n".len()..];
+        let line = next.lines().next().unwrap_or("");
+        let head = line.split('{').next().unwrap_or("");
+        if head.split_whitespace().any(|w| w == "mod") {
+            return start;
+        }
+        at = start + 1;
+    }
+    text.len()
 }
 
 #[test]

@@ -416,25 +416,8 @@ pub struct PartlyAttested {
     pub outcomes: Vec<String>,
 }
 
-/// Why a scenario file cannot be run: each issue with its line if known.
-#[derive(Debug, thiserror::Error)]
-pub struct ScenarioError {
-    pub path: PathBuf,
-    pub issues: Vec<(Option<usize>, String)>,
-}
-
-impl std::fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "scenario file {} is not valid:", self.path.display())?;
-        for (line, msg) in &self.issues {
-            match line {
-                Some(l) => write!(f, "\n  {}:{l}: {msg}", self.path.display())?,
-                None => write!(f, "\n  {}: {msg}", self.path.display())?,
-            }
-        }
-        Ok(())
-    }
-}
+/// Problems found while loading a scenario file.
+pub type ScenarioError = crate::error::InvalidFile;
 
 /// The outcome of one scenario (or one framework check).
 #[derive(Debug, Clone)]
@@ -475,6 +458,7 @@ const ALL_TO: &str = "2030-12-31";
 impl ScenarioFile {
     pub fn load(path: &Path) -> Result<ScenarioFile, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            noun: "scenario file",
             path: path.to_path_buf(),
             issues: vec![(None, format!("cannot read: {e}"))],
         })?;
@@ -483,9 +467,10 @@ impl ScenarioFile {
 
     pub fn parse(path: &Path, text: &str) -> Result<ScenarioFile, ScenarioError> {
         let mut file: ScenarioFile = toml::from_str(text).map_err(|e| ScenarioError {
+            noun: "scenario file",
             path: path.to_path_buf(),
             issues: vec![(
-                e.span().map(|s| text[..s.start].matches('\n').count() + 1),
+                e.span().map(|s| crate::error::line_of(text, s.start)),
                 e.message().to_string(),
             )],
         })?;
@@ -574,6 +559,7 @@ impl ScenarioFile {
             Ok(())
         } else {
             Err(ScenarioError {
+                noun: "scenario file",
                 path: self.path.clone(),
                 issues,
             })
