@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::ingest::feeds::{
-    open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Rejection, RowBody,
+    open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Parsed, Rejection, Row, RowBody,
 };
 use crate::ingest::matching::{Delta, Matcher, Pass, PersonId};
 use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
@@ -261,182 +261,30 @@ impl Engine {
         opts: &IngestOptions,
         summary: &mut IngestSummary,
     ) -> Result<(), IngestError> {
-        let mut delta = Delta::default();
-        let mut events = EventBuffer::default();
-        let mut touched: HashSet<PersonId> = HashSet::new();
-        let mut cases: BTreeMap<String, CaseRecord> = BTreeMap::new();
-        let mut claims: Vec<ClaimRecord> = Vec::new();
-        let mut parse_time = Duration::ZERO;
+        let mut batch = Batch::default();
         let mut match_time = Duration::ZERO;
-        let pseudo = &self.pseudo;
         let matcher = &mut self.matcher;
-        // Parse workers take chunks in turn from one reader and tag them with
-        // their index; this thread puts them back in row order, so matching is
-        // deterministic whatever the timing.
-        let reader = std::sync::Mutex::new((
-            ChunkReader::new(delivery, spec, bytes, opts.chunk_rows),
-            0usize,
-        ));
-        let feed_result: Result<(), FeedError> = std::thread::scope(|sc| {
-            let (tx, rx) = mpsc::sync_channel::<(usize, Result<(Vec<_>, Duration), FeedError>)>(4);
-            for _ in 0..parse_threads() {
-                let tx = tx.clone();
-                let reader = &reader;
-                sc.spawn(move || loop {
-                    let t = Instant::now();
-                    let (idx, next) = {
-                        let mut r = reader.lock().expect("reader lock");
-                        let idx = r.1;
-                        r.1 += 1;
-                        (idx, r.0.next_chunk())
-                    };
-                    let msg = match next {
-                        Ok(Some(chunk)) => {
-                            Ok((parse_chunk(chunk, delivery, spec, pseudo), t.elapsed()))
-                        }
-                        Ok(None) => return,
-                        Err(e) => Err(e),
-                    };
-                    let stop = msg.is_err();
-                    if tx.send((idx, msg)).is_err() || stop {
-                        return;
+        let parse_time = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, |rows| {
+            let t_rows = Instant::now();
+            for parsed in rows {
+                summary.rows += 1;
+                match parsed {
+                    Ok(row) => batch.add(row, seq, matcher, opts, summary),
+                    Err(rej) => {
+                        summary.rejected += 1;
+                        summary.rejections.push(rej);
                     }
-                });
+                }
             }
-            drop(tx);
-            let mut waiting: BTreeMap<usize, Result<(Vec<_>, Duration), FeedError>> =
-                BTreeMap::new();
-            let mut next_idx = 0usize;
-            let ordered = std::iter::from_fn(|| loop {
-                if let Some(m) = waiting.remove(&next_idx) {
-                    next_idx += 1;
-                    return Some(m);
-                }
-                match rx.recv() {
-                    Ok((i, m)) => {
-                        waiting.insert(i, m);
-                    }
-                    // Workers are done; an error may have left a gap.
-                    Err(_) => return waiting.pop_first().map(|(_, m)| m),
-                }
-            });
-            for msg in ordered {
-                let (rows, took) = msg?;
-                parse_time += took;
-                let t_rows = Instant::now();
-                for parsed in rows {
-                    summary.rows += 1;
-                    let row = match parsed {
-                        Ok(r) => r,
-                        Err(rej) => {
-                            summary.rejected += 1;
-                            summary.rejections.push(rej);
-                            continue;
-                        }
-                    };
-                    let person = row.person.as_ref().map(|t| {
-                        let (p, pass) = matcher.resolve(t, &mut delta);
-                        let name = match pass {
-                            Pass::New => "new",
-                            Pass::Strong => "strong",
-                            Pass::Fsd => "fsd",
-                            Pass::Fcsd => "fcsd",
-                            Pass::Fsdu => "fsdu",
-                            Pass::Fspy => "fspy",
-                            Pass::Fdp => "fdp",
-                            Pass::Isdp => "isdp",
-                            Pass::Sdp => "sdp",
-                        };
-                        *summary.passes.entry(name).or_default() += 1;
-                        if pass == Pass::New {
-                            summary.persons_new += 1;
-                        } else {
-                            summary.records_matched += 1;
-                        }
-                        if opts.record_assignments {
-                            summary.assignments.push((row.number, p));
-                        }
-                        p
-                    });
-                    match row.body {
-                        RowBody::Event(ev) => {
-                            let p = person.expect("event rows carry a person");
-                            touched.insert(p);
-                            events.push(p, &ev);
-                        }
-                        RowBody::CaseMember(m) => {
-                            let p = person.expect("case rows carry a person");
-                            let case =
-                                cases
-                                    .entry(m.case_ref.clone())
-                                    .or_insert_with(|| CaseRecord {
-                                        case_ref: m.case_ref.clone(),
-                                        seq,
-                                        start: m.case_start,
-                                        end: m.case_end,
-                                        members: Vec::new(),
-                                    });
-                            if case.start != m.case_start || case.end != m.case_end {
-                                summary.rejected += 1;
-                                summary.rejections.push(Rejection {
-                                    row: row.number,
-                                    column: "case_start".into(),
-                                    reason: "case dates differ from the case's earlier rows".into(),
-                                });
-                                continue;
-                            }
-                            let address = row
-                                .person
-                                .as_ref()
-                                .and_then(|t| t.address)
-                                .map(|a| token_hex(&a));
-                            case.members.push(CaseMember {
-                                person: p,
-                                role: m.role,
-                                problems: m.problems,
-                                address,
-                            });
-                            touched.insert(p);
-                        }
-                        RowBody::Claim(c) => claims.push(ClaimRecord {
-                            seq,
-                            case_ref: c.case_ref,
-                            outcome_id: c.outcome_id,
-                            claim_date: c.claim_date,
-                            keyworker_ref: c.keyworker_ref,
-                        }),
-                    }
-                    summary.accepted += 1;
-                }
-                match_time += t_rows.elapsed();
-            }
-            Ok(())
-        });
-        feed_result?;
+            match_time += t_rows.elapsed();
+        })?;
         summary.times.parse_pseudonymise = parse_time;
         summary.times.matching = match_time;
         let t_store = Instant::now();
-        // Families touched: cases whose members (after merges) appear here.
-        let mut case_refs: HashSet<String> = cases.keys().cloned().collect();
-        for c in claims.iter() {
-            case_refs.insert(c.case_ref.clone());
-        }
-        if !touched.is_empty() {
-            let touched: HashSet<PersonId> =
-                touched.iter().map(|p| self.matcher.canonical(*p)).collect();
-            for case in self.store.cases()? {
-                if case
-                    .members
-                    .iter()
-                    .any(|m| touched.contains(&self.matcher.canonical(m.person)))
-                {
-                    case_refs.insert(case.case_ref);
-                }
-            }
-        }
-        summary.families_touched = case_refs.len() as u64;
-        summary.touched_cases = case_refs.into_iter().collect();
-        summary.touched_cases.sort();
+        let mut touched_cases: Vec<String> = self.cases_touched(&batch)?.into_iter().collect();
+        touched_cases.sort();
+        summary.families_touched = touched_cases.len() as u64;
+        summary.touched_cases = touched_cases;
         let rec = DeliveryRecord {
             seq,
             feed: spec.name.clone(),
@@ -451,17 +299,43 @@ impl Engine {
             records_matched: summary.records_matched,
             families_touched: summary.families_touched,
         };
-        let cases: Vec<&CaseRecord> = cases.values().collect();
+        let cases: Vec<&CaseRecord> = batch.cases.values().collect();
         let rows = DeliveryRows {
-            delta: &delta,
-            events: &events,
+            delta: &batch.delta,
+            events: &batch.events,
             cases: &cases,
-            claims: &claims,
+            claims: &batch.claims,
         };
         self.store
             .write_delivery(rows, rec, &delivery.content_hash)?;
         summary.times.store = t_store.elapsed();
         Ok(())
+    }
+
+    /// Families touched: the cases this delivery names, and the cases whose
+    /// members (after merges) it brought events for.
+    fn cases_touched(&self, batch: &Batch) -> Result<HashSet<String>, IngestError> {
+        let mut case_refs: HashSet<String> = batch.cases.keys().cloned().collect();
+        for c in batch.claims.iter() {
+            case_refs.insert(c.case_ref.clone());
+        }
+        if !batch.touched.is_empty() {
+            let touched: HashSet<PersonId> = batch
+                .touched
+                .iter()
+                .map(|p| self.matcher.canonical(*p))
+                .collect();
+            for case in self.store.cases()? {
+                if case
+                    .members
+                    .iter()
+                    .any(|m| touched.contains(&self.matcher.canonical(m.person)))
+                {
+                    case_refs.insert(case.case_ref);
+                }
+            }
+        }
+        Ok(case_refs)
     }
 
     fn write_report(
@@ -490,5 +364,178 @@ impl Engine {
         drop(w);
         std::fs::rename(&tmp, &path).map_err(err)?;
         Ok(path)
+    }
+}
+
+/// Parses a delivery on worker threads and hands each chunk's rows to
+/// `each`, on this thread, in row order. Returns the workers' parse time.
+///
+/// Workers take chunks in turn from one reader and tag them with their
+/// index; this thread puts them back in order, so matching is deterministic
+/// whatever the timing.
+fn parse_in_order(
+    delivery: &crate::ingest::feeds::Delivery,
+    spec: &FeedSpec,
+    bytes: &[u8],
+    opts: &IngestOptions,
+    pseudo: &Pseudonymiser,
+    mut each: impl FnMut(Vec<Parsed>),
+) -> Result<Duration, FeedError> {
+    type Msg = Result<(Vec<Parsed>, Duration), FeedError>;
+    let reader = std::sync::Mutex::new((
+        ChunkReader::new(delivery, spec, bytes, opts.chunk_rows),
+        0usize,
+    ));
+    std::thread::scope(|sc| {
+        let (tx, rx) = mpsc::sync_channel::<(usize, Msg)>(4);
+        for _ in 0..parse_threads() {
+            let tx = tx.clone();
+            let reader = &reader;
+            sc.spawn(move || loop {
+                let t = Instant::now();
+                let (idx, next) = {
+                    let mut r = reader.lock().expect("reader lock");
+                    let idx = r.1;
+                    r.1 += 1;
+                    (idx, r.0.next_chunk())
+                };
+                let msg = match next {
+                    Ok(Some(chunk)) => {
+                        Ok((parse_chunk(chunk, delivery, spec, pseudo), t.elapsed()))
+                    }
+                    Ok(None) => return,
+                    Err(e) => Err(e),
+                };
+                let stop = msg.is_err();
+                if tx.send((idx, msg)).is_err() || stop {
+                    return;
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting: BTreeMap<usize, Msg> = BTreeMap::new();
+        let mut next_idx = 0usize;
+        let ordered = std::iter::from_fn(|| loop {
+            if let Some(m) = waiting.remove(&next_idx) {
+                next_idx += 1;
+                return Some(m);
+            }
+            match rx.recv() {
+                Ok((i, m)) => {
+                    waiting.insert(i, m);
+                }
+                // Workers are done; an error may have left a gap.
+                Err(_) => return waiting.pop_first().map(|(_, m)| m),
+            }
+        });
+        let mut parse_time = Duration::ZERO;
+        for msg in ordered {
+            let (rows, took) = msg?;
+            parse_time += took;
+            each(rows);
+        }
+        Ok(parse_time)
+    })
+}
+
+/// What one delivery's accepted rows add, gathered in memory until the
+/// store writes them as one delivery.
+#[derive(Default)]
+struct Batch {
+    delta: Delta,
+    events: EventBuffer,
+    touched: HashSet<PersonId>,
+    cases: BTreeMap<String, CaseRecord>,
+    claims: Vec<ClaimRecord>,
+}
+
+impl Batch {
+    /// Matches one parsed row to its person and adds what it carries,
+    /// counting it accepted, or rejected when it contradicts its case.
+    fn add(
+        &mut self,
+        row: Row,
+        seq: u32,
+        matcher: &mut Matcher,
+        opts: &IngestOptions,
+        summary: &mut IngestSummary,
+    ) {
+        let person = row.person.as_ref().map(|t| {
+            let (p, pass) = matcher.resolve(t, &mut self.delta);
+            *summary.passes.entry(pass_name(pass)).or_default() += 1;
+            if pass == Pass::New {
+                summary.persons_new += 1;
+            } else {
+                summary.records_matched += 1;
+            }
+            if opts.record_assignments {
+                summary.assignments.push((row.number, p));
+            }
+            p
+        });
+        match row.body {
+            RowBody::Event(ev) => {
+                let p = person.expect("event rows carry a person");
+                self.touched.insert(p);
+                self.events.push(p, &ev);
+            }
+            RowBody::CaseMember(m) => {
+                let p = person.expect("case rows carry a person");
+                let case = self
+                    .cases
+                    .entry(m.case_ref.clone())
+                    .or_insert_with(|| CaseRecord {
+                        case_ref: m.case_ref.clone(),
+                        seq,
+                        start: m.case_start,
+                        end: m.case_end,
+                        members: Vec::new(),
+                    });
+                if case.start != m.case_start || case.end != m.case_end {
+                    summary.rejected += 1;
+                    summary.rejections.push(Rejection {
+                        row: row.number,
+                        column: "case_start".into(),
+                        reason: "case dates differ from the case's earlier rows".into(),
+                    });
+                    return;
+                }
+                let address = row
+                    .person
+                    .as_ref()
+                    .and_then(|t| t.address)
+                    .map(|a| token_hex(&a));
+                case.members.push(CaseMember {
+                    person: p,
+                    role: m.role,
+                    problems: m.problems,
+                    address,
+                });
+                self.touched.insert(p);
+            }
+            RowBody::Claim(c) => self.claims.push(ClaimRecord {
+                seq,
+                case_ref: c.case_ref,
+                outcome_id: c.outcome_id,
+                claim_date: c.claim_date,
+                keyworker_ref: c.keyworker_ref,
+            }),
+        }
+        summary.accepted += 1;
+    }
+}
+
+/// The name a matching pass is counted under in the summary.
+fn pass_name(pass: Pass) -> &'static str {
+    match pass {
+        Pass::New => "new",
+        Pass::Strong => "strong",
+        Pass::Fsd => "fsd",
+        Pass::Fcsd => "fcsd",
+        Pass::Fsdu => "fsdu",
+        Pass::Fspy => "fspy",
+        Pass::Fdp => "fdp",
+        Pass::Isdp => "isdp",
+        Pass::Sdp => "sdp",
     }
 }

@@ -291,9 +291,6 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
         thresholds,
         compare,
         possible,
-        judged,
-        improvement_points,
-        improvement_percent,
         baseline_below,
         absence_reduction,
         anchor,
@@ -356,64 +353,16 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
         ),
     };
     for m in &members {
-        let part = match rate(m.person, &ts) {
-            Err(i) => {
-                notes.push(format!(
-                    "{} has no attendance record for the term from {}",
-                    pseudonym(m.person),
-                    ts[i].from
-                ));
-                Part::Unknown
-            }
-            Ok((avg, per_term)) => {
-                let ok = if *judged == Judged::Average {
-                    meets(avg)
-                } else {
-                    per_term.iter().all(|r| meets(*r))
-                };
-                let mut improved = true;
-                if improvement_points.is_some()
-                    || improvement_percent.is_some()
-                    || absence_cut.is_some()
-                {
-                    let base_terms = terms_ending_by(
-                        ctx.data
-                            .case
-                            .start
-                            .pred_opt()
-                            .unwrap_or(ctx.data.case.start),
-                        *terms,
-                    );
-                    match rate(m.person, &base_terms) {
-                        Ok((base, _)) => {
-                            improved = rule.improved(absence_cut, base, avg);
-                            notes.push(format!(
-                                "{} {base:.1}% before the case, {avg:.1}% now",
-                                pseudonym(m.person)
-                            ));
-                        }
-                        Err(_) => {
-                            notes.push(format!(
-                                "{} has no baseline attendance before the case",
-                                pseudonym(m.person)
-                            ));
-                            improved = false;
-                            if ok {
-                                parts.push(Part::Unknown);
-                                continue;
-                            }
-                        }
-                    }
-                } else {
-                    notes.push(format!("{} {avg:.1}%", pseudonym(m.person)));
-                }
-                if ok && improved {
-                    Part::Pass
-                } else {
-                    Part::Fail
-                }
-            }
-        };
+        let part = judge_member(
+            rule,
+            m.person,
+            &ts,
+            &base_terms,
+            absence_cut,
+            &rate,
+            &meets,
+            &mut notes,
+        );
         parts.push(part);
     }
     let verdict = combine(&parts, *quantifier);
@@ -507,6 +456,72 @@ fn rate(ctx: &Ctx, p: PersonId, terms: &[Period], exclude_authorised: bool) -> R
         },
         per_term,
     ))
+}
+
+/// One member's part: their attendance over the terms `ts` against the
+/// threshold and, where the rule asks for one, their improvement on the
+/// same number of terms before the case (`base_terms`). Undecided when a
+/// term has no record, or when the threshold is met but there is no
+/// baseline to judge the improvement against.
+#[allow(clippy::too_many_arguments)]
+fn judge_member(
+    rule: &Attendance,
+    person: PersonId,
+    ts: &[Period],
+    base_terms: &[Period],
+    absence_cut: Option<f64>,
+    rate: &dyn Fn(PersonId, &[Period]) -> Rates,
+    meets: &dyn Fn(f64) -> bool,
+    notes: &mut Vec<String>,
+) -> Part {
+    let (avg, per_term) = match rate(person, ts) {
+        Err(i) => {
+            notes.push(format!(
+                "{} has no attendance record for the term from {}",
+                pseudonym(person),
+                ts[i].from
+            ));
+            return Part::Unknown;
+        }
+        Ok(r) => r,
+    };
+    let ok = if rule.judged == Judged::Average {
+        meets(avg)
+    } else {
+        per_term.iter().all(|r| meets(*r))
+    };
+    let mut improved = true;
+    if rule.improvement_points.is_some()
+        || rule.improvement_percent.is_some()
+        || absence_cut.is_some()
+    {
+        match rate(person, base_terms) {
+            Ok((base, _)) => {
+                improved = rule.improved(absence_cut, base, avg);
+                notes.push(format!(
+                    "{} {base:.1}% before the case, {avg:.1}% now",
+                    pseudonym(person)
+                ));
+            }
+            Err(_) => {
+                notes.push(format!(
+                    "{} has no baseline attendance before the case",
+                    pseudonym(person)
+                ));
+                if ok {
+                    return Part::Unknown;
+                }
+                improved = false;
+            }
+        }
+    } else {
+        notes.push(format!("{} {avg:.1}%", pseudonym(person)));
+    }
+    if ok && improved {
+        Part::Pass
+    } else {
+        Part::Fail
+    }
 }
 
 /// With `baseline_below`, only those who started below it are in scope;
