@@ -197,17 +197,22 @@ fn expect(
             fail(what);
         }
     };
-    let first = dec.evidence.first();
+    expect_verdict(st, dec, parts, &mut check);
+    expect_evidence(st, dec, ids, &mut check);
+    expect_coverage(st, dec, &mut check);
+    n
+}
+
+/// The step's verdict, and each part's.
+fn expect_verdict(
+    st: &Step,
+    dec: &Decision,
+    parts: &[Verdict],
+    check: &mut dyn FnMut(bool, String),
+) {
     let summary = || {
         let findings: Vec<&str> = dec.evidence.iter().map(|e| e.finding.as_str()).collect();
         format!("{} ({})", dec.verdict, findings.join("; "))
-    };
-    let fill = |t: &str| {
-        let mut t = t.to_string();
-        for (h, id) in ids {
-            t = t.replace(&format!("{{{h}}}"), &id.to_string());
-        }
-        t
     };
     if let Some(want) = st.expect {
         check(
@@ -225,6 +230,28 @@ fn expect(
             format!("part {i}: expected {want}, got {got:?}"),
         );
     }
+}
+
+/// What the first piece of evidence shows: dates, finding, persons,
+/// counts, window.
+fn expect_evidence(
+    st: &Step,
+    dec: &Decision,
+    ids: &HashMap<String, u64>,
+    check: &mut dyn FnMut(bool, String),
+) {
+    let first = dec.evidence.first();
+    let summary = || {
+        let findings: Vec<&str> = dec.evidence.iter().map(|e| e.finding.as_str()).collect();
+        format!("{} ({})", dec.verdict, findings.join("; "))
+    };
+    let fill = |t: &str| {
+        let mut t = t.to_string();
+        for (h, id) in ids {
+            t = t.replace(&format!("{{{h}}}"), &id.to_string());
+        }
+        t
+    };
     let dates = first.map(|e| e.dates.clone()).unwrap_or_default();
     if let Some(want) = &st.dates {
         check(
@@ -297,6 +324,10 @@ fn expect(
             format!("expected the window {want}, got {got:?}"),
         );
     }
+}
+
+/// What coverage leaves missing, and when the claim can be decided.
+fn expect_coverage(st: &Step, dec: &Decision, check: &mut dyn FnMut(bool, String)) {
     if let Some(want) = &st.missing {
         let want: Vec<Period> = want.iter().map(|p| p.0).collect();
         check(
@@ -331,7 +362,6 @@ fn expect(
             format!("expected not_applicable = {want}"),
         );
     }
-    n
 }
 
 fn periods(ps: &[Period]) -> String {
