@@ -28,18 +28,7 @@ impl ScenarioFile {
         let c = &self.checks;
         let mut out = Vec::new();
         let mut add = |name: &str, failures: Vec<String>, checks: usize| {
-            out.push(ScenarioResult {
-                name: format!("check: {name}"),
-                checks,
-                failures,
-            })
-        };
-        let eq = |name: &str, got: String, want: String| {
-            if got == want {
-                vec![]
-            } else {
-                vec![format!("{name}: expected {want}, got {got}")]
-            }
+            out.push(check_result(name, failures, checks))
         };
         if let Some(v) = &c.version {
             add(
@@ -134,18 +123,7 @@ impl ScenarioFile {
         let c = &self.checks;
         let mut out = Vec::new();
         let mut add = |name: &str, failures: Vec<String>, checks: usize| {
-            out.push(ScenarioResult {
-                name: format!("check: {name}"),
-                checks,
-                failures,
-            })
-        };
-        let eq = |name: &str, got: String, want: String| {
-            if got == want {
-                vec![]
-            } else {
-                vec![format!("{name}: expected {want}, got {got}")]
-            }
+            out.push(check_result(name, failures, checks))
         };
         if let Some(p) = &c.id_prefix {
             let bad: Vec<String> = fw
@@ -376,4 +354,22 @@ fn steps_check(fw: &Framework, s: &StepsCheck) -> Vec<String> {
         }
     }
     bad
+}
+
+/// A framework check's result, named as the report lists it.
+fn check_result(name: &str, failures: Vec<String>, checks: usize) -> ScenarioResult {
+    ScenarioResult {
+        name: format!("check: {name}"),
+        checks,
+        failures,
+    }
+}
+
+/// No failure if `got` is `want`, else one naming both.
+fn eq(name: &str, got: String, want: String) -> Vec<String> {
+    if got == want {
+        vec![]
+    } else {
+        vec![format!("{name}: expected {want}, got {got}")]
+    }
 }
