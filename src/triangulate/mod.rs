@@ -169,19 +169,6 @@ pub fn decide_as_of(
     rule.kind().decide(&ctx)
 }
 
-/// [`decide_as_of`] the system clock's today: for tests and scenario
-/// runners; production paths pass their clock.
-pub fn decide(
-    fw: &Framework,
-    data: &CaseData,
-    rule: &Rule,
-    problem: &str,
-    claim_date: NaiveDate,
-) -> Decision {
-    let today = chrono::Utc::now().date_naive();
-    decide_as_of(fw, data, rule, problem, claim_date, today)
-}
-
 // ---- claims, stored verdicts, re-evaluation ----
 
 /// A claim's decision, as stored and reported.
@@ -475,6 +462,17 @@ pub fn outcome_class(fw: &Framework, id: &str) -> Option<RuleClass> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// [`decide_as_of`] today, as the tests were written against.
+    pub(crate) fn decide(
+        fw: &Framework,
+        data: &CaseData,
+        rule: &Rule,
+        problem: &str,
+        claim_date: NaiveDate,
+    ) -> Decision {
+        decide_as_of(fw, data, rule, problem, claim_date, Utc::now().date_naive())
+    }
     use crate::ingest::matching::PersonId;
     use crate::records::Role;
 

@@ -11,7 +11,25 @@ use chrono::NaiveDate;
 use outcomesd::framework::Framework;
 use outcomesd::records::{Event, EventKind, Measure, Period, Role, SourceKind};
 use outcomesd::store::{CaseMember, CaseRecord};
-use outcomesd::triangulate::{decide, CaseData, Decision, Member, Verdict};
+use outcomesd::triangulate::{decide_as_of, CaseData, Decision, Member, Verdict};
+
+/// Decides as of today, as these properties were written against.
+fn decide(
+    fw: &Framework,
+    data: &CaseData,
+    rule: &outcomesd::framework::Rule,
+    problem: &str,
+    claim: NaiveDate,
+) -> Decision {
+    decide_as_of(
+        fw,
+        data,
+        rule,
+        problem,
+        claim,
+        chrono::Utc::now().date_naive(),
+    )
+}
 
 pub fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -33,8 +33,27 @@ mod run;
 pub use run::event;
 
 use crate::triangulate::{
-    check_indicators, decide, pseudonym, CaseData, Decision, Member, Verdict,
+    check_indicators, decide_as_of, pseudonym, CaseData, Decision, Member, Verdict,
 };
+
+/// Decides a scenario's claim as of the day the analyst runs the file: the
+/// runner is a command, so it reads the clock, and the engine is given it.
+fn decide(
+    fw: &Framework,
+    data: &CaseData,
+    rule: &Rule,
+    problem: &str,
+    claim: NaiveDate,
+) -> Decision {
+    decide_as_of(
+        fw,
+        data,
+        rule,
+        problem,
+        claim,
+        chrono::Utc::now().date_naive(),
+    )
+}
 
 /// A scenario file as written.
 #[derive(Debug, Clone, Deserialize)]

@@ -574,7 +574,7 @@ fn below_at_start<'m>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::triangulate::decide;
+    use crate::triangulate::tests::decide;
     use crate::triangulate::tests::*;
 
     #[test]

@@ -307,7 +307,7 @@ fn case_closed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::triangulate::decide;
+    use crate::triangulate::tests::decide;
     use crate::triangulate::tests::*;
 
     #[test]

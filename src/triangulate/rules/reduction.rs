@@ -501,7 +501,7 @@ pub(super) fn decide(ctx: &Ctx, rule: &Reduction) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::triangulate::decide;
+    use crate::triangulate::tests::decide;
     use crate::triangulate::tests::*;
 
     #[test]
