@@ -248,10 +248,6 @@ fn verify_as_of(
 ) -> Result<()> {
     let case_ref = case.case_ref.clone();
     let now = date.and_time(NaiveTime::MIN).and_utc();
-    let stored: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
-        .into_iter()
-        .filter(|v| v.case_ref == case_ref)
-        .collect();
     let last = engine.store.last_seq();
     let data = triangulate::CaseData::load(&engine.store, &engine.matcher, case)?;
     let mut rows = Vec::new();
@@ -263,9 +259,12 @@ fn verify_as_of(
         .filter(|c| c.case_ref == case_ref)
     {
         let again = triangulate::decide_claim(fw, Some(&data), claim, last, now);
-        let old = stored
-            .iter()
-            .find(|v| v.outcome_id == claim.outcome_id && v.claim_date == claim.claim_date);
+        // The claim's own stored decision, read by its key.
+        let old: Option<VerdictRecord> = engine
+            .store
+            .verdict(&case_ref, &claim.outcome_id, claim.claim_date)?
+            .and_then(|v| serde_json::from_slice(&v).ok());
+        let old = old.as_ref();
         let diff = old.map(|o| differences(o, &again));
         if diff.as_ref().is_some_and(|d| !d.is_empty()) {
             failed += 1;
