@@ -47,7 +47,7 @@ pub fn bench(families: usize, seed: u64, keep: Option<&Path>, noise: NoiseLevel)
     let rows: usize = s
         .files
         .iter()
-        .filter(|f| f.feed != "truth")
+        .filter(|f| !f.feed.starts_with("truth"))
         .map(|f| f.rows)
         .sum();
     println!(

@@ -63,7 +63,8 @@
 //!   from built-in lists or made up. NHS numbers come from the `999` test
 //!   range (never issued to patients) while it lasts; UPNs use a made-up
 //!   school numbering. Identifiers are unique per person and carry valid check
-//!   characters, so every row is acceptable to the ingest rules.
+//!   characters, so every row is acceptable to the ingest rules (at `none`
+//!   and `light`; `realistic` damages some on purpose).
 //! * **Valid rows**: every event date (and end date) lies inside the period
 //!   the file declares, codes come from the documented lists, attendance
 //!   sessions never exceed the possible sessions.
