@@ -172,12 +172,18 @@ fn bad_rows_are_rejected_by_row_and_column_and_good_rows_stored() {
         .path();
     let r = std::fs::read_to_string(report).unwrap();
     assert!(r.starts_with("feed,row,column,reason,outcome\n"), "{r}");
-    assert!(r.contains("police,4,disposal,unknown code,row_rejected"), "{r}");
+    assert!(
+        r.contains("police,4,disposal,unknown code,row_rejected"),
+        "{r}"
+    );
     assert!(
         r.contains("police,3,dob,not a date (use YYYY-MM-DD),field_dropped_row_kept"),
         "{r}"
     );
-    assert!(r.contains("police,7,dob,day_month_swap,field_repaired"), "{r}");
+    assert!(
+        r.contains("police,7,dob,day_month_swap,field_repaired"),
+        "{r}"
+    );
     assert!(
         !r.contains("hanged") && !r.contains("2001-02-31") && !r.contains("2001-13-02"),
         "report echoes no value"
@@ -207,7 +213,10 @@ fn bad_rows_are_rejected_by_row_and_column_and_good_rows_stored() {
     assert!(rows.iter().all(|r| r[0] == "police" && r[3] == rows[0][3]));
     assert_eq!(rows[0][6], "new");
     assert_eq!(rows[1][9], "exact", "surname level of row 3");
-    assert_eq!(rows[1][11], "missing", "its dropped dob is missing, not different");
+    assert_eq!(
+        rows[1][11], "missing",
+        "its dropped dob is missing, not different"
+    );
     assert!(!links.contains("Able") && !links.contains("2001-02-03"));
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&out_csv).unwrap().permissions().mode();

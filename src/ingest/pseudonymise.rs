@@ -441,16 +441,44 @@ impl Pseudonymiser {
 /// unknown persons), normalised. Reading them as a name would make every
 /// "Baby Smith" one person and rule real matches out.
 const PLACEHOLDER_FORENAMES: &[&str] = &[
-    "baby", "babyboy", "babygirl", "unknown", "unk", "nk", "notknown", "not known", "none",
-    "null", "na", "child", "infant", "twin", "boy", "girl", "male", "female", "man", "woman",
-    "person", "anon", "anonymous", "test", "xx", "xxx", "tba", "tbc",
+    "baby",
+    "babyboy",
+    "babygirl",
+    "unknown",
+    "unk",
+    "nk",
+    "notknown",
+    "not known",
+    "none",
+    "null",
+    "na",
+    "child",
+    "infant",
+    "twin",
+    "boy",
+    "girl",
+    "male",
+    "female",
+    "man",
+    "woman",
+    "person",
+    "anon",
+    "anonymous",
+    "test",
+    "xx",
+    "xxx",
+    "tba",
+    "tbc",
 ];
 
 fn is_placeholder(normalised: &str) -> bool {
     let first = normalised.split(' ').next().unwrap_or("");
     PLACEHOLDER_FORENAMES.contains(&normalised)
         || PLACEHOLDER_FORENAMES.contains(&first)
-            && normalised.split(' ').skip(1).all(|w| PLACEHOLDER_FORENAMES.contains(&w) || w.len() == 1)
+            && normalised
+                .split(' ')
+                .skip(1)
+                .all(|w| PLACEHOLDER_FORENAMES.contains(&w) || w.len() == 1)
 }
 
 /// Checks a strong identifier; on failure tries reading OCR letters in its
@@ -671,9 +699,14 @@ mod tests {
             assert!(t.forename.is_none(), "{f}");
             assert_eq!(t.repairs, [("forename", Repair::Placeholder)], "{f}");
         }
-        assert!(tokens(&ident("Boyd", "Smith", "2001-02-03")).forename.is_some());
+        assert!(tokens(&ident("Boyd", "Smith", "2001-02-03"))
+            .forename
+            .is_some());
         let jane = tokens(&ident("Jane", "Smith", "2001-02-03")).forename;
-        assert_eq!(tokens(&ident("Baby Jane", "Smith", "2001-02-03")).forename, jane);
+        assert_eq!(
+            tokens(&ident("Baby Jane", "Smith", "2001-02-03")).forename,
+            jane
+        );
     }
 
     #[test]
