@@ -85,14 +85,14 @@ mod tests {
         let mut d = Delta::default();
         for p in 0..1000u64 {
             d.new_persons.push((p, Some((2000, 1))));
-            d.variants.push((
-                p,
-                Variant {
+            d.variants.push((p, {
+                let mut v = Variant {
                     f: p as u32 + 1,
-                    f_near: vec![1, 2, 3].into_boxed_slice(),
                     ..Default::default()
-                },
-            ));
+                };
+                v.set_lists(&[1, 2, 3], &[4], &[]);
+                v
+            }));
         }
         let bytes = d.encode();
         let chunks: Vec<&[u8]> = chunk_entries(&bytes, 1000).collect();

@@ -30,16 +30,11 @@ pub enum BlockKind {
     Fp = 8,
     Sp = 9,
     Dp = 10,
-    Nsd = 11,
-    Nsp = 12,
     Phon = 13,
-    Fsdu = 14,
-    Isd = 15,
-    Isp = 16,
 }
 
 impl BlockKind {
-    pub const ALL: [BlockKind; 16] = [
+    pub const ALL: [BlockKind; 11] = [
         BlockKind::Id,
         BlockKind::Fsd,
         BlockKind::Fd,
@@ -50,17 +45,12 @@ impl BlockKind {
         BlockKind::Fp,
         BlockKind::Sp,
         BlockKind::Dp,
-        BlockKind::Nsd,
-        BlockKind::Nsp,
         BlockKind::Phon,
-        BlockKind::Fsdu,
-        BlockKind::Isd,
-        BlockKind::Isp,
     ];
 
     /// The name the export's `rule` column uses: the fields the key joins
-    /// (f forename, s surname, d dob, y birth year, p postcode, a address,
-    /// n formal forename, i initial, du dob with day and month unordered).
+    /// (f forename, s surname, d dob, y birth year, p postcode, a address;
+    /// phon: the phonetic codes of both names with the birth year).
     pub fn name(self) -> &'static str {
         match self {
             BlockKind::Id => "id",
@@ -73,12 +63,7 @@ impl BlockKind {
             BlockKind::Fp => "fp",
             BlockKind::Sp => "sp",
             BlockKind::Dp => "dp",
-            BlockKind::Nsd => "nsd",
-            BlockKind::Nsp => "nsp",
             BlockKind::Phon => "phon",
-            BlockKind::Fsdu => "fsdu",
-            BlockKind::Isd => "isd",
-            BlockKind::Isp => "isp",
         }
     }
 
@@ -112,7 +97,7 @@ pub fn keys(v: &Variant, ids: &[u64; 3], out: &mut Vec<(BlockKind, u64)>) {
         }
     }
     use BlockKind as K;
-    let combos: [(K, [u32; 3]); 15] = [
+    let combos: [(K, [u32; 3]); 10] = [
         (K::Fsd, [v.f, v.s, v.d]),
         (K::Fd, [v.f, v.d, 1]),
         (K::Sd, [v.s, v.d, 1]),
@@ -122,12 +107,7 @@ pub fn keys(v: &Variant, ids: &[u64; 3], out: &mut Vec<(BlockKind, u64)>) {
         (K::Fp, [v.f, v.pc, 1]),
         (K::Sp, [v.s, v.pc, 1]),
         (K::Dp, [v.d, v.pc, 1]),
-        (K::Nsd, [v.f_formal, v.s, v.d]),
-        (K::Nsp, [v.f_formal, v.s, v.pc]),
         (K::Phon, [v.f_phon, v.s_phon, v.y]),
-        (K::Fsdu, [v.f, v.s, v.du]),
-        (K::Isd, [v.f_init, v.s, v.d]),
-        (K::Isp, [v.f_init, v.s, v.pc]),
     ];
     for (k, parts) in combos {
         if parts.iter().all(|&p| p != 0) {

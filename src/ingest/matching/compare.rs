@@ -121,13 +121,15 @@ pub struct Variant {
     pub f_formal: FieldToken,
     pub f_phon: FieldToken,
     pub f_init: FieldToken,
-    pub f_near: Box<[FieldToken]>,
-    /// Forename short-form tokens: the whole name first, then its prefixes.
-    pub f_pre: Box<[FieldToken]>,
+    /// The forename's deletion tokens, the surname's deletion tokens and the
+    /// forename's short-form tokens (the whole name first, then its
+    /// prefixes), end to end in one allocation: see [`Variant::f_near`].
+    pub lists: Box<[FieldToken]>,
+    /// Lengths of the three lists in `lists`.
+    pub lens: [u8; 3],
     pub s: FieldToken,
     pub s_phon: FieldToken,
     pub s_init: FieldToken,
-    pub s_near: Box<[FieldToken]>,
     pub d: FieldToken,
     pub du: FieldToken,
     pub dym: FieldToken,
@@ -144,21 +146,22 @@ pub struct Variant {
 impl Variant {
     pub fn of(t: &PersonTokens) -> Variant {
         let mut v = Variant::default();
+        let (mut f_near, mut s_near, mut f_pre): (&[u32], &[u32], &[u32]) = (&[], &[], &[]);
         if let Some(f) = &t.forename {
             v.f_init = f.initial;
             if !f.is_initial {
                 v.f = f.exact;
                 v.f_formal = f.formal;
                 v.f_phon = f.phonetic;
-                v.f_near = f.near.clone().into_boxed_slice();
-                v.f_pre = f.prefixes.clone().into_boxed_slice();
+                f_near = f.near.as_slice();
+                f_pre = f.prefixes.as_slice();
             }
         }
         if let Some(s) = &t.surname {
             v.s = s.exact;
             v.s_init = s.initial;
             v.s_phon = s.phonetic;
-            v.s_near = s.near.clone().into_boxed_slice();
+            s_near = s.near.as_slice();
         }
         if let Some(d) = &t.dob {
             (v.d, v.du, v.dym, v.dyd, v.dmd) = (d.full, d.unordered, d.ym, d.yd, d.md);
@@ -170,7 +173,36 @@ impl Variant {
         v.district = t.district;
         v.addr = t.address_field;
         v.house = t.house_number;
+        v.set_lists(f_near, s_near, f_pre);
         v
+    }
+
+    pub fn set_lists(&mut self, f_near: &[u32], s_near: &[u32], f_pre: &[u32]) {
+        fn cap(l: &[u32]) -> &[u32] {
+            &l[..l.len().min(255)]
+        }
+        let (f_near, s_near, f_pre) = (cap(f_near), cap(s_near), cap(f_pre));
+        self.lens = [f_near.len() as u8, s_near.len() as u8, f_pre.len() as u8];
+        self.lists = [f_near, s_near, f_pre].concat().into_boxed_slice();
+    }
+
+    fn list(&self, i: usize) -> &[u32] {
+        let start: usize = self.lens[..i].iter().map(|&l| l as usize).sum();
+        &self.lists[start..start + self.lens[i] as usize]
+    }
+
+    /// The forename and each one-character deletion of it, sorted.
+    pub fn f_near(&self) -> &[u32] {
+        self.list(0)
+    }
+
+    pub fn s_near(&self) -> &[u32] {
+        self.list(1)
+    }
+
+    /// Forename short-form tokens: the whole name first, then its prefixes.
+    pub fn f_pre(&self) -> &[u32] {
+        self.list(2)
     }
 
     /// True when every field this variant has, `other` has with the same
@@ -207,7 +239,7 @@ impl Variant {
         ] {
             out.extend_from_slice(&t.to_be_bytes());
         }
-        for near in [&self.f_near, &self.s_near, &self.f_pre] {
+        for near in [self.f_near(), self.s_near(), self.f_pre()] {
             out.push(near.len() as u8);
             for t in near.iter() {
                 out.extend_from_slice(&t.to_be_bytes());
@@ -235,6 +267,8 @@ impl Variant {
         let f_near = near(&mut at)?;
         let s_near = near(&mut at)?;
         let f_pre = near(&mut at)?;
+        let mut v = Variant::default();
+        v.set_lists(&f_near, &s_near, &f_pre);
         let [f, f_formal, f_phon, f_init, s, s_phon, s_init, d, du, dym, dyd, dmd, pc, district, addr, y, house] =
             t;
         Some((
@@ -243,12 +277,11 @@ impl Variant {
                 f_formal,
                 f_phon,
                 f_init,
-                f_near,
-                f_pre,
+                lists: v.lists,
+                lens: v.lens,
                 s,
                 s_phon,
                 s_init,
-                s_near,
                 d,
                 du,
                 dym,
@@ -281,8 +314,8 @@ fn shares(a: &[u32], b: &[u32]) -> bool {
 /// One forename is a short form (prefix of three letters or more) of the
 /// other: Nat and Nathaniel, Sam and Samantha.
 fn short_form(r: &Variant, p: &Variant) -> bool {
-    match (r.f_pre.first(), p.f_pre.first()) {
-        (Some(a), Some(b)) => p.f_pre[1..].contains(a) || r.f_pre[1..].contains(b),
+    match (r.f_pre().first(), p.f_pre().first()) {
+        (Some(a), Some(b)) => p.f_pre()[1..].contains(a) || r.f_pre()[1..].contains(b),
         _ => false,
     }
 }
@@ -303,7 +336,7 @@ fn forename(r: &Variant, p: &Variant) -> Level {
         Level::Exact
     } else if (r.f_formal != 0 && r.f_formal == p.f_formal) || short_form(r, p) {
         Level::Close
-    } else if shares(&r.f_near, &p.f_near) {
+    } else if shares(r.f_near(), p.f_near()) {
         Level::OneEdit
     } else if r.f_phon != 0 && r.f_phon == p.f_phon {
         Level::Phonetic
@@ -317,7 +350,7 @@ fn surname(r: &Variant, p: &Variant) -> Level {
         Level::Missing
     } else if r.s == p.s {
         Level::Exact
-    } else if shares(&r.s_near, &p.s_near) {
+    } else if shares(r.s_near(), p.s_near()) {
         Level::OneEdit
     } else if r.s_phon != 0 && r.s_phon == p.s_phon {
         Level::Phonetic

@@ -6,7 +6,7 @@
 //! persist with the delivery.
 //!
 //! How (Fellegi-Sunter over keyed tokens):
-//! 1. `blocking` finds candidates: people sharing any of sixteen keys, none
+//! 1. `blocking` finds candidates: people sharing any of eleven keys, none
 //!    of which needs both dob and postcode (see [`BlockKind`]);
 //! 2. `compare` gives each field a level (exact, one edit, sounds alike,
 //!    partial dob, missing, differs) against the person's best spelling;
