@@ -162,7 +162,7 @@ def doubled_config(dataset: str) -> dict:
         for k, v in node.items():
             if isinstance(v, dict):
                 walk(v)
-            elif isinstance(v, (int, float)) and "probability" in k:
+            elif isinstance(k, str) and "probability" in k and isinstance(v, (int, float)):
                 node[k] = min(1.0, 2 * float(v))
 
     walk(cfg)
@@ -276,7 +276,7 @@ def run_outcomesd(binary: str, a: pd.DataFrame, b: pd.DataFrame, d: Path) -> dic
     summaries = {}
     for feed, fname in (("a", "a_case.csv"), ("b", "b_police.csv")):
         out = sh("ingest", "--config", str(cfg), "--feed", feed, "--json", str(d / fname))
-        s = json.loads(out.stdout[out.stdout.index("{") :].split("\n}\n")[0] + "\n}")
+        s, _ = json.JSONDecoder().raw_decode(out.stdout[out.stdout.index("{") :])
         summaries[feed] = {k: s.get(k) for k in ("rows", "accepted", "rejected")}
     export = run / "links.csv"
     sh("links", "export", "--config", str(cfg), "--out", str(export))
@@ -449,10 +449,11 @@ def evaluate(name: str, work: Path, binary: str | None, skip_splink: bool) -> di
     return res
 
 
-def fmt(r: dict | None) -> str:
+def fmt(r: dict | None, seconds: bool = True) -> str:
     if not r:
-        return "- | - | - | -"
-    return f"{r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | {r['seconds']:.2f}"
+        return "- | - | -" + (" | -" if seconds else "")
+    t = f"{r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f}"
+    return t + (f" | {r['seconds']:.2f}" if seconds else "")
 
 
 def report(work: Path) -> str:
@@ -462,17 +463,23 @@ def report(work: Path) -> str:
         if p.exists():
             rows.append(json.loads(p.read_text()))
     head = (
-        "| dataset | rows A x B | true pairs | outcomesd P | R | F1 | s | Splink P | R | F1 | s "
-        "| Splink rule | outcomesd s / Splink s |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| dataset | rows A x B | true pairs | outcomesd P | R | F1 | s | rows rejected A/B "
+        "| Splink P | R | F1 | s | Splink rule | Splink other rule P | R | F1 "
+        "| outcomesd s / Splink s |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
         o, s = r.get("outcomesd"), r.get("splink")
         ratio = f"1/{s['seconds'] / o['seconds']:.1f}" if o and s and o["seconds"] > 0 else "-"
+        rej = f"{o['ingest']['a']['rejected']}/{o['ingest']['b']['rejected']}" if o else "-"
+        other = None
+        if s:
+            other = s["best_per_record"] if s["rule"] == "p>=0.9" else s["at_0_9"]
+        other_rule = ("best per record: " if s and s["rule"] == "p>=0.9" else "p>=0.9: ") if s else ""
         lines.append(
-            f"| {r['dataset']} | {r['rows_a']} x {r['rows_b']} | {r['truth_pairs']} | {fmt(o)} | {fmt(s)} "
-            f"| {s['rule'] if s else '-'} | {ratio} |"
+            f"| {r['dataset']} | {r['rows_a']} x {r['rows_b']} | {r['truth_pairs']} | {fmt(o)} | {rej} "
+            f"| {fmt(s)} | {s['rule'] if s else '-'} | {other_rule}{fmt(other, False)} | {ratio} |"
         )
     import importlib.metadata as md
 

@@ -54,6 +54,10 @@ fi
 datasets="${DATASETS:-$("$venv/bin/python" "$here/evaluate.py" --work "$work" --list)}"
 if [[ "${SKIP_SPLINK:-0}" == 1 ]]; then args+=(--skip-splink); fi
 
+# The evaluation's own checks first (the outcomesd one needs the binary).
+echo "== self-checks (test_evaluate.py)" >&2
+(cd "$here" && OUTCOMESD="${bin:-}" "$venv/bin/python" -m unittest -q test_evaluate) >&2
+
 rm -rf "$work/results"
 for d in $datasets; do
     echo "== $d" >&2
