@@ -317,21 +317,44 @@ def splink_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_splink(a: pd.DataFrame, b: pd.DataFrame, d: Path) -> dict:
-    """A standard Splink link-only model on the columns the pair has: names
-    by Jaro-Winkler levels with term frequencies, dob by the DOB comparison,
-    postcode by the postcode comparison, address by Jaro-Winkler, NHS number
-    by Levenshtein; prior from a deterministic rule (recall 0.7), u by random
-    sampling, m by EM over two blocking rules."""
+    """Writes the clear-text files and times Splink's whole run on them as a
+    separate process (interpreter start, imports, reading, training,
+    prediction), as outcomesd's run is timed; reads back its scored pairs."""
+    splink_frame(a).to_csv(d / "splink_a.csv", index=False)
+    splink_frame(b).to_csv(d / "splink_b.csv", index=False)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--splink-run", str(d)], check=True)
+    seconds = time.perf_counter() - t0
+    pr = pd.read_csv(d / "splink_pairs.csv")
+    meta = json.loads((d / "splink_meta.json").read_text())
+    at90 = {(int(x), int(y)) for x, y in pr.loc[pr["p"] >= 0.9, ["a", "b"]].itertuples(index=False)}
+    # Best per record: each B row's single highest-scoring A row (ties to the
+    # lower A index), kept when its probability is at least 0.5.
+    best = pr.sort_values(["b", "p", "a"], ascending=[True, False, True]).drop_duplicates("b")
+    best = best[best["p"] >= 0.5]
+    best_set = {(int(x), int(y)) for x, y in best[["a", "b"]].itertuples(index=False)}
+    return {
+        "at_0_9": at90,
+        "best": best_set,
+        "seconds": seconds,
+        "has_dob": meta["has_dob"],
+        "columns": meta["columns"],
+        "blocked_pairs": len(pr),
+    }
+
+
+def splink_link(d: Path) -> None:
+    """The Splink run itself: a standard link-only model on the columns the
+    pair has: names by Jaro-Winkler levels with term frequencies, dob by the
+    DOB comparison, postcode by the postcode comparison, address by
+    Jaro-Winkler, NHS number by Levenshtein; prior from a deterministic rule
+    (recall 0.7), u by random sampling, m by EM over two blocking rules.
+    Writes every scored pair (p >= 0.01) to splink_pairs.csv."""
     import logging
 
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-    sa, sb = splink_frame(a), splink_frame(b)
-    sa.to_csv(d / "splink_a.csv", index=False)
-    sb.to_csv(d / "splink_b.csv", index=False)
-
-    t0 = time.perf_counter()
     dfa = pd.read_csv(d / "splink_a.csv", dtype=str)
     dfb = pd.read_csv(d / "splink_b.csv", dtype=str)
     dfa["unique_id"] = dfa["unique_id"].astype(int)
@@ -390,25 +413,14 @@ def run_splink(a: pd.DataFrame, b: pd.DataFrame, d: Path) -> dict:
             br, record_sample_proportion=1.0
         )
     preds = linker.inference.predict(threshold_match_probability=0.01).as_pandas_dataframe()
-    seconds = time.perf_counter() - t0
-
     # source_dataset_l/r tell which side each id came from.
     left_is_a = preds["source_dataset_l"] == "a"
     ia = preds["unique_id_l"].where(left_is_a, preds["unique_id_r"]).astype(int)
     ib = preds["unique_id_r"].where(left_is_a, preds["unique_id_l"]).astype(int)
-    pr = pd.DataFrame({"a": ia, "b": ib, "p": preds["match_probability"]})
-    at90 = {(int(x), int(y)) for x, y in pr.loc[pr["p"] >= 0.9, ["a", "b"]].itertuples(index=False)}
-    best = pr.sort_values(["b", "p", "a"], ascending=[True, False, True]).drop_duplicates("b")
-    best = best[best["p"] >= 0.5]
-    best_set = {(int(x), int(y)) for x, y in best[["a", "b"]].itertuples(index=False)}
-    return {
-        "at_0_9": at90,
-        "best": best_set,
-        "seconds": seconds,
-        "has_dob": has_dob,
-        "columns": present,
-        "blocked_pairs": len(pr),
-    }
+    pd.DataFrame({"a": ia, "b": ib, "p": preds["match_probability"]}).to_csv(
+        d / "splink_pairs.csv", index=False
+    )
+    (d / "splink_meta.json").write_text(json.dumps({"has_dob": has_dob, "columns": present}))
 
 
 # --------------------------------------------------------------------- main
@@ -498,16 +510,22 @@ def report(work: Path) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--work", required=True, type=Path)
+    ap.add_argument("--work", type=Path)
     ap.add_argument("--dataset", choices=sorted(DATASETS))
     ap.add_argument("--outcomesd", help="outcomesd binary (omit to skip outcomesd)")
     ap.add_argument("--skip-splink", action="store_true")
     ap.add_argument("--report", action="store_true", help="gather results into results.md/json")
     ap.add_argument("--list", action="store_true", help="print dataset names")
+    ap.add_argument("--splink-run", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.splink_run:
+        splink_link(args.splink_run)
+        return
     if args.list:
         print("\n".join(DATASETS))
         return
+    if not args.work:
+        ap.error("--work is required")
     if args.report:
         print(report(args.work))
         return
