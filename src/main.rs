@@ -20,6 +20,21 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum LinksAction {
+    /// Write every stored row's link as CSV:
+    /// feed,delivery,row,person,household,score,rule
+    Export {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Add each field's comparison level and weight (bits)
+        #[arg(long)]
+        evidence: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the whole cycle on generated data in a throwaway directory
     Demo {
@@ -54,6 +69,11 @@ enum Command {
     Status {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
         config: PathBuf,
+    },
+    /// Where stored rows were linked: export for scoring and review
+    Links {
+        #[command(subcommand)]
+        action: LinksAction,
     },
     /// Check a config file with the daemon's own loader (exit 78 if bad)
     CheckConfig {
@@ -165,6 +185,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::ingest(config, feed, file, period.as_deref(), *json),
         Command::Run { config } => commands::run(config),
         Command::Status { config } => commands::status(config),
+        Command::Links {
+            action:
+                LinksAction::Export {
+                    config,
+                    out,
+                    evidence,
+                },
+        } => {
+            let n = commands::links_export(config, out, *evidence)?;
+            eprintln!("{n} links written to {}", out.display());
+            Ok(())
+        }
         Command::Frameworks {
             action:
                 Some(FrameworksAction::Test {

@@ -4,11 +4,13 @@
 mod daemon;
 mod frameworks;
 mod ingest;
+mod links;
 mod verdicts;
 
 pub use daemon::{check_config, keygen, print_status, run, status};
 pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
 pub use ingest::ingest;
+pub use links::links_export;
 pub use verdicts::{claims, verdict_counts, verify};
 
 use std::io::IsTerminal;

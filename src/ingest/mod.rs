@@ -17,6 +17,7 @@
 
 pub mod feeds;
 pub mod matching;
+pub mod normalise;
 pub mod pseudonymise;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -29,13 +30,13 @@ use serde::Serialize;
 use crate::ingest::feeds::{
     open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Parsed, Rejection, Row, RowBody,
 };
-use crate::ingest::matching::{Delta, Matcher, Pass, PersonId};
+use crate::ingest::matching::{Comparison, Delta, Link, Matcher, PersonId};
 use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
 use crate::keys::HmacKey;
 use crate::records::{Period, SourceKind};
 use crate::store::{
-    Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, DeliveryRows, EventBuffer, Store,
-    StoreError,
+    Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, DeliveryRows, EventBuffer,
+    LinkRecord, Store, StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,17 @@ pub enum IngestError {
     },
 }
 
+/// An identifier field dropped or repaired in an accepted row. Never holds
+/// the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldIssue {
+    pub row: u64,
+    pub column: &'static str,
+    /// `dropped` or `repaired`.
+    pub outcome: &'static str,
+    pub reason: &'static str,
+}
+
 /// Per-call options.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -61,6 +73,9 @@ pub struct IngestOptions {
     pub chunk_rows: usize,
     /// Keep (row, person) for every accepted row: for measuring the matcher.
     pub record_assignments: bool,
+    /// Rows whose candidate pairs re-estimate the linkage model before the
+    /// delivery is matched (0: keep the model as it is).
+    pub train_rows: usize,
 }
 
 impl Default for IngestOptions {
@@ -69,6 +84,7 @@ impl Default for IngestOptions {
             period: None,
             chunk_rows: 4096,
             record_assignments: false,
+            train_rows: 50_000,
         }
     }
 }
@@ -102,14 +118,19 @@ pub struct IngestSummary {
     pub families_touched: u64,
     pub unused_columns: Vec<String>,
     pub rejections: Vec<Rejection>,
+    /// Identifier fields dropped (row kept) or repaired, by row and column.
+    pub field_issues: Vec<FieldIssue>,
     pub report: Option<PathBuf>,
     /// Case references of the families this delivery touched.
     #[serde(skip)]
     pub touched_cases: Vec<String>,
     #[serde(skip)]
     pub assignments: Vec<(u64, PersonId)>,
+    /// Rows per matching rule (`new`, `fsd`, ...).
     #[serde(skip)]
     pub passes: HashMap<&'static str, u64>,
+    /// Whether the linkage model was re-estimated from this delivery.
+    pub model_trained: bool,
     #[serde(skip)]
     pub times: StageTimes,
 }
@@ -138,6 +159,18 @@ impl std::fmt::Display for IngestSummary {
         )?;
         if let Some(p) = self.period {
             write!(f, "; period {p}")?;
+        }
+        let dropped = self
+            .field_issues
+            .iter()
+            .filter(|i| i.outcome == "dropped")
+            .count();
+        let repaired = self.field_issues.len() - dropped;
+        if dropped + repaired > 0 {
+            write!(
+                f,
+                "\n  identifier fields: {dropped} dropped as bad (their rows kept), {repaired} repaired"
+            )?;
         }
         if !self.unused_columns.is_empty() {
             write!(
@@ -218,10 +251,12 @@ impl Engine {
             families_touched: 0,
             unused_columns: delivery.unused_columns.clone(),
             rejections: Vec::new(),
+            field_issues: Vec::new(),
             report: None,
             touched_cases: Vec::new(),
             assignments: Vec::new(),
             passes: HashMap::new(),
+            model_trained: false,
             times: StageTimes::default(),
         };
         let seq = match self.store.begin(&spec.name, &delivery.content_hash)? {
@@ -241,8 +276,8 @@ impl Engine {
                 return Err(e);
             }
         }
-        if !summary.rejections.is_empty() {
-            summary.report = Some(self.write_report(seq, &spec.name, &summary.rejections)?);
+        if !summary.rejections.is_empty() || !summary.field_issues.is_empty() {
+            summary.report = Some(self.write_report(seq, &spec.name, &summary)?);
         }
         tracing::info!(
             feed = %spec.name, seq, rows = summary.rows, accepted = summary.accepted,
@@ -264,8 +299,14 @@ impl Engine {
         let mut batch = Batch::default();
         let mut match_time = Duration::ZERO;
         let matcher = &mut self.matcher;
-        let parse_time = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, |rows| {
-            let t_rows = Instant::now();
+        // The first rows are held back until the model has learned from
+        // their candidate pairs; then everything is matched in row order.
+        let mut held: Option<Vec<Vec<Parsed>>> = (opts.train_rows > 0).then(Vec::new);
+        let mut held_rows = 0usize;
+        let match_rows = |rows: Vec<Parsed>,
+                          batch: &mut Batch,
+                          matcher: &mut Matcher,
+                          summary: &mut IngestSummary| {
             for parsed in rows {
                 summary.rows += 1;
                 match parsed {
@@ -276,8 +317,33 @@ impl Engine {
                     }
                 }
             }
+        };
+        let parse_time = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, |rows| {
+            let t_rows = Instant::now();
+            match held.as_mut() {
+                Some(h) => {
+                    held_rows += rows.len();
+                    h.push(rows);
+                    if held_rows >= opts.train_rows {
+                        let h = held.take().expect("held");
+                        summary.model_trained = train(matcher, &h, &mut batch.delta);
+                        for rows in h {
+                            match_rows(rows, &mut batch, matcher, summary);
+                        }
+                    }
+                }
+                None => match_rows(rows, &mut batch, matcher, summary),
+            }
             match_time += t_rows.elapsed();
         })?;
+        if let Some(h) = held.take() {
+            let t_rows = Instant::now();
+            summary.model_trained = train(matcher, &h, &mut batch.delta);
+            for rows in h {
+                match_rows(rows, &mut batch, matcher, summary);
+            }
+            match_time += t_rows.elapsed();
+        }
         summary.times.parse_pseudonymise = parse_time;
         summary.times.matching = match_time;
         let t_store = Instant::now();
@@ -305,6 +371,7 @@ impl Engine {
             events: &batch.events,
             cases: &cases,
             claims: &batch.claims,
+            links: &batch.links,
         };
         self.store
             .write_delivery(rows, rec, &delivery.content_hash)?;
@@ -342,7 +409,7 @@ impl Engine {
         &self,
         seq: u32,
         feed: &str,
-        rejections: &[Rejection],
+        summary: &IngestSummary,
     ) -> Result<PathBuf, IngestError> {
         let path = self
             .reports_dir
@@ -354,10 +421,25 @@ impl Engine {
         std::fs::create_dir_all(&self.reports_dir).map_err(err)?;
         let tmp = path.with_extension("csv.tmp");
         let mut w = csv::Writer::from_path(&tmp).map_err(|e| err(e.into()))?;
-        w.write_record(["feed", "row", "column", "reason"])
+        w.write_record(["feed", "row", "column", "reason", "outcome"])
             .map_err(|e| err(e.into()))?;
-        for r in rejections {
-            w.write_record([feed, &r.row.to_string(), &r.column, &r.reason])
+        for r in &summary.rejections {
+            w.write_record([
+                feed,
+                &r.row.to_string(),
+                &r.column,
+                &r.reason,
+                "row_rejected",
+            ])
+            .map_err(|e| err(e.into()))?;
+        }
+        for i in &summary.field_issues {
+            let outcome = if i.outcome == "dropped" {
+                "field_dropped_row_kept"
+            } else {
+                "field_repaired"
+            };
+            w.write_record([feed, &i.row.to_string(), i.column, i.reason, outcome])
                 .map_err(|e| err(e.into()))?;
         }
         w.flush().map_err(err)?;
@@ -447,6 +529,35 @@ struct Batch {
     touched: HashSet<PersonId>,
     cases: BTreeMap<String, CaseRecord>,
     claims: Vec<ClaimRecord>,
+    links: Vec<LinkRecord>,
+}
+
+/// Re-estimates the linkage model from the candidate pairs of the rows
+/// held back; true if it was.
+fn train(matcher: &mut Matcher, held: &[Vec<Parsed>], delta: &mut Delta) -> bool {
+    let mut patterns: HashMap<Comparison, u32> = HashMap::new();
+    for row in held.iter().flatten().flatten() {
+        if let Some(t) = &row.person {
+            matcher.observe(t, &mut patterns);
+        }
+    }
+    matcher.train(&patterns, delta)
+}
+
+fn link_record(row: u64, link: &Link, t: &crate::ingest::pseudonymise::PersonTokens) -> LinkRecord {
+    LinkRecord {
+        row,
+        person: link.person,
+        rule: link.rule.to_u8(),
+        score: link.score,
+        levels: link.levels,
+        weights: link
+            .weights
+            .map(|w| (w * 100.0).clamp(-32000.0, 32000.0) as i16),
+        repairs: t.repair_bits(),
+        dropped: t.dropped.len().min(255) as u8,
+        household: t.address,
+    }
 }
 
 impl Batch {
@@ -461,9 +572,10 @@ impl Batch {
         summary: &mut IngestSummary,
     ) {
         let person = row.person.as_ref().map(|t| {
-            let (p, pass) = matcher.resolve(t, &mut self.delta);
-            *summary.passes.entry(pass_name(pass)).or_default() += 1;
-            if pass == Pass::New {
+            let link = matcher.resolve(t, &mut self.delta);
+            let p = link.person;
+            *summary.passes.entry(link.rule.name()).or_default() += 1;
+            if link.rule.is_new() {
                 summary.persons_new += 1;
             } else {
                 summary.records_matched += 1;
@@ -471,6 +583,23 @@ impl Batch {
             if opts.record_assignments {
                 summary.assignments.push((row.number, p));
             }
+            for e in &t.dropped {
+                summary.field_issues.push(FieldIssue {
+                    row: row.number,
+                    column: e.field,
+                    outcome: "dropped",
+                    reason: e.reason,
+                });
+            }
+            for (field, r) in &t.repairs {
+                summary.field_issues.push(FieldIssue {
+                    row: row.number,
+                    column: field,
+                    outcome: "repaired",
+                    reason: r.name(),
+                });
+            }
+            self.links.push(link_record(row.number, &link, t));
             p
         });
         match row.body {
@@ -522,20 +651,5 @@ impl Batch {
             }),
         }
         summary.accepted += 1;
-    }
-}
-
-/// The name a matching pass is counted under in the summary.
-fn pass_name(pass: Pass) -> &'static str {
-    match pass {
-        Pass::New => "new",
-        Pass::Strong => "strong",
-        Pass::Fsd => "fsd",
-        Pass::Fcsd => "fcsd",
-        Pass::Fsdu => "fsdu",
-        Pass::Fspy => "fspy",
-        Pass::Fdp => "fdp",
-        Pass::Isdp => "isdp",
-        Pass::Sdp => "sdp",
     }
 }

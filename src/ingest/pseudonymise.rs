@@ -2,40 +2,53 @@
 //!
 //! In: one row's raw identifiers (borrowed strings, still in the parse
 //! buffer). Out: [`PersonTokens`], keyed HMAC-SHA256 pseudonyms of the
-//! normalised identifiers, plus month and year of birth (the only
-//! demographic kept, for age rules).
+//! normalised identifiers, field by field, plus month and year of birth (the
+//! only demographic kept, for age rules).
 //!
 //! Promises:
-//! * raw identifiers are read here and nowhere downstream: nothing in
-//!   [`PersonTokens`] can be turned back into a name, date or number without
-//!   the key;
-//! * normalisation makes the common spellings of one value agree (Unicode
-//!   NFKD with accents folded, case-folded, titles and punctuation removed,
-//!   dates to ISO, postcodes without spaces), so the same person gets the same
-//!   token from different partners;
-//! * identifiers with check digits (NHS number, UPN) and fixed formats (NI
-//!   number, postcode) are checked; an invalid one is reported by field name
-//!   and reason only, never by value;
-//! * each identifier type has its own domain byte, so equal text in two
-//!   fields never yields the same token.
+//! * raw identifiers are read here (and in `normalise`) and nowhere
+//!   downstream: nothing in [`PersonTokens`] can be turned back into a name,
+//!   date or number without the key;
+//! * normalisation makes the common spellings of one value agree (see
+//!   `normalise`), so the same person gets the same token from different
+//!   partners;
+//! * one bad identifier drops that field, not the row: the row keeps its good
+//!   identifiers and carries the dropped field's name and reason (never the
+//!   value); repairs tried first (OCR letters, a day/month swap) are listed
+//!   too. A row is refused only when nothing identifying is left;
+//! * each identifier type and each token kind has its own domain byte, so
+//!   equal text in two fields never yields the same token;
+//! * the error-tolerant tokens are keyed like every other: a name's
+//!   one-deletion neighbourhood (so names one edit apart share a token), its
+//!   keyed phonetic code, its initial, and partial dates of birth. What they
+//!   reveal to someone holding the store without the key is set out in
+//!   `docs/privacy-linkage.md`.
 
 use chrono::{Datelike, NaiveDate};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
 
+pub use crate::ingest::normalise::{
+    formal_forename, nhs_digits, ni_normalised, normalise_name, parse_date, postcode_normalised,
+    upn_normalised, Repair,
+};
+use crate::ingest::normalise::{normalise_name_keep_digits, ocr_repaired, parse_dob, write_iso};
 use crate::keys::HmacKey;
 
 /// A pseudonym: the first 128 bits of HMAC-SHA256(key, domain || value).
 pub type Token = [u8; 16];
+
+/// A field token: the first 32 bits of a keyed pseudonym, never 0 (0 means
+/// absent). Short on purpose: enough to compare one field of one person with
+/// another's, too short to be a unique identifier on its own.
+pub type FieldToken = u32;
 
 /// Shows a token the way reports and notices print pseudonyms.
 pub fn token_hex(t: &Token) -> String {
     hex::encode(t)
 }
 
-/// Separates identifier types and match keys inside the HMAC input.
+/// Separates identifier types and token kinds inside the HMAC input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 enum Domain {
@@ -43,20 +56,23 @@ enum Domain {
     Ni = 2,
     Upn = 3,
     Address = 4,
-    /// forename + surname + date of birth
-    Fsd = 10,
-    /// forename + surname + date of birth with day and month unordered
-    Fsdu = 11,
-    /// forename + surname + postcode + year of birth
-    Fspy = 12,
-    /// initial + surname + date of birth + postcode
-    Isdp = 13,
-    /// surname + date of birth + postcode
-    Sdp = 14,
-    /// forename + date of birth + postcode
-    Fdp = 15,
-    /// formal forename (Bob -> robert) + surname + date of birth
-    Fcsd = 16,
+    Forename = 20,
+    ForenameDel = 21,
+    ForenamePhon = 22,
+    ForenameFormal = 23,
+    ForenamePrefix = 28,
+    Initial = 24,
+    Surname = 25,
+    SurnameDel = 26,
+    SurnamePhon = 27,
+    Dob = 30,
+    DobUnordered = 31,
+    DobYm = 32,
+    DobYd = 33,
+    DobMd = 34,
+    Postcode = 40,
+    District = 41,
+    AddressField = 42,
 }
 
 /// Which identifier was wrong, and how. Never carries the value.
@@ -84,20 +100,41 @@ pub struct RawIdentity<'a> {
     pub upn: &'a str,
 }
 
-/// Composite match keys: each a keyed pseudonym of several normalised
-/// identifiers together, so the matcher can link records that agree on them
-/// without ever seeing a name. See `matching` for the passes that use them.
+/// Names longer than this are cut for the deletion neighbourhood, so a
+/// row's token count is bounded.
+pub const MAX_DEL_CHARS: usize = 16;
+/// The shortest short form of a forename that counts (Nat, Tom, Sam).
+pub const MIN_SHORT_FORM: usize = 3;
+
+/// The keyed tokens of one name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MatchKeys {
-    pub fsd: Option<Token>,
-    /// As `fsd` with a common diminutive read as its formal name; only set
-    /// when the forename is in the table of [`formal_forename`].
-    pub fcsd: Option<Token>,
-    pub fsdu: Option<Token>,
-    pub fspy: Option<Token>,
-    pub isdp: Option<Token>,
-    pub sdp: Option<Token>,
-    pub fdp: Option<Token>,
+pub struct NameTokens {
+    pub exact: FieldToken,
+    /// The name and each one-character deletion of it, sorted: two names
+    /// within one substitution, insertion, deletion or transposition share
+    /// at least one.
+    pub near: Vec<FieldToken>,
+    pub phonetic: FieldToken,
+    /// Formal name for a known diminutive (forenames only; 0 if none).
+    pub formal: FieldToken,
+    /// Forenames only: the whole name, then each of its proper prefixes of
+    /// [`MIN_SHORT_FORM`] characters or more, in their own domain, so a
+    /// short form (Nat, Nathaniel) is found without a table.
+    pub prefixes: Vec<FieldToken>,
+    pub initial: FieldToken,
+    /// Only the initial was given.
+    pub is_initial: bool,
+}
+
+/// The keyed tokens of a date of birth: whole, unordered day and month, and
+/// each pair of its parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DobTokens {
+    pub full: FieldToken,
+    pub unordered: FieldToken,
+    pub ym: FieldToken,
+    pub yd: FieldToken,
+    pub md: FieldToken,
 }
 
 /// The pseudonymised identity of one row.
@@ -106,18 +143,46 @@ pub struct PersonTokens {
     pub nhs: Option<Token>,
     pub ni: Option<Token>,
     pub upn: Option<Token>,
-    pub keys: MatchKeys,
+    pub forename: Option<NameTokens>,
+    pub surname: Option<NameTokens>,
+    pub dob: Option<DobTokens>,
+    pub postcode: FieldToken,
+    /// Outward code (district) of the postcode.
+    pub district: FieldToken,
+    pub address_field: FieldToken,
     /// True when the row gave only an initial as forename.
     pub forename_is_initial: bool,
     /// Token of address line and postcode together: the household.
     pub address: Option<Token>,
     /// Year and month of birth; the day is dropped (data minimisation).
     pub birth: Option<(i32, u32)>,
+    /// Identifier fields dropped as bad (the row was kept without them).
+    pub dropped: Vec<IdentError>,
+    /// Repairs made, by field.
+    pub repairs: Vec<(&'static str, Repair)>,
 }
 
 impl PersonTokens {
     pub fn has_strong_id(&self) -> bool {
         self.nhs.is_some() || self.ni.is_some() || self.upn.is_some()
+    }
+
+    /// Bit set of the repairs made ([`Repair::bit`]).
+    pub fn repair_bits(&self) -> u8 {
+        self.repairs.iter().fold(0, |a, (_, r)| a | r.bit())
+    }
+
+    /// Enough to link on: a strong identifier, surname with dob, both names
+    /// with postcode or address, or forename with dob and postcode.
+    fn identifying(&self) -> bool {
+        let full_fore = self.forename.as_ref().is_some_and(|f| !f.is_initial);
+        let sur = self.surname.is_some();
+        let dob = self.dob.is_some();
+        let place = self.postcode != 0 || self.address_field != 0;
+        self.has_strong_id()
+            || (sur && dob)
+            || (full_fore && sur && place)
+            || (full_fore && dob && self.postcode != 0)
     }
 }
 
@@ -157,6 +222,11 @@ impl Pseudonymiser {
         t
     }
 
+    fn field(&self, domain: Domain, parts: &[&[u8]]) -> FieldToken {
+        let t = self.token(domain, parts);
+        u32::from_be_bytes([t[0], t[1], t[2], t[3]]).max(1)
+    }
+
     /// Normalises and pseudonymises one row's identity. `scratch` is reused
     /// across rows to avoid allocation; it is wiped before return so no raw
     /// text outlives the call in it.
@@ -166,407 +236,213 @@ impl Pseudonymiser {
         scratch: &mut String,
     ) -> Result<PersonTokens, IdentError> {
         let mut out = PersonTokens::default();
-        let result = self.fill(raw, scratch, &mut out);
+        self.fill(raw, scratch, &mut out);
         // Overwrite, not just truncate: the buffer held raw text.
         zeroize::Zeroize::zeroize(scratch);
-        result.map(|()| out)
+        if out.identifying() {
+            Ok(out)
+        } else if let Some(first) = out.dropped.first() {
+            // Nothing identifying left because of a bad field: name it.
+            Err(first.clone())
+        } else {
+            Err(bad(
+                "identity",
+                "needs nhs_number, ni_number, upn, surname with dob, or names with postcode",
+            ))
+        }
     }
 
-    fn fill(
-        &self,
-        raw: &RawIdentity<'_>,
-        s: &mut String,
-        out: &mut PersonTokens,
-    ) -> Result<(), IdentError> {
-        if !raw.nhs_number.trim().is_empty() {
-            let digits = nhs_digits(raw.nhs_number)?;
-            out.nhs = Some(self.token(Domain::Nhs, &[&digits]));
-        }
-        if !raw.ni_number.trim().is_empty() {
-            let ni = ni_normalised(raw.ni_number)?;
-            out.ni = Some(self.token(Domain::Ni, &[&ni]));
-        }
-        if !raw.upn.trim().is_empty() {
-            let upn = upn_normalised(raw.upn)?;
-            out.upn = Some(self.token(Domain::Upn, &[&upn]));
-        }
-        // All normalised name parts live in `s`, as ranges.
-        s.clear();
+    fn fill(&self, raw: &RawIdentity<'_>, s: &mut String, out: &mut PersonTokens) {
+        self.strong_ids(raw, out);
         let mut tmp = String::new();
-        let forename = if raw.forename.trim().is_empty() {
-            0..0
-        } else {
+        if !raw.forename.trim().is_empty() {
             normalise_name(raw.forename, &mut tmp);
             let first = tmp.split(' ').next().unwrap_or("");
-            let a = s.len();
-            s.push_str(first);
-            a..s.len()
-        };
-        let surname = if raw.surname.trim().is_empty() {
-            0..0
-        } else {
+            if first.is_empty() {
+                out.dropped
+                    .push(bad("forename", "no letters after normalisation"));
+            } else {
+                s.clear();
+                s.push_str(first);
+                out.forename = Some(self.name(s, true));
+                out.forename_is_initial = out.forename.as_ref().is_some_and(|f| f.is_initial);
+            }
+        }
+        if !raw.surname.trim().is_empty() {
             normalise_name(raw.surname, &mut tmp);
             tmp.retain(|c| c != ' ');
             if tmp.is_empty() {
-                zeroize::Zeroize::zeroize(&mut tmp);
-                return Err(bad("surname", "no letters after normalisation"));
+                out.dropped
+                    .push(bad("surname", "no letters after normalisation"));
+            } else {
+                out.surname = Some(self.name(&tmp, false));
             }
-            let a = s.len();
-            s.push_str(&tmp);
-            a..s.len()
-        };
+        }
         zeroize::Zeroize::zeroize(&mut tmp);
-        let dob = if raw.dob.trim().is_empty() {
-            None
-        } else {
-            let dob = parse_date(raw.dob).ok_or(bad("dob", "not a date (use YYYY-MM-DD)"))?;
-            if dob.year() < 1900 || dob > chrono::Utc::now().date_naive() {
-                return Err(bad("dob", "date of birth out of range"));
+        if !raw.dob.trim().is_empty() {
+            match parse_dob(raw.dob) {
+                Ok((d, _)) if d.year() < 1900 || d > chrono::Utc::now().date_naive() => {
+                    out.dropped.push(bad("dob", "date of birth out of range"));
+                }
+                Ok((d, repairs)) => {
+                    out.repairs.extend(repairs.into_iter().map(|r| ("dob", r)));
+                    out.dob = Some(self.dob(d));
+                    out.birth = Some((d.year(), d.month()));
+                }
+                Err(e) => out.dropped.push(e),
             }
-            Some(dob)
-        };
+        }
         let postcode = if raw.postcode.trim().is_empty() {
             None
         } else {
-            Some(postcode_normalised(raw.postcode)?)
+            match postcode_normalised(raw.postcode) {
+                Ok(pc) => Some(pc),
+                Err(e) => {
+                    out.dropped.push(e);
+                    None
+                }
+            }
         };
-        let f = s[forename.clone()].as_bytes();
-        let sn = s[surname.clone()].as_bytes();
-        let initial_len = s[forename.clone()].chars().next().map_or(0, char::len_utf8);
-        let initial = &f[..initial_len];
-        out.forename_is_initial = !f.is_empty() && initial_len == f.len();
-        let full_forename = !f.is_empty() && !out.forename_is_initial;
-        if let Some(d) = dob {
-            let mut iso = [0u8; 10];
-            write_iso(d.year(), d.month(), d.day(), &mut iso);
-            let (lo, hi) = if d.day() < d.month() {
-                (d.day(), d.month())
-            } else {
-                (d.month(), d.day())
-            };
-            let mut unordered = [0u8; 10];
-            write_iso(d.year(), lo, hi, &mut unordered);
-            let year = &iso[..4];
-            out.birth = Some((d.year(), d.month()));
-            if full_forename && !sn.is_empty() {
-                out.keys.fsd = Some(self.token(Domain::Fsd, &[f, sn, &iso]));
-                if let Some(formal) = formal_forename(&s[forename.clone()]) {
-                    out.keys.fcsd = Some(self.token(Domain::Fcsd, &[formal.as_bytes(), sn, &iso]));
-                }
-                if d.day() <= 12 && d.day() != d.month() {
-                    out.keys.fsdu = Some(self.token(Domain::Fsdu, &[f, sn, &unordered]));
-                }
-            }
-            if let Some(pc) = &postcode {
-                let pc = pc.as_bytes();
-                if full_forename && !sn.is_empty() {
-                    out.keys.fspy = Some(self.token(Domain::Fspy, &[f, sn, pc, year]));
-                }
-                if !initial.is_empty() && !sn.is_empty() {
-                    out.keys.isdp = Some(self.token(Domain::Isdp, &[initial, sn, &iso, pc]));
-                }
-                if !sn.is_empty() {
-                    out.keys.sdp = Some(self.token(Domain::Sdp, &[sn, &iso, pc]));
-                }
-                if full_forename {
-                    out.keys.fdp = Some(self.token(Domain::Fdp, &[f, &iso, pc]));
-                }
-            }
-        }
-        let named = !sn.is_empty() && dob.is_some();
         if let Some(pc) = &postcode {
+            let outward = &pc[..pc.len() - 3];
+            out.postcode = self.field(Domain::Postcode, &[pc.as_bytes()]);
+            out.district = self.field(Domain::District, &[outward.as_bytes()]);
             if !raw.address.trim().is_empty() {
                 normalise_name_keep_digits(raw.address, s);
                 out.address = Some(self.token(Domain::Address, &[s.as_bytes(), pc.as_bytes()]));
             }
         }
-        if !out.has_strong_id() && !named {
-            return Err(bad(
-                "identity",
-                "needs nhs_number, ni_number, upn, or surname with dob",
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn write_iso(y: i32, m: u32, d: u32, out: &mut [u8; 10]) {
-    let y = y as u32;
-    let digits = [
-        y / 1000 % 10,
-        y / 100 % 10,
-        y / 10 % 10,
-        y % 10,
-        10,
-        m / 10,
-        m % 10,
-        10,
-        d / 10,
-        d % 10,
-    ];
-    for (o, v) in out.iter_mut().zip(digits) {
-        *o = if v == 10 { b'-' } else { b'0' + v as u8 };
-    }
-}
-
-/// Common English diminutives with one formal name each. Diminutives shared
-/// by several names (sam, alex, chris, kate, pat, ...) are left out: guessing
-/// would link different people.
-const DIMINUTIVES: &[(&str, &[&str])] = &[
-    ("robert", &["bob", "bobby", "rob", "robbie", "bert"]),
-    ("william", &["bill", "billy", "will", "willie", "liam"]),
-    (
-        "elizabeth",
-        &["liz", "lizzie", "beth", "betty", "eliza", "libby"],
-    ),
-    ("margaret", &["maggie", "peggy", "meg", "madge"]),
-    ("james", &["jim", "jimmy", "jamie"]),
-    ("michael", &["mike", "mick", "mickey", "mikey"]),
-    ("richard", &["rich", "richie", "dick", "rick", "ricky"]),
-    ("thomas", &["tom", "tommy"]),
-    ("joseph", &["joe", "joey"]),
-    ("daniel", &["dan", "danny"]),
-    ("anthony", &["tony"]),
-    ("matthew", &["matt", "matty"]),
-    ("benjamin", &["ben", "benny"]),
-    ("jennifer", &["jenny", "jen"]),
-    ("rebecca", &["becky", "becca"]),
-    ("victoria", &["vicky", "vicki", "tori"]),
-    ("susan", &["sue", "susie"]),
-    ("deborah", &["debbie", "debs"]),
-    ("jonathan", &["jon", "jonny"]),
-    ("nicholas", &["nick", "nicky"]),
-    ("edward", &["ed", "eddie", "ted", "teddy"]),
-    ("charles", &["charlie", "chas", "chuck"]),
-    ("david", &["dave", "davey"]),
-    ("stephen", &["steve", "stevie"]),
-    ("steven", &["steve", "stevie"]),
-    ("andrew", &["andy", "drew"]),
-    ("peter", &["pete"]),
-    ("kenneth", &["ken", "kenny"]),
-    ("timothy", &["tim", "timmy"]),
-    ("gregory", &["greg"]),
-    ("rachel", &["rach"]),
-    ("amanda", &["mandy"]),
-    ("kimberley", &["kim"]),
-    ("natalie", &["nat"]),
-    ("abigail", &["abby", "abbie"]),
-    ("jessica", &["jess", "jessie"]),
-    ("joshua", &["josh"]),
-    ("nathan", &["nate"]),
-    ("zachary", &["zach", "zack"]),
-    ("oliver", &["ollie"]),
-];
-
-/// The formal name for a normalised forename that the table knows (a
-/// diminutive, or the formal name itself). Steven and Stephen both answer
-/// "steve", so a diminutive listed twice has no single formal name.
-pub fn formal_forename(f: &str) -> Option<&'static str> {
-    let mut found = None;
-    for (formal, dims) in DIMINUTIVES {
-        if *formal == f {
-            return Some(formal);
-        }
-        if dims.contains(&f) {
-            if found.is_some() {
-                return None; // ambiguous
+        if !raw.address.trim().is_empty() {
+            normalise_name_keep_digits(raw.address, s);
+            if !s.is_empty() {
+                out.address_field = self.field(Domain::AddressField, &[s.as_bytes()]);
             }
-            found = Some(*formal);
         }
     }
-    found
-}
 
-const TITLES: &[&str] = &[
-    "mr", "mrs", "ms", "miss", "mx", "dr", "master", "prof", "rev", "sir", "dame", "lady", "lord",
-];
-
-/// Lower-case letters separated by single spaces, accents folded, titles and
-/// punctuation removed. Hyphens and spaces separate words; apostrophes join.
-pub fn normalise_name(raw: &str, out: &mut String) {
-    normalise_words(raw, out, false);
-    strip_titles(out);
-}
-
-fn normalise_name_keep_digits(raw: &str, out: &mut String) {
-    normalise_words(raw, out, true);
-}
-
-fn normalise_words(raw: &str, out: &mut String, keep_digits: bool) {
-    out.clear();
-    let mut pending_space = false;
-    for c in raw.nfkd().filter(|c| !is_combining_mark(*c)) {
-        if c.is_alphabetic() || (keep_digits && c.is_ascii_digit()) {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            for l in c.to_lowercase() {
-                out.push(l);
-            }
-        } else if c.is_whitespace() || c == '-' || c == ',' || c == '.' || c == '/' {
-            pending_space = true;
+    /// NHS number, NI number and UPN: each checked, repaired if OCR letters
+    /// explain the failure, dropped if still bad.
+    fn strong_ids(&self, raw: &RawIdentity<'_>, out: &mut PersonTokens) {
+        if !raw.nhs_number.trim().is_empty() {
+            let r = checked(raw.nhs_number, "nhs_number", 0..10, nhs_digits, out);
+            out.nhs = r.map(|d| self.token(Domain::Nhs, &[&d]));
         }
-        // apostrophes and other punctuation vanish: O'Brien == OBrien
+        if !raw.ni_number.trim().is_empty() {
+            let r = checked(raw.ni_number, "ni_number", 2..8, ni_normalised, out);
+            out.ni = r.map(|d| self.token(Domain::Ni, &[&d]));
+        }
+        if !raw.upn.trim().is_empty() {
+            let r = checked(raw.upn, "upn", 1..12, upn_normalised, out);
+            out.upn = r.map(|d| self.token(Domain::Upn, &[&d]));
+        }
     }
-}
 
-fn strip_titles(s: &mut String) {
-    loop {
-        let first = s.split(' ').next().unwrap_or("");
-        if s.contains(' ') && TITLES.contains(&first) {
-            let cut = first.len() + 1;
-            s.drain(..cut);
+    fn name(&self, n: &str, forename: bool) -> NameTokens {
+        let (d_exact, d_near, d_phon) = if forename {
+            (Domain::Forename, Domain::ForenameDel, Domain::ForenamePhon)
         } else {
-            break;
-        }
-    }
-}
-
-/// Parses the date forms partners send: `YYYY-MM-DD`, `DD/MM/YYYY`,
-/// `DD-MM-YYYY`, `YYYYMMDD`.
-pub fn parse_date(raw: &str) -> Option<NaiveDate> {
-    let s = raw.trim().as_bytes();
-    let num = |b: &[u8]| -> Option<u32> {
-        if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        Some(b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0')))
-    };
-    let (y, m, d) = match s.len() {
-        10 if s[4] == b'-' && s[7] == b'-' => (num(&s[..4])?, num(&s[5..7])?, num(&s[8..])?),
-        10 if (s[2] == b'/' && s[5] == b'/') || (s[2] == b'-' && s[5] == b'-') => {
-            (num(&s[6..])?, num(&s[3..5])?, num(&s[..2])?)
-        }
-        8 => (num(&s[..4])?, num(&s[4..6])?, num(&s[6..])?),
-        _ => return None,
-    };
-    NaiveDate::from_ymd_opt(y as i32, m, d)
-}
-
-/// The NHS number's ten digits, with its modulus-11 check digit verified.
-pub fn nhs_digits(raw: &str) -> Result<[u8; 10], IdentError> {
-    let mut digits = [0u8; 10];
-    let mut n = 0;
-    for c in raw.chars() {
-        match c {
-            '0'..='9' => {
-                if n == 10 {
-                    return Err(bad("nhs_number", "more than 10 digits"));
-                }
-                digits[n] = c as u8;
-                n += 1;
-            }
-            ' ' | '-' => {}
-            _ => return Err(bad("nhs_number", "not digits")),
-        }
-    }
-    if n != 10 {
-        return Err(bad("nhs_number", "fewer than 10 digits"));
-    }
-    let sum: u32 = (0..9)
-        .map(|i| u32::from(digits[i] - b'0') * (10 - i as u32))
-        .sum();
-    let check = match 11 - (sum % 11) {
-        11 => 0,
-        10 => return Err(bad("nhs_number", "check digit fails")),
-        c => c,
-    };
-    if u32::from(digits[9] - b'0') != check {
-        return Err(bad("nhs_number", "check digit fails"));
-    }
-    Ok(digits)
-}
-
-/// The NI number's first eight characters (the suffix letter is optional in
-/// partner data, so it is not part of the token), format and prefix checked.
-pub fn ni_normalised(raw: &str) -> Result<[u8; 8], IdentError> {
-    let mut s = [0u8; 9];
-    let mut n = 0;
-    for c in raw.chars().filter(|c| !c.is_whitespace()) {
-        if n == 9 || !c.is_ascii_alphanumeric() {
-            return Err(bad("ni_number", "not of the form AB123456C"));
-        }
-        s[n] = c.to_ascii_uppercase() as u8;
-        n += 1;
-    }
-    let shape_ok = (n == 8 || (n == 9 && (b'A'..=b'D').contains(&s[8])))
-        && s[..2].iter().all(u8::is_ascii_uppercase)
-        && s[2..8].iter().all(u8::is_ascii_digit);
-    if !shape_ok {
-        return Err(bad("ni_number", "not of the form AB123456C"));
-    }
-    let (a, b) = (s[0], s[1]);
-    let prefix_ok = !b"DFIQUV".contains(&a)
-        && !b"DFIOQUV".contains(&b)
-        && ![b"BG", b"GB", b"NK", b"KN", b"TN", b"NT", b"ZZ"]
-            .iter()
-            .any(|p| p[0] == a && p[1] == b);
-    if !prefix_ok {
-        return Err(bad("ni_number", "prefix letters are never issued"));
-    }
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&s[..8]);
-    Ok(out)
-}
-
-const UPN_LETTERS: &[u8; 23] = b"ABCDEFGHJKLMNPQRTUVWXYZ";
-
-/// The UPN upper-cased, its check letter verified (DfE algorithm: weights 2
-/// to 13 over characters 2 to 13, modulo 23; a temporary UPN's final letter
-/// counts as its index in the check alphabet).
-pub fn upn_normalised(raw: &str) -> Result<[u8; 13], IdentError> {
-    let mut s = [0u8; 13];
-    let mut n = 0;
-    for c in raw.chars().filter(|c| !c.is_whitespace()) {
-        if n == 13 || !c.is_ascii_alphanumeric() {
-            return Err(bad("upn", "not 13 characters"));
-        }
-        s[n] = c.to_ascii_uppercase() as u8;
-        n += 1;
-    }
-    if n != 13 || !UPN_LETTERS.contains(&s[0]) || !s[1..12].iter().all(u8::is_ascii_digit) {
-        return Err(bad("upn", "not a letter and 12 characters"));
-    }
-    let mut sum = 0u32;
-    for (i, &c) in s[1..].iter().enumerate() {
-        let v = if c.is_ascii_digit() {
-            u32::from(c - b'0')
-        } else if let Some(p) = UPN_LETTERS.iter().position(|&l| l == c) {
-            if i != 11 {
-                return Err(bad("upn", "not a letter and 12 characters"));
-            }
-            p as u32
-        } else {
-            return Err(bad("upn", "not a letter and 12 characters"));
+            (Domain::Surname, Domain::SurnameDel, Domain::SurnamePhon)
         };
-        sum += v * (i as u32 + 2);
+        let initial_len = n.chars().next().map_or(0, char::len_utf8);
+        let is_initial = initial_len == n.len();
+        let mut t = NameTokens {
+            exact: self.field(d_exact, &[n.as_bytes()]),
+            initial: self.field(Domain::Initial, &[&n.as_bytes()[..initial_len]]),
+            is_initial,
+            ..Default::default()
+        };
+        if is_initial {
+            return t;
+        }
+        let cut: String = n.chars().take(MAX_DEL_CHARS).collect();
+        t.near.push(self.field(d_near, &[cut.as_bytes()]));
+        let mut buf = String::with_capacity(cut.len());
+        for (i, _) in cut.char_indices() {
+            buf.clear();
+            buf.push_str(&cut[..i]);
+            let next = cut[i..].chars().next().map_or(0, char::len_utf8);
+            buf.push_str(&cut[i + next..]);
+            t.near.push(self.field(d_near, &[buf.as_bytes()]));
+        }
+        zeroize::Zeroize::zeroize(&mut buf);
+        t.near.sort_unstable();
+        t.near.dedup();
+        let code = phonetic(n);
+        if !code.is_empty() {
+            t.phonetic = self.field(d_phon, &[code.as_bytes()]);
+        }
+        if forename {
+            if let Some(formal) = formal_forename(n) {
+                t.formal = self.field(Domain::ForenameFormal, &[formal.as_bytes()]);
+            }
+            t.prefixes
+                .push(self.field(Domain::ForenamePrefix, &[cut.as_bytes()]));
+            let ends: Vec<usize> = cut
+                .char_indices()
+                .map(|(i, _)| i)
+                .skip(MIN_SHORT_FORM)
+                .collect();
+            for end in ends {
+                t.prefixes
+                    .push(self.field(Domain::ForenamePrefix, &[&cut.as_bytes()[..end]]));
+            }
+        }
+        t
     }
-    if UPN_LETTERS[(sum % 23) as usize] != s[0] {
-        return Err(bad("upn", "check letter fails"));
+
+    fn dob(&self, d: NaiveDate) -> DobTokens {
+        let mut iso = [0u8; 10];
+        write_iso(d.year(), d.month(), d.day(), &mut iso);
+        let (lo, hi) = if d.day() < d.month() {
+            (d.day(), d.month())
+        } else {
+            (d.month(), d.day())
+        };
+        let mut unordered = [0u8; 10];
+        write_iso(d.year(), lo, hi, &mut unordered);
+        let (y, m, dd) = (&iso[..4], &iso[5..7], &iso[8..]);
+        DobTokens {
+            full: self.field(Domain::Dob, &[&iso]),
+            unordered: self.field(Domain::DobUnordered, &[&unordered]),
+            ym: self.field(Domain::DobYm, &[y, m]),
+            yd: self.field(Domain::DobYd, &[y, dd]),
+            md: self.field(Domain::DobMd, &[m, dd]),
+        }
     }
-    Ok(s)
 }
 
-/// Upper case without spaces, checked against the UK shape (outward code of
-/// 2-4 characters starting with a letter, inward code digit-letter-letter).
-pub fn postcode_normalised(raw: &str) -> Result<String, IdentError> {
-    let s: String = raw
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    let b = s.as_bytes();
-    let ok = (5..=7).contains(&b.len())
-        && b.iter().all(u8::is_ascii_alphanumeric)
-        && b[0].is_ascii_alphabetic()
-        && b[b.len() - 3].is_ascii_digit()
-        && b[b.len() - 2].is_ascii_alphabetic()
-        && b[b.len() - 1].is_ascii_alphabetic();
-    if !ok {
-        return Err(bad("postcode", "not a UK postcode"));
+/// Checks a strong identifier; on failure tries reading OCR letters in its
+/// digit positions; on failure again drops it, recording why.
+fn checked<T>(
+    raw: &str,
+    field: &'static str,
+    digits: std::ops::Range<usize>,
+    check: fn(&str) -> Result<T, IdentError>,
+    out: &mut PersonTokens,
+) -> Option<T> {
+    match check(raw) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            if let Some(fixed) = ocr_repaired(raw, digits, true) {
+                if let Ok(v) = check(&fixed) {
+                    out.repairs.push((field, Repair::OcrDigits));
+                    return Some(v);
+                }
+            }
+            out.dropped.push(e);
+            None
+        }
     }
-    Ok(s)
+}
+
+/// A phonetic code of a normalised name (Double Metaphone, primary), so
+/// names that sound alike (Thompson, Tomson) share a keyed token.
+fn phonetic(n: &str) -> String {
+    use rphonetic::Encoder;
+    thread_local! {
+        static DM: rphonetic::DoubleMetaphone = rphonetic::DoubleMetaphone::default();
+    }
+    DM.with(|dm| dm.encode(n))
 }
 
 #[cfg(test)]
@@ -586,6 +462,10 @@ mod tests {
         }
     }
 
+    fn tokens(raw: &RawIdentity<'_>) -> PersonTokens {
+        p().pseudonymise(raw, &mut String::new()).unwrap()
+    }
+
     #[test]
     fn names_normalise_across_spellings() {
         let mut s = String::new();
@@ -598,183 +478,182 @@ mod tests {
         let c = p()
             .pseudonymise(&ident("Jane Mary", "o brien", "20010203"), &mut s)
             .unwrap();
-        assert!(a.keys.fsd.is_some());
+        assert!(a.forename.is_some() && a.dob.is_some());
         assert_eq!(a, b);
         assert_eq!(a, c);
         assert!(s.is_empty(), "scratch buffer must be wiped");
     }
 
     #[test]
-    fn diminutives_share_a_formal_key() {
-        let mut s = String::new();
-        let bob = p()
-            .pseudonymise(&ident("Bob", "Smith", "2001-02-03"), &mut s)
+    fn diminutives_share_a_formal_token() {
+        let bob = tokens(&ident("Bob", "Smith", "2001-02-03"))
+            .forename
             .unwrap();
-        let robert = p()
-            .pseudonymise(&ident("Robert", "Smith", "2001-02-03"), &mut s)
+        let robert = tokens(&ident("Robert", "Smith", "2001-02-03"))
+            .forename
             .unwrap();
-        assert_ne!(bob.keys.fsd, robert.keys.fsd);
-        assert!(bob.keys.fcsd.is_some());
-        assert_eq!(bob.keys.fcsd, robert.keys.fcsd);
-        // "steve" could be Stephen or Steven: no formal key
+        assert_ne!(bob.exact, robert.exact);
+        assert!(bob.formal != 0);
+        assert_eq!(bob.formal, robert.formal);
+        // "steve" could be Stephen or Steven: no formal token
         assert_eq!(formal_forename("steve"), None);
-        let zed = p()
-            .pseudonymise(&ident("Zebedee", "Smith", "2001-02-03"), &mut s)
-            .unwrap();
-        assert!(zed.keys.fcsd.is_none());
-    }
-
-    #[test]
-    fn accents_fold() {
-        let mut s = String::new();
-        normalise_name("José Ñúñez", &mut s);
-        assert_eq!(s, "jose nunez");
+        let zed = tokens(&ident("Zebedee", "Smith", "2001-02-03"));
+        assert_eq!(zed.forename.unwrap().formal, 0);
     }
 
     #[test]
     fn key_and_domain_separate_tokens() {
         let other = Pseudonymiser::new(&HmacKey::from_bytes("o", [2u8; 32]));
-        let mut s = String::new();
-        let a = p()
-            .pseudonymise(&ident("smith", "smith", "2001-02-03"), &mut s)
-            .unwrap();
+        let a = tokens(&ident("smith", "smith", "2001-02-03"));
         let b = other
-            .pseudonymise(&ident("smith", "smith", "2001-02-03"), &mut s)
+            .pseudonymise(&ident("smith", "smith", "2001-02-03"), &mut String::new())
             .unwrap();
-        assert_ne!(a.keys.fsd, b.keys.fsd, "keys differ");
-        let c = p()
-            .pseudonymise(
-                &RawIdentity {
-                    postcode: "SR1 3AA",
-                    ..ident("smith", "smith", "2001-02-03")
-                },
-                &mut s,
-            )
-            .unwrap();
-        assert_ne!(c.keys.sdp, c.keys.fdp, "domains differ");
+        assert_ne!(a.surname, b.surname, "keys differ");
+        let (f, s) = (a.forename.unwrap(), a.surname.unwrap());
+        assert_ne!(f.exact, s.exact, "domains differ");
+        assert!(f.near.iter().all(|t| !s.near.contains(t)));
+    }
+
+    #[test]
+    fn one_edit_apart_names_share_a_near_token() {
+        let near = |f: &str| {
+            tokens(&ident(f, "Smith", "2001-02-03"))
+                .forename
+                .unwrap()
+                .near
+        };
+        let shares = |a: &[u32], b: &[u32]| a.iter().any(|t| b.contains(t));
+        let john = near("John");
+        for typo in ["Jhon", "Jon", "Johnn", "Joan", "Jonh"] {
+            assert!(shares(&john, &near(typo)), "{typo}");
+        }
+        assert!(!shares(&john, &near("Jane")), "two edits apart");
+        assert_eq!(near("Jonathan").len(), 9, "itself and 8 deletions");
+    }
+
+    #[test]
+    fn short_forms_are_prefix_tokens() {
+        let pre = |f: &str| {
+            tokens(&ident(f, "Smith", "2001-02-03"))
+                .forename
+                .unwrap()
+                .prefixes
+        };
+        let (nat, nathaniel) = (pre("Nat"), pre("Nathaniel"));
+        assert_eq!(nat.len(), 1, "a three-letter name has only itself");
+        assert_eq!(nathaniel.len(), 1 + 6, "itself and nath..nathanie");
+        assert!(nathaniel.contains(&nat[0]));
+        assert!(!pre("James").contains(&pre("Jack")[0]));
+    }
+
+    #[test]
+    fn phonetic_codes_agree_for_sound_alikes() {
+        let ph = |s: &str| {
+            tokens(&ident("Ann", s, "2001-02-03"))
+                .surname
+                .unwrap()
+                .phonetic
+        };
+        assert_eq!(ph("Smith"), ph("Smyth"));
+        assert_eq!(ph("Philips"), ph("Fillips"));
+        assert_ne!(ph("Smith"), ph("Jones"));
     }
 
     #[test]
     fn day_month_swap_shares_unordered_token() {
-        let mut s = String::new();
-        let a = p()
-            .pseudonymise(&ident("ann", "b", "2001-02-03"), &mut s)
-            .unwrap();
-        let b = p()
-            .pseudonymise(&ident("ann", "b", "2001-03-02"), &mut s)
-            .unwrap();
-        assert_ne!(a.keys.fsd, b.keys.fsd);
-        assert_eq!(a.keys.fsdu, b.keys.fsdu);
-        let c = p()
-            .pseudonymise(&ident("ann", "b", "2001-02-13"), &mut s)
-            .unwrap();
-        assert!(c.keys.fsdu.is_none(), "no swap possible with day 13");
+        let d = |dob| tokens(&ident("ann", "b", dob)).dob.unwrap();
+        let (a, b) = (d("2001-02-03"), d("2001-03-02"));
+        assert_ne!(a.full, b.full);
+        assert_eq!(a.unordered, b.unordered);
+        // a one-part error keeps the other two parts' token
+        let c = d("2001-02-04");
+        assert_eq!(a.ym, c.ym);
+        assert_ne!(a.md, c.md);
     }
 
     #[test]
     fn initial_only_is_flagged() {
-        let mut s = String::new();
         let with_pc = |f| RawIdentity {
             postcode: "SR1 3AA",
             ..ident(f, "Smith", "2001-02-03")
         };
-        let a = p().pseudonymise(&with_pc("J."), &mut s).unwrap();
-        let b = p().pseudonymise(&with_pc("John"), &mut s).unwrap();
-        assert!(a.forename_is_initial && a.keys.fsd.is_none());
-        assert_eq!(a.keys.isdp, b.keys.isdp);
-        assert_eq!(a.keys.sdp, b.keys.sdp);
+        let a = tokens(&with_pc("J."));
+        let b = tokens(&with_pc("John"));
+        assert!(a.forename_is_initial && a.forename.as_ref().unwrap().near.is_empty());
+        assert_eq!(a.forename.unwrap().initial, b.forename.unwrap().initial);
     }
 
     #[test]
-    fn nhs_check_digit() {
-        assert!(nhs_digits("943 476 5919").is_ok());
-        assert!(nhs_digits("943-476-5919").is_ok());
-        assert_eq!(
-            nhs_digits("9434765918").unwrap_err().reason,
-            "check digit fails"
-        );
-        assert!(nhs_digits("94347659").is_err());
-        assert!(nhs_digits("94347659x9").is_err());
-    }
-
-    #[test]
-    fn ni_rules() {
-        assert_eq!(&ni_normalised("ab 12 34 56 c").unwrap(), b"AB123456");
-        assert_eq!(
-            ni_normalised("AB123456").unwrap(),
-            ni_normalised("AB123456D").unwrap()
-        );
-        assert!(ni_normalised("DA123456A").is_err());
-        assert!(ni_normalised("GB123456A").is_err());
-        assert!(ni_normalised("AB12345").is_err());
-        assert!(ni_normalised("AB123456E").is_err());
-    }
-
-    #[test]
-    fn upn_check_letter() {
-        // Build a valid UPN from 12 digits, then corrupt it.
-        let body = b"801200001001";
-        let sum: u32 = body
-            .iter()
-            .enumerate()
-            .map(|(i, d)| u32::from(d - b'0') * (i as u32 + 2))
-            .sum();
-        let upn = format!(
-            "{}{}",
-            UPN_LETTERS[(sum % 23) as usize] as char,
-            "801200001001"
-        );
-        assert!(upn_normalised(&upn).is_ok());
-        assert!(upn_normalised(&upn.to_lowercase()).is_ok());
-        let wrong = format!(
-            "{}{}",
-            if upn.starts_with('A') { 'B' } else { 'A' },
-            &upn[1..]
-        );
-        assert_eq!(
-            upn_normalised(&wrong).unwrap_err().reason,
-            "check letter fails"
-        );
-    }
-
-    #[test]
-    fn postcodes() {
-        assert_eq!(postcode_normalised("sr1 3aa").unwrap(), "SR13AA");
-        assert_eq!(postcode_normalised(" EC1A 1BB ").unwrap(), "EC1A1BB");
-        assert!(postcode_normalised("12345").is_err());
-        assert!(postcode_normalised("SR1").is_err());
-    }
-
-    #[test]
-    fn dates() {
-        let d = NaiveDate::from_ymd_opt(2001, 2, 3).unwrap();
-        for s in ["2001-02-03", "03/02/2001", "03-02-2001", "20010203"] {
-            assert_eq!(parse_date(s), Some(d), "{s}");
+    fn a_bad_field_is_dropped_and_the_row_kept() {
+        let raw = RawIdentity {
+            nhs_number: "1234567890",
+            postcode: "NOT A POSTCODE",
+            ..ident("Zebedee", "Quux", "2001-02-03")
+        };
+        let t = tokens(&raw);
+        assert!(t.nhs.is_none() && t.postcode == 0 && t.dob.is_some());
+        let fields: Vec<_> = t.dropped.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["nhs_number", "postcode"]);
+        for e in &t.dropped {
+            let e = e.to_string();
+            assert!(!e.contains("1234567890") && !e.contains("NOT A"), "{e}");
         }
-        assert_eq!(parse_date("2001-02-30"), None);
-        assert_eq!(parse_date("3/2/2001"), None);
-        assert_eq!(parse_date(""), None);
+    }
+
+    #[test]
+    fn repairs_are_recorded_and_give_the_true_token() {
+        let good = tokens(&RawIdentity {
+            nhs_number: "9434765919",
+            ..ident("Ann", "Lee", "2001-02-03")
+        });
+        let ocr = tokens(&RawIdentity {
+            nhs_number: "943 476 59l9",
+            ..ident("Ann", "Lee", "2OO1-02-03")
+        });
+        assert_eq!(good.nhs, ocr.nhs);
+        assert_eq!(good.dob, ocr.dob);
+        assert_eq!(ocr.repairs.len(), 2);
+        assert_eq!(ocr.repair_bits(), Repair::OcrDigits.bit());
+        let swapped = tokens(&ident("Ann", "Lee", "2001-13-02"));
+        assert_eq!(swapped.repairs, [("dob", Repair::DayMonthSwap)]);
+        assert_eq!(
+            swapped.dob.unwrap().full,
+            tokens(&ident("Ann", "Lee", "2001-02-13")).dob.unwrap().full
+        );
     }
 
     #[test]
     fn errors_never_carry_values() {
-        let mut s = String::new();
         let raw = RawIdentity {
             nhs_number: "1234567890",
-            ..ident("Zebedee", "Quux", "2001-02-03")
+            ..ident("Zebedee", "", "")
         };
-        let e = p().pseudonymise(&raw, &mut s).unwrap_err().to_string();
+        let e = p()
+            .pseudonymise(&raw, &mut String::new())
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("1234567890") && !e.contains("Zebedee"), "{e}");
-        assert!(e.starts_with("nhs_number"));
+        assert!(
+            e.starts_with("nhs_number"),
+            "the bad field that left nothing: {e}"
+        );
     }
 
     #[test]
-    fn identity_needs_something_strong_or_name_and_dob() {
+    fn identity_needs_something_to_link_on() {
         let mut s = String::new();
         let raw = ident("Jane", "Smith", "");
         assert_eq!(
             p().pseudonymise(&raw, &mut s).unwrap_err().field,
             "identity"
+        );
+        let with_pc = RawIdentity {
+            postcode: "SR1 3AA",
+            ..raw
+        };
+        assert!(
+            p().pseudonymise(&with_pc, &mut s).is_ok(),
+            "names + postcode"
         );
     }
 }

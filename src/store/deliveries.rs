@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::links::LinkRecord;
 use super::{
     read_u32, seq_bytes, CaseRecord, ClaimRecord, EventBuffer, Store, StoreError, TreeId, Write,
 };
@@ -43,6 +44,8 @@ pub struct DeliveryRows<'a> {
     pub events: &'a EventBuffer,
     pub cases: &'a [&'a CaseRecord],
     pub claims: &'a [ClaimRecord],
+    /// Where each accepted row with a person went.
+    pub links: &'a [LinkRecord],
 }
 
 /// What `begin` found.
@@ -121,6 +124,7 @@ impl Store {
         let seq = rec.seq;
         self.put_delta(seq, rows.delta)?;
         self.put_events(seq, rows.events)?;
+        self.put_links(seq, rows.links)?;
         for case in rows.cases {
             self.put_case(case)?;
         }
@@ -157,6 +161,7 @@ impl Store {
         self.sweep_events(seq)?;
         self.sweep_cases(seq)?;
         self.sweep_identity(seq)?;
+        self.sweep_links(seq)?;
         self.sweep_claims(seq)?;
         self.trees.flush()?;
         self.trees

@@ -8,7 +8,7 @@
 //! are skipped, and swept with it.
 
 use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Write};
-use crate::ingest::matching::{Delta, Matcher};
+use crate::ingest::matching::{entry_len, Delta, Matcher};
 
 impl Store {
     /// Rebuilds the matcher's state by replaying the identity log.
@@ -51,16 +51,15 @@ impl Store {
 
 /// Splits an encoded delta at entry boundaries into pieces of about `max`.
 fn chunk_entries(bytes: &[u8], max: usize) -> impl Iterator<Item = &[u8]> {
-    // Entries are at most 26 bytes; cutting at a tag boundary needs a walk.
+    // Entries vary in length; cutting at a tag boundary needs a walk.
     let mut cuts = vec![0usize];
     let mut i = 0;
     let mut start = 0;
     while i < bytes.len() {
-        let len = 1 + match bytes[i] {
-            1 | 5 => 11,
-            2 | 7 => 24,
-            3 | 6 => 16,
-            _ => 25,
+        // A damaged entry ends the walk: the rest goes as one piece and
+        // replay reports it.
+        let Some(len) = entry_len(bytes, i) else {
+            break;
         };
         if i + len - start > max {
             cuts.push(i);
@@ -79,13 +78,21 @@ fn chunk_entries(bytes: &[u8], max: usize) -> impl Iterator<Item = &[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::matching::Variant;
 
     #[test]
     fn delta_chunks_cut_at_entry_boundaries() {
         let mut d = Delta::default();
         for p in 0..1000u64 {
             d.new_persons.push((p, Some((2000, 1))));
-            d.new_keys.push(([p as u8; 16], p));
+            d.variants.push((
+                p,
+                Variant {
+                    f: p as u32 + 1,
+                    f_near: vec![1, 2, 3].into_boxed_slice(),
+                    ..Default::default()
+                },
+            ));
         }
         let bytes = d.encode();
         let chunks: Vec<&[u8]> = chunk_entries(&bytes, 1000).collect();

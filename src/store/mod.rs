@@ -56,6 +56,7 @@ mod cases;
 mod deliveries;
 mod events;
 mod identity;
+mod links;
 mod outbox;
 mod pull_state;
 mod verdicts;
@@ -63,6 +64,7 @@ mod verdicts;
 pub use cases::{CaseMember, CaseRecord, ClaimRecord};
 pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
 pub use events::{pack_event, EventBuffer, StoredEvent};
+pub use links::{LinkRecord, StoredLink};
 pub use outbox::{DeliveryState, OutboxStore};
 pub use pull_state::PullState;
 
@@ -72,7 +74,9 @@ use std::path::{Path, PathBuf};
 use db::{Trees, Write};
 
 /// Bump when the layout changes; older binaries refuse newer stores.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: the identity log holds person variants and the linkage model
+/// (issue 11); version 1 stores held exact match keys and cannot be read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -82,6 +86,8 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    #[error("store at {path} has schema version {found}, older than this outcomesd reads ({SCHEMA_VERSION}): its identity index was built by the exact-key matcher; move it aside and re-ingest the partner files")]
+    OlderSchema { path: PathBuf, found: u32 },
     #[error("store at {path} has schema version {found}, newer than this outcomesd understands ({SCHEMA_VERSION}); upgrade outcomesd")]
     NewerSchema { path: PathBuf, found: u32 },
     #[error("store at {path} was built with HMAC key '{stored}' but key '{given}' is loaded; pseudonyms under different keys never match (see keys/README.md on rotation)")]
@@ -111,10 +117,11 @@ pub(crate) enum TreeId {
     Verdicts,
     Outbox,
     PullState,
+    Links,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 11] = [
+    pub(crate) const ALL: [TreeId; 12] = [
         TreeId::Events,
         TreeId::Identity,
         TreeId::Cases,
@@ -126,6 +133,7 @@ impl TreeId {
         TreeId::Verdicts,
         TreeId::Outbox,
         TreeId::PullState,
+        TreeId::Links,
     ];
 
     /// The sled tree name (part of the on-disk format).
@@ -142,6 +150,7 @@ impl TreeId {
             TreeId::Verdicts => "verdicts",
             TreeId::Outbox => "outbox",
             TreeId::PullState => "pull_state",
+            TreeId::Links => "links",
         }
     }
 }
@@ -437,6 +446,12 @@ impl Store {
                         found,
                     });
                 }
+                if found < SCHEMA_VERSION {
+                    return Err(StoreError::OlderSchema {
+                        path: self.trees.path().to_path_buf(),
+                        found,
+                    });
+                }
             }
             None => {
                 self.trees.write(
@@ -532,7 +547,8 @@ mod tests {
                 "meta",
                 "verdicts",
                 "outbox",
-                "pull_state"
+                "pull_state",
+                "links"
             ]
         );
         for (i, t) in TreeId::ALL.iter().enumerate() {
@@ -597,8 +613,20 @@ mod tests {
             events: &buf,
             cases: &[&case],
             claims: std::slice::from_ref(&claim),
+            links: &[LinkRecord {
+                row: 2,
+                person: 0,
+                rule: 0,
+                score: 0.0,
+                levels: Default::default(),
+                weights: [0; crate::ingest::matching::FIELDS],
+                repairs: 0,
+                dropped: 0,
+                household: None,
+            }],
         };
         s.write_delivery(rows, rec, &[1; 32]).unwrap();
+        assert_eq!(s.links().count(), 1);
         // A delivery that fails part-way and is swept.
         let Begin::Started(seq2) = s.begin("police", &[2; 32]).unwrap() else {
             panic!()

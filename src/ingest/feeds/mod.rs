@@ -630,7 +630,7 @@ mod tests {
         offence,Jane,Smith,2001-02-03,SR1 3AA,2015-06-01,,\r\n\
         arrest,John,Smith,1980-05-06,SR1 3AA,2015-07-09,Caution,\r\n\
         arrest,John,Smith,1980-05-06,SR1 3AA,2015-07-09,hanged,\r\n\
-        domestic_incident,Jane,Smith,2001-13-03,SR1 3AA,2015-08-10,,victim\r\n\
+        domestic_incident,,Smith,2001-13-13,,2015-08-10,,victim\r\n\
         offence,Jane,Smith,2001-02-03,SR1 3AA,2016-06-01,,\r\n";
 
     #[test]

@@ -1,0 +1,221 @@
+//! Blocking: which people a row is compared with.
+//!
+//! In: a row's [`Variant`] and strong ids. Out: blocking keys, each a
+//! 64-bit mix of keyed field tokens, and the people indexed under them.
+//!
+//! Promises: every key is built from keyed tokens only, so it is itself
+//! keyed; keys tolerate errors by leaving fields out (no key needs both dob
+//! and postcode, several need neither surname nor forename exactly); a key
+//! shared by more than [`MAX_BUCKET`] people is too common to be useful and
+//! stops growing, so one row is never compared with thousands.
+
+use std::collections::HashMap;
+
+use super::compare::Variant;
+
+/// People per key beyond which the key stops taking more.
+pub const MAX_BUCKET: usize = 48;
+
+/// Each kind of blocking key: the fields it joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum BlockKind {
+    Id = 1,
+    Fsd = 2,
+    Fd = 3,
+    Sd = 4,
+    Fsy = 5,
+    Fsp = 6,
+    Fsa = 7,
+    Fp = 8,
+    Sp = 9,
+    Dp = 10,
+    Nsd = 11,
+    Nsp = 12,
+    Phon = 13,
+    Fsdu = 14,
+    Isd = 15,
+    Isp = 16,
+}
+
+impl BlockKind {
+    pub const ALL: [BlockKind; 16] = [
+        BlockKind::Id,
+        BlockKind::Fsd,
+        BlockKind::Fd,
+        BlockKind::Sd,
+        BlockKind::Fsy,
+        BlockKind::Fsp,
+        BlockKind::Fsa,
+        BlockKind::Fp,
+        BlockKind::Sp,
+        BlockKind::Dp,
+        BlockKind::Nsd,
+        BlockKind::Nsp,
+        BlockKind::Phon,
+        BlockKind::Fsdu,
+        BlockKind::Isd,
+        BlockKind::Isp,
+    ];
+
+    /// The name the export's `rule` column uses: the fields the key joins
+    /// (f forename, s surname, d dob, y birth year, p postcode, a address,
+    /// n formal forename, i initial, du dob with day and month unordered).
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockKind::Id => "id",
+            BlockKind::Fsd => "fsd",
+            BlockKind::Fd => "fd",
+            BlockKind::Sd => "sd",
+            BlockKind::Fsy => "fsy",
+            BlockKind::Fsp => "fsp",
+            BlockKind::Fsa => "fsa",
+            BlockKind::Fp => "fp",
+            BlockKind::Sp => "sp",
+            BlockKind::Dp => "dp",
+            BlockKind::Nsd => "nsd",
+            BlockKind::Nsp => "nsp",
+            BlockKind::Phon => "phon",
+            BlockKind::Fsdu => "fsdu",
+            BlockKind::Isd => "isd",
+            BlockKind::Isp => "isp",
+        }
+    }
+
+    pub fn from_u8(v: u8) -> Option<BlockKind> {
+        BlockKind::ALL.iter().copied().find(|k| *k as u8 == v)
+    }
+}
+
+fn mix(kind: BlockKind, parts: &[u32]) -> u64 {
+    // splitmix64 over already-keyed tokens: collisions only add candidates,
+    // which scoring then rejects.
+    let mut h = (kind as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for &p in parts {
+        h ^= u64::from(p);
+        h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        h ^= h >> 31;
+    }
+    h
+}
+
+/// The blocking keys of a variant and a person's strong ids.
+pub fn keys(v: &Variant, ids: &[u64; 3], out: &mut Vec<(BlockKind, u64)>) {
+    out.clear();
+    for (i, &id) in ids.iter().enumerate() {
+        if id != 0 {
+            out.push((
+                BlockKind::Id,
+                mix(BlockKind::Id, &[i as u32, id as u32, (id >> 32) as u32]),
+            ));
+        }
+    }
+    use BlockKind as K;
+    let combos: [(K, [u32; 3]); 15] = [
+        (K::Fsd, [v.f, v.s, v.d]),
+        (K::Fd, [v.f, v.d, 1]),
+        (K::Sd, [v.s, v.d, 1]),
+        (K::Fsy, [v.f, v.s, v.y]),
+        (K::Fsp, [v.f, v.s, v.pc]),
+        (K::Fsa, [v.f, v.s, v.addr]),
+        (K::Fp, [v.f, v.pc, 1]),
+        (K::Sp, [v.s, v.pc, 1]),
+        (K::Dp, [v.d, v.pc, 1]),
+        (K::Nsd, [v.f_formal, v.s, v.d]),
+        (K::Nsp, [v.f_formal, v.s, v.pc]),
+        (K::Phon, [v.f_phon, v.s_phon, v.y]),
+        (K::Fsdu, [v.f, v.s, v.du]),
+        (K::Isd, [v.f_init, v.s, v.d]),
+        (K::Isp, [v.f_init, v.s, v.pc]),
+    ];
+    for (k, parts) in combos {
+        if parts.iter().all(|&p| p != 0) {
+            out.push((k, mix(k, &parts)));
+        }
+    }
+}
+
+/// Key -> people. Most keys name one person, so that case takes no
+/// allocation.
+#[derive(Debug, Default, Clone)]
+pub struct Index {
+    one: HashMap<u64, u32>,
+    many: HashMap<u64, Vec<u32>>,
+}
+
+const MANY: u32 = u32::MAX;
+
+impl Index {
+    pub fn insert(&mut self, key: u64, person: u32) {
+        match self.one.get(&key).copied() {
+            None => {
+                self.one.insert(key, person);
+            }
+            Some(p) if p == person => {}
+            Some(MANY) => {
+                let v = self.many.entry(key).or_default();
+                if v.len() < MAX_BUCKET && !v.contains(&person) {
+                    v.push(person);
+                }
+            }
+            Some(p) => {
+                self.one.insert(key, MANY);
+                self.many.insert(key, vec![p, person]);
+            }
+        }
+    }
+
+    pub fn get(&self, key: u64) -> &[u32] {
+        match self.one.get(&key) {
+            None => &[],
+            Some(&MANY) => self.many.get(&key).map_or(&[], Vec::as_slice),
+            Some(p) => std::slice::from_ref(p),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.one.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.one.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_holds_one_or_many_and_caps_buckets() {
+        let mut ix = Index::default();
+        ix.insert(1, 7);
+        ix.insert(1, 7);
+        assert_eq!(ix.get(1), &[7]);
+        ix.insert(1, 8);
+        assert_eq!(ix.get(1), &[7, 8]);
+        for p in 0..100 {
+            ix.insert(2, p);
+        }
+        assert_eq!(ix.get(2).len(), MAX_BUCKET);
+        assert!(ix.get(3).is_empty());
+    }
+
+    #[test]
+    fn keys_need_every_part_and_differ_by_kind() {
+        let v = Variant {
+            f: 5,
+            s: 6,
+            d: 7,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        keys(&v, &[0, 0, 0], &mut out);
+        let kinds: Vec<_> = out.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, [BlockKind::Fsd, BlockKind::Fd, BlockKind::Sd]);
+        let mut vals: Vec<_> = out.iter().map(|(_, h)| *h).collect();
+        vals.dedup();
+        assert_eq!(vals.len(), 3);
+    }
+}

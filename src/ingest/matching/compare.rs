@@ -1,0 +1,455 @@
+//! Comparison: one row's tokens against one person, field by field.
+//!
+//! In: a row's [`PersonTokens`] (or the compact [`Variant`] kept of an
+//! earlier row) and a person's variants. Out: a [`Comparison`], one
+//! [`Level`] per [`Field`].
+//!
+//! Promises: a level is computed from keyed tokens only (equal tokens, a
+//! shared one-deletion token, equal phonetic tokens); a field missing on
+//! either side is [`Level::Missing`] and carries no weight; a person known
+//! under several spellings, surnames or addresses is compared with the best
+//! of them, field by field.
+
+use crate::ingest::pseudonymise::{FieldToken, PersonTokens};
+
+/// The fields compared, in the order of [`Comparison::levels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Forename = 0,
+    Surname = 1,
+    Dob = 2,
+    Postcode = 3,
+    Address = 4,
+    Id = 5,
+}
+
+pub const FIELDS: usize = 6;
+pub const LEVELS: usize = 7;
+
+impl Field {
+    pub const ALL: [Field; FIELDS] = [
+        Field::Forename,
+        Field::Surname,
+        Field::Dob,
+        Field::Postcode,
+        Field::Address,
+        Field::Id,
+    ];
+
+    pub fn name(self) -> &'static str {
+        ["forename", "surname", "dob", "postcode", "address", "id"][self as usize]
+    }
+}
+
+/// How well one field agrees. The same seven levels serve every field; a
+/// field uses the ones that make sense for it (see [`Level::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Level {
+    /// Absent on either side: no evidence either way.
+    Missing = 0,
+    Exact = 1,
+    /// Forename: the same formal name (Bob, Robert) or one a short form of
+    /// the other (Nat, Nathaniel). Dob: day and month
+    /// swapped. Postcode: same district.
+    Close = 2,
+    /// Names and ids: one edit apart. Dob: two of year, month, day agree.
+    OneEdit = 3,
+    /// Names: same keyed phonetic code.
+    Phonetic = 4,
+    /// Forename: one side gave only an initial, and it agrees.
+    Initial = 5,
+    Differ = 6,
+}
+
+impl Level {
+    pub const ALL: [Level; LEVELS] = [
+        Level::Missing,
+        Level::Exact,
+        Level::Close,
+        Level::OneEdit,
+        Level::Phonetic,
+        Level::Initial,
+        Level::Differ,
+    ];
+
+    pub fn from_u8(v: u8) -> Level {
+        Level::ALL
+            .get(v as usize)
+            .copied()
+            .unwrap_or(Level::Missing)
+    }
+
+    /// What the level means for a field, as the export and explanations
+    /// print it.
+    pub fn name(self, f: Field) -> &'static str {
+        match (self, f) {
+            (Level::Missing, _) => "missing",
+            (Level::Exact, _) => "exact",
+            (Level::Close, Field::Forename) => "same_formal_or_short_form",
+            (Level::Close, Field::Dob) => "day_month_swapped",
+            (Level::Close, Field::Postcode) => "same_district",
+            (Level::Close, _) => "close",
+            (Level::OneEdit, Field::Dob) => "two_parts_agree",
+            (Level::OneEdit, _) => "one_edit",
+            (Level::Phonetic, _) => "sounds_alike",
+            (Level::Initial, _) => "initial_agrees",
+            (Level::Differ, _) => "differs",
+        }
+    }
+}
+
+/// Levels for every field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Comparison {
+    pub levels: [u8; FIELDS],
+}
+
+impl Comparison {
+    pub fn level(&self, f: Field) -> Level {
+        Level::from_u8(self.levels[f as usize])
+    }
+}
+
+/// What is kept of one spelling of a person: the row's field tokens, without
+/// strong ids (those live on the person). Tokens are 0 when absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variant {
+    pub f: FieldToken,
+    pub f_formal: FieldToken,
+    pub f_phon: FieldToken,
+    pub f_init: FieldToken,
+    pub f_near: Box<[FieldToken]>,
+    /// Forename short-form tokens: the whole name first, then its prefixes.
+    pub f_pre: Box<[FieldToken]>,
+    pub s: FieldToken,
+    pub s_phon: FieldToken,
+    pub s_init: FieldToken,
+    pub s_near: Box<[FieldToken]>,
+    pub d: FieldToken,
+    pub du: FieldToken,
+    pub dym: FieldToken,
+    pub dyd: FieldToken,
+    pub dmd: FieldToken,
+    pub pc: FieldToken,
+    pub district: FieldToken,
+    pub addr: FieldToken,
+    /// Year of birth, in clear like the month (kept for age rules anyway).
+    pub y: u32,
+}
+
+impl Variant {
+    pub fn of(t: &PersonTokens) -> Variant {
+        let mut v = Variant::default();
+        if let Some(f) = &t.forename {
+            v.f_init = f.initial;
+            if !f.is_initial {
+                v.f = f.exact;
+                v.f_formal = f.formal;
+                v.f_phon = f.phonetic;
+                v.f_near = f.near.clone().into_boxed_slice();
+                v.f_pre = f.prefixes.clone().into_boxed_slice();
+            }
+        }
+        if let Some(s) = &t.surname {
+            v.s = s.exact;
+            v.s_init = s.initial;
+            v.s_phon = s.phonetic;
+            v.s_near = s.near.clone().into_boxed_slice();
+        }
+        if let Some(d) = &t.dob {
+            (v.d, v.du, v.dym, v.dyd, v.dmd) = (d.full, d.unordered, d.ym, d.yd, d.md);
+        }
+        if let Some((y, _)) = t.birth {
+            v.y = y as u32;
+        }
+        v.pc = t.postcode;
+        v.district = t.district;
+        v.addr = t.address_field;
+        v
+    }
+
+    /// True when every field this variant has, `other` has with the same
+    /// token: keeping this variant as well would add nothing.
+    pub fn covered_by(&self, other: &Variant) -> bool {
+        let same = |a: u32, b: u32| a == 0 || a == b;
+        same(self.f_init, other.f_init)
+            && same(self.f, other.f)
+            && same(self.s, other.s)
+            && same(self.d, other.d)
+            && same(self.pc, other.pc)
+            && same(self.addr, other.addr)
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        for t in [
+            self.f,
+            self.f_formal,
+            self.f_phon,
+            self.f_init,
+            self.s,
+            self.s_phon,
+            self.s_init,
+            self.d,
+            self.du,
+            self.dym,
+            self.dyd,
+            self.dmd,
+            self.pc,
+            self.district,
+            self.addr,
+            self.y,
+        ] {
+            out.extend_from_slice(&t.to_be_bytes());
+        }
+        for near in [&self.f_near, &self.s_near, &self.f_pre] {
+            out.push(near.len() as u8);
+            for t in near.iter() {
+                out.extend_from_slice(&t.to_be_bytes());
+            }
+        }
+    }
+
+    /// Decodes one variant; returns it and the bytes it used.
+    pub fn decode(b: &[u8]) -> Option<(Variant, usize)> {
+        let u = |i: usize| -> Option<u32> {
+            Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?))
+        };
+        let mut t = [0u32; 16];
+        for (i, slot) in t.iter_mut().enumerate() {
+            *slot = u(i * 4)?;
+        }
+        let mut at = 64;
+        let near = |at: &mut usize| -> Option<Box<[u32]>> {
+            let n = *b.get(*at)? as usize;
+            *at += 1;
+            let v: Option<Vec<u32>> = (0..n).map(|i| u(*at + i * 4)).collect();
+            *at += n * 4;
+            v.map(Vec::into_boxed_slice)
+        };
+        let f_near = near(&mut at)?;
+        let s_near = near(&mut at)?;
+        let f_pre = near(&mut at)?;
+        let [f, f_formal, f_phon, f_init, s, s_phon, s_init, d, du, dym, dyd, dmd, pc, district, addr, y] =
+            t;
+        Some((
+            Variant {
+                f,
+                f_formal,
+                f_phon,
+                f_init,
+                f_near,
+                f_pre,
+                s,
+                s_phon,
+                s_init,
+                s_near,
+                d,
+                du,
+                dym,
+                dyd,
+                dmd,
+                pc,
+                district,
+                addr,
+                y,
+            },
+            at,
+        ))
+    }
+}
+
+fn shares(a: &[u32], b: &[u32]) -> bool {
+    // Both sorted and short: a merge walk.
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    false
+}
+
+/// One forename is a short form (prefix of three letters or more) of the
+/// other: Nat and Nathaniel, Sam and Samantha.
+fn short_form(r: &Variant, p: &Variant) -> bool {
+    match (r.f_pre.first(), p.f_pre.first()) {
+        (Some(a), Some(b)) => p.f_pre[1..].contains(a) || r.f_pre[1..].contains(b),
+        _ => false,
+    }
+}
+
+fn forename(r: &Variant, p: &Variant) -> Level {
+    if r.f_init == 0 || p.f_init == 0 {
+        return Level::Missing;
+    }
+    if r.f == 0 || p.f == 0 {
+        // One side gave only an initial.
+        return if r.f_init == p.f_init {
+            Level::Initial
+        } else {
+            Level::Differ
+        };
+    }
+    if r.f == p.f {
+        Level::Exact
+    } else if (r.f_formal != 0 && r.f_formal == p.f_formal) || short_form(r, p) {
+        Level::Close
+    } else if shares(&r.f_near, &p.f_near) {
+        Level::OneEdit
+    } else if r.f_phon != 0 && r.f_phon == p.f_phon {
+        Level::Phonetic
+    } else {
+        Level::Differ
+    }
+}
+
+fn surname(r: &Variant, p: &Variant) -> Level {
+    if r.s == 0 || p.s == 0 {
+        Level::Missing
+    } else if r.s == p.s {
+        Level::Exact
+    } else if shares(&r.s_near, &p.s_near) {
+        Level::OneEdit
+    } else if r.s_phon != 0 && r.s_phon == p.s_phon {
+        Level::Phonetic
+    } else {
+        Level::Differ
+    }
+}
+
+fn dob(r: &Variant, p: &Variant) -> Level {
+    if r.d == 0 || p.d == 0 {
+        Level::Missing
+    } else if r.d == p.d {
+        Level::Exact
+    } else if r.du == p.du {
+        Level::Close
+    } else if r.dym == p.dym || r.dyd == p.dyd || r.dmd == p.dmd {
+        Level::OneEdit
+    } else {
+        Level::Differ
+    }
+}
+
+fn postcode(r: &Variant, p: &Variant) -> Level {
+    if r.pc == 0 || p.pc == 0 {
+        Level::Missing
+    } else if r.pc == p.pc {
+        Level::Exact
+    } else if r.district == p.district {
+        Level::Close
+    } else {
+        Level::Differ
+    }
+}
+
+fn address(r: &Variant, p: &Variant) -> Level {
+    if r.addr == 0 || p.addr == 0 {
+        Level::Missing
+    } else if r.addr == p.addr {
+        Level::Exact
+    } else {
+        Level::Differ
+    }
+}
+
+/// Strong ids: exact when any type both carry agrees, differs when every
+/// type both carry disagrees, missing when they share no type.
+pub fn ids(r: &[u64; 3], p: &[u64; 3]) -> Level {
+    let mut level = Level::Missing;
+    for (a, b) in r.iter().zip(p) {
+        if *a == 0 || *b == 0 {
+            continue;
+        }
+        if a == b {
+            return Level::Exact;
+        }
+        level = Level::Differ;
+    }
+    level
+}
+
+/// Field levels of a row against one variant (ids left missing).
+pub fn compare(r: &Variant, p: &Variant) -> Comparison {
+    let mut c = Comparison::default();
+    c.levels[Field::Forename as usize] = forename(r, p) as u8;
+    c.levels[Field::Surname as usize] = surname(r, p) as u8;
+    c.levels[Field::Dob as usize] = dob(r, p) as u8;
+    c.levels[Field::Postcode as usize] = postcode(r, p) as u8;
+    c.levels[Field::Address as usize] = address(r, p) as u8;
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::pseudonymise::{Pseudonymiser, RawIdentity};
+    use crate::keys::HmacKey;
+
+    fn v(f: &str, s: &str, dob: &str, pc: &str) -> Variant {
+        let p = Pseudonymiser::new(&HmacKey::from_bytes("t", [3u8; 32]));
+        let raw = RawIdentity {
+            forename: f,
+            surname: s,
+            dob,
+            postcode: pc,
+            address: if pc.is_empty() { "" } else { "1 High St" },
+            ..Default::default()
+        };
+        Variant::of(&p.pseudonymise(&raw, &mut String::new()).unwrap())
+    }
+
+    #[test]
+    fn levels_follow_the_kind_of_difference() {
+        let base = v("Jonathan", "Smith", "2001-02-03", "SR1 3AA");
+        let lv = |o: &Variant| compare(o, &base);
+        let c = lv(&v("Jonathon", "Smyth", "2001-03-02", "SR1 4BB"));
+        assert_eq!(c.level(Field::Forename), Level::OneEdit);
+        assert_eq!(c.level(Field::Surname), Level::OneEdit);
+        assert_eq!(c.level(Field::Dob), Level::Close);
+        assert_eq!(c.level(Field::Postcode), Level::Close);
+        assert_eq!(c.level(Field::Address), Level::Exact);
+        let c = lv(&v("J", "Smith", "1999-02-03", ""));
+        assert_eq!(c.level(Field::Forename), Level::Initial);
+        assert_eq!(c.level(Field::Dob), Level::OneEdit);
+        assert_eq!(c.level(Field::Postcode), Level::Missing);
+        let c = lv(&v("Mary", "Jones", "1980-07-09", "NE1 1AA"));
+        for f in [Field::Forename, Field::Surname, Field::Dob, Field::Postcode] {
+            assert_eq!(c.level(f), Level::Differ, "{}", f.name());
+        }
+        let fore = |a, b| {
+            compare(
+                &v(a, "Lee", "2001-02-03", ""),
+                &v(b, "Lee", "2001-02-03", ""),
+            )
+            .level(Field::Forename)
+        };
+        assert_eq!(fore("Bob", "Robert"), Level::Close);
+        assert_eq!(fore("Nat", "Nathaniel"), Level::Close);
+        assert_eq!(fore("Nathaniel", "Nat"), Level::Close);
+        assert_eq!(fore("Jack", "James"), Level::Differ);
+    }
+
+    #[test]
+    fn ids_exact_differ_or_missing() {
+        assert_eq!(ids(&[1, 0, 0], &[1, 5, 0]), Level::Exact);
+        assert_eq!(ids(&[1, 0, 0], &[2, 0, 0]), Level::Differ);
+        assert_eq!(ids(&[1, 0, 0], &[0, 2, 0]), Level::Missing);
+    }
+
+    #[test]
+    fn variants_round_trip_and_cover() {
+        let a = v("Jonathan", "Smith", "2001-02-03", "SR1 3AA");
+        let mut b = Vec::new();
+        a.encode(&mut b);
+        let (back, used) = Variant::decode(&b).unwrap();
+        assert_eq!((back.clone(), used), (a.clone(), b.len()));
+        assert!(Variant::decode(&b[..b.len() - 1]).is_none());
+        let partial = v("Jonathan", "Smith", "2001-02-03", "");
+        assert!(partial.covered_by(&a));
+        assert!(!a.covered_by(&partial));
+    }
+}

@@ -1,0 +1,158 @@
+//! The matcher's changes for one delivery, as the store's identity log keeps
+//! them.
+//!
+//! In: what `resolve` changed. Out: bytes (one tag byte per entry, then
+//! big-endian fields), and back into a [`Matcher`] by replay.
+//!
+//! Promises: replaying the deltas of the committed deliveries in order
+//! rebuilds the matcher they left, model included; blocking keys and token
+//! counts are derived from the variants on replay, never stored twice.
+
+use super::compare::Variant;
+use super::model::Model;
+use super::{IdKind, Matcher, PersonId};
+use crate::ingest::pseudonymise::Token;
+
+/// Index changes made while matching one delivery, for the store to persist.
+#[derive(Debug, Default)]
+pub struct Delta {
+    pub new_persons: Vec<(PersonId, Option<(i32, u32)>)>,
+    pub new_ids: Vec<(PersonId, IdKind, Token)>,
+    pub births: Vec<(PersonId, (i32, u32))>,
+    /// (from, into): `from` is the same person as `into` from now on.
+    pub merges: Vec<(PersonId, PersonId)>,
+    /// Household links: (address token, person).
+    pub addresses: Vec<(Token, PersonId)>,
+    /// New spellings of a person, kept for comparison.
+    pub variants: Vec<(PersonId, Variant)>,
+    /// The model re-estimated for this delivery, if it was.
+    pub model: Option<Model>,
+}
+
+/// A damaged identity log entry.
+#[derive(Debug, thiserror::Error)]
+#[error("identity log entry is truncated or has an unknown tag at byte {0}")]
+pub struct DecodeError(pub usize);
+
+const NEW_PERSON: u8 = 1;
+const ID: u8 = 4;
+const BIRTH: u8 = 5;
+const MERGE: u8 = 6;
+const ADDRESS: u8 = 7;
+const VARIANT: u8 = 8;
+const MODEL: u8 = 9;
+
+impl Delta {
+    pub fn is_empty(&self) -> bool {
+        self.new_persons.is_empty()
+            && self.new_ids.is_empty()
+            && self.births.is_empty()
+            && self.merges.is_empty()
+            && self.addresses.is_empty()
+            && self.variants.is_empty()
+            && self.model.is_none()
+    }
+
+    /// Serialises the delta in replay order: the model first (it governs
+    /// what follows only at match time, but replay order keeps it simple),
+    /// then people before anything that names them.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.new_persons.len() * 12 + self.variants.len() * 120);
+        if let Some(m) = &self.model {
+            out.push(MODEL);
+            m.encode(&mut out);
+        }
+        for (p, b) in &self.new_persons {
+            out.push(NEW_PERSON);
+            out.extend_from_slice(&p.to_be_bytes());
+            push_birth(&mut out, *b);
+        }
+        for (p, v) in &self.variants {
+            out.push(VARIANT);
+            out.extend_from_slice(&p.to_be_bytes());
+            v.encode(&mut out);
+        }
+        for (p, k, t) in &self.new_ids {
+            out.push(ID);
+            out.extend_from_slice(&p.to_be_bytes());
+            out.push(*k as u8);
+            out.extend_from_slice(t);
+        }
+        for (p, b) in &self.births {
+            out.push(BIRTH);
+            out.extend_from_slice(&p.to_be_bytes());
+            push_birth(&mut out, Some(*b));
+        }
+        for (from, into) in &self.merges {
+            out.push(MERGE);
+            out.extend_from_slice(&from.to_be_bytes());
+            out.extend_from_slice(&into.to_be_bytes());
+        }
+        for (t, p) in &self.addresses {
+            out.push(ADDRESS);
+            out.extend_from_slice(t);
+            out.extend_from_slice(&p.to_be_bytes());
+        }
+        out
+    }
+}
+
+fn push_birth(out: &mut Vec<u8>, b: Option<(i32, u32)>) {
+    let (y, m) = b.map_or((0i16, 0u8), |(y, m)| (y as i16, m as u8));
+    out.extend_from_slice(&y.to_be_bytes());
+    out.push(m);
+}
+
+/// Byte length of the entry starting at `bytes[i]` (tag included).
+pub fn entry_len(bytes: &[u8], i: usize) -> Option<usize> {
+    let fixed = match *bytes.get(i)? {
+        NEW_PERSON | BIRTH => 11,
+        ID => 25,
+        MERGE => 16,
+        ADDRESS => 24,
+        MODEL => Model::ENCODED_LEN,
+        VARIANT => 8 + Variant::decode(bytes.get(i + 9..)?)?.1,
+        _ => return None,
+    };
+    (i + 1 + fixed <= bytes.len()).then_some(1 + fixed)
+}
+
+impl Matcher {
+    /// Replays an encoded [`Delta`] (from the store's identity log).
+    pub fn apply_encoded(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        let u64at = |b: &[u8], i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap());
+        let birth = |b: &[u8], i: usize| {
+            let y = i16::from_be_bytes([b[i], b[i + 1]]);
+            (y != 0).then_some((i32::from(y), u32::from(b[i + 2])))
+        };
+        let mut i = 0;
+        while i < bytes.len() {
+            let len = entry_len(bytes, i).ok_or(DecodeError(i))?;
+            let b = &bytes[i + 1..i + len];
+            match bytes[i] {
+                NEW_PERSON | BIRTH => {
+                    let p = u64at(b, 0);
+                    self.ensure_person(p);
+                    self.set_birth(p, birth(b, 8));
+                }
+                ID => {
+                    let kind = IdKind::from_u8(b[8]).ok_or(DecodeError(i))?;
+                    let t: Token = b[9..25].try_into().unwrap();
+                    self.set_id(u64at(b, 0), kind, super::id64(&t));
+                }
+                MERGE => self.set_merge(u64at(b, 0), u64at(b, 8)),
+                ADDRESS => {
+                    self.set_address(b[..16].try_into().unwrap(), u64at(b, 16));
+                }
+                VARIANT => {
+                    let (v, _) = Variant::decode(&b[8..]).ok_or(DecodeError(i))?;
+                    self.add_variant(u64at(b, 0), v);
+                }
+                MODEL => self.model = Model::decode(b).ok_or(DecodeError(i))?,
+                _ => return Err(DecodeError(i)),
+            }
+            i += len;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,923 @@
+//! Matching: records to people, by evidence weighed field by field.
+//!
+//! In: a row's [`PersonTokens`]. Out: a [`Link`]: the [`PersonId`] it
+//! belongs to, the blocking key that found it, its score and each field's
+//! comparison level and weight; and a [`Delta`] of changes for the store to
+//! persist with the delivery.
+//!
+//! How (Fellegi-Sunter over keyed tokens):
+//! 1. `blocking` finds candidates: people sharing any of sixteen keys, none
+//!    of which needs both dob and postcode (see [`BlockKind`]);
+//! 2. `compare` gives each field a level (exact, one edit, sounds alike,
+//!    partial dob, missing, differs) against the person's best spelling;
+//! 3. `model` turns levels into weights (m by EM on the council's own pairs,
+//!    u from its own token frequencies) and sets the threshold;
+//! 4. the row goes to its single best candidate at or above the threshold.
+//!
+//! Promises:
+//! * a strong id that differs, or differs by a typo, is a weight, not a
+//!   veto; two strong ids of one type never end up on one person;
+//! * household members stay apart: a forename that differs outright, or a
+//!   dob that differs outright, rules a candidate out unless a strong id
+//!   agrees exactly (both never do), whatever the address and surname say;
+//! * two candidates within [`AMBIGUITY_BITS`] of each other that are not
+//!   themselves one person leave the row unlinked (rule `ambiguous`), never
+//!   guessed; if they are one person (their own records agree above the
+//!   threshold) they are merged;
+//! * matching never sees a raw identifier, only keyed tokens;
+//! * results depend only on the order rows arrive in, never on timing.
+
+pub mod blocking;
+pub mod compare;
+mod delta;
+pub mod model;
+
+use std::collections::HashMap;
+
+use crate::ingest::pseudonymise::{PersonTokens, Token};
+pub use blocking::BlockKind;
+use blocking::Index;
+pub use compare::{Comparison, Field, Level, Variant, FIELDS};
+pub use delta::{entry_len, DecodeError, Delta};
+use model::{Agreed, Model, TokenCounts};
+
+/// An internal person number; never derived from an identifier.
+pub type PersonId = u64;
+
+/// A person keeps at most this many spellings (variants) for comparison.
+pub const MAX_VARIANTS: usize = 4;
+/// Two candidates closer than this (bits) are too close to choose between.
+pub const AMBIGUITY_BITS: f64 = 3.0;
+
+/// Strong identifier types a person can carry at most one of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum IdKind {
+    Nhs = 1,
+    Ni = 2,
+    Upn = 3,
+}
+
+impl IdKind {
+    pub fn from_u8(v: u8) -> Option<IdKind> {
+        match v {
+            1 => Some(IdKind::Nhs),
+            2 => Some(IdKind::Ni),
+            3 => Some(IdKind::Upn),
+            _ => None,
+        }
+    }
+}
+
+/// How a row was placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// No candidate at all: a new person.
+    New,
+    /// Candidates, none at the threshold: a new person.
+    Weak,
+    /// Two candidates too close to choose between: a new person.
+    Ambiguous,
+    /// Linked to the best candidate, found by this blocking key.
+    Linked(BlockKind),
+}
+
+impl Rule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::New => "new",
+            Rule::Weak => "new_weak",
+            Rule::Ambiguous => "new_ambiguous",
+            Rule::Linked(k) => k.name(),
+        }
+    }
+
+    pub fn is_new(self) -> bool {
+        !matches!(self, Rule::Linked(_))
+    }
+
+    pub fn to_u8(self) -> u8 {
+        match self {
+            Rule::New => 0,
+            Rule::Weak => 100,
+            Rule::Ambiguous => 101,
+            Rule::Linked(k) => k as u8,
+        }
+    }
+
+    pub fn from_u8(v: u8) -> Option<Rule> {
+        match v {
+            0 => Some(Rule::New),
+            100 => Some(Rule::Weak),
+            101 => Some(Rule::Ambiguous),
+            k => BlockKind::from_u8(k).map(Rule::Linked),
+        }
+    }
+}
+
+/// Where a row went, and why: what the store keeps per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub person: PersonId,
+    pub rule: Rule,
+    /// Total weight (bits) against the chosen person; for a new person, the
+    /// best candidate's, or 0 with none.
+    pub score: f32,
+    pub levels: Comparison,
+    pub weights: [f32; FIELDS],
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonState {
+    /// Strong ids (first 64 bits of the token; 0 = none), [`IdKind`] order.
+    pub ids: [u64; 3],
+    /// Year and month of birth.
+    pub birth: Option<(i32, u32)>,
+    pub variants: Vec<Variant>,
+}
+
+fn id64(t: &Token) -> u64 {
+    u64::from_be_bytes(t[..8].try_into().expect("16 bytes")).max(1)
+}
+
+/// A scored candidate.
+#[derive(Debug, Clone)]
+struct Scored {
+    person: PersonId,
+    kind: BlockKind,
+    levels: Comparison,
+    weights: [f64; FIELDS],
+    total: f64,
+}
+
+/// The matcher's whole state, rebuilt from the store at start.
+#[derive(Debug, Default, Clone)]
+pub struct Matcher {
+    index: Index,
+    persons: Vec<PersonState>,
+    parent: Vec<PersonId>,
+    live: usize,
+    households: HashMap<Token, Vec<PersonId>>,
+    /// Canonical person -> every id merged into it (only for merged people),
+    /// so a family's events are found without scanning every person.
+    merged: HashMap<PersonId, Vec<PersonId>>,
+    counts: TokenCounts,
+    model: Model,
+    keys_buf: Vec<(BlockKind, u64)>,
+}
+
+impl Matcher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn person_count(&self) -> usize {
+        self.persons.len()
+    }
+
+    /// Distinct people after merges.
+    pub fn canonical_count(&self) -> usize {
+        self.live
+    }
+
+    pub fn person(&self, p: PersonId) -> Option<&PersonState> {
+        self.persons.get(self.canonical(p) as usize)
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Blocking keys held (for memory figures).
+    pub fn key_count(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The surviving id of a person after merges.
+    pub fn canonical(&self, mut p: PersonId) -> PersonId {
+        while let Some(&q) = self.parent.get(p as usize) {
+            if q == p {
+                break;
+            }
+            p = q;
+        }
+        p
+    }
+
+    /// Every stored id that is now the same person as `p` (including `p`).
+    pub fn members(&self, p: PersonId) -> Vec<PersonId> {
+        let c = self.canonical(p);
+        match self.merged.get(&c) {
+            Some(v) => v.clone(),
+            None => vec![c],
+        }
+    }
+
+    /// People linked to a household address token.
+    pub fn household(&self, t: &Token) -> &[PersonId] {
+        self.households.get(t).map_or(&[], Vec::as_slice)
+    }
+
+    // ---- state changes, shared by matching and replay ----
+
+    /// Makes sure person `p` exists (replay, and tests that score by hand).
+    pub fn load_person(&mut self, p: PersonId, birth: Option<(i32, u32)>) {
+        self.ensure_person(p);
+        self.set_birth(p, birth);
+    }
+
+    fn ensure_person(&mut self, p: PersonId) {
+        let i = p as usize;
+        if self.persons.len() <= i {
+            self.live += i + 1 - self.persons.len();
+            self.persons.resize(i + 1, PersonState::default());
+            let start = self.parent.len() as PersonId;
+            self.parent.extend(start..=p);
+        }
+    }
+
+    fn set_birth(&mut self, p: PersonId, birth: Option<(i32, u32)>) {
+        self.ensure_person(p);
+        if let Some(b) = birth {
+            self.persons[p as usize].birth.get_or_insert(b);
+        }
+    }
+
+    fn set_id(&mut self, p: PersonId, k: IdKind, t: u64) {
+        self.ensure_person(p);
+        let slot = &mut self.persons[p as usize].ids[k as usize - 1];
+        if *slot == 0 {
+            *slot = t;
+            let mut ids = [0; 3];
+            ids[k as usize - 1] = t;
+            blocking::keys(&Variant::default(), &ids, &mut self.keys_buf);
+            for (_, key) in self.keys_buf.drain(..) {
+                self.index.insert(key, p as u32);
+            }
+        }
+    }
+
+    fn add_variant(&mut self, p: PersonId, v: Variant) {
+        self.ensure_person(p);
+        let person = &self.persons[p as usize];
+        let seen = |f: fn(&Variant) -> u32| person.variants.iter().any(|o| f(o) == f(&v));
+        self.counts.add(
+            if seen(|o| o.f) { 0 } else { v.f },
+            if seen(|o| o.s) { 0 } else { v.s },
+            if seen(|o| o.pc) { 0 } else { v.pc },
+        );
+        blocking::keys(&v, &[0; 3], &mut self.keys_buf);
+        for (_, key) in self.keys_buf.drain(..) {
+            self.index.insert(key, p as u32);
+        }
+        self.persons[p as usize].variants.push(v);
+    }
+
+    fn set_merge(&mut self, from: PersonId, into: PersonId) {
+        self.ensure_person(from.max(into));
+        let (from, into) = (self.canonical(from), self.canonical(into));
+        if from == into {
+            return;
+        }
+        self.parent[from as usize] = into;
+        self.live -= 1;
+        let moved = self.merged.remove(&from).unwrap_or_else(|| vec![from]);
+        let entry = self.merged.entry(into).or_insert_with(|| vec![into]);
+        for q in moved {
+            if !entry.contains(&q) {
+                entry.push(q);
+            }
+        }
+        // The survivor compares with the merged person's spellings too.
+        let src = std::mem::take(&mut self.persons[from as usize].variants);
+        let dst = &mut self.persons[into as usize];
+        for v in src {
+            if dst.variants.len() < MAX_VARIANTS && !dst.variants.iter().any(|o| v.covered_by(o)) {
+                dst.variants.push(v);
+            }
+        }
+        let ids = self.persons[from as usize].ids;
+        for (i, t) in ids.iter().enumerate() {
+            let slot = &mut self.persons[into as usize].ids[i];
+            if *slot == 0 {
+                *slot = *t;
+            }
+        }
+        if let Some(b) = self.persons[from as usize].birth {
+            self.persons[into as usize].birth.get_or_insert(b);
+        }
+    }
+
+    fn set_address(&mut self, t: Token, p: PersonId) -> bool {
+        let v = self.households.entry(t).or_default();
+        if v.contains(&p) {
+            return false;
+        }
+        v.push(p);
+        true
+    }
+
+    // ---- matching ----
+
+    fn row_ids(t: &PersonTokens) -> [u64; 3] {
+        [t.nhs, t.ni, t.upn].map(|o| o.as_ref().map_or(0, id64))
+    }
+
+    /// Candidates for a row: canonical people under any of its keys, each
+    /// with the first (strongest) key that found it.
+    fn candidates(&mut self, v: &Variant, ids: &[u64; 3]) -> Vec<(PersonId, BlockKind)> {
+        let mut keys = std::mem::take(&mut self.keys_buf);
+        blocking::keys(v, ids, &mut keys);
+        let mut out: Vec<(PersonId, BlockKind)> = Vec::new();
+        for (kind, key) in &keys {
+            for &p in self.index.get(*key) {
+                let c = self.canonical(PersonId::from(p));
+                if !out.iter().any(|(q, _)| *q == c) {
+                    out.push((c, *kind));
+                }
+            }
+        }
+        self.keys_buf = keys;
+        out
+    }
+
+    /// Levels of a row against a person: per field the best over the
+    /// person's spellings.
+    fn levels(&self, v: &Variant, ids: &[u64; 3], p: PersonId) -> Comparison {
+        let person = &self.persons[p as usize];
+        let mut best = Comparison::default();
+        for pv in &person.variants {
+            let c = compare::compare(v, pv);
+            for f in 0..FIELDS {
+                let (a, b) = (best.levels[f], c.levels[f]);
+                // Lower is better among present levels; missing loses to any.
+                if a == 0 || (b != 0 && b < a) {
+                    best.levels[f] = b;
+                }
+            }
+        }
+        best.levels[Field::Id as usize] = compare::ids(ids, &person.ids) as u8;
+        best
+    }
+
+    /// Household guard: an outright different forename or dob rules a
+    /// candidate out unless a strong id agrees; both differing, always.
+    fn ruled_out(c: &Comparison) -> bool {
+        let f_differs = c.level(Field::Forename) == Level::Differ;
+        let d_differs = c.level(Field::Dob) == Level::Differ;
+        let id_exact = c.level(Field::Id) == Level::Exact;
+        (f_differs && d_differs) || ((f_differs || d_differs) && !id_exact)
+    }
+
+    fn score(&self, v: &Variant, c: &Comparison) -> ([f64; FIELDS], f64) {
+        let agreed = Agreed {
+            forename: v.f,
+            surname: v.s,
+            postcode: v.pc,
+        };
+        self.model.score(c, &agreed, &self.counts, self.live)
+    }
+
+    fn scored(&mut self, v: &Variant, ids: &[u64; 3]) -> Vec<Scored> {
+        let cands = self.candidates(v, ids);
+        let mut out: Vec<Scored> = cands
+            .into_iter()
+            .map(|(person, kind)| {
+                let levels = self.levels(v, ids, person);
+                let (weights, total) = self.score(v, &levels);
+                Scored {
+                    person,
+                    kind,
+                    levels,
+                    weights,
+                    total,
+                }
+            })
+            .collect();
+        // Best first; ties by person number, so the order is deterministic.
+        out.sort_by(|a, b| b.total.total_cmp(&a.total).then(a.person.cmp(&b.person)));
+        out
+    }
+
+    /// Adds the level patterns of a row's candidate pairs to `patterns`, for
+    /// [`Matcher::train`]. Changes nothing.
+    pub fn observe(&mut self, t: &PersonTokens, patterns: &mut HashMap<Comparison, u32>) {
+        let v = Variant::of(t);
+        let ids = Self::row_ids(t);
+        for (p, _) in self.candidates(&v, &ids) {
+            *patterns.entry(self.levels(&v, &ids, p)).or_default() += 1;
+        }
+    }
+
+    /// Re-estimates the model from observed patterns; the new model goes in
+    /// the delta so a rebuilt matcher uses the same one.
+    pub fn train(&mut self, patterns: &HashMap<Comparison, u32>, delta: &mut Delta) -> bool {
+        let mut m = self.model.clone();
+        if m.train(patterns, Self::ruled_out).is_some() {
+            self.model = m.clone();
+            delta.model = Some(m);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether two people's own records say they are one person: some
+    /// spelling of one scores at the threshold against the other, neither
+    /// ruled out nor carrying a different strong id.
+    fn same_person(&self, a: PersonId, b: PersonId) -> bool {
+        let (a, b) = (self.canonical(a), self.canonical(b));
+        let (pa, pb) = (&self.persons[a as usize], &self.persons[b as usize]);
+        let t = Model::threshold(self.live);
+        pa.variants.iter().any(|va| {
+            let c = self.levels(va, &pa.ids, b);
+            !Self::ruled_out(&c)
+                && compare::ids(&pa.ids, &pb.ids) != Level::Differ
+                && self.score(va, &c).1 >= t
+        })
+    }
+
+    /// Finds (or creates) the person a row belongs to and records what changed.
+    pub fn resolve(&mut self, t: &PersonTokens, delta: &mut Delta) -> Link {
+        let v = Variant::of(t);
+        let ids = Self::row_ids(t);
+        let threshold = Model::threshold(self.live);
+        let scored = self.scored(&v, &ids);
+        let eligible: Vec<&Scored> = scored
+            .iter()
+            .filter(|s| !Self::ruled_out(&s.levels) && s.total >= threshold)
+            .collect();
+        let mut rule = if scored.is_empty() {
+            Rule::New
+        } else {
+            Rule::Weak
+        };
+        let mut chosen: Option<&Scored> = None;
+        if let Some(&best) = eligible.first() {
+            rule = Rule::Linked(best.kind);
+            chosen = Some(best);
+            // A close second that is not the same person makes the row
+            // ambiguous: it is left unlinked rather than guessed.
+            if let Some(second) = eligible.get(1) {
+                if best.total - second.total < AMBIGUITY_BITS
+                    && !self.same_person(best.person, second.person)
+                {
+                    rule = Rule::Ambiguous;
+                    chosen = None;
+                }
+            }
+        }
+        let reported = chosen.or(scored.first());
+        let (score, levels, weights) = reported
+            .map_or((0.0, Comparison::default(), [0.0; FIELDS]), |s| {
+                (s.total as f32, s.levels, s.weights.map(|w| w as f32))
+            });
+        let p = match chosen {
+            Some(s) => self.canonical(s.person),
+            None => {
+                let p = self.persons.len() as PersonId;
+                self.ensure_person(p);
+                self.set_birth(p, t.birth);
+                delta.new_persons.push((p, t.birth));
+                p
+            }
+        };
+        self.learn(p, t, v, ids, delta);
+        if chosen.is_some() {
+            // With what this row taught, other candidates may now prove to
+            // be the same person (a row that bridges two records of one).
+            for other in eligible.iter().skip(1) {
+                let q = self.canonical(other.person);
+                if q != p && self.same_person(p, q) {
+                    self.set_merge(q, p);
+                    delta.merges.push((q, p));
+                }
+            }
+        }
+        Link {
+            person: p,
+            rule,
+            score,
+            levels,
+            weights,
+        }
+    }
+
+    /// Registers what a row taught us about its person.
+    fn learn(
+        &mut self,
+        p: PersonId,
+        t: &PersonTokens,
+        v: Variant,
+        ids: [u64; 3],
+        delta: &mut Delta,
+    ) {
+        let row_ids = [t.nhs, t.ni, t.upn];
+        for (i, kind) in [IdKind::Nhs, IdKind::Ni, IdKind::Upn]
+            .into_iter()
+            .enumerate()
+        {
+            let (Some(tok), id) = (row_ids[i], ids[i]) else {
+                continue;
+            };
+            if self.persons[p as usize].ids[i] != 0 {
+                continue; // the person has one of this type already
+            }
+            // An id another person already carries is not taken over.
+            let mut only = [0; 3];
+            only[i] = id;
+            blocking::keys(&Variant::default(), &only, &mut self.keys_buf);
+            let key = self.keys_buf[0].1;
+            let taken = self
+                .index
+                .get(key)
+                .iter()
+                .any(|&q| self.canonical(PersonId::from(q)) != p);
+            if !taken {
+                self.set_id(p, kind, id);
+                delta.new_ids.push((p, kind, tok));
+            }
+        }
+        if self.persons[p as usize].birth.is_none() {
+            if let Some(b) = t.birth {
+                self.set_birth(p, Some(b));
+                delta.births.push((p, b));
+            }
+        }
+        let person = &self.persons[p as usize];
+        if person.variants.len() < MAX_VARIANTS && !person.variants.iter().any(|o| v.covered_by(o))
+        {
+            delta.variants.push((p, v.clone()));
+            self.add_variant(p, v);
+        }
+        if let Some(a) = t.address {
+            if self.set_address(a, p) {
+                delta.addresses.push((a, p));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::pseudonymise::{Pseudonymiser, RawIdentity};
+    use crate::keys::HmacKey;
+
+    #[derive(Default, Clone, Copy)]
+    struct R<'a> {
+        f: &'a str,
+        s: &'a str,
+        dob: &'a str,
+        pc: &'a str,
+        addr: &'a str,
+        nhs: &'a str,
+        upn: &'a str,
+    }
+
+    fn tok(r: R<'_>) -> PersonTokens {
+        let p = Pseudonymiser::new(&HmacKey::from_bytes("t", [9u8; 32]));
+        let raw = RawIdentity {
+            forename: r.f,
+            surname: r.s,
+            dob: r.dob,
+            postcode: r.pc,
+            address: r.addr,
+            nhs_number: r.nhs,
+            upn: r.upn,
+            ..Default::default()
+        };
+        p.pseudonymise(&raw, &mut String::new()).unwrap()
+    }
+
+    fn rob<'a>() -> R<'a> {
+        R {
+            f: "Robert",
+            s: "Smith",
+            dob: "2001-02-03",
+            pc: "SR1 3AA",
+            addr: "1 High Street",
+            ..Default::default()
+        }
+    }
+
+    const NHS_A: &str = "9434765919";
+    const NHS_B: &str = "9434765870";
+
+    fn resolve(m: &mut Matcher, d: &mut Delta, r: R<'_>) -> Link {
+        m.resolve(&tok(r), d)
+    }
+
+    #[test]
+    fn strong_id_links_despite_name_change_and_move() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let a = resolve(
+            &mut m,
+            &mut d,
+            R {
+                nhs: NHS_A,
+                ..rob()
+            },
+        );
+        assert_eq!(a.rule, Rule::New);
+        let b = resolve(
+            &mut m,
+            &mut d,
+            R {
+                s: "Brown",
+                pc: "NE1 1AA",
+                addr: "2 Low Road",
+                nhs: NHS_A,
+                ..rob()
+            },
+        );
+        assert_eq!((b.person, b.rule), (a.person, Rule::Linked(BlockKind::Id)));
+        assert_eq!(b.levels.level(Field::Surname), Level::Differ);
+        assert!(b.weights[Field::Surname as usize] < 0.0);
+    }
+
+    #[test]
+    fn a_differing_strong_id_weighs_against_but_does_not_veto() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let a = resolve(
+            &mut m,
+            &mut d,
+            R {
+                nhs: NHS_A,
+                ..rob()
+            },
+        );
+        let b = resolve(
+            &mut m,
+            &mut d,
+            R {
+                nhs: NHS_B,
+                ..rob()
+            },
+        );
+        assert_eq!(b.person, a.person, "name, dob and address outweigh one id");
+        assert_eq!(b.levels.level(Field::Id), Level::Differ);
+        assert!(b.weights[Field::Id as usize] < -3.0);
+        // the person keeps its own number; the other is not taken over
+        assert_eq!(
+            m.person(a.person).unwrap().ids[0],
+            id64(
+                &tok(R {
+                    nhs: NHS_A,
+                    ..rob()
+                })
+                .nhs
+                .unwrap()
+            )
+        );
+        // a different id with nothing else in common is someone else
+        let c = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Zoe",
+                s: "Quill",
+                dob: "1990-09-09",
+                nhs: NHS_B,
+                ..Default::default()
+            },
+        );
+        assert_ne!(c.person, a.person);
+    }
+
+    #[test]
+    fn noisy_rows_link_to_their_person() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let a = resolve(
+            &mut m,
+            &mut d,
+            R {
+                nhs: NHS_A,
+                ..rob()
+            },
+        );
+        let cases = [
+            R {
+                dob: "2001-03-02",
+                ..rob()
+            }, // day/month swap
+            R {
+                dob: "2001-02-04",
+                ..rob()
+            }, // day typo
+            R {
+                s: "Smyth",
+                ..rob()
+            }, // surname typo
+            R {
+                f: "Robrt",
+                ..rob()
+            }, // forename typo
+            R { f: "Bob", ..rob() }, // diminutive
+            R {
+                f: "Robbert",
+                s: "Smyth",
+                ..rob()
+            }, // two typos
+            R { f: "R", ..rob() },   // initial only
+            R { dob: "", ..rob() },  // no dob
+            R {
+                pc: "",
+                addr: "",
+                ..rob()
+            }, // no postcode
+            R {
+                pc: "DH1 1AA",
+                addr: "9 New Road",
+                ..rob()
+            }, // moved
+            R {
+                s: "Jones",
+                ..rob()
+            }, // surname change
+        ];
+        for (i, r) in cases.into_iter().enumerate() {
+            let l = resolve(&mut m, &mut d, r);
+            assert_eq!(
+                l.person, a.person,
+                "case {i}: {:?} score {}",
+                l.rule, l.score
+            );
+            assert!(!l.rule.is_new());
+        }
+        assert_eq!(m.canonical_count(), 1);
+    }
+
+    #[test]
+    fn twins_and_household_members_stay_apart() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let jack = resolve(&mut m, &mut d, R { f: "Jack", ..rob() });
+        let james = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "James",
+                ..rob()
+            },
+        );
+        assert_ne!(jack.person, james.person, "twins");
+        // an initial cannot tell them apart: linked to neither
+        let j = resolve(&mut m, &mut d, R { f: "J", ..rob() });
+        assert_eq!(j.rule, Rule::Ambiguous);
+        assert!(j.person != jack.person && j.person != james.person);
+        // without dob, a parent and child of one household stay apart too
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let no_dob = R { dob: "", ..rob() };
+        let dad = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "John",
+                ..no_dob
+            },
+        );
+        let mum = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Mary",
+                ..no_dob
+            },
+        );
+        assert_ne!(dad.person, mum.person);
+        let typo = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Jhon",
+                ..no_dob
+            },
+        );
+        assert_eq!(typo.person, dad.person);
+        // same name, different dob at one address: father and son
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let sr = resolve(
+            &mut m,
+            &mut d,
+            R {
+                dob: "1970-05-06",
+                ..rob()
+            },
+        );
+        let jr = resolve(&mut m, &mut d, rob());
+        assert_ne!(sr.person, jr.person);
+    }
+
+    #[test]
+    fn a_row_that_bridges_two_records_merges_them() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let upn = "A801200001001";
+        let upn = {
+            let body = &upn[1..];
+            let sum: u32 = body
+                .bytes()
+                .enumerate()
+                .map(|(i, b)| u32::from(b - b'0') * (i as u32 + 2))
+                .sum();
+            format!(
+                "{}{}",
+                b"ABCDEFGHJKLMNPQRTUVWXYZ"[(sum % 23) as usize] as char,
+                body
+            )
+        };
+        let amy = R {
+            f: "Amy",
+            s: "Jones",
+            dob: "2009-05-06",
+            ..Default::default()
+        };
+        // the school knows her by UPN at her address, with only an initial
+        let a = resolve(&mut m, &mut d, amy);
+        let b = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "A",
+                dob: "",
+                pc: "SR2 1AB",
+                addr: "4 Park Lane",
+                upn: &upn,
+                ..amy
+            },
+        );
+        assert_ne!(a.person, b.person, "nothing yet joins them");
+        let c = resolve(
+            &mut m,
+            &mut d,
+            R {
+                pc: "SR2 1AB",
+                addr: "4 Park Lane",
+                upn: &upn,
+                ..amy
+            },
+        );
+        assert_eq!(m.canonical(a.person), m.canonical(c.person));
+        assert_eq!(m.canonical(b.person), m.canonical(c.person));
+        assert_eq!(m.members(c.person).len(), 2);
+        assert!(!d.merges.is_empty());
+    }
+
+    #[test]
+    fn rebuilt_matcher_resolves_the_same() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let a = resolve(
+            &mut m,
+            &mut d,
+            R {
+                nhs: NHS_A,
+                ..rob()
+            },
+        );
+        resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Jack",
+                nhs: NHS_B,
+                ..rob()
+            },
+        );
+        let mut patterns = HashMap::new();
+        for _ in 0..200 {
+            m.observe(
+                &tok(R {
+                    f: "Robrt",
+                    ..rob()
+                }),
+                &mut patterns,
+            );
+        }
+        assert!(m.train(&patterns, &mut d));
+        let bytes = d.encode();
+        let mut r = Matcher::new();
+        assert!(r.apply_encoded(&bytes[..bytes.len() - 1]).is_err());
+        let mut r = Matcher::new();
+        r.apply_encoded(&bytes).unwrap();
+        assert_eq!(r.persons, m.persons);
+        assert_eq!(r.model, m.model);
+        assert_eq!(r.key_count(), m.key_count());
+        let l = r.resolve(
+            &tok(R {
+                pc: "XX1 1XX",
+                addr: "",
+                ..rob()
+            }),
+            &mut Delta::default(),
+        );
+        assert_eq!(l.person, a.person);
+        let l2 = m.resolve(
+            &tok(R {
+                pc: "XX1 1XX",
+                addr: "",
+                ..rob()
+            }),
+            &mut Delta::default(),
+        );
+        assert_eq!((l.rule, l.score), (l2.rule, l2.score));
+    }
+}

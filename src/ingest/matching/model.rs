@@ -1,0 +1,330 @@
+//! The Fellegi-Sunter model: how much each field's level says for or
+//! against two records being one person.
+//!
+//! In: comparison [`Comparison`]s, the council's own token counts (for
+//! term-frequency adjustment) and the number of people known. Out: a match
+//! weight in bits (log2 of the Bayes factor) per field and in total, and the
+//! link threshold.
+//!
+//! Promises:
+//! * m (how often a level occurs between records of one person) is estimated
+//!   by expectation-maximisation on the council's own candidate pairs,
+//!   starting from, and shrunk towards, documented priors, so a small or odd
+//!   delivery cannot swing it far;
+//! * u (how often a level occurs between records of different people) is
+//!   fixed: for exact agreement on a name or postcode it is the token's own
+//!   frequency among the people known (equal tokens have equal frequencies,
+//!   so this works on pseudonyms), otherwise a documented prior;
+//! * the link threshold rises with the number of people known (the prior
+//!   odds that a row is any one given person fall as the register grows), so
+//!   a register of a million needs more evidence than one of a thousand;
+//! * weights depend only on the model and counts, never on timing.
+
+use std::collections::HashMap;
+
+use super::compare::{Comparison, Field, Level, FIELDS, LEVELS};
+
+/// Bits of evidence above the prior odds a link needs: 2^4 = 16:1 on top of
+/// "one in N".
+pub const MARGIN_BITS: f64 = 4.0;
+/// Below this many people, term frequencies are too noisy to use.
+const TF_MIN_PEOPLE: usize = 1000;
+/// Pseudo-count of the priors in EM: the priors count as this many pairs.
+const PRIOR_PAIRS: f64 = 200.0;
+const EM_ROUNDS: usize = 25;
+
+/// m and u per field and level ([`Level`] order). Missing is never used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub m: [[f64; LEVELS]; FIELDS],
+    pub u: [[f64; LEVELS]; FIELDS],
+}
+
+// Priors from the record-linkage literature for administrative data (a few
+// per cent of true matches carry each kind of error) and from UK name, date
+// and postcode frequencies.
+//                 missing exact close one_edit phon initial differ
+const M_PRIOR: [[f64; LEVELS]; FIELDS] = [
+    [0.0, 0.86, 0.03, 0.05, 0.02, 0.02, 0.02], // forename
+    [0.0, 0.88, 0.0, 0.05, 0.02, 0.0, 0.05],   // surname (differ: name change)
+    [0.0, 0.90, 0.02, 0.06, 0.0, 0.0, 0.02],   // dob
+    [0.0, 0.80, 0.05, 0.0, 0.0, 0.0, 0.15],    // postcode (moves)
+    [0.0, 0.78, 0.0, 0.0, 0.0, 0.0, 0.22],     // address
+    [0.0, 0.96, 0.0, 0.0, 0.0, 0.0, 0.04],     // strong id (typo'd, replaced)
+];
+const U_PRIOR: [[f64; LEVELS]; FIELDS] = [
+    [0.0, 0.01, 0.002, 0.004, 0.01, 0.05, 0.92],
+    [0.0, 0.002, 0.0, 0.002, 0.004, 0.0, 0.99],
+    // exact: 1 in 365 x 80 birth dates; two of three parts: ~1 in 200
+    [0.0, 3.4e-5, 3.4e-5, 5.0e-3, 0.0, 0.0, 0.99],
+    [0.0, 1e-4, 0.01, 0.0, 0.0, 0.0, 0.99],
+    [0.0, 1e-4, 0.0, 0.0, 0.0, 0.0, 0.9999],
+    // exact: set per register size in `weight` (a shared id is an error)
+    [0.0, 1e-9, 0.0, 0.0, 0.0, 0.0, 0.999],
+];
+
+impl Default for Model {
+    fn default() -> Self {
+        Model {
+            m: M_PRIOR,
+            u: U_PRIOR,
+        }
+    }
+}
+
+/// Frequencies of name and postcode tokens among the people known.
+#[derive(Debug, Clone, Default)]
+pub struct TokenCounts {
+    pub forename: HashMap<u32, u32>,
+    pub surname: HashMap<u32, u32>,
+    pub postcode: HashMap<u32, u32>,
+}
+
+impl TokenCounts {
+    pub fn add(&mut self, f: u32, s: u32, pc: u32) {
+        for (map, t) in [
+            (&mut self.forename, f),
+            (&mut self.surname, s),
+            (&mut self.postcode, pc),
+        ] {
+            if t != 0 {
+                *map.entry(t).or_default() += 1;
+            }
+        }
+    }
+
+    fn of(&self, f: Field, t: u32) -> Option<u32> {
+        let map = match f {
+            Field::Forename => &self.forename,
+            Field::Surname => &self.surname,
+            Field::Postcode => &self.postcode,
+            _ => return None,
+        };
+        map.get(&t).copied()
+    }
+}
+
+/// The exact tokens a comparison agreed on, for term frequencies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Agreed {
+    pub forename: u32,
+    pub surname: u32,
+    pub postcode: u32,
+}
+
+impl Model {
+    /// The weight of one field's level, in bits.
+    pub fn weight(
+        &self,
+        f: Field,
+        l: Level,
+        agreed: u32,
+        counts: &TokenCounts,
+        people: usize,
+    ) -> f64 {
+        if l == Level::Missing {
+            return 0.0;
+        }
+        let (fi, li) = (f as usize, l as usize);
+        let m = self.m[fi][li].max(1e-4);
+        let mut u = self.u[fi][li].max(1e-12);
+        if l == Level::Exact {
+            if f == Field::Id {
+                // A strong id shared by two different people is a recording
+                // error, far rarer than one in the register.
+                u = 1e-3 / people.max(1000) as f64;
+            } else if people >= TF_MIN_PEOPLE {
+                if let Some(c) = counts.of(f, agreed) {
+                    // At least the floor: a token seen once is not proof.
+                    u = (f64::from(c) / people as f64)
+                        .max(1.0 / people as f64)
+                        .max(u * 0.1);
+                }
+            }
+        }
+        (m / u).log2()
+    }
+
+    /// Per-field weights and their sum.
+    pub fn score(
+        &self,
+        c: &Comparison,
+        agreed: &Agreed,
+        counts: &TokenCounts,
+        people: usize,
+    ) -> ([f64; FIELDS], f64) {
+        let mut w = [0.0; FIELDS];
+        for f in Field::ALL {
+            let tok = match f {
+                Field::Forename => agreed.forename,
+                Field::Surname => agreed.surname,
+                Field::Postcode => agreed.postcode,
+                _ => 0,
+            };
+            w[f as usize] = self.weight(f, c.level(f), tok, counts, people);
+        }
+        (w, w.iter().sum())
+    }
+
+    /// The total weight a link needs with `people` known.
+    pub fn threshold(people: usize) -> f64 {
+        (people.max(1000) as f64).log2() + MARGIN_BITS
+    }
+
+    /// Re-estimates m by EM over candidate pairs' level patterns (with their
+    /// counts), u held fixed, starting from and shrunk towards the priors.
+    /// Returns the estimated share of candidate pairs that are matches.
+    ///
+    /// Pairs the household guard rules out (`ruled_out`) are taken as
+    /// non-matches rather than left to EM: in blocked pairs, household
+    /// members agree on surname and address far more often than random pairs
+    /// do, and EM would otherwise learn that a different forename is common
+    /// between records of one person. So m of "differs" for forename and
+    /// dob stays at its prior.
+    pub fn train(
+        &mut self,
+        patterns: &HashMap<Comparison, u32>,
+        ruled_out: fn(&Comparison) -> bool,
+    ) -> Option<f64> {
+        let total: f64 = patterns.values().map(|&n| f64::from(n)).sum();
+        if total < 100.0 {
+            return None; // too little to learn from
+        }
+        let mut lambda = 0.5;
+        for _ in 0..EM_ROUNDS {
+            let mut m_sum = [[0.0; LEVELS]; FIELDS];
+            let mut match_pairs = 0.0;
+            for (c, &n) in patterns {
+                if ruled_out(c) {
+                    continue;
+                }
+                let (mut pm, mut pu) = (lambda, 1.0 - lambda);
+                for f in Field::ALL {
+                    let l = c.level(f);
+                    if l == Level::Missing {
+                        continue;
+                    }
+                    pm *= self.m[f as usize][l as usize].max(1e-6);
+                    pu *= self.u[f as usize][l as usize].max(1e-12);
+                }
+                let post = pm / (pm + pu);
+                let w = post * f64::from(n);
+                match_pairs += w;
+                for f in Field::ALL {
+                    m_sum[f as usize][c.levels[f as usize] as usize] += w;
+                }
+            }
+            lambda = (match_pairs / total).clamp(1e-6, 1.0 - 1e-6);
+            for f in 0..FIELDS {
+                let frozen = if f == Field::Forename as usize || f == Field::Dob as usize {
+                    M_PRIOR[f][Level::Differ as usize]
+                } else {
+                    0.0
+                };
+                let free: Vec<usize> = (1..LEVELS)
+                    .filter(|&l| frozen == 0.0 || l != Level::Differ as usize)
+                    .collect();
+                let present: f64 = free.iter().map(|&l| m_sum[f][l]).sum();
+                let prior: f64 = free.iter().map(|&l| M_PRIOR[f][l]).sum();
+                for &l in &free {
+                    let est = (m_sum[f][l] + PRIOR_PAIRS * M_PRIOR[f][l] / prior)
+                        / (present + PRIOR_PAIRS);
+                    self.m[f][l] = est * (1.0 - frozen);
+                }
+                if frozen > 0.0 {
+                    self.m[f][Level::Differ as usize] = frozen;
+                }
+            }
+        }
+        // As stored: a rebuilt matcher must weigh exactly the same.
+        for row in &mut self.m {
+            for v in row.iter_mut() {
+                *v = f64::from(*v as f32);
+            }
+        }
+        Some(lambda)
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        for row in &self.m {
+            for v in row {
+                out.extend_from_slice(&(*v as f32).to_be_bytes());
+            }
+        }
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Model> {
+        if b.len() != FIELDS * LEVELS * 4 {
+            return None;
+        }
+        let mut m = Model::default();
+        for f in 0..FIELDS {
+            for l in 0..LEVELS {
+                let i = (f * LEVELS + l) * 4;
+                m.m[f][l] = f64::from(f32::from_be_bytes(b[i..i + 4].try_into().ok()?));
+            }
+        }
+        Some(m)
+    }
+
+    pub const ENCODED_LEN: usize = FIELDS * LEVELS * 4;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmp(levels: [Level; FIELDS]) -> Comparison {
+        Comparison {
+            levels: levels.map(|l| l as u8),
+        }
+    }
+
+    #[test]
+    fn rare_names_weigh_more_than_common_ones() {
+        let m = Model::default();
+        let mut counts = TokenCounts::default();
+        for _ in 0..500 {
+            counts.add(7, 0, 0); // a common forename token
+        }
+        counts.add(9, 0, 0);
+        let common = m.weight(Field::Forename, Level::Exact, 7, &counts, 10_000);
+        let rare = m.weight(Field::Forename, Level::Exact, 9, &counts, 10_000);
+        assert!(rare > common + 5.0, "{rare} vs {common}");
+        assert!(m.weight(Field::Forename, Level::Differ, 0, &counts, 10_000) < -4.0);
+    }
+
+    #[test]
+    fn threshold_rises_with_the_register() {
+        assert!(Model::threshold(1_000_000) > Model::threshold(10_000) + 6.0);
+    }
+
+    #[test]
+    fn em_learns_m_from_pairs_and_stays_near_priors_when_unsure() {
+        use Level::*;
+        let mut patterns = HashMap::new();
+        // matches: mostly exact, with many surname one-edits in this data
+        patterns.insert(cmp([Exact, Exact, Exact, Exact, Exact, Missing]), 600);
+        patterns.insert(cmp([Exact, OneEdit, Exact, Exact, Exact, Missing]), 300);
+        // non-matches: household members
+        patterns.insert(cmp([Differ, Exact, Differ, Exact, Exact, Missing]), 900);
+        let mut m = Model::default();
+        let ruled_out = |c: &Comparison| c.level(Field::Forename) == Differ;
+        let lambda = m.train(&patterns, ruled_out).unwrap();
+        let f_differ = m.m[Field::Forename as usize][Differ as usize];
+        assert_eq!(f_differ, M_PRIOR[0][Differ as usize] as f32 as f64);
+        assert!(
+            (0.4..0.6).contains(&lambda),
+            "share of all candidate pairs: {lambda}"
+        );
+        let one_edit = m.m[Field::Surname as usize][OneEdit as usize];
+        assert!(one_edit > 0.2, "learned {one_edit}");
+        assert!(Model::default().train(&HashMap::new(), ruled_out).is_none());
+        let sum: f64 = m.m[Field::Surname as usize].iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+        let mut b = Vec::new();
+        m.encode(&mut b);
+        let back = Model::decode(&b).unwrap();
+        assert!((back.m[1][3] - m.m[1][3]).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,174 @@
+//! Links: where each stored row went, and the evidence for it.
+//!
+//! Tree owned: `links` (seq u32, chunk u32 → packed [`LinkRecord`]s, about
+//! 1 MiB per value).
+//!
+//! Promises: one record per accepted row that names a person, written with
+//! its delivery and swept with it; a record holds the row number, the
+//! person, the rule, the score and each field's comparison level and weight,
+//! and the household pseudonym: never an identifier value.
+
+use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Write};
+use crate::ingest::matching::{Comparison, PersonId, FIELDS};
+use crate::ingest::pseudonymise::Token;
+
+/// One row's link, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkRecord {
+    /// Row number as in rejection reports.
+    pub row: u64,
+    pub person: PersonId,
+    /// [`crate::ingest::matching::Rule`] as a byte.
+    pub rule: u8,
+    pub score: f32,
+    pub levels: Comparison,
+    /// Per-field weights in hundredths of a bit.
+    pub weights: [i16; FIELDS],
+    /// [`crate::ingest::pseudonymise::Repair`] bits.
+    pub repairs: u8,
+    /// Identifier fields dropped as bad.
+    pub dropped: u8,
+    /// Household (address and postcode) pseudonym.
+    pub household: Option<Token>,
+}
+
+/// A link read back, with the delivery it came in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLink {
+    pub seq: u32,
+    pub link: LinkRecord,
+}
+
+const PACKED: usize = 4 + 8 + 1 + 4 + FIELDS + FIELDS * 2 + 1 + 1 + 1 + 16;
+
+impl LinkRecord {
+    fn pack(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.row as u32).to_be_bytes());
+        out.extend_from_slice(&self.person.to_be_bytes());
+        out.push(self.rule);
+        out.extend_from_slice(&self.score.to_be_bytes());
+        out.extend_from_slice(&self.levels.levels);
+        for w in self.weights {
+            out.extend_from_slice(&w.to_be_bytes());
+        }
+        out.push(self.repairs);
+        out.push(self.dropped);
+        out.push(u8::from(self.household.is_some()));
+        out.extend_from_slice(&self.household.unwrap_or_default());
+    }
+
+    fn unpack(b: &[u8]) -> LinkRecord {
+        let mut levels = Comparison::default();
+        levels.levels.copy_from_slice(&b[17..17 + FIELDS]);
+        let mut weights = [0i16; FIELDS];
+        let w0 = 17 + FIELDS;
+        for (i, w) in weights.iter_mut().enumerate() {
+            *w = i16::from_be_bytes([b[w0 + 2 * i], b[w0 + 2 * i + 1]]);
+        }
+        let t = w0 + FIELDS * 2;
+        LinkRecord {
+            row: u64::from(read_u32(&b[..4])),
+            person: u64::from_be_bytes(b[4..12].try_into().expect("8 bytes")),
+            rule: b[12],
+            score: f32::from_be_bytes(b[13..17].try_into().expect("4 bytes")),
+            levels,
+            weights,
+            repairs: b[t],
+            dropped: b[t + 1],
+            household: (b[t + 2] == 1).then(|| b[t + 3..t + 19].try_into().expect("16 bytes")),
+        }
+    }
+}
+
+impl Store {
+    pub(super) fn put_links(&self, seq: u32, links: &[LinkRecord]) -> Result<(), StoreError> {
+        let per_value = (1 << 20) / PACKED;
+        let mut buf = Vec::with_capacity(per_value * PACKED);
+        for (i, chunk) in links.chunks(per_value).enumerate() {
+            buf.clear();
+            for l in chunk {
+                l.pack(&mut buf);
+            }
+            let mut k = [0u8; 8];
+            k[..4].copy_from_slice(&seq_bytes(seq));
+            k[4..].copy_from_slice(&(i as u32).to_be_bytes());
+            self.trees.write(TreeId::Links, Write::Insert(&k, &buf))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn sweep_links(&self, seq: u32) -> Result<(), StoreError> {
+        for item in self.trees.scan_prefix(TreeId::Links, &seq_bytes(seq)) {
+            let (k, _) = item?;
+            self.trees.write(TreeId::Links, Write::Remove(&k))?;
+        }
+        Ok(())
+    }
+
+    /// Every committed delivery's links, in delivery and row order.
+    pub fn links(&self) -> impl Iterator<Item = Result<StoredLink, StoreError>> + '_ {
+        self.trees
+            .iter(TreeId::Links)
+            .filter_map(move |item| match item {
+                Err(e) => Some(Err(e)),
+                Ok((k, v)) => {
+                    let seq = read_u32(&k);
+                    if !self.committed.contains_key(&seq) {
+                        return None;
+                    }
+                    if v.len() % PACKED != 0 {
+                        return Some(Err(
+                            self.corrupt(format!("links of delivery {seq} are truncated"))
+                        ));
+                    }
+                    Some(Ok((seq, v)))
+                }
+            })
+            .flat_map(
+                |r| -> Box<dyn Iterator<Item = Result<StoredLink, StoreError>>> {
+                    match r {
+                        Err(e) => Box::new(std::iter::once(Err(e))),
+                        Ok((seq, v)) => {
+                            let links: Vec<_> = v
+                                .chunks(PACKED)
+                                .map(|b| {
+                                    Ok(StoredLink {
+                                        seq,
+                                        link: LinkRecord::unpack(b),
+                                    })
+                                })
+                                .collect();
+                            Box::new(links.into_iter())
+                        }
+                    }
+                },
+            )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::matching::Level;
+
+    #[test]
+    fn records_round_trip() {
+        let mut levels = Comparison::default();
+        levels.levels[0] = Level::OneEdit as u8;
+        let l = LinkRecord {
+            row: 70_000,
+            person: 1 << 40,
+            rule: 3,
+            score: 27.5,
+            levels,
+            weights: [512, -400, 0, 0, 0, 1],
+            repairs: 2,
+            dropped: 1,
+            household: Some([7; 16]),
+        };
+        let mut b = Vec::new();
+        l.pack(&mut b);
+        assert_eq!(b.len(), PACKED);
+        assert_eq!(LinkRecord::unpack(&b), l);
+    }
+}
