@@ -224,6 +224,38 @@ def truth_pairs(a: pd.DataFrame, b: pd.DataFrame) -> set:
     return {(i, j) for j, e in enumerate(b["entity"]) for i in by_ent.get(e, [])}
 
 
+def pattern(a: pd.DataFrame, b: pd.DataFrame, i: int, j: int) -> str:
+    """How a pair's fields compare, never the values: `=` equal, `0` empty on
+    one side or both, `~` different."""
+
+    def one(f):
+        x, y = a.at[i, f], b.at[j, f]
+        return "=" if x == y and x else ("0" if not x or not y else "~")
+
+    text = " ".join(f + one(f) for f in IDENT)
+    fa, sa, fb, sb = a.at[i, "forename"], a.at[i, "surname"], b.at[j, "forename"], b.at[j, "surname"]
+    if fa and sa and (fa, sa) == (sb, fb):
+        text += " (names swapped)"
+    return text
+
+
+def error_patterns(a, b, pred: set, truth: set, stored: dict, top: int = 12) -> dict:
+    """The commonest field patterns among missed and false pairs, so a rerun
+    says where the errors come from."""
+    from collections import Counter
+
+    out = {}
+    for kind, pairs in (("missed", truth - pred), ("false", pred - truth)):
+        c = Counter()
+        for i, j in pairs:
+            if i not in stored["a"] or j not in stored["b"]:
+                c["row rejected (" + ("A" if i not in stored["a"] else "B") + ")"] += 1
+            else:
+                c[pattern(a, b, i, j)] += 1
+        out[kind] = dict(c.most_common(top))
+    return out
+
+
 def score(pred: set, truth: set) -> dict:
     tp = len(pred & truth)
     fp = len(pred) - tp
@@ -296,7 +328,9 @@ def run_outcomesd(binary: str, a: pd.DataFrame, b: pd.DataFrame, d: Path) -> dic
         p = person.get(("b", j + 2))
         for i in a_by_person.get(p, []) if p is not None else []:
             pred.add((i, j))
-    return {"pred": pred, "seconds": seconds, "ingest": summaries}
+    stored = {"a": {i for i in range(len(a)) if ("a", i + 2) in person},
+              "b": {j for j in range(len(b)) if ("b", j + 2) in person}}
+    return {"pred": pred, "seconds": seconds, "ingest": summaries, "stored": stored}
 
 
 # ------------------------------------------------------------------- Splink
@@ -441,7 +475,12 @@ def evaluate(name: str, work: Path, binary: str | None, skip_splink: bool) -> di
     }
     if binary:
         o = run_outcomesd(binary, a, b, d)
-        res["outcomesd"] = {**score(o["pred"], truth), "seconds": o["seconds"], "ingest": o["ingest"]}
+        res["outcomesd"] = {
+            **score(o["pred"], truth),
+            "seconds": o["seconds"],
+            "ingest": o["ingest"],
+            "error_patterns": error_patterns(a, b, o["pred"], truth, o["stored"]),
+        }
     if not skip_splink:
         s = run_splink(a, b, d)
         rule = "p>=0.9" if s["has_dob"] else "best per record (p>=0.5)"
