@@ -139,6 +139,8 @@ fn bad_rows_are_rejected_by_row_and_column_and_good_rows_stored() {
             "offence,Ann,Able,2001-02-31,SR1 3AA,2016-03-03,\n",
             "arrest,Ann,Able,2001-02-03,SR1 3AA,2016-03-03,hanged\n",
             "offence,Ann,Able,2001-02-03,SR1 3AA,2017-03-03,\n",
+            "offence,,Able,2001-02-31,,2016-03-03,\n",
+            "offence,Ann,Able,2001-13-02,SR1 3AA,2016-03-04,\n",
             "offence,Ann,\"Able\n",
         )
         .as_bytes(),
@@ -146,14 +148,22 @@ fn bad_rows_are_rejected_by_row_and_column_and_good_rows_stored() {
     let out = env.ingest("police", &file);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    assert!(s.contains("5 rows: 1 accepted, 4 rejected"), "{s}");
-    assert!(s.contains("rejected row 3: dob: not a date"), "{s}");
+    // Row 3's bad dob is dropped and the row kept on its name and postcode;
+    // row 6 has nothing left without its dob; row 7's month 13 is a swap.
+    assert!(s.contains("7 rows: 3 accepted, 4 rejected"), "{s}");
+    assert!(!s.contains("rejected row 3"), "{s}");
+    assert!(s.contains("rejected row 6: dob: not a date"), "{s}");
+    assert!(
+        s.contains("identifier fields: 1 dropped as bad (their rows kept), 1 repaired"),
+        "{s}"
+    );
+    assert!(s.contains("1 persons new, 2 records matched"), "{s}");
     assert!(s.contains("rejected row 4: disposal: unknown code"), "{s}");
     assert!(
         s.contains("rejected row 5: date: outside the delivery's period"),
         "{s}"
     );
-    assert!(s.contains("rejected row 6"), "{s}");
+    assert!(s.contains("rejected row 8"), "{s}");
     let report = std::fs::read_dir(env.data_dir().join("reports"))
         .unwrap()
         .next()
@@ -161,12 +171,47 @@ fn bad_rows_are_rejected_by_row_and_column_and_good_rows_stored() {
         .unwrap()
         .path();
     let r = std::fs::read_to_string(report).unwrap();
-    assert!(r.starts_with("feed,row,column,reason\n"), "{r}");
-    assert!(r.contains("police,4,disposal,unknown code"), "{r}");
+    assert!(r.starts_with("feed,row,column,reason,outcome\n"), "{r}");
+    assert!(r.contains("police,4,disposal,unknown code,row_rejected"), "{r}");
     assert!(
-        !r.contains("hanged") && !r.contains("2001-02-31"),
+        r.contains("police,3,dob,not a date (use YYYY-MM-DD),field_dropped_row_kept"),
+        "{r}"
+    );
+    assert!(r.contains("police,7,dob,day_month_swap,field_repaired"), "{r}");
+    assert!(
+        !r.contains("hanged") && !r.contains("2001-02-31") && !r.contains("2001-13-02"),
         "report echoes no value"
     );
+    // The links export: one line per stored row, rows of one person share it.
+    let out_csv = env.path().join("links.csv");
+    let out = env.run(&[
+        "links",
+        "export",
+        "--config",
+        env.config.to_str().unwrap(),
+        "--out",
+        out_csv.to_str().unwrap(),
+        "--evidence",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let links = std::fs::read_to_string(&out_csv).unwrap();
+    let mut lines = links.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("feed,delivery,row,person,household,score,rule,forename_level,"),
+        "{header}"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let numbers: Vec<&str> = rows.iter().map(|r| r[2]).collect();
+    assert_eq!(numbers, ["2", "3", "7"]);
+    assert!(rows.iter().all(|r| r[0] == "police" && r[3] == rows[0][3]));
+    assert_eq!(rows[0][6], "new");
+    assert_eq!(rows[1][9], "exact", "surname level of row 3");
+    assert_eq!(rows[1][11], "missing", "its dropped dob is missing, not different");
+    assert!(!links.contains("Able") && !links.contains("2001-02-03"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&out_csv).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 /// Whole-file refusals store nothing and lose nothing already stored.
