@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use outcomesd::commands;
+use outcomesd::sim::synth::NoiseLevel;
 
 #[derive(Parser)]
 #[command(
@@ -132,6 +133,9 @@ enum Command {
         families: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Recording errors in partner rows (see src/sim/synth/noise.rs)
+        #[arg(long, value_enum, default_value_t = NoiseLevel::Light)]
+        noise: NoiseLevel,
     },
     /// Measure ingest speed, memory and matching quality on generated data
     Bench {
@@ -142,6 +146,9 @@ enum Command {
         /// Keep the generated data and store here
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Recording errors in partner rows (see src/sim/synth/noise.rs)
+        #[arg(long, value_enum, default_value_t = NoiseLevel::Light)]
+        noise: NoiseLevel,
     },
 }
 
@@ -227,11 +234,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             families,
             seed,
-        } => outcomesd::sim::demo::synth(out, *families, *seed),
+            noise,
+        } => outcomesd::sim::demo::synth(out, *families, *seed, *noise),
         Command::Bench {
             families,
             seed,
             keep,
-        } => outcomesd::sim::bench::bench(*families, *seed, keep.as_deref()),
+            noise,
+        } => outcomesd::sim::bench::bench(*families, *seed, keep.as_deref(), *noise),
     }
 }

@@ -73,6 +73,7 @@ enum Domain {
     Postcode = 40,
     District = 41,
     AddressField = 42,
+    HouseNumber = 43,
 }
 
 /// Which identifier was wrong, and how. Never carries the value.
@@ -103,8 +104,9 @@ pub struct RawIdentity<'a> {
 /// Names longer than this are cut for the deletion neighbourhood, so a
 /// row's token count is bounded.
 pub const MAX_DEL_CHARS: usize = 16;
-/// The shortest short form of a forename that counts (Nat, Tom, Sam).
-pub const MIN_SHORT_FORM: usize = 3;
+/// Short forms of a forename that count: prefixes of three to five letters
+/// (Nat, Sam, Alex, Chris), the lengths diminutives take.
+pub const SHORT_FORMS: std::ops::RangeInclusive<usize> = 3..=5;
 
 /// The keyed tokens of one name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,8 +120,8 @@ pub struct NameTokens {
     /// Formal name for a known diminutive (forenames only; 0 if none).
     pub formal: FieldToken,
     /// Forenames only: the whole name, then each of its proper prefixes of
-    /// [`MIN_SHORT_FORM`] characters or more, in their own domain, so a
-    /// short form (Nat, Nathaniel) is found without a table.
+    /// [`SHORT_FORMS`] characters, in their own domain, so a short form
+    /// (Nat, Nathaniel) is found without a table.
     pub prefixes: Vec<FieldToken>,
     pub initial: FieldToken,
     /// Only the initial was given.
@@ -150,6 +152,9 @@ pub struct PersonTokens {
     /// Outward code (district) of the postcode.
     pub district: FieldToken,
     pub address_field: FieldToken,
+    /// The address's house number (its first run of digits), so a typo in
+    /// the street name still agrees on the house; 0 without a number.
+    pub house_number: FieldToken,
     /// True when the row gave only an initial as forename.
     pub forename_is_initial: bool,
     /// Token of address line and postcode together: the household.
@@ -316,6 +321,14 @@ impl Pseudonymiser {
             normalise_name_keep_digits(raw.address, s);
             if !s.is_empty() {
                 out.address_field = self.field(Domain::AddressField, &[s.as_bytes()]);
+                let number: String = s
+                    .chars()
+                    .skip_while(|c| !c.is_ascii_digit())
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if !number.is_empty() {
+                    out.house_number = self.field(Domain::HouseNumber, &[number.as_bytes()]);
+                }
             }
         }
     }
@@ -377,10 +390,14 @@ impl Pseudonymiser {
             }
             t.prefixes
                 .push(self.field(Domain::ForenamePrefix, &[cut.as_bytes()]));
+            // Byte ends of the prefixes of SHORT_FORMS characters, shorter
+            // than the name itself.
             let ends: Vec<usize> = cut
                 .char_indices()
                 .map(|(i, _)| i)
-                .skip(MIN_SHORT_FORM)
+                .enumerate()
+                .filter(|(n, _)| SHORT_FORMS.contains(n))
+                .map(|(_, i)| i)
                 .collect();
             for end in ends {
                 t.prefixes
@@ -541,7 +558,7 @@ mod tests {
         };
         let (nat, nathaniel) = (pre("Nat"), pre("Nathaniel"));
         assert_eq!(nat.len(), 1, "a three-letter name has only itself");
-        assert_eq!(nathaniel.len(), 1 + 6, "itself and nath..nathanie");
+        assert_eq!(nathaniel.len(), 1 + 3, "itself and nat, nath, natha");
         assert!(nathaniel.contains(&nat[0]));
         assert!(!pre("James").contains(&pre("Jack")[0]));
     }

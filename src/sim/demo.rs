@@ -14,10 +14,11 @@ use crate::keys::HmacKey;
 use crate::records::SourceKind;
 use crate::sim::synth::{self, SynthOptions};
 use crate::triangulate::{self};
-pub fn synth(out: &Path, families: usize, seed: u64) -> Result<()> {
+pub fn synth(out: &Path, families: usize, seed: u64, noise: synth::NoiseLevel) -> Result<()> {
     let opts = SynthOptions {
         families,
         seed,
+        noise,
         ..Default::default()
     };
     let spinner = progress_spinner("generating synthetic feeds");

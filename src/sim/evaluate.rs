@@ -5,7 +5,12 @@
 //! and recall of record linkage, and the two figures an audit cares about:
 //! how many of a family member's records reached the family (recall that
 //! keeps "no incidents" honest), and how many records a family was wrongly
-//! given (a stranger's offence attributed to it).
+//! given (a stranger's offence attributed to it). With `truth_noise.csv`
+//! (written by `synth --noise realistic`): per noise kind, how many rows of
+//! that kind reached their person's records.
+//!
+//! Recall counts every truth row, so a row the ingest rejected counts as a
+//! missed link, not as a row that never existed.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +20,8 @@ use crate::ingest::matching::{Matcher, PersonId};
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct LinkageQuality {
     pub records: u64,
+    /// Truth rows that no assignment covers (rejected by the ingest).
+    pub unassigned: u64,
     pub pairwise_precision: f64,
     pub pairwise_recall: f64,
     /// Records of case members that were attributed to that member.
@@ -26,6 +33,14 @@ pub struct LinkageQuality {
 }
 
 impl LinkageQuality {
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.pairwise_precision, self.pairwise_recall);
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
     pub fn member_recall(&self) -> f64 {
         ratio(self.member_records_linked, self.member_records)
     }
@@ -73,7 +88,6 @@ pub fn score(
     let mut q = LinkageQuality::default();
     let mut cell: HashMap<(PersonId, u64), u64> = HashMap::new();
     let mut pred: HashMap<PersonId, u64> = HashMap::new();
-    let mut real: HashMap<u64, u64> = HashMap::new();
     // Which predicted person each true case member became, via the case feed.
     let mut member_of: HashMap<u64, PersonId> = HashMap::new();
     let mut predicted_members: HashMap<PersonId, u64> = HashMap::new();
@@ -94,7 +108,6 @@ pub fn score(
         q.records += 1;
         *cell.entry((c, *t)).or_default() += 1;
         *pred.entry(c).or_default() += 1;
-        *real.entry(*t).or_default() += 1;
         if feed == "case" {
             continue;
         }
@@ -113,12 +126,130 @@ pub fn score(
             }
         }
     }
+    // Every truth row counts towards the true pairs, assigned or not.
+    let mut real: HashMap<u64, u64> = HashMap::new();
+    for (t, _) in truth.values() {
+        *real.entry(*t).or_default() += 1;
+    }
+    q.unassigned = (truth.len() as u64).saturating_sub(q.records);
     let tp: u64 = cell.values().map(|&n| pairs(n)).sum();
     let pp: u64 = pred.values().map(|&n| pairs(n)).sum();
     let rp: u64 = real.values().map(|&n| pairs(n)).sum();
     q.pairwise_precision = ratio(tp, pp);
     q.pairwise_recall = ratio(tp, rp);
     q
+}
+
+/// Noise rows: (feed, row) -> the kinds of error the row carries.
+pub fn read_noise(path: &Path) -> anyhow::Result<HashMap<(String, u64), Vec<String>>> {
+    let mut rdr = csv::Reader::from_path(path)?;
+    let mut out = HashMap::new();
+    for rec in rdr.records() {
+        let rec = rec?;
+        let kinds = rec[2].split(';').map(String::from).collect();
+        out.insert((rec[0].to_string(), rec[1].parse()?), kinds);
+    }
+    Ok(out)
+}
+
+/// How the rows of one noise kind fared.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct KindRecall {
+    pub kind: String,
+    /// Rows of this kind whose true person has at least two rows (a single
+    /// row has nothing to be linked to).
+    pub rows: u64,
+    /// ... that sit with their person's records: the matched person holding
+    /// the person's case row, or else most of the person's rows.
+    pub linked: u64,
+    /// ... that sit with records mostly of another true person.
+    pub with_other: u64,
+    /// ... that the ingest rejected.
+    pub unassigned: u64,
+}
+
+impl KindRecall {
+    pub fn recall(&self) -> f64 {
+        ratio(self.linked, self.rows)
+    }
+}
+
+/// Per noise kind (and `clean`, for rows with none), how many rows reached
+/// their true person's records. Kinds in order of first appearance in
+/// `kinds_order`, then any others alphabetically.
+pub fn per_kind(
+    truth: &HashMap<(String, u64), (u64, String)>,
+    noise: &HashMap<(String, u64), Vec<String>>,
+    assigned: &[(String, u64, PersonId)],
+    matcher: &Matcher,
+) -> Vec<KindRecall> {
+    let mut at: HashMap<(&str, u64), PersonId> = HashMap::new();
+    let mut cell: HashMap<(PersonId, u64), u64> = HashMap::new();
+    let mut home: HashMap<u64, PersonId> = HashMap::new();
+    for (feed, row, p) in assigned {
+        let Some((t, _)) = truth.get(&(feed.clone(), *row)) else {
+            continue;
+        };
+        let c = matcher.canonical(*p);
+        at.insert((feed.as_str(), *row), c);
+        *cell.entry((c, *t)).or_default() += 1;
+        if feed == "case" {
+            home.insert(*t, c);
+        }
+    }
+    // The true owner of a matched person: who has most rows in it. Home of
+    // a person without a case row: the matched person with most of its
+    // rows, preferring one it owns.
+    let mut owner: HashMap<PersonId, (u64, u64)> = HashMap::new();
+    for (&(c, t), &n) in &cell {
+        let o = owner.entry(c).or_insert((0, t));
+        if (n, std::cmp::Reverse(t)) > (o.0, std::cmp::Reverse(o.1)) {
+            *o = (n, t);
+        }
+    }
+    let mut best_of_true: HashMap<u64, (bool, u64, PersonId)> = HashMap::new();
+    for (&(c, t), &n) in &cell {
+        let owns = owner.get(&c).is_some_and(|o| o.1 == t);
+        let b = best_of_true.entry(t).or_insert((owns, n, c));
+        if (owns, n, std::cmp::Reverse(c)) > (b.0, b.1, std::cmp::Reverse(b.2)) {
+            *b = (owns, n, c);
+        }
+    }
+    for (t, (_, _, c)) in best_of_true {
+        home.entry(t).or_insert(c);
+    }
+    let mut rows_of: HashMap<u64, u64> = HashMap::new();
+    for (t, _) in truth.values() {
+        *rows_of.entry(*t).or_default() += 1;
+    }
+    let mut out: std::collections::BTreeMap<String, KindRecall> = Default::default();
+    let clean = vec!["clean".to_string()];
+    for (key, (t, _)) in truth {
+        if key.0 == "case" || rows_of[t] < 2 {
+            continue;
+        }
+        let kinds = noise.get(key).unwrap_or(&clean);
+        let c = at.get(&(key.0.as_str(), key.1));
+        for k in kinds {
+            let e = out.entry(k.clone()).or_insert_with(|| KindRecall {
+                kind: k.clone(),
+                ..Default::default()
+            });
+            e.rows += 1;
+            match c {
+                None => e.unassigned += 1,
+                Some(c) => {
+                    if home.get(t) == Some(c) {
+                        e.linked += 1;
+                    }
+                    if owner.get(c).is_some_and(|o| o.1 != *t) {
+                        e.with_other += 1;
+                    }
+                }
+            }
+        }
+    }
+    out.into_values().collect()
 }
 
 #[cfg(test)]
@@ -153,5 +284,51 @@ mod tests {
         // shared: (case2, police2) only -> tp = 1
         assert!((q.pairwise_precision - 1.0 / 3.0).abs() < 1e-9);
         assert!((q.pairwise_recall - 1.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rejected_rows_count_as_missed_and_kinds_are_scored() {
+        let mut truth = HashMap::new();
+        truth.insert(("case".to_string(), 2), (1, "F".to_string()));
+        truth.insert(("police".to_string(), 2), (1, "F".to_string()));
+        truth.insert(("police".to_string(), 3), (1, "F".to_string()));
+        truth.insert(("police".to_string(), 4), (1, "F".to_string()));
+        truth.insert(("police".to_string(), 5), (2, String::new()));
+        truth.insert(("police".to_string(), 6), (2, String::new()));
+        truth.insert(("police".to_string(), 7), (2, String::new()));
+        let mut noise = HashMap::new();
+        noise.insert(("police".to_string(), 3), vec!["ocr".to_string()]);
+        noise.insert(
+            ("police".to_string(), 4),
+            vec!["ocr".to_string(), "twin".to_string()],
+        );
+        noise.insert(("police".to_string(), 6), vec!["twin".to_string()]);
+        let mut m = Matcher::new();
+        for p in 0..3 {
+            m.load_person(p, None);
+        }
+        // police 3 (ocr) rejected; police 4 (ocr, twin) linked right;
+        // police 6 (twin) merged into person 1's records.
+        let assigned = vec![
+            ("case".to_string(), 2, 0),
+            ("police".to_string(), 2, 0),
+            ("police".to_string(), 4, 0),
+            ("police".to_string(), 5, 1),
+            ("police".to_string(), 6, 0),
+            ("police".to_string(), 7, 1),
+        ];
+        let q = score(&truth, &assigned, &m);
+        assert_eq!(q.unassigned, 1);
+        // true pairs: 4 rows of person 1 -> 6, 3 of person 2 -> 3;
+        // tp = 3 (case2, p2, p4 together) + 1 (p5, p7)
+        assert!((q.pairwise_recall - 4.0 / 9.0).abs() < 1e-9);
+        let k = per_kind(&truth, &noise, &assigned, &m);
+        let get = |n: &str| k.iter().find(|x| x.kind == n).unwrap().clone();
+        let ocr = get("ocr");
+        assert_eq!((ocr.rows, ocr.linked, ocr.unassigned), (2, 1, 1));
+        let twin = get("twin");
+        assert_eq!((twin.rows, twin.linked, twin.with_other), (2, 1, 1));
+        let clean = get("clean");
+        assert_eq!((clean.rows, clean.linked), (3, 3));
     }
 }

@@ -136,12 +136,39 @@ pub fn keys(v: &Variant, ids: &[u64; 3], out: &mut Vec<(BlockKind, u64)>) {
     }
 }
 
+/// Hashes keys that are already uniformly distributed (keyed tokens, or
+/// mixes of them) with one multiplication: SipHash would cost more than the
+/// lookup, and nobody without the key can choose colliding keys.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Premixed(u64);
+
+impl std::hash::Hasher for Premixed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01B3);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        // Fibonacci hashing spreads low-entropy high bits for hashbrown.
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A `HashMap` for keyed keys.
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Premixed>>;
+
 /// Key -> people. Most keys name one person, so that case takes no
 /// allocation.
 #[derive(Debug, Default, Clone)]
 pub struct Index {
-    one: HashMap<u64, u32>,
-    many: HashMap<u64, Vec<u32>>,
+    one: FastMap<u64, u32>,
+    many: FastMap<u64, Vec<u32>>,
 }
 
 const MANY: u32 = u32::MAX;

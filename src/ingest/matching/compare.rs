@@ -51,7 +51,8 @@ pub enum Level {
     Exact = 1,
     /// Forename: the same formal name (Bob, Robert) or one a short form of
     /// the other (Nat, Nathaniel). Dob: day and month
-    /// swapped. Postcode: same district.
+    /// swapped. Postcode: same district. Address: same house number at the
+    /// same postcode.
     Close = 2,
     /// Names and ids: one edit apart. Dob: two of year, month, day agree.
     OneEdit = 3,
@@ -89,6 +90,7 @@ impl Level {
             (Level::Close, Field::Forename) => "same_formal_or_short_form",
             (Level::Close, Field::Dob) => "day_month_swapped",
             (Level::Close, Field::Postcode) => "same_district",
+            (Level::Close, Field::Address) => "same_house_number",
             (Level::Close, _) => "close",
             (Level::OneEdit, Field::Dob) => "two_parts_agree",
             (Level::OneEdit, _) => "one_edit",
@@ -134,6 +136,7 @@ pub struct Variant {
     pub pc: FieldToken,
     pub district: FieldToken,
     pub addr: FieldToken,
+    pub house: FieldToken,
     /// Year of birth, in clear like the month (kept for age rules anyway).
     pub y: u32,
 }
@@ -166,6 +169,7 @@ impl Variant {
         v.pc = t.postcode;
         v.district = t.district;
         v.addr = t.address_field;
+        v.house = t.house_number;
         v
     }
 
@@ -199,6 +203,7 @@ impl Variant {
             self.district,
             self.addr,
             self.y,
+            self.house,
         ] {
             out.extend_from_slice(&t.to_be_bytes());
         }
@@ -215,11 +220,11 @@ impl Variant {
         let u = |i: usize| -> Option<u32> {
             Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?))
         };
-        let mut t = [0u32; 16];
+        let mut t = [0u32; 17];
         for (i, slot) in t.iter_mut().enumerate() {
             *slot = u(i * 4)?;
         }
-        let mut at = 64;
+        let mut at = 68;
         let near = |at: &mut usize| -> Option<Box<[u32]>> {
             let n = *b.get(*at)? as usize;
             *at += 1;
@@ -230,7 +235,7 @@ impl Variant {
         let f_near = near(&mut at)?;
         let s_near = near(&mut at)?;
         let f_pre = near(&mut at)?;
-        let [f, f_formal, f_phon, f_init, s, s_phon, s_init, d, du, dym, dyd, dmd, pc, district, addr, y] =
+        let [f, f_formal, f_phon, f_init, s, s_phon, s_init, d, du, dym, dyd, dmd, pc, district, addr, y, house] =
             t;
         Some((
             Variant {
@@ -252,6 +257,7 @@ impl Variant {
                 pc,
                 district,
                 addr,
+                house,
                 y,
             },
             at,
@@ -351,6 +357,8 @@ fn address(r: &Variant, p: &Variant) -> Level {
         Level::Missing
     } else if r.addr == p.addr {
         Level::Exact
+    } else if r.house != 0 && r.house == p.house && r.pc != 0 && r.pc == p.pc {
+        Level::Close
     } else {
         Level::Differ
     }

@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 
+use super::blocking::FastMap;
 use super::compare::{Comparison, Field, Level, FIELDS, LEVELS};
 
 /// Bits of evidence above the prior odds a link needs: 2^4 = 16:1 on top of
@@ -49,7 +50,7 @@ const M_PRIOR: [[f64; LEVELS]; FIELDS] = [
     [0.0, 0.88, 0.0, 0.05, 0.02, 0.0, 0.05],   // surname (differ: name change)
     [0.0, 0.90, 0.02, 0.06, 0.0, 0.0, 0.02],   // dob
     [0.0, 0.80, 0.05, 0.0, 0.0, 0.0, 0.15],    // postcode (moves)
-    [0.0, 0.78, 0.0, 0.0, 0.0, 0.0, 0.22],     // address
+    [0.0, 0.74, 0.06, 0.0, 0.0, 0.0, 0.20],    // address
     [0.0, 0.96, 0.0, 0.0, 0.0, 0.0, 0.04],     // strong id (typo'd, replaced)
 ];
 const U_PRIOR: [[f64; LEVELS]; FIELDS] = [
@@ -58,7 +59,8 @@ const U_PRIOR: [[f64; LEVELS]; FIELDS] = [
     // exact: 1 in 365 x 80 birth dates; two of three parts: ~1 in 200
     [0.0, 3.4e-5, 3.4e-5, 5.0e-3, 0.0, 0.0, 0.99],
     [0.0, 1e-4, 0.01, 0.0, 0.0, 0.0, 0.99],
-    [0.0, 1e-4, 0.0, 0.0, 0.0, 0.0, 0.9999],
+    // exact, same house number: given the postcode agrees, see `score`
+    [0.0, 1e-4, 1e-5, 0.0, 0.0, 0.0, 0.9999],
     // exact: set per register size in `weight` (a shared id is an error)
     [0.0, 1e-9, 0.0, 0.0, 0.0, 0.0, 0.999],
 ];
@@ -75,9 +77,9 @@ impl Default for Model {
 /// Frequencies of name and postcode tokens among the people known.
 #[derive(Debug, Clone, Default)]
 pub struct TokenCounts {
-    pub forename: HashMap<u32, u32>,
-    pub surname: HashMap<u32, u32>,
-    pub postcode: HashMap<u32, u32>,
+    pub forename: FastMap<u32, u32>,
+    pub surname: FastMap<u32, u32>,
+    pub postcode: FastMap<u32, u32>,
 }
 
 impl TokenCounts {
@@ -162,6 +164,19 @@ impl Model {
                 _ => 0,
             };
             w[f as usize] = self.weight(f, c.level(f), tok, counts, people);
+        }
+        // Address and postcode are not independent: two people at one
+        // postcode share an address far more often than two at random. When
+        // the postcode agrees, the address's u is one over the households
+        // there (people known at the postcode over a household of 2.4).
+        let addr = c.level(Field::Address);
+        if c.level(Field::Postcode) == Level::Exact && matches!(addr, Level::Exact | Level::Close) {
+            if let Some(n) = counts.of(Field::Postcode, agreed.postcode) {
+                // At least a typical UK postcode (15 households).
+                let u = 2.4 / f64::from(n.max(36));
+                let m = self.m[Field::Address as usize][addr as usize].max(1e-4);
+                w[Field::Address as usize] = (m / u).log2();
+            }
         }
         (w, w.iter().sum())
     }

@@ -63,7 +63,8 @@
 //!   from built-in lists or made up. NHS numbers come from the `999` test
 //!   range (never issued to patients) while it lasts; UPNs use a made-up
 //!   school numbering. Identifiers are unique per person and carry valid check
-//!   characters, so every row is acceptable to the ingest rules.
+//!   characters, so every row is acceptable to the ingest rules (at `none`
+//!   and `light`; `realistic` damages some on purpose).
 //! * **Valid rows**: every event date (and end date) lies inside the period
 //!   the file declares, codes come from the documented lists, attendance
 //!   sessions never exceed the possible sessions.
@@ -71,7 +72,10 @@
 //!   (initials, nicknames, surname typos, swapped or shifted dates of birth,
 //!   house moves, titles and odd letter case, `DD/MM/YYYY` dates), and a
 //!   background population shares surnames and dates of birth with family
-//!   members, so matching precision and recall can both be measured.
+//!   members, so matching precision and recall can both be measured. How
+//!   much of it, and which kinds, [`NoiseLevel`] decides: see [`noise`]
+//!   (`realistic` adds typos, OCR damage, missing fields, marriages, moves,
+//!   wrong and shared strong ids and twins, and writes `truth_noise.csv`).
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -81,6 +85,10 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, Months, NaiveDate, TimeDelta, Weekday};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+pub mod noise;
+pub use noise::NoiseLevel;
+use noise::{NoiseKind, PersonNoise};
 
 /// Framework problem codes and the outcome ids a keyworker may claim for each.
 pub const PROBLEM_OUTCOMES: [(&str, &[&str]); 6] = [
@@ -112,6 +120,8 @@ pub struct SynthOptions {
     pub period_start: NaiveDate,
     /// Length of the period in years.
     pub years: u32,
+    /// Recording errors in partner rows.
+    pub noise: NoiseLevel,
 }
 
 impl Default for SynthOptions {
@@ -122,6 +132,7 @@ impl Default for SynthOptions {
             background_per_member: 3,
             period_start: NaiveDate::from_ymd_opt(2014, 4, 1).expect("valid date"),
             years: 3,
+            noise: NoiseLevel::Light,
         }
     }
 }
@@ -632,6 +643,8 @@ struct IdVar {
     surname: String,
     dob: NaiveDate,
     with_nhs: bool,
+    /// [`NoiseKind`] bits of the errors above.
+    kinds: u32,
 }
 
 struct Out {
@@ -640,6 +653,8 @@ struct Out {
     w: csv::Writer<BufWriter<File>>,
     rows: usize,
     truth: Vec<u8>,
+    /// `truth_noise.csv` lines for this file's damaged rows.
+    noise: Vec<u8>,
 }
 
 impl Out {
@@ -663,6 +678,7 @@ impl Out {
             w,
             rows: 0,
             truth: Vec::new(),
+            noise: Vec::new(),
         })
     }
 
@@ -690,13 +706,27 @@ impl Out {
         Ok(())
     }
 
-    fn finish(self) -> Result<(SynthFile, Vec<u8>), SynthError> {
+    /// Records the noise kinds of the row just ended.
+    fn mark(&mut self, kinds: u32) {
+        if kinds != 0 {
+            let _ = writeln!(
+                self.noise,
+                "{},{},{}",
+                self.name,
+                self.rows + 1,
+                noise::kinds_label(kinds)
+            );
+        }
+    }
+
+    fn finish(self) -> Result<(SynthFile, Vec<u8>, Vec<u8>), SynthError> {
         let Out {
             name,
             path,
             w,
             rows,
             truth,
+            noise,
         } = self;
         let mut bw = w.into_inner().map_err(|e| io_err(&path, e.into_error()))?;
         bw.flush().map_err(|e| io_err(&path, e))?;
@@ -707,6 +737,7 @@ impl Out {
                 rows,
             },
             truth,
+            noise,
         ))
     }
 }
@@ -734,6 +765,14 @@ struct Gen {
     persons: Vec<Person>,
     households: Vec<Household>,
     families: Vec<Family>,
+    noise: NoiseLevel,
+    /// Draws of the `realistic` errors: apart from `rng`, so that `light`
+    /// output never depends on them.
+    nrng: StdRng,
+    /// Per person (realistic only; empty otherwise).
+    pnoise: Vec<PersonNoise>,
+    /// Per household: a `realistic` move (date, postcode, address).
+    moves: Vec<Option<(NaiveDate, String, String)>>,
 }
 
 impl Gen {
@@ -768,6 +807,10 @@ impl Gen {
             persons: Vec::new(),
             households: Vec::new(),
             families: Vec::new(),
+            noise: opts.noise,
+            nrng: StdRng::seed_from_u64(opts.seed ^ 0x6e6f_6973_655f_7631),
+            pnoise: Vec::new(),
+            moves: Vec::new(),
         }
     }
 
@@ -2536,6 +2579,7 @@ impl Gen {
     }
 
     fn variant(&mut self, p: &Person, feed: Feed) -> IdVar {
+        let mut kinds = 0;
         let mut forename = p.forename.to_string();
         let r: f64 = self.rng.random();
         if r < 0.03 {
@@ -2544,9 +2588,11 @@ impl Gen {
                 .next()
                 .map(String::from)
                 .unwrap_or_default();
+            kinds |= NoiseKind::Initial.bit();
         } else if r < 0.05 {
             if let Some((_, nicks)) = NICKNAMES.iter().find(|(n, _)| *n == p.forename) {
                 forename = pick(&mut self.rng, nicks).to_string();
+                kinds |= NoiseKind::Nickname.bit();
             }
         }
         let mut surname = p.surname.to_string();
@@ -2567,6 +2613,7 @@ impl Gen {
                 let mut out = chars.clone();
                 out[i] = c;
                 surname = out.into_iter().collect();
+                kinds |= NoiseKind::SurnameTypo.bit();
             }
         }
         let mut dob = p.dob;
@@ -2575,10 +2622,12 @@ impl Gen {
             if dob.day() <= 12 && dob.month() <= 12 && dob.day() != dob.month() {
                 if let Some(d) = NaiveDate::from_ymd_opt(dob.year(), dob.day(), dob.month()) {
                     dob = d;
+                    kinds |= NoiseKind::DobSwap.bit();
                 }
             }
         } else if r < 0.02 {
             dob = add_days(dob, if self.chance(0.5) { 1 } else { -1 });
+            kinds |= NoiseKind::DobShift.bit();
         }
         let with_nhs = match feed {
             Feed::Police => self.chance(0.05),
@@ -2591,6 +2640,7 @@ impl Gen {
             surname,
             dob,
             with_nhs,
+            kinds,
         }
     }
 
@@ -2680,29 +2730,93 @@ impl Gen {
                 Feed::SocialCare => (0.05, 0.1, 0.25),
                 Feed::Services => (0.05, 0.15, 0.2),
             };
-            let mut forename = self.name_case(&v.forename.clone(), upper_f);
+            let mut kinds = v.kinds;
+            let (v_forename, v_surname, v_dob, with_nhs) =
+                (v.forename.clone(), v.surname.clone(), v.dob, v.with_nhs);
+            let mut forename = self.name_case(&v_forename, upper_f);
             if self.chance(0.04) {
                 let t = self.title(&person, ev.date);
                 forename = format!("{t} {forename}");
             }
-            let surname = self.name_case(&v.surname.clone(), upper_s);
+            let (base_surname, k) = self.surname_on(pi, &v_surname, ev.date);
+            kinds |= k;
+            let surname = self.name_case(&base_surname, upper_s);
             // A recording error never puts the birth after the event.
-            let vdob = if v.dob > ev.date { person.dob } else { v.dob };
-            let dob = if self.chance(dmy_p) {
-                dmy(vdob)
+            let vdob = if v_dob > ev.date {
+                kinds &= !(NoiseKind::DobSwap.bit() | NoiseKind::DobShift.bit());
+                person.dob
             } else {
-                iso(vdob)
+                v_dob
             };
+            let dmy_used = self.chance(dmy_p);
+            let dob = if dmy_used { dmy(vdob) } else { iso(vdob) };
             let (pc, addr) = match &moved {
-                Some((pc, a)) if ev.date >= self.moved_from => (pc.clone(), a.clone()),
+                Some((pc, a)) if ev.date >= self.moved_from => {
+                    kinds |= NoiseKind::Moved.bit();
+                    (pc.clone(), a.clone())
+                }
                 _ => (home_pc.clone(), home_addr.clone()),
             };
+            let (pc, addr, k) = self.address_on(pi, pc, addr, ev.date);
+            kinds |= k;
             let pc = self.fmt_postcode(&pc);
-            let with_nhs = v.with_nhs;
-            let nhs = match (&person.nhs, with_nhs) {
+            let (nhs_number, k) = self.nhs_shown(pi);
+            kinds |= k;
+            let nhs = match (&nhs_number, with_nhs) {
                 (Some(n), true) => self.fmt_nhs(n),
-                _ => String::new(),
+                _ => {
+                    kinds &= !NoiseKind::SharedId.bit();
+                    String::new()
+                }
             };
+            let mut ids = noise::RowIds {
+                forename,
+                surname,
+                dob,
+                dob_date: vdob,
+                dmy: dmy_used,
+                postcode: pc,
+                nhs,
+                ni: match ev.feed {
+                    Feed::Dwp => person.ni.clone().unwrap_or_default(),
+                    _ => String::new(),
+                },
+                upn: match ev.feed {
+                    Feed::Education => person.upn.clone().unwrap_or_default(),
+                    _ => String::new(),
+                },
+            };
+            match self.noise {
+                NoiseLevel::None => {
+                    // Exactly the case file's person; the draws above still
+                    // happen so events and claims stay those of `light`.
+                    kinds = 0;
+                    ids.forename = person.forename.to_string();
+                    ids.surname = person.surname.to_string();
+                    ids.dob = iso(person.dob);
+                    ids.postcode = home_pc.clone();
+                    if !ids.nhs.is_empty() {
+                        ids.nhs = person.nhs.clone().unwrap_or_default();
+                    }
+                }
+                NoiseLevel::Light => kinds = 0,
+                NoiseLevel::Realistic => kinds |= self.row_noise(&mut ids, pi),
+            }
+            let addr = if self.noise == NoiseLevel::None {
+                home_addr.clone()
+            } else {
+                addr
+            };
+            let noise::RowIds {
+                forename,
+                surname,
+                dob,
+                postcode: pc,
+                nhs,
+                ni,
+                upn,
+                ..
+            } = ids;
             let end = ev
                 .end
                 .filter(|e| *e >= ev.date && *e <= self.pe)
@@ -2745,7 +2859,7 @@ impl Gen {
                     }
                 }
                 Feed::Education => {
-                    let upn = person.upn.as_deref().unwrap_or("");
+                    let upn = upn.as_str();
                     let (term, nums) = match &ev.term {
                         Some(t) => (t.name(), ev.sess.map(|n| n.to_string())),
                         None => (String::new(), Default::default()),
@@ -2768,7 +2882,7 @@ impl Gen {
                     }
                 }
                 Feed::Dwp => {
-                    let ni = person.ni.as_deref().unwrap_or("");
+                    let ni = ni.as_str();
                     let amount = if ev.rt == "uc_earnings" {
                         format!("{}.{:02}", ev.num / 100, ev.num % 100)
                     } else {
@@ -2802,6 +2916,7 @@ impl Gen {
                 }
             }
             o.end_row(pi + 1, family)?;
+            o.mark(kinds);
         }
         Ok(())
     }
@@ -2837,8 +2952,12 @@ impl Gen {
                     .clone()
                     .filter(|_| self.chance(0.9))
                     .unwrap_or_default();
+                let nhs = match (self.noise, &self.persons[pi].nhs) {
+                    (NoiseLevel::None, Some(n)) if !nhs.is_empty() => n.clone(),
+                    _ => nhs,
+                };
+                let (surname, postcode, address) = self.case_identity(pi);
                 let p = &self.persons[pi];
-                let hh = &self.households[p.hh];
                 for s in [
                     case_ref.as_str(),
                     role,
@@ -2846,10 +2965,10 @@ impl Gen {
                     &end,
                     &problems,
                     p.forename,
-                    p.surname,
+                    &surname,
                     &iso(p.dob),
-                    &hh.postcode,
-                    &hh.address,
+                    &postcode,
+                    &address,
                     &nhs,
                     &ni,
                     &upn,
@@ -2872,6 +2991,9 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
     }
     let family_people = g.persons.len();
     g.make_background(family_people * opts.background_per_member, family_people);
+    if opts.noise == NoiseLevel::Realistic {
+        g.realistic_people();
+    }
 
     let period = format!("{}..{}", iso(g.ps), iso(g.pe));
     let mut case = Out::create(dir, "case", None, CASE_COLS)?;
@@ -2956,14 +3078,30 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
         .map_err(|e| io_err(&truth_path, e))?;
     let mut files = Vec::new();
     let mut truth_rows = 0;
+    let mut noise_lines = Vec::new();
     for o in std::iter::once(case).chain(outs) {
-        let (f, t) = o.finish()?;
+        let (f, t, n) = o.finish()?;
         truth.write_all(&t).map_err(|e| io_err(&truth_path, e))?;
+        noise_lines.extend(n);
         truth_rows += f.rows;
         files.push(f);
     }
     truth.flush().map_err(|e| io_err(&truth_path, e))?;
-    let (claims_file, _) = co.finish()?;
+    let noise_file = if opts.noise == NoiseLevel::Realistic {
+        let path = dir.join("truth_noise.csv");
+        let mut text = b"feed,row,noise\n".to_vec();
+        let rows = noise_lines.iter().filter(|&&b| b == b'\n').count();
+        text.extend(noise_lines);
+        std::fs::write(&path, text).map_err(|e| io_err(&path, e))?;
+        Some(SynthFile {
+            feed: "truth_noise".into(),
+            path,
+            rows,
+        })
+    } else {
+        None
+    };
+    let (claims_file, _, _) = co.finish()?;
     files.insert(1, claims_file);
     files.push(SynthFile {
         feed: "truth".into(),
@@ -2975,6 +3113,7 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
         path: tc_path,
         rows: claims.len(),
     });
+    files.extend(noise_file);
     Ok(SynthSummary {
         files,
         persons: g.persons.len(),
