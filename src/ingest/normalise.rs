@@ -191,6 +191,8 @@ pub enum Repair {
     OcrDigits,
     /// A month above 12 with a day of 12 or less read as day and month swapped.
     DayMonthSwap,
+    /// A placeholder ("Baby", "Unknown") read as no forename.
+    Placeholder,
 }
 
 impl Repair {
@@ -198,6 +200,7 @@ impl Repair {
         match self {
             Repair::OcrDigits => "ocr_digits",
             Repair::DayMonthSwap => "day_month_swap",
+            Repair::Placeholder => "placeholder_read_as_missing",
         }
     }
 
@@ -205,6 +208,7 @@ impl Repair {
         match self {
             Repair::OcrDigits => 1,
             Repair::DayMonthSwap => 2,
+            Repair::Placeholder => 4,
         }
     }
 }

@@ -262,10 +262,19 @@ impl Pseudonymiser {
         let mut tmp = String::new();
         if !raw.forename.trim().is_empty() {
             normalise_name(raw.forename, &mut tmp);
-            let first = tmp.split(' ').next().unwrap_or("");
+            // The first word that is a name: "Baby Jane" is Jane.
+            let first = tmp
+                .split(' ')
+                .find(|w| !PLACEHOLDER_FORENAMES.contains(w))
+                .or_else(|| tmp.split(' ').next())
+                .unwrap_or("");
             if first.is_empty() {
                 out.dropped
                     .push(bad("forename", "no letters after normalisation"));
+            } else if is_placeholder(&tmp) {
+                // "Baby", "Unknown": a record that does not know the name
+                // says nothing about it, for or against.
+                out.repairs.push(("forename", Repair::Placeholder));
             } else {
                 s.clear();
                 s.push_str(first);
@@ -426,6 +435,22 @@ impl Pseudonymiser {
             md: self.field(Domain::DobMd, &[m, dd]),
         }
     }
+}
+
+/// Words partners put where a forename is not known (babies not yet named,
+/// unknown persons), normalised. Reading them as a name would make every
+/// "Baby Smith" one person and rule real matches out.
+const PLACEHOLDER_FORENAMES: &[&str] = &[
+    "baby", "babyboy", "babygirl", "unknown", "unk", "nk", "notknown", "not known", "none",
+    "null", "na", "child", "infant", "twin", "boy", "girl", "male", "female", "man", "woman",
+    "person", "anon", "anonymous", "test", "xx", "xxx", "tba", "tbc",
+];
+
+fn is_placeholder(normalised: &str) -> bool {
+    let first = normalised.split(' ').next().unwrap_or("");
+    PLACEHOLDER_FORENAMES.contains(&normalised)
+        || PLACEHOLDER_FORENAMES.contains(&first)
+            && normalised.split(' ').skip(1).all(|w| PLACEHOLDER_FORENAMES.contains(&w) || w.len() == 1)
 }
 
 /// Checks a strong identifier; on failure tries reading OCR letters in its
@@ -637,6 +662,18 @@ mod tests {
             swapped.dob.unwrap().full,
             tokens(&ident("Ann", "Lee", "2001-02-13")).dob.unwrap().full
         );
+    }
+
+    #[test]
+    fn placeholder_forenames_are_missing_not_names() {
+        for f in ["Baby", "UNKNOWN", "Not Known", "baby boy", "Twin 1"] {
+            let t = tokens(&ident(f, "Smith", "2001-02-03"));
+            assert!(t.forename.is_none(), "{f}");
+            assert_eq!(t.repairs, [("forename", Repair::Placeholder)], "{f}");
+        }
+        assert!(tokens(&ident("Boyd", "Smith", "2001-02-03")).forename.is_some());
+        let jane = tokens(&ident("Jane", "Smith", "2001-02-03")).forename;
+        assert_eq!(tokens(&ident("Baby Jane", "Smith", "2001-02-03")).forename, jane);
     }
 
     #[test]
