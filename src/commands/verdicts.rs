@@ -52,7 +52,14 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
         (&a.case_ref, &a.outcome_id, a.claim_date).cmp(&(&b.case_ref, &b.outcome_id, b.claim_date))
     });
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        // writeln, not println: a closed pipe (`| head`) is an error the
+        // exit point recognises, not a panic.
+        use std::io::Write as _;
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&rows)?
+        )?;
         return Ok(());
     }
     for v in &rows {
@@ -112,7 +119,8 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
             "claimable": claimable,
             "problems_without_outcome": missing,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
     println!(
@@ -302,7 +310,8 @@ fn verify_as_of(
             "framework_version": fw.framework.version,
             "claims": rows,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
     }
     if failed > 0 {
         bail!("{failed} stored verdicts of case {case_ref} were not reproduced as of {date}");
