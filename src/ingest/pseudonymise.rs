@@ -155,8 +155,6 @@ pub struct PersonTokens {
     /// The address's house number (its first run of digits), so a typo in
     /// the street name still agrees on the house; 0 without a number.
     pub house_number: FieldToken,
-    /// True when the row gave only an initial as forename.
-    pub forename_is_initial: bool,
     /// Token of address line and postcode together: the household.
     pub address: Option<Token>,
     /// Year and month of birth; the day is dropped (data minimisation).
@@ -168,6 +166,11 @@ pub struct PersonTokens {
 }
 
 impl PersonTokens {
+    /// True when the row gave only an initial as forename.
+    pub fn forename_is_initial(&self) -> bool {
+        self.forename.as_ref().is_some_and(|f| f.is_initial)
+    }
+
     pub fn has_strong_id(&self) -> bool {
         self.nhs.is_some() || self.ni.is_some() || self.upn.is_some()
     }
@@ -279,7 +282,6 @@ impl Pseudonymiser {
                 s.clear();
                 s.push_str(first);
                 out.forename = Some(self.name(s, true));
-                out.forename_is_initial = out.forename.as_ref().is_some_and(|f| f.is_initial);
             }
         }
         if !raw.surname.trim().is_empty() {
@@ -317,27 +319,29 @@ impl Pseudonymiser {
                 }
             }
         };
+        // The address line, normalised once for both of its tokens.
+        s.clear();
+        if !raw.address.trim().is_empty() {
+            normalise_name_keep_digits(raw.address, s);
+        }
         if let Some(pc) = &postcode {
             let outward = &pc[..pc.len() - 3];
             out.postcode = self.field(Domain::Postcode, &[pc.as_bytes()]);
             out.district = self.field(Domain::District, &[outward.as_bytes()]);
             if !raw.address.trim().is_empty() {
-                normalise_name_keep_digits(raw.address, s);
                 out.address = Some(self.token(Domain::Address, &[s.as_bytes(), pc.as_bytes()]));
             }
         }
-        if !raw.address.trim().is_empty() {
-            normalise_name_keep_digits(raw.address, s);
-            if !s.is_empty() {
-                out.address_field = self.field(Domain::AddressField, &[s.as_bytes()]);
-                let number: String = s
-                    .chars()
-                    .skip_while(|c| !c.is_ascii_digit())
-                    .take_while(char::is_ascii_digit)
-                    .collect();
-                if !number.is_empty() {
-                    out.house_number = self.field(Domain::HouseNumber, &[number.as_bytes()]);
-                }
+        // `s` is empty when the row has no address line.
+        if !s.is_empty() {
+            out.address_field = self.field(Domain::AddressField, &[s.as_bytes()]);
+            let number: String = s
+                .chars()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if !number.is_empty() {
+                out.house_number = self.field(Domain::HouseNumber, &[number.as_bytes()]);
             }
         }
     }
@@ -649,7 +653,7 @@ mod tests {
         };
         let a = tokens(&with_pc("J."));
         let b = tokens(&with_pc("John"));
-        assert!(a.forename_is_initial && a.forename.as_ref().unwrap().near.is_empty());
+        assert!(a.forename_is_initial() && a.forename.as_ref().unwrap().near.is_empty());
         assert_eq!(a.forename.unwrap().initial, b.forename.unwrap().initial);
     }
 

@@ -85,15 +85,18 @@ fn mix(kind: BlockKind, parts: &[u32]) -> u64 {
     h
 }
 
+/// The blocking key of strong id `id` of type `slot` (its index in a
+/// person's ids).
+pub fn id_key(slot: usize, id: u64) -> u64 {
+    mix(BlockKind::Id, &[slot as u32, id as u32, (id >> 32) as u32])
+}
+
 /// The blocking keys of a variant and a person's strong ids.
 pub fn keys(v: &Variant, ids: &[u64; 3], out: &mut Vec<(BlockKind, u64)>) {
     out.clear();
     for (i, &id) in ids.iter().enumerate() {
         if id != 0 {
-            out.push((
-                BlockKind::Id,
-                mix(BlockKind::Id, &[i as u32, id as u32, (id >> 32) as u32]),
-            ));
+            out.push((BlockKind::Id, id_key(i, id)));
         }
     }
     use BlockKind as K;

@@ -130,11 +130,7 @@ impl Matcher {
             let len = entry_len(bytes, i).ok_or(DecodeError(i))?;
             let b = &bytes[i + 1..i + len];
             match bytes[i] {
-                NEW_PERSON | BIRTH => {
-                    let p = u64at(b, 0);
-                    self.ensure_person(p);
-                    self.set_birth(p, birth(b, 8));
-                }
+                NEW_PERSON | BIRTH => self.load_person(u64at(b, 0), birth(b, 8)),
                 ID => {
                     let kind = IdKind::from_u8(b[8]).ok_or(DecodeError(i))?;
                     let t: Token = b[9..25].try_into().unwrap();

@@ -248,12 +248,8 @@ impl Matcher {
         let slot = &mut self.persons[p as usize].ids[k as usize - 1];
         if *slot == 0 {
             *slot = t;
-            let mut ids = [0; 3];
-            ids[k as usize - 1] = t;
-            blocking::keys(&Variant::default(), &ids, &mut self.keys_buf);
-            for (_, key) in self.keys_buf.drain(..) {
-                self.index.insert(key, p as u32);
-            }
+            self.index
+                .insert(blocking::id_key(k as usize - 1, t), p as u32);
         }
     }
 
@@ -524,13 +520,9 @@ impl Matcher {
                 continue; // the person has one of this type already
             }
             // An id another person already carries is not taken over.
-            let mut only = [0; 3];
-            only[i] = id;
-            blocking::keys(&Variant::default(), &only, &mut self.keys_buf);
-            let key = self.keys_buf[0].1;
             let taken = self
                 .index
-                .get(key)
+                .get(blocking::id_key(i, id))
                 .iter()
                 .any(|&q| self.canonical(PersonId::from(q)) != p);
             if !taken {
