@@ -18,12 +18,15 @@
 //!    under [`keys`], and [`ingest::matching`] links rows to people;
 //! 3. [`store`]: the only owner of the sled database: one file per tree
 //!    family and one write path every write passes through;
-//! 4. [`framework`]: a council's outcome plan as data (`frameworks/*.toml`),
+//! 4. [`review`]: the doubts matching left (rows unlinked although a
+//!    candidate came close) as a blind clerical-review queue, and reviewers'
+//!    decisions, which the store replays and triangulation respects;
+//! 5. [`framework`]: a council's outcome plan as data (`frameworks/*.toml`),
 //!    loaded, checked and explained; [`framework::scenario`] runs a council's
 //!    scenario files against it;
-//! 5. [`triangulate`]: each claim decided against its rule, one file per rule
+//! 6. [`triangulate`]: each claim decided against its rule, one file per rule
 //!    kind in `triangulate/rules/`, on the clock it is given;
-//! 6. [`notify`]: notices built, signed (Standard Webhooks) and delivered at
+//! 7. [`notify`]: notices built, signed (Standard Webhooks) and delivered at
 //!    least once from the store's outbox to webhooks and spool directories.
 //!
 //! Around them:
@@ -49,6 +52,8 @@ pub mod pull;
 pub mod ingest;
 
 pub mod store;
+
+pub mod review;
 
 pub mod framework;
 

@@ -33,6 +33,66 @@ enum LinksAction {
         #[arg(long)]
         evidence: bool,
     },
+    /// Why one row went where it did: score, runner-up, and each field's
+    /// level and weight as a waterfall (never a value)
+    Explain {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// The feed's name
+        feed: String,
+        /// The delivery number (as in `links export` and rejection reports)
+        delivery: u32,
+        /// The row number (as in rejection reports)
+        row: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewAction {
+    /// Open items, those affecting a claim first
+    List {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// Decided and settled items too
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One item: the two records, the agreement pattern, the families
+    Show {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide an item; honoured by every later delivery. Run with the daemon stopped
+    Decide {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        id: String,
+        #[arg(value_enum)]
+        decision: Decision,
+        /// Why (kept with the decision)
+        #[arg(long)]
+        note: Option<String>,
+        /// Who decides (default: $USER)
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Decision {
+    /// The two records are one person
+    Same,
+    /// They are different people: never link them
+    Different,
 }
 
 #[derive(Subcommand)]
@@ -75,6 +135,11 @@ enum Command {
     Links {
         #[command(subcommand)]
         action: LinksAction,
+    },
+    /// The clerical-review queue: rows left unlinked that may be a known person
+    Review {
+        #[command(subcommand)]
+        action: ReviewAction,
     },
     /// Check a config file with the daemon's own loader (exit 78 if bad)
     CheckConfig {
@@ -204,6 +269,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("{n} links written to {}", out.display());
             Ok(())
         }
+        Command::Links {
+            action:
+                LinksAction::Explain {
+                    config,
+                    feed,
+                    delivery,
+                    row,
+                    json,
+                },
+        } => commands::links_explain(config, feed, *delivery, *row, *json),
+        Command::Review { action } => match action {
+            ReviewAction::List { config, all, json } => commands::review_list(config, *all, *json),
+            ReviewAction::Show { config, id, json } => commands::review_show(config, id, *json),
+            ReviewAction::Decide {
+                config,
+                id,
+                decision,
+                note,
+                by,
+                json,
+            } => {
+                let d = match decision {
+                    Decision::Same => outcomesd::store::ReviewVerdict::Same,
+                    Decision::Different => outcomesd::store::ReviewVerdict::Different,
+                };
+                let r = commands::review_decide(config, id, d, by.as_deref(), note.clone())?;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&r)?);
+                } else {
+                    println!(
+                        "item {}: decided {:?}; {} claims of {} families re-decided, {} verdicts changed, {} notices queued",
+                        r.item,
+                        r.decision,
+                        r.claims_redecided,
+                        r.cases.len(),
+                        r.verdicts_changed.len(),
+                        r.notices_queued
+                    );
+                    for (case, outcome, v) in &r.verdicts_changed {
+                        println!("  {case} {outcome}: now {v}");
+                    }
+                }
+                Ok(())
+            }
+        },
         Command::Frameworks {
             action:
                 Some(FrameworksAction::Test {

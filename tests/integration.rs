@@ -5,6 +5,7 @@ mod config_corpus;
 mod daemon;
 mod frameworks;
 mod layout;
+mod review;
 mod util;
 
 use std::collections::HashSet;

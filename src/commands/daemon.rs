@@ -53,8 +53,7 @@ pub fn run(config: &Path) -> Result<()> {
 
 pub fn status(config: &Path) -> Result<()> {
     let cfg = load_config(config)?;
-    let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
-    let engine = Engine::open(&cfg.data_dir, &key).context("opening the store")?;
+    let engine = open_engine(&cfg)?;
     print_status(&engine);
     Ok(())
 }

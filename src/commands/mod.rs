@@ -5,12 +5,14 @@ mod daemon;
 mod frameworks;
 mod ingest;
 mod links;
+mod review;
 mod verdicts;
 
 pub use daemon::{check_config, keygen, print_status, run, status};
 pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
 pub use ingest::ingest;
-pub use links::links_export;
+pub use links::{explain_row, links_explain, links_export, waterfall, Explanation};
+pub use review::{review_decide, review_list, review_show, show_text, DecideReport};
 pub use verdicts::{claims, verdict_counts, verify};
 
 use std::io::IsTerminal;
@@ -74,7 +76,9 @@ pub fn load_config(path: &Path) -> Result<Config> {
 
 pub fn open_engine(cfg: &Config) -> Result<Engine> {
     let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
-    Engine::open(&cfg.data_dir, &key).context("opening the store")
+    let mut engine = Engine::open(&cfg.data_dir, &key).context("opening the store")?;
+    engine.set_review_band(cfg.review_band);
+    Ok(engine)
 }
 
 pub fn read_delivery(file: &Path) -> Result<Vec<u8>> {

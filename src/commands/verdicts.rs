@@ -106,7 +106,8 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
         .into_iter()
         .filter(|v| v.case_ref == case_ref)
         .collect();
-    let data = triangulate::CaseData::load(&engine.store, &engine.matcher, case.clone())?;
+    let doubts = crate::review::Doubts::load(&engine.store, &engine.matcher)?;
+    let data = triangulate::CaseData::load(&engine.store, &engine.matcher, &doubts, case.clone())?;
     let indicators = triangulate::check_indicators(fw, &data);
     let (claimable, missing) = triangulate::claimable(&case, &verdicts);
     if json {
@@ -257,7 +258,8 @@ fn verify_as_of(
     let case_ref = case.case_ref.clone();
     let now = date.and_time(NaiveTime::MIN).and_utc();
     let last = engine.store.last_seq();
-    let data = triangulate::CaseData::load(&engine.store, &engine.matcher, case)?;
+    let doubts = crate::review::Doubts::load(&engine.store, &engine.matcher)?;
+    let data = triangulate::CaseData::load(&engine.store, &engine.matcher, &doubts, case)?;
     let mut rows = Vec::new();
     let mut failed = 0usize;
     for claim in engine

@@ -388,4 +388,21 @@ impl<'t> Checker<'t> {
             },
         }
     }
+
+    pub(super) fn review(&mut self, raw: &super::RawReview) -> f64 {
+        let d = crate::ingest::matching::DEFAULT_REVIEW_BAND;
+        match raw.band_bits {
+            None => d,
+            Some(b) if b.is_finite() && (0.0..=30.0).contains(&b) => b,
+            Some(_) => {
+                self.issue(
+                    Some("review"),
+                    "band_bits",
+                    "must be a number of bits from 0 to 30".into(),
+                    Some(format!("the default is {d}; 0 turns the review queue off")),
+                );
+                d
+            }
+        }
+    }
 }

@@ -47,6 +47,15 @@ struct RawConfig {
     notices: RawNotices,
     #[serde(default)]
     status: RawStatus,
+    #[serde(default)]
+    review: RawReview,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawReview {
+    /// Bits below the link threshold a candidate still goes to review.
+    #[serde(default)]
+    band_bits: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -165,6 +174,9 @@ pub struct Config {
     pub notice_poll: std::time::Duration,
     /// Loopback address of the health and metrics endpoint, if any.
     pub status_listen: Option<std::net::SocketAddr>,
+    /// How far below the link threshold (bits) a candidate still puts a
+    /// row in the review queue.
+    pub review_band: f64,
 }
 
 /// One problem in a config file.
@@ -262,6 +274,7 @@ impl Config {
         let framework = ck.framework(raw.framework.as_deref());
         let sinks = ck.sinks(&raw.notices);
         let status_listen = ck.status(&raw.status);
+        let review_band = ck.review(&raw.review);
         let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
         let issues = ck.issues;
         if !issues.is_empty() {
@@ -273,6 +286,7 @@ impl Config {
                 raw.notices.poll_seconds.unwrap_or(10).max(1),
             ),
             status_listen,
+            review_band,
             path: path.to_path_buf(),
             data_dir,
             key_file,

@@ -30,13 +30,13 @@ use serde::Serialize;
 use crate::ingest::feeds::{
     open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Parsed, Rejection, Row, RowBody,
 };
-use crate::ingest::matching::{Comparison, Delta, Link, Matcher, PersonId};
+use crate::ingest::matching::{Comparison, Delta, DoubtKind, Link, Matcher, PersonId, Rule};
 use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
 use crate::keys::HmacKey;
 use crate::records::{Period, SourceKind};
 use crate::store::{
-    Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, DeliveryRows, EventBuffer,
-    LinkRecord, Store, StoreError,
+    centibits, Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, DeliveryRows,
+    EventBuffer, LinkRecord, ReviewRecord, RunnerUp, Store, StoreError, StoredCandidate,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +115,8 @@ pub struct IngestSummary {
     pub rejected: u64,
     pub persons_new: u64,
     pub records_matched: u64,
+    /// Doubts left for review (rows unlinked with a possible candidate).
+    pub doubts: u64,
     pub families_touched: u64,
     pub unused_columns: Vec<String>,
     pub rejections: Vec<Rejection>,
@@ -172,6 +174,13 @@ impl std::fmt::Display for IngestSummary {
                 "\n  identifier fields: {dropped} dropped as bad (their rows kept), {repaired} repaired"
             )?;
         }
+        if self.doubts > 0 {
+            write!(
+                f,
+                "\n  {} rows left unlinked with a possible match: in the review queue (`outcomesd review list`)",
+                self.doubts
+            )?;
+        }
         if !self.unused_columns.is_empty() {
             write!(
                 f,
@@ -215,6 +224,7 @@ pub struct Engine {
     pub matcher: Matcher,
     pub pseudo: Pseudonymiser,
     reports_dir: PathBuf,
+    review_band: Option<f64>,
 }
 
 impl Engine {
@@ -226,7 +236,25 @@ impl Engine {
             matcher,
             pseudo: Pseudonymiser::new(key),
             reports_dir: data_dir.join("reports"),
+            review_band: None,
         })
+    }
+
+    /// How far below the link threshold (bits) a candidate still puts a
+    /// row in the review queue (config `[review] band_bits`).
+    pub fn set_review_band(&mut self, bits: f64) {
+        self.review_band = Some(bits);
+        self.matcher.set_review_band(bits);
+    }
+
+    /// Rebuilds the matcher from the store (after an undo, or a reviewer's
+    /// decision made elsewhere).
+    pub fn reload_matcher(&mut self) -> Result<(), IngestError> {
+        self.matcher = self.store.load_matcher()?;
+        if let Some(b) = self.review_band {
+            self.matcher.set_review_band(b);
+        }
+        Ok(())
     }
 
     /// Applies one delivery. See the module promises.
@@ -248,6 +276,7 @@ impl Engine {
             rejected: 0,
             persons_new: 0,
             records_matched: 0,
+            doubts: 0,
             families_touched: 0,
             unused_columns: delivery.unused_columns.clone(),
             rejections: Vec::new(),
@@ -272,7 +301,7 @@ impl Engine {
             Err(e) => {
                 // Undo: rows written under seq go, the matcher forgets.
                 self.store.sweep(seq)?;
-                self.matcher = self.store.load_matcher()?;
+                self.reload_matcher()?;
                 return Err(e);
             }
         }
@@ -372,6 +401,8 @@ impl Engine {
             cases: &cases,
             claims: &batch.claims,
             links: &batch.links,
+            runners: &batch.runners,
+            reviews: &batch.reviews,
         };
         self.store
             .write_delivery(rows, rec, &delivery.content_hash)?;
@@ -530,6 +561,8 @@ struct Batch {
     cases: BTreeMap<String, CaseRecord>,
     claims: Vec<ClaimRecord>,
     links: Vec<LinkRecord>,
+    runners: Vec<RunnerUp>,
+    reviews: Vec<ReviewRecord>,
 }
 
 /// Re-estimates the linkage model from the candidate pairs of the rows
@@ -551,9 +584,7 @@ fn link_record(row: u64, link: &Link, t: &crate::ingest::pseudonymise::PersonTok
         rule: link.rule.to_u8(),
         score: link.score,
         levels: link.levels,
-        weights: link
-            .weights
-            .map(|w| (w * 100.0).clamp(-32000.0, 32000.0) as i16),
+        weights: link.weights.map(centibits),
         repairs: t.repair_bits(),
         dropped: t.dropped.len().min(255) as u8,
         household: t.address,
@@ -600,6 +631,31 @@ impl Batch {
                 });
             }
             self.links.push(link_record(row.number, &link, t));
+            if let Some(r) = &link.runner_up {
+                self.runners.push(RunnerUp {
+                    row: row.number,
+                    candidate: StoredCandidate::of(r),
+                });
+            }
+            let kind = if link.rule == Rule::Ambiguous {
+                DoubtKind::Ambiguous
+            } else {
+                DoubtKind::Weak
+            };
+            for (n, c) in link.doubts.iter().enumerate() {
+                // The candidate's family must be re-decided: a possible
+                // record may now hold one of its claims.
+                self.touched.insert(c.person);
+                self.reviews.push(ReviewRecord {
+                    seq,
+                    row: row.number,
+                    n: n as u8,
+                    kind,
+                    person: p,
+                    candidate: StoredCandidate::of(c),
+                });
+            }
+            summary.doubts += link.doubts.len() as u64;
             p
         });
         match row.body {

@@ -12,7 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::links::LinkRecord;
+use super::links::{LinkRecord, RunnerUp};
+use super::reviews::ReviewRecord;
 use super::{
     read_u32, seq_bytes, CaseRecord, ClaimRecord, EventBuffer, Store, StoreError, TreeId, Write,
 };
@@ -46,6 +47,10 @@ pub struct DeliveryRows<'a> {
     pub claims: &'a [ClaimRecord],
     /// Where each accepted row with a person went.
     pub links: &'a [LinkRecord],
+    /// Each such row's best other candidate, where it had one.
+    pub runners: &'a [RunnerUp],
+    /// The rows left in doubt, for review.
+    pub reviews: &'a [ReviewRecord],
 }
 
 /// What `begin` found.
@@ -125,6 +130,8 @@ impl Store {
         self.put_delta(seq, rows.delta)?;
         self.put_events(seq, rows.events)?;
         self.put_links(seq, rows.links)?;
+        self.put_runners(seq, rows.runners)?;
+        self.put_reviews(seq, rows.reviews)?;
         for case in rows.cases {
             self.put_case(case)?;
         }
@@ -162,6 +169,7 @@ impl Store {
         self.sweep_cases(seq)?;
         self.sweep_identity(seq)?;
         self.sweep_links(seq)?;
+        self.sweep_reviews(seq)?;
         self.sweep_claims(seq)?;
         self.trees.flush()?;
         self.trees

@@ -4,23 +4,37 @@
 //! [`Delta`], cut at entry boundaries into values of about 1 MiB).
 //!
 //! Promises: replaying the log of the committed deliveries, in order,
-//! rebuilds exactly the matcher they left; an uncommitted delivery's chunks
+//! (with reviewers' decisions at the point they were made) rebuilds exactly
+//! the matcher they left; an uncommitted delivery's chunks
 //! are skipped, and swept with it.
 
+use super::reviews::{ReviewDecision, ReviewVerdict};
 use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Write};
 use crate::ingest::matching::{entry_len, Delta, Matcher};
 
 impl Store {
     /// Rebuilds the matcher's state by replaying the identity log.
+    ///
+    /// Reviewers' decisions are applied where they were made: after the
+    /// changes of the newest delivery at the time, before the next's.
     pub fn load_matcher(&self) -> Result<Matcher, StoreError> {
         let mut m = Matcher::new();
+        let decisions = self.review_decisions()?;
+        let mut next = decisions.iter().peekable();
         for item in self.trees.iter(TreeId::Identity) {
             let (k, v) = item?;
-            if !self.committed.contains_key(&read_u32(&k)) {
+            let seq = read_u32(&k);
+            if !self.committed.contains_key(&seq) {
                 continue;
+            }
+            while let Some(d) = next.next_if(|d| d.after_seq < seq) {
+                apply_decision(&mut m, d);
             }
             m.apply_encoded(&v)
                 .map_err(|e| self.corrupt(e.to_string()))?;
+        }
+        for d in next {
+            apply_decision(&mut m, d);
         }
         Ok(m)
     }
@@ -46,6 +60,16 @@ impl Store {
             self.trees.write(TreeId::Identity, Write::Remove(&k))?;
         }
         Ok(())
+    }
+}
+
+/// A reviewer's decision as the matcher honours it.
+pub fn apply_decision(m: &mut Matcher, d: &ReviewDecision) {
+    match d.decision {
+        ReviewVerdict::Same => {
+            m.join(d.person, d.candidate);
+        }
+        ReviewVerdict::Different => m.keep_apart(d.person, d.candidate),
     }
 }
 

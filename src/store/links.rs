@@ -1,7 +1,9 @@
 //! Links: where each stored row went, and the evidence for it.
 //!
-//! Tree owned: `links` (seq u32, chunk u32 → packed [`LinkRecord`]s, about
-//! 1 MiB per value).
+//! Trees owned: `links` (seq u32, chunk u32 → packed [`LinkRecord`]s, about
+//! 1 MiB per value) and `runners` (seq u32, chunk u32 → packed
+//! [`RunnerUp`]s: for each row that had another candidate, the best one it
+//! did not go to, for `links explain`).
 //!
 //! Promises: one record per accepted row that names a person, written with
 //! its delivery and swept with it; a record holds the row number, the
@@ -9,7 +11,7 @@
 //! and the household pseudonym: never an identifier value.
 
 use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Write};
-use crate::ingest::matching::{Comparison, PersonId, FIELDS};
+use crate::ingest::matching::{Candidate, Comparison, PersonId, FIELDS};
 use crate::ingest::pseudonymise::Token;
 
 /// One row's link, as stored.
@@ -40,6 +42,72 @@ pub struct StoredLink {
 }
 
 const PACKED: usize = 4 + 8 + 1 + 4 + FIELDS + FIELDS * 2 + 1 + 1 + 1 + 16;
+
+/// Weights as stored: hundredths of a bit.
+pub fn centibits(w: f32) -> i16 {
+    (w * 100.0).clamp(-32000.0, 32000.0) as i16
+}
+
+/// A scored candidate as stored: person, score, levels, weights (hundredths
+/// of a bit) and whether the household guard ruled it out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredCandidate {
+    pub person: PersonId,
+    pub score: f32,
+    pub levels: Comparison,
+    pub weights: [i16; FIELDS],
+    pub ruled_out: bool,
+}
+
+pub(super) const CANDIDATE_LEN: usize = 8 + 4 + FIELDS + FIELDS * 2 + 1;
+
+impl StoredCandidate {
+    pub fn of(c: &Candidate) -> StoredCandidate {
+        StoredCandidate {
+            person: c.person,
+            score: c.score,
+            levels: c.levels,
+            weights: c.weights.map(centibits),
+            ruled_out: c.ruled_out,
+        }
+    }
+
+    pub(super) fn pack(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.person.to_be_bytes());
+        out.extend_from_slice(&self.score.to_be_bytes());
+        out.extend_from_slice(&self.levels.levels);
+        for w in self.weights {
+            out.extend_from_slice(&w.to_be_bytes());
+        }
+        out.push(u8::from(self.ruled_out));
+    }
+
+    pub(super) fn unpack(b: &[u8]) -> StoredCandidate {
+        let mut levels = Comparison::default();
+        levels.levels.copy_from_slice(&b[12..12 + FIELDS]);
+        let w0 = 12 + FIELDS;
+        let mut weights = [0i16; FIELDS];
+        for (i, w) in weights.iter_mut().enumerate() {
+            *w = i16::from_be_bytes([b[w0 + 2 * i], b[w0 + 2 * i + 1]]);
+        }
+        StoredCandidate {
+            person: u64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
+            score: f32::from_be_bytes(b[8..12].try_into().expect("4 bytes")),
+            levels,
+            weights,
+            ruled_out: b[w0 + FIELDS * 2] == 1,
+        }
+    }
+}
+
+/// The best candidate a row did not go to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunnerUp {
+    pub row: u64,
+    pub candidate: StoredCandidate,
+}
+
+const RUNNER_LEN: usize = 4 + CANDIDATE_LEN;
 
 impl LinkRecord {
     fn pack(&self, out: &mut Vec<u8>) {
@@ -97,12 +165,68 @@ impl Store {
         Ok(())
     }
 
-    pub(super) fn sweep_links(&self, seq: u32) -> Result<(), StoreError> {
-        for item in self.trees.scan_prefix(TreeId::Links, &seq_bytes(seq)) {
-            let (k, _) = item?;
-            self.trees.write(TreeId::Links, Write::Remove(&k))?;
+    pub(super) fn put_runners(&self, seq: u32, runners: &[RunnerUp]) -> Result<(), StoreError> {
+        let per_value = (1 << 20) / RUNNER_LEN;
+        let mut buf = Vec::with_capacity(per_value * RUNNER_LEN);
+        for (i, chunk) in runners.chunks(per_value).enumerate() {
+            buf.clear();
+            for r in chunk {
+                buf.extend_from_slice(&(r.row as u32).to_be_bytes());
+                r.candidate.pack(&mut buf);
+            }
+            let mut k = [0u8; 8];
+            k[..4].copy_from_slice(&seq_bytes(seq));
+            k[4..].copy_from_slice(&(i as u32).to_be_bytes());
+            self.trees.write(TreeId::Runners, Write::Insert(&k, &buf))?;
         }
         Ok(())
+    }
+
+    pub(super) fn sweep_links(&self, seq: u32) -> Result<(), StoreError> {
+        for tree in [TreeId::Links, TreeId::Runners] {
+            for item in self.trees.scan_prefix(tree, &seq_bytes(seq)) {
+                let (k, _) = item?;
+                self.trees.write(tree, Write::Remove(&k))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored link of row `row` of delivery `seq`, and its runner-up.
+    pub fn link_of_row(
+        &self,
+        seq: u32,
+        row: u64,
+    ) -> Result<Option<(LinkRecord, Option<StoredCandidate>)>, StoreError> {
+        if !self.committed.contains_key(&seq) {
+            return Ok(None);
+        }
+        let mut found = None;
+        for item in self.trees.scan_prefix(TreeId::Links, &seq_bytes(seq)) {
+            let (_, v) = item?;
+            if let Some(b) = v
+                .chunks(PACKED)
+                .find(|b| b.len() == PACKED && u64::from(read_u32(&b[..4])) == row)
+            {
+                found = Some(LinkRecord::unpack(b));
+                break;
+            }
+        }
+        let Some(link) = found else {
+            return Ok(None);
+        };
+        let mut runner = None;
+        for item in self.trees.scan_prefix(TreeId::Runners, &seq_bytes(seq)) {
+            let (_, v) = item?;
+            if let Some(b) = v
+                .chunks(RUNNER_LEN)
+                .find(|b| b.len() == RUNNER_LEN && u64::from(read_u32(&b[..4])) == row)
+            {
+                runner = Some(StoredCandidate::unpack(&b[4..]));
+                break;
+            }
+        }
+        Ok(Some((link, runner)))
     }
 
     /// Every committed delivery's links, in delivery and row order.
@@ -170,5 +294,22 @@ mod tests {
         l.pack(&mut b);
         assert_eq!(b.len(), PACKED);
         assert_eq!(LinkRecord::unpack(&b), l);
+    }
+
+    #[test]
+    fn candidates_round_trip() {
+        let mut levels = Comparison::default();
+        levels.levels[2] = Level::Differ as u8;
+        let c = StoredCandidate {
+            person: 99,
+            score: -3.25,
+            levels,
+            weights: [-700, 12, 0, 5, 0, 32000],
+            ruled_out: true,
+        };
+        let mut b = Vec::new();
+        c.pack(&mut b);
+        assert_eq!(b.len(), CANDIDATE_LEN);
+        assert_eq!(StoredCandidate::unpack(&b), c);
     }
 }

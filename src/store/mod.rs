@@ -44,6 +44,10 @@
 //! | `verdicts` | `verdicts.rs` | case ref, 0, outcome, 0, date | JSON decision (triangulate's `VerdictRecord`) |
 //! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink | notice JSON / JSON [`DeliveryState`] |
 //! | `pull_state` | `pull_state.rs` | feed name | JSON [`Validators`](crate::pull::Validators) |
+//! | `links` | `links.rs` | seq u32, chunk u32 | packed [`LinkRecord`]s |
+//! | `runners` | `links.rs` | seq u32, chunk u32 | packed [`RunnerUp`]s |
+//! | `reviews` | `reviews.rs` | seq u32, row u32, n u8 | packed [`ReviewRecord`] (a doubt) |
+//! | `review_decisions` | `reviews.rs` | item id | JSON [`ReviewDecision`] |
 //!
 //! Why these shapes: the matcher's index is rebuilt in memory from the
 //! identity log at open (replaying a few hundred large values is far cheaper
@@ -59,14 +63,17 @@ mod identity;
 mod links;
 mod outbox;
 mod pull_state;
+mod reviews;
 mod verdicts;
 
 pub use cases::{CaseMember, CaseRecord, ClaimRecord};
 pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
 pub use events::{pack_event, EventBuffer, StoredEvent};
-pub use links::{LinkRecord, StoredLink};
+pub use identity::apply_decision;
+pub use links::{centibits, LinkRecord, RunnerUp, StoredCandidate, StoredLink};
 pub use outbox::{DeliveryState, OutboxStore};
 pub use pull_state::PullState;
+pub use reviews::{ReviewDecision, ReviewRecord, ReviewVerdict};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -118,10 +125,13 @@ pub(crate) enum TreeId {
     Outbox,
     PullState,
     Links,
+    Runners,
+    Reviews,
+    ReviewDecisions,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 12] = [
+    pub(crate) const ALL: [TreeId; 15] = [
         TreeId::Events,
         TreeId::Identity,
         TreeId::Cases,
@@ -134,6 +144,9 @@ impl TreeId {
         TreeId::Outbox,
         TreeId::PullState,
         TreeId::Links,
+        TreeId::Runners,
+        TreeId::Reviews,
+        TreeId::ReviewDecisions,
     ];
 
     /// The sled tree name (part of the on-disk format).
@@ -151,6 +164,9 @@ impl TreeId {
             TreeId::Outbox => "outbox",
             TreeId::PullState => "pull_state",
             TreeId::Links => "links",
+            TreeId::Runners => "runners",
+            TreeId::Reviews => "reviews",
+            TreeId::ReviewDecisions => "review_decisions",
         }
     }
 }
@@ -608,6 +624,13 @@ mod tests {
             records_matched: 0,
             families_touched: 1,
         };
+        let cand = StoredCandidate {
+            person: 5,
+            score: 9.5,
+            levels: Default::default(),
+            weights: [0; crate::ingest::matching::FIELDS],
+            ruled_out: false,
+        };
         let rows = DeliveryRows {
             delta: &delta,
             events: &buf,
@@ -624,9 +647,42 @@ mod tests {
                 dropped: 0,
                 household: None,
             }],
+            runners: &[RunnerUp {
+                row: 2,
+                candidate: cand,
+            }],
+            reviews: &[ReviewRecord {
+                seq,
+                row: 2,
+                n: 0,
+                kind: crate::ingest::matching::DoubtKind::Weak,
+                person: 0,
+                candidate: cand,
+            }],
         };
         s.write_delivery(rows, rec, &[1; 32]).unwrap();
         assert_eq!(s.links().count(), 1);
+        let (_, runner) = s.link_of_row(seq, 2).unwrap().expect("row 2's link");
+        assert_eq!(runner, Some(cand));
+        assert_eq!(s.reviews().unwrap().len(), 1);
+        let id = format!("{seq}-2-1");
+        assert!(s.review(&id).unwrap().is_some());
+        let decision = ReviewDecision {
+            item: id.clone(),
+            decision: ReviewVerdict::Different,
+            person: 0,
+            candidate: 5,
+            by: "a".into(),
+            at: chrono::Utc::now(),
+            note: None,
+            after_seq: seq,
+        };
+        assert!(s.put_review_decision(&decision).unwrap());
+        assert!(
+            !s.put_review_decision(&decision).unwrap(),
+            "a decision is never replaced"
+        );
+        assert_eq!(s.review_decisions().unwrap(), vec![decision]);
         // A delivery that fails part-way and is swept.
         let Begin::Started(seq2) = s.begin("police", &[2; 32]).unwrap() else {
             panic!()

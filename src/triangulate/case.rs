@@ -1,10 +1,12 @@
 //! Case assembly: everything one case's claims are decided on, loaded once
 //! per case.
 //!
-//! In: a stored case, the matcher (merges, households, births) and the
-//! store's events and coverage. Out: [`CaseData`] with members as
-//! pseudonymous person ids. Promises: ages and year groups come from month
-//! and year of birth only.
+//! In: a stored case, the matcher (merges, households, births), the open
+//! review doubts and the store's events and coverage. Out: [`CaseData`]
+//! with members as pseudonymous person ids, and apart from them the events
+//! of records that may be a member's but await review. Promises: ages and
+//! year groups come from month and year of birth only; a possible record's
+//! events never count as a member's, they only hold a verdict back.
 
 use std::collections::HashMap;
 
@@ -12,6 +14,7 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::ingest::matching::{Matcher, PersonId};
 use crate::records::{EventKind, Period, Role, SourceKind};
+use crate::review::Doubts;
 use crate::store::{CaseRecord, Store, StoreError};
 
 /// A member as triangulation sees them.
@@ -33,6 +36,21 @@ pub struct CaseData {
     /// Visible events per (canonical) person.
     pub events: HashMap<PersonId, Vec<crate::records::Event>>,
     pub coverage: HashMap<SourceKind, Vec<Period>>,
+    /// Records that may be a member's, awaiting review (see `crate::review`).
+    pub possible: Vec<Possible>,
+}
+
+/// A record (a person the matcher kept separate) that may be a member's.
+#[derive(Debug, Clone)]
+pub struct Possible {
+    /// The review item.
+    pub item: String,
+    /// The member it may belong to.
+    pub member: PersonId,
+    /// The kind of feed it came in.
+    pub source: Option<SourceKind>,
+    /// Its events.
+    pub events: Vec<crate::records::Event>,
 }
 
 /// The pseudonym outcomesd shows for a person.
@@ -46,6 +64,7 @@ impl CaseData {
     pub fn load(
         store: &Store,
         matcher: &Matcher,
+        doubts: &Doubts,
         case: CaseRecord,
     ) -> Result<CaseData, StoreError> {
         let mut members: Vec<Member> = Vec::new();
@@ -102,6 +121,25 @@ impl CaseData {
             v.sort();
             v.dedup();
         }
+        let mut possible = Vec::new();
+        for m in &members {
+            for d in doubts.of(m.person) {
+                let ids = matcher.members(d.person);
+                let mut evs: Vec<_> = store
+                    .events(&ids, &EventKind::ALL, far_past, far_future)?
+                    .into_iter()
+                    .map(|se| se.event)
+                    .collect();
+                evs.sort();
+                evs.dedup();
+                possible.push(Possible {
+                    item: d.item.clone(),
+                    member: m.person,
+                    source: d.source,
+                    events: evs,
+                });
+            }
+        }
         let coverage = SourceKind::ALL
             .iter()
             .map(|k| (*k, store.coverage(*k)))
@@ -112,7 +150,22 @@ impl CaseData {
             household,
             events,
             coverage,
+            possible,
         })
+    }
+
+    /// This case as it would be if the possible records `take` were the
+    /// members'.
+    pub(crate) fn with_possible(&self, take: &[&Possible]) -> CaseData {
+        let mut d = self.clone();
+        d.possible.clear();
+        for p in take {
+            let v = d.events.entry(p.member).or_default();
+            v.extend(p.events.iter().cloned());
+            v.sort();
+            v.dedup();
+        }
+        d
     }
 
     pub(crate) fn events_of(&self, p: PersonId) -> &[crate::records::Event] {

@@ -113,6 +113,10 @@ pub struct Decision {
     /// beside applicable alternatives in `any_of` / `all_of`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_applicable: bool,
+    /// Review items this decision waits on: records that may be a
+    /// member's and would change it (see [`hold_for_review`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awaiting_review: Vec<String>,
 }
 
 impl Decision {
@@ -144,6 +148,7 @@ impl Decision {
             missing: Vec::new(),
             earliest_decidable: None,
             not_applicable: false,
+            awaiting_review: Vec::new(),
         }
     }
 }
@@ -210,17 +215,19 @@ pub fn decide_claim(
 ) -> VerdictRecord {
     let outcome = fw.outcome(&claim.outcome_id);
     let (decision, also) = match (outcome, data) {
-        (Some(o), Some(data)) => (
-            decide_as_of(
-                fw,
-                data,
-                &o.rule,
-                &o.problem,
-                claim.claim_date,
-                now.date_naive(),
-            ),
-            o.also_evidences.clone(),
-        ),
+        (Some(o), Some(data)) => {
+            let decide = |d: &CaseData| {
+                decide_as_of(
+                    fw,
+                    d,
+                    &o.rule,
+                    &o.problem,
+                    claim.claim_date,
+                    now.date_naive(),
+                )
+            };
+            (hold_for_review(data, decide), o.also_evidences.clone())
+        }
         (None, _) => (
             Decision::noted(
                 Verdict::Insufficient,
@@ -259,6 +266,60 @@ pub fn decide_claim(
         decided_at: now,
         history: vec![],
     }
+}
+
+/// The review gate: a `verified` that a possible record of a member (a
+/// row the matcher left unlinked, awaiting review) would overturn is held as
+/// `insufficient`, naming the review items, until a reviewer decides. Only
+/// `verified` is held: a possible record never makes a claim fail or pass
+/// by itself, and counts as the member's only once a reviewer says `same`.
+pub fn hold_for_review(data: &CaseData, decide: impl Fn(&CaseData) -> Decision) -> Decision {
+    let d = decide(data);
+    if d.verdict != Verdict::Verified || data.possible.is_empty() {
+        return d;
+    }
+    let with: Vec<&case::Possible> = data
+        .possible
+        .iter()
+        .filter(|p| !p.events.is_empty())
+        .collect();
+    let flips =
+        |take: &[&case::Possible]| decide(&data.with_possible(take)).verdict != Verdict::Verified;
+    // The items that overturn it alone; failing that, all of them together.
+    let mut items: Vec<&case::Possible> = with.iter().copied().filter(|p| flips(&[p])).collect();
+    if items.is_empty() && with.len() > 1 && flips(&with) {
+        items = with;
+    }
+    if items.is_empty() {
+        return d;
+    }
+    let mut held = Decision::new(Verdict::Insufficient);
+    held.evidence = d.evidence;
+    held.missing = d.missing;
+    let mut ids: Vec<String> = items.iter().map(|p| p.item.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut persons: Vec<String> = items.iter().map(|p| case::pseudonym(p.member)).collect();
+    persons.sort();
+    persons.dedup();
+    let mut sources: Vec<SourceKind> = items.iter().filter_map(|p| p.source).collect();
+    sources.sort();
+    sources.dedup();
+    held.evidence.push(Evidence {
+        sources,
+        events: vec![],
+        window: None,
+        coverage: vec![],
+        persons,
+        count: Some(items.len() as i64),
+        dates: vec![],
+        finding: format!(
+            "possible record of a member awaiting review ({}): the matcher left it unlinked, and as the member's it would change this verdict; decide it with `outcomesd review decide`",
+            ids.join(", ")
+        ),
+    });
+    held.awaiting_review = ids;
+    held
 }
 
 /// Eligibility: each identified problem's indicators checked at case start.
@@ -338,6 +399,8 @@ pub enum Selection<'a> {
     /// decided (after a delivery).
     AfterDelivery(&'a std::collections::HashSet<String>),
     Case(&'a str),
+    /// Claims of these cases (after a review decision).
+    Cases(&'a std::collections::HashSet<String>),
 }
 
 /// Decides claims at `now` (the caller's clock) and stores their decisions,
@@ -356,6 +419,7 @@ pub fn evaluate(
         let take = match &selection {
             Selection::All => true,
             Selection::Case(r) => c.case_ref == *r,
+            Selection::Cases(set) => set.contains(&c.case_ref),
             Selection::AfterDelivery(touched) => {
                 touched.contains(&c.case_ref)
                     || match store.verdict(&c.case_ref, &c.outcome_id, c.claim_date)? {
@@ -371,6 +435,7 @@ pub fn evaluate(
     }
     let cases: Vec<(String, Vec<ClaimRecord>)> = by_case.into_iter().collect();
     let as_of = store.last_seq();
+    let doubts = &crate::review::Doubts::load(store, matcher)?;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
@@ -386,7 +451,7 @@ pub fn evaluate(
                         let t = std::time::Instant::now();
                         let case = store.case(case_ref)?;
                         let data = case
-                            .map(|c| CaseData::load(store, matcher, c))
+                            .map(|c| CaseData::load(store, matcher, doubts, c))
                             .transpose()?;
                         let load = t.elapsed() / claims.len().max(1) as u32;
                         for claim in claims {
@@ -642,6 +707,7 @@ pub(crate) mod tests {
                     )
                 })
                 .collect(),
+            possible: vec![],
         }
     }
 
@@ -698,6 +764,84 @@ pub(crate) mod tests {
         v0: i32,
     ) -> crate::records::Event {
         event(kind, start, end, code, [v0, 0, 0, 0])
+    }
+
+    // ---- the review gate ----
+    mod review_gate {
+        use super::*;
+        use crate::triangulate::case::Possible;
+
+        const NO_OFFENCE: &str =
+            "type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { months = 6 }\n";
+
+        fn gated(data: &CaseData, r: &str) -> Decision {
+            let r = rule(r);
+            hold_for_review(data, |d| {
+                decide(&fw(), d, &r, "crime", self::d("2016-05-01"))
+            })
+        }
+
+        fn possible(item: &str, date: &str) -> Possible {
+            Possible {
+                item: item.into(),
+                member: 1,
+                source: Some(SourceKind::Police),
+                events: vec![ev(EventKind::Offence, date, None, "", 0)],
+            }
+        }
+
+        #[test]
+        fn a_possible_offence_in_the_window_holds_a_verified_absence() {
+            let mut data = one_child("2015-09-01", vec![]);
+            assert_eq!(gated(&data, NO_OFFENCE).verdict, Verdict::Verified);
+            data.possible = vec![
+                possible("2-7-1", "2016-03-01"),
+                possible("2-9-1", "2014-01-01"),
+            ];
+            let dec = gated(&data, NO_OFFENCE);
+            assert_eq!(dec.verdict, Verdict::Insufficient, "{dec:?}");
+            // Only the record that would change the verdict is named.
+            assert_eq!(dec.awaiting_review, vec!["2-7-1".to_string()]);
+            let last = dec.evidence.last().unwrap();
+            assert!(
+                last.finding.contains("awaiting review (2-7-1)"),
+                "{}",
+                last.finding
+            );
+            assert_eq!(last.sources, vec![SourceKind::Police]);
+        }
+
+        #[test]
+        fn a_possible_record_outside_the_window_or_a_failed_claim_is_not_held() {
+            let mut data = one_child("2015-09-01", vec![]);
+            data.possible = vec![possible("2-9-1", "2014-01-01")];
+            let dec = gated(&data, NO_OFFENCE);
+            assert_eq!(dec.verdict, Verdict::Verified);
+            assert!(dec.awaiting_review.is_empty());
+            // Already contradicted on linked data: the doubt changes nothing.
+            let mut data = one_child(
+                "2015-09-01",
+                vec![ev(EventKind::Offence, "2016-02-01", None, "", 0)],
+            );
+            data.possible = vec![possible("2-7-1", "2016-03-01")];
+            assert_eq!(gated(&data, NO_OFFENCE).verdict, Verdict::Contradicted);
+        }
+
+        #[test]
+        fn possible_records_that_change_the_verdict_only_together_are_all_named() {
+            let r = "type = \"count\"\nevents = [\"offence\"]\nmax = 1\nwindow = { months = 6 }\n";
+            let mut data = one_child("2015-09-01", vec![]);
+            data.possible = vec![
+                possible("3-1-1", "2016-03-01"),
+                possible("3-2-1", "2016-04-01"),
+            ];
+            let dec = gated(&data, r);
+            assert_eq!(dec.verdict, Verdict::Insufficient, "{dec:?}");
+            assert_eq!(
+                dec.awaiting_review,
+                vec!["3-1-1".to_string(), "3-2-1".to_string()]
+            );
+        }
     }
 
     // ---- vocabulary: rules decided on hand-built cases ----

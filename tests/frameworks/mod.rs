@@ -60,6 +60,7 @@ impl Family {
                 household: vec![],
                 events: HashMap::new(),
                 coverage: HashMap::new(),
+                possible: vec![],
             },
         }
     }

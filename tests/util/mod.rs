@@ -35,6 +35,23 @@ impl Env {
         Env { dir, config, feeds }
     }
 
+    /// A config with one feed per source kind and a fresh key, and no
+    /// feeds: the test writes its own.
+    pub fn empty() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_demo_config(dir.path()).unwrap();
+        let feeds = dir.path().join("feeds");
+        std::fs::create_dir_all(&feeds).unwrap();
+        Env { dir, config, feeds }
+    }
+
+    /// Runs `outcomesd ARGS... --config CONFIG`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--config", self.config.to_str().unwrap()]);
+        self.run(&a)
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

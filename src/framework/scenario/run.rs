@@ -453,6 +453,7 @@ impl Case {
                 household: vec![],
                 events: HashMap::new(),
                 coverage: HashMap::new(),
+                possible: vec![],
             },
             ids: HashMap::new(),
         }

@@ -24,6 +24,12 @@
 //!   themselves one person leave the row unlinked (rule `ambiguous`), never
 //!   guessed; if they are one person (their own records agree above the
 //!   threshold) they are merged;
+//! * a row left unlinked with a candidate scoring within the review band
+//!   below the threshold (or left ambiguous) names that candidate as a
+//!   doubt: the review queue shows it, and triangulation will not call an
+//!   absence verified while it is undecided (see `crate::review`);
+//! * a reviewer's decision binds: `same` merges the two people, `different`
+//!   keeps them apart for good (no later merge joins them);
 //! * matching never sees a raw identifier, only keyed tokens;
 //! * results depend only on the order rows arrive in, never on timing.
 
@@ -48,6 +54,11 @@ pub type PersonId = u64;
 pub const MAX_VARIANTS: usize = 4;
 /// Two candidates closer than this (bits) are too close to choose between.
 pub const AMBIGUITY_BITS: f64 = 3.0;
+/// How far (bits) below the link threshold a candidate still counts as a
+/// possible record of the same person, for review (see `docs/review.md`).
+pub const DEFAULT_REVIEW_BAND: f64 = 6.0;
+/// Doubts kept per row: an ambiguous row names both close candidates.
+pub const MAX_DOUBTS: usize = 2;
 
 /// Strong identifier types a person can carry at most one of each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,6 +136,41 @@ pub struct Link {
     pub score: f32,
     pub levels: Comparison,
     pub weights: [f32; FIELDS],
+    /// The best candidate the row did not go to (for explanation).
+    pub runner_up: Option<Candidate>,
+    /// Candidates the row may belong to but was not linked to: within the
+    /// review band below the threshold, or too close to choose between.
+    pub doubts: Vec<Candidate>,
+}
+
+/// A candidate person for a row, as scored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub person: PersonId,
+    pub score: f32,
+    pub levels: Comparison,
+    pub weights: [f32; FIELDS],
+    /// Ruled out by the household guard whatever its score.
+    pub ruled_out: bool,
+}
+
+/// Why a row is in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DoubtKind {
+    /// Left unlinked: its best candidate scored below the threshold but
+    /// within the review band.
+    Weak,
+    /// Left unlinked: two candidates too close to choose between.
+    Ambiguous,
+}
+
+impl DoubtKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DoubtKind::Weak => "below_threshold",
+            DoubtKind::Ambiguous => "ambiguous",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -164,6 +210,10 @@ pub struct Matcher {
     counts: TokenCounts,
     model: Model,
     keys_buf: Vec<(BlockKind, u64)>,
+    /// Pairs a reviewer decided are different people: never merged.
+    apart: Vec<(PersonId, PersonId)>,
+    /// Bits below the threshold that still make a doubt (None: default).
+    review_band: Option<f64>,
 }
 
 impl Matcher {
@@ -186,6 +236,51 @@ impl Matcher {
 
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    /// Sets how far below the threshold a candidate is still a doubt.
+    pub fn set_review_band(&mut self, bits: f64) {
+        self.review_band = Some(bits);
+    }
+
+    pub fn review_band(&self) -> f64 {
+        self.review_band.unwrap_or(DEFAULT_REVIEW_BAND)
+    }
+
+    /// The score a row needs to link now (bits).
+    pub fn threshold(&self) -> f64 {
+        Model::threshold(self.live)
+    }
+
+    // ---- reviewers' decisions ----
+
+    /// Whether a reviewer decided the people `a` and `b` are now (after
+    /// merges) belong to are different people.
+    pub fn kept_apart(&self, a: PersonId, b: PersonId) -> bool {
+        let (a, b) = (self.canonical(a), self.canonical(b));
+        self.apart.iter().any(|&(x, y)| {
+            let (x, y) = (self.canonical(x), self.canonical(y));
+            (x == a && y == b) || (x == b && y == a)
+        })
+    }
+
+    /// A reviewer's `same`: `a` becomes part of `b`. Refused (false) when a
+    /// reviewer kept them apart before.
+    pub fn join(&mut self, a: PersonId, b: PersonId) -> bool {
+        self.ensure_person(a.max(b));
+        if self.kept_apart(a, b) {
+            return false;
+        }
+        self.set_merge(a, b);
+        true
+    }
+
+    /// A reviewer's `different`: `a` and `b` are never merged.
+    pub fn keep_apart(&mut self, a: PersonId, b: PersonId) {
+        self.ensure_person(a.max(b));
+        if !self.kept_apart(a, b) {
+            self.apart.push((a, b));
+        }
     }
 
     /// Blocking keys held (for memory figures).
@@ -423,6 +518,9 @@ impl Matcher {
     /// ruled out nor carrying a different strong id.
     fn same_person(&self, a: PersonId, b: PersonId) -> bool {
         let (a, b) = (self.canonical(a), self.canonical(b));
+        if self.kept_apart(a, b) {
+            return false;
+        }
         let (pa, pb) = (&self.persons[a as usize], &self.persons[b as usize]);
         let t = Model::threshold(self.live);
         pa.variants.iter().any(|va| {
@@ -468,6 +566,27 @@ impl Matcher {
             .map_or((0.0, Comparison::default(), [0.0; FIELDS]), |s| {
                 (s.total as f32, s.levels, s.weights.map(|w| w as f32))
             });
+        let runner_up = scored
+            .iter()
+            .find(|s| chosen.is_none_or(|c| c.person != s.person))
+            .map(Self::candidate);
+        let doubts: Vec<Candidate> = match rule {
+            Rule::Ambiguous => eligible
+                .iter()
+                .take(MAX_DOUBTS)
+                .map(|s| Self::candidate(s))
+                .collect(),
+            Rule::Weak => {
+                let floor = threshold - self.review_band();
+                scored
+                    .iter()
+                    .filter(|s| !Self::ruled_out(&s.levels) && s.total >= floor)
+                    .take(1)
+                    .map(Self::candidate)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let p = match chosen {
             Some(s) => self.canonical(s.person),
             None => {
@@ -496,6 +615,18 @@ impl Matcher {
             score,
             levels,
             weights,
+            runner_up,
+            doubts,
+        }
+    }
+
+    fn candidate(s: &Scored) -> Candidate {
+        Candidate {
+            person: s.person,
+            score: s.total as f32,
+            levels: s.levels,
+            weights: s.weights.map(|w| w as f32),
+            ruled_out: Self::ruled_out(&s.levels),
         }
     }
 
@@ -911,5 +1042,69 @@ mod tests {
             &mut Delta::default(),
         );
         assert_eq!((l.rule, l.score), (l2.rule, l2.score));
+    }
+
+    /// Rob, then a row too weak to link to him but close: one-letter
+    /// forename error, dob with one part wrong, moved.
+    fn doubtful(m: &mut Matcher, d: &mut Delta) -> (Link, Link) {
+        let a = resolve(m, d, rob());
+        let b = resolve(
+            m,
+            d,
+            R {
+                f: "Robbert",
+                dob: "2001-02-04",
+                pc: "NE1 1AA",
+                addr: "9 Low Road",
+                ..rob()
+            },
+        );
+        (a, b)
+    }
+
+    #[test]
+    fn a_close_unlinked_row_names_its_candidate_as_a_doubt() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let (a, b) = doubtful(&mut m, &mut d);
+        assert_eq!(b.rule, Rule::Weak, "{b:?}");
+        assert_ne!(b.person, a.person);
+        assert_eq!(b.doubts.len(), 1, "{b:?}");
+        assert_eq!(b.doubts[0].person, a.person);
+        assert!(f64::from(b.doubts[0].score) >= m.threshold() - m.review_band());
+        assert_eq!(b.runner_up.map(|r| r.person), Some(a.person));
+        // With no band, no doubt.
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        m.set_review_band(0.0);
+        let (_, b) = doubtful(&mut m, &mut d);
+        assert!(b.doubts.is_empty());
+    }
+
+    #[test]
+    fn reviewers_decisions_join_or_keep_apart_for_good() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let (a, b) = doubtful(&mut m, &mut d);
+        m.keep_apart(b.person, a.person);
+        assert!(m.kept_apart(a.person, b.person));
+        assert!(!m.join(b.person, a.person), "kept apart is final");
+        // A bridging row (Rob's name and dob, the other's address) links to
+        // one of them but never merges the two.
+        let bridge = R {
+            pc: "NE1 1AA",
+            addr: "9 Low Road",
+            ..rob()
+        };
+        resolve(&mut m, &mut d, bridge);
+        assert_ne!(m.canonical(a.person), m.canonical(b.person));
+        // The same without the decision merges them.
+        let (mut m2, mut d2) = (Matcher::new(), Delta::default());
+        let (a2, b2) = doubtful(&mut m2, &mut d2);
+        resolve(&mut m2, &mut d2, bridge);
+        assert_eq!(m2.canonical(a2.person), m2.canonical(b2.person));
+        // `same` joins.
+        let (mut m3, mut d3) = (Matcher::new(), Delta::default());
+        let (a3, b3) = doubtful(&mut m3, &mut d3);
+        assert!(m3.join(b3.person, a3.person));
+        assert_eq!(m3.canonical(b3.person), a3.person);
+        assert_eq!(m3.members(a3.person).len(), 2);
     }
 }
