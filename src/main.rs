@@ -214,6 +214,9 @@ enum Command {
         /// Recording errors in partner rows (see src/sim/synth/noise.rs)
         #[arg(long, value_enum, default_value_t = NoiseLevel::Light)]
         noise: NoiseLevel,
+        /// Review band (bits below the link threshold; default as in config)
+        #[arg(long)]
+        review_band: Option<f64>,
     },
 }
 
@@ -351,6 +354,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             keep,
             noise,
-        } => outcomesd::sim::bench::bench(*families, *seed, keep.as_deref(), *noise),
+            review_band,
+        } => outcomesd::sim::bench::bench(*families, *seed, keep.as_deref(), *noise, *review_band),
     }
 }

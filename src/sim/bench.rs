@@ -28,7 +28,13 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-pub fn bench(families: usize, seed: u64, keep: Option<&Path>, noise: NoiseLevel) -> Result<()> {
+pub fn bench(
+    families: usize,
+    seed: u64,
+    keep: Option<&Path>,
+    noise: NoiseLevel,
+    review_band: Option<f64>,
+) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = keep.map_or_else(|| tmp.path().to_path_buf(), Path::to_path_buf);
     std::fs::create_dir_all(&dir)?;
@@ -58,6 +64,9 @@ pub fn bench(families: usize, seed: u64, keep: Option<&Path>, noise: NoiseLevel)
     );
     let cfg = load_config(&write_demo_config(&dir)?)?;
     let mut engine = open_engine(&cfg)?;
+    if let Some(b) = review_band {
+        engine.set_review_band(b);
+    }
     let t = Instant::now();
     let (summaries, assigned) = ingest_all(&mut engine, &cfg, &feeds_dir, true)?;
     let total = t.elapsed().as_secs_f64();
@@ -146,6 +155,54 @@ pub fn bench(families: usize, seed: u64, keep: Option<&Path>, noise: NoiseLevel)
         Selection::All,
         chrono::Utc::now(),
     )?;
+    // The review queue and the gate, against the truth.
+    let reviews: Vec<(String, crate::store::ReviewRecord)> = engine
+        .store
+        .reviews()?
+        .into_iter()
+        .map(|r| {
+            let feed = engine
+                .store
+                .delivery(r.seq)
+                .map_or_else(String::new, |d| d.feed.clone());
+            (feed, r)
+        })
+        .collect();
+    let open = crate::review::Doubts::load(&engine.store, &engine.matcher)?.len();
+    let dq = evaluate::doubts(
+        &truth,
+        &assigned,
+        &reviews,
+        &engine.matcher,
+        engine.matcher.threshold(),
+        engine.matcher.review_band(),
+    );
+    println!(
+        "review queue: {} doubts ({open} open; band {:.1} bits below the threshold); truly the candidate's, by bits below the threshold: {}",
+        reviews.len(),
+        engine.matcher.review_band(),
+        dq.bands
+            .iter()
+            .map(|(lo, hi, n, same)| format!(
+                "{lo:.0}-{hi:.0}: {same} of {n} ({:.1}%)",
+                100.0 * *same as f64 / (*n).max(1) as f64
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let g = evaluate::gate(
+        &feeds_dir.join("truth_claims.csv"),
+        &triangulate::stored_verdicts(&engine.store)?,
+    )?;
+    println!(
+        "review gate: {} of {} claims wait on review; false verifieds prevented {} (truth: contradicted), true verifieds delayed {}; false verifieds left {} (were {} without the gate)",
+        g.held,
+        g.claims,
+        g.prevented,
+        g.delayed,
+        g.false_verified,
+        g.false_verified + g.prevented
+    );
     let mut lat = r.per_claim.clone();
     lat.sort();
     let pct = |p: f64| {

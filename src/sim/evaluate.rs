@@ -332,3 +332,121 @@ mod tests {
         assert_eq!((clean.rows, clean.linked), (3, 3));
     }
 }
+
+/// Doubts (the review queue) against the truth: per band of distance below
+/// the link threshold, how many there are and how many are truly the
+/// candidate's records.
+#[derive(Debug, Default, Clone)]
+pub struct DoubtQuality {
+    /// (bits below the threshold from, to, doubts, truly the same person)
+    pub bands: Vec<(f64, f64, u64, u64)>,
+    /// Doubts whose row or candidate truth does not know.
+    pub unknown: u64,
+}
+
+/// Scores the store's doubts: a doubt is right when its row's true person
+/// is the true person most of the candidate's rows belong to.
+pub fn doubts(
+    truth: &HashMap<(String, u64), (u64, String)>,
+    assigned: &[(String, u64, PersonId)],
+    reviews: &[(String, crate::store::ReviewRecord)],
+    matcher: &Matcher,
+    threshold: f64,
+    band: f64,
+) -> DoubtQuality {
+    let mut votes: HashMap<PersonId, HashMap<u64, u64>> = HashMap::new();
+    for (feed, row, p) in assigned {
+        if let Some((t, _)) = truth.get(&(feed.clone(), *row)) {
+            *votes
+                .entry(matcher.canonical(*p))
+                .or_default()
+                .entry(*t)
+                .or_default() += 1;
+        }
+    }
+    let majority = |p: PersonId| -> Option<u64> {
+        votes
+            .get(&matcher.canonical(p))
+            .and_then(|v| v.iter().max_by_key(|(t, n)| (**n, std::cmp::Reverse(**t))))
+            .map(|(t, _)| *t)
+    };
+    let step = 2.0;
+    let n = (band / step).ceil().max(1.0) as usize;
+    let mut q = DoubtQuality {
+        bands: (0..n)
+            .map(|i| (i as f64 * step, ((i + 1) as f64 * step).min(band), 0, 0))
+            .collect(),
+        unknown: 0,
+    };
+    for (feed, r) in reviews {
+        let (Some((t, _)), Some(c)) = (
+            truth.get(&(feed.clone(), r.row)),
+            majority(r.candidate.person),
+        ) else {
+            q.unknown += 1;
+            continue;
+        };
+        let below = (threshold - f64::from(r.candidate.score)).max(0.0);
+        let i = ((below / step) as usize).min(n - 1);
+        q.bands[i].2 += 1;
+        if *t == c {
+            q.bands[i].3 += 1;
+        }
+    }
+    q
+}
+
+/// What the review gate did to the claims, against the truth's verdicts.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GateFigures {
+    pub claims: u64,
+    /// Claims held `insufficient` awaiting review.
+    pub held: u64,
+    /// Held claims the truth says are contradicted: false verifieds the
+    /// gate prevented.
+    pub prevented: u64,
+    /// Held claims the truth says are verified: true verifieds delayed.
+    pub delayed: u64,
+    /// `verified` claims the truth says are contradicted: false verifieds
+    /// left.
+    pub false_verified: u64,
+}
+
+/// Compares stored verdicts with `truth_claims.csv`.
+pub fn gate(
+    truth_claims: &Path,
+    verdicts: &[crate::triangulate::VerdictRecord],
+) -> anyhow::Result<GateFigures> {
+    use crate::triangulate::Verdict;
+    let mut expected: HashMap<(String, String, String), String> = HashMap::new();
+    let mut rdr = csv::Reader::from_path(truth_claims)?;
+    for rec in rdr.records() {
+        let rec = rec?;
+        expected.insert(
+            (rec[0].to_string(), rec[1].to_string(), rec[2].to_string()),
+            rec[4].to_string(),
+        );
+    }
+    let mut g = GateFigures::default();
+    for v in verdicts {
+        g.claims += 1;
+        let want = expected
+            .get(&(
+                v.case_ref.clone(),
+                v.outcome_id.clone(),
+                v.claim_date.to_string(),
+            ))
+            .map(String::as_str);
+        if !v.decision.awaiting_review.is_empty() {
+            g.held += 1;
+            match want {
+                Some("contradicted") => g.prevented += 1,
+                Some("verified") => g.delayed += 1,
+                _ => {}
+            }
+        } else if v.verdict == Verdict::Verified && want == Some("contradicted") {
+            g.false_verified += 1;
+        }
+    }
+    Ok(g)
+}
