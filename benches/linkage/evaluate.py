@@ -313,6 +313,7 @@ def run_outcomesd(binary: str, a: pd.DataFrame, b: pd.DataFrame, d: Path) -> dic
     export = run / "links.csv"
     sh("links", "export", "--config", str(cfg), "--out", str(export))
     seconds = time.perf_counter() - t0
+    queue = json.loads(sh("review", "list", "--all", "--json", "--config", str(cfg)).stdout)
 
     person = {}
     with open(export, newline="") as f:
@@ -330,7 +331,17 @@ def run_outcomesd(binary: str, a: pd.DataFrame, b: pd.DataFrame, d: Path) -> dic
             pred.add((i, j))
     stored = {"a": {i for i in range(len(a)) if ("a", i + 2) in person},
               "b": {j for j in range(len(b)) if ("b", j + 2) in person}}
-    return {"pred": pred, "seconds": seconds, "ingest": summaries, "stored": stored}
+    # The review queue: each doubt of a B row names a candidate person; the
+    # pairs it proposes are that B row with the candidate's A rows.
+    doubt_pairs = set()
+    for item in queue:
+        if item["record"]["feed"] != "b":
+            continue
+        j = item["record"]["row"] - 2
+        for i in a_by_person.get(item["candidate"].lstrip("p"), []):
+            doubt_pairs.add((i, j))
+    return {"pred": pred, "seconds": seconds, "ingest": summaries, "stored": stored,
+            "doubts": len(queue), "doubt_pairs": doubt_pairs}
 
 
 # ------------------------------------------------------------------- Splink
@@ -480,6 +491,16 @@ def evaluate(name: str, work: Path, binary: str | None, skip_splink: bool) -> di
             "seconds": o["seconds"],
             "ingest": o["ingest"],
             "error_patterns": error_patterns(a, b, o["pred"], truth, o["stored"]),
+            # What clerical review would see: doubts, the pairs they propose,
+            # how many are true, and how many true pairs the links missed
+            # that a doubt proposes (recall a reviewer can recover).
+            "review": {
+                "doubts": o["doubts"],
+                "pairs": len(o["doubt_pairs"]),
+                "true_pairs": len(o["doubt_pairs"] & truth),
+                "missed_true_pairs_proposed": len((truth - o["pred"]) & o["doubt_pairs"]),
+                "missed_true_pairs": len(truth - o["pred"]),
+            },
         }
     if not skip_splink:
         s = run_splink(a, b, d)

@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{NaiveDate, NaiveTime};
 
 use crate::framework::Framework;
+use crate::ingest::matching::PersonId;
 use crate::ingest::Engine;
 use crate::store::CaseRecord;
 use crate::triangulate::{self, Selection, Verdict, VerdictRecord};
@@ -108,6 +109,7 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
         .collect();
     let doubts = crate::review::Doubts::load(&engine.store, &engine.matcher)?;
     let data = triangulate::CaseData::load(&engine.store, &engine.matcher, &doubts, case.clone())?;
+    let linked = reached(&engine, data.members.iter().map(|m| m.person))?;
     let indicators = triangulate::check_indicators(fw, &data);
     let (claimable, missing) = triangulate::claimable(&case, &verdicts);
     if json {
@@ -119,6 +121,10 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
             "indicators": indicators,
             "claimable": claimable,
             "problems_without_outcome": missing,
+            "links": linked
+                .iter()
+                .map(|(p, v)| (p.clone(), v.iter().map(|(k, h)| serde_json::json!({"source": k, "rows": h.rows, "rules": h.rules, "lowest_score": h.lowest})).collect::<Vec<_>>()))
+                .collect::<std::collections::BTreeMap<_, _>>(),
         });
         use std::io::Write as _;
         writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
@@ -150,7 +156,7 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
         println!("  {:<8} {:<10} {}", i.indicator, shown, i.finding);
     }
     for v in &verdicts {
-        print_verdict(fw, v);
+        print_verdict(fw, v, &linked);
         for h in &v.history {
             println!(
                 "  earlier: {} (framework {}, data to delivery {}, {})",
@@ -172,9 +178,76 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
     Ok(())
 }
 
+/// How a person's stored rows reached them, per source: for `verify`.
+#[derive(Debug, Default)]
+struct Linked {
+    rows: u64,
+    rules: std::collections::BTreeMap<&'static str, u64>,
+    lowest: f32,
+}
+
+impl std::fmt::Display for Linked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rules: Vec<String> = self.rules.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        write!(
+            f,
+            "{} row{} (by {}; lowest score {:.1} bits)",
+            self.rows,
+            if self.rows == 1 { "" } else { "s" },
+            rules.join(", "),
+            self.lowest
+        )
+    }
+}
+
+/// Pseudonym -> source -> how that person's rows were linked.
+type Reached = std::collections::BTreeMap<String, Vec<(crate::records::SourceKind, Linked)>>;
+
+/// Scans the links once for the rows of `persons` (canonical ids).
+fn reached(engine: &Engine, persons: impl Iterator<Item = PersonId>) -> Result<Reached> {
+    let want: std::collections::HashSet<PersonId> = persons.collect();
+    let mut by: std::collections::BTreeMap<(PersonId, crate::records::SourceKind), Linked> =
+        Default::default();
+    for l in engine.store.links() {
+        let l = l?;
+        let p = engine.matcher.canonical(l.link.person);
+        if !want.contains(&p) {
+            continue;
+        }
+        let Some(d) = engine.store.delivery(l.seq) else {
+            continue;
+        };
+        let e = by.entry((p, d.kind)).or_insert(Linked {
+            lowest: f32::INFINITY,
+            ..Default::default()
+        });
+        e.rows += 1;
+        let rule = crate::ingest::matching::Rule::from_u8(l.link.rule)
+            .map_or("unknown", crate::ingest::matching::Rule::name);
+        // A row first given another person reached this one by a merge (or
+        // a reviewer's `same`): its score is against the candidate it had.
+        let merged = l.link.person != p;
+        let label = if merged { "merged" } else { rule };
+        *e.rules.entry(label).or_default() += 1;
+        if merged || !rule.starts_with("new") {
+            e.lowest = e.lowest.min(l.link.score);
+        }
+    }
+    let mut out = Reached::new();
+    for ((p, k), mut h) in by {
+        if !h.lowest.is_finite() {
+            h.lowest = 0.0;
+        }
+        out.entry(triangulate::pseudonym(p))
+            .or_default()
+            .push((k, h));
+    }
+    Ok(out)
+}
+
 /// One claim's decision: verdict, the plan's wording, evidence, missing
 /// coverage, the earliest date to look again and what it also evidences.
-fn print_verdict(fw: &Framework, v: &VerdictRecord) {
+fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
     println!(
         "claim {} dated {}: {}",
         v.outcome_id,
@@ -208,6 +281,14 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord) {
         if !e.dates.is_empty() {
             let d: Vec<String> = e.dates.iter().map(|d| d.to_string()).collect();
             println!("    dates: {}", d.join(", "));
+        }
+        // How the evidence's records reached each person it names.
+        for p in &e.persons {
+            for (kind, h) in reached.get(p).into_iter().flatten() {
+                if e.sources.contains(kind) {
+                    println!("    {p}'s {kind} records: {h}");
+                }
+            }
         }
     }
     if !v.decision.missing.is_empty() {
@@ -280,7 +361,7 @@ fn verify_as_of(
             failed += 1;
         }
         if !json {
-            print_verdict(fw, &again);
+            print_verdict(fw, &again, &Reached::new());
             match (old, &diff) {
                 (None, _) => println!("  no stored verdict to compare"),
                 (Some(o), Some(d)) if d.is_empty() => println!(

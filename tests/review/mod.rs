@@ -127,6 +127,9 @@ fn a_possible_record_holds_an_absence_claim_until_review_says_same() {
         "{d}"
     );
     assert_eq!(verdict(&env), "contradicted");
+    // `verify` says how the deciding record reached the member.
+    let v = text(&env.cli(&["verify", "SF-T1"]).stdout);
+    assert!(v.contains("police records: 1 row (by merged 1"), "{v}");
     // A second decision on the same item is refused with the first named.
     let again = env.cli(&["review", "decide", &id, "different", "--by", "x"]);
     assert!(!again.status.success());
