@@ -467,6 +467,19 @@ mod tests {
     }
 
     #[test]
+    fn review_band_defaults_and_is_checked() {
+        let base = "data_dir = \"d\"\nkey_file = \"k\"\n";
+        let c = parse(base).unwrap();
+        assert_eq!(c.review_band, crate::ingest::matching::DEFAULT_REVIEW_BAND);
+        let c = parse(&format!("{base}[review]\nband_bits = 0\n")).unwrap();
+        assert_eq!(c.review_band, 0.0);
+        let err = parse(&format!("{base}[review]\nband_bits = -1\n")).unwrap_err();
+        assert!(err.to_string().contains("review.band_bits"), "{err}");
+        let err = parse(&format!("{base}[review]\nband = 3\n")).unwrap_err();
+        assert!(err.to_string().contains("band"), "{err}");
+    }
+
+    #[test]
     fn status_listens_on_loopback_only() {
         let base = "data_dir = \"d\"\nkey_file = \"k\"\n[status]\n";
         assert!(parse(&format!("{base}listen = \"127.0.0.1:9187\"\n")).is_ok());
