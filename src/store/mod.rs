@@ -564,7 +564,10 @@ mod tests {
                 "verdicts",
                 "outbox",
                 "pull_state",
-                "links"
+                "links",
+                "runners",
+                "reviews",
+                "review_decisions"
             ]
         );
         for (i, t) in TreeId::ALL.iter().enumerate() {

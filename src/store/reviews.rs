@@ -46,7 +46,7 @@ impl ReviewRecord {
         let seq = it.next()?.parse().ok()?;
         let row = it.next()?.parse().ok()?;
         let n: u8 = it.next()?.parse().ok()?;
-        (it.next().is_none() && (1..=2).contains(&n)).then_some((seq, row, n - 1))
+        (it.next().is_none() && (1..=2).contains(&n)).then(|| (seq, row, n - 1))
     }
 
     fn key(seq: u32, row: u64, n: u8) -> [u8; 9] {
