@@ -150,36 +150,59 @@ impl LinkRecord {
 
 impl Store {
     pub(super) fn put_links(&self, seq: u32, links: &[LinkRecord]) -> Result<(), StoreError> {
-        let per_value = (1 << 20) / PACKED;
-        let mut buf = Vec::with_capacity(per_value * PACKED);
-        for (i, chunk) in links.chunks(per_value).enumerate() {
+        self.put_packed(TreeId::Links, seq, PACKED, links, |l, buf| l.pack(buf))
+    }
+
+    pub(super) fn put_runners(&self, seq: u32, runners: &[RunnerUp]) -> Result<(), StoreError> {
+        self.put_packed(TreeId::Runners, seq, RUNNER_LEN, runners, |r, buf| {
+            buf.extend_from_slice(&(r.row as u32).to_be_bytes());
+            r.candidate.pack(buf);
+        })
+    }
+
+    /// Writes fixed-size records under (seq, chunk) in values of ~1 MiB.
+    fn put_packed<T>(
+        &self,
+        tree: TreeId,
+        seq: u32,
+        len: usize,
+        items: &[T],
+        pack: impl Fn(&T, &mut Vec<u8>),
+    ) -> Result<(), StoreError> {
+        let per_value = (1 << 20) / len;
+        let mut buf = Vec::with_capacity(per_value * len);
+        for (i, chunk) in items.chunks(per_value).enumerate() {
             buf.clear();
-            for l in chunk {
-                l.pack(&mut buf);
+            for item in chunk {
+                pack(item, &mut buf);
             }
             let mut k = [0u8; 8];
             k[..4].copy_from_slice(&seq_bytes(seq));
             k[4..].copy_from_slice(&(i as u32).to_be_bytes());
-            self.trees.write(TreeId::Links, Write::Insert(&k, &buf))?;
+            self.trees.write(tree, Write::Insert(&k, &buf))?;
         }
         Ok(())
     }
 
-    pub(super) fn put_runners(&self, seq: u32, runners: &[RunnerUp]) -> Result<(), StoreError> {
-        let per_value = (1 << 20) / RUNNER_LEN;
-        let mut buf = Vec::with_capacity(per_value * RUNNER_LEN);
-        for (i, chunk) in runners.chunks(per_value).enumerate() {
-            buf.clear();
-            for r in chunk {
-                buf.extend_from_slice(&(r.row as u32).to_be_bytes());
-                r.candidate.pack(&mut buf);
+    /// The record of row `row` among delivery `seq`'s fixed-size records
+    /// (each starting with its row number) in `tree`.
+    fn find_packed(
+        &self,
+        tree: TreeId,
+        seq: u32,
+        len: usize,
+        row: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        for item in self.trees.scan_prefix(tree, &seq_bytes(seq)) {
+            let (_, v) = item?;
+            if let Some(b) = v
+                .chunks(len)
+                .find(|b| b.len() == len && u64::from(read_u32(&b[..4])) == row)
+            {
+                return Ok(Some(b.to_vec()));
             }
-            let mut k = [0u8; 8];
-            k[..4].copy_from_slice(&seq_bytes(seq));
-            k[4..].copy_from_slice(&(i as u32).to_be_bytes());
-            self.trees.write(TreeId::Runners, Write::Insert(&k, &buf))?;
         }
-        Ok(())
+        Ok(None)
     }
 
     pub(super) fn sweep_links(&self, seq: u32) -> Result<(), StoreError> {
@@ -201,32 +224,13 @@ impl Store {
         if !self.committed.contains_key(&seq) {
             return Ok(None);
         }
-        let mut found = None;
-        for item in self.trees.scan_prefix(TreeId::Links, &seq_bytes(seq)) {
-            let (_, v) = item?;
-            if let Some(b) = v
-                .chunks(PACKED)
-                .find(|b| b.len() == PACKED && u64::from(read_u32(&b[..4])) == row)
-            {
-                found = Some(LinkRecord::unpack(b));
-                break;
-            }
-        }
-        let Some(link) = found else {
+        let Some(link) = self.find_packed(TreeId::Links, seq, PACKED, row)? else {
             return Ok(None);
         };
-        let mut runner = None;
-        for item in self.trees.scan_prefix(TreeId::Runners, &seq_bytes(seq)) {
-            let (_, v) = item?;
-            if let Some(b) = v
-                .chunks(RUNNER_LEN)
-                .find(|b| b.len() == RUNNER_LEN && u64::from(read_u32(&b[..4])) == row)
-            {
-                runner = Some(StoredCandidate::unpack(&b[4..]));
-                break;
-            }
-        }
-        Ok(Some((link, runner)))
+        let runner = self
+            .find_packed(TreeId::Runners, seq, RUNNER_LEN, row)?
+            .map(|b| StoredCandidate::unpack(&b[4..]));
+        Ok(Some((LinkRecord::unpack(&link), runner)))
     }
 
     /// Every committed delivery's links, in delivery and row order.
