@@ -18,6 +18,7 @@
 pub mod feeds;
 pub mod matching;
 pub mod normalise;
+mod prekeyed;
 pub mod pseudonymise;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

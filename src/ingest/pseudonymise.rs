@@ -25,14 +25,14 @@
 //!   `docs/privacy-linkage.md`.
 
 use chrono::{Datelike, NaiveDate};
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 
+use crate::ingest::matching::blocking::FastMap;
 pub use crate::ingest::normalise::{
     formal_forename, nhs_digits, ni_normalised, normalise_name, parse_date, postcode_normalised,
     upn_normalised, Repair,
 };
 use crate::ingest::normalise::{normalise_name_keep_digits, ocr_repaired, parse_dob, write_iso};
+use crate::ingest::prekeyed::PreKeyed;
 use crate::keys::HmacKey;
 
 /// A pseudonym: the first 128 bits of HMAC-SHA256(key, domain || value).
@@ -197,16 +197,14 @@ impl PersonTokens {
 /// Keyed pseudonymiser. Cheap to clone; one per worker thread.
 #[derive(Clone)]
 pub struct Pseudonymiser {
-    mac: Hmac<Sha256>,
+    mac: PreKeyed,
     key_id: String,
 }
 
 impl Pseudonymiser {
     pub fn new(key: &HmacKey) -> Self {
-        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose())
-            .expect("HMAC accepts any key length");
         Pseudonymiser {
-            mac,
+            mac: PreKeyed::new(key.expose()),
             key_id: key.id().to_string(),
         }
     }
@@ -215,24 +213,29 @@ impl Pseudonymiser {
         &self.key_id
     }
 
-    fn token(&self, domain: Domain, parts: &[&[u8]]) -> Token {
-        let mut mac = self.mac.clone();
-        mac.update(&[domain as u8]);
-        for (i, p) in parts.iter().enumerate() {
-            if i > 0 {
-                mac.update(&[0x1f]); // unit separator: parts cannot run together
-            }
-            mac.update(p);
+    /// HMAC(key, domain || part || 0x1f || part ...): the unit separator
+    /// keeps parts from running together. At most two parts.
+    fn words(&self, domain: Domain, parts: &[&[u8]]) -> [u32; 8] {
+        let d = [domain as u8];
+        match parts {
+            [a] => self.mac.mac_words(&[&d, a]),
+            [a, b] => self.mac.mac_words(&[&d, a, &[0x1f], b]),
+            _ => unreachable!("tokens take one or two parts"),
         }
-        let full = mac.finalize().into_bytes();
+    }
+
+    fn token(&self, domain: Domain, parts: &[&[u8]]) -> Token {
+        let w = self.words(domain, parts);
         let mut t = [0u8; 16];
-        t.copy_from_slice(&full[..16]);
+        for (i, w) in w[..4].iter().enumerate() {
+            t[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
+        }
         t
     }
 
     fn field(&self, domain: Domain, parts: &[&[u8]]) -> FieldToken {
-        let t = self.token(domain, parts);
-        u32::from_be_bytes([t[0], t[1], t[2], t[3]]).max(1)
+        // The first 32 bits of the tag are its first state word.
+        self.words(domain, parts)[0].max(1)
     }
 
     /// Normalises and pseudonymises one row's identity. `scratch` is reused
@@ -326,8 +329,13 @@ impl Pseudonymiser {
         }
         if let Some(pc) = &postcode {
             let outward = &pc[..pc.len() - 3];
-            out.postcode = self.field(Domain::Postcode, &[pc.as_bytes()]);
-            out.district = self.field(Domain::District, &[outward.as_bytes()]);
+            let pw = self.words(Domain::Postcode, &[pc.as_bytes()]);
+            out.postcode = pw[0].max(1);
+            out.district = DERIVED.with_borrow_mut(|c| {
+                cached(&mut c.districts, tag(&pw), || {
+                    self.field(Domain::District, &[outward.as_bytes()])
+                })
+            });
             if !raw.address.trim().is_empty() {
                 out.address = Some(self.token(Domain::Address, &[s.as_bytes(), pc.as_bytes()]));
             }
@@ -371,15 +379,36 @@ impl Pseudonymiser {
         };
         let initial_len = n.chars().next().map_or(0, char::len_utf8);
         let is_initial = initial_len == n.len();
-        let mut t = NameTokens {
-            exact: self.field(d_exact, &[n.as_bytes()]),
-            initial: self.field(Domain::Initial, &[&n.as_bytes()[..initial_len]]),
-            is_initial,
-            ..Default::default()
+        let exact = self.words(d_exact, &[n.as_bytes()]);
+        let make = || {
+            let t = NameTokens {
+                exact: exact[0].max(1),
+                initial: self.field(Domain::Initial, &[&n.as_bytes()[..initial_len]]),
+                is_initial,
+                ..Default::default()
+            };
+            if is_initial {
+                t
+            } else {
+                self.name_lists(t, n, forename, d_near, d_phon)
+            }
         };
         if is_initial {
-            return t;
+            return make();
         }
+        DERIVED.with_borrow_mut(|c| cached(&mut c.names, tag(&exact), make))
+    }
+
+    /// The deletion, phonetic, formal and prefix tokens of a name that is
+    /// more than an initial.
+    fn name_lists(
+        &self,
+        mut t: NameTokens,
+        n: &str,
+        forename: bool,
+        d_near: Domain,
+        d_phon: Domain,
+    ) -> NameTokens {
         let cut: String = n.chars().take(MAX_DEL_CHARS).collect();
         t.near.push(self.field(d_near, &[cut.as_bytes()]));
         let mut buf = String::with_capacity(cut.len());
@@ -431,14 +460,53 @@ impl Pseudonymiser {
         let mut unordered = [0u8; 10];
         write_iso(d.year(), lo, hi, &mut unordered);
         let (y, m, dd) = (&iso[..4], &iso[5..7], &iso[8..]);
-        DobTokens {
-            full: self.field(Domain::Dob, &[&iso]),
-            unordered: self.field(Domain::DobUnordered, &[&unordered]),
-            ym: self.field(Domain::DobYm, &[y, m]),
-            yd: self.field(Domain::DobYd, &[y, dd]),
-            md: self.field(Domain::DobMd, &[m, dd]),
-        }
+        let full = self.words(Domain::Dob, &[&iso]);
+        DERIVED.with_borrow_mut(|c| {
+            cached(&mut c.dobs, tag(&full), || DobTokens {
+                full: full[0].max(1),
+                unordered: self.field(Domain::DobUnordered, &[&unordered]),
+                ym: self.field(Domain::DobYm, &[y, m]),
+                yd: self.field(Domain::DobYd, &[y, dd]),
+                md: self.field(Domain::DobMd, &[m, dd]),
+            })
+        })
     }
+}
+
+/// Tokens derived from a value (a name's deletions, phonetic code and
+/// prefixes; a dob's parts; a postcode's district), by the first 128 bits
+/// of the value's own tag. Names, dates and postcodes repeat across rows,
+/// so most rows need one HMAC per field instead of a dozen. Keyed by tags,
+/// never by text, so nothing here is raw; a worker thread's cache goes with
+/// the thread, at the end of the delivery.
+#[derive(Default)]
+struct Derived {
+    names: FastMap<u128, NameTokens>,
+    dobs: FastMap<u128, DobTokens>,
+    districts: FastMap<u128, FieldToken>,
+}
+
+/// Entries per map before it is emptied: bounds the memory (about 5 MB).
+const DERIVED_MAX: usize = 1 << 15;
+
+thread_local! {
+    static DERIVED: std::cell::RefCell<Derived> = std::cell::RefCell::default();
+}
+
+fn tag(w: &[u32; 8]) -> u128 {
+    w[..4].iter().fold(0u128, |a, &x| a << 32 | u128::from(x))
+}
+
+fn cached<V: Clone>(map: &mut FastMap<u128, V>, key: u128, make: impl FnOnce() -> V) -> V {
+    if let Some(v) = map.get(&key) {
+        return v.clone();
+    }
+    if map.len() >= DERIVED_MAX {
+        map.clear();
+    }
+    let v = make();
+    map.insert(key, v.clone());
+    v
 }
 
 /// Words partners put where a forename is not known (babies not yet named,
@@ -538,6 +606,67 @@ mod tests {
 
     fn tokens(raw: &RawIdentity<'_>) -> PersonTokens {
         p().pseudonymise(raw, &mut String::new()).unwrap()
+    }
+
+    #[test]
+    fn tokens_are_hmac_sha256_of_domain_and_parts() {
+        use hmac::{Hmac, KeyInit, Mac};
+        let key = [1u8; 32];
+        let reference = |domain: u8, parts: &[&[u8]]| -> [u8; 32] {
+            let mut m = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+            m.update(&[domain]);
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    m.update(&[0x1f]);
+                }
+                m.update(part);
+            }
+            m.finalize().into_bytes().into()
+        };
+        let ps = p();
+        let long = "a".repeat(90);
+        for (d, parts) in [
+            (Domain::Forename, vec![&b"jane"[..]]),
+            (Domain::Address, vec![long.as_bytes(), b"SR13AA"]),
+            (Domain::DobYm, vec![b"2001", b"02"]),
+        ] {
+            let want = reference(d as u8, &parts);
+            assert_eq!(ps.token(d, &parts)[..], want[..16]);
+            let field = u32::from_be_bytes(want[..4].try_into().unwrap()).max(1);
+            assert_eq!(ps.field(d, &parts), field);
+        }
+        // And through the whole row: the forename's exact token.
+        let t = tokens(&ident("Jane", "Smith", "2001-02-03"));
+        let want = reference(Domain::Forename as u8, &[b"jane"]);
+        assert_eq!(
+            t.forename.unwrap().exact,
+            u32::from_be_bytes(want[..4].try_into().unwrap())
+        );
+    }
+
+    #[test]
+    fn derived_tokens_are_the_same_from_the_cache() {
+        let raw = RawIdentity {
+            postcode: "SR1 3AA",
+            ..ident("Nathaniel", "Smith", "2001-02-03")
+        };
+        let clear = || DERIVED.with_borrow_mut(|c| *c = Derived::default());
+        clear();
+        let first = tokens(&raw);
+        let cached = tokens(&raw);
+        assert!(DERIVED.with_borrow(|c| c.names.len() == 2 && c.dobs.len() == 1));
+        assert_eq!(first, cached);
+        // Another key's tags differ, so it never reads this key's entries.
+        let other = Pseudonymiser::new(&HmacKey::from_bytes("o", [2u8; 32]))
+            .pseudonymise(&raw, &mut String::new())
+            .unwrap();
+        clear();
+        assert_eq!(tokens(&raw), first);
+        let fresh_other = Pseudonymiser::new(&HmacKey::from_bytes("o", [2u8; 32]))
+            .pseudonymise(&raw, &mut String::new())
+            .unwrap();
+        assert_eq!(other, fresh_other);
+        assert_ne!(other.forename, first.forename);
     }
 
     #[test]

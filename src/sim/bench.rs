@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::commands::{framework_of, load_config, open_engine, verdict_counts};
-use crate::sim::demo::{ingest_all, write_demo_config};
+use crate::sim::demo::{assignments, ingest_all, write_demo_config};
 use anyhow::Result;
 
 use crate::sim::evaluate;
@@ -68,7 +68,7 @@ pub fn bench(
         engine.set_review_band(b);
     }
     let t = Instant::now();
-    let (summaries, assigned) = ingest_all(&mut engine, &cfg, &feeds_dir, true)?;
+    let summaries = ingest_all(&mut engine, &cfg, &feeds_dir, true)?;
     let total = t.elapsed().as_secs_f64();
     let n: u64 = summaries.iter().map(|s| s.rows).sum();
     let (mut parse, mut matching, mut store) = (0.0, 0.0, 0.0);
@@ -101,6 +101,7 @@ pub fn bench(
         "store on disk: {:.0} MiB",
         engine.store.size_on_disk() as f64 / 1048576.0
     );
+    let assigned = assignments(&summaries);
     let truth = evaluate::read_truth(&feeds_dir.join("truth.csv"))?;
     let q = evaluate::score(&truth, &assigned, &engine.matcher);
     println!(

@@ -68,16 +68,15 @@ pub fn write_demo_config(dir: &Path) -> Result<PathBuf> {
 /// (feed, row, person) for one accepted row.
 pub type Assignment = (String, u64, u64);
 
-/// Ingests every generated feed; returns the summaries and, when asked, the
-/// (feed, row, person) assignments.
+/// Ingests every generated feed; returns the summaries, which hold each
+/// row's person when `keep_assignments` (see [`assignments`]).
 pub fn ingest_all(
     engine: &mut Engine,
     cfg: &Config,
     feeds_dir: &Path,
     keep_assignments: bool,
-) -> Result<(Vec<IngestSummary>, Vec<Assignment>)> {
+) -> Result<Vec<IngestSummary>> {
     let mut summaries = Vec::new();
-    let mut assigned = Vec::new();
     for (name, _) in DEMO_FEEDS {
         let fc = cfg.feed(name).expect("demo config has every feed");
         let path = feeds_dir.join(format!("{name}.csv"));
@@ -89,14 +88,19 @@ pub fn ingest_all(
         let s = engine
             .ingest(&fc.spec, &bytes, &opts)
             .with_context(|| format!("ingesting {}", path.display()))?;
-        assigned.extend(
-            s.assignments
-                .iter()
-                .map(|(r, p)| (name.to_string(), *r, *p)),
-        );
         summaries.push(s);
     }
-    Ok((summaries, assigned))
+    Ok(summaries)
+}
+
+/// The (feed, row, person) assignments the summaries recorded. Built after
+/// ingest, so the bench's peak memory is the ingest's, not this list's (a
+/// string per row).
+pub fn assignments(summaries: &[IngestSummary]) -> Vec<Assignment> {
+    summaries
+        .iter()
+        .flat_map(|s| s.assignments.iter().map(|(r, p)| (s.feed.clone(), *r, *p)))
+        .collect()
 }
 
 pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {
