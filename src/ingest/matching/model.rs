@@ -205,11 +205,15 @@ impl Model {
         if total < 100.0 {
             return None; // too little to learn from
         }
+        // In a fixed order: float sums depend on it, and a HashMap's order
+        // changes from process to process, which would flip borderline rows.
+        let mut ordered: Vec<(&Comparison, &u32)> = patterns.iter().collect();
+        ordered.sort_unstable_by_key(|(c, _)| c.levels);
         let mut lambda = 0.5;
         for _ in 0..EM_ROUNDS {
             let mut m_sum = [[0.0; LEVELS]; FIELDS];
             let mut match_pairs = 0.0;
-            for (c, &n) in patterns {
+            for &(c, &n) in &ordered {
                 if ruled_out(c) {
                     continue;
                 }
