@@ -377,7 +377,10 @@ impl Engine {
         summary.times.parse_pseudonymise = parse_time;
         summary.times.matching = match_time;
         let t_store = Instant::now();
-        let mut touched_cases: Vec<String> = self.cases_touched(&batch)?.into_iter().collect();
+        let mut touched_cases: Vec<String> = self
+            .cases_touched(&batch, &spec.name, delivery.period)?
+            .into_iter()
+            .collect();
         touched_cases.sort();
         summary.families_touched = touched_cases.len() as u64;
         summary.touched_cases = touched_cases;
@@ -412,11 +415,28 @@ impl Engine {
     }
 
     /// Families touched: the cases this delivery names, and the cases whose
-    /// members (after merges) it brought events for.
-    fn cases_touched(&self, batch: &Batch) -> Result<HashSet<String>, IngestError> {
+    /// members (after merges) it brought events for (or may own a doubt);
+    /// every case when it replaces part of an earlier delivery of its feed,
+    /// since the events it hides may have decided any claim.
+    fn cases_touched(
+        &self,
+        batch: &Batch,
+        feed: &str,
+        period: Option<Period>,
+    ) -> Result<HashSet<String>, IngestError> {
         let mut case_refs: HashSet<String> = batch.cases.keys().cloned().collect();
         for c in batch.claims.iter() {
             case_refs.insert(c.case_ref.clone());
+        }
+        if let Some(p) = period {
+            let replaces = self
+                .store
+                .deliveries()
+                .any(|d| d.feed == feed && d.period.is_none_or(|q| q.overlaps(p.from, p.to)));
+            if replaces {
+                case_refs.extend(self.store.cases()?.into_iter().map(|c| c.case_ref));
+                return Ok(case_refs);
+            }
         }
         if !batch.touched.is_empty() {
             let touched: HashSet<PersonId> = batch

@@ -197,3 +197,24 @@ fn without_a_decision_a_bridging_row_joins_the_two_and_settles_the_item() {
     // The offence is now the member's: the claim fails on linked data.
     assert_eq!(verdict(&env), "contradicted");
 }
+
+#[test]
+fn a_later_extract_that_drops_a_deciding_event_redecides_the_claim() {
+    // Not review as such, but found by it: a full extract replaces the
+    // earlier one for its period, so a claim decided on a dropped row must
+    // be decided again, though the new extract names nobody in the family.
+    let env = Env::empty();
+    ingest(&env, "case", "case.csv", CASE);
+    let member = "Jonathan,Walker,1980-03-04,SR1 1AA,1 High Street,2016-03-01";
+    ingest(&env, "police", "police.csv", &police(&[member]));
+    ingest(&env, "claims", "claims.csv", CLAIMS);
+    assert_eq!(verdict(&env), "contradicted");
+    let s = ingest(
+        &env,
+        "police",
+        "police2.csv",
+        &police(&["Zed,Quince,1990-01-01,DH1 1AA,,2016-06-01"]),
+    );
+    assert!(s.contains("1 families touched"), "{s}");
+    assert_eq!(verdict(&env), "verified");
+}
