@@ -1,10 +1,12 @@
 //! `ingest`: apply one delivery by hand (the correction route).
 
+use std::io::Write as _;
 use std::path::Path;
 
 use super::{
     init_logging, load_config, open_engine, progress_spinner, read_delivery, verdict_counts,
 };
+
 use anyhow::{Context, Result};
 
 use crate::ingest::IngestOptions;
@@ -41,11 +43,14 @@ pub fn ingest(
     spinner.finish_and_clear();
     let summary =
         summary.with_context(|| format!("ingesting {} as feed {feed}", file.display()))?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+    // The delivery is committed: a closed stdout (`| head`) must not stop
+    // its claims being decided, so write errors are returned at the end.
+    let mut out = std::io::stdout().lock();
+    let shown = if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)
     } else {
-        println!("{summary}");
-    }
+        writeln!(out, "{summary}")
+    };
     if let (Some(fw), None) = (&cfg.framework, summary.duplicate_of) {
         let touched: std::collections::HashSet<String> =
             summary.touched_cases.iter().cloned().collect();
@@ -56,14 +61,16 @@ pub fn ingest(
             Selection::AfterDelivery(&touched),
             chrono::Utc::now(),
         )?;
-        if !json {
-            println!(
+        if !json && shown.is_ok() {
+            writeln!(
+                out,
                 "re-evaluated {} claims of {} families: {}",
                 r.claims,
                 r.cases,
                 verdict_counts(&r.counts)
-            );
+            )?;
         }
     }
+    shown?;
     Ok(())
 }
