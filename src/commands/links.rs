@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::{load_config, open_engine};
-use crate::ingest::matching::{Field, Level, Rule};
+use crate::ingest::matching::{pseudonym, Field, Level, Rule};
 use crate::ingest::pseudonymise::token_hex;
 
 pub fn links_export(config: &Path, out: &Path, evidence: bool) -> Result<u64> {
@@ -168,20 +168,20 @@ pub fn explain_row(
         feed: feed.to_string(),
         delivery,
         row,
-        person: format!("p{now}"),
-        first_person: (now != link.person).then(|| format!("p{}", link.person)),
+        person: pseudonym(now),
+        first_person: (now != link.person).then(|| pseudonym(link.person)),
         rule: Rule::from_u8(link.rule).map_or("unknown", Rule::name),
         score: f64::from(link.score),
         threshold: m.threshold(),
         fields: crate::review::agreement(&link.levels.levels, &link.weights),
         runner_up: runner.map(|c| RunnerUpView {
             person: if m.canonical(c.person) == c.person {
-                format!("p{}", c.person)
+                pseudonym(c.person)
             } else {
                 format!(
-                    "p{} (since merged into p{})",
-                    c.person,
-                    m.canonical(c.person)
+                    "{} (since merged into {})",
+                    pseudonym(c.person),
+                    pseudonym(m.canonical(c.person))
                 )
             },
             score: f64::from(c.score),

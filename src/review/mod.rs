@@ -26,7 +26,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::ingest::matching::{Field, Level, Matcher, PersonId, FIELDS};
+use crate::ingest::matching::{pseudonym, Field, Level, Matcher, PersonId, FIELDS};
 use crate::records::SourceKind;
 use crate::store::{ReviewDecision, ReviewRecord, ReviewVerdict, Store, StoreError};
 
@@ -112,11 +112,6 @@ pub struct Item {
     pub cases: Vec<String>,
     /// Claims of those families.
     pub claims: usize,
-}
-
-/// The pseudonym shown for a person (the same as triangulation's).
-fn pseudonym(p: PersonId) -> String {
-    format!("p{p}")
 }
 
 /// Field agreement of a stored candidate.

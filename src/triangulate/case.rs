@@ -53,10 +53,7 @@ pub struct Possible {
     pub events: Vec<crate::records::Event>,
 }
 
-/// The pseudonym outcomesd shows for a person.
-pub fn pseudonym(p: PersonId) -> String {
-    format!("p{p}")
-}
+pub use crate::ingest::matching::pseudonym;
 
 impl CaseData {
     /// Loads a case's members (after merges), household links, events and

@@ -50,6 +50,11 @@ use model::{Agreed, Model, TokenCounts};
 /// An internal person number; never derived from an identifier.
 pub type PersonId = u64;
 
+/// The pseudonym outcomesd shows for a person (reports, notices, queue).
+pub fn pseudonym(p: PersonId) -> String {
+    format!("p{p}")
+}
+
 /// A person keeps at most this many spellings (variants) for comparison.
 pub const MAX_VARIANTS: usize = 4;
 /// Two candidates closer than this (bits) are too close to choose between.
