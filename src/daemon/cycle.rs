@@ -174,6 +174,11 @@ pub fn notice_for(rec: &VerdictRecord, now: DateTime<Utc>) -> Notice {
         "earliest_decidable": d.earliest_decidable,
         "as_of_delivery": rec.as_of_delivery,
     });
+    if !d.uncertain_links.is_empty() {
+        // Rows only (feed, delivery, row): the coordinator asks the data
+        // owner to check them before relying on the verdict.
+        evidence["uncertain_links"] = serde_json::json!(d.uncertain_links);
+    }
     if rec.verdict == Verdict::Insufficient {
         // The schema wants the gaps of an insufficient verdict; when it is
         // insufficient for another reason (no one in scope, case not
@@ -212,5 +217,45 @@ pub fn notice_for(rec: &VerdictRecord, now: DateTime<Utc>) -> Notice {
         },
         decided_at: rec.decided_at,
         issued_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::triangulate::Decision;
+
+    fn record(verdict: Verdict, uncertain: &[&str]) -> VerdictRecord {
+        let mut decision = Decision::new(verdict);
+        decision.uncertain_links = uncertain.iter().map(|s| s.to_string()).collect();
+        VerdictRecord {
+            case_ref: "SF-1".into(),
+            outcome_id: "SUN-1.1".into(),
+            claim_date: chrono::NaiveDate::from_ymd_opt(2016, 5, 1).unwrap(),
+            framework: "sunderland".into(),
+            framework_version: "1".into(),
+            problem: Some("crime".into()),
+            verdict,
+            decision,
+            also_evidences: vec![],
+            as_of_delivery: 3,
+            decided_at: Utc::now(),
+            history: vec![],
+        }
+    }
+
+    #[test]
+    fn a_notice_names_the_uncertain_links_its_verdict_rests_on() {
+        let n = notice_for(
+            &record(Verdict::Contradicted, &["police delivery 2 row 7"]),
+            Utc::now(),
+        );
+        n.validate().unwrap();
+        assert_eq!(
+            n.evidence["uncertain_links"],
+            serde_json::json!(["police delivery 2 row 7"])
+        );
+        let sure = notice_for(&record(Verdict::Contradicted, &[]), Utc::now());
+        assert!(sure.evidence.get("uncertain_links").is_none());
     }
 }

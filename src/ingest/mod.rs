@@ -37,7 +37,8 @@ use crate::keys::HmacKey;
 use crate::records::{Period, SourceKind};
 use crate::store::{
     centibits, Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, DeliveryRows,
-    EventBuffer, LinkRecord, ReviewRecord, RunnerUp, Store, StoreError, StoredCandidate,
+    EventBuffer, LinkRecord, NarrowLink, ReviewRecord, RunnerUp, Store, StoreError,
+    StoredCandidate,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +119,9 @@ pub struct IngestSummary {
     pub records_matched: u64,
     /// Doubts left for review (rows unlinked with a possible candidate).
     pub doubts: u64,
+    /// Event rows linked by a margin within the review band (uncertain
+    /// links: a verdict resting on one is marked).
+    pub uncertain_links: u64,
     pub families_touched: u64,
     pub unused_columns: Vec<String>,
     pub rejections: Vec<Rejection>,
@@ -180,6 +184,13 @@ impl std::fmt::Display for IngestSummary {
                 f,
                 "\n  {} rows left unlinked with a possible match: in the review queue (`outcomesd review list`)",
                 self.doubts
+            )?;
+        }
+        if self.uncertain_links > 0 {
+            write!(
+                f,
+                "\n  {} rows linked by a narrow margin (uncertain links): a verdict resting on one says so",
+                self.uncertain_links
             )?;
         }
         if !self.unused_columns.is_empty() {
@@ -278,6 +289,7 @@ impl Engine {
             persons_new: 0,
             records_matched: 0,
             doubts: 0,
+            uncertain_links: 0,
             families_touched: 0,
             unused_columns: delivery.unused_columns.clone(),
             rejections: Vec::new(),
@@ -407,6 +419,7 @@ impl Engine {
             links: &batch.links,
             runners: &batch.runners,
             reviews: &batch.reviews,
+            narrow: &batch.narrow,
         };
         self.store
             .write_delivery(rows, rec, &delivery.content_hash)?;
@@ -584,6 +597,7 @@ struct Batch {
     links: Vec<LinkRecord>,
     runners: Vec<RunnerUp>,
     reviews: Vec<ReviewRecord>,
+    narrow: Vec<NarrowLink>,
 }
 
 /// Re-estimates the linkage model from the candidate pairs of the rows
@@ -623,8 +637,10 @@ impl Batch {
         opts: &IngestOptions,
         summary: &mut IngestSummary,
     ) {
+        let mut narrow = None;
         let person = row.person.as_ref().map(|t| {
             let link = matcher.resolve(t, &mut self.delta);
+            narrow = matcher.narrow_margin(&link);
             let p = link.person;
             *summary.passes.entry(link.rule.name()).or_default() += 1;
             if link.rule.is_new() {
@@ -684,6 +700,15 @@ impl Batch {
                 let p = person.expect("event rows carry a person");
                 self.touched.insert(p);
                 self.events.push(p, &ev);
+                if let Some(margin) = narrow {
+                    summary.uncertain_links += 1;
+                    self.narrow.push(NarrowLink {
+                        row: row.number,
+                        person: p,
+                        margin: centibits(margin),
+                        event: ev,
+                    });
+                }
             }
             RowBody::CaseMember(m) => {
                 let p = person.expect("case rows carry a person");

@@ -6,7 +6,9 @@
 //! cases and claims. Out: queue [`Item`]s naming the two records by feed,
 //! delivery and row with their agreement pattern (comparison levels and
 //! weights, never a value), the families and claims they affect; the open
-//! doubts per member that triangulation must respect ([`Doubts`]); and
+//! doubts per member that triangulation must respect, and the uncertain
+//! links (rows linked within the band above the threshold) whose verdicts
+//! it marks ([`Doubts`]); and
 //! [`decide`], which records a reviewer's decision and applies it.
 //!
 //! Promises:
@@ -160,10 +162,30 @@ pub struct Doubt {
     pub source: Option<SourceKind>,
 }
 
-/// Open doubts by the (canonical) candidate person they might belong to.
+/// A row linked by a margin within the review band (an *uncertain link*),
+/// as triangulation sees it: a verdict that would change without its event
+/// is marked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UncertainLink {
+    /// The row, named the way its data owner can find it.
+    pub link: RecordRef,
+    /// The delivery it came in and the person it went to (as stored), to
+    /// match its event against the events still in effect.
+    pub seq: u32,
+    pub person: PersonId,
+    /// Bits above the link threshold.
+    pub margin: f32,
+    pub source: Option<SourceKind>,
+    pub event: crate::records::Event,
+}
+
+/// What matching was unsure of, per (canonical) person: open doubts by the
+/// candidate they might belong to, and uncertain links by the person they
+/// went to.
 #[derive(Debug, Clone, Default)]
 pub struct Doubts {
     by_candidate: HashMap<PersonId, Vec<Doubt>>,
+    uncertain: HashMap<PersonId, Vec<UncertainLink>>,
 }
 
 impl Doubts {
@@ -183,7 +205,37 @@ impl Doubts {
                     });
             }
         }
+        for (seq, n) in store.narrow_links()? {
+            let Some(rec) = store.delivery(seq) else {
+                continue;
+            };
+            d.uncertain
+                .entry(matcher.canonical(n.person))
+                .or_default()
+                .push(UncertainLink {
+                    link: RecordRef {
+                        feed: rec.feed.clone(),
+                        delivery: seq,
+                        row: n.row,
+                    },
+                    seq,
+                    person: n.person,
+                    margin: f32::from(n.margin) / 100.0,
+                    source: Some(rec.kind),
+                    event: n.event,
+                });
+        }
         Ok(d)
+    }
+
+    /// Uncertain links that reached (canonical) person `p`.
+    pub fn uncertain_of(&self, p: PersonId) -> &[UncertainLink] {
+        self.uncertain.get(&p).map_or(&[], Vec::as_slice)
+    }
+
+    /// How many uncertain links there are.
+    pub fn uncertain_len(&self) -> usize {
+        self.uncertain.values().map(Vec::len).sum()
     }
 
     /// Open doubts that may be records of (canonical) person `p`.
@@ -245,9 +297,7 @@ pub fn queue(store: &Store, matcher: &Matcher, open_only: bool) -> Result<Vec<It
             let l = l?;
             let p = matcher.canonical(l.link.person);
             if let Some(slot @ None) = first_row.get_mut(&p) {
-                let feed = store
-                    .delivery(l.seq)
-                    .map_or_else(String::new, |d| d.feed.clone());
+                let feed = store.feed_of(l.seq);
                 *slot = Some(RecordRef {
                     feed,
                     delivery: l.seq,
@@ -279,9 +329,7 @@ pub fn queue(store: &Store, matcher: &Matcher, open_only: bool) -> Result<Vec<It
                 kind: r.kind.name(),
                 status,
                 record: RecordRef {
-                    feed: store
-                        .delivery(r.seq)
-                        .map_or_else(String::new, |d| d.feed.clone()),
+                    feed: store.feed_of(r.seq),
                     delivery: r.seq,
                     row: r.row,
                 },

@@ -162,10 +162,7 @@ pub fn bench(
         .reviews()?
         .into_iter()
         .map(|r| {
-            let feed = engine
-                .store
-                .delivery(r.seq)
-                .map_or_else(String::new, |d| d.feed.clone());
+            let feed = engine.store.feed_of(r.seq);
             (feed, r)
         })
         .collect();
@@ -203,6 +200,20 @@ pub fn bench(
         g.delayed,
         g.false_verified,
         g.false_verified + g.prevented
+    );
+    let narrow: Vec<(String, u64, crate::ingest::matching::PersonId)> = engine
+        .store
+        .narrow_links()?
+        .into_iter()
+        .map(|(seq, n)| (engine.store.feed_of(seq), n.row, n.person))
+        .collect();
+    let (n_narrow, right) = evaluate::uncertain(&truth, &assigned, &narrow, &engine.matcher);
+    println!(
+        "uncertain links (event rows linked within {:.1} bits above the threshold): {n_narrow}, {right} to the right person; {} claims marked as resting on one, {} of them wrong against the truth (of {} wrong verified or contradicted claims)",
+        engine.matcher.review_band(),
+        g.marked,
+        g.marked_wrong,
+        g.wrong
     );
     let mut lat = r.per_claim.clone();
     lat.sort();

@@ -354,22 +354,7 @@ pub fn doubts(
     threshold: f64,
     band: f64,
 ) -> DoubtQuality {
-    let mut votes: HashMap<PersonId, HashMap<u64, u64>> = HashMap::new();
-    for (feed, row, p) in assigned {
-        if let Some((t, _)) = truth.get(&(feed.clone(), *row)) {
-            *votes
-                .entry(matcher.canonical(*p))
-                .or_default()
-                .entry(*t)
-                .or_default() += 1;
-        }
-    }
-    let majority = |p: PersonId| -> Option<u64> {
-        votes
-            .get(&matcher.canonical(p))
-            .and_then(|v| v.iter().max_by_key(|(t, n)| (**n, std::cmp::Reverse(**t))))
-            .map(|(t, _)| *t)
-    };
+    let majority = majorities(truth, assigned, matcher);
     let step = 2.0;
     let n = (band / step).ceil().max(1.0) as usize;
     let mut q = DoubtQuality {
@@ -396,6 +381,51 @@ pub fn doubts(
     q
 }
 
+/// The true person most of each (canonical) person's rows belong to.
+fn majorities<'a>(
+    truth: &HashMap<(String, u64), (u64, String)>,
+    assigned: &[(String, u64, PersonId)],
+    matcher: &'a Matcher,
+) -> impl Fn(PersonId) -> Option<u64> + 'a {
+    let mut votes: HashMap<PersonId, HashMap<u64, u64>> = HashMap::new();
+    for (feed, row, p) in assigned {
+        if let Some((t, _)) = truth.get(&(feed.clone(), *row)) {
+            *votes
+                .entry(matcher.canonical(*p))
+                .or_default()
+                .entry(*t)
+                .or_default() += 1;
+        }
+    }
+    move |p: PersonId| -> Option<u64> {
+        votes
+            .get(&matcher.canonical(p))
+            .and_then(|v| v.iter().max_by_key(|(t, n)| (**n, std::cmp::Reverse(**t))))
+            .map(|(t, _)| *t)
+    }
+}
+
+/// Uncertain links `(feed, row, person)` against the truth: how many there
+/// are, and how many went to the right person (the true person most of
+/// the person's rows belong to).
+pub fn uncertain(
+    truth: &HashMap<(String, u64), (u64, String)>,
+    assigned: &[(String, u64, PersonId)],
+    narrow: &[(String, u64, PersonId)],
+    matcher: &Matcher,
+) -> (u64, u64) {
+    let majority = majorities(truth, assigned, matcher);
+    let right = narrow
+        .iter()
+        .filter(|(feed, row, p)| {
+            truth
+                .get(&(feed.clone(), *row))
+                .is_some_and(|(t, _)| majority(*p) == Some(*t))
+        })
+        .count();
+    (narrow.len() as u64, right as u64)
+}
+
 /// What the review gate did to the claims, against the truth's verdicts.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct GateFigures {
@@ -410,6 +440,12 @@ pub struct GateFigures {
     /// `verified` claims the truth says are contradicted: false verifieds
     /// left.
     pub false_verified: u64,
+    /// Claims marked as resting on an uncertain link.
+    pub marked: u64,
+    /// Marked claims whose verdict the truth disagrees with.
+    pub marked_wrong: u64,
+    /// Verified or contradicted claims the truth disagrees with.
+    pub wrong: u64,
 }
 
 /// Compares stored verdicts with `truth_claims.csv`.
@@ -446,6 +482,13 @@ pub fn gate(
             }
         } else if v.verdict == Verdict::Verified && want == Some("contradicted") {
             g.false_verified += 1;
+        }
+        let decided = matches!(v.verdict, Verdict::Verified | Verdict::Contradicted);
+        let wrong = decided && want.is_some_and(|w| w != v.verdict.name());
+        g.wrong += u64::from(wrong);
+        if !v.decision.uncertain_links.is_empty() {
+            g.marked += 1;
+            g.marked_wrong += u64::from(wrong);
         }
     }
     Ok(g)

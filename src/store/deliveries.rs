@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::links::{LinkRecord, RunnerUp};
+use super::links::{LinkRecord, NarrowLink, RunnerUp};
 use super::reviews::ReviewRecord;
 use super::{
     read_u32, seq_bytes, CaseRecord, ClaimRecord, EventBuffer, Store, StoreError, TreeId, Write,
@@ -51,6 +51,8 @@ pub struct DeliveryRows<'a> {
     pub runners: &'a [RunnerUp],
     /// The rows left in doubt, for review.
     pub reviews: &'a [ReviewRecord],
+    /// Event rows linked by a narrow margin (uncertain links).
+    pub narrow: &'a [NarrowLink],
 }
 
 /// What `begin` found.
@@ -131,6 +133,7 @@ impl Store {
         self.put_events(seq, rows.events)?;
         self.put_links(seq, rows.links)?;
         self.put_runners(seq, rows.runners)?;
+        self.put_narrow(seq, rows.narrow)?;
         self.put_reviews(seq, rows.reviews)?;
         for case in rows.cases {
             self.put_case(case)?;
@@ -183,6 +186,13 @@ impl Store {
 
     pub fn delivery(&self, seq: u32) -> Option<&DeliveryRecord> {
         self.committed.get(&seq)
+    }
+
+    /// The feed a committed delivery came from (empty for an unknown one).
+    pub fn feed_of(&self, seq: u32) -> String {
+        self.committed
+            .get(&seq)
+            .map_or_else(String::new, |d| d.feed.clone())
     }
 
     /// The newest committed delivery: the data state a decision was made on.

@@ -24,7 +24,7 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
-const EVENT_LEN: usize = 26;
+pub(super) const EVENT_LEN: usize = 26;
 const NO_DATE: i32 = i32::MIN;
 
 fn days(d: NaiveDate) -> i32 {
@@ -47,7 +47,7 @@ pub fn pack_event(e: &Event, out: &mut Vec<u8>) {
     }
 }
 
-fn unpack_events(bytes: &[u8]) -> Option<Vec<Event>> {
+pub(super) fn unpack_events(bytes: &[u8]) -> Option<Vec<Event>> {
     if bytes.len() % EVENT_LEN != 0 {
         return None;
     }

@@ -3,7 +3,9 @@
 //! Trees owned: `links` (seq u32, chunk u32 → packed [`LinkRecord`]s, about
 //! 1 MiB per value) and `runners` (seq u32, chunk u32 → packed
 //! [`RunnerUp`]s: for each row that had another candidate, the best one it
-//! did not go to, for `links explain`).
+//! did not go to, for `links explain`) and `narrow` (seq u32, chunk u32 →
+//! packed [`NarrowLink`]s: event rows linked within the review band above
+//! the threshold, with their event, so a verdict resting on one is marked).
 //!
 //! Promises: one record per accepted row that names a person, written with
 //! its delivery and swept with it; a record holds the row number, the
@@ -13,6 +15,7 @@
 use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Write};
 use crate::ingest::matching::{Candidate, Comparison, PersonId, FIELDS};
 use crate::ingest::pseudonymise::Token;
+use crate::records::Event;
 
 /// One row's link, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +112,39 @@ pub struct RunnerUp {
 
 const RUNNER_LEN: usize = 4 + CANDIDATE_LEN;
 
+/// An event row linked to an existing person by a score that cleared the
+/// threshold by less than the review band: an *uncertain* link. The row's
+/// event is kept with it, since events are stored per person, not per row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NarrowLink {
+    pub row: u64,
+    /// The person the row went to (its events are stored under this id).
+    pub person: PersonId,
+    /// Bits above the threshold, in hundredths.
+    pub margin: i16,
+    pub event: Event,
+}
+
+const NARROW_LEN: usize = 4 + 8 + 2 + super::events::EVENT_LEN;
+
+impl NarrowLink {
+    fn pack(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.row as u32).to_be_bytes());
+        out.extend_from_slice(&self.person.to_be_bytes());
+        out.extend_from_slice(&self.margin.to_be_bytes());
+        super::events::pack_event(&self.event, out);
+    }
+
+    fn unpack(b: &[u8]) -> Option<NarrowLink> {
+        Some(NarrowLink {
+            row: u64::from(read_u32(&b[..4])),
+            person: u64::from_be_bytes(b[4..12].try_into().ok()?),
+            margin: i16::from_be_bytes([b[12], b[13]]),
+            event: super::events::unpack_events(&b[14..])?.pop()?,
+        })
+    }
+}
+
 impl LinkRecord {
     fn pack(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&(self.row as u32).to_be_bytes());
@@ -160,6 +196,39 @@ impl Store {
         })
     }
 
+    pub(super) fn put_narrow(&self, seq: u32, narrow: &[NarrowLink]) -> Result<(), StoreError> {
+        self.put_packed(TreeId::Narrow, seq, NARROW_LEN, narrow, |n, buf| {
+            n.pack(buf)
+        })
+    }
+
+    /// Every committed delivery's uncertain links, with the delivery each
+    /// came in. Few (they sit in a band a few bits wide), so read whole.
+    pub fn narrow_links(&self) -> Result<Vec<(u32, NarrowLink)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.trees.iter(TreeId::Narrow) {
+            let (k, v) = item?;
+            let seq = read_u32(&k);
+            if !self.committed.contains_key(&seq) {
+                continue;
+            }
+            if v.len() % NARROW_LEN != 0 {
+                return Err(
+                    self.corrupt(format!("uncertain links of delivery {seq} are truncated"))
+                );
+            }
+            for b in v.chunks_exact(NARROW_LEN) {
+                let n = NarrowLink::unpack(b).ok_or_else(|| {
+                    self.corrupt(format!(
+                        "an uncertain link of delivery {seq} does not unpack"
+                    ))
+                })?;
+                out.push((seq, n));
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes fixed-size records under (seq, chunk) in values of ~1 MiB.
     fn put_packed<T>(
         &self,
@@ -206,7 +275,7 @@ impl Store {
     }
 
     pub(super) fn sweep_links(&self, seq: u32) -> Result<(), StoreError> {
-        for tree in [TreeId::Links, TreeId::Runners] {
+        for tree in [TreeId::Links, TreeId::Runners, TreeId::Narrow] {
             for item in self.trees.scan_prefix(tree, &seq_bytes(seq)) {
                 let (k, _) = item?;
                 self.trees.write(tree, Write::Remove(&k))?;

@@ -46,6 +46,7 @@
 //! | `pull_state` | `pull_state.rs` | feed name | JSON [`Validators`](crate::pull::Validators) |
 //! | `links` | `links.rs` | seq u32, chunk u32 | packed [`LinkRecord`]s |
 //! | `runners` | `links.rs` | seq u32, chunk u32 | packed [`RunnerUp`]s |
+//! | `narrow` | `links.rs` | seq u32, chunk u32 | packed [`NarrowLink`]s (uncertain links) |
 //! | `reviews` | `reviews.rs` | seq u32, row u32, n u8 | packed [`ReviewRecord`] (a doubt) |
 //! | `review_decisions` | `reviews.rs` | item id | JSON [`ReviewDecision`] |
 //!
@@ -70,7 +71,7 @@ pub use cases::{CaseMember, CaseRecord, ClaimRecord};
 pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
 pub use events::{pack_event, EventBuffer, StoredEvent};
 pub use identity::apply_decision;
-pub use links::{centibits, LinkRecord, RunnerUp, StoredCandidate, StoredLink};
+pub use links::{centibits, LinkRecord, NarrowLink, RunnerUp, StoredCandidate, StoredLink};
 pub use outbox::{DeliveryState, OutboxStore};
 pub use pull_state::PullState;
 pub use reviews::{ReviewDecision, ReviewRecord, ReviewVerdict};
@@ -128,10 +129,11 @@ pub(crate) enum TreeId {
     Runners,
     Reviews,
     ReviewDecisions,
+    Narrow,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 15] = [
+    pub(crate) const ALL: [TreeId; 16] = [
         TreeId::Events,
         TreeId::Identity,
         TreeId::Cases,
@@ -147,6 +149,7 @@ impl TreeId {
         TreeId::Runners,
         TreeId::Reviews,
         TreeId::ReviewDecisions,
+        TreeId::Narrow,
     ];
 
     /// The sled tree name (part of the on-disk format).
@@ -167,6 +170,7 @@ impl TreeId {
             TreeId::Runners => "runners",
             TreeId::Reviews => "reviews",
             TreeId::ReviewDecisions => "review_decisions",
+            TreeId::Narrow => "narrow",
         }
     }
 }
@@ -569,7 +573,8 @@ mod tests {
                 "links",
                 "runners",
                 "reviews",
-                "review_decisions"
+                "review_decisions",
+                "narrow"
             ]
         );
         for (i, t) in TreeId::ALL.iter().enumerate() {
@@ -636,6 +641,12 @@ mod tests {
             weights: [0; crate::ingest::matching::FIELDS],
             ruled_out: false,
         };
+        let narrow = NarrowLink {
+            row: 3,
+            person: 7,
+            margin: 250,
+            event,
+        };
         let rows = DeliveryRows {
             delta: &delta,
             events: &buf,
@@ -664,8 +675,10 @@ mod tests {
                 person: 0,
                 candidate: cand,
             }],
+            narrow: &[narrow],
         };
         s.write_delivery(rows, rec, &[1; 32]).unwrap();
+        assert_eq!(s.narrow_links().unwrap(), vec![(seq, narrow)]);
         assert_eq!(s.links().count(), 1);
         let (_, runner) = s.link_of_row(seq, 2).unwrap().expect("row 2's link");
         assert_eq!(runner, Some(cand));
@@ -693,7 +706,13 @@ mod tests {
             panic!()
         };
         s.put_events(seq2, &buf).unwrap();
+        s.put_narrow(seq2, &[narrow]).unwrap();
         s.sweep(seq2).unwrap();
+        assert_eq!(
+            s.narrow_links().unwrap().len(),
+            1,
+            "only committed ones are read"
+        );
         // A decision, decided again.
         s.put_verdict("C1", "o", d("2016-01-01"), b"{}").unwrap();
         s.put_verdict("C1", "o", d("2016-01-01"), b"{\"a\":1}")

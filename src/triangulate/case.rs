@@ -38,6 +38,23 @@ pub struct CaseData {
     pub coverage: HashMap<SourceKind, Vec<Period>>,
     /// Records that may be a member's, awaiting review (see `crate::review`).
     pub possible: Vec<Possible>,
+    /// Events in effect that reached a member (or household person) through
+    /// an uncertain link.
+    pub uncertain: Vec<Uncertain>,
+}
+
+/// An event that reached a person through an uncertain link: a row linked
+/// by a margin within the review band above the threshold.
+#[derive(Debug, Clone)]
+pub struct Uncertain {
+    /// The row, as `FEED delivery N row M`.
+    pub link: String,
+    /// The (canonical) person it reached.
+    pub person: PersonId,
+    /// Bits above the link threshold.
+    pub margin: f32,
+    pub source: Option<SourceKind>,
+    pub event: crate::records::Event,
 }
 
 /// A record (a person the matcher kept separate) that may be a member's.
@@ -111,8 +128,26 @@ impl CaseData {
         let far_past = NaiveDate::from_ymd_opt(1900, 1, 1).expect("date");
         let far_future = NaiveDate::from_ymd_opt(2200, 1, 1).expect("date");
         let mut events: HashMap<PersonId, Vec<crate::records::Event>> = HashMap::new();
+        let mut in_effect = std::collections::HashSet::new();
         for se in store.events(&ids, &EventKind::ALL, far_past, far_future)? {
+            in_effect.insert((se.person, se.seq, se.event));
             events.entry(owner[&se.person]).or_default().push(se.event);
+        }
+        // An uncertain link's event counts only while it is in effect (a
+        // later full extract of its feed may have replaced it).
+        let mut uncertain = Vec::new();
+        for m in members.iter().chain(household.iter()) {
+            for u in doubts.uncertain_of(m.person) {
+                if in_effect.contains(&(u.person, u.seq, u.event)) {
+                    uncertain.push(Uncertain {
+                        link: u.link.to_string(),
+                        person: m.person,
+                        margin: u.margin,
+                        source: u.source,
+                        event: u.event,
+                    });
+                }
+            }
         }
         for v in events.values_mut() {
             v.sort();
@@ -148,6 +183,7 @@ impl CaseData {
             events,
             coverage,
             possible,
+            uncertain,
         })
     }
 
@@ -161,6 +197,21 @@ impl CaseData {
             v.extend(p.events.iter().cloned());
             v.sort();
             v.dedup();
+        }
+        d
+    }
+
+    /// This case as it would be without the events of the uncertain links
+    /// `drop` (each event once: another row may have carried the same).
+    pub(crate) fn without_uncertain(&self, drop: &[&Uncertain]) -> CaseData {
+        let mut d = self.clone();
+        d.uncertain.clear();
+        for u in drop {
+            if let Some(v) = d.events.get_mut(&u.person) {
+                if let Some(i) = v.iter().position(|e| *e == u.event) {
+                    v.remove(i);
+                }
+            }
         }
         d
     }

@@ -117,6 +117,11 @@ pub struct Decision {
     /// member's and would change it (see [`hold_for_review`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub awaiting_review: Vec<String>,
+    /// Rows (`FEED delivery N row M`) whose uncertain links this decision
+    /// rests on: without their events it would differ (see
+    /// [`mark_uncertain`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncertain_links: Vec<String>,
 }
 
 impl Decision {
@@ -149,6 +154,7 @@ impl Decision {
             earliest_decidable: None,
             not_applicable: false,
             awaiting_review: Vec::new(),
+            uncertain_links: Vec::new(),
         }
     }
 }
@@ -226,7 +232,11 @@ pub fn decide_claim(
                     now.date_naive(),
                 )
             };
-            (hold_for_review(data, decide), o.also_evidences.clone())
+            let held = hold_for_review(data, decide);
+            (
+                mark_uncertain(data, decide, held),
+                o.also_evidences.clone(),
+            )
         }
         (None, _) => (
             Decision::noted(
@@ -320,6 +330,78 @@ pub fn hold_for_review(data: &CaseData, decide: impl Fn(&CaseData) -> Decision) 
     });
     held.awaiting_review = ids;
     held
+}
+
+/// The converse of the gate: a `verified` or `contradicted` that rests on
+/// an event which reached a member through an uncertain link (a row linked
+/// by a margin within the review band above the threshold) keeps its
+/// verdict but is marked: `uncertain_links` names the rows, and an evidence
+/// line says what the verdict would be without them, so an auditor or
+/// coordinator checks those rows before relying on it.
+pub fn mark_uncertain(
+    data: &CaseData,
+    decide: impl Fn(&CaseData) -> Decision,
+    mut d: Decision,
+) -> Decision {
+    if !matches!(d.verdict, Verdict::Verified | Verdict::Contradicted) || data.uncertain.is_empty()
+    {
+        return d;
+    }
+    let all: Vec<&case::Uncertain> = data.uncertain.iter().collect();
+    let without = |drop: &[&case::Uncertain]| decide(&data.without_uncertain(drop)).verdict;
+    // The links the verdict rests on alone; failing that, all together.
+    let mut rests: Vec<(&case::Uncertain, Verdict)> = all
+        .iter()
+        .map(|u| (*u, without(&[u])))
+        .filter(|(_, v)| *v != d.verdict)
+        .collect();
+    if rests.is_empty() && all.len() > 1 {
+        let v = without(&all);
+        if v != d.verdict {
+            rests = all.iter().map(|u| (*u, v)).collect();
+        }
+    }
+    if rests.is_empty() {
+        return d;
+    }
+    let mut links: Vec<String> = rests.iter().map(|(u, _)| u.link.clone()).collect();
+    links.sort();
+    links.dedup();
+    let mut persons: Vec<String> = rests
+        .iter()
+        .map(|(u, _)| case::pseudonym(u.person))
+        .collect();
+    persons.sort();
+    persons.dedup();
+    let mut sources: Vec<SourceKind> = rests.iter().filter_map(|(u, _)| u.source).collect();
+    sources.sort();
+    sources.dedup();
+    let mut dates: Vec<NaiveDate> = rests.iter().map(|(u, _)| u.event.start).collect();
+    dates.sort();
+    dates.dedup();
+    let margin = rests
+        .iter()
+        .map(|(u, _)| u.margin)
+        .fold(f32::INFINITY, f32::min);
+    let mut otherwise: Vec<&str> = rests.iter().map(|(_, v)| v.name()).collect();
+    otherwise.sort();
+    otherwise.dedup();
+    d.evidence.push(Evidence {
+        sources,
+        events: vec![],
+        window: None,
+        coverage: vec![],
+        persons,
+        count: Some(links.len() as i64),
+        dates,
+        finding: format!(
+            "decided through an uncertain link ({}): the row reached the member by {margin:.1} bits above the link threshold, within the review band; without it this claim would be {}; check the row with `outcomesd links explain` before relying on this verdict",
+            links.join("; "),
+            otherwise.join(" or ")
+        ),
+    });
+    d.uncertain_links = links;
+    d
 }
 
 /// Eligibility: each identified problem's indicators checked at case start.
@@ -708,6 +790,7 @@ pub(crate) mod tests {
                 })
                 .collect(),
             possible: vec![],
+            uncertain: vec![],
         }
     }
 
@@ -841,6 +924,107 @@ pub(crate) mod tests {
                 dec.awaiting_review,
                 vec!["3-1-1".to_string(), "3-2-1".to_string()]
             );
+        }
+    }
+
+    // ---- uncertain links: the converse of the gate ----
+    mod uncertain_links {
+        use super::*;
+        use crate::triangulate::case::Uncertain;
+
+        const NO_OFFENCE: &str =
+            "type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { months = 6 }\n";
+        const AN_ARREST: &str =
+            "type = \"count\"\nevents = [\"arrest\"]\nmin = 1\nwindow = { months = 6 }\n";
+
+        fn marked(data: &CaseData, r: &str) -> Decision {
+            let r = rule(r);
+            let decide = |d: &CaseData| decide(&fw(), d, &r, "crime", self::d("2016-05-01"));
+            mark_uncertain(data, decide, decide(data))
+        }
+
+        /// A child with these events, each reached through the uncertain
+        /// link of the row named with it.
+        fn through(
+            links: &[(&str, crate::records::Event)],
+            sure: Vec<crate::records::Event>,
+        ) -> CaseData {
+            let mut all = sure;
+            all.extend(links.iter().map(|(_, e)| *e));
+            let mut data = one_child("2015-09-01", all);
+            data.uncertain = links
+                .iter()
+                .map(|(row, e)| Uncertain {
+                    link: (*row).into(),
+                    person: 1,
+                    margin: 1.5,
+                    source: Some(SourceKind::Police),
+                    event: *e,
+                })
+                .collect();
+            data
+        }
+
+        #[test]
+        fn a_contradiction_resting_on_an_uncertain_link_is_marked() {
+            let inside = ev(EventKind::Offence, "2016-03-01", None, "", 0);
+            let before = ev(EventKind::Offence, "2014-01-01", None, "", 0);
+            let data = through(
+                &[
+                    ("police delivery 2 row 7", inside),
+                    ("police delivery 2 row 9", before),
+                ],
+                vec![],
+            );
+            let dec = marked(&data, NO_OFFENCE);
+            assert_eq!(dec.verdict, Verdict::Contradicted, "the verdict stands");
+            // Only the link the verdict rests on is named.
+            assert_eq!(
+                dec.uncertain_links,
+                vec!["police delivery 2 row 7".to_string()]
+            );
+            let last = dec.evidence.last().unwrap();
+            assert!(last.finding.contains("uncertain link"), "{}", last.finding);
+            assert!(
+                last.finding.contains("would be verified"),
+                "{}",
+                last.finding
+            );
+            assert_eq!(last.dates, vec![self::d("2016-03-01")]);
+        }
+
+        #[test]
+        fn a_verdict_that_holds_without_the_link_is_not_marked() {
+            // A sure offence in the window contradicts it anyway.
+            let sure = ev(EventKind::Offence, "2016-02-01", None, "", 0);
+            let inside = ev(EventKind::Offence, "2016-03-01", None, "", 0);
+            let data = through(&[("police delivery 2 row 7", inside)], vec![sure]);
+            let dec = marked(&data, NO_OFFENCE);
+            assert_eq!(dec.verdict, Verdict::Contradicted);
+            assert!(dec.uncertain_links.is_empty(), "{dec:?}");
+        }
+
+        #[test]
+        fn a_presence_verified_through_an_uncertain_link_is_marked() {
+            let arrest = ev(EventKind::Arrest, "2016-03-01", None, "", 0);
+            let data = through(&[("police delivery 3 row 1", arrest)], vec![]);
+            let dec = marked(&data, AN_ARREST);
+            assert_eq!(dec.verdict, Verdict::Verified);
+            assert_eq!(
+                dec.uncertain_links,
+                vec!["police delivery 3 row 1".to_string()]
+            );
+            // Two uncertain arrests: neither alone decides, both together do.
+            let second = ev(EventKind::Arrest, "2016-04-01", None, "", 0);
+            let data = through(
+                &[
+                    ("police delivery 3 row 1", arrest),
+                    ("police delivery 3 row 2", second),
+                ],
+                vec![],
+            );
+            let dec = marked(&data, AN_ARREST);
+            assert_eq!(dec.uncertain_links.len(), 2, "{dec:?}");
         }
     }
 

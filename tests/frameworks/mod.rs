@@ -61,6 +61,7 @@ impl Family {
                 events: HashMap::new(),
                 coverage: HashMap::new(),
                 possible: vec![],
+                uncertain: vec![],
             },
         }
     }

@@ -218,3 +218,50 @@ fn a_later_extract_that_drops_a_deciding_event_redecides_the_claim() {
     assert!(s.contains("1 families touched"), "{s}");
     assert_eq!(verdict(&env), "verified");
 }
+
+/// Claims' `decision.uncertain_links`, as `claims --json` shows them.
+fn uncertain_links(env: &Env) -> Vec<String> {
+    let out = env.cli(&["claims", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v[0]["decision"]["uncertain_links"]
+        .as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_contradiction_through_an_uncertain_link_is_marked() {
+    // The member's name and dob with a new address: a link, though not by
+    // a wide margin. The band is set wide so that this link falls in it;
+    // the control below is the default band, where it does not.
+    let moved = "Jonathan,Walker,1980-03-04,NE1 1AA,9 Low Road,2016-03-01";
+    let run = |band: Option<u32>| {
+        let env = Env::empty();
+        if let Some(b) = band {
+            let mut cfg = std::fs::read_to_string(&env.config).unwrap();
+            cfg.push_str(&format!("\n[review]\nband_bits = {b}\n"));
+            std::fs::write(&env.config, cfg).unwrap();
+        }
+        ingest(&env, "case", "case.csv", CASE);
+        let s = ingest(&env, "police", "police.csv", &police(&[moved]));
+        ingest(&env, "claims", "claims.csv", CLAIMS);
+        (env, s)
+    };
+    let (env, s) = run(Some(30));
+    assert!(
+        s.contains("1 rows linked by a narrow margin (uncertain links)"),
+        "{s}"
+    );
+    assert_eq!(verdict(&env), "contradicted", "the verdict stands");
+    assert_eq!(uncertain_links(&env), vec!["police delivery 2 row 2"]);
+    let v = text(&env.cli(&["verify", "SF-T1"]).stdout);
+    assert!(
+        v.contains("decided through an uncertain link (police delivery 2 row 2)")
+            && v.contains("would be verified"),
+        "{v}"
+    );
+    let (env, s) = run(None);
+    assert!(!s.contains("narrow margin"), "{s}");
+    assert_eq!(verdict(&env), "contradicted");
+    assert!(uncertain_links(&env).is_empty());
+}

@@ -454,6 +454,7 @@ impl Case {
                 events: HashMap::new(),
                 coverage: HashMap::new(),
                 possible: vec![],
+                uncertain: vec![],
             },
             ids: HashMap::new(),
         }

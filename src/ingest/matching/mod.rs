@@ -257,6 +257,18 @@ impl Matcher {
         Model::threshold(self.live)
     }
 
+    /// For a row just linked to an existing person: how far (bits) its score
+    /// cleared the threshold, when that is within the review band: a link
+    /// this narrow is *uncertain*, and a verdict resting on it is marked.
+    /// `None` for a new person, a sure link, or with the band off.
+    pub fn narrow_margin(&self, link: &Link) -> Option<f32> {
+        if !matches!(link.rule, Rule::Linked(_)) {
+            return None;
+        }
+        let margin = f64::from(link.score) - self.threshold();
+        (margin < self.review_band()).then_some(margin.max(0.0) as f32)
+    }
+
     // ---- reviewers' decisions ----
 
     /// Whether a reviewer decided the people `a` and `b` are now (after
@@ -1082,6 +1094,21 @@ mod tests {
         m.set_review_band(0.0);
         let (_, b) = doubtful(&mut m, &mut d);
         assert!(b.doubts.is_empty());
+    }
+
+    #[test]
+    fn a_link_within_the_band_above_the_threshold_is_narrow() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let a = resolve(&mut m, &mut d, rob());
+        assert_eq!(m.narrow_margin(&a), None, "a new person is not a link");
+        let b = resolve(&mut m, &mut d, rob());
+        assert!(matches!(b.rule, Rule::Linked(_)), "{b:?}");
+        let margin = f64::from(b.score) - m.threshold();
+        assert!(margin > m.review_band(), "every field agrees: a sure link");
+        assert_eq!(m.narrow_margin(&b), None);
+        m.set_review_band(margin + 1.0);
+        let got = m.narrow_margin(&b).expect("narrow with a wider band");
+        assert!((f64::from(got) - margin).abs() < 1e-3, "{got} vs {margin}");
     }
 
     #[test]
