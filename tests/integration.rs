@@ -2,6 +2,7 @@
 //! temporary directory.
 
 mod config_corpus;
+mod coverage;
 mod daemon;
 mod frameworks;
 mod layout;

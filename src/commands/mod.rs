@@ -78,6 +78,12 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
     let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
     let mut engine = Engine::open(&cfg.data_dir, &key).context("opening the store")?;
     engine.set_review_band(cfg.review_band);
+    // Coverage of a kind needs every configured feed of it.
+    engine.store.expect_feeds(
+        cfg.feeds
+            .iter()
+            .map(|(name, f)| (name.clone(), f.spec.kind)),
+    );
     Ok(engine)
 }
 

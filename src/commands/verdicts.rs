@@ -282,6 +282,21 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
             let d: Vec<String> = e.dates.iter().map(|d| d.to_string()).collect();
             println!("    dates: {}", d.join(", "));
         }
+        // Each feed's own coverage of the window: the kind is covered only
+        // where every one of them is.
+        for f in &e.feeds {
+            println!(
+                "    feed {} ({}): covers {}{}",
+                f.feed,
+                f.source,
+                periods(&f.covered),
+                if f.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!("; missing {}", periods(&f.missing))
+                }
+            );
+        }
         // How the evidence's records reached each person it names.
         for p in &e.persons {
             for (kind, h) in reached.get(p).into_iter().flatten() {
@@ -292,8 +307,20 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
         }
     }
     if !v.decision.missing.is_empty() {
-        let m: Vec<String> = v.decision.missing.iter().map(|p| p.to_string()).collect();
-        println!("  missing coverage: {}", m.join(", "));
+        println!("  missing coverage: {}", periods(&v.decision.missing));
+        let blocking: Vec<String> = v
+            .decision
+            .evidence
+            .iter()
+            .flat_map(|e| &e.feeds)
+            .filter(|f| !f.missing.is_empty())
+            .map(|f| format!("{} (missing {})", f.feed, periods(&f.missing)))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !blocking.is_empty() {
+            println!("  blocked by the gap of feed {}", blocking.join(", "));
+        }
     }
     if let Some(d) = v.decision.earliest_decidable {
         println!("  earliest date it could be decided: {d}");
@@ -301,6 +328,16 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
     if matches!(v.verdict, Verdict::Verified | Verdict::Attested) && !v.also_evidences.is_empty() {
         println!("  also evidences: {}", v.also_evidences.join(", "));
     }
+}
+
+fn periods(ps: &[crate::records::Period]) -> String {
+    if ps.is_empty() {
+        return "nothing".into();
+    }
+    ps.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What differs between a stored decision and its re-decision (empty when

@@ -170,6 +170,11 @@ pub fn notice_for(rec: &VerdictRecord, now: DateTime<Utc>) -> Notice {
             "count": e.count,
             "dates": e.dates,
             "finding": e.finding,
+            "feeds": e.feeds.iter().map(|f| serde_json::json!({
+                "feed": f.feed,
+                "covered": f.covered.iter().map(|c| serde_json::json!({"from": c.from, "to": c.to})).collect::<Vec<_>>(),
+                "missing": f.missing.iter().map(|c| serde_json::json!({"from": c.from, "to": c.to})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "earliest_decidable": d.earliest_decidable,
         "as_of_delivery": rec.as_of_delivery,

@@ -200,27 +200,91 @@ impl Store {
         self.committed.keys().next_back().copied().unwrap_or(0)
     }
 
-    /// The periods covered by committed deliveries of a source kind, merged
-    /// into disjoint ranges.
-    pub fn coverage(&self, kind: SourceKind) -> Vec<Period> {
-        let mut ps: Vec<Period> = self
-            .committed
-            .values()
-            .filter(|d| d.kind == kind)
-            .filter_map(|d| d.period)
-            .collect();
-        ps.sort();
-        let mut out: Vec<Period> = Vec::new();
-        for p in ps {
-            match out.last_mut() {
-                Some(last) if p.from <= last.to.succ_opt().unwrap_or(last.to) => {
-                    last.to = last.to.max(p.to)
-                }
-                _ => out.push(p),
-            }
-        }
+    /// Names the feeds the config has, so that a configured feed that has
+    /// not delivered yet counts as covering nothing (rather than not
+    /// counting at all).
+    pub fn expect_feeds(&mut self, feeds: impl IntoIterator<Item = (String, SourceKind)>) {
+        self.expected = Some(feeds.into_iter().collect());
+    }
+
+    /// The feeds whose coverage counts for a source kind: those the config
+    /// names, when it named them; otherwise every feed that delivered.
+    pub fn feeds_of(&self, kind: SourceKind) -> Vec<String> {
+        let mut out: Vec<String> = match &self.expected {
+            Some(e) => e
+                .iter()
+                .filter(|(_, k)| **k == kind)
+                .map(|(f, _)| f.clone())
+                .collect(),
+            None => self
+                .committed
+                .values()
+                .filter(|d| d.kind == kind)
+                .map(|d| d.feed.clone())
+                .collect(),
+        };
+        out.sort();
+        out.dedup();
         out
     }
+
+    /// The periods one feed's committed deliveries cover, merged into
+    /// disjoint ranges.
+    pub fn feed_coverage(&self, feed: &str) -> Vec<Period> {
+        merge(
+            self.committed
+                .values()
+                .filter(|d| d.feed == feed)
+                .filter_map(|d| d.period)
+                .collect(),
+        )
+    }
+
+    /// The periods covered for a source kind: where *every* feed of that
+    /// kind ([`Store::feeds_of`]) covers. With two police forces, one
+    /// force's delivery says nothing about the other's people.
+    pub fn coverage(&self, kind: SourceKind) -> Vec<Period> {
+        let mut feeds = self.feeds_of(kind).into_iter();
+        let Some(first) = feeds.next() else {
+            return Vec::new();
+        };
+        feeds.fold(self.feed_coverage(&first), |acc, f| {
+            intersect(&acc, &self.feed_coverage(&f))
+        })
+    }
+}
+
+/// Sorted, disjoint ranges covering the same days as `ps`.
+fn merge(mut ps: Vec<Period>) -> Vec<Period> {
+    ps.sort();
+    let mut out: Vec<Period> = Vec::new();
+    for p in ps {
+        match out.last_mut() {
+            Some(last) if p.from <= last.to.succ_opt().unwrap_or(last.to) => {
+                last.to = last.to.max(p.to)
+            }
+            _ => out.push(p),
+        }
+    }
+    out
+}
+
+/// The days both sorted, disjoint range lists cover.
+fn intersect(a: &[Period], b: &[Period]) -> Vec<Period> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let from = a[i].from.max(b[j].from);
+        let to = a[i].to.min(b[j].to);
+        if from <= to {
+            out.push(Period { from, to });
+        }
+        if a[i].to < b[j].to {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -340,5 +404,60 @@ pub(super) mod tests {
             s.begin("police", &[2; 32]).unwrap(),
             Begin::Started(2)
         ));
+    }
+
+    fn commit_empty(s: &mut Store, feed: &str, period: &str, hash: u8) {
+        let Begin::Started(seq) = s.begin(feed, &[hash; 32]).unwrap() else {
+            panic!()
+        };
+        s.commit(record(seq, feed, period), &[hash; 32]).unwrap();
+    }
+
+    #[test]
+    fn a_kind_is_covered_only_where_every_feed_of_it_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "k1").unwrap();
+        commit_empty(&mut s, "police-north", "2015-01-01..2015-12-31", 1);
+        // Only the feeds that delivered are known: north covers police.
+        assert_eq!(
+            s.coverage(SourceKind::Police),
+            vec![Period::parse("2015-01-01..2015-12-31").unwrap()]
+        );
+        // The config names a second force that has not delivered: nothing
+        // is covered, since the south's people may have offended.
+        s.expect_feeds([
+            ("police-north".to_string(), SourceKind::Police),
+            ("police-south".to_string(), SourceKind::Police),
+        ]);
+        assert_eq!(
+            s.feeds_of(SourceKind::Police),
+            ["police-north", "police-south"]
+        );
+        assert!(s.coverage(SourceKind::Police).is_empty());
+        // The south delivers part of the year (in two pieces): the kind is
+        // covered where both are.
+        commit_empty(&mut s, "police-south", "2015-03-01..2015-06-30", 2);
+        commit_empty(&mut s, "police-south", "2015-07-01..2016-06-30", 3);
+        assert_eq!(
+            s.coverage(SourceKind::Police),
+            vec![Period::parse("2015-03-01..2015-12-31").unwrap()]
+        );
+        assert_eq!(
+            s.feed_coverage("police-south"),
+            vec![Period::parse("2015-03-01..2016-06-30").unwrap()]
+        );
+        assert!(s.coverage(SourceKind::Education).is_empty());
+    }
+
+    #[test]
+    fn intersecting_range_lists() {
+        let p = |v: &str| Period::parse(v).unwrap();
+        let a = [p("2015-01-01..2015-01-31"), p("2015-03-01..2015-03-31")];
+        let b = [p("2015-01-15..2015-03-10")];
+        assert_eq!(
+            intersect(&a, &b),
+            vec![p("2015-01-15..2015-01-31"), p("2015-03-01..2015-03-10")]
+        );
+        assert!(intersect(&a, &[]).is_empty());
     }
 }

@@ -435,6 +435,9 @@ pub struct Store {
     trees: Trees,
     committed: BTreeMap<u32, DeliveryRecord>,
     next_seq: u32,
+    /// The feeds the config names, with their kinds (see
+    /// [`Store::expect_feeds`]); `None` until told.
+    expected: Option<BTreeMap<String, crate::records::SourceKind>>,
 }
 
 impl Store {
@@ -445,6 +448,7 @@ impl Store {
             trees: Trees::open(dir)?,
             committed: BTreeMap::new(),
             next_seq: 1,
+            expected: None,
         };
         store.check_meta(key_id)?;
         store.recover()?;

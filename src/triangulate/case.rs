@@ -35,7 +35,10 @@ pub struct CaseData {
     pub household: Vec<Member>,
     /// Visible events per (canonical) person.
     pub events: HashMap<PersonId, Vec<crate::records::Event>>,
+    /// Per source kind, the days every feed of it covers.
     pub coverage: HashMap<SourceKind, Vec<Period>>,
+    /// Per source kind, each feed's own coverage (for explanations).
+    pub feeds: HashMap<SourceKind, Vec<(String, Vec<Period>)>>,
     /// Records that may be a member's, awaiting review (see `crate::review`).
     pub possible: Vec<Possible>,
     /// Events in effect that reached a member (or household person) through
@@ -176,12 +179,27 @@ impl CaseData {
             .iter()
             .map(|k| (*k, store.coverage(*k)))
             .collect();
+        let feeds = SourceKind::ALL
+            .iter()
+            .map(|k| {
+                let per_feed = store
+                    .feeds_of(*k)
+                    .into_iter()
+                    .map(|f| {
+                        let c = store.feed_coverage(&f);
+                        (f, c)
+                    })
+                    .collect();
+                (*k, per_feed)
+            })
+            .collect();
         Ok(CaseData {
             case,
             members,
             household,
             events,
             coverage,
+            feeds,
             possible,
             uncertain,
         })

@@ -86,54 +86,42 @@ impl Ctx<'_> {
         })
     }
 
-    /// The parts of `w` not covered by deliveries of `source`.
+    /// The parts of `w` not covered by deliveries of `source` (by every
+    /// feed of it).
     pub(crate) fn missing(&self, source: SourceKind, w: Period) -> Vec<Period> {
-        let cov = self
-            .data
-            .coverage
+        uncovered(
+            self.data
+                .coverage
+                .get(&source)
+                .map_or(&[][..], Vec::as_slice),
+            w,
+        )
+    }
+
+    /// Each feed of `source`: what of `w` it covers and what it does not.
+    pub(crate) fn feeds_in(&self, source: SourceKind, w: Period) -> Vec<FeedCoverage> {
+        self.data
+            .feeds
             .get(&source)
-            .map_or(&[][..], Vec::as_slice);
-        let mut out = Vec::new();
-        if w.from > w.to {
-            return out; // an empty window (e.g. zero months after closure)
-        }
-        let mut cursor = w.from;
-        for p in cov {
-            if p.to < cursor || p.from > w.to {
-                continue;
-            }
-            if p.from > cursor {
-                out.push(Period {
-                    from: cursor,
-                    to: p.from.pred_opt().unwrap_or(p.from).min(w.to),
-                });
-            }
-            cursor = cursor.max(p.to.succ_opt().unwrap_or(p.to));
-            if cursor > w.to {
-                break;
-            }
-        }
-        if cursor <= w.to {
-            out.push(Period {
-                from: cursor,
-                to: w.to,
-            });
-        }
-        out
+            .into_iter()
+            .flatten()
+            .map(|(feed, cov)| FeedCoverage {
+                feed: feed.clone(),
+                source,
+                covered: clip(cov, w),
+                missing: uncovered(cov, w),
+            })
+            .collect()
     }
 
     pub(crate) fn coverage_in(&self, source: SourceKind, w: Period) -> Vec<Period> {
-        self.data
-            .coverage
-            .get(&source)
-            .map_or(&[][..], Vec::as_slice)
-            .iter()
-            .filter(|p| p.overlaps(w.from, w.to))
-            .map(|p| Period {
-                from: p.from.max(w.from),
-                to: p.to.min(w.to),
-            })
-            .collect()
+        clip(
+            self.data
+                .coverage
+                .get(&source)
+                .map_or(&[][..], Vec::as_slice),
+            w,
+        )
     }
 
     /// The last day a source covers (for open spells).
@@ -284,6 +272,58 @@ pub(crate) fn no_window(ctx: &Ctx, events: &[EventKind]) -> Decision {
     )
 }
 
+/// The parts of `w` that the sorted, disjoint ranges `cov` leave out.
+fn uncovered(cov: &[Period], w: Period) -> Vec<Period> {
+    let mut out = Vec::new();
+    if w.from > w.to {
+        return out; // an empty window (e.g. zero months after closure)
+    }
+    let mut cursor = w.from;
+    for p in cov {
+        if p.to < cursor || p.from > w.to {
+            continue;
+        }
+        if p.from > cursor {
+            out.push(Period {
+                from: cursor,
+                to: p.from.pred_opt().unwrap_or(p.from).min(w.to),
+            });
+        }
+        cursor = cursor.max(p.to.succ_opt().unwrap_or(p.to));
+        if cursor > w.to {
+            break;
+        }
+    }
+    if cursor <= w.to {
+        out.push(Period {
+            from: cursor,
+            to: w.to,
+        });
+    }
+    out
+}
+
+/// The parts of the ranges `cov` inside `w`.
+fn clip(cov: &[Period], w: Period) -> Vec<Period> {
+    cov.iter()
+        .filter(|p| p.overlaps(w.from, w.to))
+        .map(|p| Period {
+            from: p.from.max(w.from),
+            to: p.to.min(w.to),
+        })
+        .collect()
+}
+
+/// One feed's coverage of a rule's window: what a decision's evidence
+/// names so `verify` can say whose gap blocks it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FeedCoverage {
+    pub feed: String,
+    pub source: SourceKind,
+    pub covered: Vec<Period>,
+    pub missing: Vec<Period>,
+}
+
 #[allow(clippy::too_many_arguments)]
 /// Shared tail: the verdict plus evidence; when undecided for lack of
 /// coverage, the missing periods and the earliest date to look again.
@@ -300,8 +340,10 @@ pub(crate) fn finish(
     let sources = sources_of(events);
     let mut d = Decision::new(verdict);
     let mut coverage = Vec::new();
+    let mut feeds = Vec::new();
     for s in &sources {
         coverage.extend(ctx.coverage_in(*s, window));
+        feeds.extend(ctx.feeds_in(*s, window));
         if verdict == Verdict::Insufficient {
             d.missing.extend(ctx.missing(*s, window));
         }
@@ -328,6 +370,7 @@ pub(crate) fn finish(
         count,
         dates,
         finding,
+        feeds,
     });
     d
 }

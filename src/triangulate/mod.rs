@@ -97,6 +97,10 @@ pub struct Evidence {
     /// Dates of the events that decided it (first 20).
     pub dates: Vec<NaiveDate>,
     pub finding: String,
+    /// Each feed of the sources, what of the window it covers and what it
+    /// does not (a gap in any one feed leaves the window uncovered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feeds: Vec<context::FeedCoverage>,
 }
 
 /// The decision on one claim (or indicator).
@@ -142,6 +146,7 @@ impl Decision {
             count: None,
             dates: vec![],
             finding,
+            feeds: vec![],
         });
         d
     }
@@ -233,10 +238,7 @@ pub fn decide_claim(
                 )
             };
             let held = hold_for_review(data, decide);
-            (
-                mark_uncertain(data, decide, held),
-                o.also_evidences.clone(),
-            )
+            (mark_uncertain(data, decide, held), o.also_evidences.clone())
         }
         (None, _) => (
             Decision::noted(
@@ -327,6 +329,7 @@ pub fn hold_for_review(data: &CaseData, decide: impl Fn(&CaseData) -> Decision) 
             "possible record of a member awaiting review ({}): the matcher left it unlinked, and as the member's it would change this verdict; decide it with `outcomesd review decide`",
             ids.join(", ")
         ),
+        feeds: vec![],
     });
     held.awaiting_review = ids;
     held
@@ -399,6 +402,7 @@ pub fn mark_uncertain(
             links.join("; "),
             otherwise.join(" or ")
         ),
+        feeds: vec![],
     });
     d.uncertain_links = links;
     d
@@ -791,6 +795,7 @@ pub(crate) mod tests {
                 .collect(),
             possible: vec![],
             uncertain: vec![],
+            feeds: HashMap::new(),
         }
     }
 

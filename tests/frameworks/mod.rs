@@ -62,6 +62,7 @@ impl Family {
                 coverage: HashMap::new(),
                 possible: vec![],
                 uncertain: vec![],
+                feeds: HashMap::new(),
             },
         }
     }

@@ -455,6 +455,7 @@ impl Case {
                 coverage: HashMap::new(),
                 possible: vec![],
                 uncertain: vec![],
+                feeds: HashMap::new(),
             },
             ids: HashMap::new(),
         }
