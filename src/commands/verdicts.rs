@@ -117,7 +117,16 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
             "case_ref": case_ref,
             "framework": fw.framework.id,
             "framework_version": fw.framework.version,
-            "claims": verdicts,
+            "claims": verdicts
+                .iter()
+                .map(|v| {
+                    let mut j = serde_json::to_value(v).unwrap_or_default();
+                    if let Some(o) = fw.outcome(&v.outcome_id) {
+                        j["rule"] = serde_json::json!(o.rule.explain(fw).trim_end());
+                    }
+                    j
+                })
+                .collect::<Vec<_>>(),
             "indicators": indicators,
             "claimable": claimable,
             "problems_without_outcome": missing,
@@ -256,6 +265,12 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
     );
     if let Some(o) = fw.outcome(&v.outcome_id) {
         println!("  the plan says: {}", o.wording);
+        for (i, line) in o.rule.explain(fw).lines().enumerate() {
+            println!(
+                "  {} {line}",
+                if i == 0 { "the rule:" } else { "         " }
+            );
+        }
     }
     for e in &v.decision.evidence {
         let srcs: Vec<&str> = e.sources.iter().map(|s| s.name()).collect();
