@@ -4,14 +4,14 @@ use std::io::Write as _;
 use std::path::Path;
 
 use super::{
-    init_logging, load_config, open_engine, progress_spinner, read_delivery, verdict_counts,
+    init_logging, load_config, open_engine, outbox_of, progress_spinner, read_delivery,
+    verdict_counts,
 };
 
 use anyhow::{Context, Result};
 
 use crate::ingest::IngestOptions;
 use crate::records::Period;
-use crate::triangulate::{self, Selection};
 pub fn ingest(
     config: &Path,
     feed: &str,
@@ -54,20 +54,26 @@ pub fn ingest(
     if let (Some(fw), None) = (&cfg.framework, summary.duplicate_of) {
         let touched: std::collections::HashSet<String> =
             summary.touched_cases.iter().cloned().collect();
-        let r = triangulate::evaluate(
+        let outbox = outbox_of(&cfg, &engine)?;
+        let (r, q) = crate::notify::reconcile::after_delivery(
             &engine.store,
             &engine.matcher,
             fw,
-            Selection::AfterDelivery(&touched),
+            &crate::notify::reconcile::Notices {
+                outbox: &outbox,
+                detail: cfg.notice_detail,
+            },
+            &touched,
             chrono::Utc::now(),
         )?;
         if !json && shown.is_ok() {
             writeln!(
                 out,
-                "re-evaluated {} claims of {} families: {}",
+                "re-evaluated {} claims of {} families: {}; {} notices queued (the daemon sends them)",
                 r.claims,
                 r.cases,
-                verdict_counts(&r.counts)
+                verdict_counts(&r.counts),
+                q.queued
             )?;
         }
     }

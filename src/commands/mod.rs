@@ -87,6 +87,13 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
     Ok(engine)
 }
 
+/// The outbox the config's sinks are delivered from: commands queue
+/// notices there, the daemon sends them.
+pub fn outbox_of(cfg: &Config, engine: &Engine) -> Result<crate::notify::Outbox> {
+    let sinks: Vec<String> = cfg.sinks.iter().map(|s| s.name().to_string()).collect();
+    Ok(crate::notify::Outbox::new(engine.store.outbox(), sinks)?)
+}
+
 pub fn read_delivery(file: &Path) -> Result<Vec<u8>> {
     std::fs::read(file).with_context(|| format!("reading {}", file.display()))
 }

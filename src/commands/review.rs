@@ -18,10 +18,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::{load_config, open_engine};
-use crate::notify::Outbox;
 use crate::review::{self, Item, Status};
 use crate::store::ReviewVerdict;
-use crate::triangulate::{self, Selection, Verdict};
+use crate::triangulate::{Selection, Verdict};
 
 /// `review list`: open items (all with `all`), those affecting claims first.
 pub fn review_list(config: &Path, all: bool, json: bool) -> Result<()> {
@@ -207,29 +206,27 @@ pub fn review_decide(
     };
     if let Some(fw) = &cfg.framework {
         let set: HashSet<String> = cases.into_iter().collect();
-        let r = triangulate::evaluate(
+        let outbox = super::outbox_of(&cfg, &engine)?;
+        let (r, q) = crate::notify::reconcile::decide(
             &engine.store,
             &engine.matcher,
             fw,
+            &crate::notify::reconcile::Notices {
+                outbox: &outbox,
+                detail: cfg.notice_detail,
+            },
             Selection::Cases(&set),
+            None,
             now,
         )?;
         report.claims_redecided = r.claims;
-        let sinks: Vec<String> = cfg.sinks.iter().map(|s| s.name().to_string()).collect();
-        let outbox = Outbox::new(engine.store.outbox(), sinks)?;
+        report.notices_queued = q.queued;
         for rec in &r.changed {
             report.verdicts_changed.push((
                 rec.case_ref.clone(),
                 rec.outcome_id.clone(),
                 rec.verdict,
             ));
-            // As after a delivery: coordinators hear of decisions, not of
-            // interim `insufficient`.
-            if rec.verdict != Verdict::Insufficient
-                && outbox.enqueue(&crate::daemon::notice_for(rec, now))?
-            {
-                report.notices_queued += 1;
-            }
         }
     }
     Ok(report)

@@ -35,14 +35,32 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
         })
         .transpose()?;
     let engine = open_engine(&cfg)?;
-    // Decide anything not yet decided, so the list is complete.
-    let empty = std::collections::HashSet::new();
-    triangulate::evaluate(
+    // Decide anything not yet decided, so the list is complete, and queue
+    // what that changed.
+    let outbox = super::outbox_of(&cfg, &engine)?;
+    let now = chrono::Utc::now();
+    crate::notify::reconcile::catch_up(
         &engine.store,
         &engine.matcher,
         fw,
+        &crate::notify::reconcile::Notices {
+            outbox: &outbox,
+            detail: cfg.notice_detail,
+        },
+        now,
+    )?;
+    let empty = std::collections::HashSet::new();
+    crate::notify::reconcile::decide(
+        &engine.store,
+        &engine.matcher,
+        fw,
+        &crate::notify::reconcile::Notices {
+            outbox: &outbox,
+            detail: cfg.notice_detail,
+        },
         Selection::AfterDelivery(&empty),
-        chrono::Utc::now(),
+        None,
+        now,
     )?;
     let mut rows: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
         .into_iter()
@@ -96,11 +114,17 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
     if let Some(date) = as_of {
         return verify_as_of(&engine, fw, case, date, json);
     }
-    triangulate::evaluate(
+    let outbox = super::outbox_of(&cfg, &engine)?;
+    crate::notify::reconcile::decide(
         &engine.store,
         &engine.matcher,
         fw,
+        &crate::notify::reconcile::Notices {
+            outbox: &outbox,
+            detail: cfg.notice_detail,
+        },
         Selection::Case(case_ref),
+        None,
         chrono::Utc::now(),
     )?;
     let verdicts: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?

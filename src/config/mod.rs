@@ -62,6 +62,9 @@ struct RawReview {
 struct RawNotices {
     #[serde(default)]
     poll_seconds: Option<u64>,
+    /// `thin` (the default) or `full` (see docs/notices.md).
+    #[serde(default)]
+    detail: crate::notify::reconcile::Detail,
     #[serde(default)]
     webhook: Vec<RawWebhook>,
     #[serde(default)]
@@ -172,6 +175,8 @@ pub struct Config {
     pub feeds: BTreeMap<String, FeedConfig>,
     pub sinks: Vec<crate::notify::SinkConfig>,
     pub notice_poll: std::time::Duration,
+    /// What notices carry: thin by default.
+    pub notice_detail: crate::notify::reconcile::Detail,
     /// Loopback address of the health and metrics endpoint, if any.
     pub status_listen: Option<std::net::SocketAddr>,
     /// How far below the link threshold (bits) a candidate still puts a
@@ -285,6 +290,7 @@ impl Config {
             notice_poll: std::time::Duration::from_secs(
                 raw.notices.poll_seconds.unwrap_or(10).max(1),
             ),
+            notice_detail: raw.notices.detail,
             status_listen,
             review_band,
             path: path.to_path_buf(),

@@ -4,15 +4,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
 use super::shutdown::Shutdown;
 use super::Shared;
 use crate::config::PullSpec;
 use crate::ingest::IngestOptions;
-use crate::notify::Notice;
 use crate::pull::{Fetched, PullError, Puller, RetryPolicy, Validators};
-use crate::triangulate::{self, Selection, Verdict, VerdictRecord};
 
 pub(crate) async fn feed_loop(
     shared: Arc<Shared>,
@@ -130,137 +126,20 @@ pub(crate) fn ingest_and_decide(
     let (mut decided, mut enqueued) = (0, 0);
     if let Some(fw) = &shared.framework {
         let touched: HashSet<String> = summary.touched_cases.iter().cloned().collect();
-        let report = triangulate::evaluate(
+        let (report, queued) = crate::notify::reconcile::after_delivery(
             &engine.store,
             &engine.matcher,
             fw,
-            Selection::AfterDelivery(&touched),
+            &crate::notify::reconcile::Notices {
+                outbox: &shared.outbox,
+                detail: shared.detail,
+            },
+            &touched,
             shared.clock.now(),
         )?;
         decided = report.claims as u64;
-        // Coordinators hear about decisions; an insufficient claim is an
-        // interim state (visible in `outcomesd claims`), re-decided later.
-        for rec in report
-            .changed
-            .iter()
-            .filter(|r| r.verdict != Verdict::Insufficient)
-        {
-            if shared
-                .outbox
-                .enqueue(&notice_for(rec, shared.clock.now()))?
-            {
-                enqueued += 1;
-            }
-        }
+        enqueued = queued.queued as u64;
         tracing::info!(feed = %name, claims = decided, notices = enqueued, "claims re-evaluated");
     }
     Ok((summary.accepted, summary.rejected, false, decided, enqueued))
-}
-
-/// The notice for a decision: pseudonyms and case references only.
-pub fn notice_for(rec: &VerdictRecord, now: DateTime<Utc>) -> Notice {
-    let d = &rec.decision;
-    let mut evidence = serde_json::json!({
-        "items": d.evidence.iter().map(|e| serde_json::json!({
-            "sources": e.sources,
-            "events": e.events,
-            "window": e.window.map(|w| serde_json::json!({"from": w.from, "to": w.to})),
-            "coverage": e.coverage.iter().map(|c| serde_json::json!({"from": c.from, "to": c.to})).collect::<Vec<_>>(),
-            "persons": e.persons,
-            "count": e.count,
-            "dates": e.dates,
-            "finding": e.finding,
-            "feeds": e.feeds.iter().map(|f| serde_json::json!({
-                "feed": f.feed,
-                "covered": f.covered.iter().map(|c| serde_json::json!({"from": c.from, "to": c.to})).collect::<Vec<_>>(),
-                "missing": f.missing.iter().map(|c| serde_json::json!({"from": c.from, "to": c.to})).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "earliest_decidable": d.earliest_decidable,
-        "as_of_delivery": rec.as_of_delivery,
-    });
-    if !d.uncertain_links.is_empty() {
-        // Rows only (feed, delivery, row): the coordinator asks the data
-        // owner to check them before relying on the verdict.
-        evidence["uncertain_links"] = serde_json::json!(d.uncertain_links);
-    }
-    if rec.verdict == Verdict::Insufficient {
-        // The schema wants the gaps of an insufficient verdict; when it is
-        // insufficient for another reason (no one in scope, case not
-        // closed), the whole window stands for the gap.
-        let gaps: Vec<_> = if d.missing.is_empty() {
-            d.evidence.iter().filter_map(|e| e.window).collect()
-        } else {
-            d.missing.clone()
-        };
-        evidence["missing_periods"] = serde_json::json!(gaps
-            .iter()
-            .map(|m| serde_json::json!({"from": m.from, "to": m.to}))
-            .collect::<Vec<_>>());
-    }
-    let verdict = rec.verdict.name().to_string();
-    Notice {
-        id: crate::notify::notice_id(
-            &rec.framework,
-            &rec.framework_version,
-            &rec.outcome_id,
-            &rec.case_ref,
-            rec.claim_date,
-            &verdict,
-        ),
-        framework: rec.framework.clone(),
-        framework_version: rec.framework_version.clone(),
-        outcome_id: rec.outcome_id.clone(),
-        case_ref: rec.case_ref.clone(),
-        claim_date: rec.claim_date,
-        verdict,
-        evidence,
-        also_evidences: if matches!(rec.verdict, Verdict::Verified | Verdict::Attested) {
-            rec.also_evidences.clone()
-        } else {
-            vec![]
-        },
-        decided_at: rec.decided_at,
-        issued_at: now,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::triangulate::Decision;
-
-    fn record(verdict: Verdict, uncertain: &[&str]) -> VerdictRecord {
-        let mut decision = Decision::new(verdict);
-        decision.uncertain_links = uncertain.iter().map(|s| s.to_string()).collect();
-        VerdictRecord {
-            case_ref: "SF-1".into(),
-            outcome_id: "SUN-1.1".into(),
-            claim_date: chrono::NaiveDate::from_ymd_opt(2016, 5, 1).unwrap(),
-            framework: "sunderland".into(),
-            framework_version: "1".into(),
-            problem: Some("crime".into()),
-            verdict,
-            decision,
-            also_evidences: vec![],
-            as_of_delivery: 3,
-            decided_at: Utc::now(),
-            history: vec![],
-        }
-    }
-
-    #[test]
-    fn a_notice_names_the_uncertain_links_its_verdict_rests_on() {
-        let n = notice_for(
-            &record(Verdict::Contradicted, &["police delivery 2 row 7"]),
-            Utc::now(),
-        );
-        n.validate().unwrap();
-        assert_eq!(
-            n.evidence["uncertain_links"],
-            serde_json::json!(["police delivery 2 row 7"])
-        );
-        let sure = notice_for(&record(Verdict::Contradicted, &[]), Utc::now());
-        assert!(sure.evidence.get("uncertain_links").is_none());
-    }
 }

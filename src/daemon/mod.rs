@@ -25,7 +25,7 @@ pub mod schedule;
 pub mod shutdown;
 mod status;
 
-pub use cycle::notice_for;
+pub use crate::notify::notice_for;
 pub use status::{metrics_text, FeedStats, Stats};
 
 use std::sync::{Arc, Mutex};
@@ -53,6 +53,8 @@ pub enum DaemonError {
     Outbox(#[from] crate::notify::OutboxError),
     #[error("notice sinks")]
     Notify(#[from] crate::notify::NotifyError),
+    #[error("deciding claims and queueing their notices at start")]
+    CatchUp(#[from] crate::notify::ReconcileError),
     #[error("feed {feed}")]
     Pull {
         feed: String,
@@ -101,6 +103,8 @@ pub(crate) struct Shared {
     engine: Mutex<Engine>,
     framework: Option<crate::framework::Framework>,
     outbox: Outbox,
+    /// What notices carry (`[notices] detail`).
+    detail: crate::notify::reconcile::Detail,
     pull_state: crate::store::PullState,
     stats: Arc<Stats>,
     clock: Clock,
@@ -166,10 +170,36 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         engine: Mutex::new(engine),
         framework: cfg.framework.clone(),
         outbox: outbox.clone(),
+        detail: cfg.notice_detail,
         pull_state,
         stats: Arc::clone(&stats),
         clock,
     });
+    if let Some(fw) = &shared.framework {
+        // A crash may have left a committed delivery undecided, or a stored
+        // verdict without its notice: put both right before anything runs.
+        let engine = shared.engine.lock().expect("engine lock");
+        let (evaluated, queued) = crate::notify::reconcile::catch_up(
+            &engine.store,
+            &engine.matcher,
+            fw,
+            &crate::notify::reconcile::Notices {
+                outbox: &shared.outbox,
+                detail: shared.detail,
+            },
+            shared.clock.now(),
+        )?;
+        stats.notices_enqueued.inc_by(queued.queued as u64);
+        if let Some(r) = evaluated {
+            stats.claims_evaluated.inc_by(r.claims as u64);
+        }
+        if queued.queued > 0 {
+            tracing::info!(
+                notices = queued.queued,
+                "queued notices a stop had left unqueued"
+            );
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
     // Feeds to pull at start go first, one after another in config order,
     // so matching sees the case system before the partners; then each

@@ -11,9 +11,12 @@
 //! or a file `<dir>/<notice id>.json` written atomically.
 //!
 //! Promises:
-//! - The notice id ([`notice_id`]) is a pure function of the claim and its
-//!   verdict: re-deciding the same claim the same way gives the same id (a
-//!   retry is idempotent for the receiver), a changed verdict gives a new one.
+//! - The notice id ([`notice_id`]) is a pure function of the claim, its
+//!   verdict and which decision of the claim it is: re-deciding the same
+//!   claim the same way gives the same id (a retry is idempotent for the
+//!   receiver), a changed verdict (even back to an earlier one) a new one.
+//! - Notices follow state ([`reconcile`]): every path that stores a verdict
+//!   queues its notice, and the daemon reconciles at start.
 //! - [`Outbox::enqueue`] returns only after the notice and its delivery states
 //!   are flushed to disk: once it returns `Ok`, a crash does not lose it.
 //! - A delivery is marked delivered only after a 2xx answer or a successful
@@ -27,11 +30,13 @@
 
 mod notice;
 mod outbox;
+pub mod reconcile;
 mod sign;
 mod sink;
 
 pub use notice::*;
 pub use outbox::*;
+pub use reconcile::{notice_for, reconcile, ReconcileError, Reconciled};
 pub use sign::*;
 pub use sink::*;
 
@@ -210,6 +215,7 @@ mod tests {
                 "CASE-00042",
                 claim_date,
                 verdict,
+                0,
             ),
             framework: "sf-2022".into(),
             framework_version: "3.1".into(),
@@ -217,6 +223,8 @@ mod tests {
             case_ref: "CASE-00042".into(),
             claim_date,
             verdict: verdict.into(),
+            sequence: 0,
+            supersedes: None,
             evidence,
             also_evidences: vec!["school-exclusions".into()],
             decided_at: "2025-04-02T10:00:00Z".parse().unwrap(),
@@ -333,19 +341,26 @@ mod tests {
     #[test]
     fn notice_id_is_stable_and_verdict_sensitive() {
         let d = NaiveDate::from_ymd_opt(2025, 3, 31).unwrap();
-        let a = notice_id("f", "1", "o", "c", d, "verified");
-        assert_eq!(a, notice_id("f", "1", "o", "c", d, "verified"));
-        assert_ne!(a, notice_id("f", "1", "o", "c", d, "contradicted"));
-        assert_ne!(a, notice_id("f", "1", "o", "c2", d, "verified"));
+        let a = notice_id("f", "1", "o", "c", d, "verified", 0);
+        assert_eq!(a, notice_id("f", "1", "o", "c", d, "verified", 0));
+        assert_ne!(a, notice_id("f", "1", "o", "c", d, "contradicted", 0));
+        assert_ne!(a, notice_id("f", "1", "o", "c2", d, "verified", 0));
         assert!(is_notice_id(&a), "{a}");
         // Pinned so that a change of the derivation is noticed.
         let mut h = Sha256::new();
         h.update(b"f\x1f1\x1fo\x1fc\x1f2025-03-31\x1fverified");
         assert_eq!(a, format!("ntc_{}", &hex::encode(h.finalize())[..32]));
+        // A later decision of the same claim, even back to the same
+        // verdict, is another notice.
+        let again = notice_id("f", "1", "o", "c", d, "verified", 2);
+        assert_ne!(a, again);
+        let mut h = Sha256::new();
+        h.update(b"f\x1f1\x1fo\x1fc\x1f2025-03-31\x1fverified\x1f2");
+        assert_eq!(again, format!("ntc_{}", &hex::encode(h.finalize())[..32]));
         // The separator keeps field boundaries.
         assert_ne!(
-            notice_id("ab", "c", "o", "c", d, "verified"),
-            notice_id("a", "bc", "o", "c", d, "verified")
+            notice_id("ab", "c", "o", "c", d, "verified", 0),
+            notice_id("a", "bc", "o", "c", d, "verified", 0)
         );
     }
 
@@ -761,7 +776,7 @@ mod tests {
             doc_block("example-body"),
             "documented body is what we send"
         );
-        assert_eq!(body.len(), 702);
+        assert_eq!(body.len(), 739);
         let secret =
             WebhookSecret::parse("whsec_QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=").unwrap();
         let sig = sign(&secret, &n.id, 1743588005, body.as_bytes());

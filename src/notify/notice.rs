@@ -29,6 +29,15 @@ pub struct Notice {
     pub claim_date: NaiveDate,
     /// One of [`VERDICTS`].
     pub verdict: String,
+    /// Which decision of this claim this is: 0 for its first, one more
+    /// each time its verdict (or framework version) changed. Part of the
+    /// id, so a verdict that flips back is a new notice.
+    #[serde(default)]
+    pub sequence: u32,
+    /// The id of the last notice sent for this claim, which this one
+    /// replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<String>,
     /// Summary of the evidence: sources, periods, counts, pseudonymous
     /// person tokens. Never raw identifiers; the caller fills it.
     pub evidence: serde_json::Value,
@@ -56,7 +65,8 @@ pub enum NoticeError {
 
 /// The stable id of a notice: `"ntc_"` + the first 32 hex characters of
 /// SHA-256 over the fields joined with 0x1f (unit separator). The date is
-/// written `YYYY-MM-DD`.
+/// written `YYYY-MM-DD`; a `sequence` above 0 is appended in decimal (so a
+/// claim's first decision keeps the id earlier versions gave it).
 pub fn notice_id(
     framework: &str,
     framework_version: &str,
@@ -64,10 +74,12 @@ pub fn notice_id(
     case_ref: &str,
     claim_date: NaiveDate,
     verdict: &str,
+    sequence: u32,
 ) -> String {
     let date = claim_date.format("%Y-%m-%d").to_string();
+    let seq = sequence.to_string();
     let mut h = Sha256::new();
-    let parts = [
+    let mut parts = vec![
         framework,
         framework_version,
         outcome_id,
@@ -75,6 +87,9 @@ pub fn notice_id(
         date.as_str(),
         verdict,
     ];
+    if sequence > 0 {
+        parts.push(seq.as_str());
+    }
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
             h.update([0x1f_u8]);
@@ -106,6 +121,7 @@ impl Notice {
             &self.case_ref,
             self.claim_date,
             &self.verdict,
+            self.sequence,
         )
     }
 

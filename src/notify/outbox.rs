@@ -131,6 +131,33 @@ impl Outbox {
         Ok(self.store.enqueue(&notice.id, &body, &self.sinks, &state)?)
     }
 
+    /// Queues `notice` as the latest for its claim (`claim`, a key naming
+    /// the claim), atomically with its states; `false` if it was queued
+    /// before.
+    pub fn enqueue_for_claim(
+        &self,
+        claim: &str,
+        notice: &Notice,
+        now: DateTime<Utc>,
+    ) -> Result<bool, OutboxError> {
+        notice.validate()?;
+        let body = serde_json::to_vec(notice)?;
+        let state = DeliveryState {
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            delivered_at: None,
+        };
+        Ok(self
+            .store
+            .enqueue_for_claim(claim, &notice.id, &body, &self.sinks, &state)?)
+    }
+
+    /// The id of the latest notice queued for `claim`.
+    pub fn latest_for_claim(&self, claim: &str) -> Result<Option<String>, OutboxError> {
+        Ok(self.store.latest_for_claim(claim)?)
+    }
+
     /// The stored notice with this id.
     pub fn notice(&self, id: &str) -> Result<Option<Notice>, OutboxError> {
         match self.store.notice_json(id)? {

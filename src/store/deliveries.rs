@@ -195,6 +195,14 @@ impl Store {
             .map_or_else(String::new, |d| d.feed.clone())
     }
 
+    /// The newest committed delivery before `seq` (0 for none).
+    pub fn seq_before(&self, seq: u32) -> u32 {
+        self.committed
+            .range(..seq)
+            .next_back()
+            .map_or(0, |(s, _)| *s)
+    }
+
     /// The newest committed delivery: the data state a decision was made on.
     pub fn last_seq(&self) -> u32 {
         self.committed.keys().next_back().copied().unwrap_or(0)

@@ -40,7 +40,7 @@
 //! | `deliveries` | `deliveries.rs` | seq u32 | JSON [`DeliveryRecord`] (the commit) |
 //! | `content` | `deliveries.rs` | feed, 0, sha256 | seq u32 |
 //! | `pending` | `deliveries.rs` | seq u32 | feed name |
-//! | `meta` | `mod.rs` | name (`schema`, `key_id`) | schema u32 / key id |
+//! | `meta` | `mod.rs` | name (`schema`, `key_id`, `evaluated_through`) | schema u32 / key id / seq u32 |
 //! | `verdicts` | `verdicts.rs` | case ref, 0, outcome, 0, date | JSON decision (triangulate's `VerdictRecord`) |
 //! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink | notice JSON / JSON [`DeliveryState`] |
 //! | `pull_state` | `pull_state.rs` | feed name | JSON [`Validators`](crate::pull::Validators) |
@@ -501,6 +501,24 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         self.trees.path()
+    }
+
+    /// The newest delivery after which every claim was decided and its
+    /// notices queued (0 for none, or a store older than this record).
+    pub fn evaluated_through(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .trees
+            .get(TreeId::Meta, b"evaluated_through")?
+            .map_or(0, |v| read_u32(&v)))
+    }
+
+    /// Records [`Store::evaluated_through`], flushed.
+    pub fn set_evaluated_through(&self, seq: u32) -> Result<(), StoreError> {
+        self.trees.write(
+            TreeId::Meta,
+            Write::Insert(b"evaluated_through", &seq.to_be_bytes()),
+        )?;
+        self.trees.flush()
     }
 
     /// Counts for `status`: rows per tree.

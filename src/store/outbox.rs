@@ -1,9 +1,11 @@
 //! The outbox's persistence: every notice, and its delivery state per sink.
 //!
 //! Tree owned: `outbox` (`n`, 0, notice id → the notice's JSON; `d`, 0,
-//! notice id, 0, sink → JSON [`DeliveryState`]).
+//! notice id, 0, sink → JSON [`DeliveryState`]; `c`, 0, claim key → the id
+//! of the claim's latest notice).
 //!
-//! Promises: a notice and its states are stored together or not at all; a
+//! Promises: a notice, its states and its claim's latest-notice entry are
+//! stored together or not at all; a
 //! state is changed by a read-modify-write that cannot interleave with
 //! another; every write is flushed before its call returns. What to send
 //! when is notify's business (`crate::notify::Outbox`): this file only keeps.
@@ -57,6 +59,12 @@ fn delivery_key(id: &str, sink: &str) -> Vec<u8> {
     k
 }
 
+fn claim_key(claim: &str) -> Vec<u8> {
+    let mut k = b"c\0".to_vec();
+    k.extend_from_slice(claim.as_bytes());
+    k
+}
+
 fn split_delivery_key(k: &[u8]) -> Option<(String, String)> {
     let rest = k.strip_prefix(b"d\0")?;
     let pos = rest.iter().position(|b| *b == 0)?;
@@ -101,6 +109,45 @@ impl OutboxStore {
         })?;
         self.trees.flush()?;
         Ok(inserted)
+    }
+
+    /// As [`OutboxStore::enqueue`], and in the same transaction records the
+    /// notice as `claim`'s latest. Returns `false` if the notice was stored
+    /// already (its claim entry is still set to it).
+    pub fn enqueue_for_claim(
+        &self,
+        claim: &str,
+        id: &str,
+        notice_json: &[u8],
+        sinks: &[String],
+        state: &DeliveryState,
+    ) -> Result<bool, StoreError> {
+        let state = serde_json::to_vec(state).expect("state serialises");
+        let (nkey, ckey) = (notice_key(id), claim_key(claim));
+        let inserted = self.trees.transact(TreeId::Outbox, |tx| {
+            tx.insert(&ckey, id.as_bytes())?;
+            if tx.get(&nkey)?.is_some() {
+                return Ok(false);
+            }
+            tx.insert(&nkey, notice_json)?;
+            for s in sinks {
+                tx.insert(&delivery_key(id, s), &state)?;
+            }
+            Ok(true)
+        })?;
+        self.trees.flush()?;
+        Ok(inserted)
+    }
+
+    /// The id of the latest notice queued for `claim`.
+    pub fn latest_for_claim(&self, claim: &str) -> Result<Option<String>, StoreError> {
+        self.trees
+            .get(TreeId::Outbox, &claim_key(claim))?
+            .map(|v| {
+                String::from_utf8(v.to_vec())
+                    .map_err(|_| self.corrupt(format!("outbox claim entry {claim:?}")))
+            })
+            .transpose()
     }
 
     /// The stored JSON of the notice with this id.
