@@ -103,10 +103,22 @@ impl Store {
     }
 
     /// Starts a delivery: a duplicate is reported, otherwise a pending marker
-    /// is made durable before any row is written.
+    /// is made durable before any row is written. Only the same bytes as the
+    /// feed's newest delivery are a duplicate: an older extract sent again
+    /// (a correction taken back) is applied again, since a later delivery
+    /// replaced what it said.
     pub fn begin(&mut self, feed: &str, hash: &[u8; 32]) -> Result<Begin, StoreError> {
         if let Some(v) = self.trees.get(TreeId::Content, &content_key(feed, hash))? {
-            return Ok(Begin::Duplicate(read_u32(&v)));
+            let seq = read_u32(&v);
+            let newest = self
+                .committed
+                .values()
+                .rev()
+                .find(|d| d.feed == feed)
+                .map(|d| d.seq);
+            if newest == Some(seq) {
+                return Ok(Begin::Duplicate(seq));
+            }
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -412,6 +424,22 @@ pub(super) mod tests {
             s.begin("police", &[2; 32]).unwrap(),
             Begin::Started(2)
         ));
+    }
+
+    #[test]
+    fn an_older_extract_sent_again_is_applied_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "k1").unwrap();
+        commit_empty(&mut s, "police", "2015-01-01..2015-12-31", 1);
+        commit_empty(&mut s, "police", "2015-01-01..2015-12-31", 2);
+        // The first extract again, after the second replaced it: a
+        // correction taken back, not a duplicate.
+        assert!(matches!(
+            s.begin("police", &[1; 32]).unwrap(),
+            Begin::Started(_)
+        ));
+        // The newest one again is.
+        assert_eq!(s.begin("police", &[2; 32]).unwrap(), Begin::Duplicate(2));
     }
 
     fn commit_empty(s: &mut Store, feed: &str, period: &str, hash: u8) {

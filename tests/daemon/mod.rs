@@ -205,6 +205,8 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+mod faults;
+
 async fn healthz(port: u16) -> Option<serde_json::Value> {
     outcomesd::pull::install_ring_provider();
     let body = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))

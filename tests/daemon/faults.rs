@@ -1,0 +1,259 @@
+//! The fault campaign: the real binary against loopback partners and a
+//! receiver, killed with SIGKILL at 32 moments spread over pulls, ingest,
+//! evaluation and delivery, restarted each time, while the police feed is
+//! corrected back and forth so verdicts flip both ways. Afterwards, for
+//! every claim a coordinator should know of, the receiver acknowledged a
+//! notice carrying its latest decision; the store opens and reads whole.
+
+use super::*;
+
+/// The police extract without its offence rows (a quarter of the rows):
+/// enough to flip absence claims, not so many that the delivery looks like
+/// a lost extract.
+fn without_offences(police: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8(police.to_vec()).unwrap();
+    let mut out = String::new();
+    for line in text.lines().filter(|l| !l.starts_with("offence,")) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// A small deterministic generator for the kill moments (xorshift64).
+struct Moments(u64);
+
+impl Moments {
+    fn next_ms(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        lo + self.0 % (hi - lo)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pki(dir.path());
+    let env = crate::util::Env::new(80, 77);
+    let names = [
+        "case",
+        "claims",
+        "police",
+        "education",
+        "dwp",
+        "social_care",
+        "services",
+    ];
+    let mut files = HashMap::new();
+    for name in names {
+        files.insert(
+            format!("/{name}.csv"),
+            std::fs::read(env.feed_file(name)).unwrap(),
+        );
+    }
+    let police = files["/police.csv"].clone();
+    let police_b = without_offences(&police);
+    assert_ne!(police, police_b);
+    let server = PartnerServer::start(
+        server_config(
+            &p.partner.issue_server(&["127.0.0.1"]),
+            Some(&p.council.cert_pem()),
+        ),
+        files,
+    )
+    .await
+    .unwrap();
+    let secret = WebhookSecret::generate();
+    let receiver = Receiver::start(
+        server_config(&p.coordinator.issue_server(&["127.0.0.1"]), None),
+        secret.clone(),
+    )
+    .await
+    .unwrap();
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.path().join("whsec"))
+            .unwrap();
+        f.write_all(secret.to_whsec().as_bytes()).unwrap();
+    }
+    let port = free_port();
+    let mut extra = format!(
+        "[status]\nlisten = \"127.0.0.1:{port}\"\n[notices]\npoll_seconds = 1\n\
+         [[notices.webhook]]\nname = \"coordinators\"\nurl = \"{}\"\nsecret_file = \"whsec\"\nca_bundle = \"coordinator-ca.pem\"\n",
+        receiver.url()
+    );
+    for name in names {
+        // Every two seconds, so a correction is pulled while it runs.
+        extra.push_str(&feed_toml(
+            name,
+            name,
+            &server.url(&format!("/{name}.csv")),
+            "*/2 * * * * *",
+            true,
+        ));
+    }
+    let cfg = write_config(dir.path(), "framework = \"sunderland\"", &extra);
+    let log = dir.path().join("daemon.log");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_outcomesd"))
+            .args(["run", "--config", cfg.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap()
+    };
+    let mut moments = Moments(0x9E37_79B9_7F4A_7C15);
+    let mut thin = false;
+    for round in 0..32 {
+        if round % 4 == 1 && round < 29 {
+            // A correction: the other version of the police extract (seven
+            // in all, so the last run ends on the one without offences).
+            thin = !thin;
+            server.set_file(
+                "/police.csv",
+                if thin {
+                    police_b.clone()
+                } else {
+                    police.clone()
+                },
+            );
+        }
+        let mut child = spawn();
+        let ms = moments.next_ms(20, 4000);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    // A last run, left to finish: every feed pulled (the last correction
+    // included) and nothing left to send.
+    let mut child = spawn();
+    let mut settled = 0;
+    let mut last = None;
+    for _ in 0..1200 {
+        if let Some(h) = healthz(port).await {
+            let n = &h["notices"];
+            let idle = n["pending"].as_u64() == Some(0) && n["failing"].as_u64() == Some(0);
+            let pulled = h["feeds"].as_object().is_some_and(|f| {
+                f.len() == names.len() && f.values().all(|v| !v["last_success"].is_null())
+            });
+            settled = if idle && pulled { settled + 1 } else { 0 };
+            last = Some(h);
+            // Idle for 3 s running: a scheduled pull has come and gone.
+            if settled >= 30 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        settled >= 30,
+        "the last run settled; last health {last:?}; log tail:\n{}",
+        daemon_log()
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    unsafe_kill(child.id() as i32);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM exits 0");
+
+    // The store opens and reads whole; every claim is decided.
+    let run = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--config", cfg.to_str().unwrap()]);
+        let out = crate::util::outcomesd(&a);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            crate::util::text(&out.stderr)
+        );
+        out.stdout
+    };
+    run(&["status"]);
+    let verdicts: Vec<serde_json::Value> =
+        serde_json::from_slice(&run(&["claims", "--json"])).unwrap();
+    let claims_rows = std::fs::read_to_string(env.feed_file("claims"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .count()
+        - 1;
+    assert_eq!(verdicts.len(), claims_rows, "every claim has a verdict");
+
+    // The invariant: per claim, the acknowledged notice with the highest
+    // sequence carries the claim's current decision.
+    let mut acked: HashMap<(String, String, String), (u64, String)> = HashMap::new();
+    for r in receiver.received() {
+        if !(r.verified && r.status < 300) {
+            continue;
+        }
+        let b = &r.body;
+        let key = (
+            b["case_ref"].as_str().unwrap().to_string(),
+            b["outcome_id"].as_str().unwrap().to_string(),
+            b["claim_date"].as_str().unwrap().to_string(),
+        );
+        let seq = b["sequence"].as_u64().unwrap();
+        let verdict = b["verdict"].as_str().unwrap().to_string();
+        let e = acked.entry(key).or_insert((seq, verdict.clone()));
+        if seq >= e.0 {
+            *e = (seq, verdict);
+        }
+    }
+    let (mut checked, mut flipped, mut longest) = (0, 0, 0);
+    for v in &verdicts {
+        let history = v["history"].as_array().unwrap();
+        let verdict = v["verdict"].as_str().unwrap();
+        let ever_decided =
+            verdict != "insufficient" || history.iter().any(|h| h["verdict"] != "insufficient");
+        if !ever_decided {
+            continue;
+        }
+        checked += 1;
+        longest = longest.max(history.len());
+        if history.iter().any(|h| h["verdict"] != "insufficient") {
+            flipped += 1;
+        }
+        let key = (
+            v["case_ref"].as_str().unwrap().to_string(),
+            v["outcome_id"].as_str().unwrap().to_string(),
+            v["claim_date"].as_str().unwrap().to_string(),
+        );
+        let got = acked.get(&key);
+        assert_eq!(
+            got,
+            Some(&(history.len() as u64, verdict.to_string())),
+            "claim {key:?}: stored decision {} ({verdict}), latest acknowledged notice {got:?}; log tail:\n{}",
+            history.len(),
+            daemon_log().lines().rev().take(20).collect::<Vec<_>>().join("\n")
+        );
+    }
+    assert!(checked > 20, "only {checked} claims decided");
+    assert!(flipped > 0, "the corrections flipped no decided verdict");
+    assert!(
+        longest >= 3,
+        "no claim flipped back (at most {longest} decisions)"
+    );
+    eprintln!(
+        "fault campaign: 32 kills; {checked} decided claims checked, {flipped} changed after being decided (up to {longest} decisions); {} notices acknowledged",
+        receiver.received().iter().filter(|r| r.status < 300).count()
+    );
+}
