@@ -318,9 +318,6 @@ impl Engine {
                 return Err(e);
             }
         }
-        if !summary.rejections.is_empty() || !summary.field_issues.is_empty() {
-            summary.report = Some(self.write_report(seq, &spec.name, &summary)?);
-        }
         tracing::info!(
             feed = %spec.name, seq, rows = summary.rows, accepted = summary.accepted,
             rejected = summary.rejected, persons_new = summary.persons_new,
@@ -410,6 +407,12 @@ impl Engine {
             records_matched: summary.records_matched,
             families_touched: summary.families_touched,
         };
+        // The report before the commit: a report that cannot be written
+        // fails the delivery whole, so a retry applies it (after the commit
+        // the retry would be a duplicate, its report never written).
+        if !summary.rejections.is_empty() || !summary.field_issues.is_empty() {
+            summary.report = Some(self.write_report(seq, &spec.name, summary)?);
+        }
         let cases: Vec<&CaseRecord> = batch.cases.values().collect();
         let rows = DeliveryRows {
             delta: &batch.delta,
