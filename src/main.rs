@@ -239,6 +239,7 @@ enum FrameworksAction {
 /// The one exit point (as in ripgrep's `main`): every command returns its
 /// error here, printed once with each cause once, and mapped to a status.
 fn main() -> ExitCode {
+    commands::private_files();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

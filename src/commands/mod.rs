@@ -87,6 +87,15 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
     Ok(engine)
 }
 
+/// Every file and directory this process creates is private to its user
+/// (0600 / 0700) whatever the umask it was started with: the store, the
+/// reports and the exports hold pseudonymised personal data. (A spool that
+/// another account must read gets a default ACL on its directory, which
+/// the umask does not override: docs/operations.md.)
+pub fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 /// The outbox the config's sinks are delivered from: commands queue
 /// notices there, the daemon sends them.
 pub fn outbox_of(cfg: &Config, engine: &Engine) -> Result<crate::notify::Outbox> {

@@ -53,6 +53,38 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    #[error("data directory {path} may be read by others (mode {mode:o}); it holds pseudonymised personal data: chmod 700 {path}")]
+    LooseDataDir { path: PathBuf, mode: u32 },
+    #[error("cannot create or read the data directory {path}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Makes `dir` (0700) if missing; refuses it if group or others have any
+/// access.
+fn private_dir(dir: &Path) -> Result<(), IngestError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let err = |source| IngestError::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
+    }
+    match crate::keys::loose_mode(dir).map_err(err)? {
+        Some(mode) => Err(IngestError::LooseDataDir {
+            path: dir.to_path_buf(),
+            mode,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// An identifier field dropped or repaired in an accepted row. Never holds
@@ -240,7 +272,10 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Opens the store under `data_dir` (made 0700 if missing; refused if
+    /// group or others may read it, as a key file would be).
     pub fn open(data_dir: &Path, key: &HmacKey) -> Result<Engine, IngestError> {
+        private_dir(data_dir)?;
         let store = Store::open(&data_dir.join("store"), key.id())?;
         let matcher = store.load_matcher()?;
         Ok(Engine {

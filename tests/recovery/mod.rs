@@ -163,3 +163,39 @@ fn a_report_that_cannot_be_written_fails_the_delivery_whole() {
         "{said}"
     );
 }
+
+#[test]
+fn what_outcomesd_writes_is_private_and_a_readable_data_dir_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::empty();
+    let out = ingest(&env, "case", "case.csv", CASE);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bad = format!(
+        "{}offence,Ann,Able,2001-02-03,SR1 3AA,,,not-a-date,charge,,,,\n",
+        police(true)
+    );
+    assert!(ingest(&env, "police", "police.csv", &bad).status.success());
+    // Whatever umask the test runs under, nothing under the data dir is
+    // open to group or others: store files, the rejection report.
+    let mut seen = 0;
+    let mut stack = vec![env.data_dir()];
+    while let Some(p) = stack.pop() {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", p.display());
+        seen += 1;
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    assert!(seen > 5, "{seen}");
+    assert!(env.data_dir().join("reports").read_dir().unwrap().count() > 0);
+    // A data dir others may read is refused, saying how to mend it.
+    std::fs::set_permissions(env.data_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.cli(&["status"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("may be read by others (mode 755)") && err.contains("chmod 700"),
+        "{err}"
+    );
+}
