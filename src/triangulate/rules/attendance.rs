@@ -307,7 +307,11 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
     let Ok(at) = ctx.anchor(*anchor) else {
         return no_window(ctx, &events);
     };
-    let ts = terms_ending_by(at, *terms);
+    let mut ts = terms_ending_by(at, *terms);
+    if let Some(summer) = delivered_summer(ctx, at, scope) {
+        ts = terms_ending_by(summer.from.pred_opt().unwrap_or(summer.from), *terms - 1);
+        ts.push(summer);
+    }
     let w = Period {
         from: ts[0].from,
         to: ts[ts.len() - 1].to,
@@ -389,6 +393,36 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
     let mut d = finish(verdict, &events, w, ctx, &members, None, vec![], finding);
     d.not_applicable = parts.is_empty();
     d
+}
+
+/// The summer term in progress on `at`, up to `at`, when its data is
+/// delivered: the school year ends in July but the calendar's summer term
+/// runs to 31 July, so a claim made after the schools break up would
+/// otherwise judge the three terms before it, months old. Delivered means
+/// education coverage from the term's first day to `at` and an attendance
+/// record for the term for someone in scope (rows name their term); a
+/// member in scope without one is then undecided, as for any term.
+fn delivered_summer(ctx: &Ctx, at: NaiveDate, scope: &Scope) -> Option<Period> {
+    let start = crate::records::terms::term_of(at);
+    let end = crate::records::terms::term_end(start);
+    // Summer is the term starting in April; on its last day it is complete.
+    if chrono::Datelike::month(&start) != 4 || at >= end {
+        return None;
+    }
+    let term = Period {
+        from: start,
+        to: at,
+    };
+    if !ctx.missing(SourceKind::Education, term).is_empty() {
+        return None;
+    }
+    let delivered = ctx.scope(scope, at).iter().any(|m| {
+        ctx.data
+            .events_of(m.person)
+            .iter()
+            .any(|e| e.kind == EventKind::Attendance && e.start == start)
+    });
+    delivered.then_some(term)
 }
 
 impl Attendance {

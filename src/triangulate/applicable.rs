@@ -1,0 +1,131 @@
+//! Not applicable: a decision with no one in the rule's scope, settled so
+//! it never reads as waiting for data.
+//!
+//! In: a rule's [`Decision`] whose scope came out empty
+//! ([`Decision::not_applicable`]), the rule and its context. Out: the same
+//! decision, either
+//! * **not applicable**: the verdict stays `insufficient` (the notice
+//!   format's four verdicts are a contract), but with no missing periods and
+//!   no earliest date, and a finding that says no delivery is awaited; or
+//! * **awaiting data**: when the scope itself rests on records (`met`: the
+//!   people who had a JSA claim, a missing episode ...) that the deliveries
+//!   do not cover, "no one" is not known yet, so the decision is an ordinary
+//!   `insufficient` naming the scope's uncovered periods.
+//!
+//! Promises: a not-applicable decision has `missing` empty and
+//! `earliest_decidable` `None`; one that is not has at least one missing
+//! period.
+
+use chrono::{Months, NaiveDate};
+
+use super::context::{sources_of, Ctx};
+use super::{Decision, Evidence};
+use crate::framework::{Condition, Rule, Scope};
+use crate::records::Period;
+
+/// The finding a not-applicable decision carries, for readers and tests.
+pub const NOT_APPLICABLE: &str =
+    "not applicable: no one in the family is in this rule's scope, so no delivery is awaited";
+
+/// Settles a decision with no one in scope (see the module doc); any other
+/// decision is returned unchanged.
+pub(crate) fn settle(ctx: &Ctx, rule: &Rule, mut d: Decision) -> Decision {
+    if !d.not_applicable {
+        return d;
+    }
+    let mut gaps: Vec<Period> = Vec::new();
+    let mut last_day: Option<NaiveDate> = None;
+    let mut sources = Vec::new();
+    for c in conditions(rule) {
+        let w = condition_window(ctx, c);
+        for s in sources_of(&c.events) {
+            let missing = ctx.missing(s, w);
+            if !missing.is_empty() {
+                sources.push(s);
+                last_day = last_day.max(Some(w.to));
+            }
+            gaps.extend(missing);
+        }
+    }
+    if gaps.is_empty() {
+        d.missing.clear();
+        d.earliest_decidable = None;
+        d.evidence.push(note(vec![], NOT_APPLICABLE.into()));
+        return d;
+    }
+    // Who is in scope is itself undelivered: wait for it like any gap.
+    d.not_applicable = false;
+    gaps.sort();
+    gaps.dedup();
+    let shown: Vec<String> = gaps.iter().map(Period::to_string).collect();
+    d.evidence.push(note(
+        sources,
+        format!(
+            "no one is in this rule's scope on the data so far, but the records that decide who is are not covered for {}",
+            shown.join(", ")
+        ),
+    ));
+    d.missing.extend(gaps);
+    d.missing.sort();
+    d.missing.dedup();
+    let to = last_day.unwrap_or(ctx.today);
+    let after = if to >= ctx.today {
+        to.succ_opt().unwrap_or(to)
+    } else {
+        ctx.today
+    };
+    d.earliest_decidable = Some(d.earliest_decidable.map_or(after, |e| e.max(after)));
+    d
+}
+
+fn note(sources: Vec<crate::records::SourceKind>, finding: String) -> Evidence {
+    Evidence {
+        sources,
+        events: vec![],
+        window: None,
+        coverage: vec![],
+        persons: vec![],
+        count: None,
+        dates: vec![],
+        finding,
+    }
+}
+
+/// The days a `met` condition looks at: from `months` before the case
+/// start to the start (or, `through_claim`, to the claim date).
+fn condition_window(ctx: &Ctx, c: &Condition) -> Period {
+    let start = ctx.data.case.start;
+    let from = start
+        .checked_sub_months(Months::new(c.months))
+        .unwrap_or(start);
+    let to = if c.through_claim {
+        ctx.claim_date.max(start)
+    } else {
+        start
+    };
+    Period { from, to }
+}
+
+/// The `met` conditions that decide who is in a rule's scope, its parts'
+/// included. `not_met` needs none: an empty complement means everyone met
+/// the condition, which records present show.
+fn conditions(rule: &Rule) -> Vec<&Condition> {
+    fn of_scope<'a>(s: &'a Scope, out: &mut Vec<&'a Condition>) {
+        match s {
+            Scope::Met(c) => out.push(c),
+            Scope::All(v) => v.iter().for_each(|x| of_scope(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    match rule {
+        Rule::AllOf(r) => r.rules.iter().for_each(|x| out.extend(conditions(x))),
+        Rule::AnyOf(r) => r.rules.iter().for_each(|x| out.extend(conditions(x))),
+        _ => {
+            if let Some(s) = rule.kind().scope() {
+                of_scope(s, &mut out);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,310 @@
+//! Claimability: whether a family's decided outcomes make it claimable
+//! under its framework's claim rule, condition by condition.
+//!
+//! In: the framework (its `[claim]` rule), every committed version of the
+//! case (oldest first, each with the date its delivery arrived) and the
+//! case's stored verdicts. Out: a [`Claimability`]: yes or no, and every
+//! condition of the rule with whether it holds and why, for `verify` (text
+//! and `--json`).
+//!
+//! Promises:
+//! * a case with no identified problems is never claimable;
+//! * under the default rule, every problem on the case's latest delivery
+//!   needs a verified or attested outcome (as before);
+//! * under the 2022 national rule (`rule = "national_2022"`): needs under at
+//!   least three headline problems; every need any case delivery identified
+//!   (one first listed by a later delivery too, and one a later delivery no
+//!   longer lists) with a verified or attested outcome; with
+//!   `sustained_months_after_closure`, the case closed and each need's
+//!   outcome claimed at least that long after closure; and no
+//!   continuous-employment route: an adult in work counts only as the
+//!   outcome of its own need;
+//! * when a need was identified is data: the first case delivery that
+//!   listed it (its sequence number and arrival date), never a guess.
+
+use chrono::{Months, NaiveDate};
+use serde::Serialize;
+
+use super::{Verdict, VerdictRecord};
+use crate::framework::{ClaimRuleKind, Framework};
+use crate::store::CaseRecord;
+
+/// The fewest headlines the 2022 national rule asks for.
+pub const NATIONAL_2022_HEADLINES: usize = 3;
+
+/// One version of a case as a case delivery gave it, and when that
+/// delivery arrived.
+#[derive(Debug, Clone)]
+pub struct CaseVersion<'a> {
+    pub record: &'a CaseRecord,
+    pub delivered_on: Option<NaiveDate>,
+}
+
+/// One identified need (a problem code on the case) and what shows it met.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Need {
+    pub problem: String,
+    /// The headline's title, if the framework knows the code.
+    pub title: Option<String>,
+    /// The first case delivery that listed it, and when it arrived.
+    pub identified_seq: u32,
+    pub identified_on: Option<NaiveDate>,
+    /// First listed by a case delivery after the case's first.
+    pub identified_later: bool,
+    /// Still listed by the latest case delivery.
+    pub current: bool,
+    /// The verified or attested claim that shows its outcome (one that is
+    /// also sustained after closure, where the rule asks, if any is).
+    pub outcome: Option<Shown>,
+    /// Whether that claim is dated late enough after closure (`None` when
+    /// the rule does not ask).
+    pub sustained: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shown {
+    pub outcome_id: String,
+    pub claim_date: NaiveDate,
+    pub verdict: Verdict,
+}
+
+/// One condition of the claim rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Condition {
+    pub id: &'static str,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Claimability {
+    pub claimable: bool,
+    /// `every_problem` or `national_2022`.
+    pub rule: &'static str,
+    pub conditions: Vec<Condition>,
+    pub needs: Vec<Need>,
+    /// Identified problems with no verified or attested outcome (as the
+    /// JSON has always said).
+    pub problems_without_outcome: Vec<String>,
+}
+
+/// Assesses a case under its framework's claim rule. `versions` are the
+/// case's committed versions, oldest first (the latest is the case as it
+/// stands); `verdicts` its stored decisions.
+pub fn assess(
+    fw: &Framework,
+    versions: &[CaseVersion<'_>],
+    verdicts: &[VerdictRecord],
+) -> Claimability {
+    let national = fw.claim.rule == ClaimRuleKind::National2022;
+    let latest = versions.last().map(|v| v.record);
+    let case_ref = latest.map_or("", |c| c.case_ref.as_str());
+    let end = latest.and_then(|c| c.end);
+    let sustain = fw.claim.sustained_months_after_closure;
+    let due = |end: NaiveDate, m: u32| end.checked_add_months(Months::new(m)).unwrap_or(end);
+    let current: Vec<String> = latest.map(CaseRecord::problems).unwrap_or_default();
+    let first_seq = versions.first().map_or(0, |v| v.record.seq);
+    let mut needs: Vec<Need> = Vec::new();
+    for v in versions {
+        for p in v.record.problems() {
+            if needs.iter().any(|n| n.problem == p) {
+                continue;
+            }
+            needs.push(Need {
+                title: fw.problem(&p).map(|x| x.title.clone()),
+                identified_seq: v.record.seq,
+                identified_on: v.delivered_on,
+                identified_later: v.record.seq != first_seq,
+                current: current.contains(&p),
+                problem: p,
+                outcome: None,
+                sustained: None,
+            });
+        }
+    }
+    // The default rule reads the case as it stands; the 2022 rule every
+    // need ever identified.
+    if !national {
+        needs.retain(|n| n.current);
+    }
+    for n in &mut needs {
+        let mut shown: Vec<&VerdictRecord> = verdicts
+            .iter()
+            .filter(|v| {
+                v.case_ref == case_ref
+                    && matches!(v.verdict, Verdict::Verified | Verdict::Attested)
+                    && v.problem.as_deref() == Some(n.problem.as_str())
+            })
+            .collect();
+        shown.sort_by_key(|v| (v.claim_date, v.outcome_id.clone()));
+        let late_enough = |v: &VerdictRecord| match (sustain, end) {
+            (Some(m), Some(e)) => v.claim_date >= due(e, m),
+            _ => false,
+        };
+        let best = shown
+            .iter()
+            .find(|v| late_enough(v))
+            .or(shown.last())
+            .copied();
+        n.sustained = sustain.map(|_| best.is_some_and(late_enough));
+        n.outcome = best.map(|v| Shown {
+            outcome_id: v.outcome_id.clone(),
+            claim_date: v.claim_date,
+            verdict: v.verdict,
+        });
+    }
+    let mut conditions = Vec::new();
+    let listed: Vec<String> = needs.iter().map(describe_identified).collect();
+    conditions.push(Condition {
+        id: "identified_problems",
+        passed: !needs.is_empty(),
+        detail: if needs.is_empty() {
+            "the case identifies no problems, so there is nothing to claim for".into()
+        } else {
+            format!("identified: {}", listed.join(", "))
+        },
+    });
+    if national {
+        let headlines: Vec<&str> = needs
+            .iter()
+            .filter(|n| n.title.is_some())
+            .map(|n| n.problem.as_str())
+            .collect();
+        conditions.push(Condition {
+            id: "three_headlines",
+            passed: headlines.len() >= NATIONAL_2022_HEADLINES,
+            detail: format!(
+                "needs under {} headline{} ({}); the 2022 rule asks for at least {NATIONAL_2022_HEADLINES}",
+                headlines.len(),
+                if headlines.len() == 1 { "" } else { "s" },
+                if headlines.is_empty() {
+                    "none".to_string()
+                } else {
+                    headlines.join(", ")
+                }
+            ),
+        });
+    }
+    let without: Vec<String> = needs
+        .iter()
+        .filter(|n| n.outcome.is_none())
+        .map(|n| n.problem.clone())
+        .collect();
+    let shown: Vec<String> = needs.iter().map(describe_outcome).collect();
+    conditions.push(Condition {
+        id: if national {
+            "every_need_has_outcome"
+        } else {
+            "every_problem_has_outcome"
+        },
+        passed: !needs.is_empty() && without.is_empty(),
+        detail: if needs.is_empty() {
+            "no identified problem to show an outcome for".into()
+        } else {
+            shown.join("; ")
+        },
+    });
+    if let Some(m) = sustain {
+        let (passed, detail) = match end {
+            None => (
+                false,
+                format!("the case has not closed, so no outcome can yet be shown sustained {m} months after closure"),
+            ),
+            Some(e) => {
+                let short: Vec<&str> = needs
+                    .iter()
+                    .filter(|n| n.sustained != Some(true))
+                    .map(|n| n.problem.as_str())
+                    .collect();
+                (
+                    !needs.is_empty() && short.is_empty(),
+                    if short.is_empty() {
+                        format!(
+                            "closed {e}: every need's outcome is claimed on or after {}",
+                            due(e, m)
+                        )
+                    } else {
+                        format!(
+                            "closed {e}: outcomes must be claimed on or after {} ({m} months later); not shown by then: {}",
+                            due(e, m),
+                            short.join(", ")
+                        )
+                    },
+                )
+            }
+        };
+        conditions.push(Condition {
+            id: "sustained_after_closure",
+            passed,
+            detail,
+        });
+    }
+    if national {
+        conditions.push(Condition {
+            id: "no_continuous_employment_route",
+            passed: true,
+            detail: "the 2022 rule has no continuous-employment route: an adult moving into work counts only as the outcome of that need, never as a claim on its own".into(),
+        });
+    }
+    Claimability {
+        claimable: conditions.iter().all(|c| c.passed),
+        rule: if national {
+            "national_2022"
+        } else {
+            "every_problem"
+        },
+        conditions,
+        needs,
+        problems_without_outcome: without,
+    }
+}
+
+fn describe_identified(n: &Need) -> String {
+    let mut s = n.problem.clone();
+    if n.identified_later {
+        s.push_str(&format!(
+            " (identified later: case delivery {}{})",
+            n.identified_seq,
+            n.identified_on
+                .map(|d| format!(" of {d}"))
+                .unwrap_or_default()
+        ));
+    }
+    if !n.current {
+        s.push_str(" (no longer listed by the latest case delivery, still a need identified)");
+    }
+    s
+}
+
+fn describe_outcome(n: &Need) -> String {
+    match &n.outcome {
+        Some(o) => format!(
+            "{}: {} {} dated {}",
+            n.problem, o.outcome_id, o.verdict, o.claim_date
+        ),
+        None => format!("{}: no verified or attested outcome", n.problem),
+    }
+}
+
+impl Claimability {
+    /// The text `verify` prints: the answer, then each condition.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "claimable: {} ({} rule)\n",
+            if self.claimable { "yes" } else { "no" },
+            match self.rule {
+                "national_2022" => "the 2022 national",
+                _ => "every identified problem",
+            }
+        );
+        for c in &self.conditions {
+            s.push_str(&format!(
+                "  [{}] {}: {}\n",
+                if c.passed { "pass" } else { "FAIL" },
+                c.id.replace('_', " "),
+                c.detail
+            ));
+        }
+        s
+    }
+}
