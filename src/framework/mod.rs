@@ -105,6 +105,7 @@ pub enum ClaimRuleKind {
     /// three headlines, every need any case delivery identified (later
     /// ones included) with a verified or attested outcome, and no
     /// continuous-employment route.
+    #[serde(rename = "national_2022")]
     National2022,
 }
 

@@ -129,3 +129,94 @@ fn conditions(rule: &Rule) -> Vec<&Condition> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{EventKind, Role, SourceKind};
+    use crate::triangulate::tests::{case_with, d, ev, fw, rule};
+    use crate::triangulate::{decide_as_of, Verdict};
+
+    const TODAY: &str = "2026-12-01";
+
+    fn decide(data: &crate::triangulate::CaseData, r: &str) -> Decision {
+        decide_as_of(&fw(), data, &rule(r), "p", d("2017-09-15"), d(TODAY))
+    }
+
+    /// An adult-only family: no child in scope.
+    #[test]
+    fn no_one_in_scope_awaits_no_delivery() {
+        let data = case_with(
+            "2017-01-09",
+            &[(Role::Adult, (1980, 1))],
+            vec![],
+            ("2000-01-01", "2030-12-31"),
+        );
+        let r = "type = \"count\"\nevents = [\"offence\"]\nmax = 0\nwindow = { months = 6 }\nscope = \"children\"\n";
+        let dec = decide(&data, r);
+        assert_eq!(dec.verdict, Verdict::Insufficient);
+        assert!(dec.not_applicable, "{dec:?}");
+        assert!(dec.missing.is_empty(), "{dec:?}");
+        assert_eq!(dec.earliest_decidable, None, "{dec:?}");
+        assert!(dec.evidence.iter().any(|e| e.finding == NOT_APPLICABLE));
+        // the same with police data stopping short: who is a child needs no data
+        let short = case_with(
+            "2017-01-09",
+            &[(Role::Adult, (1980, 1))],
+            vec![],
+            ("2000-01-01", "2017-06-30"),
+        );
+        let dec = decide(&short, r);
+        assert!(dec.not_applicable && dec.missing.is_empty(), "{dec:?}");
+        assert_eq!(dec.earliest_decidable, None);
+    }
+
+    /// "The adults on JSA at the start": no one, but the DWP data does not
+    /// reach the start, so it is not known that no one was.
+    #[test]
+    fn an_uncovered_condition_is_awaiting_data_not_no_one() {
+        let r = "type = \"spell\"\nevents = [\"employment_spell\"]\nweeks = 13\nscope = { met = { events = [\"benefit_spell\"], codes = [\"jsa\"], months = 0, adults_only = true } }\n";
+        let job = (1, ev(EventKind::EmploymentSpell, "2017-02-01", None, "", 0));
+        let mut data = case_with(
+            "2017-01-09",
+            &[(Role::Adult, (1980, 1))],
+            vec![job],
+            ("2000-01-01", "2030-12-31"),
+        );
+        assert!(decide(&data, r).not_applicable);
+        data.coverage.insert(
+            SourceKind::Dwp,
+            vec![Period {
+                from: d("2017-02-01"),
+                to: d("2030-12-31"),
+            }],
+        );
+        let dec = decide(&data, r);
+        assert_eq!(dec.verdict, Verdict::Insufficient);
+        assert!(!dec.not_applicable, "{dec:?}");
+        assert!(
+            dec.missing.contains(&Period {
+                from: d("2017-01-09"),
+                to: d("2017-01-09")
+            }),
+            "{dec:?}"
+        );
+        assert_eq!(dec.earliest_decidable, Some(d(TODAY)));
+    }
+
+    /// Beside an applicable alternative, a part with no one in scope is
+    /// ignored, and the whole is not "not applicable".
+    #[test]
+    fn any_of_with_one_applicable_part_is_decided() {
+        let data = case_with(
+            "2017-01-09",
+            &[(Role::Adult, (1980, 1))],
+            vec![],
+            ("2000-01-01", "2030-12-31"),
+        );
+        let r = "type = \"any_of\"\nrules = [{ type = \"count\", events = [\"offence\"], max = 0, window = { months = 6 }, scope = \"children\" }, { type = \"count\", events = [\"offence\"], max = 0, window = { months = 6 }, scope = \"adults\" }]\n";
+        let dec = decide(&data, r);
+        assert_eq!(dec.verdict, Verdict::Verified, "{dec:?}");
+        assert!(!dec.not_applicable);
+    }
+}

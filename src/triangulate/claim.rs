@@ -308,3 +308,279 @@ impl Claimability {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::Role;
+    use crate::store::CaseMember;
+    use crate::triangulate::tests::d;
+    use crate::triangulate::Decision;
+
+    fn sty() -> Framework {
+        Framework::builtin("south-tyneside").unwrap().unwrap()
+    }
+
+    fn version(seq: u32, end: Option<&str>, problems: &[&[&str]]) -> CaseRecord {
+        CaseRecord {
+            case_ref: "C1".into(),
+            seq,
+            start: d("2022-10-03"),
+            end: end.map(d),
+            members: problems
+                .iter()
+                .enumerate()
+                .map(|(i, p)| CaseMember {
+                    person: i as u64 + 1,
+                    role: if i == 0 { Role::MainCarer } else { Role::Child },
+                    problems: p.iter().map(|s| s.to_string()).collect(),
+                    address: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn shown(fw: &Framework, outcome: &str, date: &str, verdict: Verdict) -> VerdictRecord {
+        VerdictRecord {
+            case_ref: "C1".into(),
+            outcome_id: outcome.into(),
+            claim_date: d(date),
+            framework: fw.framework.id.clone(),
+            framework_version: fw.framework.version.clone(),
+            problem: fw.outcome(outcome).map(|o| o.problem.clone()),
+            verdict,
+            decision: Decision::new(verdict),
+            also_evidences: vec![],
+            as_of_delivery: 1,
+            decided_at: chrono::Utc::now(),
+            history: vec![],
+        }
+    }
+
+    fn assess_versions(
+        fw: &Framework,
+        vs: &[CaseRecord],
+        verdicts: &[VerdictRecord],
+    ) -> Claimability {
+        let versions: Vec<CaseVersion<'_>> = vs
+            .iter()
+            .map(|r| CaseVersion {
+                record: r,
+                delivered_on: Some(d("2023-01-01") + chrono::Days::new(u64::from(r.seq))),
+            })
+            .collect();
+        assess(fw, &versions, verdicts)
+    }
+
+    fn condition<'a>(c: &'a Claimability, id: &str) -> &'a Condition {
+        c.conditions
+            .iter()
+            .find(|x| x.id == id)
+            .unwrap_or_else(|| panic!("no condition {id}: {c:#?}"))
+    }
+
+    fn failed(c: &Claimability) -> Vec<&'static str> {
+        c.conditions
+            .iter()
+            .filter(|x| !x.passed)
+            .map(|x| x.id)
+            .collect()
+    }
+
+    #[test]
+    fn a_case_with_no_identified_problems_is_never_claimable() {
+        let case = version(1, None, &[&[], &[]]);
+        assert_eq!(crate::triangulate::claimable(&case, &[]), (false, vec![]));
+        let fw = Framework::builtin("sunderland").unwrap().unwrap();
+        let c = assess_versions(&fw, &[case], &[]);
+        assert!(!c.claimable);
+        assert_eq!(c.rule, "every_problem");
+        assert!(!condition(&c, "identified_problems").passed);
+        assert!(condition(&c, "identified_problems")
+            .detail
+            .contains("no problems"));
+    }
+
+    #[test]
+    fn the_default_rule_reads_the_latest_case_delivery() {
+        let fw = Framework::builtin("sunderland").unwrap().unwrap();
+        let v1 = version(1, None, &[&["crime", "health"]]);
+        let v2 = version(3, None, &[&["crime"]]);
+        let ok = [shown(&fw, "SUN-1.1", "2016-06-15", Verdict::Verified)];
+        let c = assess_versions(&fw, &[v1, v2], &ok);
+        assert!(c.claimable, "{c:#?}");
+        assert_eq!(c.conditions.len(), 2);
+    }
+
+    /// Every headline problem with an attested outcome claimed long enough
+    /// after closure: what each test below takes something from.
+    fn good() -> (Framework, Vec<CaseRecord>, Vec<VerdictRecord>) {
+        let fw = sty();
+        let v1 = version(
+            1,
+            Some("2023-01-31"),
+            &[&["education", "health"], &["housing"]],
+        );
+        let verdicts = vec![
+            shown(&fw, "STY-1.4", "2023-08-15", Verdict::Attested),
+            shown(&fw, "STY-3.1", "2023-08-15", Verdict::Attested),
+            shown(&fw, "STY-9.3", "2023-08-15", Verdict::Verified),
+        ];
+        (fw, vec![v1], verdicts)
+    }
+
+    #[test]
+    fn the_2022_rule_lists_every_condition_and_passes_them_all() {
+        let (fw, vs, verdicts) = good();
+        let c = assess_versions(&fw, &vs, &verdicts);
+        assert!(c.claimable, "{c:#?}");
+        assert_eq!(c.rule, "national_2022");
+        let ids: Vec<&str> = c.conditions.iter().map(|x| x.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "identified_problems",
+                "three_headlines",
+                "every_need_has_outcome",
+                "sustained_after_closure",
+                "no_continuous_employment_route"
+            ]
+        );
+        let text = c.text();
+        assert!(
+            text.starts_with("claimable: yes (the 2022 national rule)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("[pass] three headlines: needs under 3 headlines"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn fewer_than_three_headlines_is_not_claimable() {
+        let (fw, _, verdicts) = good();
+        let two = version(1, Some("2023-01-31"), &[&["education", "health"]]);
+        let c = assess_versions(&fw, &[two], &verdicts);
+        assert_eq!(failed(&c), ["three_headlines"], "{c:#?}");
+        assert!(!c.claimable);
+        // an unknown problem code is no headline
+        let odd = version(
+            1,
+            Some("2023-01-31"),
+            &[&["education", "health", "made_up"]],
+        );
+        let c = assess_versions(&fw, &[odd], &verdicts);
+        assert!(failed(&c).contains(&"three_headlines"), "{c:#?}");
+    }
+
+    #[test]
+    fn a_need_identified_later_must_show_its_outcome_and_says_when() {
+        let (fw, mut vs, mut verdicts) = good();
+        let mut later = vs[0].clone();
+        later.seq = 7;
+        later.members[1].problems.push("child_safety".into());
+        vs.push(later);
+        let c = assess_versions(&fw, &vs, &verdicts);
+        assert_eq!(
+            failed(&c),
+            ["every_need_has_outcome", "sustained_after_closure"]
+        );
+        let need = c
+            .needs
+            .iter()
+            .find(|n| n.problem == "child_safety")
+            .unwrap();
+        assert!(need.identified_later && need.current);
+        assert_eq!(need.identified_seq, 7);
+        assert_eq!(need.identified_on, Some(d("2023-01-08")));
+        assert!(
+            !c.needs
+                .iter()
+                .find(|n| n.problem == "education")
+                .unwrap()
+                .identified_later
+        );
+        assert_eq!(c.problems_without_outcome, ["child_safety"]);
+        assert!(condition(&c, "identified_problems")
+            .detail
+            .contains("child_safety (identified later: case delivery 7 of 2023-01-08)"));
+        verdicts.push(shown(&fw, "STY-6.3", "2023-09-01", Verdict::Attested));
+        assert!(assess_versions(&fw, &vs, &verdicts).claimable);
+    }
+
+    #[test]
+    fn a_need_a_later_delivery_no_longer_lists_still_counts_under_2022() {
+        let (fw, mut vs, verdicts) = good();
+        let mut v1 = vs[0].clone();
+        v1.members[0].problems.push("crime".into());
+        vs[0] = v1;
+        let mut later = vs[0].clone();
+        later.seq = 4;
+        later.members[0].problems.retain(|p| p != "crime");
+        vs.push(later);
+        let c = assess_versions(&fw, &vs, &verdicts);
+        let need = c.needs.iter().find(|n| n.problem == "crime").unwrap();
+        assert!(!need.current && !need.identified_later);
+        assert!(!c.claimable);
+        assert_eq!(c.problems_without_outcome, ["crime"]);
+    }
+
+    #[test]
+    fn outcomes_must_be_sustained_six_months_after_closure() {
+        let (fw, vs, verdicts) = good();
+        // still open
+        let mut open = vs[0].clone();
+        open.end = None;
+        let c = assess_versions(&fw, &[open], &verdicts);
+        assert_eq!(failed(&c), ["sustained_after_closure"]);
+        assert!(condition(&c, "sustained_after_closure")
+            .detail
+            .contains("not closed"));
+        // closed 2023-01-31: a claim on 2023-07-30 is a day early, 07-31 is not
+        let early = |date: &str| {
+            let mut v = verdicts.clone();
+            v[0] = shown(&fw, "STY-1.4", date, Verdict::Attested);
+            assess_versions(&fw, &vs, &v)
+        };
+        let c = early("2023-07-30");
+        assert_eq!(failed(&c), ["sustained_after_closure"]);
+        assert!(condition(&c, "sustained_after_closure")
+            .detail
+            .contains("on or after 2023-07-31 (6 months later); not shown by then: education"));
+        assert!(early("2023-07-31").claimable);
+        // a later claim of the same need is the one that counts
+        let mut v = verdicts.clone();
+        v.push(shown(&fw, "STY-1.4", "2023-03-01", Verdict::Attested));
+        assert!(assess_versions(&fw, &vs, &v).claimable);
+    }
+
+    /// An adult in work is need 10.1's outcome, never a claim on its own.
+    #[test]
+    fn employment_alone_does_not_make_a_family_claimable() {
+        let fw = sty();
+        let v = version(
+            1,
+            Some("2023-01-31"),
+            &[&["financial_stability", "crime", "housing"]],
+        );
+        let job = [shown(&fw, "STY-10.1", "2023-08-15", Verdict::Verified)];
+        let c = assess_versions(&fw, &[v], &job);
+        assert!(!c.claimable);
+        assert!(condition(&c, "no_continuous_employment_route").passed);
+        assert_eq!(
+            failed(&c),
+            ["every_need_has_outcome", "sustained_after_closure"]
+        );
+        assert_eq!(c.problems_without_outcome, ["crime", "housing"]);
+    }
+
+    #[test]
+    fn contradicted_and_insufficient_show_no_outcome() {
+        let (fw, vs, mut verdicts) = good();
+        verdicts[2] = shown(&fw, "STY-9.3", "2023-08-15", Verdict::Insufficient);
+        verdicts.push(shown(&fw, "STY-9.1", "2023-08-15", Verdict::Contradicted));
+        let c = assess_versions(&fw, &vs, &verdicts);
+        assert_eq!(c.problems_without_outcome, ["housing"]);
+    }
+}
