@@ -23,6 +23,9 @@ use super::{Decision, Evidence};
 use crate::framework::{Condition, Rule, Scope};
 use crate::records::Period;
 
+/// What the rule kinds say of an empty scope.
+const NO_ONE: &str = "no one in the family is in this rule's scope";
+
 /// The finding a not-applicable decision carries, for readers and tests.
 pub const NOT_APPLICABLE: &str =
     "not applicable: no one in the family is in this rule's scope, so no delivery is awaited";
@@ -36,12 +39,14 @@ pub(crate) fn settle(ctx: &Ctx, rule: &Rule, mut d: Decision) -> Decision {
     let mut gaps: Vec<Period> = Vec::new();
     let mut last_day: Option<NaiveDate> = None;
     let mut sources = Vec::new();
+    let mut coverage = Vec::new();
     for c in conditions(rule) {
         let w = condition_window(ctx, c);
         for s in sources_of(&c.events) {
             let missing = ctx.missing(s, w);
             if !missing.is_empty() {
                 sources.push(s);
+                coverage.extend(ctx.coverage_in(s, w));
                 last_day = last_day.max(Some(w.to));
             }
             gaps.extend(missing);
@@ -50,7 +55,17 @@ pub(crate) fn settle(ctx: &Ctx, rule: &Rule, mut d: Decision) -> Decision {
     if gaps.is_empty() {
         d.missing.clear();
         d.earliest_decidable = None;
-        d.evidence.push(note(vec![], NOT_APPLICABLE.into()));
+        match d.evidence.last_mut() {
+            // Said once: the rules' own "no one ... in scope" becomes it.
+            Some(e) if e.finding.contains(NO_ONE) => {
+                e.finding = e.finding.replacen(NO_ONE, NOT_APPLICABLE, 1);
+            }
+            Some(e) => {
+                e.finding.push_str("; ");
+                e.finding.push_str(NOT_APPLICABLE);
+            }
+            None => d.evidence.push(note(vec![], vec![], NOT_APPLICABLE.into())),
+        }
         return d;
     }
     // Who is in scope is itself undelivered: wait for it like any gap.
@@ -58,8 +73,11 @@ pub(crate) fn settle(ctx: &Ctx, rule: &Rule, mut d: Decision) -> Decision {
     gaps.sort();
     gaps.dedup();
     let shown: Vec<String> = gaps.iter().map(Period::to_string).collect();
+    sources.sort();
+    sources.dedup();
     d.evidence.push(note(
         sources,
+        coverage,
         format!(
             "no one is in this rule's scope on the data so far, but the records that decide who is are not covered for {}",
             shown.join(", ")
@@ -78,12 +96,16 @@ pub(crate) fn settle(ctx: &Ctx, rule: &Rule, mut d: Decision) -> Decision {
     d
 }
 
-fn note(sources: Vec<crate::records::SourceKind>, finding: String) -> Evidence {
+fn note(
+    sources: Vec<crate::records::SourceKind>,
+    coverage: Vec<Period>,
+    finding: String,
+) -> Evidence {
     Evidence {
         sources,
         events: vec![],
         window: None,
-        coverage: vec![],
+        coverage,
         persons: vec![],
         count: None,
         dates: vec![],
@@ -158,7 +180,10 @@ mod tests {
         assert!(dec.not_applicable, "{dec:?}");
         assert!(dec.missing.is_empty(), "{dec:?}");
         assert_eq!(dec.earliest_decidable, None, "{dec:?}");
-        assert!(dec.evidence.iter().any(|e| e.finding == NOT_APPLICABLE));
+        assert!(dec
+            .evidence
+            .iter()
+            .any(|e| e.finding.contains(NOT_APPLICABLE)));
         // the same with police data stopping short: who is a child needs no data
         let short = case_with(
             "2017-01-09",

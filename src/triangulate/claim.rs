@@ -161,7 +161,7 @@ pub fn assess(
         detail: if needs.is_empty() {
             "the case identifies no problems, so there is nothing to claim for".into()
         } else {
-            format!("identified: {}", listed.join(", "))
+            listed.join(", ")
         },
     });
     if national {
@@ -290,11 +290,11 @@ impl Claimability {
     /// The text `verify` prints: the answer, then each condition.
     pub fn text(&self) -> String {
         let mut s = format!(
-            "claimable: {} ({} rule)\n",
+            "claimable: {}, under {}\n",
             if self.claimable { "yes" } else { "no" },
             match self.rule {
-                "national_2022" => "the 2022 national",
-                _ => "every identified problem",
+                "national_2022" => "the 2022 national Supporting Families claim rule",
+                _ => "the rule that every identified problem has a verified or attested outcome",
             }
         );
         for c in &self.conditions {
@@ -448,7 +448,9 @@ mod tests {
         );
         let text = c.text();
         assert!(
-            text.starts_with("claimable: yes (the 2022 national rule)"),
+            text.starts_with(
+                "claimable: yes, under the 2022 national Supporting Families claim rule"
+            ),
             "{text}"
         );
         assert!(
