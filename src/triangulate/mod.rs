@@ -19,6 +19,11 @@
 //! * practitioner-only and unavailable outcomes are `attested`, never
 //!   `verified`;
 //! * a claim that cannot be decided yet says the earliest date it could be;
+//! * a claim with no one in the rule's scope, on data that shows who is, is
+//!   not applicable: `insufficient` with no missing period and no earliest
+//!   date, never shown as waiting for data (`applicable`);
+//! * whether a family is claimable is the framework's claim rule, condition
+//!   by condition (`claim`); a case with no identified problems never is;
 //! * a decision rests on the data, the framework, the claim date and the
 //!   as-of date the caller passes (never the system clock), so a stored
 //!   verdict can be reproduced (`verify --as-of`);
@@ -28,7 +33,8 @@
 
 // Layout: `case` assembles a case's data, `context` holds the arithmetic
 // every rule shares (windows, coverage, scopes, evidence), `rules` has one
-// file per rule kind; this file decides claims and stores verdicts.
+// file per rule kind, `applicable` settles empty scopes, `claim` the claim
+// rule; this file decides claims and stores verdicts.
 mod applicable;
 mod case;
 pub mod claim;
