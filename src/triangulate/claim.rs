@@ -29,6 +29,16 @@ use super::{Verdict, VerdictRecord};
 use crate::framework::{ClaimRuleKind, Framework};
 use crate::store::CaseRecord;
 
+/// Every condition a claim rule can have, by id.
+pub const CONDITIONS: [&str; 6] = [
+    "identified_problems",
+    "three_headlines",
+    "every_problem_has_outcome",
+    "every_need_has_outcome",
+    "sustained_after_closure",
+    "no_continuous_employment_route",
+];
+
 /// The fewest headlines the 2022 national rule asks for.
 pub const NATIONAL_2022_HEADLINES: usize = 3;
 
