@@ -10,7 +10,9 @@
 //! * **awaiting data**: when the scope itself rests on records (`met`: the
 //!   people who had a JSA claim, a missing episode ...) that the deliveries
 //!   do not cover, "no one" is not known yet, so the decision is an ordinary
-//!   `insufficient` naming the scope's uncovered periods.
+//!   `insufficient` naming the scope's uncovered periods. The same when
+//!   the rule narrows its scope by its own records (an episode to close, a
+//!   first event, a baseline) and its window is not fully delivered.
 //!
 //! Promises: a not-applicable decision has `missing` empty and
 //! `earliest_decidable` `None`; one that is not has at least one missing
@@ -34,6 +36,12 @@ pub const NOT_APPLICABLE: &str =
 /// decision is returned unchanged.
 pub(crate) fn settle(ctx: &Ctx, rule: &Rule, mut d: Decision) -> Decision {
     if !d.not_applicable {
+        return d;
+    }
+    if rule.kind().scope_rests_on_records() && !d.missing.is_empty() {
+        // The rule's own records decide who is in scope, and some are not
+        // delivered: wait for them, gaps and earliest date as the rule said.
+        d.not_applicable = false;
         return d;
     }
     let mut gaps: Vec<Period> = Vec::new();
@@ -227,6 +235,27 @@ mod tests {
             "{dec:?}"
         );
         assert_eq!(dec.earliest_decidable, Some(d(TODAY)));
+    }
+
+    /// "The children who had a plan to close": none, but the social care
+    /// data stops before the claim, so a plan may yet be delivered.
+    #[test]
+    fn a_scope_read_from_the_rules_own_records_waits_for_them() {
+        let r = "type = \"closed_not_reopened\"\nevents = [\"child_protection\"]\nreopen = [\"referral\"]\nmonths = 6\nscope = \"children\"\n";
+        let child = |to: &str| {
+            case_with(
+                "2017-01-09",
+                &[(Role::Child, (2010, 1))],
+                vec![],
+                ("2000-01-01", to),
+            )
+        };
+        let dec = decide(&child("2030-12-31"), r);
+        assert!(dec.not_applicable && dec.missing.is_empty(), "{dec:?}");
+        let dec = decide(&child("2017-06-30"), r);
+        assert_eq!(dec.verdict, Verdict::Insufficient);
+        assert!(!dec.not_applicable, "{dec:?}");
+        assert!(!dec.missing.is_empty() && dec.earliest_decidable.is_some());
     }
 
     /// Beside an applicable alternative, a part with no one in scope is
