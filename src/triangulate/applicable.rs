@@ -21,9 +21,9 @@
 use chrono::{Months, NaiveDate};
 
 use super::context::{sources_of, Ctx};
-use super::{Decision, Evidence};
+use super::{Decision, Evidence, Verdict};
 use crate::framework::{Condition, Rule, Scope};
-use crate::records::Period;
+use crate::records::{Period, SourceKind};
 
 /// What the rule kinds say of an empty scope.
 const NO_ONE: &str = "no one in the family is in this rule's scope";
@@ -104,21 +104,13 @@ pub(crate) fn settle(ctx: &Ctx, rule: &Rule, mut d: Decision) -> Decision {
     d
 }
 
-fn note(
-    sources: Vec<crate::records::SourceKind>,
-    coverage: Vec<Period>,
-    finding: String,
-) -> Evidence {
-    Evidence {
-        sources,
-        events: vec![],
-        window: None,
-        coverage,
-        persons: vec![],
-        count: None,
-        dates: vec![],
-        finding,
-    }
+/// A note as evidence, built through [`Decision::noted`] so it carries
+/// whatever else evidence holds.
+fn note(sources: Vec<SourceKind>, coverage: Vec<Period>, finding: String) -> Evidence {
+    let mut d = Decision::noted(Verdict::Insufficient, &[], sources, finding);
+    let mut e = d.evidence.remove(0);
+    e.coverage = coverage;
+    e
 }
 
 /// The days a `met` condition looks at: from `months` before the case
@@ -163,9 +155,9 @@ fn conditions(rule: &Rule) -> Vec<&Condition> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{EventKind, Role, SourceKind};
+    use crate::records::{EventKind, Role};
+    use crate::triangulate::decide_as_of;
     use crate::triangulate::tests::{case_with, d, ev, fw, rule};
-    use crate::triangulate::{decide_as_of, Verdict};
 
     const TODAY: &str = "2026-12-01";
 
