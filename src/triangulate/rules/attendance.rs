@@ -643,6 +643,60 @@ mod tests {
         assert_eq!(dec.verdict, Verdict::Verified);
     }
 
+    /// At the end of the school year the summer term counts once its rows
+    /// are delivered and covered to the claim; without them, or for an
+    /// autumn term in progress, the complete terms before it do.
+    #[test]
+    fn the_summer_term_counts_once_delivered() {
+        let text = "type = \"attendance\"\nterms = 1\nthresholds = [{ percent = 90.0 }]\nscope = \"children\"\n";
+        let att = |term: &str, a: i32| crate::records::Event {
+            kind: EventKind::Attendance,
+            start: d(term),
+            end: None,
+            code: 0,
+            measure: crate::records::Measure::from_raw(EventKind::Attendance, [100, a, 0, 100 - a]),
+        };
+        let window = |data: &crate::triangulate::CaseData, claim: &str| {
+            let dec = decide(&fw(), data, &rule(text), "x", d(claim));
+            (dec.verdict, dec.evidence[0].window.unwrap().to_string())
+        };
+        let spring_poor = vec![att("2020-01-01", 50), att("2020-04-01", 95)];
+        let data = one_child("2019-09-02", spring_poor.clone());
+        assert_eq!(
+            window(&data, "2020-07-20"),
+            (Verdict::Verified, "2020-04-01..2020-07-20".to_string())
+        );
+        // the last day of July: the summer term is complete anyway
+        assert_eq!(
+            window(&data, "2020-07-31"),
+            (Verdict::Verified, "2020-04-01..2020-07-31".to_string())
+        );
+        // covered only to June: not delivered, so spring is judged
+        let mut short = data.clone();
+        for c in short.coverage.values_mut() {
+            *c = vec![crate::records::Period {
+                from: d("2000-01-01"),
+                to: d("2020-06-30"),
+            }];
+        }
+        assert_eq!(
+            window(&short, "2020-07-20"),
+            (Verdict::Contradicted, "2020-01-01..2020-03-31".to_string())
+        );
+        // no summer row: spring again
+        let data = one_child("2019-09-02", spring_poor[..1].to_vec());
+        assert_eq!(window(&data, "2020-07-20").0, Verdict::Contradicted);
+        // an autumn term in progress never counts
+        let data = one_child(
+            "2019-09-02",
+            vec![att("2020-04-01", 50), att("2020-09-01", 95)],
+        );
+        assert_eq!(
+            window(&data, "2020-12-20"),
+            (Verdict::Contradicted, "2020-04-01..2020-07-31".to_string())
+        );
+    }
+
     fn load(rule: &str) -> Result<Framework, crate::framework::FrameworkError> {
         let text = format!(
             "[framework]\nid = \"a\"\ncouncil = \"T\"\ntitle = \"T\"\nversion = \"1\"\n[settings]\nsignificant_reduction_percent = 50.0\n\n[[problems]]\nid = \"p\"\nnumber = \"1\"\ntitle = \"P\"\n\n[[outcomes]]\nid = \"A-1\"\nproblem = \"p\"\nwording = \"w\"\n[outcomes.rule]\ntype = \"attendance\"\nterms = 2\n{rule}"
