@@ -83,6 +83,7 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
     }
     for v in &rows {
         let note = match (v.verdict, v.decision.earliest_decidable) {
+            _ if v.decision.not_applicable => " (not applicable: no one in scope)".to_string(),
             (Verdict::Insufficient, Some(d)) => format!(" (decidable from {d})"),
             _ => String::new(),
         };
@@ -135,7 +136,7 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
     let data = triangulate::CaseData::load(&engine.store, &engine.matcher, &doubts, case.clone())?;
     let linked = reached(&engine, data.members.iter().map(|m| m.person))?;
     let indicators = triangulate::check_indicators(fw, &data);
-    let (claimable, missing) = triangulate::claimable(&case, &verdicts);
+    let claim = claimability(&engine, fw, &case, &verdicts)?;
     if json {
         let out = serde_json::json!({
             "case_ref": case_ref,
@@ -152,8 +153,9 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
                 })
                 .collect::<Vec<_>>(),
             "indicators": indicators,
-            "claimable": claimable,
-            "problems_without_outcome": missing,
+            "claimable": claim.claimable,
+            "problems_without_outcome": claim.problems_without_outcome,
+            "claimability": claim,
             "links": linked
                 .iter()
                 .map(|(p, v)| (p.clone(), v.iter().map(|(k, h)| serde_json::json!({"source": k, "rows": h.rows, "rules": h.rules, "lowest_score": h.lowest})).collect::<Vec<_>>()))
@@ -200,15 +202,33 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
             );
         }
     }
-    if claimable {
-        println!("claimable: yes, every identified problem has a verified or attested outcome");
-    } else {
-        println!(
-            "claimable: no; problems without a verified or attested outcome: {}",
-            missing.join(", ")
-        );
-    }
+    print!("{}", claim.text());
     Ok(())
+}
+
+/// The case's claimability under the framework's claim rule, from every
+/// committed version of the case (when each need was first identified).
+fn claimability(
+    engine: &Engine,
+    fw: &Framework,
+    case: &CaseRecord,
+    verdicts: &[VerdictRecord],
+) -> Result<triangulate::claim::Claimability> {
+    let mut records = engine.store.case_versions(&case.case_ref)?;
+    if records.last() != Some(case) {
+        records.push(case.clone());
+    }
+    let versions: Vec<triangulate::claim::CaseVersion<'_>> = records
+        .iter()
+        .map(|r| triangulate::claim::CaseVersion {
+            record: r,
+            delivered_on: engine
+                .store
+                .delivery(r.seq)
+                .map(|d| d.received_at.date_naive()),
+        })
+        .collect();
+    Ok(triangulate::claim::assess(fw, &versions, verdicts))
 }
 
 /// How a person's stored rows reached them, per source: for `verify`.
@@ -281,12 +301,16 @@ fn reached(engine: &Engine, persons: impl Iterator<Item = PersonId>) -> Result<R
 /// One claim's decision: verdict, the plan's wording, evidence, missing
 /// coverage, the earliest date to look again and what it also evidences.
 fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
-    println!(
-        "claim {} dated {}: {}",
-        v.outcome_id,
-        v.claim_date,
+    // No one in scope awaits no delivery: say so, never "insufficient" alone.
+    let shown = if v.decision.not_applicable {
+        format!(
+            "NOT APPLICABLE ({}: no one in this rule's scope)",
+            v.verdict.name()
+        )
+    } else {
         v.verdict.name().to_uppercase()
-    );
+    };
+    println!("claim {} dated {}: {shown}", v.outcome_id, v.claim_date);
     if let Some(o) = fw.outcome(&v.outcome_id) {
         println!("  the plan says: {}", o.wording);
         for (i, line) in o.rule.explain(fw).lines().enumerate() {

@@ -33,10 +33,11 @@ pub(crate) fn condition_text(c: &Condition, verb: &str) -> String {
     } else {
         format!(" ({})", c.codes.join(", "))
     };
-    let when = if c.months == 0 {
-        "when the case started".to_string()
-    } else {
-        format!("in the {} months before the case started", c.months)
+    let when = match (c.months, c.through_claim) {
+        (0, false) => "when the case started".to_string(),
+        (m, false) => format!("in the {m} months before the case started"),
+        (0, true) => "between the case start and the claim date".to_string(),
+        (m, true) => format!("between {m} months before the case started and the claim date"),
     };
     format!("the {who} who {verb} {}{codes} {when}", events.join(" or "))
 }

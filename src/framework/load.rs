@@ -84,6 +84,27 @@ impl Framework {
             }
             Checker::new(&fw, &o.id, line_of(&o.id), &mut issues).rule(&o.rule);
         }
+        if fw.claim.sustained_months_after_closure == Some(0) {
+            issues.push((
+                text.lines()
+                    .position(|l| l.contains("sustained_months_after_closure"))
+                    .map(|i| i + 1),
+                "claim: sustained_months_after_closure must be at least 1 (leave it out for none)"
+                    .into(),
+            ));
+        }
+        if fw.claim.rule == super::ClaimRuleKind::National2022
+            && fw.problems.len() < crate::triangulate::claim::NATIONAL_2022_HEADLINES
+        {
+            issues.push((
+                None,
+                format!(
+                    "claim: the national_2022 rule needs at least {} headline problems, the framework has {}",
+                    crate::triangulate::claim::NATIONAL_2022_HEADLINES,
+                    fw.problems.len()
+                ),
+            ));
+        }
         if !issues.is_empty() {
             return Err(FrameworkError {
                 noun: "framework",

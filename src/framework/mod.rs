@@ -45,6 +45,10 @@ pub struct Framework {
     pub framework: Meta,
     #[serde(default)]
     pub settings: Settings,
+    /// When a family is claimable (`[claim]`; default: every identified
+    /// problem has a verified or attested outcome).
+    #[serde(default)]
+    pub claim: ClaimRule,
     #[serde(default, rename = "problems")]
     pub problems: Vec<Problem>,
     #[serde(default, rename = "outcomes")]
@@ -75,6 +79,34 @@ pub struct Meta {
 pub struct Settings {
     #[serde(default)]
     pub significant_reduction_percent: Option<f64>,
+}
+
+/// The framework's claim rule: when a family's outcomes make it claimable.
+/// See `docs/frameworks.md`, "Claimability".
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRule {
+    #[serde(default)]
+    pub rule: ClaimRuleKind,
+    /// Every successful outcome must be claimed at least this many months
+    /// after the case closed (so the case must have closed).
+    #[serde(default)]
+    pub sustained_months_after_closure: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimRuleKind {
+    /// Every problem on the case's latest delivery has a verified or
+    /// attested outcome.
+    #[default]
+    EveryProblem,
+    /// The 2022 national Supporting Families rule: needs under at least
+    /// three headlines, every need any case delivery identified (later
+    /// ones included) with a verified or attested outcome, and no
+    /// continuous-employment route.
+    #[serde(rename = "national_2022")]
+    National2022,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -184,7 +216,8 @@ pub enum Scope {
     /// Members plus people linked to a member's address.
     Household,
     /// Members who met a condition before the case started, e.g. adults
-    /// claiming JSA at the start.
+    /// claiming JSA at the start (or, with `through_claim`, at any time from
+    /// the condition's look-back to the claim date).
     Met(Condition),
     /// Members who did not meet the condition (e.g. adults not claiming
     /// JSA at the start): the complement of `met` (`adults_only` still
@@ -215,6 +248,11 @@ pub struct Condition {
     /// Only members under 18 (e.g. a young person's offending tiers).
     #[serde(default)]
     pub children_only: bool,
+    /// Also count events after the case start, up to the claim date (e.g.
+    /// "young people reported as missing previously": a child who goes
+    /// missing during the case is one of them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub through_claim: bool,
 }
 
 /// How many people in scope must pass.

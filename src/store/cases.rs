@@ -147,6 +147,23 @@ impl Store {
         Ok(best)
     }
 
+    /// Every committed version of a case, oldest first: what each case
+    /// delivery said of it (so a problem's first delivery, the date a need
+    /// was identified, is data).
+    pub fn case_versions(&self, case_ref: &str) -> Result<Vec<CaseRecord>, StoreError> {
+        let mut prefix = case_ref.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for item in self.trees.scan_prefix(TreeId::Cases, &prefix) {
+            let (_, v) = item?;
+            let c = self.decode_case(&v)?;
+            if self.committed.contains_key(&c.seq) {
+                out.push(c); // keys sort by seq within a case
+            }
+        }
+        Ok(out)
+    }
+
     pub fn claims(&self) -> Result<Vec<ClaimRecord>, StoreError> {
         let mut out = Vec::new();
         for item in self.trees.iter(TreeId::Claims) {

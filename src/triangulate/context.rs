@@ -193,6 +193,11 @@ impl Ctx<'_> {
                     .checked_sub_months(Months::new(c.months))
                     .unwrap_or(start);
                 let want = matches!(scope, Scope::Met(_));
+                let until = if c.through_claim {
+                    self.claim_date.max(start)
+                } else {
+                    start
+                };
                 d.members
                     .iter()
                     .filter(|m| !c.adults_only || adult(m))
@@ -201,8 +206,8 @@ impl Ctx<'_> {
                         d.events_of(m.person).iter().any(|e| {
                             c.events.contains(&e.kind)
                                 && code_matches(e, &c.codes)
-                                && e.start <= start
-                                && e.last_day(start) >= from
+                                && e.start <= until
+                                && e.last_day(until) >= from
                         }) == want
                     })
                     .collect()

@@ -19,6 +19,11 @@
 //! * practitioner-only and unavailable outcomes are `attested`, never
 //!   `verified`;
 //! * a claim that cannot be decided yet says the earliest date it could be;
+//! * a claim with no one in the rule's scope, on data that shows who is, is
+//!   not applicable: `insufficient` with no missing period and no earliest
+//!   date, never shown as waiting for data (`applicable`);
+//! * whether a family is claimable is the framework's claim rule, condition
+//!   by condition (`claim`); a case with no identified problems never is;
 //! * a decision rests on the data, the framework, the claim date and the
 //!   as-of date the caller passes (never the system clock), so a stored
 //!   verdict can be reproduced (`verify --as-of`);
@@ -28,8 +33,11 @@
 
 // Layout: `case` assembles a case's data, `context` holds the arithmetic
 // every rule shares (windows, coverage, scopes, evidence), `rules` has one
-// file per rule kind; this file decides claims and stores verdicts.
+// file per rule kind, `applicable` settles empty scopes, `claim` the claim
+// rule; this file decides claims and stores verdicts.
+mod applicable;
 mod case;
+pub mod claim;
 mod context;
 pub mod rules;
 
@@ -112,9 +120,12 @@ pub struct Decision {
     pub missing: Vec<Period>,
     /// When undecided: the earliest date the claim could be decided.
     pub earliest_decidable: Option<NaiveDate>,
-    /// No one in the family is in the rule's scope (e.g. no adult was on
-    /// JSA at the start): reported as insufficient on its own, and ignored
-    /// beside applicable alternatives in `any_of` / `all_of`.
+    /// Not applicable: no one in the family is in the rule's scope (e.g. no
+    /// adult was on JSA at the start), on data that covers who is. The
+    /// verdict stays `insufficient` (the notice format's four verdicts are
+    /// a contract) but it awaits no delivery: `missing` is empty and
+    /// `earliest_decidable` is `None`. Ignored beside applicable
+    /// alternatives in `any_of` / `all_of`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_applicable: bool,
     /// Review items this decision waits on: records that may be a
@@ -182,7 +193,7 @@ pub fn decide_as_of(
         problem,
         today,
     };
-    rule.kind().decide(&ctx)
+    applicable::settle(&ctx, rule, rule.kind().decide(&ctx))
 }
 
 // ---- claims, stored verdicts, re-evaluation ----
@@ -449,10 +460,17 @@ pub fn check_indicators(fw: &Framework, data: &CaseData) -> Vec<IndicatorResult>
     out
 }
 
-/// Whether every identified problem has a verified or attested claim.
+/// Whether every identified problem has a verified or attested claim (and
+/// there is at least one: a case with no identified problems is never
+/// claimable). The framework's whole claim rule, condition by condition,
+/// is [`claim::assess`].
 pub fn claimable(case: &CaseRecord, verdicts: &[VerdictRecord]) -> (bool, Vec<String>) {
+    let problems = case.problems();
+    if problems.is_empty() {
+        return (false, vec![]);
+    }
     let mut missing = Vec::new();
-    for p in case.problems() {
+    for p in problems {
         let ok = verdicts.iter().any(|v| {
             v.case_ref == case.case_ref
                 && matches!(v.verdict, Verdict::Verified | Verdict::Attested)

@@ -2,6 +2,7 @@
 //! against its framework, and window boundaries as properties. The
 //! scenarios are data, so a council's framework tests need no Rust.
 
+mod claimability;
 mod scenarios;
 
 use std::collections::HashMap;

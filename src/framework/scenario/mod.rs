@@ -299,9 +299,34 @@ pub struct Step {
     /// Eligibility indicators checked at the case start, by id.
     #[serde(default)]
     pub indicators: BTreeMap<String, Verdict>,
+    // --- claimability under the framework's `[claim]` rule ---
+    /// Claims the family has made (kept for later steps), each decided on
+    /// the step's data when claimability is expected.
+    #[serde(default)]
+    pub claims: Vec<ClaimSpec>,
+    /// Whether the family is claimable ...
+    #[serde(default)]
+    pub claimable: Option<bool>,
+    /// ... and exactly which of the rule's conditions fail, by id.
+    #[serde(default)]
+    pub claim_fails: Option<Vec<String>>,
+}
+
+/// A claim the family has made: an outcome, dated (by default) like the
+/// step's decision.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimSpec {
+    pub outcome: String,
+    #[serde(default)]
+    pub claim: Option<NaiveDate>,
 }
 
 impl Step {
+    fn decides_claimability(&self) -> bool {
+        self.claimable.is_some() || self.claim_fails.is_some()
+    }
+
     fn decides_outcome(&self) -> bool {
         self.expect.is_some()
             || self.not.is_some()
@@ -675,7 +700,23 @@ impl ScenarioFile {
                     bad_step(format!("indicator '{id}' is not in the framework"));
                 }
             }
-            if !st.decides_outcome() && st.indicators.is_empty() {
+            for c in &st.claims {
+                if fw.outcome(&c.outcome).is_none() {
+                    bad_step(format!("claim of '{}': not in the framework", c.outcome));
+                }
+                if c.claim.or(st.claim).or(sc.claim).or(self.claim).is_none() {
+                    bad_step(format!("claim of '{}': no claim date", c.outcome));
+                }
+            }
+            for id in st.claim_fails.iter().flatten() {
+                if !crate::triangulate::claim::CONDITIONS.contains(&id.as_str()) {
+                    bad_step(format!(
+                        "claim_fails: '{id}' is not a condition ({})",
+                        crate::triangulate::claim::CONDITIONS.join(", ")
+                    ));
+                }
+            }
+            if !st.decides_outcome() && st.indicators.is_empty() && !st.decides_claimability() {
                 bad_step("expects nothing".into());
             }
         }

@@ -53,6 +53,10 @@ impl ScenarioFile {
             checks: 0,
             failures: vec![],
         };
+        // The case as each step left it, when it changed: a member a later
+        // step adds is a need a later case delivery identified.
+        let mut versions: Vec<CaseRecord> = Vec::new();
+        let mut claims: Vec<(String, Option<NaiveDate>)> = Vec::new();
         for (i, st) in sc.steps.iter().enumerate() {
             case.add(
                 &st.members,
@@ -61,6 +65,15 @@ impl ScenarioFile {
                 &st.events,
                 st.end,
             );
+            let mut now = case.data.case.clone();
+            now.seq = versions.len() as u32 + 1;
+            if versions
+                .last()
+                .is_none_or(|v| (&v.members, v.end) != (&now.members, now.end))
+            {
+                versions.push(now);
+            }
+            claims.extend(st.claims.iter().map(|c| (c.outcome.clone(), c.claim)));
             let changed;
             let fw = match &st.settings {
                 Some(s) => {
@@ -97,6 +110,11 @@ impl ScenarioFile {
                     _ => vec![],
                 };
                 res.checks += expect(st, &dec, &parts, &case.ids, &mut fail);
+            }
+            if st.decides_claimability() {
+                let date = st.claim.or(sc.claim).or(self.claim);
+                res.checks +=
+                    expect_claimability(fw, st, &case.data, &versions, &claims, date, &mut fail);
             }
             if !st.indicators.is_empty() {
                 let results = check_indicators(fw, &case.data);
@@ -171,6 +189,80 @@ impl ScenarioFile {
         }
         res
     }
+}
+
+/// Decides the family's claims on its data and checks its claimability
+/// under the framework's claim rule; returns how many expectations it
+/// checked.
+fn expect_claimability(
+    fw: &Framework,
+    st: &Step,
+    data: &CaseData,
+    versions: &[CaseRecord],
+    claims: &[(String, Option<NaiveDate>)],
+    date: Option<NaiveDate>,
+    fail: &mut dyn FnMut(String),
+) -> usize {
+    use crate::triangulate::claim::{assess, CaseVersion};
+    let now = chrono::Utc::now();
+    let verdicts: Vec<_> = claims
+        .iter()
+        .filter_map(|(o, d)| {
+            let claim = crate::store::ClaimRecord {
+                seq: 0,
+                case_ref: data.case.case_ref.clone(),
+                outcome_id: o.clone(),
+                // Validated: some date applies.
+                claim_date: d.or(date)?,
+                keyworker_ref: None,
+            };
+            Some(crate::triangulate::decide_claim(
+                fw,
+                Some(data),
+                &claim,
+                0,
+                now,
+            ))
+        })
+        .collect();
+    let versions: Vec<CaseVersion<'_>> = versions
+        .iter()
+        .map(|record| CaseVersion {
+            record,
+            delivered_on: None,
+        })
+        .collect();
+    let c = assess(fw, &versions, &verdicts);
+    let fails: Vec<&str> = c
+        .conditions
+        .iter()
+        .filter(|x| !x.passed)
+        .map(|x| x.id)
+        .collect();
+    let why = || {
+        let shown: Vec<String> = verdicts
+            .iter()
+            .map(|v| format!("{} {}", v.outcome_id, v.verdict))
+            .collect();
+        format!("{}claims: {}", c.text(), shown.join(", "))
+    };
+    let mut n = 0;
+    if let Some(want) = st.claimable {
+        n += 1;
+        if c.claimable != want {
+            fail(format!("expected claimable = {want}, got\n{}", why()));
+        }
+    }
+    if let Some(want) = &st.claim_fails {
+        n += 1;
+        if fails != *want {
+            fail(format!(
+                "expected failing conditions {want:?}, got {fails:?}\n{}",
+                why()
+            ));
+        }
+    }
+    n
 }
 
 /// The framework with some settings changed (those the override sets).

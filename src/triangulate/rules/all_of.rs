@@ -60,6 +60,10 @@ macro_rules! combination {
                 self.rules.iter().flat_map(Rule::event_kinds).collect()
             }
 
+            fn scope_rests_on_records(&self) -> bool {
+                self.rules.iter().any(|r| r.kind().scope_rests_on_records())
+            }
+
             fn check(&self, c: &mut Checker) {
                 check_parts(&self.rules, c);
             }

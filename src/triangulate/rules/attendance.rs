@@ -307,7 +307,11 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
     let Ok(at) = ctx.anchor(*anchor) else {
         return no_window(ctx, &events);
     };
-    let ts = terms_ending_by(at, *terms);
+    let mut ts = terms_ending_by(at, *terms);
+    if let Some(summer) = delivered_summer(ctx, at, scope) {
+        ts = terms_ending_by(summer.from.pred_opt().unwrap_or(summer.from), *terms - 1);
+        ts.push(summer);
+    }
     let w = Period {
         from: ts[0].from,
         to: ts[ts.len() - 1].to,
@@ -389,6 +393,36 @@ pub(super) fn decide(ctx: &Ctx, rule: &Attendance) -> Decision {
     let mut d = finish(verdict, &events, w, ctx, &members, None, vec![], finding);
     d.not_applicable = parts.is_empty();
     d
+}
+
+/// The summer term in progress on `at`, up to `at`, when its data is
+/// delivered: the school year ends in July but the calendar's summer term
+/// runs to 31 July, so a claim made after the schools break up would
+/// otherwise judge the three terms before it, months old. Delivered means
+/// education coverage from the term's first day to `at` and an attendance
+/// record for the term for someone in scope (rows name their term); a
+/// member in scope without one is then undecided, as for any term.
+fn delivered_summer(ctx: &Ctx, at: NaiveDate, scope: &Scope) -> Option<Period> {
+    let start = crate::records::terms::term_of(at);
+    let end = crate::records::terms::term_end(start);
+    // Summer is the term starting in April; on its last day it is complete.
+    if chrono::Datelike::month(&start) != 4 || at >= end {
+        return None;
+    }
+    let term = Period {
+        from: start,
+        to: at,
+    };
+    if !ctx.missing(SourceKind::Education, term).is_empty() {
+        return None;
+    }
+    let delivered = ctx.scope(scope, at).iter().any(|m| {
+        ctx.data
+            .events_of(m.person)
+            .iter()
+            .any(|e| e.kind == EventKind::Attendance && e.start == start)
+    });
+    delivered.then_some(term)
 }
 
 impl Attendance {
@@ -607,6 +641,60 @@ mod tests {
         );
         let dec = decide(&fw(), &data, &rule(text), "x", d("2020-04-15"));
         assert_eq!(dec.verdict, Verdict::Verified);
+    }
+
+    /// At the end of the school year the summer term counts once its rows
+    /// are delivered and covered to the claim; without them, or for an
+    /// autumn term in progress, the complete terms before it do.
+    #[test]
+    fn the_summer_term_counts_once_delivered() {
+        let text = "type = \"attendance\"\nterms = 1\nthresholds = [{ percent = 90.0 }]\nscope = \"children\"\n";
+        let att = |term: &str, a: i32| crate::records::Event {
+            kind: EventKind::Attendance,
+            start: d(term),
+            end: None,
+            code: 0,
+            measure: crate::records::Measure::from_raw(EventKind::Attendance, [100, a, 0, 100 - a]),
+        };
+        let window = |data: &crate::triangulate::CaseData, claim: &str| {
+            let dec = decide(&fw(), data, &rule(text), "x", d(claim));
+            (dec.verdict, dec.evidence[0].window.unwrap().to_string())
+        };
+        let spring_poor = vec![att("2020-01-01", 50), att("2020-04-01", 95)];
+        let data = one_child("2019-09-02", spring_poor.clone());
+        assert_eq!(
+            window(&data, "2020-07-20"),
+            (Verdict::Verified, "2020-04-01..2020-07-20".to_string())
+        );
+        // the last day of July: the summer term is complete anyway
+        assert_eq!(
+            window(&data, "2020-07-31"),
+            (Verdict::Verified, "2020-04-01..2020-07-31".to_string())
+        );
+        // covered only to June: not delivered, so spring is judged
+        let mut short = data.clone();
+        for c in short.coverage.values_mut() {
+            *c = vec![crate::records::Period {
+                from: d("2000-01-01"),
+                to: d("2020-06-30"),
+            }];
+        }
+        assert_eq!(
+            window(&short, "2020-07-20"),
+            (Verdict::Contradicted, "2020-01-01..2020-03-31".to_string())
+        );
+        // no summer row: spring again
+        let data = one_child("2019-09-02", spring_poor[..1].to_vec());
+        assert_eq!(window(&data, "2020-07-20").0, Verdict::Contradicted);
+        // an autumn term in progress never counts
+        let data = one_child(
+            "2019-09-02",
+            vec![att("2020-04-01", 50), att("2020-09-01", 95)],
+        );
+        assert_eq!(
+            window(&data, "2020-12-20"),
+            (Verdict::Contradicted, "2020-04-01..2020-07-31".to_string())
+        );
     }
 
     fn load(rule: &str) -> Result<Framework, crate::framework::FrameworkError> {

@@ -31,6 +31,10 @@ pub struct ClosedNotReopened {
 }
 
 impl RuleKind for ClosedNotReopened {
+    fn scope_rests_on_records(&self) -> bool {
+        true
+    }
+
     fn kinds(&self) -> Vec<EventKind> {
         self.events
             .iter()

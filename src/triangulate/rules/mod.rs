@@ -88,6 +88,14 @@ pub trait RuleKind {
         None
     }
 
+    /// Whether the rule itself narrows its scope by its own records (those
+    /// with an episode to close, a first event, a starting score, a
+    /// baseline): with no one left, "no one in scope" is known only where
+    /// the rule's records are delivered (see `applicable`).
+    fn scope_rests_on_records(&self) -> bool {
+        false
+    }
+
     /// Every event kind the rule reads, its scope's conditions included.
     fn event_kinds(&self) -> Vec<EventKind> {
         let mut v = self.kinds();

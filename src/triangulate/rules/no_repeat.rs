@@ -25,6 +25,10 @@ pub struct NoRepeat {
 }
 
 impl RuleKind for NoRepeat {
+    fn scope_rests_on_records(&self) -> bool {
+        true
+    }
+
     fn kinds(&self) -> Vec<EventKind> {
         self.events.clone()
     }

@@ -273,6 +273,10 @@ impl Reduction {
 }
 
 impl RuleKind for Reduction {
+    fn scope_rests_on_records(&self) -> bool {
+        self.skips_empty()
+    }
+
     fn kinds(&self) -> Vec<EventKind> {
         self.events.clone()
     }

@@ -29,6 +29,10 @@ pub struct ScoreReduction {
 }
 
 impl RuleKind for ScoreReduction {
+    fn scope_rests_on_records(&self) -> bool {
+        true
+    }
+
     fn kinds(&self) -> Vec<EventKind> {
         self.events.clone()
     }
