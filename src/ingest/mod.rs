@@ -13,9 +13,16 @@
 //!   leaves the store and the matcher as they were;
 //! * a delivery is acknowledged (this returns `Ok`) only after the store has
 //!   flushed its commit record;
-//! * the same bytes from the same feed are stored once.
+//! * the same bytes from the same feed are stored once;
+//! * guarded (see `guards`): a period ending after today is refused; a
+//!   delivery that would withdraw too much, or covers an implausibly long
+//!   period, is held (its metadata recorded, nothing applied, no matcher
+//!   change) until an operator accepts it and the same bytes come again;
+//!   claims and case rows the framework or the stored cases cannot place are
+//!   rejected as rows.
 
 pub mod feeds;
+pub mod guards;
 pub mod matching;
 pub mod normalise;
 mod prekeyed;
@@ -37,8 +44,10 @@ use crate::keys::HmacKey;
 use crate::records::{Period, SourceKind};
 use crate::store::{
     centibits, Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, DeliveryRows,
-    EventBuffer, LinkRecord, ReviewRecord, RunnerUp, Store, StoreError, StoredCandidate,
+    EventBuffer, HoldRecord, HoldState, LinkRecord, ReviewRecord, RunnerUp, Store, StoreError,
+    StoredCandidate,
 };
+use guards::{Door, Guards, Vocabulary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -77,6 +86,8 @@ pub struct IngestOptions {
     /// Rows whose candidate pairs re-estimate the linkage model before the
     /// delivery is matched (0: keep the model as it is).
     pub train_rows: usize,
+    /// The day the guards take as today (default: the clock's).
+    pub today: Option<chrono::NaiveDate>,
 }
 
 impl Default for IngestOptions {
@@ -86,8 +97,17 @@ impl Default for IngestOptions {
             chunk_rows: 4096,
             record_assignments: false,
             train_rows: 50_000,
+            today: None,
         }
     }
+}
+
+/// A held delivery, as the ingest summary reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldNote {
+    pub id: u32,
+    pub state: HoldState,
+    pub reason: String,
 }
 
 /// Time spent per stage, for the benchmark.
@@ -134,12 +154,18 @@ pub struct IngestSummary {
     pub passes: HashMap<&'static str, u64>,
     /// Whether the linkage model was re-estimated from this delivery.
     pub model_trained: bool,
+    /// Set when a guard held this delivery (or these bytes were held
+    /// before): nothing of it was applied.
+    pub hold: Option<HoldNote>,
     #[serde(skip)]
     pub times: StageTimes,
 }
 
 impl std::fmt::Display for IngestSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(h) = &self.hold {
+            return self.fmt_hold(h, f);
+        }
         if let Some(d) = self.duplicate_of {
             return write!(
                 f,
@@ -212,6 +238,49 @@ impl std::fmt::Display for IngestSummary {
     }
 }
 
+impl IngestSummary {
+    /// True while these bytes wait for an operator's decision (a puller
+    /// should fetch them again rather than acknowledge them).
+    pub fn awaiting_decision(&self) -> bool {
+        self.hold
+            .as_ref()
+            .is_some_and(|h| h.state != HoldState::Rejected)
+    }
+
+    fn fmt_hold(&self, h: &HoldNote, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.duplicate_of.is_some() {
+            return write!(
+                f,
+                "{}: identical to delivery {}, {} ({}); nothing applied{}",
+                self.feed,
+                h.id,
+                h.state.name(),
+                h.reason,
+                match h.state {
+                    HoldState::Held => format!(
+                        "\n  decide with `outcomesd deliveries accept {0} --file FILE` or `outcomesd deliveries reject {0}`",
+                        h.id
+                    ),
+                    _ => String::new(),
+                }
+            );
+        }
+        write!(
+            f,
+            "{} ({}): delivery {} HELD, not applied: {}\n  {} rows: {} accepted, {} rejected",
+            self.feed, self.kind, h.id, h.reason, self.rows, self.accepted, self.rejected
+        )?;
+        if let Some(p) = self.period {
+            write!(f, "; period {p}")?;
+        }
+        write!(
+            f,
+            "\n  nothing changed; decide with `outcomesd deliveries accept {0} --file FILE` (applies these bytes) or `outcomesd deliveries reject {0}`",
+            h.id
+        )
+    }
+}
+
 /// Parse threads: all cores but the one that matches, at least one.
 fn parse_threads() -> usize {
     std::thread::available_parallelism()
@@ -226,6 +295,8 @@ pub struct Engine {
     pub pseudo: Pseudonymiser,
     reports_dir: PathBuf,
     review_band: Option<f64>,
+    guards: Guards,
+    vocab: Option<Vocabulary>,
 }
 
 impl Engine {
@@ -238,6 +309,8 @@ impl Engine {
             pseudo: Pseudonymiser::new(key),
             reports_dir: data_dir.join("reports"),
             review_band: None,
+            guards: Guards::default(),
+            vocab: None,
         })
     }
 
@@ -246,6 +319,16 @@ impl Engine {
     pub fn set_review_band(&mut self, bits: f64) {
         self.review_band = Some(bits);
         self.matcher.set_review_band(bits);
+    }
+
+    /// The limits deliveries are held or refused by (config `[guards]`).
+    pub fn set_guards(&mut self, guards: Guards) {
+        self.guards = guards;
+    }
+
+    /// The framework claims and case rows are checked against.
+    pub fn set_framework(&mut self, fw: &crate::framework::Framework) {
+        self.vocab = Some(Vocabulary::of(fw));
     }
 
     /// Rebuilds the matcher from the store (after an undo, or a reviewer's
@@ -287,7 +370,31 @@ impl Engine {
             assignments: Vec::new(),
             passes: HashMap::new(),
             model_trained: false,
+            hold: None,
             times: StageTimes::default(),
+        };
+        let today = opts
+            .today
+            .unwrap_or_else(|| chrono::Utc::now().date_naive());
+        self.guards
+            .check_period(&spec.name, delivery.period, opts.period.is_some(), today)?;
+        // The same bytes held before: not applied again unless accepted.
+        let prior = self
+            .store
+            .hold_of(&spec.name, &delivery.content_hash)?
+            .filter(|h| h.period == delivery.period && h.applied_as.is_none());
+        let lifted = match &prior {
+            Some(h) if h.state == HoldState::Accepted => Some(h.seq),
+            Some(h) => {
+                summary.duplicate_of = Some(h.seq);
+                summary.hold = Some(HoldNote {
+                    id: h.seq,
+                    state: h.state,
+                    reason: h.reason.clone(),
+                });
+                return Ok(summary);
+            }
+            None => None,
         };
         let seq = match self.store.begin(&spec.name, &delivery.content_hash)? {
             Begin::Duplicate(d) => {
@@ -297,14 +404,22 @@ impl Engine {
             Begin::Started(seq) => seq,
         };
         summary.seq = Some(seq);
-        match self.apply(spec, bytes, &delivery, seq, opts, &mut summary) {
-            Ok(()) => {}
+        let check = HoldCheck {
+            on: lifted.is_none() && spec.kind.carries_events(),
+            today,
+        };
+        match self.apply(spec, bytes, &delivery, seq, opts, check, &mut summary) {
+            Ok(None) => {}
+            Ok(Some(reasons)) => return self.hold(spec, &delivery, seq, reasons, summary),
             Err(e) => {
                 // Undo: rows written under seq go, the matcher forgets.
                 self.store.sweep(seq)?;
                 self.reload_matcher()?;
                 return Err(e);
             }
+        }
+        if let Some(h) = lifted {
+            self.store.hold_applied(h, seq)?;
         }
         if !summary.rejections.is_empty() || !summary.field_issues.is_empty() {
             summary.report = Some(self.write_report(seq, &spec.name, &summary)?);
@@ -317,6 +432,52 @@ impl Engine {
         Ok(summary)
     }
 
+    /// Records a begun delivery as held: nothing of it was written and the
+    /// matcher forgets whatever it learned from it.
+    fn hold(
+        &mut self,
+        spec: &FeedSpec,
+        delivery: &crate::ingest::feeds::Delivery,
+        seq: u32,
+        reasons: Vec<String>,
+        mut summary: IngestSummary,
+    ) -> Result<IngestSummary, IngestError> {
+        if summary.model_trained {
+            self.reload_matcher()?;
+        }
+        let reason = reasons.join("; ");
+        let rec = HoldRecord {
+            seq,
+            feed: spec.name.clone(),
+            kind: spec.kind,
+            period: delivery.period,
+            content_hash: hex::encode(delivery.content_hash),
+            received_at: chrono::Utc::now(),
+            rows: summary.rows,
+            accepted: summary.accepted,
+            rejected: summary.rejected,
+            reason: reason.clone(),
+            state: HoldState::Held,
+            decision: None,
+            applied_as: None,
+        };
+        self.store.hold(&rec)?;
+        tracing::warn!(feed = %spec.name, seq, rows = summary.rows, reason = %reason, "delivery held, not applied");
+        summary.hold = Some(HoldNote {
+            id: seq,
+            state: HoldState::Held,
+            reason,
+        });
+        summary.families_touched = 0;
+        summary.persons_new = 0;
+        summary.records_matched = 0;
+        summary.doubts = 0;
+        Ok(summary)
+    }
+
+    /// Matches and writes a begun delivery; `Some(reasons)` instead when a
+    /// guard holds it (decided before anything is written).
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &mut self,
         spec: &FeedSpec,
@@ -324,8 +485,30 @@ impl Engine {
         delivery: &crate::ingest::feeds::Delivery,
         seq: u32,
         opts: &IngestOptions,
+        check: HoldCheck,
         summary: &mut IngestSummary,
-    ) -> Result<(), IngestError> {
+    ) -> Result<Option<Vec<String>>, IngestError> {
+        let guards = self.guards;
+        let mut reasons = Vec::new();
+        let mut previous = None;
+        if check.on {
+            reasons = guards.period_reasons(delivery.period);
+            previous = guards
+                .previous(self.store.deliveries(), &spec.name, delivery.period)
+                .cloned();
+        }
+        let door = Door {
+            latest: guards.latest(check.today),
+            vocab: self.vocab.as_ref(),
+            cases: (spec.kind == crate::records::SourceKind::Claims)
+                .then(|| self.store.cases())
+                .transpose()?
+                .map(|cs| cs.into_iter().map(|c| c.case_ref).collect()),
+        };
+        // A delivery that may replace another, or is held already, is parsed
+        // whole before anything is matched, so a hold leaves no trace; any
+        // other streams, and only an empty one can still be held.
+        let buffered = check.on && (previous.is_some() || !reasons.is_empty());
         let mut batch = Batch::default();
         let mut match_time = Duration::ZERO;
         let matcher = &mut self.matcher;
@@ -339,7 +522,10 @@ impl Engine {
                           summary: &mut IngestSummary| {
             for parsed in rows {
                 summary.rows += 1;
-                match parsed {
+                match parsed.and_then(|row| match door.check(row.number, &row.body) {
+                    Some(rej) => Err(rej),
+                    None => Ok(row),
+                }) {
                     Ok(row) => batch.add(row, seq, matcher, opts, summary),
                     Err(rej) => {
                         summary.rejected += 1;
@@ -348,7 +534,7 @@ impl Engine {
                 }
             }
         };
-        let parse_time = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, |rows| {
+        let mut on_rows = |rows: Vec<Parsed>| {
             let t_rows = Instant::now();
             match held.as_mut() {
                 Some(h) => {
@@ -365,7 +551,32 @@ impl Engine {
                 None => match_rows(rows, &mut batch, matcher, summary),
             }
             match_time += t_rows.elapsed();
-        })?;
+        };
+        let parse_time = if buffered {
+            let mut chunks: Vec<Vec<Parsed>> = Vec::new();
+            let t = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, |rows| {
+                chunks.push(rows)
+            })?;
+            let accepted = chunks.iter().flatten().filter(|r| r.is_ok()).count() as u64;
+            reasons.extend(guards.count_reasons(delivery.period, accepted, previous.as_ref()));
+            if !reasons.is_empty() {
+                summary.rows = chunks.iter().map(|c| c.len() as u64).sum();
+                summary.accepted = accepted;
+                summary.rejected = summary.rows - accepted;
+                summary.rejections = chunks
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Result::err)
+                    .collect();
+                return Ok(Some(reasons));
+            }
+            for rows in chunks {
+                on_rows(rows);
+            }
+            t
+        } else {
+            parse_in_order(delivery, spec, bytes, opts, &self.pseudo, &mut on_rows)?
+        };
         if let Some(h) = held.take() {
             let t_rows = Instant::now();
             summary.model_trained = train(matcher, &h, &mut batch.delta);
@@ -373,6 +584,13 @@ impl Engine {
                 match_rows(rows, &mut batch, matcher, summary);
             }
             match_time += t_rows.elapsed();
+        }
+        if check.on && !buffered {
+            // Only an empty delivery can be held now; it matched nothing.
+            let empty = guards.count_reasons(delivery.period, summary.accepted, None);
+            if !empty.is_empty() {
+                return Ok(Some(empty));
+            }
         }
         summary.times.parse_pseudonymise = parse_time;
         summary.times.matching = match_time;
@@ -411,7 +629,7 @@ impl Engine {
         self.store
             .write_delivery(rows, rec, &delivery.content_hash)?;
         summary.times.store = t_store.elapsed();
-        Ok(())
+        Ok(None)
     }
 
     /// Families touched: the cases this delivery names, and the cases whose
@@ -570,6 +788,14 @@ fn parse_in_order(
         }
         Ok(parse_time)
     })
+}
+
+/// Whether a delivery's guards apply (not to an accepted hold, nor to a
+/// feed without events), and the day they take as today.
+#[derive(Debug, Clone, Copy)]
+struct HoldCheck {
+    on: bool,
+    today: chrono::NaiveDate,
 }
 
 /// What one delivery's accepted rows add, gathered in memory until the

@@ -40,6 +40,7 @@
 //! | `deliveries` | `deliveries.rs` | seq u32 | JSON [`DeliveryRecord`] (the commit) |
 //! | `content` | `deliveries.rs` | feed, 0, sha256 | seq u32 |
 //! | `pending` | `deliveries.rs` | seq u32 | feed name |
+//! | `holds` | `holds.rs` | seq u32 | JSON [`HoldRecord`] (a held delivery: metadata only) |
 //! | `meta` | `mod.rs` | name (`schema`, `key_id`) | schema u32 / key id |
 //! | `verdicts` | `verdicts.rs` | case ref, 0, outcome, 0, date | JSON decision (triangulate's `VerdictRecord`) |
 //! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink | notice JSON / JSON [`DeliveryState`] |
@@ -59,6 +60,7 @@
 mod cases;
 mod deliveries;
 mod events;
+mod holds;
 mod identity;
 mod links;
 mod outbox;
@@ -69,6 +71,7 @@ mod verdicts;
 pub use cases::{CaseMember, CaseRecord, ClaimRecord};
 pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
 pub use events::{pack_event, EventBuffer, StoredEvent};
+pub use holds::{HoldDecision, HoldRecord, HoldState};
 pub use identity::apply_decision;
 pub use links::{centibits, LinkRecord, RunnerUp, StoredCandidate, StoredLink};
 pub use outbox::{DeliveryState, OutboxStore};
@@ -128,10 +131,11 @@ pub(crate) enum TreeId {
     Runners,
     Reviews,
     ReviewDecisions,
+    Holds,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 15] = [
+    pub(crate) const ALL: [TreeId; 16] = [
         TreeId::Events,
         TreeId::Identity,
         TreeId::Cases,
@@ -147,6 +151,7 @@ impl TreeId {
         TreeId::Runners,
         TreeId::Reviews,
         TreeId::ReviewDecisions,
+        TreeId::Holds,
     ];
 
     /// The sled tree name (part of the on-disk format).
@@ -167,6 +172,7 @@ impl TreeId {
             TreeId::Runners => "runners",
             TreeId::Reviews => "reviews",
             TreeId::ReviewDecisions => "review_decisions",
+            TreeId::Holds => "holds",
         }
     }
 }
@@ -569,7 +575,8 @@ mod tests {
                 "links",
                 "runners",
                 "reviews",
-                "review_decisions"
+                "review_decisions",
+                "holds"
             ]
         );
         for (i, t) in TreeId::ALL.iter().enumerate() {
