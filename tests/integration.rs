@@ -390,7 +390,7 @@ fn kill_during_ingest_leaves_all_or_nothing() {
         if let Some(line) = stored {
             // Committed: whole.
             assert!(
-                line.contains(&format!("{rows} rows stored")),
+                line.contains(&format!("{rows} rows in effect")),
                 "partial delivery visible: {line}"
             );
             assert!(text(&out.stdout).is_empty() || text(&out.stdout).contains("accepted"));

@@ -43,6 +43,17 @@ pub fn ingest(
     spinner.finish_and_clear();
     let summary =
         summary.with_context(|| format!("ingesting {} as feed {feed}", file.display()))?;
+    print_and_decide(&cfg, &engine, &summary, json)
+}
+
+/// Prints an ingest summary and re-decides the claims of the families the
+/// delivery touched (nothing when it was a duplicate or held).
+pub(super) fn print_and_decide(
+    cfg: &crate::config::Config,
+    engine: &crate::ingest::Engine,
+    summary: &crate::ingest::IngestSummary,
+    json: bool,
+) -> Result<()> {
     // The delivery is committed: a closed stdout (`| head`) must not stop
     // its claims being decided, so write errors are returned at the end.
     let mut out = std::io::stdout().lock();
@@ -51,7 +62,8 @@ pub fn ingest(
     } else {
         writeln!(out, "{summary}")
     };
-    if let (Some(fw), None) = (&cfg.framework, summary.duplicate_of) {
+    let applied = summary.duplicate_of.is_none() && summary.hold.is_none();
+    if let (Some(fw), true) = (&cfg.framework, applied) {
         let touched: std::collections::HashSet<String> =
             summary.touched_cases.iter().cloned().collect();
         let r = triangulate::evaluate(

@@ -2,6 +2,7 @@
 //! and returns an `anyhow` error with the whole chain for `main` to print.
 
 mod daemon;
+mod deliveries;
 mod frameworks;
 mod ingest;
 mod links;
@@ -9,6 +10,7 @@ mod review;
 mod verdicts;
 
 pub use daemon::{check_config, keygen, print_status, run, status};
+pub use deliveries::{deliveries_accept, deliveries_list, deliveries_reject};
 pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
 pub use ingest::ingest;
 pub use links::{explain_row, links_explain, links_export, waterfall, Explanation};
@@ -78,6 +80,10 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
     let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
     let mut engine = Engine::open(&cfg.data_dir, &key).context("opening the store")?;
     engine.set_review_band(cfg.review_band);
+    engine.set_guards(cfg.guards);
+    if let Some(fw) = &cfg.framework {
+        engine.set_framework(fw);
+    }
     Ok(engine)
 }
 

@@ -49,6 +49,21 @@ struct RawConfig {
     status: RawStatus,
     #[serde(default)]
     review: RawReview,
+    #[serde(default)]
+    guards: RawGuards,
+}
+
+/// `[guards]`: when a delivery is refused or held (see `ingest::guards`).
+#[derive(Debug, Deserialize, Default)]
+struct RawGuards {
+    #[serde(default)]
+    clock_skew_days: Option<i64>,
+    #[serde(default)]
+    max_period_years: Option<i64>,
+    #[serde(default)]
+    min_share: Option<f64>,
+    #[serde(default)]
+    hold_empty: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -177,6 +192,8 @@ pub struct Config {
     /// How far below the link threshold (bits) a candidate still puts a
     /// row in the review queue.
     pub review_band: f64,
+    /// When deliveries are refused or held.
+    pub guards: crate::ingest::guards::Guards,
 }
 
 /// One problem in a config file.
@@ -275,6 +292,7 @@ impl Config {
         let sinks = ck.sinks(&raw.notices);
         let status_listen = ck.status(&raw.status);
         let review_band = ck.review(&raw.review);
+        let guards = ck.guards(&raw.guards);
         let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
         let issues = ck.issues;
         if !issues.is_empty() {
@@ -287,6 +305,7 @@ impl Config {
             ),
             status_listen,
             review_band,
+            guards,
             path: path.to_path_buf(),
             data_dir,
             key_file,

@@ -35,6 +35,19 @@ pub struct FeedStats {
     pub last_success: Option<DateTime<Utc>>,
     pub last_failure: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Deliveries of this feed a guard held that wait for a decision
+    /// (`outcomesd deliveries accept|reject ID`); nothing of them applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldDelivery>,
+}
+
+/// A held delivery as `/healthz` shows it: its id, state and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldDelivery {
+    pub id: u32,
+    /// `held`, or `accepted` while its bytes have not come again.
+    pub state: &'static str,
+    pub reason: String,
 }
 
 /// What the daemon has done, shared with the status endpoint and the demo.
@@ -50,6 +63,27 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Sets each feed's held deliveries from the store (at start, and after
+    /// every delivery, since a delivery may apply an accepted hold).
+    pub fn refresh_holds(&self, store: &crate::store::Store) {
+        let Ok(holds) = store.holds() else { return };
+        let mut f = self.feed_stats();
+        for s in f.values_mut() {
+            s.held.clear();
+        }
+        for h in holds {
+            let waiting = h.state == crate::store::HoldState::Held
+                || (h.state == crate::store::HoldState::Accepted && h.applied_as.is_none());
+            if waiting {
+                f.entry(h.feed).or_default().held.push(HeldDelivery {
+                    id: h.seq,
+                    state: h.state.name(),
+                    reason: h.reason,
+                });
+            }
+        }
+    }
+
     /// The per-feed figures. A panic elsewhere while holding the lock
     /// leaves figures that are still counts: they are used, not refused.
     pub fn feed_stats(&self) -> MutexGuard<'_, BTreeMap<String, FeedStats>> {
@@ -104,8 +138,10 @@ pub(crate) async fn serve_status(
 pub(crate) fn health(shared: &Shared) -> String {
     let feeds = shared.stats.feed_stats().clone();
     let counts = shared.outbox.counts().ok();
+    let held: usize = feeds.values().map(|f| f.held.len()).sum();
     serde_json::json!({
         "status": "ok",
+        "deliveries_held": held,
         "feeds": feeds,
         "notices": counts.map(|c| serde_json::json!({"pending": c.pending, "delivered": c.delivered, "failing": c.failing})),
     })

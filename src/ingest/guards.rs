@@ -16,15 +16,13 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 
 use crate::ingest::feeds::{FeedError, Rejection, RowBody};
 use crate::records::Period;
 use crate::store::DeliveryRecord;
 
-/// Configured limits (`[guards]` in the config file).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// Configured limits (`[guards]` in the config file, checked there).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Guards {
     /// Days a period or claim date may lie after today (clocks differ).
     pub clock_skew_days: u32,
