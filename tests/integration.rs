@@ -4,6 +4,7 @@
 mod config_corpus;
 mod daemon;
 mod frameworks;
+mod guards;
 mod layout;
 mod review;
 mod util;

@@ -499,6 +499,34 @@ mod tests {
     }
 
     #[test]
+    fn guards_default_are_set_and_each_bad_key_is_reported_with_its_line() {
+        let base = "data_dir = \"d\"\nkey_file = \"k\"\n";
+        let c = parse(base).unwrap();
+        assert_eq!(c.guards, crate::ingest::guards::Guards::default());
+        let c = parse(&format!(
+            "{base}[guards]\nclock_skew_days = 0\nmax_period_years = 20\nmin_share = 0.25\nhold_empty = false\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (c.guards.clock_skew_days, c.guards.max_period_years),
+            (0, 20)
+        );
+        assert_eq!((c.guards.min_share, c.guards.hold_empty), (0.25, false));
+        let err = parse(&format!(
+            "{base}[guards]\nclock_skew_days = -1\nmin_share = 2\nmax_years = 3\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        for want in [
+            "outcomesd.toml:4: guards.clock_skew_days",
+            "outcomesd.toml:5: guards.min_share",
+            "outcomesd.toml:6: guards.max_years: unknown field",
+        ] {
+            assert!(err.contains(want), "{want} in {err}");
+        }
+    }
+
+    #[test]
     fn status_listens_on_loopback_only() {
         let base = "data_dir = \"d\"\nkey_file = \"k\"\n[status]\n";
         assert!(parse(&format!("{base}listen = \"127.0.0.1:9187\"\n")).is_ok());

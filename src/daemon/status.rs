@@ -309,6 +309,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn healthz_feeds_list_their_held_deliveries_and_why() {
+        use crate::store::{Begin, HoldRecord, HoldState, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "k1").unwrap();
+        let Begin::Started(seq) = store.begin("police", &[9; 32]).unwrap() else {
+            panic!()
+        };
+        store
+            .hold(&HoldRecord {
+                seq,
+                feed: "police".into(),
+                kind: crate::records::SourceKind::Police,
+                period: crate::records::Period::parse("2014-04-01..2017-03-31"),
+                content_hash: hex::encode([9u8; 32]),
+                received_at: Utc::now(),
+                rows: 0,
+                accepted: 0,
+                rejected: 0,
+                reason: "it has no accepted rows".into(),
+                state: HoldState::Held,
+                decision: None,
+                applied_as: None,
+            })
+            .unwrap();
+        let stats = Stats::default();
+        stats.refresh_holds(&store);
+        let j = serde_json::to_value(&*stats.feed_stats()).unwrap();
+        assert_eq!(j["police"]["held"][0]["id"], seq);
+        assert_eq!(j["police"]["held"][0]["state"], "held");
+        assert_eq!(j["police"]["held"][0]["reason"], "it has no accepted rows");
+        store
+            .decide_hold(
+                seq,
+                HoldState::Rejected,
+                crate::store::HoldDecision {
+                    by: "t".into(),
+                    at: Utc::now(),
+                },
+            )
+            .unwrap();
+        stats.refresh_holds(&store);
+        let j = serde_json::to_value(&*stats.feed_stats()).unwrap();
+        assert!(
+            j["police"].get("held").is_none(),
+            "a decided hold is gone: {j}"
+        );
+    }
+
+    #[test]
     fn metrics_keep_their_documented_names_and_values() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(&dir.path().join("db"), "k").unwrap();
