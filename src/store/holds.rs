@@ -111,8 +111,7 @@ impl Store {
         Ok(self
             .holds()?
             .into_iter()
-            .filter(|h| h.feed == feed && h.content_hash == hex)
-            .next_back())
+            .rfind(|h| h.feed == feed && h.content_hash == hex))
     }
 
     /// Records an operator's decision on a held delivery.
