@@ -701,6 +701,18 @@ mod tests {
         };
         s.put_events(seq2, &buf).unwrap();
         s.sweep(seq2).unwrap();
+        // A held delivery, then its decision.
+        let Begin::Started(seq3) = s.begin("police", &[3; 32]).unwrap() else {
+            panic!()
+        };
+        let mut hold = holds::tests::hold_rec(seq3);
+        hold.content_hash = hex::encode([3u8; 32]);
+        s.hold(&hold).unwrap();
+        let by = HoldDecision {
+            by: "t".into(),
+            at: chrono::Utc::now(),
+        };
+        s.decide_hold(seq3, HoldState::Rejected, by).unwrap();
         // A decision, decided again.
         s.put_verdict("C1", "o", d("2016-01-01"), b"{}").unwrap();
         s.put_verdict("C1", "o", d("2016-01-01"), b"{\"a\":1}")
@@ -737,6 +749,7 @@ mod tests {
         assert_eq!(s.trees.tally(TreeId::Verdicts), (2, 1));
         assert_eq!(s.trees.tally(TreeId::Outbox), (4, 3));
         assert_eq!(s.trees.tally(TreeId::PullState), (2, 1));
-        assert_eq!(s.trees.tally(TreeId::Pending).1, 0, "both markers gone");
+        assert_eq!(s.trees.tally(TreeId::Pending).1, 0, "every marker gone");
+        assert_eq!(s.trees.tally(TreeId::Holds), (2, 1));
     }
 }
