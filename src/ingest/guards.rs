@@ -278,6 +278,58 @@ mod tests {
         assert!(g.count_reasons(None, 0, None).is_empty(), "no period");
     }
 
+    /// A held delivery leaves the long-lived engine (the daemon's) as it
+    /// was: no person it matched is remembered, nothing is in effect.
+    #[test]
+    fn a_held_delivery_leaves_the_matcher_and_store_as_they_were() {
+        use crate::ingest::{Engine, IngestOptions};
+        use crate::keys::HmacKey;
+        let dir = tempfile::tempdir().unwrap();
+        let key = HmacKey::from_bytes("t", [7u8; 32]);
+        let mut e = Engine::open(dir.path(), &key).unwrap();
+        let spec = crate::ingest::feeds::FeedSpec::new("police", SourceKind::Police);
+        let head = "record_type,forename,surname,dob,date\n";
+        const SUR: [&str; 10] = [
+            "Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Thomas", "Roberts", "Walker",
+            "Wright",
+        ];
+        const FORE: [&str; 4] = ["Alice", "Brian", "Carol", "David"];
+        let row = |i: usize, month: u32| {
+            format!(
+                "offence,{},{},{}-{:02}-{:02},2015-{month:02}-01\n",
+                FORE[i % 4],
+                SUR[i / 4 % 10],
+                1950 + i,
+                i % 12 + 1,
+                i % 28 + 1
+            )
+        };
+        let rows: String = (0..40).map(|i| row(i, 3)).collect();
+        let full = format!("#period 2015-01-01..2015-12-31\n{head}{rows}");
+        let s = e
+            .ingest(&spec, full.as_bytes(), &IngestOptions::default())
+            .unwrap();
+        assert!(s.hold.is_none());
+        let persons = e.matcher.person_count();
+        assert!(persons >= 40, "{persons}");
+        // Ten new people (born later), a quarter of the rows: held.
+        let few: String = (40..50).map(|i| row(i, 4)).collect();
+        let small = format!("#period 2015-01-01..2015-12-31\n{head}{few}");
+        let s = e
+            .ingest(&spec, small.as_bytes(), &IngestOptions::default())
+            .unwrap();
+        let h = s.hold.expect("held");
+        assert!(h.reason.contains("under 50%"), "{}", h.reason);
+        assert_eq!(e.matcher.person_count(), persons, "the matcher forgot them");
+        assert_eq!(e.store.deliveries().count(), 1, "nothing committed");
+        assert_eq!(e.store.coverage(SourceKind::Police).len(), 1);
+        let again = e
+            .ingest(&spec, small.as_bytes(), &IngestOptions::default())
+            .unwrap();
+        assert_eq!(again.duplicate_of, Some(h.id), "held again, not applied");
+        assert_eq!(e.store.deliveries().count(), 1);
+    }
+
     #[test]
     fn long_periods_are_held() {
         let g = Guards::default();

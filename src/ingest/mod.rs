@@ -253,7 +253,8 @@ impl Engine {
         reasons: Vec<String>,
         mut summary: IngestSummary,
     ) -> Result<IngestSummary, IngestError> {
-        if summary.model_trained {
+        if summary.rows > 0 || summary.model_trained {
+            // The rows were matched: the matcher forgets them.
             self.reload_matcher()?;
         }
         let reason = reasons.join("; ");
@@ -300,14 +301,6 @@ impl Engine {
         summary: &mut IngestSummary,
     ) -> Result<Option<Vec<String>>, IngestError> {
         let guards = self.guards;
-        let mut reasons = Vec::new();
-        let mut previous = None;
-        if check.on {
-            reasons = guards.period_reasons(delivery.period);
-            previous = guards
-                .previous(self.store.deliveries(), &spec.name, delivery.period)
-                .cloned();
-        }
         let door = Door {
             latest: guards.latest(check.today),
             vocab: self.vocab.as_ref(),
@@ -316,10 +309,6 @@ impl Engine {
                 .transpose()?
                 .map(|cs| cs.into_iter().map(|c| c.case_ref).collect()),
         };
-        // A delivery that may replace another, or is held already, is parsed
-        // whole before anything is matched, so a hold leaves no trace; any
-        // other streams, and only an empty one can still be held.
-        let buffered = check.on && (previous.is_some() || !reasons.is_empty());
         let mut batch = Batch::default();
         let mut match_time = Duration::ZERO;
         let matcher = &mut self.matcher;
@@ -363,31 +352,7 @@ impl Engine {
             }
             match_time += t_rows.elapsed();
         };
-        let parse_time = if buffered {
-            let mut chunks: Vec<Vec<Parsed>> = Vec::new();
-            let t = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, |rows| {
-                chunks.push(rows)
-            })?;
-            let accepted = chunks.iter().flatten().filter(|r| r.is_ok()).count() as u64;
-            reasons.extend(guards.count_reasons(delivery.period, accepted, previous.as_ref()));
-            if !reasons.is_empty() {
-                summary.rows = chunks.iter().map(|c| c.len() as u64).sum();
-                summary.accepted = accepted;
-                summary.rejected = summary.rows - accepted;
-                summary.rejections = chunks
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Result::err)
-                    .collect();
-                return Ok(Some(reasons));
-            }
-            for rows in chunks {
-                on_rows(rows);
-            }
-            t
-        } else {
-            parse_in_order(delivery, spec, bytes, opts, &self.pseudo, &mut on_rows)?
-        };
+        let parse_time = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, &mut on_rows)?;
         if let Some(h) = held.take() {
             let t_rows = Instant::now();
             summary.model_trained = train(matcher, &h, &mut batch.delta);
@@ -396,11 +361,15 @@ impl Engine {
             }
             match_time += t_rows.elapsed();
         }
-        if check.on && !buffered {
-            // Only an empty delivery can be held now; it matched nothing.
-            let empty = guards.count_reasons(delivery.period, summary.accepted, None);
-            if !empty.is_empty() {
-                return Ok(Some(empty));
+        if check.on {
+            // Decided once the rows are counted, before anything is written:
+            // a hold costs its matching and a matcher reload, a delivery
+            // applied pays nothing (no second pass, no rows kept).
+            let previous = guards.previous(self.store.deliveries(), &spec.name, delivery.period);
+            let mut reasons = guards.period_reasons(delivery.period);
+            reasons.extend(guards.count_reasons(delivery.period, summary.accepted, previous));
+            if !reasons.is_empty() {
+                return Ok(Some(reasons));
             }
         }
         summary.times.parse_pseudonymise = parse_time;
