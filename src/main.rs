@@ -92,6 +92,39 @@ enum ReviewAction {
     },
 }
 
+#[derive(Subcommand)]
+enum DeliveriesAction {
+    /// Every delivery: applied, held (and why), accepted or rejected
+    List {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a held delivery; with --file (the same bytes) apply it now.
+    /// Run with the daemon stopped
+    Accept {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        id: u32,
+        /// The partner's file again (checked against the held SHA-256)
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Who decides (default: $USER)
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Reject a held delivery: it is never applied. Run with the daemon stopped
+    Reject {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        id: u32,
+        /// Who decides (default: $USER)
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Decision {
     /// The two records are one person
@@ -140,6 +173,11 @@ enum Command {
     Links {
         #[command(subcommand)]
         action: LinksAction,
+    },
+    /// Deliveries stored and held: list them, accept or reject a held one
+    Deliveries {
+        #[command(subcommand)]
+        action: DeliveriesAction,
     },
     /// The clerical-review queue: rows left unlinked that may be a known person
     Review {
@@ -288,6 +326,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     json,
                 },
         } => commands::links_explain(config, feed, *delivery, *row, *json),
+        Command::Deliveries { action } => match action {
+            DeliveriesAction::List { config, json } => commands::deliveries_list(config, *json),
+            DeliveriesAction::Accept {
+                config,
+                id,
+                file,
+                by,
+            } => commands::deliveries_accept(config, *id, file.as_deref(), by.as_deref()),
+            DeliveriesAction::Reject { config, id, by } => {
+                commands::deliveries_reject(config, *id, by.as_deref())
+            }
+        },
         Command::Review { action } => match action {
             ReviewAction::List { config, all, json } => commands::review_list(config, *all, *json),
             ReviewAction::Show { config, id, json } => commands::review_show(config, id, *json),

@@ -5,6 +5,7 @@ mod config_corpus;
 mod coverage;
 mod daemon;
 mod frameworks;
+mod guards;
 mod layout;
 mod recovery;
 mod review;
@@ -392,7 +393,7 @@ fn kill_during_ingest_leaves_all_or_nothing() {
         if let Some(line) = stored {
             // Committed: whole.
             assert!(
-                line.contains(&format!("{rows} rows stored")),
+                line.contains(&format!("{rows} rows in effect")),
                 "partial delivery visible: {line}"
             );
             assert!(text(&out.stdout).is_empty() || text(&out.stdout).contains("accepted"));

@@ -77,17 +77,55 @@ pub fn print_status(engine: &Engine) {
     if feeds.is_empty() {
         println!("no deliveries stored yet");
     }
+    // What is in effect, not what was ever received: events no later full
+    // extract of the feed hid, the latest version of each case, the claims.
+    let mut effect: std::collections::HashMap<&str, u64> = Default::default();
+    let seq_feed = |seq: u32| store.delivery(seq).map(|d| d.feed.as_str());
+    if let Ok(per_seq) = store.events_in_effect() {
+        for (seq, n) in per_seq {
+            if let Some(f) = seq_feed(seq) {
+                *effect.entry(f).or_default() += n;
+            }
+        }
+    }
+    let cases = store.cases().ok();
+    for c in cases.iter().flatten() {
+        if let Some(f) = seq_feed(c.seq) {
+            *effect.entry(f).or_default() += c.members.len() as u64;
+        }
+    }
+    for c in store.claims().ok().iter().flatten() {
+        if let Some(f) = seq_feed(c.seq) {
+            *effect.entry(f).or_default() += 1;
+        }
+    }
     for (feed, ds) in feeds {
         let last = ds.last().expect("non-empty");
         let rows: u64 = ds.iter().map(|d| d.accepted).sum();
         let rejected: u64 = ds.iter().map(|d| d.rejected).sum();
+        let now = effect.get(feed).copied().unwrap_or(0);
         println!(
-            "feed {feed} ({}): {} deliveries, {rows} rows stored, {rejected} rejected; last delivery {} at {}",
+            "feed {feed} ({}): {now} rows in effect ({rows} accepted over {} deliveries, {rejected} rejected); last delivery {} at {}",
             last.kind,
             ds.len(),
             last.seq,
             last.received_at.format("%Y-%m-%d %H:%M:%SZ")
         );
+    }
+    for h in store.holds().unwrap_or_default() {
+        let waiting = h.state == crate::store::HoldState::Held
+            || (h.state == crate::store::HoldState::Accepted && h.applied_as.is_none());
+        if waiting {
+            println!(
+                "HELD delivery {} of feed {} ({}, {} rows): {}; nothing of it is in effect (`outcomesd deliveries accept|reject {}`)",
+                h.seq,
+                h.feed,
+                h.state.name(),
+                h.rows,
+                h.reason,
+                h.seq
+            );
+        }
     }
     for kind in SourceKind::ALL.into_iter().filter(|k| k.carries_events()) {
         let cov = store.coverage(kind);
@@ -96,7 +134,7 @@ pub fn print_status(engine: &Engine) {
             println!("coverage {kind}: {}", list.join(", "));
         }
     }
-    if let Ok(cases) = store.cases() {
+    if let Some(cases) = cases {
         println!("cases: {}", cases.len());
     }
     let mut counts: Vec<_> = store.counts().into_iter().collect();

@@ -43,6 +43,17 @@ pub fn ingest(
     spinner.finish_and_clear();
     let summary =
         summary.with_context(|| format!("ingesting {} as feed {feed}", file.display()))?;
+    print_and_decide(&cfg, &engine, &summary, json)
+}
+
+/// Prints an ingest summary and re-decides the claims of the families the
+/// delivery touched (nothing when it was a duplicate or held).
+pub(super) fn print_and_decide(
+    cfg: &crate::config::Config,
+    engine: &crate::ingest::Engine,
+    summary: &crate::ingest::IngestSummary,
+    json: bool,
+) -> Result<()> {
     // The delivery is committed: a closed stdout (`| head`) must not stop
     // its claims being decided, so write errors are returned at the end.
     let mut out = std::io::stdout().lock();
@@ -51,30 +62,39 @@ pub fn ingest(
     } else {
         writeln!(out, "{summary}")
     };
-    if let (Some(fw), None) = (&cfg.framework, summary.duplicate_of) {
-        let touched: std::collections::HashSet<String> =
-            summary.touched_cases.iter().cloned().collect();
-        let outbox = outbox_of(&cfg, &engine)?;
-        let (r, q) = crate::notify::reconcile::after_delivery(
-            &engine.store,
-            &engine.matcher,
-            fw,
-            &crate::notify::reconcile::Notices {
-                outbox: &outbox,
-                detail: cfg.notice_detail,
-            },
-            &touched,
-            chrono::Utc::now(),
-        )?;
-        if !json && shown.is_ok() {
-            writeln!(
-                out,
-                "re-evaluated {} claims of {} families: {}; {} notices queued (the daemon sends them)",
-                r.claims,
-                r.cases,
-                verdict_counts(&r.counts),
-                q.queued
+    let applied = summary.duplicate_of.is_none() && summary.hold.is_none();
+    if let Some(fw) = &cfg.framework {
+        let outbox = outbox_of(cfg, engine)?;
+        let notices = crate::notify::reconcile::Notices {
+            outbox: &outbox,
+            detail: cfg.notice_detail,
+        };
+        let now = chrono::Utc::now();
+        if applied {
+            let touched: std::collections::HashSet<String> =
+                summary.touched_cases.iter().cloned().collect();
+            let (r, q) = crate::notify::reconcile::after_delivery(
+                &engine.store,
+                &engine.matcher,
+                fw,
+                &notices,
+                &touched,
+                now,
             )?;
+            if !json && shown.is_ok() {
+                writeln!(
+                    out,
+                    "re-evaluated {} claims of {} families: {}; {} notices queued (the daemon sends them)",
+                    r.claims,
+                    r.cases,
+                    verdict_counts(&r.counts),
+                    q.queued
+                )?;
+            }
+        } else {
+            // Nothing new, but a stop after an earlier delivery committed
+            // may have left its claims undecided: the retry mends that.
+            crate::notify::reconcile::catch_up(&engine.store, &engine.matcher, fw, &notices, now)?;
         }
     }
     shown?;

@@ -2,6 +2,7 @@
 //! and returns an `anyhow` error with the whole chain for `main` to print.
 
 mod daemon;
+mod deliveries;
 mod frameworks;
 mod ingest;
 mod links;
@@ -9,6 +10,7 @@ mod review;
 mod verdicts;
 
 pub use daemon::{check_config, keygen, print_status, run, status};
+pub use deliveries::{deliveries_accept, deliveries_list, deliveries_reject};
 pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
 pub use ingest::ingest;
 pub use links::{explain_row, links_explain, links_export, waterfall, Explanation};
@@ -84,6 +86,10 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
             .iter()
             .map(|(name, f)| (name.clone(), f.spec.kind)),
     );
+    engine.set_guards(cfg.guards);
+    if let Some(fw) = &cfg.framework {
+        engine.set_framework(fw);
+    }
     Ok(engine)
 }
 

@@ -405,4 +405,61 @@ impl<'t> Checker<'t> {
             }
         }
     }
+
+    /// `[guards]`: each limit in its range, else the default with an issue.
+    pub(super) fn guards(&mut self, raw: &super::RawGuards) -> crate::ingest::guards::Guards {
+        let mut g = crate::ingest::guards::Guards::default();
+        let int = |ck: &mut Self,
+                   key: &str,
+                   v: Option<i64>,
+                   range: std::ops::RangeInclusive<i64>,
+                   d: u32| match v {
+            None => d,
+            Some(v) if range.contains(&v) => v as u32,
+            Some(_) => {
+                ck.issue(
+                    Some("guards"),
+                    key,
+                    format!(
+                        "must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                    Some(format!("the default is {d}")),
+                );
+                d
+            }
+        };
+        g.clock_skew_days = int(
+            self,
+            "clock_skew_days",
+            raw.clock_skew_days,
+            0..=31,
+            g.clock_skew_days,
+        );
+        g.max_period_years = int(
+            self,
+            "max_period_years",
+            raw.max_period_years,
+            1..=100,
+            g.max_period_years,
+        );
+        match raw.min_share {
+            None => {}
+            Some(v) if v.is_finite() && (0.0..=1.0).contains(&v) => g.min_share = v,
+            Some(_) => self.issue(
+                Some("guards"),
+                "min_share",
+                "must be a share from 0 to 1".into(),
+                Some(format!(
+                    "the default is {}; 0 turns the share rule off",
+                    g.min_share
+                )),
+            ),
+        }
+        if let Some(b) = raw.hold_empty {
+            g.hold_empty = b;
+        }
+        g
+    }
 }

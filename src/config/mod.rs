@@ -49,6 +49,21 @@ struct RawConfig {
     status: RawStatus,
     #[serde(default)]
     review: RawReview,
+    #[serde(default)]
+    guards: RawGuards,
+}
+
+/// `[guards]`: when a delivery is refused or held (see `ingest::guards`).
+#[derive(Debug, Deserialize, Default)]
+struct RawGuards {
+    #[serde(default)]
+    clock_skew_days: Option<i64>,
+    #[serde(default)]
+    max_period_years: Option<i64>,
+    #[serde(default)]
+    min_share: Option<f64>,
+    #[serde(default)]
+    hold_empty: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -182,6 +197,8 @@ pub struct Config {
     /// How far below the link threshold (bits) a candidate still puts a
     /// row in the review queue.
     pub review_band: f64,
+    /// When deliveries are refused or held.
+    pub guards: crate::ingest::guards::Guards,
 }
 
 /// One problem in a config file.
@@ -280,6 +297,7 @@ impl Config {
         let sinks = ck.sinks(&raw.notices);
         let status_listen = ck.status(&raw.status);
         let review_band = ck.review(&raw.review);
+        let guards = ck.guards(&raw.guards);
         let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
         let issues = ck.issues;
         if !issues.is_empty() {
@@ -293,6 +311,7 @@ impl Config {
             notice_detail: raw.notices.detail,
             status_listen,
             review_band,
+            guards,
             path: path.to_path_buf(),
             data_dir,
             key_file,
@@ -483,6 +502,34 @@ mod tests {
         assert!(err.to_string().contains("review.band_bits"), "{err}");
         let err = parse(&format!("{base}[review]\nband = 3\n")).unwrap_err();
         assert!(err.to_string().contains("band"), "{err}");
+    }
+
+    #[test]
+    fn guards_default_are_set_and_each_bad_key_is_reported_with_its_line() {
+        let base = "data_dir = \"d\"\nkey_file = \"k\"\n";
+        let c = parse(base).unwrap();
+        assert_eq!(c.guards, crate::ingest::guards::Guards::default());
+        let c = parse(&format!(
+            "{base}[guards]\nclock_skew_days = 0\nmax_period_years = 20\nmin_share = 0.25\nhold_empty = false\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (c.guards.clock_skew_days, c.guards.max_period_years),
+            (0, 20)
+        );
+        assert_eq!((c.guards.min_share, c.guards.hold_empty), (0.25, false));
+        let err = parse(&format!(
+            "{base}[guards]\nclock_skew_days = -1\nmin_share = 2\nmax_years = 3\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        for want in [
+            "outcomesd.toml:4: guards.clock_skew_days",
+            "outcomesd.toml:5: guards.min_share",
+            "outcomesd.toml:6: guards.max_years: unknown field",
+        ] {
+            assert!(err.contains(want), "{want} in {err}");
+        }
     }
 
     #[test]

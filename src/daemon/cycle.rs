@@ -85,11 +85,13 @@ pub(crate) async fn cycle(
     })
     .await;
     match outcome {
-        Ok(Ok((accepted, rejected, duplicate, decided, enqueued))) => {
+        Ok(Ok((accepted, rejected, duplicate, decided, enqueued, held))) => {
             let mut f = shared.stats.feed_stats();
             let s = f.entry(name.to_string()).or_default();
             s.last_success = Some(now);
-            if duplicate {
+            if held {
+                // Shown in `held` (see `refresh_holds`); not a delivery.
+            } else if duplicate {
                 s.duplicates += 1;
             } else {
                 s.deliveries += 1;
@@ -105,7 +107,9 @@ pub(crate) async fn cycle(
     }
 }
 
-type CycleResult = (u64, u64, bool, u64, u64);
+/// Rows accepted and rejected, duplicate, claims decided, notices queued,
+/// held.
+type CycleResult = (u64, u64, bool, u64, u64, bool);
 
 pub(crate) fn ingest_and_decide(
     shared: &Shared,
@@ -115,12 +119,24 @@ pub(crate) fn ingest_and_decide(
     validators: &Validators,
 ) -> anyhow::Result<CycleResult> {
     let mut engine = shared.engine.lock().expect("engine lock");
-    let summary = engine.ingest(spec, bytes, &IngestOptions::default())?;
-    // Committed (or already stored): now the fetch may be acknowledged.
+    let opts = IngestOptions {
+        today: Some(shared.clock.now().date_naive()),
+        ..Default::default()
+    };
+    let summary = engine.ingest(spec, bytes, &opts)?;
+    shared.stats.refresh_holds(&engine.store);
+    if summary.awaiting_decision() {
+        // Not acknowledged: the next pull fetches these bytes again, and
+        // applies them once an operator has accepted the hold.
+        tracing::warn!(feed = %name, "{summary}");
+        return Ok((0, 0, false, 0, 0, true));
+    }
+    // Committed (or already stored, or rejected by an operator): now the
+    // fetch may be acknowledged.
     shared.pull_state.acknowledge(name, validators)?;
     if summary.duplicate_of.is_some() {
-        tracing::info!(feed = %name, "same content as a stored delivery; nothing stored");
-        return Ok((0, 0, true, 0, 0));
+        tracing::info!(feed = %name, "{summary}");
+        return Ok((0, 0, true, 0, 0, false));
     }
     tracing::info!(feed = %name, "{summary}");
     let (mut decided, mut enqueued) = (0, 0);
@@ -141,5 +157,12 @@ pub(crate) fn ingest_and_decide(
         enqueued = queued.queued as u64;
         tracing::info!(feed = %name, claims = decided, notices = enqueued, "claims re-evaluated");
     }
-    Ok((summary.accepted, summary.rejected, false, decided, enqueued))
+    Ok((
+        summary.accepted,
+        summary.rejected,
+        false,
+        decided,
+        enqueued,
+        false,
+    ))
 }

@@ -166,6 +166,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     let sink_names: Vec<String> = cfg.sinks.iter().map(|s| s.name().to_string()).collect();
     let outbox = Outbox::new(engine.store.outbox(), sink_names)?;
     let pull_state = engine.store.pull_state();
+    stats.refresh_holds(&engine.store);
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),
         framework: cfg.framework.clone(),

@@ -35,6 +35,19 @@ pub struct FeedStats {
     pub last_success: Option<DateTime<Utc>>,
     pub last_failure: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Deliveries of this feed a guard held that wait for a decision
+    /// (`outcomesd deliveries accept|reject ID`); nothing of them applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldDelivery>,
+}
+
+/// A held delivery as `/healthz` shows it: its id, state and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldDelivery {
+    pub id: u32,
+    /// `held`, or `accepted` while its bytes have not come again.
+    pub state: &'static str,
+    pub reason: String,
 }
 
 /// What the daemon has done, shared with the status endpoint and the demo.
@@ -50,6 +63,27 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Sets each feed's held deliveries from the store (at start, and after
+    /// every delivery, since a delivery may apply an accepted hold).
+    pub fn refresh_holds(&self, store: &crate::store::Store) {
+        let Ok(holds) = store.holds() else { return };
+        let mut f = self.feed_stats();
+        for s in f.values_mut() {
+            s.held.clear();
+        }
+        for h in holds {
+            let waiting = h.state == crate::store::HoldState::Held
+                || (h.state == crate::store::HoldState::Accepted && h.applied_as.is_none());
+            if waiting {
+                f.entry(h.feed).or_default().held.push(HeldDelivery {
+                    id: h.seq,
+                    state: h.state.name(),
+                    reason: h.reason,
+                });
+            }
+        }
+    }
+
     /// The per-feed figures. A panic elsewhere while holding the lock
     /// leaves figures that are still counts: they are used, not refused.
     pub fn feed_stats(&self) -> MutexGuard<'_, BTreeMap<String, FeedStats>> {
@@ -104,8 +138,10 @@ pub(crate) async fn serve_status(
 pub(crate) fn health(shared: &Shared) -> String {
     let feeds = shared.stats.feed_stats().clone();
     let counts = shared.outbox.counts().ok();
+    let held: usize = feeds.values().map(|f| f.held.len()).sum();
     serde_json::json!({
         "status": "ok",
+        "deliveries_held": held,
         "feeds": feeds,
         "notices": counts.map(|c| serde_json::json!({"pending": c.pending, "delivered": c.delivered, "failing": c.failing})),
     })
@@ -271,6 +307,55 @@ pub(crate) fn metrics(shared: &Shared) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn healthz_feeds_list_their_held_deliveries_and_why() {
+        use crate::store::{Begin, HoldRecord, HoldState, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "k1").unwrap();
+        let Begin::Started(seq) = store.begin("police", &[9; 32]).unwrap() else {
+            panic!()
+        };
+        store
+            .hold(&HoldRecord {
+                seq,
+                feed: "police".into(),
+                kind: crate::records::SourceKind::Police,
+                period: crate::records::Period::parse("2014-04-01..2017-03-31"),
+                content_hash: hex::encode([9u8; 32]),
+                received_at: Utc::now(),
+                rows: 0,
+                accepted: 0,
+                rejected: 0,
+                reason: "it has no accepted rows".into(),
+                state: HoldState::Held,
+                decision: None,
+                applied_as: None,
+            })
+            .unwrap();
+        let stats = Stats::default();
+        stats.refresh_holds(&store);
+        let j = serde_json::to_value(&*stats.feed_stats()).unwrap();
+        assert_eq!(j["police"]["held"][0]["id"], seq);
+        assert_eq!(j["police"]["held"][0]["state"], "held");
+        assert_eq!(j["police"]["held"][0]["reason"], "it has no accepted rows");
+        store
+            .decide_hold(
+                seq,
+                HoldState::Rejected,
+                crate::store::HoldDecision {
+                    by: "t".into(),
+                    at: Utc::now(),
+                },
+            )
+            .unwrap();
+        stats.refresh_holds(&store);
+        let j = serde_json::to_value(&*stats.feed_stats()).unwrap();
+        assert!(
+            j["police"].get("held").is_none(),
+            "a decided hold is gone: {j}"
+        );
+    }
 
     #[test]
     fn metrics_keep_their_documented_names_and_values() {

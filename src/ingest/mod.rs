@@ -13,20 +13,28 @@
 //!   leaves the store and the matcher as they were;
 //! * a delivery is acknowledged (this returns `Ok`) only after the store has
 //!   flushed its commit record;
-//! * the same bytes from the same feed are stored once.
+//! * the same bytes from the same feed are stored once;
+//! * guarded (see `guards`): a period ending after today is refused; a
+//!   delivery that would withdraw too much, or covers an implausibly long
+//!   period, is held (its metadata recorded, nothing applied, no matcher
+//!   change) until an operator accepts it and the same bytes come again;
+//!   claims and case rows the framework or the stored cases cannot place are
+//!   rejected as rows.
 
 pub mod feeds;
+pub mod guards;
 pub mod matching;
 pub mod normalise;
 mod prekeyed;
 pub mod pseudonymise;
+mod summary;
+
+pub use summary::{FieldIssue, HoldNote, IngestSummary, StageTimes};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-use serde::Serialize;
 
 use crate::ingest::feeds::{
     open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Parsed, Rejection, Row, RowBody,
@@ -34,12 +42,13 @@ use crate::ingest::feeds::{
 use crate::ingest::matching::{Comparison, Delta, DoubtKind, Link, Matcher, PersonId, Rule};
 use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
 use crate::keys::HmacKey;
-use crate::records::{Period, SourceKind};
+use crate::records::Period;
 use crate::store::{
     centibits, Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, DeliveryRows,
-    EventBuffer, LinkRecord, NarrowLink, ReviewRecord, RunnerUp, Store, StoreError,
-    StoredCandidate,
+    EventBuffer, HoldRecord, HoldState, LinkRecord, NarrowLink, ReviewRecord, RunnerUp, Store,
+    StoreError, StoredCandidate,
 };
+use guards::{Door, Guards, Vocabulary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -87,17 +96,6 @@ fn private_dir(dir: &Path) -> Result<(), IngestError> {
     }
 }
 
-/// An identifier field dropped or repaired in an accepted row. Never holds
-/// the value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldIssue {
-    pub row: u64,
-    pub column: &'static str,
-    /// `dropped` or `repaired`.
-    pub outcome: &'static str,
-    pub reason: &'static str,
-}
-
 /// Per-call options.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -110,6 +108,8 @@ pub struct IngestOptions {
     /// Rows whose candidate pairs re-estimate the linkage model before the
     /// delivery is matched (0: keep the model as it is).
     pub train_rows: usize,
+    /// The day the guards take as today (default: the clock's).
+    pub today: Option<chrono::NaiveDate>,
 }
 
 impl Default for IngestOptions {
@@ -119,139 +119,8 @@ impl Default for IngestOptions {
             chunk_rows: 4096,
             record_assignments: false,
             train_rows: 50_000,
+            today: None,
         }
-    }
-}
-
-/// Time spent per stage, for the benchmark.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StageTimes {
-    /// Parse, normalise and HMAC: CPU time summed over the worker threads,
-    /// which overlap each other and matching.
-    pub parse_pseudonymise: Duration,
-    /// Matching and grouping (this thread).
-    pub matching: Duration,
-    /// Writing and the flushed commit.
-    pub store: Duration,
-}
-
-/// What one delivery did.
-#[derive(Debug, Clone, Serialize)]
-pub struct IngestSummary {
-    pub feed: String,
-    pub kind: SourceKind,
-    pub seq: Option<u32>,
-    /// Set when these bytes were already stored as that delivery.
-    pub duplicate_of: Option<u32>,
-    pub period: Option<Period>,
-    pub rows: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub persons_new: u64,
-    pub records_matched: u64,
-    /// Doubts left for review (rows unlinked with a possible candidate).
-    pub doubts: u64,
-    /// Event rows linked by a margin within the review band (uncertain
-    /// links: a verdict resting on one is marked).
-    pub uncertain_links: u64,
-    pub families_touched: u64,
-    pub unused_columns: Vec<String>,
-    pub rejections: Vec<Rejection>,
-    /// Identifier fields dropped (row kept) or repaired, by row and column.
-    pub field_issues: Vec<FieldIssue>,
-    pub report: Option<PathBuf>,
-    /// Case references of the families this delivery touched.
-    #[serde(skip)]
-    pub touched_cases: Vec<String>,
-    #[serde(skip)]
-    pub assignments: Vec<(u64, PersonId)>,
-    /// Rows per matching rule (`new`, `fsd`, ...).
-    #[serde(skip)]
-    pub passes: HashMap<&'static str, u64>,
-    /// Whether the linkage model was re-estimated from this delivery.
-    pub model_trained: bool,
-    #[serde(skip)]
-    pub times: StageTimes,
-}
-
-impl std::fmt::Display for IngestSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(d) = self.duplicate_of {
-            return write!(
-                f,
-                "{}: identical to delivery {d} already stored; nothing stored",
-                self.feed
-            );
-        }
-        write!(
-            f,
-            "{} ({}): delivery {}, {} rows: {} accepted, {} rejected; {} persons new, {} records matched to known persons; {} families touched",
-            self.feed,
-            self.kind,
-            self.seq.unwrap_or(0),
-            self.rows,
-            self.accepted,
-            self.rejected,
-            self.persons_new,
-            self.records_matched,
-            self.families_touched
-        )?;
-        if let Some(p) = self.period {
-            write!(f, "; period {p}")?;
-        }
-        let dropped = self
-            .field_issues
-            .iter()
-            .filter(|i| i.outcome == "dropped")
-            .count();
-        let repaired = self.field_issues.len() - dropped;
-        if dropped + repaired > 0 {
-            write!(
-                f,
-                "\n  identifier fields: {dropped} dropped as bad (their rows kept), {repaired} repaired"
-            )?;
-        }
-        if self.doubts > 0 {
-            write!(
-                f,
-                "\n  {} rows left unlinked with a possible match: in the review queue (`outcomesd review list`)",
-                self.doubts
-            )?;
-        }
-        if self.uncertain_links > 0 {
-            write!(
-                f,
-                "\n  {} rows linked by a narrow margin (uncertain links): a verdict resting on one says so",
-                self.uncertain_links
-            )?;
-        }
-        if !self.unused_columns.is_empty() {
-            write!(
-                f,
-                "\n  columns not used: {}",
-                self.unused_columns.join(", ")
-            )?;
-        }
-        for r in self.rejections.iter().take(10) {
-            write!(
-                f,
-                "\n  rejected row {}: {}: {}",
-                r.row,
-                if r.column.is_empty() {
-                    "row"
-                } else {
-                    &r.column
-                },
-                r.reason
-            )?;
-        }
-        if self.rejections.len() > 10 {
-            write!(f, "\n  ... and {} more", self.rejections.len() - 10)?;
-        }
-        if let Some(p) = &self.report {
-            write!(f, "\n  rejection report: {}", p.display())?;
-        }
-        Ok(())
     }
 }
 
@@ -269,6 +138,8 @@ pub struct Engine {
     pub pseudo: Pseudonymiser,
     reports_dir: PathBuf,
     review_band: Option<f64>,
+    guards: Guards,
+    vocab: Option<Vocabulary>,
 }
 
 impl Engine {
@@ -284,6 +155,8 @@ impl Engine {
             pseudo: Pseudonymiser::new(key),
             reports_dir: data_dir.join("reports"),
             review_band: None,
+            guards: Guards::default(),
+            vocab: None,
         })
     }
 
@@ -292,6 +165,16 @@ impl Engine {
     pub fn set_review_band(&mut self, bits: f64) {
         self.review_band = Some(bits);
         self.matcher.set_review_band(bits);
+    }
+
+    /// The limits deliveries are held or refused by (config `[guards]`).
+    pub fn set_guards(&mut self, guards: Guards) {
+        self.guards = guards;
+    }
+
+    /// The framework claims and case rows are checked against.
+    pub fn set_framework(&mut self, fw: &crate::framework::Framework) {
+        self.vocab = Some(Vocabulary::of(fw));
     }
 
     /// Rebuilds the matcher from the store (after an undo, or a reviewer's
@@ -334,7 +217,31 @@ impl Engine {
             assignments: Vec::new(),
             passes: HashMap::new(),
             model_trained: false,
+            hold: None,
             times: StageTimes::default(),
+        };
+        let today = opts
+            .today
+            .unwrap_or_else(|| chrono::Utc::now().date_naive());
+        self.guards
+            .check_period(&spec.name, delivery.period, opts.period.is_some(), today)?;
+        // The same bytes held before: not applied again unless accepted.
+        let prior = self
+            .store
+            .hold_of(&spec.name, &delivery.content_hash)?
+            .filter(|h| h.period == delivery.period && h.applied_as.is_none());
+        let lifted = match &prior {
+            Some(h) if h.state == HoldState::Accepted => Some(h.seq),
+            Some(h) => {
+                summary.duplicate_of = Some(h.seq);
+                summary.hold = Some(HoldNote {
+                    id: h.seq,
+                    state: h.state,
+                    reason: h.reason.clone(),
+                });
+                return Ok(summary);
+            }
+            None => None,
         };
         let seq = match self.store.begin(&spec.name, &delivery.content_hash)? {
             Begin::Duplicate(d) => {
@@ -344,14 +251,22 @@ impl Engine {
             Begin::Started(seq) => seq,
         };
         summary.seq = Some(seq);
-        match self.apply(spec, bytes, &delivery, seq, opts, &mut summary) {
-            Ok(()) => {}
+        let check = HoldCheck {
+            on: lifted.is_none() && spec.kind.carries_events(),
+            today,
+        };
+        match self.apply(spec, bytes, &delivery, seq, opts, check, &mut summary) {
+            Ok(None) => {}
+            Ok(Some(reasons)) => return self.hold(spec, &delivery, seq, reasons, summary),
             Err(e) => {
                 // Undo: rows written under seq go, the matcher forgets.
                 self.store.sweep(seq)?;
                 self.reload_matcher()?;
                 return Err(e);
             }
+        }
+        if let Some(h) = lifted {
+            self.store.hold_applied(h, seq)?;
         }
         tracing::info!(
             feed = %spec.name, seq, rows = summary.rows, accepted = summary.accepted,
@@ -361,6 +276,53 @@ impl Engine {
         Ok(summary)
     }
 
+    /// Records a begun delivery as held: nothing of it was written and the
+    /// matcher forgets whatever it learned from it.
+    fn hold(
+        &mut self,
+        spec: &FeedSpec,
+        delivery: &crate::ingest::feeds::Delivery,
+        seq: u32,
+        reasons: Vec<String>,
+        mut summary: IngestSummary,
+    ) -> Result<IngestSummary, IngestError> {
+        if summary.rows > 0 || summary.model_trained {
+            // The rows were matched: the matcher forgets them.
+            self.reload_matcher()?;
+        }
+        let reason = reasons.join("; ");
+        let rec = HoldRecord {
+            seq,
+            feed: spec.name.clone(),
+            kind: spec.kind,
+            period: delivery.period,
+            content_hash: hex::encode(delivery.content_hash),
+            received_at: chrono::Utc::now(),
+            rows: summary.rows,
+            accepted: summary.accepted,
+            rejected: summary.rejected,
+            reason: reason.clone(),
+            state: HoldState::Held,
+            decision: None,
+            applied_as: None,
+        };
+        self.store.hold(&rec)?;
+        tracing::warn!(feed = %spec.name, seq, rows = summary.rows, reason = %reason, "delivery held, not applied");
+        summary.hold = Some(HoldNote {
+            id: seq,
+            state: HoldState::Held,
+            reason,
+        });
+        summary.families_touched = 0;
+        summary.persons_new = 0;
+        summary.records_matched = 0;
+        summary.doubts = 0;
+        Ok(summary)
+    }
+
+    /// Matches and writes a begun delivery; `Some(reasons)` instead when a
+    /// guard holds it (decided before anything is written).
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &mut self,
         spec: &FeedSpec,
@@ -368,8 +330,18 @@ impl Engine {
         delivery: &crate::ingest::feeds::Delivery,
         seq: u32,
         opts: &IngestOptions,
+        check: HoldCheck,
         summary: &mut IngestSummary,
-    ) -> Result<(), IngestError> {
+    ) -> Result<Option<Vec<String>>, IngestError> {
+        let guards = self.guards;
+        let door = Door {
+            latest: guards.latest(check.today),
+            vocab: self.vocab.as_ref(),
+            cases: (spec.kind == crate::records::SourceKind::Claims)
+                .then(|| self.store.cases())
+                .transpose()?
+                .map(|cs| cs.into_iter().map(|c| c.case_ref).collect()),
+        };
         let mut batch = Batch::default();
         let mut match_time = Duration::ZERO;
         let matcher = &mut self.matcher;
@@ -383,7 +355,10 @@ impl Engine {
                           summary: &mut IngestSummary| {
             for parsed in rows {
                 summary.rows += 1;
-                match parsed {
+                match parsed.and_then(|row| match door.check(row.number, &row.body) {
+                    Some(rej) => Err(rej),
+                    None => Ok(row),
+                }) {
                     Ok(row) => batch.add(row, seq, matcher, opts, summary),
                     Err(rej) => {
                         summary.rejected += 1;
@@ -392,7 +367,7 @@ impl Engine {
                 }
             }
         };
-        let parse_time = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, |rows| {
+        let mut on_rows = |rows: Vec<Parsed>| {
             let t_rows = Instant::now();
             match held.as_mut() {
                 Some(h) => {
@@ -409,7 +384,8 @@ impl Engine {
                 None => match_rows(rows, &mut batch, matcher, summary),
             }
             match_time += t_rows.elapsed();
-        })?;
+        };
+        let parse_time = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, &mut on_rows)?;
         if let Some(h) = held.take() {
             let t_rows = Instant::now();
             summary.model_trained = train(matcher, &h, &mut batch.delta);
@@ -417,6 +393,17 @@ impl Engine {
                 match_rows(rows, &mut batch, matcher, summary);
             }
             match_time += t_rows.elapsed();
+        }
+        if check.on {
+            // Decided once the rows are counted, before anything is written:
+            // a hold costs its matching and a matcher reload, a delivery
+            // applied pays nothing (no second pass, no rows kept).
+            let previous = guards.previous(self.store.deliveries(), &spec.name, delivery.period);
+            let mut reasons = guards.period_reasons(delivery.period);
+            reasons.extend(guards.count_reasons(delivery.period, summary.accepted, previous));
+            if !reasons.is_empty() {
+                return Ok(Some(reasons));
+            }
         }
         summary.times.parse_pseudonymise = parse_time;
         summary.times.matching = match_time;
@@ -462,7 +449,7 @@ impl Engine {
         self.store
             .write_delivery(rows, rec, &delivery.content_hash)?;
         summary.times.store = t_store.elapsed();
-        Ok(())
+        Ok(None)
     }
 
     /// Families touched: the cases this delivery names, and the cases whose
@@ -621,6 +608,14 @@ fn parse_in_order(
         }
         Ok(parse_time)
     })
+}
+
+/// Whether a delivery's guards apply (not to an accepted hold, nor to a
+/// feed without events), and the day they take as today.
+#[derive(Debug, Clone, Copy)]
+struct HoldCheck {
+    on: bool,
+    today: chrono::NaiveDate,
 }
 
 /// What one delivery's accepted rows add, gathered in memory until the

@@ -81,7 +81,8 @@ impl Store {
                 .map_err(|x| self.corrupt(format!("delivery record: {x}")))?;
             self.committed.insert(rec.seq, rec);
         }
-        let mut max_seq = self.last_seq();
+        // A held delivery keeps the seq it began with: none is reused.
+        let mut max_seq = self.last_seq().max(self.last_hold_seq()?);
         let mut sweep = Vec::new();
         for item in self.trees.iter(TreeId::Pending) {
             let (k, _) = item?;
@@ -91,7 +92,9 @@ impl Store {
         }
         self.next_seq = max_seq + 1;
         for seq in sweep {
-            if self.committed.contains_key(&seq) {
+            if self.committed.contains_key(&seq)
+                || self.trees.contains_key(TreeId::Holds, &seq_bytes(seq))?
+            {
                 self.trees
                     .write(TreeId::Pending, Write::Remove(&seq_bytes(seq)))?;
             } else {

@@ -176,6 +176,41 @@ impl Store {
         Ok(out)
     }
 
+    /// Events in effect per delivery: those no later delivery of the same
+    /// feed hides (for `status`; reads every event).
+    pub fn events_in_effect(&self) -> Result<BTreeMap<u32, u64>, StoreError> {
+        let mut out: BTreeMap<u32, u64> = BTreeMap::new();
+        for item in self.trees.iter(TreeId::Events) {
+            let (k, v) = item?;
+            let seq = read_u32(&k[8..]);
+            let Some(rec) = self.committed.get(&seq) else {
+                continue;
+            };
+            if v.len() % (EVENT_LEN + 1) != 0 {
+                return Err(self.corrupt("event record length"));
+            }
+            let later = self
+                .committed
+                .range(seq + 1..)
+                .any(|(_, l)| l.feed == rec.feed && l.period.is_some());
+            let open_until = rec.period.map_or(NaiveDate::MAX, |p| p.to);
+            let mut n = 0;
+            for entry in v.chunks_exact(EVENT_LEN + 1) {
+                if later {
+                    let ev = unpack_events(&entry[1..])
+                        .and_then(|mut v| v.pop())
+                        .ok_or_else(|| self.corrupt("event record"))?;
+                    if self.superseded(rec, ev.start, ev.last_day(open_until)) {
+                        continue;
+                    }
+                }
+                n += 1;
+            }
+            *out.entry(seq).or_default() += n;
+        }
+        Ok(out)
+    }
+
     fn superseded(&self, rec: &DeliveryRecord, from: NaiveDate, to: NaiveDate) -> bool {
         self.committed.range(rec.seq + 1..).any(|(_, later)| {
             later.feed == rec.feed && later.period.is_some_and(|p| p.overlaps(from, to))

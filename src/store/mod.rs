@@ -40,6 +40,7 @@
 //! | `deliveries` | `deliveries.rs` | seq u32 | JSON [`DeliveryRecord`] (the commit) |
 //! | `content` | `deliveries.rs` | feed, 0, sha256 | seq u32 |
 //! | `pending` | `deliveries.rs` | seq u32 | feed name |
+//! | `holds` | `holds.rs` | seq u32 | JSON [`HoldRecord`] (a held delivery: metadata only) |
 //! | `meta` | `mod.rs` | name (`schema`, `key_id`, `evaluated_through`) | schema u32 / key id / seq u32 |
 //! | `verdicts` | `verdicts.rs` | case ref, 0, outcome, 0, date | JSON decision (triangulate's `VerdictRecord`) |
 //! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink | notice JSON / JSON [`DeliveryState`] |
@@ -60,6 +61,7 @@
 mod cases;
 mod deliveries;
 mod events;
+mod holds;
 mod identity;
 mod links;
 mod outbox;
@@ -70,6 +72,7 @@ mod verdicts;
 pub use cases::{CaseMember, CaseRecord, ClaimRecord};
 pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
 pub use events::{pack_event, EventBuffer, StoredEvent};
+pub use holds::{HoldDecision, HoldRecord, HoldState};
 pub use identity::apply_decision;
 pub use links::{centibits, LinkRecord, NarrowLink, RunnerUp, StoredCandidate, StoredLink};
 pub use outbox::{DeliveryState, OutboxStore};
@@ -130,10 +133,11 @@ pub(crate) enum TreeId {
     Reviews,
     ReviewDecisions,
     Narrow,
+    Holds,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 16] = [
+    pub(crate) const ALL: [TreeId; 17] = [
         TreeId::Events,
         TreeId::Identity,
         TreeId::Cases,
@@ -150,6 +154,7 @@ impl TreeId {
         TreeId::Reviews,
         TreeId::ReviewDecisions,
         TreeId::Narrow,
+        TreeId::Holds,
     ];
 
     /// The sled tree name (part of the on-disk format).
@@ -171,6 +176,7 @@ impl TreeId {
             TreeId::Reviews => "reviews",
             TreeId::ReviewDecisions => "review_decisions",
             TreeId::Narrow => "narrow",
+            TreeId::Holds => "holds",
         }
     }
 }
@@ -596,7 +602,8 @@ mod tests {
                 "runners",
                 "reviews",
                 "review_decisions",
-                "narrow"
+                "narrow",
+                "holds"
             ]
         );
         for (i, t) in TreeId::ALL.iter().enumerate() {
@@ -735,6 +742,18 @@ mod tests {
             1,
             "only committed ones are read"
         );
+        // A held delivery, then its decision.
+        let Begin::Started(seq3) = s.begin("police", &[3; 32]).unwrap() else {
+            panic!()
+        };
+        let mut hold = holds::tests::hold_rec(seq3);
+        hold.content_hash = hex::encode([3u8; 32]);
+        s.hold(&hold).unwrap();
+        let by = HoldDecision {
+            by: "t".into(),
+            at: chrono::Utc::now(),
+        };
+        s.decide_hold(seq3, HoldState::Rejected, by).unwrap();
         // A decision, decided again.
         s.put_verdict("C1", "o", d("2016-01-01"), b"{}").unwrap();
         s.put_verdict("C1", "o", d("2016-01-01"), b"{\"a\":1}")
@@ -771,6 +790,7 @@ mod tests {
         assert_eq!(s.trees.tally(TreeId::Verdicts), (2, 1));
         assert_eq!(s.trees.tally(TreeId::Outbox), (4, 3));
         assert_eq!(s.trees.tally(TreeId::PullState), (2, 1));
-        assert_eq!(s.trees.tally(TreeId::Pending).1, 0, "both markers gone");
+        assert_eq!(s.trees.tally(TreeId::Pending).1, 0, "every marker gone");
+        assert_eq!(s.trees.tally(TreeId::Holds), (2, 1));
     }
 }

@@ -140,6 +140,58 @@ async fn scheduled_pulls_conditional_and_cut_off() {
     assert!(running.stop().await, "drained cleanly");
 }
 
+/// A pulled delivery a guard holds: nothing applied, the feed shows the
+/// hold and why, and the pull is not acknowledged, so the same bytes are
+/// fetched again (to be applied once an operator accepts them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_pull_is_shown_and_fetched_again_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pki(dir.path());
+    let server = PartnerServer::start(
+        server_config(
+            &p.partner.issue_server(&["127.0.0.1"]),
+            Some(&p.council.cert_pem()),
+        ),
+        HashMap::from([("/police.csv".to_string(), POLICE_V1.as_bytes().to_vec())]),
+    )
+    .await
+    .unwrap();
+    let cfg_path = write_config(
+        dir.path(),
+        "",
+        &feed_toml(
+            "police",
+            "police",
+            &server.url("/police.csv"),
+            "* * * * * *",
+            true,
+        ),
+    );
+    let cfg = Config::load(&cfg_path).unwrap();
+    let engine = Engine::open(&cfg.data_dir, &HmacKey::load(&cfg.key_file).unwrap()).unwrap();
+    let running = daemon::start(&cfg, engine, Clock::new()).await.unwrap();
+    let stats = running.stats.clone();
+    let police = || stats.feeds.lock().unwrap()["police"].clone();
+    wait_for("the first delivery", 15, || police().deliveries == 1).await;
+    let header_only =
+        "#period 2016-01-01..2016-06-30\nrecord_type,forename,surname,dob,postcode,date\n";
+    server.set_file("/police.csv", header_only.as_bytes().to_vec());
+    wait_for("the hold", 15, || !police().held.is_empty()).await;
+    let held = police().held[0].clone();
+    assert_eq!(held.state, "held");
+    assert!(held.reason.contains("no accepted rows"), "{}", held.reason);
+    let downloads = server.full_downloads();
+    wait_for("the held bytes fetched again", 15, || {
+        server.full_downloads() >= downloads + 2
+    })
+    .await;
+    assert_eq!(police().deliveries, 1, "a held delivery is not applied");
+    assert_eq!(police().held.len(), 1, "the same bytes are one hold");
+    let committed = running.with_engine(|e| e.store.deliveries().count());
+    assert_eq!(committed, 1);
+    assert!(running.stop().await, "drained cleanly");
+}
+
 /// A feed whose server demands a certificate from another CA fails with a
 /// clear error naming the feed, and never stops the other feeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

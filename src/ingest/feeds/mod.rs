@@ -101,6 +101,14 @@ pub enum FeedError {
     },
     #[error("feed {feed}: header row is longer than the row limit")]
     HeaderTooLong { feed: String },
+    #[error("feed {feed}: the delivery's {field} ends {to}, after today ({today}, allowing {skew} days of clock skew): a delivery cannot cover days still to come (check the partner's extract dates)")]
+    FuturePeriod {
+        feed: String,
+        field: &'static str,
+        to: NaiveDate,
+        today: NaiveDate,
+        skew: u32,
+    },
 }
 
 /// The format of a feed's files.
