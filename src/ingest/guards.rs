@@ -286,7 +286,7 @@ mod tests {
         use crate::keys::HmacKey;
         let dir = tempfile::tempdir().unwrap();
         let key = HmacKey::from_bytes("t", [7u8; 32]);
-        let mut e = Engine::open(dir.path(), &key).unwrap();
+        let mut e = Engine::open(&dir.path().join("data"), &key).unwrap();
         let spec = crate::ingest::feeds::FeedSpec::new("police", SourceKind::Police);
         let head = "record_type,forename,surname,dob,date\n";
         const SUR: [&str; 10] = [
