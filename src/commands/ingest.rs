@@ -4,8 +4,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use super::{
-    init_logging, load_config, open_engine, outbox_of, progress_spinner, read_delivery,
-    verdict_counts,
+    init_logging, load_config, open_engine, progress_spinner, read_delivery, verdict_counts,
 };
 
 use anyhow::{Context, Result};
@@ -64,11 +63,7 @@ pub(super) fn print_and_decide(
     };
     let applied = summary.duplicate_of.is_none() && summary.hold.is_none();
     if let Some(fw) = &cfg.framework {
-        let outbox = outbox_of(cfg, engine)?;
-        let notices = crate::notify::reconcile::Notices {
-            outbox: &outbox,
-            detail: cfg.notice_detail,
-        };
+        let notices = super::notices_of(cfg, engine)?;
         let now = chrono::Utc::now();
         if applied {
             let touched: std::collections::HashSet<String> =

@@ -109,6 +109,14 @@ pub fn outbox_of(cfg: &Config, engine: &Engine) -> Result<crate::notify::Outbox>
     Ok(crate::notify::Outbox::new(engine.store.outbox(), sinks)?)
 }
 
+/// [`outbox_of`], with what the config says notices carry.
+pub fn notices_of(cfg: &Config, engine: &Engine) -> Result<crate::notify::reconcile::Notices> {
+    Ok(crate::notify::reconcile::Notices {
+        outbox: outbox_of(cfg, engine)?,
+        detail: cfg.notice_detail,
+    })
+}
+
 pub fn read_delivery(file: &Path) -> Result<Vec<u8>> {
     std::fs::read(file).with_context(|| format!("reading {}", file.display()))
 }

@@ -206,15 +206,11 @@ pub fn review_decide(
     };
     if let Some(fw) = &cfg.framework {
         let set: HashSet<String> = cases.into_iter().collect();
-        let outbox = super::outbox_of(&cfg, &engine)?;
         let (r, q) = crate::notify::reconcile::decide(
             &engine.store,
             &engine.matcher,
             fw,
-            &crate::notify::reconcile::Notices {
-                outbox: &outbox,
-                detail: cfg.notice_detail,
-            },
+            &super::notices_of(&cfg, &engine)?,
             Selection::Cases(&set),
             None,
             now,

@@ -37,31 +37,13 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
     let engine = open_engine(&cfg)?;
     // Decide anything not yet decided, so the list is complete, and queue
     // what that changed.
-    let outbox = super::outbox_of(&cfg, &engine)?;
     let now = chrono::Utc::now();
-    crate::notify::reconcile::catch_up(
-        &engine.store,
-        &engine.matcher,
-        fw,
-        &crate::notify::reconcile::Notices {
-            outbox: &outbox,
-            detail: cfg.notice_detail,
-        },
-        now,
-    )?;
+    let notices = super::notices_of(&cfg, &engine)?;
+    let (store, matcher) = (&engine.store, &engine.matcher);
+    crate::notify::reconcile::catch_up(store, matcher, fw, &notices, now)?;
     let empty = std::collections::HashSet::new();
-    crate::notify::reconcile::decide(
-        &engine.store,
-        &engine.matcher,
-        fw,
-        &crate::notify::reconcile::Notices {
-            outbox: &outbox,
-            detail: cfg.notice_detail,
-        },
-        Selection::AfterDelivery(&empty),
-        None,
-        now,
-    )?;
+    let waiting = Selection::AfterDelivery(&empty);
+    crate::notify::reconcile::decide(store, matcher, fw, &notices, waiting, None, now)?;
     let mut rows: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
         .into_iter()
         .filter(|v| want.is_none_or(|w| v.verdict == w))
@@ -115,15 +97,11 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
     if let Some(date) = as_of {
         return verify_as_of(&engine, fw, case, date, json);
     }
-    let outbox = super::outbox_of(&cfg, &engine)?;
     crate::notify::reconcile::decide(
         &engine.store,
         &engine.matcher,
         fw,
-        &crate::notify::reconcile::Notices {
-            outbox: &outbox,
-            detail: cfg.notice_detail,
-        },
+        &super::notices_of(&cfg, &engine)?,
         Selection::Case(case_ref),
         None,
         chrono::Utc::now(),

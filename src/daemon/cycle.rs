@@ -146,10 +146,7 @@ pub(crate) fn ingest_and_decide(
             &engine.store,
             &engine.matcher,
             fw,
-            &crate::notify::reconcile::Notices {
-                outbox: &shared.outbox,
-                detail: shared.detail,
-            },
+            &shared.notices(),
             &touched,
             shared.clock.now(),
         )?;

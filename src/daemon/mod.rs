@@ -120,6 +120,16 @@ pub struct Running {
     tasks: tokio::task::JoinSet<()>,
 }
 
+impl Shared {
+    /// Where this daemon queues notices, and what they carry.
+    fn notices(&self) -> crate::notify::reconcile::Notices {
+        crate::notify::reconcile::Notices {
+            outbox: self.outbox.clone(),
+            detail: self.detail,
+        }
+    }
+}
+
 impl Running {
     /// Reads the store while the daemon runs (it holds the store's lock).
     pub fn with_engine<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
@@ -184,10 +194,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
             &engine.store,
             &engine.matcher,
             fw,
-            &crate::notify::reconcile::Notices {
-                outbox: &shared.outbox,
-                detail: shared.detail,
-            },
+            &shared.notices(),
             shared.clock.now(),
         )?;
         stats.notices_enqueued.inc_by(queued.queued as u64);

@@ -120,15 +120,7 @@ impl Outbox {
 
     /// [`Outbox::enqueue`] with the first attempt due at `now`.
     pub fn enqueue_at(&self, notice: &Notice, now: DateTime<Utc>) -> Result<bool, OutboxError> {
-        notice.validate()?;
-        let body = serde_json::to_vec(notice)?;
-        let state = DeliveryState {
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            delivered_at: None,
-        };
-        Ok(self.store.enqueue(&notice.id, &body, &self.sinks, &state)?)
+        self.insert(None, notice, now)
     }
 
     /// Queues `notice` as the latest for its claim (`claim`, a key naming
@@ -140,6 +132,15 @@ impl Outbox {
         notice: &Notice,
         now: DateTime<Utc>,
     ) -> Result<bool, OutboxError> {
+        self.insert(Some(claim), notice, now)
+    }
+
+    fn insert(
+        &self,
+        claim: Option<&str>,
+        notice: &Notice,
+        now: DateTime<Utc>,
+    ) -> Result<bool, OutboxError> {
         notice.validate()?;
         let body = serde_json::to_vec(notice)?;
         let state = DeliveryState {
@@ -148,9 +149,12 @@ impl Outbox {
             last_error: None,
             delivered_at: None,
         };
-        Ok(self
-            .store
-            .enqueue_for_claim(claim, &notice.id, &body, &self.sinks, &state)?)
+        Ok(match claim {
+            Some(c) => self
+                .store
+                .enqueue_for_claim(c, &notice.id, &body, &self.sinks, &state)?,
+            None => self.store.enqueue(&notice.id, &body, &self.sinks, &state)?,
+        })
     }
 
     /// The id of the latest notice queued for `claim`.

@@ -43,9 +43,9 @@ pub enum Detail {
 }
 
 /// Where notices are queued and what they carry.
-#[derive(Clone, Copy)]
-pub struct Notices<'a> {
-    pub outbox: &'a Outbox,
+#[derive(Clone)]
+pub struct Notices {
+    pub outbox: Outbox,
     pub detail: Detail,
 }
 
@@ -77,7 +77,7 @@ pub fn claim_key(rec: &VerdictRecord) -> String {
 pub fn reconcile(
     store: &Store,
     fw: &crate::framework::Framework,
-    notices: &Notices<'_>,
+    notices: &Notices,
     now: DateTime<Utc>,
 ) -> Result<Reconciled, ReconcileError> {
     let mut r = Reconciled::default();
@@ -99,7 +99,7 @@ pub fn decide(
     store: &Store,
     matcher: &crate::ingest::matching::Matcher,
     fw: &crate::framework::Framework,
-    notices: &Notices<'_>,
+    notices: &Notices,
     selection: Selection<'_>,
     through: Option<u32>,
     now: DateTime<Utc>,
@@ -119,7 +119,7 @@ pub fn after_delivery(
     store: &Store,
     matcher: &crate::ingest::matching::Matcher,
     fw: &crate::framework::Framework,
-    notices: &Notices<'_>,
+    notices: &Notices,
     touched: &std::collections::HashSet<String>,
     now: DateTime<Utc>,
 ) -> Result<(RunReport, Reconciled), ReconcileError> {
@@ -141,7 +141,7 @@ pub fn catch_up(
     store: &Store,
     matcher: &crate::ingest::matching::Matcher,
     fw: &crate::framework::Framework,
-    notices: &Notices<'_>,
+    notices: &Notices,
     now: DateTime<Utc>,
 ) -> Result<(Option<RunReport>, Reconciled), ReconcileError> {
     if store.evaluated_through()? < store.last_seq() {
@@ -168,11 +168,11 @@ pub fn catch_up(
 /// Queues `rec`'s notice if it is due and not queued yet.
 pub fn queue(
     fw: &crate::framework::Framework,
-    notices: &Notices<'_>,
+    notices: &Notices,
     rec: &VerdictRecord,
     now: DateTime<Utc>,
 ) -> Result<bool, ReconcileError> {
-    let outbox = notices.outbox;
+    let outbox = &notices.outbox;
     let key = claim_key(rec);
     let latest = outbox.latest_for_claim(&key)?;
     if rec.verdict == Verdict::Insufficient && latest.is_none() {
@@ -337,7 +337,7 @@ mod tests {
         let (_d, _db, tree) = temp_tree();
         let outbox = Outbox::new(tree.clone(), vec!["a".into()]).unwrap();
         let notices = Notices {
-            outbox: &outbox,
+            outbox: outbox.clone(),
             detail: Detail::Thin,
         };
         let fw = crate::triangulate::tests::fw();

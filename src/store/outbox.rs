@@ -95,20 +95,7 @@ impl OutboxStore {
         sinks: &[String],
         state: &DeliveryState,
     ) -> Result<bool, StoreError> {
-        let state = serde_json::to_vec(state).expect("state serialises");
-        let nkey = notice_key(id);
-        let inserted = self.trees.transact(TreeId::Outbox, |tx| {
-            if tx.get(&nkey)?.is_some() {
-                return Ok(false);
-            }
-            tx.insert(&nkey, notice_json)?;
-            for s in sinks {
-                tx.insert(&delivery_key(id, s), &state)?;
-            }
-            Ok(true)
-        })?;
-        self.trees.flush()?;
-        Ok(inserted)
+        self.insert(None, id, notice_json, sinks, state)
     }
 
     /// As [`OutboxStore::enqueue`], and in the same transaction records the
@@ -122,10 +109,24 @@ impl OutboxStore {
         sinks: &[String],
         state: &DeliveryState,
     ) -> Result<bool, StoreError> {
+        self.insert(Some(claim), id, notice_json, sinks, state)
+    }
+
+    fn insert(
+        &self,
+        claim: Option<&str>,
+        id: &str,
+        notice_json: &[u8],
+        sinks: &[String],
+        state: &DeliveryState,
+    ) -> Result<bool, StoreError> {
         let state = serde_json::to_vec(state).expect("state serialises");
-        let (nkey, ckey) = (notice_key(id), claim_key(claim));
+        let nkey = notice_key(id);
+        let ckey = claim.map(claim_key);
         let inserted = self.trees.transact(TreeId::Outbox, |tx| {
-            tx.insert(&ckey, id.as_bytes())?;
+            if let Some(k) = &ckey {
+                tx.insert(k, id.as_bytes())?;
+            }
             if tx.get(&nkey)?.is_some() {
                 return Ok(false);
             }

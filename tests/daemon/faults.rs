@@ -20,86 +20,22 @@ fn without_offences(police: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// A small deterministic generator for the kill moments (xorshift64).
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, lo: u64, hi: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        lo + self.0 % (hi - lo)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decision() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pki(dir.path());
-    let env = crate::util::Env::new(80, 77);
-    let names = [
-        "case",
-        "claims",
-        "police",
-        "education",
-        "dwp",
-        "social_care",
-        "services",
-    ];
-    let mut files = HashMap::new();
-    for name in names {
-        files.insert(
-            format!("/{name}.csv"),
-            std::fs::read(env.feed_file(name)).unwrap(),
-        );
-    }
-    let police = files["/police.csv"].clone();
+    // Every two seconds, so a correction is pulled while it runs.
+    let rig = Rig::start(80, 77, "*/2 * * * * *").await;
+    let (dir, env, server, receiver, port, cfg) = (
+        &rig.dir,
+        &rig.env,
+        &rig.server,
+        &rig.receiver,
+        rig.port,
+        &rig.cfg,
+    );
+    let names = FEEDS;
+    let police = std::fs::read(env.feed_file("police")).unwrap();
     let police_b = without_offences(&police);
     assert_ne!(police, police_b);
-    let server = PartnerServer::start(
-        server_config(
-            &p.partner.issue_server(&["127.0.0.1"]),
-            Some(&p.council.cert_pem()),
-        ),
-        files,
-    )
-    .await
-    .unwrap();
-    let secret = WebhookSecret::generate();
-    let receiver = Receiver::start(
-        server_config(&p.coordinator.issue_server(&["127.0.0.1"]), None),
-        secret.clone(),
-    )
-    .await
-    .unwrap();
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(dir.path().join("whsec"))
-            .unwrap();
-        f.write_all(secret.to_whsec().as_bytes()).unwrap();
-    }
-    let port = free_port();
-    let mut extra = format!(
-        "[status]\nlisten = \"127.0.0.1:{port}\"\n[notices]\npoll_seconds = 1\n\
-         [[notices.webhook]]\nname = \"coordinators\"\nurl = \"{}\"\nsecret_file = \"whsec\"\nca_bundle = \"coordinator-ca.pem\"\n",
-        receiver.url()
-    );
-    for name in names {
-        // Every two seconds, so a correction is pulled while it runs.
-        extra.push_str(&feed_toml(
-            name,
-            name,
-            &server.url(&format!("/{name}.csv")),
-            "*/2 * * * * *",
-            true,
-        ));
-    }
-    let cfg = write_config(dir.path(), "framework = \"sunderland\"", &extra);
     let log = dir.path().join("daemon.log");
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_outcomesd"))
@@ -115,7 +51,8 @@ async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decisi
             .spawn()
             .unwrap()
     };
-    let mut moments = Moments(0x9E37_79B9_7F4A_7C15);
+    // The kill moments: random, but the same every run.
+    let mut moments = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x9E37);
     let mut thin = false;
     for round in 0..32 {
         if round % 4 == 1 && round < 29 {
@@ -132,7 +69,7 @@ async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decisi
             );
         }
         let mut child = spawn();
-        let ms = moments.next_ms(20, 4000);
+        let ms = rand::Rng::random_range(&mut moments, 20..4000);
         tokio::time::sleep(Duration::from_millis(ms)).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();

@@ -257,6 +257,91 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// The demo's feeds.
+const FEEDS: [&str; 7] = [
+    "case",
+    "claims",
+    "police",
+    "education",
+    "dwp",
+    "social_care",
+    "services",
+];
+
+/// What the binary is killed against: a partner serving `families`
+/// generated families' feeds over mutual TLS, a coordinators' receiver, and
+/// a config pulling every feed on `schedule` (and at start) and sending
+/// notices to the receiver, with the status endpoint on `port`.
+struct Rig {
+    dir: tempfile::TempDir,
+    env: crate::util::Env,
+    server: PartnerServer,
+    receiver: Receiver,
+    port: u16,
+    cfg: std::path::PathBuf,
+}
+
+impl Rig {
+    async fn start(families: usize, seed: u64, schedule: &str) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pki(dir.path());
+        let env = crate::util::Env::new(families, seed);
+        let files = FEEDS
+            .iter()
+            .map(|name| {
+                let bytes = std::fs::read(env.feed_file(name)).unwrap();
+                (format!("/{name}.csv"), bytes)
+            })
+            .collect();
+        let server = PartnerServer::start(
+            server_config(
+                &p.partner.issue_server(&["127.0.0.1"]),
+                Some(&p.council.cert_pem()),
+            ),
+            files,
+        )
+        .await
+        .unwrap();
+        let secret = WebhookSecret::generate();
+        let receiver = Receiver::start(
+            server_config(&p.coordinator.issue_server(&["127.0.0.1"]), None),
+            secret.clone(),
+        )
+        .await
+        .unwrap();
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dir.path().join("whsec"))
+                .unwrap();
+            f.write_all(secret.to_whsec().as_bytes()).unwrap();
+        }
+        let port = free_port();
+        let mut extra = format!(
+            "[status]\nlisten = \"127.0.0.1:{port}\"\n[notices]\npoll_seconds = 1\n\
+             [[notices.webhook]]\nname = \"coordinators\"\nurl = \"{}\"\nsecret_file = \"whsec\"\nca_bundle = \"coordinator-ca.pem\"\n",
+            receiver.url()
+        );
+        for name in FEEDS {
+            let url = server.url(&format!("/{name}.csv"));
+            extra.push_str(&feed_toml(name, name, &url, schedule, true));
+        }
+        let cfg = write_config(dir.path(), "framework = \"sunderland\"", &extra);
+        Rig {
+            dir,
+            env,
+            server,
+            receiver,
+            port,
+            cfg,
+        }
+    }
+}
+
 mod faults;
 
 async fn healthz(port: u16) -> Option<serde_json::Value> {
@@ -275,76 +360,9 @@ async fn healthz(port: u16) -> Option<serde_json::Value> {
 /// SIGTERM exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_daemon_delivers_every_pending_notice_after_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pki(dir.path());
-    let env = crate::util::Env::new(15, 21);
-    let mut files = HashMap::new();
-    for name in [
-        "case",
-        "claims",
-        "police",
-        "education",
-        "dwp",
-        "social_care",
-        "services",
-    ] {
-        files.insert(
-            format!("/{name}.csv"),
-            std::fs::read(env.feed_file(name)).unwrap(),
-        );
-    }
-    let server = PartnerServer::start(
-        server_config(
-            &p.partner.issue_server(&["127.0.0.1"]),
-            Some(&p.council.cert_pem()),
-        ),
-        files,
-    )
-    .await
-    .unwrap();
-    let secret = WebhookSecret::generate();
-    let receiver = Receiver::start(
-        server_config(&p.coordinator.issue_server(&["127.0.0.1"]), None),
-        secret.clone(),
-    )
-    .await
-    .unwrap();
+    let rig = Rig::start(15, 21, "0 2 * * *").await;
+    let (dir, receiver, port, cfg) = (&rig.dir, &rig.receiver, rig.port, &rig.cfg);
     receiver.set_fail_next(1_000_000, 503);
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(dir.path().join("whsec"))
-            .unwrap();
-        f.write_all(secret.to_whsec().as_bytes()).unwrap();
-    }
-    let port = free_port();
-    let mut extra = format!(
-        "[status]\nlisten = \"127.0.0.1:{port}\"\n[notices]\npoll_seconds = 1\n\
-         [[notices.webhook]]\nname = \"coordinators\"\nurl = \"{}\"\nsecret_file = \"whsec\"\nca_bundle = \"coordinator-ca.pem\"\n",
-        receiver.url()
-    );
-    for name in [
-        "case",
-        "claims",
-        "police",
-        "education",
-        "dwp",
-        "social_care",
-        "services",
-    ] {
-        extra.push_str(&feed_toml(
-            name,
-            name,
-            &server.url(&format!("/{name}.csv")),
-            "0 2 * * *",
-            true,
-        ));
-    }
-    let cfg = write_config(dir.path(), "framework = \"sunderland\"", &extra);
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_outcomesd"))
             .args(["run", "--config", cfg.to_str().unwrap()])
