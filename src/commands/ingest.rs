@@ -89,7 +89,14 @@ pub(super) fn print_and_decide(
         } else {
             // Nothing new, but a stop after an earlier delivery committed
             // may have left its claims undecided: the retry mends that.
-            crate::notify::reconcile::catch_up(&engine.store, &engine.matcher, fw, &notices, now)?;
+            crate::notify::reconcile::catch_up(
+                &engine.store,
+                &engine.matcher,
+                fw,
+                &notices,
+                None,
+                now,
+            )?;
         }
     }
     shown?;

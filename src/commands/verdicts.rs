@@ -40,10 +40,9 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
     let now = chrono::Utc::now();
     let notices = super::notices_of(&cfg, &engine)?;
     let (store, matcher) = (&engine.store, &engine.matcher);
-    crate::notify::reconcile::catch_up(store, matcher, fw, &notices, now)?;
     let empty = std::collections::HashSet::new();
     let waiting = Selection::AfterDelivery(&empty);
-    crate::notify::reconcile::decide(store, matcher, fw, &notices, waiting, None, now)?;
+    crate::notify::reconcile::catch_up(store, matcher, fw, &notices, Some(waiting), now)?;
     let mut rows: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
         .into_iter()
         .filter(|v| want.is_none_or(|w| v.verdict == w))

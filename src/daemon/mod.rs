@@ -195,6 +195,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
             &engine.matcher,
             fw,
             &shared.notices(),
+            None,
             shared.clock.now(),
         )?;
         stats.notices_enqueued.inc_by(queued.queued as u64);

@@ -125,7 +125,9 @@ impl Outbox {
 
     /// Queues `notice` as the latest for its claim (`claim`, a key naming
     /// the claim), atomically with its states; `false` if it was queued
-    /// before.
+    /// before. Not flushed: the caller flushes ([`Outbox::flush`]) once it
+    /// has queued a batch, and re-queues after a crash (notices follow
+    /// stored verdicts: `crate::notify::reconcile`).
     pub fn enqueue_for_claim(
         &self,
         claim: &str,
@@ -155,6 +157,11 @@ impl Outbox {
                 .enqueue_for_claim(c, &notice.id, &body, &self.sinks, &state)?,
             None => self.store.enqueue(&notice.id, &body, &self.sinks, &state)?,
         })
+    }
+
+    /// Makes everything queued so far durable.
+    pub fn flush(&self) -> Result<(), OutboxError> {
+        Ok(self.store.flush()?)
     }
 
     /// The id of the latest notice queued for `claim`.

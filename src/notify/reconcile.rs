@@ -87,6 +87,9 @@ pub fn reconcile(
             r.queued += 1;
         }
     }
+    // One flush for the lot: a notice lost to a crash before it is queued
+    // again by the next reconciliation, since the verdict is stored.
+    notices.outbox.flush()?;
     Ok(r)
 }
 
@@ -135,13 +138,14 @@ pub fn after_delivery(
 
 /// Before anything else touches the store: if a delivery committed whose
 /// claims were not decided (the process stopped in between), decides every
-/// claim; in any case queues every notice due. Returns the evaluation, if
-/// one was needed.
+/// claim; otherwise decides `then`, if given; in any case queues every
+/// notice due. Returns the evaluation, if there was one.
 pub fn catch_up(
     store: &Store,
     matcher: &crate::ingest::matching::Matcher,
     fw: &crate::framework::Framework,
     notices: &Notices,
+    then: Option<Selection<'_>>,
     now: DateTime<Utc>,
 ) -> Result<(Option<RunReport>, Reconciled), ReconcileError> {
     if store.evaluated_through()? < store.last_seq() {
@@ -162,6 +166,10 @@ pub fn catch_up(
         )?;
         return Ok((Some(r), q));
     }
+    if let Some(selection) = then {
+        let (r, q) = decide(store, matcher, fw, notices, selection, None, now)?;
+        return Ok((Some(r), q));
+    }
     Ok((None, reconcile(store, fw, notices, now)?))
 }
 
@@ -178,13 +186,27 @@ pub fn queue(
     if rec.verdict == Verdict::Insufficient && latest.is_none() {
         return Ok(false); // an interim state nobody was told otherwise of
     }
-    let rule = fw.outcome(&rec.outcome_id).map(|o| o.rule.explain(fw));
-    let mut n = notice_for(rec, rule.as_deref(), notices.detail, now);
-    if latest.as_deref() == Some(n.id.as_str()) {
+    // Most claims are queued already: compare ids before building a notice.
+    if latest.as_deref() == Some(id_of(rec).as_str()) {
         return Ok(false);
     }
+    let rule = fw.outcome(&rec.outcome_id).map(|o| o.rule.explain(fw));
+    let mut n = notice_for(rec, rule.as_deref(), notices.detail, now);
     n.supersedes = latest;
     Ok(outbox.enqueue_for_claim(&key, &n, now)?)
+}
+
+/// The id of `rec`'s notice.
+fn id_of(rec: &VerdictRecord) -> String {
+    notice_id(
+        &rec.framework,
+        &rec.framework_version,
+        &rec.outcome_id,
+        &rec.case_ref,
+        rec.claim_date,
+        rec.verdict.name(),
+        sequence(rec),
+    )
 }
 
 /// The notice for a decision: pseudonyms and case references only.
@@ -254,15 +276,7 @@ pub fn notice_for(
     let verdict = rec.verdict.name().to_string();
     let sequence = sequence(rec);
     Notice {
-        id: notice_id(
-            &rec.framework,
-            &rec.framework_version,
-            &rec.outcome_id,
-            &rec.case_ref,
-            rec.claim_date,
-            &verdict,
-            sequence,
-        ),
+        id: id_of(rec),
         framework: rec.framework.clone(),
         framework_version: rec.framework_version.clone(),
         outcome_id: rec.outcome_id.clone(),

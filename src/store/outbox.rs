@@ -95,7 +95,7 @@ impl OutboxStore {
         sinks: &[String],
         state: &DeliveryState,
     ) -> Result<bool, StoreError> {
-        self.insert(None, id, notice_json, sinks, state)
+        self.insert(None, id, notice_json, sinks, state, true)
     }
 
     /// As [`OutboxStore::enqueue`], and in the same transaction records the
@@ -109,7 +109,12 @@ impl OutboxStore {
         sinks: &[String],
         state: &DeliveryState,
     ) -> Result<bool, StoreError> {
-        self.insert(Some(claim), id, notice_json, sinks, state)
+        self.insert(Some(claim), id, notice_json, sinks, state, false)
+    }
+
+    /// Flushes the outbox (and every other tree) to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.trees.flush()
     }
 
     fn insert(
@@ -119,6 +124,7 @@ impl OutboxStore {
         notice_json: &[u8],
         sinks: &[String],
         state: &DeliveryState,
+        flush: bool,
     ) -> Result<bool, StoreError> {
         let state = serde_json::to_vec(state).expect("state serialises");
         let nkey = notice_key(id);
@@ -136,7 +142,9 @@ impl OutboxStore {
             }
             Ok(true)
         })?;
-        self.trees.flush()?;
+        if flush {
+            self.trees.flush()?;
+        }
         Ok(inserted)
     }
 
