@@ -26,8 +26,10 @@
 //!    scenario files against it;
 //! 6. [`triangulate`]: each claim decided against its rule, one file per rule
 //!    kind in `triangulate/rules/`, on the clock it is given;
-//! 7. [`notify`]: notices built, signed (Standard Webhooks) and delivered at
-//!    least once from the store's outbox to webhooks and spool directories.
+//! 7. [`notify`]: notices derived from the stored verdicts
+//!    ([`notify::reconcile`]: whichever path decided a claim, its latest
+//!    decision is queued), signed (Standard Webhooks) and delivered at least
+//!    once from the store's outbox to webhooks and spool directories.
 //!
 //! Around them:
 //!
