@@ -2,6 +2,7 @@
 //! `outcomesd::commands`. One exit point prints the whole error chain and
 //! picks the exit status (78, EX_CONFIG, for a config `run` would refuse).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -354,10 +355,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     Decision::Different => outcomesd::store::ReviewVerdict::Different,
                 };
                 let r = commands::review_decide(config, id, d, by.as_deref(), note.clone())?;
+                let mut out = std::io::stdout().lock();
                 if *json {
-                    println!("{}", serde_json::to_string_pretty(&r)?);
+                    writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
                 } else {
-                    println!(
+                    writeln!(
+                        out,
                         "item {}: decided {:?}; {} claims of {} families re-decided, {} verdicts changed, {} notices queued",
                         r.item,
                         r.decision,
@@ -365,9 +368,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         r.cases.len(),
                         r.verdicts_changed.len(),
                         r.notices_queued
-                    );
+                    )?;
                     for (case, outcome, v) in &r.verdicts_changed {
-                        println!("  {case} {outcome}: now {v}");
+                        writeln!(out, "  {case} {outcome}: now {v}")?;
                     }
                 }
                 Ok(())

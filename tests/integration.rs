@@ -6,6 +6,7 @@ mod coverage;
 mod daemon;
 mod frameworks;
 mod guards;
+mod hygiene;
 mod layout;
 mod recovery;
 mod review;

@@ -12,8 +12,8 @@ use crate::records::SourceKind;
 pub fn keygen(out: &Path) -> Result<()> {
     let key = HmacKey::generate()?;
     key.write_new(out)?;
-    println!("wrote key {} to {} (mode 0600)", key.id(), out.display());
-    println!("keep it secret and back it up offline: see keys/README.md");
+    outln!("wrote key {} to {} (mode 0600)", key.id(), out.display());
+    outln!("keep it secret and back it up offline: see keys/README.md");
     Ok(())
 }
 
@@ -24,18 +24,18 @@ pub fn keygen(out: &Path) -> Result<()> {
 /// `main` prints and turns into exit status 78.
 pub fn check_config(path: &Path) -> Result<()> {
     let c = load_config(path)?;
-    println!("{}: ok", path.display());
-    println!("  data_dir: {}", c.data_dir.display());
-    println!("  key_file: {}", c.key_file.display());
+    outln!("{}: ok", path.display());
+    outln!("  data_dir: {}", c.data_dir.display());
+    outln!("  key_file: {}", c.key_file.display());
     for (name, f) in &c.feeds {
         let pull = f
             .pull
             .as_ref()
             .map_or("ingest only".to_string(), |p| p.url.clone());
-        println!("  feed {name}: {} ({pull})", f.spec.kind);
+        outln!("  feed {name}: {} ({pull})", f.spec.kind);
     }
     for sink in &c.sinks {
-        println!("  sink {}", sink.name());
+        outln!("  sink {}", sink.name());
     }
     Ok(())
 }
@@ -54,18 +54,19 @@ pub fn run(config: &Path) -> Result<()> {
 pub fn status(config: &Path) -> Result<()> {
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
-    print_status(&engine);
+    print_status(&engine)?;
     Ok(())
 }
 
-pub fn print_status(engine: &Engine) {
+/// Prints what is stored; fails only if stdout does.
+pub fn print_status(engine: &Engine) -> std::io::Result<()> {
     let store = &engine.store;
-    println!(
+    outln!(
         "store: {} ({:.1} MiB on disk)",
         store.path().display(),
         store.size_on_disk() as f64 / 1048576.0
     );
-    println!(
+    outln!(
         "persons: {} records' people, {} distinct after merges",
         engine.matcher.person_count(),
         engine.matcher.canonical_count()
@@ -75,7 +76,7 @@ pub fn print_status(engine: &Engine) {
         feeds.entry(d.feed.as_str()).or_default().push(d);
     }
     if feeds.is_empty() {
-        println!("no deliveries stored yet");
+        outln!("no deliveries stored yet");
     }
     // What is in effect, not what was ever received: events no later full
     // extract of the feed hid, the latest version of each case, the claims.
@@ -104,7 +105,7 @@ pub fn print_status(engine: &Engine) {
         let rows: u64 = ds.iter().map(|d| d.accepted).sum();
         let rejected: u64 = ds.iter().map(|d| d.rejected).sum();
         let now = effect.get(feed).copied().unwrap_or(0);
-        println!(
+        outln!(
             "feed {feed} ({}): {now} rows in effect ({rows} accepted over {} deliveries, {rejected} rejected); last delivery {} at {}",
             last.kind,
             ds.len(),
@@ -116,7 +117,7 @@ pub fn print_status(engine: &Engine) {
         let waiting = h.state == crate::store::HoldState::Held
             || (h.state == crate::store::HoldState::Accepted && h.applied_as.is_none());
         if waiting {
-            println!(
+            outln!(
                 "HELD delivery {} of feed {} ({}, {} rows): {}; nothing of it is in effect (`outcomesd deliveries accept|reject {}`)",
                 h.seq,
                 h.feed,
@@ -131,14 +132,15 @@ pub fn print_status(engine: &Engine) {
         let cov = store.coverage(kind);
         if !cov.is_empty() {
             let list: Vec<String> = cov.iter().map(|p| p.to_string()).collect();
-            println!("coverage {kind}: {}", list.join(", "));
+            outln!("coverage {kind}: {}", list.join(", "));
         }
     }
     if let Some(cases) = cases {
-        println!("cases: {}", cases.len());
+        outln!("cases: {}", cases.len());
     }
     let mut counts: Vec<_> = store.counts().into_iter().collect();
     counts.sort();
     let c: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!("rows: {}", c.join(", "));
+    outln!("rows: {}", c.join(", "));
+    Ok(())
 }

@@ -92,15 +92,15 @@ pub fn deliveries_list(config: &Path, json: bool) -> Result<()> {
     }
     out.sort_by_key(|l| l.id);
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if out.is_empty() {
-        println!("no deliveries stored or held");
+        outln!("no deliveries stored or held");
     }
     for l in &out {
         let period = l.period.map_or("-".to_string(), |p| p.to_string());
-        print!(
+        out!(
             "{:>5}  {:<10} {:<12} {:<23} {:>8} rows {:>8} accepted  {}",
             l.id,
             l.state,
@@ -111,14 +111,14 @@ pub fn deliveries_list(config: &Path, json: bool) -> Result<()> {
             l.received_at.format("%Y-%m-%d %H:%M:%SZ")
         );
         if let (Some(by), Some(at)) = (&l.decided_by, l.decided_at) {
-            print!("  decided by {by} at {}", at.format("%Y-%m-%d %H:%M:%SZ"));
+            out!("  decided by {by} at {}", at.format("%Y-%m-%d %H:%M:%SZ"));
         }
         if let Some(a) = l.applied_as {
-            print!("  applied as {a}");
+            out!("  applied as {a}");
         }
-        println!();
+        outln!();
         if let Some(r) = &l.reason {
-            println!("       why held: {r}");
+            outln!("       why held: {r}");
         }
     }
     Ok(())
@@ -166,7 +166,7 @@ pub fn deliveries_accept(
         ),
     }
     let Some(bytes) = bytes else {
-        println!(
+        outln!(
             "delivery {id} of feed {} accepted; it is applied when its bytes come again: `outcomesd deliveries accept {id} --file FILE`, `outcomesd ingest`, or the feed's next pull",
             h.feed
         );
@@ -182,7 +182,7 @@ pub fn deliveries_accept(
     let summary = engine
         .ingest(&fc.spec, &bytes, &opts)
         .with_context(|| format!("applying held delivery {id} of feed {}", h.feed))?;
-    println!("delivery {id} accepted and applied:");
+    outln!("delivery {id} accepted and applied:");
     print_and_decide(&cfg, &engine, &summary, false)
 }
 
@@ -200,7 +200,7 @@ pub fn deliveries_reject(config: &Path, id: u32, by: Option<&str>) -> Result<()>
         at: chrono::Utc::now(),
     };
     let h = engine.store.decide_hold(id, HoldState::Rejected, d)?;
-    println!(
+    outln!(
         "delivery {id} of feed {} rejected by {}; nothing of it was applied, and the same bytes never will be",
         h.feed,
         h.decision.map(|d| d.by).unwrap_or_default()

@@ -35,7 +35,7 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
     }
     for fw in &list {
         let class = |c| fw.outcomes.iter().filter(|o| o.rule.class() == c).count();
-        println!(
+        outln!(
             "{} ({}, version {}){}: {} problems, {} outcomes ({} data-verifiable, {} attested, {} unavailable)",
             fw.framework.id,
             fw.framework.council,
@@ -69,7 +69,7 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
             .collect();
         events.sort();
         events.dedup();
-        println!(
+        outln!(
             "  feeds it needs: {}",
             kinds
                 .iter()
@@ -77,7 +77,7 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        println!("  record types its outcomes read: {}", events.join(", "));
+        outln!("  record types its outcomes read: {}", events.join(", "));
         for o in &fw.outcomes {
             let class = match o.rule.class() {
                 RuleClass::DataVerifiable => "data",
@@ -88,7 +88,7 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
             if o.wording.chars().count() > 90 {
                 w.push_str("...");
             }
-            println!("  {:<10} {:<12} {:<11} {w}", o.id, o.problem, class);
+            outln!("  {:<10} {:<12} {:<11} {w}", o.id, o.problem, class);
         }
     }
     Ok(())
@@ -112,13 +112,16 @@ pub fn explain(outcome: &str, config: Option<&Path>) -> Result<()> {
     let problem = fw
         .problem(&o.problem)
         .map_or(o.problem.clone(), |p| format!("{} {}", p.number, p.title));
-    println!(
+    outln!(
         "{} ({} {}, version {})",
-        o.id, fw.framework.council, fw.framework.title, fw.framework.version
+        o.id,
+        fw.framework.council,
+        fw.framework.title,
+        fw.framework.version
     );
-    println!("problem: {problem}");
-    println!("the plan says: {}", o.wording);
-    println!(
+    outln!("problem: {problem}");
+    outln!("the plan says: {}", o.wording);
+    outln!(
         "sources the plan names: {}",
         if o.sources.is_empty() {
             "none".into()
@@ -127,7 +130,7 @@ pub fn explain(outcome: &str, config: Option<&Path>) -> Result<()> {
         }
     );
     let feeds: Vec<&str> = o.rule.sources().iter().map(|s| s.name()).collect();
-    println!(
+    outln!(
         "feeds outcomesd reads: {}",
         if feeds.is_empty() {
             "none (practitioner-evidenced)".into()
@@ -144,14 +147,14 @@ pub fn explain(outcome: &str, config: Option<&Path>) -> Result<()> {
                     .map_or(a.clone(), |p| format!("{} {}", p.number, p.title))
             })
             .collect();
-        println!("also evidences: {}", also.join("; "));
+        outln!("also evidences: {}", also.join("; "));
     }
     if let Some(i) = &o.interpretation {
-        println!("how outcomesd reads it: {i}");
+        outln!("how outcomesd reads it: {i}");
     }
-    println!("rule:");
-    print!("{}", o.rule.explain(fw));
-    println!("absence of events verifies only where the feeds' deliveries cover the whole window; otherwise the claim is insufficient.");
+    outln!("rule:");
+    out!("{}", o.rule.explain(fw));
+    outln!("absence of events verifies only where the feeds' deliveries cover the whole window; otherwise the claim is insufficient.");
     Ok(())
 }
 
@@ -167,15 +170,15 @@ pub fn frameworks_test(framework: &Path, scenarios: &Path) -> Result<()> {
     let report = ScenarioFile::load(scenarios).and_then(|f| f.run(&fw))?;
     for r in &report.results {
         if r.passed() {
-            println!("ok    {}", r.name);
+            outln!("ok    {}", r.name);
         } else {
-            println!("FAIL  {}", r.name);
+            outln!("FAIL  {}", r.name);
             for f in &r.failures {
-                println!("        {f}");
+                outln!("        {f}");
             }
         }
     }
-    println!(
+    outln!(
         "{} scenarios and checks: {} passed, {} failed ({} expectations) against {} version {}",
         report.results.len(),
         report.results.len() - report.failed(),

@@ -1,6 +1,24 @@
 //! The commands behind the CLI: each takes parsed arguments, does one job,
 //! and returns an `anyhow` error with the whole chain for `main` to print.
 
+/// `println!` that hands a write error back with `?` instead of panicking:
+/// `outcomesd claims | head -1` closes the pipe, and `main` ends quietly on
+/// a broken pipe ([`is_broken_pipe`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
+/// `print!` that hands a write error back, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
 mod daemon;
 mod deliveries;
 mod frameworks;

@@ -68,16 +68,19 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
             (Verdict::Insufficient, Some(d)) => format!(" (decidable from {d})"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "{:<12} {:<10} {} {}{note}",
-            v.case_ref, v.outcome_id, v.claim_date, v.verdict
+            v.case_ref,
+            v.outcome_id,
+            v.claim_date,
+            v.verdict
         );
     }
     let mut counts = std::collections::HashMap::new();
     for v in &rows {
         *counts.entry(v.verdict).or_insert(0usize) += 1;
     }
-    println!("{} claims: {}", rows.len(), verdict_counts(&counts));
+    outln!("{} claims: {}", rows.len(), verdict_counts(&counts));
     Ok(())
 }
 
@@ -142,7 +145,7 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
         writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "case {case_ref}: started {}{}, {} members (people: {}), problems: {}",
         case.start,
         case.end
@@ -156,7 +159,7 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
             .join(", "),
         case.problems().join(", ")
     );
-    println!("eligibility (identification indicators at the case start, checked against data where the plan allows):");
+    outln!("eligibility (identification indicators at the case start, checked against data where the plan allows):");
     for i in &indicators {
         // An indicator is a fact at the start, not a claim: say it plainly.
         let shown = match i.verdict {
@@ -165,12 +168,12 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
             Verdict::Insufficient => "undecided",
             Verdict::Attested => "attested",
         };
-        println!("  {:<8} {:<10} {}", i.indicator, shown, i.finding);
+        outln!("  {:<8} {:<10} {}", i.indicator, shown, i.finding);
     }
     for v in &verdicts {
-        print_verdict(fw, v, &linked);
+        print_verdict(fw, v, &linked)?;
         for h in &v.history {
-            println!(
+            outln!(
                 "  earlier: {} (framework {}, data to delivery {}, {})",
                 h.verdict,
                 h.framework_version,
@@ -179,7 +182,7 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
             );
         }
     }
-    print!("{}", claim.text());
+    out!("{}", claim.text());
     Ok(())
 }
 
@@ -277,7 +280,7 @@ fn reached(engine: &Engine, persons: impl Iterator<Item = PersonId>) -> Result<R
 
 /// One claim's decision: verdict, the plan's wording, evidence, missing
 /// coverage, the earliest date to look again and what it also evidences.
-fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
+fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) -> std::io::Result<()> {
     // No one in scope awaits no delivery: say so, never "insufficient" alone.
     let shown = if v.decision.not_applicable {
         format!(
@@ -287,11 +290,11 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
     } else {
         v.verdict.name().to_uppercase()
     };
-    println!("claim {} dated {}: {shown}", v.outcome_id, v.claim_date);
+    outln!("claim {} dated {}: {shown}", v.outcome_id, v.claim_date);
     if let Some(o) = fw.outcome(&v.outcome_id) {
-        println!("  the plan says: {}", o.wording);
+        outln!("  the plan says: {}", o.wording);
         for (i, line) in o.rule.explain(fw).lines().enumerate() {
-            println!(
+            outln!(
                 "  {} {line}",
                 if i == 0 { "the rule:" } else { "         " }
             );
@@ -304,7 +307,7 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
             .map(|w| format!(" window {w};"))
             .unwrap_or_default();
         let cov: Vec<String> = e.coverage.iter().map(|c| c.to_string()).collect();
-        println!(
+        outln!(
             "  evidence [{}]{window} coverage {}; {}",
             if srcs.is_empty() {
                 "practitioner".to_string()
@@ -320,12 +323,12 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
         );
         if !e.dates.is_empty() {
             let d: Vec<String> = e.dates.iter().map(|d| d.to_string()).collect();
-            println!("    dates: {}", d.join(", "));
+            outln!("    dates: {}", d.join(", "));
         }
         // Each feed's own coverage of the window: the kind is covered only
         // where every one of them is.
         for f in &e.feeds {
-            println!(
+            outln!(
                 "    feed {} ({}): covers {}{}",
                 f.feed,
                 f.source,
@@ -341,13 +344,13 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
         for p in &e.persons {
             for (kind, h) in reached.get(p).into_iter().flatten() {
                 if e.sources.contains(kind) {
-                    println!("    {p}'s {kind} records: {h}");
+                    outln!("    {p}'s {kind} records: {h}");
                 }
             }
         }
     }
     if !v.decision.missing.is_empty() {
-        println!("  missing coverage: {}", periods(&v.decision.missing));
+        outln!("  missing coverage: {}", periods(&v.decision.missing));
         let blocking: Vec<String> = v
             .decision
             .evidence
@@ -359,15 +362,16 @@ fn print_verdict(fw: &Framework, v: &VerdictRecord, reached: &Reached) {
             .into_iter()
             .collect();
         if !blocking.is_empty() {
-            println!("  blocked by the gap of feed {}", blocking.join(", "));
+            outln!("  blocked by the gap of feed {}", blocking.join(", "));
         }
     }
     if let Some(d) = v.decision.earliest_decidable {
-        println!("  earliest date it could be decided: {d}");
+        outln!("  earliest date it could be decided: {d}");
     }
     if matches!(v.verdict, Verdict::Verified | Verdict::Attested) && !v.also_evidences.is_empty() {
-        println!("  also evidences: {}", v.also_evidences.join(", "));
+        outln!("  also evidences: {}", v.also_evidences.join(", "));
     }
+    Ok(())
 }
 
 fn periods(ps: &[crate::records::Period]) -> String {
@@ -438,15 +442,15 @@ fn verify_as_of(
             failed += 1;
         }
         if !json {
-            print_verdict(fw, &again, &Reached::new());
+            print_verdict(fw, &again, &Reached::new())?;
             match (old, &diff) {
-                (None, _) => println!("  no stored verdict to compare"),
-                (Some(o), Some(d)) if d.is_empty() => println!(
+                (None, _) => outln!("  no stored verdict to compare"),
+                (Some(o), Some(d)) if d.is_empty() => outln!(
                     "  reproduces the stored verdict decided {} (data to delivery {})",
                     o.decided_at.format("%Y-%m-%d %H:%M"),
                     o.as_of_delivery
                 ),
-                (Some(o), d) => println!(
+                (Some(o), d) => outln!(
                     "  differs from the stored verdict decided {} in: {}{}",
                     o.decided_at.format("%Y-%m-%d %H:%M"),
                     d.as_deref().unwrap_or_default().join(", "),

@@ -7,12 +7,16 @@
 //!
 //! Promises:
 //! * a malformed row never stops the rows after it; a malformed *file* (not
-//!   UTF-8, no header, a required column missing, no period) is refused whole
-//!   before anything is handed on;
+//!   UTF-8, compressed, UTF-16, empty, no header, a required column missing
+//!   or given twice, no period) is refused whole before anything is handed
+//!   on;
+//! * a field with a control character (other than tab, CR, LF) or a JSON
+//!   object with a key given twice is a rejected row, never a silent pick;
 //! * rejections name the feed, row and column, never the value;
 //! * identity columns are handed to the pseudonymiser as borrowed text and
 //!   not kept: a [`Row`] carries only tokens.
 
+mod hygiene;
 mod row;
 
 use std::collections::HashMap;
@@ -73,8 +77,17 @@ pub struct Rejection {
 /// Why a whole delivery was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
-    #[error("feed {feed}: the file is empty")]
+    #[error("feed {feed}: the file is empty or only whitespace")]
     Empty { feed: String },
+    #[error("feed {feed}: {what}")]
+    NotText { feed: String, what: String },
+    #[error("feed {feed}: header columns {first} and {second} both map to '{column}': remove one, or check [feeds.{feed}.columns]")]
+    DuplicateColumn {
+        feed: String,
+        column: &'static str,
+        first: usize,
+        second: usize,
+    },
     #[error("feed {feed}: row {row} is not valid UTF-8 (save the export as UTF-8)")]
     NotUtf8 { feed: String, row: u64 },
     #[error("feed {feed}: required column '{column}' is missing from the header{hint}")]
@@ -247,6 +260,9 @@ pub fn open_delivery(
 ) -> Result<Delivery, FeedError> {
     let feed = || spec.name.clone();
     let content_hash: [u8; 32] = Sha256::digest(bytes).into();
+    if let Some(what) = hygiene::not_text(bytes, spec.format) {
+        return Err(FeedError::NotText { feed: feed(), what });
+    }
     let mut pos = if bytes.starts_with(b"\xEF\xBB\xBF") {
         3
     } else {
@@ -256,7 +272,7 @@ pub fn open_delivery(
     while pos < bytes.len() && (bytes[pos] == b'\n' || bytes[pos] == b'\r') {
         pos += 1;
     }
-    if pos >= bytes.len() {
+    if bytes[pos..].iter().all(u8::is_ascii_whitespace) {
         return Err(FeedError::Empty { feed: feed() });
     }
     let mut period = None;
@@ -316,6 +332,17 @@ pub fn open_delivery(
                 let c = resolve(h);
                 if c.is_none() && !h.trim().is_empty() {
                     unused.push(h.trim().to_string());
+                }
+                // Two columns for one field: which one counts is a guess.
+                if let Some(c) = c {
+                    if let Some(first) = header.iter().position(|h| *h == Some(c)) {
+                        return Err(FeedError::DuplicateColumn {
+                            feed: feed(),
+                            column: c.name(),
+                            first: first + 1,
+                            second: header.len() + 1,
+                        });
+                    }
                 }
                 header.push(c);
             }
@@ -511,6 +538,9 @@ impl<'b> ChunkReader<'b> {
     }
 }
 
+/// The reason for a field holding a C0 control character (not tab/CR/LF).
+const CONTROL: &str = "control character in the field (a NUL or other non-printing byte)";
+
 /// The outcome of parsing one raw row.
 pub type Parsed = Result<Row, Rejection>;
 
@@ -538,11 +568,17 @@ pub fn parse_chunk(
         }
         let mut fields = [""; NCOLS];
         let mut oversize = None;
+        // One pass over the whole record; fields only if it finds one.
+        let control = hygiene::has_control(rec.as_slice());
+        let mut controlled = None;
         for (i, col) in delivery.header.iter().enumerate() {
             if let Some(c) = col {
                 let f = rec.get(i).unwrap_or(b"");
                 if f.len() > spec.limits.max_field_bytes {
                     oversize = Some(*c);
+                }
+                if control && controlled.is_none() && hygiene::has_control(f) {
+                    controlled = Some(*c);
                 }
                 // Checked UTF-8 when the chunk was read.
                 fields[*c as usize] = std::str::from_utf8(f).unwrap_or("");
@@ -556,6 +592,10 @@ pub fn parse_chunk(
             )));
             continue;
         }
+        if let Some(c) = controlled {
+            out.push(Err(reject(row, c.name(), CONTROL)));
+            continue;
+        }
         out.push(ctx.parse_row(row, &RawRow { fields }, &mut scratch));
     }
     for (row, text) in chunk.json {
@@ -563,27 +603,49 @@ pub fn parse_chunk(
             out.push(Err(reject(row, "", "row longer than the row limit")));
             continue;
         }
-        let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&text) {
+        let obj: hygiene::Members = match serde_json::from_str(&text) {
             Ok(o) => o,
             Err(_) => {
                 out.push(Err(reject(row, "", "not a JSON object")));
                 continue;
             }
         };
-        let mut owned: Vec<(Col, String)> = Vec::new();
-        let mut failure = None;
-        for (k, v) in &obj {
+        let col_of = |k: &str| {
             let key = k.trim().to_lowercase();
-            let col = spec
-                .columns
+            spec.columns
                 .iter()
                 .find(|(_, theirs)| theirs.trim().to_lowercase() == key)
                 .and_then(|(canon, _)| Col::parse(canon))
-                .or_else(|| Col::parse(&key));
-            let Some(col) = col else { continue };
+                .or_else(|| Col::parse(&key))
+        };
+        if let Some(i) = obj.first_repeat() {
+            // The key is the partner's name, not a value, but an unknown
+            // one is not echoed either.
+            let col = col_of(&obj.0[i].0).map_or("", Col::name);
+            out.push(Err(reject(
+                row,
+                col,
+                "the same key appears twice in the object",
+            )));
+            continue;
+        }
+        let mut owned: Vec<(Col, String)> = Vec::new();
+        let mut failure = None;
+        let mut seen = 0u64;
+        for (k, v) in obj.0 {
+            let Some(col) = col_of(&k) else { continue };
+            if seen & (1 << col as u32) != 0 {
+                failure = Some(reject(
+                    row,
+                    col.name(),
+                    "two keys map to this column (check [feeds] columns)",
+                ));
+                break;
+            }
+            seen |= 1 << col as u32;
             let s = match v {
                 serde_json::Value::Null => String::new(),
-                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::String(s) => s,
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
                 _ => {
@@ -593,6 +655,10 @@ pub fn parse_chunk(
             };
             if s.len() > spec.limits.max_field_bytes {
                 failure = Some(reject(row, col.name(), "field longer than the field limit"));
+                break;
+            }
+            if hygiene::has_control(s.as_bytes()) {
+                failure = Some(reject(row, col.name(), CONTROL));
                 break;
             }
             owned.push((col, s));
@@ -789,6 +855,114 @@ mod tests {
         assert_eq!(m.role, Role::MainCarer);
         assert_eq!(m.problems, vec!["crime", "education"]);
         assert_eq!(rows[1].as_ref().unwrap_err().column, "role");
+    }
+
+    #[test]
+    fn duplicate_header_after_mapping_refuses_the_file() {
+        let spec = FeedSpec::new("pol", SourceKind::Police);
+        let err = parse_all(
+            &spec,
+            b"#period 2015-01-01..2015-12-31\nrecord_type,Surname,dob,date,SURNAME \n",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FeedError::DuplicateColumn {
+                    column: "surname",
+                    first: 2,
+                    second: 5,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let mut spec = FeedSpec::new("pol", SourceKind::Police);
+        spec.columns.insert("surname".into(), "family_name".into());
+        let err = parse_all(
+            &spec,
+            b"#period 2015-01-01..2015-12-31\nrecord_type,family_name,dob,date,surname\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("feed pol") && err.contains("'surname'") && err.contains("2 and 5"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn control_character_rejects_the_row_not_the_file() {
+        let spec = FeedSpec::new("pol", SourceKind::Police);
+        let text = "#period 2015-01-01..2015-12-31\nrecord_type,surname,dob,date,notes\n\
+            offence,Smi\0th,2001-02-03,2015-02-02,\n\
+            offence,Smith,2001-02-03,2015-02-02,tab\there\n\
+            offence,\"Sm\r\nith\",2001-02-03,2015-02-02,\n\
+            offence,Smith,2001-02-03,2015-02-02,unused\x01column\n\
+            offence,Smith,2001-02-03\x1b,2015-02-02,\n";
+        let rows = parse_all(&spec, text.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 5);
+        let r = rows[0].as_ref().unwrap_err();
+        assert_eq!((r.row, r.column.as_str()), (2, "surname"));
+        assert!(r.reason.starts_with("control character"), "{r:?}");
+        assert!(rows[1].is_ok() && rows[2].is_ok() && rows[3].is_ok());
+        assert_eq!(rows[4].as_ref().unwrap_err().column, "dob");
+    }
+
+    #[test]
+    fn archives_utf16_and_whitespace_are_refused_for_what_they_are() {
+        let spec = FeedSpec::new("pol", SourceKind::Police);
+        let csv = "#period 2015-01-01..2015-12-31\nrecord_type,surname,dob,date\n";
+        let utf16: Vec<u8> = csv.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut bom16 = vec![0xff, 0xfe];
+        bom16.extend_from_slice(&utf16);
+        for (bytes, says) in [
+            (vec![0x1f, 0x8b, 8, 0, 0, 0], "gzip"),
+            (b"PK\x03\x04\x14\0\0\0".to_vec(), "zip"),
+            (utf16, "UTF-16"),
+            (bom16, "UTF-16"),
+        ] {
+            let err = parse_all(&spec, &bytes).unwrap_err();
+            assert!(matches!(err, FeedError::NotText { .. }), "{err}");
+            let err = err.to_string();
+            assert!(err.contains("feed pol") && err.contains(says), "{err}");
+        }
+        for blank in [&b" \t\r\n  \n"[..], b"\xEF\xBB\xBF  \n", b"\n\n\t"] {
+            let err = parse_all(&spec, blank).unwrap_err();
+            assert!(matches!(err, FeedError::Empty { .. }), "{err}");
+            assert!(err.to_string().contains("only whitespace"));
+        }
+    }
+
+    #[test]
+    fn jsonl_duplicate_keys_and_control_characters_reject_the_row() {
+        let mut spec = FeedSpec::new("dwp", SourceKind::Dwp);
+        spec.format = Format::Jsonl;
+        spec.columns.insert("ni_number".into(), "NINO".into());
+        let good = r#"{"record_type":"benefit_spell","ni_number":"AB123456C","date":"2015-01-01","benefit":"JSA"}"#;
+        let text = [
+            "#period 2015-01-01..2015-12-31",
+            r#"{"record_type":"benefit_spell","ni_number":"AB123456C","ni_number":"ZZ999999Z","date":"2015-01-01","benefit":"JSA"}"#,
+            r#"{"record_type":"benefit_spell","nino":"AB123456C","NI_Number":"ZZ999999Z","date":"2015-01-01","benefit":"JSA"}"#,
+            r#"{"record_type":"benefit_spell","note":1,"note":2,"ni_number":"AB123456C","date":"2015-01-01","benefit":"JSA"}"#,
+            r#"{"record_type":"benefit_spell","ni_number":"AB12\u0000456C","date":"2015-01-01","benefit":"JSA"}"#,
+            good,
+        ]
+        .join("\n");
+        let rows = parse_all(&spec, text.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 5);
+        let rej: Vec<_> = rows[..4].iter().map(|r| r.as_ref().unwrap_err()).collect();
+        assert_eq!((rej[0].row, rej[0].column.as_str()), (1, "ni_number"));
+        assert!(rej[0].reason.contains("twice"), "{:?}", rej[0]);
+        assert_eq!((rej[1].row, rej[1].column.as_str()), (2, "ni_number"));
+        assert!(rej[1].reason.contains("two keys"), "{:?}", rej[1]);
+        assert_eq!((rej[2].row, rej[2].column.as_str()), (3, ""));
+        assert_eq!((rej[3].row, rej[3].column.as_str()), (4, "ni_number"));
+        assert!(rej[3].reason.starts_with("control character"));
+        for r in &rej {
+            assert!(!r.reason.contains("AB12") && !r.reason.contains("ZZ9"));
+        }
+        assert!(rows[4].is_ok(), "{:?}", rows[4]);
     }
 
     proptest::proptest! {
