@@ -59,6 +59,7 @@
 //! prefix scans.
 
 mod cases;
+mod check;
 mod deliveries;
 mod events;
 mod holds;
@@ -70,6 +71,8 @@ mod reviews;
 mod verdicts;
 
 pub use cases::{CaseMember, CaseRecord, ClaimRecord};
+pub(crate) use check::guard;
+pub use check::{CheckReport, Damage};
 pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
 pub use events::{pack_event, EventBuffer, StoredEvent};
 pub use holds::{HoldDecision, HoldRecord, HoldState};
@@ -109,7 +112,7 @@ pub enum StoreError {
     },
     #[error("store at {path} is in use by another outcomesd process (is the daemon running? stop it, or read /healthz and /metrics instead)")]
     InUse { path: PathBuf },
-    #[error("store at {path} is damaged: {what}")]
+    #[error("store at {path} is damaged: {what}. Stop outcomesd, run `outcomesd store check` to see what is damaged, and restore the last good backup (`outcomesd store restore BACKUP_DIR --force`, docs/operations.md \"After a crash\")")]
     Corrupt { path: PathBuf, what: String },
 }
 
@@ -449,16 +452,25 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store, checks schema and key, and sweeps any
     /// delivery that was not committed.
+    ///
+    /// A damaged file is [`StoreError::Corrupt`], never a panic: sled's
+    /// recovery (CRCs on its log) and these first reads run under
+    /// [`guard`]; the meta, delivery and hold records are decoded here and
+    /// the identity log by [`Store::load_matcher`]. The full scan is
+    /// [`Store::check`] (`outcomesd store check`): at 15,000 families it
+    /// reads every value, too slow for every start.
     pub fn open(dir: &Path, key_id: &str) -> Result<Store, StoreError> {
-        let mut store = Store {
-            trees: Trees::open(dir)?,
-            committed: BTreeMap::new(),
-            next_seq: 1,
-            expected: None,
-        };
-        store.check_meta(key_id)?;
-        store.recover()?;
-        Ok(store)
+        guard(dir, || {
+            let mut store = Store {
+                trees: Trees::open(dir)?,
+                committed: BTreeMap::new(),
+                next_seq: 1,
+                expected: None,
+            };
+            store.check_meta(key_id)?;
+            store.recover()?;
+            Ok(store)
+        })
     }
 
     fn corrupt(&self, what: impl Into<String>) -> StoreError {
