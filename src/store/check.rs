@@ -23,6 +23,10 @@ use std::path::Path;
 
 use super::{events::EVENT_LEN, links, reviews, Store, StoreError, TreeId};
 
+thread_local! {
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Runs `f` (an open, or reads of a store at `path`); a panic inside it
 /// (sled 0.34 panics on some damaged files instead of returning an error)
 /// becomes [`StoreError::Corrupt`].
@@ -31,11 +35,20 @@ pub(crate) fn guard<R>(
     f: impl FnOnce() -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
     // sled's panic message names its own source lines, not the store:
-    // keep it out of the operator's way while the open is guarded.
-    let prior = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    // keep it out of the operator's way on this thread while guarded
+    // (other threads' panics still print).
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let prior = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(|g| g.get()) {
+                prior(info);
+            }
+        }));
+    });
+    let was = GUARDED.with(|g| g.replace(true));
     let r = catch_unwind(AssertUnwindSafe(f));
-    std::panic::set_hook(prior);
+    GUARDED.with(|g| g.set(was));
     match r {
         Ok(r) => r,
         Err(panic) => {

@@ -58,6 +58,7 @@
 //! thousands of inserts while a family's events are still a handful of
 //! prefix scans.
 
+mod backup;
 mod cases;
 mod check;
 mod deliveries;
@@ -70,6 +71,7 @@ mod pull_state;
 mod reviews;
 mod verdicts;
 
+pub use backup::{is_empty_dir, restore, Copied, Restored};
 pub use cases::{CaseMember, CaseRecord, ClaimRecord};
 pub(crate) use check::guard;
 pub use check::{CheckReport, Damage};
