@@ -9,6 +9,7 @@ mod guards;
 mod layout;
 mod recovery;
 mod review;
+mod store;
 mod util;
 
 use std::collections::HashSet;

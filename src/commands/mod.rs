@@ -89,6 +89,7 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
             .map(|(name, f)| (name.clone(), f.spec.kind)),
     );
     engine.set_guards(cfg.guards);
+    engine.set_disk_reserve(cfg.disk_reserve);
     if let Some(fw) = &cfg.framework {
         engine.set_framework(fw);
     }

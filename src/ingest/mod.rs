@@ -64,6 +64,21 @@ pub enum IngestError {
     },
     #[error("data directory {path} may be read by others (mode {mode:o}); it holds pseudonymised personal data: chmod 700 {path}")]
     LooseDataDir { path: PathBuf, mode: u32 },
+    #[error("delivery of feed {feed} refused, nothing applied: the data directory {path} has {free_mib} MiB free and this delivery needs {needed_mib} MiB (3 x its {bytes_mib} MiB, plus the [store] reserve_megabytes of {reserve_mib}); free space or grow the file system, and the next pull applies it")]
+    LowSpace {
+        feed: String,
+        path: PathBuf,
+        free_mib: u64,
+        needed_mib: u64,
+        bytes_mib: u64,
+        reserve_mib: u64,
+    },
+    #[error("cannot read the free space of the data directory {path}")]
+    FreeSpace {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot create or read the data directory {path}")]
     DataDir {
         path: PathBuf,
@@ -94,6 +109,22 @@ fn private_dir(dir: &Path) -> Result<(), IngestError> {
         }),
         None => Ok(()),
     }
+}
+
+/// Free space a delivery of `bytes` needs on top of the reserve: sled
+/// stores 4-6x the raw bytes over its life, but a delivery's rows are a
+/// fraction of its bytes once pseudonymised; 3x is what ingest was seen to
+/// add at most before sled compacts.
+pub const SPACE_FACTOR: u64 = 3;
+
+/// The default `[store] reserve_megabytes`: room left for the outbox, the
+/// verdicts and sled's own compaction after any delivery.
+pub const DEFAULT_RESERVE: u64 = 256 * 1024 * 1024;
+
+/// Bytes available to this (unprivileged) process on `path`'s file system.
+pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    let st = rustix::fs::statvfs(path)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Per-call options.
@@ -140,6 +171,8 @@ pub struct Engine {
     review_band: Option<f64>,
     guards: Guards,
     vocab: Option<Vocabulary>,
+    /// Free bytes left after any delivery (`[store] reserve_megabytes`).
+    reserve: u64,
 }
 
 impl Engine {
@@ -157,6 +190,7 @@ impl Engine {
             review_band: None,
             guards: Guards::default(),
             vocab: None,
+            reserve: DEFAULT_RESERVE,
         })
     }
 
@@ -170,6 +204,38 @@ impl Engine {
     /// The limits deliveries are held or refused by (config `[guards]`).
     pub fn set_guards(&mut self, guards: Guards) {
         self.guards = guards;
+    }
+
+    /// Free space (bytes) that must remain after a delivery is applied.
+    pub fn set_disk_reserve(&mut self, bytes: u64) {
+        self.reserve = bytes;
+    }
+
+    /// Refuses a delivery of `bytes` the store's file system has no room
+    /// for. Checked before anything of it is written (a sled write that
+    /// meets a full disk can leave the store unreadable), so a refusal
+    /// leaves the store as it was and nothing is acknowledged.
+    fn check_space(&self, feed: &str, bytes: usize) -> Result<(), IngestError> {
+        let path = self.store.path();
+        let free = free_bytes(path).map_err(|e| IngestError::FreeSpace {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let needed = (bytes as u64)
+            .saturating_mul(SPACE_FACTOR)
+            .saturating_add(self.reserve);
+        if free < needed {
+            let mib = |b: u64| b.div_ceil(1024 * 1024);
+            return Err(IngestError::LowSpace {
+                feed: feed.to_string(),
+                path: path.to_path_buf(),
+                free_mib: free / (1024 * 1024),
+                needed_mib: mib(needed),
+                bytes_mib: mib(bytes as u64),
+                reserve_mib: mib(self.reserve),
+            });
+        }
+        Ok(())
     }
 
     /// The framework claims and case rows are checked against.
@@ -194,6 +260,7 @@ impl Engine {
         bytes: &[u8],
         opts: &IngestOptions,
     ) -> Result<IngestSummary, IngestError> {
+        self.check_space(&spec.name, bytes.len())?;
         let delivery = open_delivery(spec, bytes, opts.period)?;
         let mut summary = IngestSummary {
             feed: spec.name.clone(),

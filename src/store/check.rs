@@ -228,6 +228,9 @@ fn check_value(t: TreeId, k: &[u8], v: &[u8]) -> Result<(), String> {
         T::Outbox => match k.first() {
             Some(b'n') => json::<serde_json::Value>(v),
             Some(b'd') => json::<super::DeliveryState>(v),
+            Some(b'c') => std::str::from_utf8(v)
+                .map(|_| ())
+                .map_err(|_| "notice id is not UTF-8".into()),
             _ => Err("key is neither a notice nor a delivery state".into()),
         },
         T::PullState => json::<crate::pull::Validators>(v),

@@ -43,7 +43,7 @@
 //! | `holds` | `holds.rs` | seq u32 | JSON [`HoldRecord`] (a held delivery: metadata only) |
 //! | `meta` | `mod.rs` | name (`schema`, `key_id`, `evaluated_through`) | schema u32 / key id / seq u32 |
 //! | `verdicts` | `verdicts.rs` | case ref, 0, outcome, 0, date | JSON decision (triangulate's `VerdictRecord`) |
-//! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink | notice JSON / JSON [`DeliveryState`] |
+//! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink / `c`, 0, claim | notice JSON / JSON [`DeliveryState`] / notice id |
 //! | `pull_state` | `pull_state.rs` | feed name | JSON [`Validators`](crate::pull::Validators) |
 //! | `links` | `links.rs` | seq u32, chunk u32 | packed [`LinkRecord`]s |
 //! | `runners` | `links.rs` | seq u32, chunk u32 | packed [`RunnerUp`]s |
@@ -198,6 +198,20 @@ mod db {
 
     use super::{StoreError, TreeId};
 
+    /// A sled error as a store error: sled's failed checksums are damage.
+    pub(crate) fn from_sled(path: &Path, source: sled::Error) -> StoreError {
+        match source {
+            sled::Error::Corruption { .. } => StoreError::Corrupt {
+                path: path.to_path_buf(),
+                what: "sled found data whose checksum fails".into(),
+            },
+            source => StoreError::Sled {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
+    }
+
     /// One mutation of one key.
     #[derive(Debug, Clone, Copy)]
     pub(crate) enum Write<'a> {
@@ -254,10 +268,7 @@ mod db {
         /// go of its lock) and every tree in [`TreeId::ALL`].
         pub(crate) fn open(dir: &Path) -> Result<Trees, StoreError> {
             let path = dir.to_path_buf();
-            let e = |source| StoreError::Sled {
-                path: dir.to_path_buf(),
-                source,
-            };
+            let e = |source| from_sled(dir, source);
             std::fs::create_dir_all(dir).map_err(|x| e(sled::Error::Io(x)))?;
             // sled's background flusher can hold the file lock for a moment
             // after a previous handle (or a just-stopped process) is dropped,
@@ -303,10 +314,7 @@ mod db {
         }
 
         pub(crate) fn err(&self, source: sled::Error) -> StoreError {
-            StoreError::Sled {
-                path: self.path.clone(),
-                source,
-            }
+            from_sled(&self.path, source)
         }
 
         fn tree(&self, t: TreeId) -> &sled::Tree {
