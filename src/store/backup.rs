@@ -82,6 +82,7 @@ impl Store {
                 .map_err(|e| io(dest, e))?;
         }
         let copied = self.copy_to(dest)?;
+        super::seal::write_seal(dest, self.durable_seq()?).map_err(|e| io(dest, e))?;
         make_private(dest)?;
         let key_id = self.key_id()?;
         let report = Store::open(dest, &key_id)?.check()?;
@@ -180,6 +181,8 @@ pub fn restore(
             .map_err(|e| io(store_dir, e))?;
     }
     let copied = backup.copy_to(store_dir)?;
+    // The restored store is older than the seal of the one it replaced.
+    super::seal::write_seal(store_dir, backup.durable_seq()?).map_err(|e| io(store_dir, e))?;
     drop(backup);
     make_private(store_dir)?;
     let report = Store::open(store_dir, key_id)?.check()?;

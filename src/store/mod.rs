@@ -69,6 +69,7 @@ mod links;
 mod outbox;
 mod pull_state;
 mod reviews;
+mod seal;
 mod verdicts;
 
 pub use backup::{is_empty_dir, restore, Copied, Restored};
@@ -479,6 +480,7 @@ impl Store {
             };
             store.check_meta(key_id)?;
             store.recover()?;
+            store.check_seal()?;
             Ok(store)
         })
     }
