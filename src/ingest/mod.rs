@@ -14,6 +14,9 @@
 //! * a delivery is acknowledged (this returns `Ok`) only after the store has
 //!   flushed its commit record;
 //! * the same bytes from the same feed are stored once;
+//! * a delivery the store's file system has no room for (less free than
+//!   [`SPACE_FACTOR`] x its bytes plus the reserve) is refused before
+//!   anything is written: [`IngestError::LowSpace`];
 //! * guarded (see `guards`): a period ending after today is refused; a
 //!   delivery that would withdraw too much, or covers an implausibly long
 //!   period, is held (its metadata recorded, nothing applied, no matcher
