@@ -30,8 +30,10 @@ pub mod matching;
 pub mod normalise;
 mod prekeyed;
 pub mod pseudonymise;
+mod space;
 mod summary;
 
+pub use space::{free_bytes, DEFAULT_RESERVE, SPACE_FACTOR};
 pub use summary::{FieldIssue, HoldNote, IngestSummary, StageTimes};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -112,22 +114,6 @@ fn private_dir(dir: &Path) -> Result<(), IngestError> {
         }),
         None => Ok(()),
     }
-}
-
-/// Free space a delivery of `bytes` needs on top of the reserve: sled
-/// stores 4-6x the raw bytes over its life, but a delivery's rows are a
-/// fraction of its bytes once pseudonymised; 3x is what ingest was seen to
-/// add at most before sled compacts.
-pub const SPACE_FACTOR: u64 = 3;
-
-/// The default `[store] reserve_megabytes`: room left for the outbox, the
-/// verdicts and sled's own compaction after any delivery.
-pub const DEFAULT_RESERVE: u64 = 256 * 1024 * 1024;
-
-/// Bytes available to this (unprivileged) process on `path`'s file system.
-pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
-    let st = rustix::fs::statvfs(path)?;
-    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Per-call options.
@@ -214,33 +200,6 @@ impl Engine {
         self.reserve = bytes;
     }
 
-    /// Refuses a delivery of `bytes` the store's file system has no room
-    /// for. Checked before anything of it is written (a sled write that
-    /// meets a full disk can leave the store unreadable), so a refusal
-    /// leaves the store as it was and nothing is acknowledged.
-    fn check_space(&self, feed: &str, bytes: usize) -> Result<(), IngestError> {
-        let path = self.store.path();
-        let free = free_bytes(path).map_err(|e| IngestError::FreeSpace {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let needed = (bytes as u64)
-            .saturating_mul(SPACE_FACTOR)
-            .saturating_add(self.reserve);
-        if free < needed {
-            let mib = |b: u64| b.div_ceil(1024 * 1024);
-            return Err(IngestError::LowSpace {
-                feed: feed.to_string(),
-                path: path.to_path_buf(),
-                free_mib: free / (1024 * 1024),
-                needed_mib: mib(needed),
-                bytes_mib: mib(bytes as u64),
-                reserve_mib: mib(self.reserve),
-            });
-        }
-        Ok(())
-    }
-
     /// The framework claims and case rows are checked against.
     pub fn set_framework(&mut self, fw: &crate::framework::Framework) {
         self.vocab = Some(Vocabulary::of(fw));
@@ -263,7 +222,7 @@ impl Engine {
         bytes: &[u8],
         opts: &IngestOptions,
     ) -> Result<IngestSummary, IngestError> {
-        self.check_space(&spec.name, bytes.len())?;
+        space::check_space(self.store.path(), &spec.name, bytes.len(), self.reserve)?;
         let delivery = open_delivery(spec, bytes, opts.period)?;
         let mut summary = IngestSummary {
             feed: spec.name.clone(),
