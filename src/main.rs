@@ -126,6 +126,32 @@ enum DeliveriesAction {
     },
 }
 
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Read every value of every tree and check it decodes (exit 1 if damaged)
+    Check {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy the store to a new or empty DIR (0700/0600), checked. Run with the daemon stopped
+    Backup {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        dir: PathBuf,
+    },
+    /// Check a backup, then copy it in as the store. Run with the daemon stopped
+    Restore {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        dir: PathBuf,
+        /// Replace a store that holds data (it is moved aside, not deleted)
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Decision {
     /// The two records are one person
@@ -179,6 +205,11 @@ enum Command {
     Deliveries {
         #[command(subcommand)]
         action: DeliveriesAction,
+    },
+    /// The store's integrity, backup and restore
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
     },
     /// The clerical-review queue: rows left unlinked that may be a known person
     Review {
@@ -337,6 +368,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } => commands::deliveries_accept(config, *id, file.as_deref(), by.as_deref()),
             DeliveriesAction::Reject { config, id, by } => {
                 commands::deliveries_reject(config, *id, by.as_deref())
+            }
+        },
+        Command::Store { action } => match action {
+            StoreAction::Check { config, json } => commands::store_check(config, *json),
+            StoreAction::Backup { config, dir } => commands::store_backup(config, dir),
+            StoreAction::Restore { config, dir, force } => {
+                commands::store_restore(config, dir, *force)
             }
         },
         Command::Review { action } => match action {

@@ -10,6 +10,7 @@ mod hygiene;
 mod layout;
 mod recovery;
 mod review;
+mod store;
 mod util;
 
 use std::collections::HashSet;

@@ -47,7 +47,11 @@ pub fn run(config: &Path) -> Result<()> {
     init_logging(cfg.log_format, &cfg.log_level);
     let engine = open_engine(&cfg)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(crate::daemon::run(cfg, engine))?;
+    let r = rt.block_on(crate::daemon::run(cfg, engine));
+    // A blocking task stuck in a write (a full disk) must not keep the
+    // process past the drain deadline: the runtime is not waited on.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    r?;
     Ok(())
 }
 

@@ -25,6 +25,7 @@ mod frameworks;
 mod ingest;
 mod links;
 mod review;
+mod store;
 mod verdicts;
 
 pub use daemon::{check_config, keygen, print_status, run, status};
@@ -33,6 +34,7 @@ pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
 pub use ingest::ingest;
 pub use links::{explain_row, links_explain, links_export, waterfall, Explanation};
 pub use review::{review_decide, review_list, review_show, show_text, DecideReport};
+pub use store::{store_backup, store_check, store_restore};
 pub use verdicts::{claims, verdict_counts, verify};
 
 use std::io::IsTerminal;
@@ -105,6 +107,7 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
             .map(|(name, f)| (name.clone(), f.spec.kind)),
     );
     engine.set_guards(cfg.guards);
+    engine.set_disk_reserve(cfg.disk_reserve);
     if let Some(fw) = &cfg.framework {
         engine.set_framework(fw);
     }

@@ -462,4 +462,25 @@ impl<'t> Checker<'t> {
         }
         g
     }
+
+    /// `[store]`: the free-space reserve, in bytes.
+    pub(super) fn store(&mut self, raw: &super::RawStore) -> u64 {
+        let d = crate::ingest::DEFAULT_RESERVE;
+        match raw.reserve_megabytes {
+            None => d,
+            Some(mb) if (0..=1_048_576).contains(&mb) => mb as u64 * 1024 * 1024,
+            Some(_) => {
+                self.issue(
+                    Some("store"),
+                    "reserve_megabytes",
+                    "must be a whole number of MiB from 0 to 1048576".into(),
+                    Some(format!(
+                        "the default is {}: room the store keeps free after any delivery",
+                        d / (1024 * 1024)
+                    )),
+                );
+                d
+            }
+        }
+    }
 }

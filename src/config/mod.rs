@@ -51,6 +51,16 @@ struct RawConfig {
     review: RawReview,
     #[serde(default)]
     guards: RawGuards,
+    #[serde(default)]
+    store: RawStore,
+}
+
+/// `[store]`: the store's disk.
+#[derive(Debug, Deserialize, Default)]
+struct RawStore {
+    /// Free space (MiB) that must remain after a delivery is applied.
+    #[serde(default)]
+    reserve_megabytes: Option<i64>,
 }
 
 /// `[guards]`: when a delivery is refused or held (see `ingest::guards`).
@@ -199,6 +209,9 @@ pub struct Config {
     pub review_band: f64,
     /// When deliveries are refused or held.
     pub guards: crate::ingest::guards::Guards,
+    /// Free bytes that must remain on the data dir's file system after a
+    /// delivery (`[store] reserve_megabytes`).
+    pub disk_reserve: u64,
 }
 
 /// One problem in a config file.
@@ -298,6 +311,7 @@ impl Config {
         let status_listen = ck.status(&raw.status);
         let review_band = ck.review(&raw.review);
         let guards = ck.guards(&raw.guards);
+        let disk_reserve = ck.store(&raw.store);
         let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
         let issues = ck.issues;
         if !issues.is_empty() {
@@ -312,6 +326,7 @@ impl Config {
             status_listen,
             review_band,
             guards,
+            disk_reserve,
             path: path.to_path_buf(),
             data_dir,
             key_file,
@@ -530,6 +545,21 @@ mod tests {
         ] {
             assert!(err.contains(want), "{want} in {err}");
         }
+    }
+
+    #[test]
+    fn store_reserve_defaults_and_a_bad_one_is_reported_with_file_and_key() {
+        let base = "data_dir = \"d\"\nkey_file = \"k\"\n";
+        assert_eq!(parse(base).unwrap().disk_reserve, 256 * 1024 * 1024);
+        let c = parse(&format!("{base}[store]\nreserve_megabytes = 0\n")).unwrap();
+        assert_eq!(c.disk_reserve, 0);
+        let err = parse(&format!("{base}[store]\nreserve_megabytes = -5\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("outcomesd.toml:4: store.reserve_megabytes"),
+            "{err}"
+        );
     }
 
     #[test]

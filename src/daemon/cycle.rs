@@ -86,6 +86,7 @@ pub(crate) async fn cycle(
     .await;
     match outcome {
         Ok(Ok((accepted, rejected, duplicate, decided, enqueued, held))) => {
+            shared.stats.clear_write_error();
             let mut f = shared.stats.feed_stats();
             let s = f.entry(name.to_string()).or_default();
             s.last_success = Some(now);
@@ -102,9 +103,31 @@ pub(crate) async fn cycle(
             shared.stats.claims_evaluated.inc_by(decided);
             shared.stats.notices_enqueued.inc_by(enqueued);
         }
-        Ok(Err(e)) => fail(crate::error::chain(e.as_ref())),
+        Ok(Err(e)) => {
+            let reason = crate::error::chain(e.as_ref());
+            if is_write_error(&e) {
+                shared
+                    .stats
+                    .set_write_error(&format!("feed {name}"), reason.clone());
+            }
+            fail(reason)
+        }
         Err(e) => fail(format!("ingest task failed: {e}")),
     }
+}
+
+/// Whether a failed cycle failed to write (the store, the disk, a report),
+/// as opposed to a bad delivery: the daemon is then unhealthy.
+fn is_write_error(e: &anyhow::Error) -> bool {
+    use crate::ingest::IngestError as I;
+    e.chain().any(|c| {
+        c.is::<crate::store::StoreError>()
+            || c.is::<sled::Error>()
+            || matches!(
+                c.downcast_ref::<I>(),
+                Some(I::Store(_) | I::LowSpace { .. } | I::FreeSpace { .. } | I::Report { .. })
+            )
+    })
 }
 
 /// Rows accepted and rejected, duplicate, claims decided, notices queued,

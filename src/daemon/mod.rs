@@ -14,6 +14,8 @@
 //! * on SIGTERM / SIGINT every task finishes or abandons its step cleanly
 //!   (a delivery is committed or swept, never half-applied), the daemon
 //!   drains within [`DRAIN_DEADLINE`] and exits 0;
+//! * a failed write (a full disk, a store error) is logged and turns
+//!   `/healthz` 503 with its reason until a later delivery is stored;
 //! * `READY=1` is sent to systemd once every task runs, and `WATCHDOG=1`
 //!   at half the watchdog interval while the runtime is healthy.
 //!

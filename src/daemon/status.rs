@@ -60,6 +60,10 @@ pub struct Stats {
     pub feeds: Mutex<BTreeMap<String, FeedStats>>,
     pub claims_evaluated: Counter,
     pub notices_enqueued: Counter,
+    /// Why the daemon is unhealthy, if it is: a write that failed (a full
+    /// disk, a store error). `/healthz` answers 503 with it until a later
+    /// delivery is stored.
+    pub write_error: Mutex<Option<String>>,
 }
 
 impl Stats {
@@ -82,6 +86,18 @@ impl Stats {
                 });
             }
         }
+    }
+
+    /// Records a failed write in `task` (logged; `/healthz` turns 503).
+    pub fn set_write_error(&self, task: &str, reason: String) {
+        tracing::error!(task, reason = %reason, "write failed: /healthz now reports unhealthy");
+        *self.write_error.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(format!("{task}: {reason}"));
+    }
+
+    /// A write succeeded again: healthy.
+    pub fn clear_write_error(&self) {
+        *self.write_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The per-feed figures. A panic elsewhere while holding the lock
@@ -114,7 +130,10 @@ pub(crate) async fn serve_status(
                     let shared = Arc::clone(&shared);
                     async move {
                         let (code, ctype, body) = match req.uri().path() {
-                            "/healthz" => (200, "application/json", health(&shared)),
+                            "/healthz" => {
+                                let (code, body) = health(&shared);
+                                (code, "application/json", body)
+                            }
                             "/metrics" => (200, OPENMETRICS, metrics(&shared)),
                             _ => (404, "text/plain", "not found\n".to_string()),
                         };
@@ -135,17 +154,34 @@ pub(crate) async fn serve_status(
     }
 }
 
-pub(crate) fn health(shared: &Shared) -> String {
-    let feeds = shared.stats.feed_stats().clone();
-    let counts = shared.outbox.counts().ok();
+pub(crate) fn health(shared: &Shared) -> (u16, String) {
+    health_of(&shared.stats, shared.outbox.counts().ok())
+}
+
+/// The `/healthz` status and body: 503 with a reason after a failed write
+/// or when the outbox cannot be read, else 200.
+pub(crate) fn health_of(stats: &Stats, counts: Option<OutboxCounts>) -> (u16, String) {
+    let feeds = stats.feed_stats().clone();
     let held: usize = feeds.values().map(|f| f.held.len()).sum();
-    serde_json::json!({
-        "status": "ok",
+    let reason = stats
+        .write_error
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .or_else(|| {
+            counts
+                .is_none()
+                .then(|| "the notice outbox cannot be read".to_string())
+        });
+    let body = serde_json::json!({
+        "status": if reason.is_some() { "unhealthy" } else { "ok" },
+        "reason": reason,
         "deliveries_held": held,
         "feeds": feeds,
         "notices": counts.map(|c| serde_json::json!({"pending": c.pending, "delivered": c.delivered, "failing": c.failing})),
     })
-    .to_string()
+    .to_string();
+    (if reason.is_some() { 503 } else { 200 }, body)
 }
 
 /// The `/metrics` body: OpenMetrics text through `prometheus-client`,
@@ -355,6 +391,22 @@ mod tests {
             j["police"].get("held").is_none(),
             "a decided hold is gone: {j}"
         );
+    }
+
+    #[test]
+    fn a_failed_write_makes_healthz_503_with_its_reason_until_a_write_succeeds() {
+        let stats = Stats::default();
+        let counts = Some(OutboxCounts::default());
+        assert_eq!(health_of(&stats, counts).0, 200);
+        stats.set_write_error("feed police", "disk full".into());
+        let (code, body) = health_of(&stats, counts);
+        assert_eq!(code, 503);
+        let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(j["status"], "unhealthy");
+        assert_eq!(j["reason"], "feed police: disk full");
+        stats.clear_write_error();
+        assert_eq!(health_of(&stats, counts).0, 200);
+        assert_eq!(health_of(&stats, None).0, 503, "no outbox, no health");
     }
 
     #[test]

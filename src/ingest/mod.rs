@@ -14,6 +14,9 @@
 //! * a delivery is acknowledged (this returns `Ok`) only after the store has
 //!   flushed its commit record;
 //! * the same bytes from the same feed are stored once;
+//! * a delivery the store's file system has no room for (less free than
+//!   [`SPACE_FACTOR`] x its bytes plus the reserve) is refused before
+//!   anything is written: [`IngestError::LowSpace`];
 //! * guarded (see `guards`): a period ending after today is refused; a
 //!   delivery that would withdraw too much, or covers an implausibly long
 //!   period, is held (its metadata recorded, nothing applied, no matcher
@@ -27,8 +30,10 @@ pub mod matching;
 pub mod normalise;
 mod prekeyed;
 pub mod pseudonymise;
+mod space;
 mod summary;
 
+pub use space::{free_bytes, DEFAULT_RESERVE, SPACE_FACTOR};
 pub use summary::{FieldIssue, HoldNote, IngestSummary, StageTimes};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -64,6 +69,21 @@ pub enum IngestError {
     },
     #[error("data directory {path} may be read by others (mode {mode:o}); it holds pseudonymised personal data: chmod 700 {path}")]
     LooseDataDir { path: PathBuf, mode: u32 },
+    #[error("delivery of feed {feed} refused, nothing applied: the data directory {path} has {free_mib} MiB free and this delivery needs {needed_mib} MiB (3 x its {bytes_mib} MiB, plus the [store] reserve_megabytes of {reserve_mib}); free space or grow the file system, and the next pull applies it")]
+    LowSpace {
+        feed: String,
+        path: PathBuf,
+        free_mib: u64,
+        needed_mib: u64,
+        bytes_mib: u64,
+        reserve_mib: u64,
+    },
+    #[error("cannot read the free space of the data directory {path}")]
+    FreeSpace {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot create or read the data directory {path}")]
     DataDir {
         path: PathBuf,
@@ -140,6 +160,8 @@ pub struct Engine {
     review_band: Option<f64>,
     guards: Guards,
     vocab: Option<Vocabulary>,
+    /// Free bytes left after any delivery (`[store] reserve_megabytes`).
+    reserve: u64,
 }
 
 impl Engine {
@@ -157,6 +179,7 @@ impl Engine {
             review_band: None,
             guards: Guards::default(),
             vocab: None,
+            reserve: DEFAULT_RESERVE,
         })
     }
 
@@ -170,6 +193,11 @@ impl Engine {
     /// The limits deliveries are held or refused by (config `[guards]`).
     pub fn set_guards(&mut self, guards: Guards) {
         self.guards = guards;
+    }
+
+    /// Free space (bytes) that must remain after a delivery is applied.
+    pub fn set_disk_reserve(&mut self, bytes: u64) {
+        self.reserve = bytes;
     }
 
     /// The framework claims and case rows are checked against.
@@ -194,6 +222,7 @@ impl Engine {
         bytes: &[u8],
         opts: &IngestOptions,
     ) -> Result<IngestSummary, IngestError> {
+        space::check_space(self.store.path(), &spec.name, bytes.len(), self.reserve)?;
         let delivery = open_delivery(spec, bytes, opts.period)?;
         let mut summary = IngestSummary {
             feed: spec.name.clone(),

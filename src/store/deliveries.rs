@@ -178,6 +178,7 @@ impl Store {
         self.trees
             .write(TreeId::Pending, Write::Remove(&seq_bytes(seq)))?;
         self.committed.insert(seq, rec);
+        self.seal(self.durable_seq()?);
         Ok(())
     }
 

@@ -75,7 +75,9 @@ impl Store {
         self.put_hold(rec)?;
         self.trees
             .write(TreeId::Pending, Write::Remove(&seq_bytes(rec.seq)))?;
-        self.trees.flush()
+        self.trees.flush()?;
+        self.seal(self.durable_seq()?);
+        Ok(())
     }
 
     fn put_hold(&self, rec: &HoldRecord) -> Result<(), StoreError> {

@@ -18,6 +18,10 @@ impl Store {
     /// Reviewers' decisions are applied where they were made: after the
     /// changes of the newest delivery at the time, before the next's.
     pub fn load_matcher(&self) -> Result<Matcher, StoreError> {
+        super::guard(self.path(), || self.replay())
+    }
+
+    fn replay(&self) -> Result<Matcher, StoreError> {
         let mut m = Matcher::new();
         let decisions = self.review_decisions()?;
         let mut next = decisions.iter().peekable();

@@ -44,7 +44,7 @@ pub struct StoredLink {
     pub link: LinkRecord,
 }
 
-const PACKED: usize = 4 + 8 + 1 + 4 + FIELDS + FIELDS * 2 + 1 + 1 + 1 + 16;
+pub(super) const PACKED: usize = 4 + 8 + 1 + 4 + FIELDS + FIELDS * 2 + 1 + 1 + 1 + 16;
 
 /// Weights as stored: hundredths of a bit.
 pub fn centibits(w: f32) -> i16 {
@@ -110,7 +110,7 @@ pub struct RunnerUp {
     pub candidate: StoredCandidate,
 }
 
-const RUNNER_LEN: usize = 4 + CANDIDATE_LEN;
+pub(super) const RUNNER_LEN: usize = 4 + CANDIDATE_LEN;
 
 /// An event row linked to an existing person by a score that cleared the
 /// threshold by less than the review band: an *uncertain* link. The row's
@@ -125,7 +125,7 @@ pub struct NarrowLink {
     pub event: Event,
 }
 
-const NARROW_LEN: usize = 4 + 8 + 2 + super::events::EVENT_LEN;
+pub(super) const NARROW_LEN: usize = 4 + 8 + 2 + super::events::EVENT_LEN;
 
 impl NarrowLink {
     fn pack(&self, out: &mut Vec<u8>) {

@@ -43,7 +43,7 @@
 //! | `holds` | `holds.rs` | seq u32 | JSON [`HoldRecord`] (a held delivery: metadata only) |
 //! | `meta` | `mod.rs` | name (`schema`, `key_id`, `evaluated_through`) | schema u32 / key id / seq u32 |
 //! | `verdicts` | `verdicts.rs` | case ref, 0, outcome, 0, date | JSON decision (triangulate's `VerdictRecord`) |
-//! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink | notice JSON / JSON [`DeliveryState`] |
+//! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink / `c`, 0, claim | notice JSON / JSON [`DeliveryState`] / notice id |
 //! | `pull_state` | `pull_state.rs` | feed name | JSON [`Validators`](crate::pull::Validators) |
 //! | `links` | `links.rs` | seq u32, chunk u32 | packed [`LinkRecord`]s |
 //! | `runners` | `links.rs` | seq u32, chunk u32 | packed [`RunnerUp`]s |
@@ -58,7 +58,9 @@
 //! thousands of inserts while a family's events are still a handful of
 //! prefix scans.
 
+mod backup;
 mod cases;
+mod check;
 mod deliveries;
 mod events;
 mod holds;
@@ -67,9 +69,13 @@ mod links;
 mod outbox;
 mod pull_state;
 mod reviews;
+mod seal;
 mod verdicts;
 
+pub use backup::{is_empty_dir, restore, Copied, Restored};
 pub use cases::{CaseMember, CaseRecord, ClaimRecord};
+pub(crate) use check::guard;
+pub use check::{CheckReport, Damage};
 pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
 pub use events::{pack_event, EventBuffer, StoredEvent};
 pub use holds::{HoldDecision, HoldRecord, HoldState};
@@ -109,7 +115,7 @@ pub enum StoreError {
     },
     #[error("store at {path} is in use by another outcomesd process (is the daemon running? stop it, or read /healthz and /metrics instead)")]
     InUse { path: PathBuf },
-    #[error("store at {path} is damaged: {what}")]
+    #[error("store at {path} is damaged: {what}. Stop outcomesd, run `outcomesd store check` to see what is damaged, and restore the last good backup (`outcomesd store restore BACKUP_DIR --force`, docs/operations.md \"After a crash\")")]
     Corrupt { path: PathBuf, what: String },
 }
 
@@ -193,6 +199,20 @@ mod db {
 
     use super::{StoreError, TreeId};
 
+    /// A sled error as a store error: sled's failed checksums are damage.
+    pub(crate) fn from_sled(path: &Path, source: sled::Error) -> StoreError {
+        match source {
+            sled::Error::Corruption { .. } => StoreError::Corrupt {
+                path: path.to_path_buf(),
+                what: "sled found data whose checksum fails".into(),
+            },
+            source => StoreError::Sled {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
+    }
+
     /// One mutation of one key.
     #[derive(Debug, Clone, Copy)]
     pub(crate) enum Write<'a> {
@@ -249,10 +269,7 @@ mod db {
         /// go of its lock) and every tree in [`TreeId::ALL`].
         pub(crate) fn open(dir: &Path) -> Result<Trees, StoreError> {
             let path = dir.to_path_buf();
-            let e = |source| StoreError::Sled {
-                path: dir.to_path_buf(),
-                source,
-            };
+            let e = |source| from_sled(dir, source);
             std::fs::create_dir_all(dir).map_err(|x| e(sled::Error::Io(x)))?;
             // sled's background flusher can hold the file lock for a moment
             // after a previous handle (or a just-stopped process) is dropped,
@@ -298,10 +315,7 @@ mod db {
         }
 
         pub(crate) fn err(&self, source: sled::Error) -> StoreError {
-            StoreError::Sled {
-                path: self.path.clone(),
-                source,
-            }
+            from_sled(&self.path, source)
         }
 
         fn tree(&self, t: TreeId) -> &sled::Tree {
@@ -449,16 +463,26 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store, checks schema and key, and sweeps any
     /// delivery that was not committed.
+    ///
+    /// A damaged file is [`StoreError::Corrupt`], never a panic: sled's
+    /// recovery (CRCs on its log) and these first reads run under
+    /// [`guard`]; the meta, delivery and hold records are decoded here and
+    /// the identity log by [`Store::load_matcher`]. The full scan is
+    /// [`Store::check`] (`outcomesd store check`): at 15,000 families it
+    /// reads every value, too slow for every start.
     pub fn open(dir: &Path, key_id: &str) -> Result<Store, StoreError> {
-        let mut store = Store {
-            trees: Trees::open(dir)?,
-            committed: BTreeMap::new(),
-            next_seq: 1,
-            expected: None,
-        };
-        store.check_meta(key_id)?;
-        store.recover()?;
-        Ok(store)
+        guard(dir, || {
+            let mut store = Store {
+                trees: Trees::open(dir)?,
+                committed: BTreeMap::new(),
+                next_seq: 1,
+                expected: None,
+            };
+            store.check_meta(key_id)?;
+            store.recover()?;
+            store.check_seal()?;
+            Ok(store)
+        })
     }
 
     fn corrupt(&self, what: impl Into<String>) -> StoreError {

@@ -32,7 +32,7 @@ pub struct ReviewRecord {
     pub candidate: StoredCandidate,
 }
 
-const VALUE_LEN: usize = 1 + 8 + CANDIDATE_LEN;
+pub(super) const VALUE_LEN: usize = 1 + 8 + CANDIDATE_LEN;
 
 impl ReviewRecord {
     /// The item id reviewers use: `SEQ-ROW-N` (N from 1).

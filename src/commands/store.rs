@@ -1,0 +1,104 @@
+//! `store check`, `store backup DIR` and `store restore DIR`: the store's
+//! integrity and its copies, from the command line.
+//!
+//! In: a config (for the data dir and the key id) and a directory. Out: a
+//! report on stdout; an error (exit 1) for damage found, a store in use,
+//! or a refused restore. Promises: these never print a stored value, only
+//! trees, keys and counts; the store is opened the ordinary way, so while
+//! the daemon holds it they refuse and say to stop it.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use super::load_config;
+use crate::keys::HmacKey;
+use crate::store::Store;
+
+const STOP_FIRST: &str =
+    "the daemon holds the store: stop it first (systemctl stop outcomesd), then run this again";
+
+fn open_store(config: &Path) -> Result<(Store, String)> {
+    let cfg = load_config(config)?;
+    let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
+    let dir = cfg.data_dir.join("store");
+    match Store::open(&dir, key.id()) {
+        Ok(s) => Ok((s, key.id().to_string())),
+        Err(e @ crate::store::StoreError::InUse { .. }) => {
+            Err(anyhow::Error::new(e).context(STOP_FIRST))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("opening the store")),
+    }
+}
+
+/// `outcomesd store check`: every value of every tree read and decoded.
+pub fn store_check(config: &Path, json: bool) -> Result<()> {
+    let (store, _) = open_store(config)?;
+    let report = store.check()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        writeln!(out, "store {}: {report}", store.path().display())?;
+    }
+    if !report.is_clean() {
+        bail!(
+            "store {} is damaged ({} values): restore the last good backup (outcomesd store restore BACKUP_DIR --force)",
+            store.path().display(),
+            report.damaged.len()
+        );
+    }
+    Ok(())
+}
+
+/// `outcomesd store backup DIR`: a consistent, checked copy (daemon stopped).
+pub fn store_backup(config: &Path, dir: &Path) -> Result<()> {
+    let (store, _) = open_store(config)?;
+    let (copied, report) = store
+        .backup(dir)
+        .with_context(|| format!("backing up to {}", dir.display()))?;
+    if !report.is_clean() {
+        bail!(
+            "the copy in {} did not check clean: {report}",
+            dir.display()
+        );
+    }
+    writeln!(
+        std::io::stdout().lock(),
+        "backed up {} values ({:.1} MiB) to {} (0700/0600); checked: {report}",
+        copied.values,
+        copied.bytes as f64 / 1048576.0,
+        dir.display()
+    )?;
+    Ok(())
+}
+
+/// `outcomesd store restore DIR [--force]`: the backup checked, then
+/// copied in; a non-empty store is moved aside only with `force`.
+pub fn store_restore(config: &Path, dir: &Path, force: bool) -> Result<()> {
+    let cfg = load_config(config)?;
+    let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
+    let target = cfg.data_dir.join("store");
+    let r = crate::store::restore(dir, &target, key.id(), force).map_err(|e| match e {
+        e @ crate::store::StoreError::InUse { .. } => anyhow::Error::new(e).context(STOP_FIRST),
+        e => anyhow::Error::new(e).context(format!("restoring {}", dir.display())),
+    })?;
+    let mut out = std::io::stdout().lock();
+    if let Some(p) = &r.moved_aside {
+        writeln!(
+            out,
+            "the store it replaced is kept in {} (delete it once the restore is confirmed)",
+            p.display()
+        )?;
+    }
+    writeln!(
+        out,
+        "restored {} values from {} into {}; checked: {}",
+        r.copied.values,
+        dir.display(),
+        target.display(),
+        r.report
+    )?;
+    Ok(())
+}
