@@ -131,17 +131,17 @@ impl CaseData {
         let far_past = NaiveDate::from_ymd_opt(1900, 1, 1).expect("date");
         let far_future = NaiveDate::from_ymd_opt(2200, 1, 1).expect("date");
         let mut events: HashMap<PersonId, Vec<crate::records::Event>> = HashMap::new();
-        let mut in_effect = std::collections::HashSet::new();
-        for se in store.events(&ids, &EventKind::ALL, far_past, far_future)? {
-            in_effect.insert((se.person, se.seq, se.event));
-            events.entry(owner[&se.person]).or_default().push(se.event);
-        }
+        let stored = store.events(&ids, &EventKind::ALL, far_past, far_future)?;
         // An uncertain link's event counts only while it is in effect (a
-        // later full extract of its feed may have replaced it).
+        // later full extract of its feed may have replaced it). Most cases
+        // have none, so a scan per link beats indexing every event.
         let mut uncertain = Vec::new();
         for m in members.iter().chain(household.iter()) {
             for u in doubts.uncertain_of(m.person) {
-                if in_effect.contains(&(u.person, u.seq, u.event)) {
+                let in_effect = stored
+                    .iter()
+                    .any(|se| (se.person, se.seq, se.event) == (u.person, u.seq, u.event));
+                if in_effect {
                     uncertain.push(Uncertain {
                         link: u.link.to_string(),
                         person: m.person,
@@ -151,6 +151,9 @@ impl CaseData {
                     });
                 }
             }
+        }
+        for se in stored {
+            events.entry(owner[&se.person]).or_default().push(se.event);
         }
         for v in events.values_mut() {
             v.sort();

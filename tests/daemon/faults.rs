@@ -32,7 +32,6 @@ async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decisi
         rig.port,
         &rig.cfg,
     );
-    let names = FEEDS;
     let police = std::fs::read(env.feed_file("police")).unwrap();
     let police_b = without_offences(&police);
     assert_ne!(police, police_b);
@@ -84,7 +83,7 @@ async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decisi
             let n = &h["notices"];
             let idle = n["pending"].as_u64() == Some(0) && n["failing"].as_u64() == Some(0);
             let pulled = h["feeds"].as_object().is_some_and(|f| {
-                f.len() == names.len() && f.values().all(|v| !v["last_success"].is_null())
+                f.len() == DEMO_FEEDS.len() && f.values().all(|v| !v["last_success"].is_null())
             });
             settled = if idle && pulled { settled + 1 } else { 0 };
             last = Some(h);

@@ -10,6 +10,7 @@ use outcomesd::daemon::{self, Clock};
 use outcomesd::ingest::Engine;
 use outcomesd::keys::HmacKey;
 use outcomesd::notify::WebhookSecret;
+use outcomesd::sim::demo::DEMO_FEEDS;
 use outcomesd::sim::partner::PartnerServer;
 use outcomesd::sim::pki::{server_config, TestCa};
 use outcomesd::sim::receiver::Receiver;
@@ -257,17 +258,6 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-/// The demo's feeds.
-const FEEDS: [&str; 7] = [
-    "case",
-    "claims",
-    "police",
-    "education",
-    "dwp",
-    "social_care",
-    "services",
-];
-
 /// What the binary is killed against: a partner serving `families`
 /// generated families' feeds over mutual TLS, a coordinators' receiver, and
 /// a config pulling every feed on `schedule` (and at start) and sending
@@ -286,9 +276,9 @@ impl Rig {
         let dir = tempfile::tempdir().unwrap();
         let p = pki(dir.path());
         let env = crate::util::Env::new(families, seed);
-        let files = FEEDS
+        let files = DEMO_FEEDS
             .iter()
-            .map(|name| {
+            .map(|(name, _)| {
                 let bytes = std::fs::read(env.feed_file(name)).unwrap();
                 (format!("/{name}.csv"), bytes)
             })
@@ -326,7 +316,7 @@ impl Rig {
              [[notices.webhook]]\nname = \"coordinators\"\nurl = \"{}\"\nsecret_file = \"whsec\"\nca_bundle = \"coordinator-ca.pem\"\n",
             receiver.url()
         );
-        for name in FEEDS {
+        for (name, _) in DEMO_FEEDS {
             let url = server.url(&format!("/{name}.csv"));
             extra.push_str(&feed_toml(name, name, &url, schedule, true));
         }
