@@ -52,26 +52,66 @@ pub fn store_check(config: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// `outcomesd store backup DIR`: a consistent, checked copy (daemon stopped).
+/// `outcomesd store backup DIR`: a consistent, checked copy, made here or,
+/// while the daemon holds the store, by the daemon through its control
+/// socket.
 pub fn store_backup(config: &Path, dir: &Path) -> Result<()> {
-    let (store, _) = open_store(config)?;
-    let (copied, report) = store
-        .backup(dir)
-        .with_context(|| format!("backing up to {}", dir.display()))?;
-    if !report.is_clean() {
-        bail!(
-            "the copy in {} did not check clean: {report}",
-            dir.display()
-        );
-    }
+    let cfg = load_config(config)?;
+    let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
+    let store_dir = cfg.data_dir.join("store");
+    let (values, bytes, report, by) = match Store::open(&store_dir, key.id()) {
+        Ok(store) => {
+            let (copied, report) = store
+                .backup(dir)
+                .with_context(|| format!("backing up to {}", dir.display()))?;
+            if !report.is_clean() {
+                bail!(
+                    "the copy in {} did not check clean: {report}",
+                    dir.display()
+                );
+            }
+            (copied.values, copied.bytes, report.to_string(), "")
+        }
+        Err(crate::store::StoreError::InUse { .. }) => {
+            let reply = backup_through_daemon(&cfg.data_dir, dir)?;
+            (
+                reply.values,
+                reply.bytes,
+                reply.message,
+                " by the running daemon",
+            )
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("opening the store")),
+    };
     writeln!(
         std::io::stdout().lock(),
-        "backed up {} values ({:.1} MiB) to {} (0700/0600); checked: {report}",
-        copied.values,
-        copied.bytes as f64 / 1048576.0,
+        "backed up {values} values ({:.1} MiB) to {}{by} (0700/0600); checked: {report}",
+        bytes as f64 / 1048576.0,
         dir.display()
     )?;
     Ok(())
+}
+
+/// Asks the daemon holding the store for the backup (its control socket).
+fn backup_through_daemon(data_dir: &Path, dir: &Path) -> Result<crate::daemon::control::Reply> {
+    use crate::daemon::control::{request, Request};
+    // The daemon resolves paths from its own working directory.
+    let dir = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
+    let reply = request(data_dir, &Request::Backup { dir: dir.clone() }).context(
+        "the store is held by the daemon, and it could not be asked for the backup: \
+         stop it (systemctl stop outcomesd) and run this again",
+    )?;
+    if !reply.ok {
+        bail!("the daemon refused the backup: {}", reply.message);
+    }
+    if !reply.clean {
+        bail!(
+            "the copy in {} did not check clean: {}",
+            dir.display(),
+            reply.message
+        );
+    }
+    Ok(reply)
 }
 
 /// `outcomesd store restore DIR [--force]`: the backup checked, then

@@ -86,7 +86,7 @@ pub(crate) async fn cycle(
     .await;
     match outcome {
         Ok(Ok((accepted, rejected, duplicate, decided, enqueued, held))) => {
-            shared.stats.clear_write_error();
+            shared.stats.clear_write_error(&format!("feed {name}"));
             let mut f = shared.stats.feed_stats();
             let s = f.entry(name.to_string()).or_default();
             s.last_success = Some(now);

@@ -14,14 +14,16 @@
 //! * on SIGTERM / SIGINT every task finishes or abandons its step cleanly
 //!   (a delivery is committed or swept, never half-applied), the daemon
 //!   drains within [`DRAIN_DEADLINE`] and exits 0;
-//! * a failed write (a full disk, a store error) is logged and turns
-//!   `/healthz` 503 with its reason until a later delivery is stored;
+//! * a failed write (a full disk, a store error) in any task is logged and
+//!   turns `/healthz` 503 with its reason until that task writes again;
+//! * `store backup` works while it runs, through the [`control`] socket;
 //! * `READY=1` is sent to systemd once every task runs, and `WATCHDOG=1`
 //!   at half the watchdog interval while the runtime is healthy.
 //!
 //! Schedules are computed on a [`Clock`] that follows tokio's clock, so
 //! tests can run days of schedule with paused time.
 
+pub mod control;
 mod cycle;
 pub mod schedule;
 pub mod shutdown;
@@ -259,7 +261,17 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     }
     if !cfg.sinks.is_empty() {
         let notifier = Notifier::new(outbox.clone(), cfg.sinks.clone())?;
-        tasks.spawn(notifier.run(shutdown.clone(), cfg.notice_poll));
+        let stats = Arc::clone(&stats);
+        tasks.spawn(
+            notifier.run(
+                shutdown.clone(),
+                cfg.notice_poll,
+                move |round| match &round.write_error {
+                    Some(why) => stats.set_write_error("notifier", why.clone()),
+                    None => stats.clear_write_error("notifier"),
+                },
+            ),
+        );
     }
     let mut status_addr = None;
     if let Some(addr) = cfg.status_listen {
@@ -269,6 +281,18 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         status_addr = listener.local_addr().ok();
         let shared = Arc::clone(&shared);
         tasks.spawn(status::serve_status(listener, shared, shutdown.clone()));
+    }
+    match control::bind(&cfg.data_dir) {
+        Ok(listener) => {
+            let shared = Arc::clone(&shared);
+            let path = control::socket_path(&cfg.data_dir);
+            tasks.spawn(control::serve(listener, path, shared, shutdown.clone()));
+        }
+        // Not fatal: backups then need the daemon stopped, as before.
+        Err(e) => tracing::warn!(
+            path = %control::socket_path(&cfg.data_dir).display(), error = %e,
+            "control socket unavailable: `store backup` needs the daemon stopped"
+        ),
     }
     if let Some(every) = sd_notify::watchdog_enabled() {
         let mut sd = shutdown.clone();

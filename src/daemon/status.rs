@@ -60,10 +60,10 @@ pub struct Stats {
     pub feeds: Mutex<BTreeMap<String, FeedStats>>,
     pub claims_evaluated: Counter,
     pub notices_enqueued: Counter,
-    /// Why the daemon is unhealthy, if it is: a write that failed (a full
-    /// disk, a store error). `/healthz` answers 503 with it until a later
-    /// delivery is stored.
-    pub write_error: Mutex<Option<String>>,
+    /// Why the daemon is unhealthy, if it is: per task (`feed police`,
+    /// `notifier`), the write that failed (a full disk, a store error).
+    /// `/healthz` answers 503 with them until that task writes again.
+    pub write_errors: Mutex<BTreeMap<String, String>>,
 }
 
 impl Stats {
@@ -91,13 +91,19 @@ impl Stats {
     /// Records a failed write in `task` (logged; `/healthz` turns 503).
     pub fn set_write_error(&self, task: &str, reason: String) {
         tracing::error!(task, reason = %reason, "write failed: /healthz now reports unhealthy");
-        *self.write_error.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(format!("{task}: {reason}"));
+        self.write_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(task.to_string(), reason);
     }
 
-    /// A write succeeded again: healthy.
-    pub fn clear_write_error(&self) {
-        *self.write_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    /// `task` wrote successfully again: its failure no longer counts (one
+    /// feed's success says nothing of another's disk write).
+    pub fn clear_write_error(&self, task: &str) {
+        let mut errors = self.write_errors.lock().unwrap_or_else(|e| e.into_inner());
+        if errors.remove(task).is_some() {
+            tracing::info!(task, "writes succeed again");
+        }
     }
 
     /// The per-feed figures. A panic elsewhere while holding the lock
@@ -163,16 +169,18 @@ pub(crate) fn health(shared: &Shared) -> (u16, String) {
 pub(crate) fn health_of(stats: &Stats, counts: Option<OutboxCounts>) -> (u16, String) {
     let feeds = stats.feed_stats().clone();
     let held: usize = feeds.values().map(|f| f.held.len()).sum();
-    let reason = stats
-        .write_error
+    let errors = stats
+        .write_errors
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .or_else(|| {
-            counts
-                .is_none()
-                .then(|| "the notice outbox cannot be read".to_string())
-        });
+        .iter()
+        .map(|(task, reason)| format!("{task}: {reason}"))
+        .collect::<Vec<_>>();
+    let reason = (!errors.is_empty()).then(|| errors.join("; ")).or_else(|| {
+        counts
+            .is_none()
+            .then(|| "the notice outbox cannot be read".to_string())
+    });
     let body = serde_json::json!({
         "status": if reason.is_some() { "unhealthy" } else { "ok" },
         "reason": reason,
@@ -404,7 +412,14 @@ mod tests {
         let j: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(j["status"], "unhealthy");
         assert_eq!(j["reason"], "feed police: disk full");
-        stats.clear_write_error();
+        stats.set_write_error("notifier", "outbox: No space left".into());
+        stats.clear_write_error("feed schools");
+        assert_eq!(health_of(&stats, counts).0, 503, "another task's success");
+        stats.clear_write_error("feed police");
+        let (code, body) = health_of(&stats, counts);
+        assert_eq!(code, 503, "the notifier still fails");
+        assert!(body.contains("notifier: outbox"), "{body}");
+        stats.clear_write_error("notifier");
         assert_eq!(health_of(&stats, counts).0, 200);
         assert_eq!(health_of(&stats, None).0, 503, "no outbox, no health");
     }

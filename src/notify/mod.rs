@@ -50,12 +50,15 @@ use chrono::{DateTime, Utc};
 use crate::daemon::shutdown::Shutdown;
 
 /// What one delivery round did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryRound {
     /// Deliveries acknowledged and recorded.
     pub delivered: usize,
     /// Attempts that failed (rescheduled).
     pub failed: usize,
+    /// The outbox could not be read or written (a full disk, a store
+    /// error): why, for the daemon's health. A sink refusing is not this.
+    pub write_error: Option<String>,
 }
 
 /// Delivers due notices from an [`Outbox`] to its sinks.
@@ -113,10 +116,15 @@ impl Notifier {
         let due = match tokio::task::spawn_blocking(move || outbox.pending(now)).await {
             Ok(Ok(due)) => due,
             Ok(Err(e)) => {
-                tracing::error!(error = %crate::error::Chain(&e), "outbox: listing due notices failed");
+                let why = format!("listing due notices: {}", crate::error::Chain(&e));
+                tracing::error!(error = %why, "outbox failed");
+                round.write_error = Some(why);
                 return round;
             }
-            Err(_) => return round,
+            Err(e) => {
+                round.write_error = Some(format!("listing due notices: {e}"));
+                return round;
+            }
         };
         for (notice, sink_name) in due {
             let Some(sink) = self.sinks.iter().find(|s| s.name() == sink_name) else {
@@ -135,6 +143,14 @@ impl Notifier {
                 }
             })
             .await;
+            match &recorded {
+                Ok(Err(e)) => {
+                    round.write_error =
+                        Some(format!("recording a delivery: {}", crate::error::Chain(e)))
+                }
+                Err(e) => round.write_error = Some(format!("recording a delivery: {e}")),
+                Ok(Ok(_)) => {}
+            }
             match (result, recorded) {
                 (Ok(()), Ok(Ok(_))) => {
                     round.delivered += 1;
@@ -161,15 +177,22 @@ impl Notifier {
         round
     }
 
-    /// Delivers due notices every `poll` until `shutdown`. A round in flight
-    /// when shutdown comes is abandoned: unacknowledged deliveries stay due.
-    pub async fn run(self, mut shutdown: Shutdown, poll: Duration) {
+    /// Delivers due notices every `poll` until `shutdown`, telling
+    /// `after_round` what each round did (the daemon's health). A round in
+    /// flight when shutdown comes is abandoned: unacknowledged deliveries
+    /// stay due.
+    pub async fn run(
+        self,
+        mut shutdown: Shutdown,
+        poll: Duration,
+        mut after_round: impl FnMut(&DeliveryRound) + Send,
+    ) {
         loop {
             if shutdown.is_triggered() {
                 break;
             }
             tokio::select! {
-                _ = self.deliver_due() => {}
+                round = self.deliver_due() => after_round(&round),
                 _ = shutdown.wait() => break,
             }
             if !shutdown.sleep(poll).await {
@@ -440,7 +463,8 @@ mod tests {
             r1,
             DeliveryRound {
                 delivered: 0,
-                failed: 1
+                failed: 1,
+                ..Default::default()
             }
         );
         let st = ob.state(&n.id, "coord").unwrap().unwrap();
@@ -455,7 +479,8 @@ mod tests {
             notifier.deliver_due_at(t1).await,
             DeliveryRound {
                 delivered: 0,
-                failed: 1
+                failed: 1,
+                ..Default::default()
             }
         );
         let t2 = t1 + chrono::Duration::hours(2);
@@ -463,7 +488,8 @@ mod tests {
             notifier.deliver_due_at(t2).await,
             DeliveryRound {
                 delivered: 1,
-                failed: 0
+                failed: 0,
+                ..Default::default()
             }
         );
         // Nothing more to do, ever.
@@ -521,7 +547,8 @@ mod tests {
             r,
             DeliveryRound {
                 delivered: 0,
-                failed: 2
+                failed: 2,
+                ..Default::default()
             }
         );
         let st = ob.state(&n.id, "wrong-secret").unwrap().unwrap();
@@ -577,7 +604,8 @@ mod tests {
             notifier.deliver_due().await,
             DeliveryRound {
                 delivered: 1,
-                failed: 1
+                failed: 1,
+                ..Default::default()
             }
         );
         assert!(ob
@@ -728,7 +756,7 @@ mod tests {
         )
         .unwrap();
         let (trigger, shutdown) = crate::daemon::shutdown::channel();
-        let task = tokio::spawn(notifier.run(shutdown, Duration::from_millis(20)));
+        let task = tokio::spawn(notifier.run(shutdown, Duration::from_millis(20), |_| {}));
         for _ in 0..200 {
             if ob.counts().unwrap().delivered == 1 {
                 break;

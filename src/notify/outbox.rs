@@ -369,7 +369,8 @@ mod tests {
             r,
             DeliveryRound {
                 delivered: 1,
-                failed: 0
+                failed: 0,
+                ..Default::default()
             }
         );
         let written: Notice =

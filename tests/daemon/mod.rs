@@ -273,6 +273,11 @@ struct Rig {
 
 impl Rig {
     async fn start(families: usize, seed: u64, schedule: &str) -> Rig {
+        Rig::start_with(families, seed, schedule, "").await
+    }
+
+    /// As [`Rig::start`], with `tables` added to the config.
+    async fn start_with(families: usize, seed: u64, schedule: &str, tables: &str) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let p = pki(dir.path());
         let env = crate::util::Env::new(families, seed);
@@ -316,6 +321,7 @@ impl Rig {
              [[notices.webhook]]\nname = \"coordinators\"\nurl = \"{}\"\nsecret_file = \"whsec\"\nca_bundle = \"coordinator-ca.pem\"\n",
             receiver.url()
         );
+        extra.push_str(tables);
         for (name, _) in DEMO_FEEDS {
             let url = server.url(&format!("/{name}.csv"));
             extra.push_str(&feed_toml(name, name, &url, schedule, true));
@@ -332,6 +338,7 @@ impl Rig {
     }
 }
 
+mod disk;
 mod faults;
 
 async fn healthz(port: u16) -> Option<serde_json::Value> {
