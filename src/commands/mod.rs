@@ -19,6 +19,7 @@ macro_rules! out {
     }};
 }
 
+mod audit;
 mod daemon;
 mod deliveries;
 mod frameworks;
@@ -28,6 +29,9 @@ mod review;
 mod store;
 mod verdicts;
 
+pub use audit::{
+    audit_rotate, audit_show, audit_verify, keygen_for, open_audit, store_compare, Compared,
+};
 pub use daemon::{check_config, keygen, print_status, run, status};
 pub use deliveries::{deliveries_accept, deliveries_list, deliveries_reject};
 pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
@@ -111,6 +115,7 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
     if let Some(fw) = &cfg.framework {
         engine.set_framework(fw);
     }
+    engine.audit = Some(audit::open_audit(cfg, Some(&engine.store))?);
     Ok(engine)
 }
 
@@ -135,6 +140,7 @@ pub fn notices_of(cfg: &Config, engine: &Engine) -> Result<crate::notify::reconc
     Ok(crate::notify::reconcile::Notices {
         outbox: outbox_of(cfg, engine)?,
         detail: cfg.notice_detail,
+        audit: engine.audit.clone(),
     })
 }
 

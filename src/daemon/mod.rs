@@ -107,6 +107,8 @@ pub(crate) struct Shared {
     outbox: Outbox,
     /// What notices carry (`[notices] detail`).
     detail: crate::notify::reconcile::Detail,
+    /// The engine's audit log: verdicts, notices queued and acknowledged.
+    audit: Option<crate::audit::Audit>,
     pull_state: crate::store::PullState,
     stats: Arc<Stats>,
     clock: Clock,
@@ -128,6 +130,7 @@ impl Shared {
         crate::notify::reconcile::Notices {
             outbox: self.outbox.clone(),
             detail: self.detail,
+            audit: self.audit.clone(),
         }
     }
 }
@@ -179,7 +182,9 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     let outbox = Outbox::new(engine.store.outbox(), sink_names)?;
     let pull_state = engine.store.pull_state();
     stats.refresh_holds(&engine.store);
+    let audit = engine.audit.clone();
     let shared = Arc::new(Shared {
+        audit: audit.clone(),
         engine: Mutex::new(engine),
         framework: cfg.framework.clone(),
         outbox: outbox.clone(),
@@ -258,7 +263,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         });
     }
     if !cfg.sinks.is_empty() {
-        let notifier = Notifier::new(outbox.clone(), cfg.sinks.clone())?;
+        let notifier = Notifier::new(outbox.clone(), cfg.sinks.clone())?.with_audit(audit);
         tasks.spawn(notifier.run(shutdown.clone(), cfg.notice_poll));
     }
     let mut status_addr = None;

@@ -62,6 +62,8 @@ pub struct DeliveryRound {
 pub struct Notifier {
     outbox: Outbox,
     sinks: Vec<Sink>,
+    /// Where each acknowledgement is recorded.
+    audit: Option<crate::audit::Audit>,
 }
 
 impl fmt::Debug for Notifier {
@@ -92,7 +94,17 @@ impl Notifier {
             .into_iter()
             .map(Sink::build)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { outbox, sinks })
+        Ok(Self {
+            outbox,
+            sinks,
+            audit: None,
+        })
+    }
+
+    /// Records every acknowledged delivery in `audit`.
+    pub fn with_audit(mut self, audit: Option<crate::audit::Audit>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// The outbox this notifier drains.
@@ -127,12 +139,21 @@ impl Notifier {
             let id = notice.id.clone();
             let sname = sink_name.clone();
             let err_text = result.as_ref().err().map(ToString::to_string);
+            let audit = self.audit.clone();
             let recorded = tokio::task::spawn_blocking(move || {
                 let at = Utc::now().max(now);
-                match &err_text {
+                let r = match &err_text {
                     None => outbox.mark_delivered(&id, &sname, at),
                     Some(e) => outbox.mark_failed(&id, &sname, e, now),
+                };
+                if let (Ok(_), None) = (&r, &err_text) {
+                    let (notice, sink) = (id.clone(), sname.clone());
+                    if let Err(e) = crate::audit::note(audit.as_ref(), crate::audit::Action::NoticeAcknowledged { notice, sink }) {
+                        // As loud as a failed outbox write: the delivery stands.
+                        tracing::error!(error = %crate::error::Chain(&e), notice = %id, "acknowledgement not recorded in the audit log");
+                    }
                 }
+                r
             })
             .await;
             match (result, recorded) {
