@@ -301,6 +301,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
 
 /// `outcomesd run`: start, wait for SIGTERM/SIGINT, drain, return.
 pub async fn run(cfg: Config, engine: Engine) -> Result<(), DaemonError> {
+    let audit = engine.audit.clone();
     let running = start(&cfg, engine, Clock::new()).await?;
     let trigger = running.trigger.clone();
     tokio::spawn(async move {
@@ -312,6 +313,9 @@ pub async fn run(cfg: Config, engine: Engine) -> Result<(), DaemonError> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Status("running")]);
     let drained = running.wait().await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    if let Some(a) = &audit {
+        a.log_head(); // the last checkpoint in the journal
+    }
     tracing::info!(drained, "outcomesd stopped");
     Ok(())
 }
