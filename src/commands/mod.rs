@@ -101,7 +101,8 @@ pub fn load_config(path: &Path) -> Result<Config> {
 }
 
 pub fn open_engine(cfg: &Config) -> Result<Engine> {
-    let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
+    let key = HmacKey::load_for(&cfg.key_file, crate::keys::Purpose::Matching)
+        .context("loading the HMAC key")?;
     let mut engine = Engine::open(&cfg.data_dir, &key).context("opening the store")?;
     engine.set_review_band(cfg.review_band);
     // Coverage of a kind needs every configured feed of it.

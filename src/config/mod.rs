@@ -476,6 +476,12 @@ mod tests {
                 .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/etc/outcomesd/data"));
         assert_eq!(c.feeds["police"].spec.kind, SourceKind::Police);
+        // The audit and pack keys default to files of their own beside it.
+        assert_eq!(c.audit_key_file, PathBuf::from("/audit.key"));
+        assert_eq!(c.pack_key_file, PathBuf::from("/pack.key"));
+        let c = parse("data_dir = \"d\"\nkey_file = \"/k/m.key\"\naudit_key_file = \"a.key\"\n")
+            .unwrap();
+        assert_eq!(c.audit_key_file, PathBuf::from("/etc/outcomesd/a.key"));
     }
 
     #[test]

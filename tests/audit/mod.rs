@@ -216,6 +216,47 @@ fn rotation_in_place_keeps_the_chain_verifiable() {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
+/// `check-config` refuses an audit key others can read, or a key of
+/// another purpose where the audit key belongs (exit 78).
+#[test]
+fn check_config_holds_the_keys_apart() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::empty();
+    let out = env.cli(&["check-config"]);
+    assert!(
+        out.status.success(),
+        "no audit key yet is fine: {}",
+        text(&out.stderr)
+    );
+    let audit = env.path().join("audit.key");
+    std::fs::copy(env.path().join("hmac.key"), &audit).unwrap();
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = env.cli(&["check-config"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("audit_key_file") && err.contains("not for audit"),
+        "{err}"
+    );
+    std::fs::remove_file(&audit).unwrap();
+    let out = env.run(&[
+        "keygen",
+        "--purpose",
+        "audit",
+        "--out",
+        audit.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env.cli(&["check-config"]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        text(&out.stderr).contains("chmod 600"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// Matching-key rotation: a second store built from the same extracts under
 /// a new key decides every claim alike; one missing a feed differs.
 #[test]
