@@ -121,8 +121,14 @@ pub fn audit_verify(
     // The store's checkpoint, unless the daemon holds the store.
     let mut store_note = None;
     let matching = HmacKey::load(&cfg.key_file).context("loading the matching key")?;
-    match Store::open(&cfg.data_dir.join("store"), matching.id()) {
-        Ok(s) => {
+    let store_dir = cfg.data_dir.join("store");
+    let opened = match store_dir.exists() {
+        true => Store::open(&store_dir, matching.id()).map(Some),
+        false => Ok(None), // nothing to check against, and nothing is made
+    };
+    match opened {
+        Ok(None) => store_note = Some("there is no store yet, so no store checkpoint"),
+        Ok(Some(s)) => {
             if let Some((seq, hash)) = s.audit_mark().get()? {
                 cps.push(Checkpoint {
                     seq,

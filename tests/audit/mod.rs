@@ -216,6 +216,45 @@ fn rotation_in_place_keeps_the_chain_verifiable() {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
+/// A held delivery, the operator's rejection of it, and a delivery refused
+/// whole are each an entry, and the log still verifies.
+#[test]
+fn holds_decisions_and_refusals_are_recorded() {
+    let env = Env::new(12, 21);
+    ingest_all(&env, &["case", "police"]);
+    let police = std::fs::read_to_string(env.feed_file("police")).unwrap();
+    let mut l = police.lines();
+    let (period, header) = (l.next().unwrap(), l.next().unwrap());
+    let empty = env.write("empty.csv", format!("{period}\n{header}\n").as_bytes());
+    let out = env.ingest("police", &empty);
+    assert!(out.status.success() && text(&out.stdout).contains("HELD"));
+    let held: serde_json::Value = serde_json::from_str(lines(&env).last().unwrap()).unwrap();
+    assert_eq!(held["action"]["kind"], "delivery_held", "{held}");
+    let id = held["action"]["delivery"].as_u64().unwrap().to_string();
+    let out = env.cli(&["deliveries", "reject", &id, "--by", "tester"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let future = env.write(
+        "future.csv",
+        police.replacen("2017-03-31", "2099-12-31", 1).as_bytes(),
+    );
+    assert!(!env.ingest("police", &future).status.success());
+    let all = lines(&env);
+    let k = kinds(&all);
+    let n = k.len();
+    assert_eq!(
+        &k[n - 3..],
+        ["delivery_held", "delivery_rejected", "delivery_refused"],
+        "{k:?}"
+    );
+    assert!(all[n - 2].contains("\"by\":\"tester\""), "{}", all[n - 2]);
+    assert!(
+        all[n - 1].contains("2099-12-31"),
+        "the refusal says why: {}",
+        all[n - 1]
+    );
+    assert!(env.cli(&["audit", "verify"]).status.success());
+}
+
 /// `check-config` refuses an audit key others can read, or a key of
 /// another purpose where the audit key belongs (exit 78).
 #[test]
