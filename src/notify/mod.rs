@@ -147,11 +147,7 @@ impl Notifier {
                     Some(e) => outbox.mark_failed(&id, &sname, e, now),
                 };
                 if let (Ok(_), None) = (&r, &err_text) {
-                    let (notice, sink) = (id.clone(), sname.clone());
-                    if let Err(e) = crate::audit::note(audit.as_ref(), crate::audit::Action::NoticeAcknowledged { notice, sink }) {
-                        // As loud as a failed outbox write: the delivery stands.
-                        tracing::error!(error = %crate::error::Chain(&e), notice = %id, "acknowledgement not recorded in the audit log");
-                    }
+                    note_ack(audit.as_ref(), &id, &sname);
                 }
                 r
             })
@@ -198,6 +194,19 @@ impl Notifier {
             }
         }
         tracing::info!("notifier stopped");
+    }
+}
+
+/// Records a sink's acknowledgement of a notice. A failure is logged as
+/// loudly as a failed outbox write: the delivery itself stands.
+fn note_ack(audit: Option<&crate::audit::Audit>, notice: &str, sink: &str) {
+    let action = crate::audit::Action::NoticeAcknowledged {
+        notice: notice.to_string(),
+        sink: sink.to_string(),
+    };
+    if let Err(e) = crate::audit::note(audit, action) {
+        tracing::error!(error = %crate::error::Chain(&e), notice, sink,
+            "notice acknowledgement not recorded in the audit log");
     }
 }
 

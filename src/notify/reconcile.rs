@@ -12,7 +12,10 @@
 //! * [`reconcile`] is idempotent and cheap to repeat: the daemon runs it at
 //!   start and after every evaluation, and every command that stores
 //!   verdicts runs it before it returns, so a crash between storing a
-//!   verdict and queueing its notice loses nothing.
+//!   verdict and queueing its notice loses nothing;
+//! * with an audit log ([`Notices::audit`]), every verdict first made or
+//!   changed and every notice queued is an entry, written once the store
+//!   holds it and before the caller hears of it.
 
 use chrono::{DateTime, Utc};
 
