@@ -10,7 +10,11 @@
 //!   loose private key, with the command that fixes it;
 //! * key bytes are zeroised on drop and never printed: `Debug` shows only the
 //!   key id;
-//! * new key files are created 0600 and never overwrite an existing file.
+//! * new key files are created 0600 and never overwrite an existing file;
+//! * keys are per purpose ([`Purpose`]: matching, audit chain, evidence-pack
+//!   derivation), held apart: a key file says its purpose, its id says it
+//!   too (`k`, `a`, `p` prefix), and [`HmacKey::load_for`] refuses a key of
+//!   another purpose, so the audit key can never be the matching key.
 
 use std::fmt;
 use std::io::Write;
@@ -22,6 +26,42 @@ use zeroize::{Zeroize, Zeroizing};
 pub const KEY_LEN: usize = 32;
 
 const HEADER: &str = "outcomesd-hmac-key v1";
+
+/// What a key is for. Each purpose has its own key file; none is ever used
+/// for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Pseudonymisation at the door (`key_file`).
+    Matching,
+    /// The audit log's MAC chain (`audit_key_file`).
+    Audit,
+    /// Deriving an evidence pack's own pseudonyms (`pack_key_file`).
+    Pack,
+}
+
+impl Purpose {
+    pub fn name(self) -> &'static str {
+        match self {
+            Purpose::Matching => "matching",
+            Purpose::Audit => "audit",
+            Purpose::Pack => "pack",
+        }
+    }
+
+    fn id_prefix(self) -> char {
+        match self {
+            Purpose::Matching => 'k',
+            Purpose::Audit => 'a',
+            Purpose::Pack => 'p',
+        }
+    }
+
+    fn parse(s: &str) -> Option<Purpose> {
+        [Purpose::Matching, Purpose::Audit, Purpose::Pack]
+            .into_iter()
+            .find(|p| p.name() == s)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -48,11 +88,18 @@ pub enum KeyError {
     },
     #[error("the operating system's random number generator failed: {0}")]
     Rng(String),
+    #[error("key file {path} holds a key for {found}, not for {wanted}; keys are held apart by purpose (make one with `outcomesd keygen --purpose {wanted} --out FILE`)")]
+    WrongPurpose {
+        path: PathBuf,
+        found: &'static str,
+        wanted: &'static str,
+    },
 }
 
 /// A 256-bit HMAC key with its id. Zeroised on drop; never displayed.
 pub struct HmacKey {
     id: String,
+    purpose: Purpose,
     bytes: Zeroizing<[u8; KEY_LEN]>,
 }
 
@@ -60,28 +107,60 @@ impl HmacKey {
     /// A fresh key from the OS RNG. The id is derived from the creation time
     /// and random bits, never from the key itself.
     pub fn generate() -> Result<Self, KeyError> {
+        Self::generate_for(Purpose::Matching)
+    }
+
+    /// A fresh key for `purpose`; its id starts with the purpose's letter.
+    pub fn generate_for(purpose: Purpose) -> Result<Self, KeyError> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         getrandom::fill(bytes.as_mut()).map_err(|e| KeyError::Rng(e.to_string()))?;
         let mut idbits = [0u8; 4];
         getrandom::fill(&mut idbits).map_err(|e| KeyError::Rng(e.to_string()))?;
         let id = format!(
-            "k{}-{}",
+            "{}{}-{}",
+            purpose.id_prefix(),
             chrono::Utc::now().format("%Y%m%d"),
             hex::encode(idbits)
         );
-        Ok(HmacKey { id, bytes })
+        Ok(HmacKey { id, purpose, bytes })
     }
 
     /// Builds a key from raw bytes (tests and benchmarks).
     pub fn from_bytes(id: &str, raw: [u8; KEY_LEN]) -> Self {
         HmacKey {
             id: id.to_string(),
+            purpose: Purpose::Matching,
             bytes: Zeroizing::new(raw),
         }
     }
 
+    /// This key for another purpose (tests).
+    pub fn with_purpose(mut self, purpose: Purpose) -> Self {
+        self.purpose = purpose;
+        self
+    }
+
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    pub fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    /// Loads a key file that must hold a key for `purpose` (a file without
+    /// a `purpose=` line is a matching key, as every key made before
+    /// purposes existed was).
+    pub fn load_for(path: &Path, purpose: Purpose) -> Result<Self, KeyError> {
+        let key = Self::load(path)?;
+        if key.purpose != purpose {
+            return Err(KeyError::WrongPurpose {
+                path: path.to_path_buf(),
+                found: key.purpose.name(),
+                wanted: purpose.name(),
+            });
+        }
+        Ok(key)
     }
 
     /// The secret bytes; only the pseudonymiser should call this.
@@ -109,6 +188,7 @@ impl HmacKey {
         }
         let mut id = None;
         let mut key = None;
+        let mut purpose = Purpose::Matching;
         for line in lines {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -116,20 +196,25 @@ impl HmacKey {
             }
             if let Some(v) = line.strip_prefix("id=") {
                 id = Some(v.trim().to_string());
+            } else if let Some(v) = line.strip_prefix("purpose=") {
+                purpose = Purpose::parse(v.trim())
+                    .ok_or(malformed("purpose= is not matching, audit or pack"))?;
             } else if let Some(v) = line.strip_prefix("key=") {
                 let mut raw = Zeroizing::new([0u8; KEY_LEN]);
                 hex::decode_to_slice(v.trim(), raw.as_mut())
                     .map_err(|_| malformed("key= is not 64 hexadecimal digits"))?;
                 key = Some(raw);
             } else {
-                return Err(malformed("unexpected line (expected id= or key=)"));
+                return Err(malformed(
+                    "unexpected line (expected id=, purpose= or key=)",
+                ));
             }
         }
         let id = id
             .filter(|s| !s.is_empty())
             .ok_or(malformed("no id= line"))?;
         let bytes = key.ok_or(malformed("no key= line"))?;
-        Ok(HmacKey { id, bytes })
+        Ok(HmacKey { id, purpose, bytes })
     }
 
     /// Writes the key to a new file created with mode 0600.
@@ -155,10 +240,16 @@ impl HmacKey {
             })?;
         let mut text = Zeroizing::new(String::new());
         text.push_str(HEADER);
-        text.push_str(
-            "\n# HMAC-SHA256 pseudonymisation key. Secret: keep 0600, back up offline.\n",
-        );
-        text.push_str(&format!("id={}\nkey=", self.id));
+        text.push_str(&format!(
+            "\n# HMAC-SHA256 {} key. Secret: keep 0600, back up offline.\n",
+            self.purpose.name()
+        ));
+        text.push_str(&format!("id={}\n", self.id));
+        if self.purpose != Purpose::Matching {
+            // Matching keys keep the original layout older binaries read.
+            text.push_str(&format!("purpose={}\n", self.purpose.name()));
+        }
+        text.push_str("key=");
         let mut hexkey = hex::encode(self.bytes.as_ref());
         text.push_str(&hexkey);
         hexkey.zeroize();
@@ -225,6 +316,29 @@ mod tests {
         let loaded = HmacKey::load(&path).unwrap();
         assert_eq!(loaded.id(), key.id());
         assert_eq!(loaded.expose(), key.expose());
+    }
+
+    #[test]
+    fn purposes_are_held_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit.key");
+        let key = HmacKey::generate_for(Purpose::Audit).unwrap();
+        assert!(key.id().starts_with('a'), "{}", key.id());
+        key.write_new(&audit).unwrap();
+        let loaded = HmacKey::load_for(&audit, Purpose::Audit).unwrap();
+        assert_eq!(loaded.expose(), key.expose());
+        let err = HmacKey::load_for(&audit, Purpose::Matching).unwrap_err();
+        assert!(
+            matches!(err, KeyError::WrongPurpose { found: "audit", .. }),
+            "{err}"
+        );
+        // A key file from before purposes is a matching key.
+        let old = dir.path().join("hmac.key");
+        HmacKey::generate().unwrap().write_new(&old).unwrap();
+        assert!(!std::fs::read_to_string(&old).unwrap().contains("purpose"));
+        HmacKey::load_for(&old, Purpose::Matching).unwrap();
+        let err = HmacKey::load_for(&old, Purpose::Pack).unwrap_err();
+        assert!(err.to_string().contains("--purpose pack"), "{err}");
     }
 
     #[test]

@@ -33,6 +33,9 @@
 //!
 //! Around them:
 //!
+//! * [`audit`]: the tamper-evident audit log (who did what to which
+//!   delivery, claim, notice or review item; hash-chained, under a key of
+//!   its own, checkpointed in the store and the journal) and its check;
 //! * [`records`]: the vocabulary every stage shares (source and event kinds,
 //!   events, periods, the school-term calendar);
 //! * [`config`]: the one loader `run` and `check-config` both use, yielding a
@@ -64,6 +67,7 @@ pub mod triangulate;
 pub mod notify;
 
 // Around them.
+pub mod audit;
 pub mod commands;
 pub mod config;
 pub mod daemon;

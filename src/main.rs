@@ -38,6 +38,9 @@ enum LinksAction {
         /// Add each field's comparison level and weight (bits)
         #[arg(long)]
         evidence: bool,
+        /// Why you are looking (kept in the audit log; never type identifiers)
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Why one row went where it did: score, runner-up, and each field's
     /// level and weight as a waterfall (never a value)
@@ -52,6 +55,9 @@ enum LinksAction {
         row: u64,
         #[arg(long)]
         json: bool,
+        /// Why you are looking (kept in the audit log; never type identifiers)
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -66,6 +72,9 @@ enum ReviewAction {
         all: bool,
         #[arg(long)]
         json: bool,
+        /// Why you are looking (kept in the audit log; never type identifiers)
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// One item: the two records, the agreement pattern, the families
     Show {
@@ -74,6 +83,9 @@ enum ReviewAction {
         id: String,
         #[arg(long)]
         json: bool,
+        /// Why you are looking (kept in the audit log; never type identifiers)
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Decide an item; honoured by every later delivery. Run with the daemon stopped
     Decide {
@@ -150,6 +162,66 @@ enum StoreAction {
         #[arg(long)]
         force: bool,
     },
+    /// Compare this store's verdicts per claim with another data dir's (a
+    /// store rebuilt under a new matching key); exit 1 if they differ
+    Compare {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// The other data directory (its `store/`)
+        #[arg(long)]
+        other_data_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check every entry's MAC and link, and the end against checkpoints;
+    /// exit 1 naming the first bad entry
+    Verify {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// A head recorded elsewhere (the journal's `audit chain head`
+        /// line, an evidence pack): SEQ:HASH; repeatable
+        #[arg(long)]
+        head: Vec<String>,
+        /// Another audit key the log may be under (retired keys beside
+        /// audit_key_file are found without it); repeatable
+        #[arg(long)]
+        key: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Entries from a day on (UTC)
+    Show {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        since: chrono::NaiveDate,
+        /// One JSON entry a line, as stored
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hand the log over to a new audit key (`keygen --purpose audit`);
+    /// the old key is kept beside it for verify. Run with the daemon stopped
+    Rotate {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        new_key: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum KeyPurpose {
+    /// Pseudonymisation (key_file)
+    Matching,
+    /// The audit log's chain (audit_key_file)
+    Audit,
+    /// Evidence-pack pseudonyms (pack_key_file)
+    Pack,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -225,6 +297,14 @@ enum Command {
     Keygen {
         #[arg(long)]
         out: PathBuf,
+        /// What the key is for; each purpose has its own key
+        #[arg(long, value_enum, default_value_t = KeyPurpose::Matching)]
+        purpose: KeyPurpose,
+    },
+    /// The tamper-evident audit log: verify, show, rotate its key
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
     },
     /// List the frameworks (shipped and configured) and their outcomes
     Frameworks {
@@ -251,6 +331,9 @@ enum Command {
         case: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Why you are looking (kept in the audit log; never type identifiers)
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Evaluate a case's claims now and print the evidence (with --as-of,
     /// re-decide as of a date and compare with the stored verdicts)
@@ -264,6 +347,9 @@ enum Command {
         /// compare with the stored verdicts
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
+        /// Why you are looking (kept in the audit log; never type identifiers)
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Generate synthetic feeds and ground truth
     Synth {
@@ -342,9 +428,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     config,
                     out,
                     evidence,
+                    reason,
                 },
         } => {
-            let n = commands::links_export(config, out, *evidence)?;
+            let n = commands::links_export(config, out, *evidence, reason.as_deref())?;
             eprintln!("{n} links written to {}", out.display());
             Ok(())
         }
@@ -356,8 +443,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     delivery,
                     row,
                     json,
+                    reason,
                 },
-        } => commands::links_explain(config, feed, *delivery, *row, *json),
+        } => commands::links_explain(config, feed, *delivery, *row, *json, reason.as_deref()),
         Command::Deliveries { action } => match action {
             DeliveriesAction::List { config, json } => commands::deliveries_list(config, *json),
             DeliveriesAction::Accept {
@@ -376,10 +464,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             StoreAction::Restore { config, dir, force } => {
                 commands::store_restore(config, dir, *force)
             }
+            StoreAction::Compare {
+                config,
+                other_data_dir,
+                json,
+            } => commands::store_compare(config, other_data_dir, *json),
         },
         Command::Review { action } => match action {
-            ReviewAction::List { config, all, json } => commands::review_list(config, *all, *json),
-            ReviewAction::Show { config, id, json } => commands::review_show(config, id, *json),
+            ReviewAction::List {
+                config,
+                all,
+                json,
+                reason,
+            } => commands::review_list(config, *all, *json, reason.as_deref()),
+            ReviewAction::Show {
+                config,
+                id,
+                json,
+                reason,
+            } => commands::review_show(config, id, *json, reason.as_deref()),
             ReviewAction::Decide {
                 config,
                 id,
@@ -432,14 +535,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             verdict,
             case,
             json,
-        } => commands::claims(config, verdict.as_deref(), case.as_deref(), *json),
+            reason,
+        } => commands::claims(
+            config,
+            verdict.as_deref(),
+            case.as_deref(),
+            *json,
+            reason.as_deref(),
+        ),
         Command::Verify {
             case_ref,
             config,
             json,
             as_of,
-        } => commands::verify(config, case_ref, *json, *as_of),
-        Command::Keygen { out } => commands::keygen(out),
+            reason,
+        } => commands::verify(config, case_ref, *json, *as_of, reason.as_deref()),
+        Command::Keygen {
+            out,
+            purpose: KeyPurpose::Matching,
+        } => commands::keygen(out),
+        Command::Keygen { out, purpose } => commands::keygen_for(
+            out,
+            match purpose {
+                KeyPurpose::Audit => outcomesd::keys::Purpose::Audit,
+                _ => outcomesd::keys::Purpose::Pack,
+            },
+        ),
+        Command::Audit { action } => match action {
+            AuditAction::Verify {
+                config,
+                head,
+                key,
+                json,
+            } => commands::audit_verify(config, head, key, *json),
+            AuditAction::Show {
+                config,
+                since,
+                json,
+            } => commands::audit_show(config, *since, *json),
+            AuditAction::Rotate { config, new_key } => commands::audit_rotate(config, new_key),
+        },
         Command::Synth {
             out,
             families,

@@ -27,6 +27,8 @@ pub fn check_config(path: &Path) -> Result<()> {
     outln!("{}: ok", path.display());
     outln!("  data_dir: {}", c.data_dir.display());
     outln!("  key_file: {}", c.key_file.display());
+    outln!("  audit_key_file: {}", c.audit_key_file.display());
+    outln!("  pack_key_file: {}", c.pack_key_file.display());
     for (name, f) in &c.feeds {
         let pull = f
             .pull
@@ -46,6 +48,7 @@ pub fn run(config: &Path) -> Result<()> {
     let cfg = load_config(config)?;
     init_logging(cfg.log_format, &cfg.log_level);
     let engine = open_engine(&cfg)?;
+    super::audit::record_start(&cfg, &engine)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let r = rt.block_on(crate::daemon::run(cfg, engine));
     // A blocking task stuck in a write (a full disk) must not keep the

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::ingest::print_and_decide;
 use super::{load_config, open_engine, read_delivery};
+use crate::audit::Action;
 use crate::ingest::IngestOptions;
 use crate::records::{Period, SourceKind};
 use crate::store::{HoldDecision, HoldState};
@@ -154,7 +155,12 @@ pub fn deliveries_accept(
                 by: operator(by),
                 at: chrono::Utc::now(),
             };
+            let by = d.by.clone();
             engine.store.decide_hold(id, HoldState::Accepted, d)?;
+            crate::audit::note(
+                engine.audit.as_ref(),
+                Action::DeliveryAccepted { delivery: id, by },
+            )?;
         }
         HoldState::Accepted if h.applied_as.is_none() && bytes.is_some() => {}
         s => bail!(
@@ -199,7 +205,12 @@ pub fn deliveries_reject(config: &Path, id: u32, by: Option<&str>) -> Result<()>
         by: operator(by),
         at: chrono::Utc::now(),
     };
+    let by = d.by.clone();
     let h = engine.store.decide_hold(id, HoldState::Rejected, d)?;
+    crate::audit::note(
+        engine.audit.as_ref(),
+        Action::DeliveryRejected { delivery: id, by },
+    )?;
     outln!(
         "delivery {id} of feed {} rejected by {}; nothing of it was applied, and the same bytes never will be",
         h.feed,

@@ -19,9 +19,15 @@ use super::{load_config, open_engine};
 use crate::ingest::matching::{pseudonym, Field, Level, Rule};
 use crate::ingest::pseudonymise::token_hex;
 
-pub fn links_export(config: &Path, out: &Path, evidence: bool) -> Result<u64> {
+pub fn links_export(
+    config: &Path,
+    out: &Path,
+    evidence: bool,
+    reason: Option<&str>,
+) -> Result<u64> {
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
+    super::audit::read(&engine, reason, "links export", &[])?;
     let feeds: std::collections::HashMap<u32, &str> = engine
         .store
         .deliveries()
@@ -124,9 +130,18 @@ pub struct RunnerUpView {
 }
 
 /// `outcomesd links explain FEED DELIVERY ROW`: why a row went where it did.
-pub fn links_explain(config: &Path, feed: &str, delivery: u32, row: u64, json: bool) -> Result<()> {
+pub fn links_explain(
+    config: &Path,
+    feed: &str,
+    delivery: u32,
+    row: u64,
+    json: bool,
+    reason: Option<&str>,
+) -> Result<()> {
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
+    let asked = [format!("row:{feed}/{delivery}/{row}")];
+    super::audit::read(&engine, reason, "links explain", &asked)?;
     let e = explain_row(&engine, feed, delivery, row)?;
     let mut out = std::io::stdout().lock();
     if json {

@@ -19,6 +19,7 @@ macro_rules! out {
     }};
 }
 
+mod audit;
 mod daemon;
 mod deliveries;
 mod frameworks;
@@ -28,6 +29,9 @@ mod review;
 mod store;
 mod verdicts;
 
+pub use audit::{
+    audit_rotate, audit_show, audit_verify, keygen_for, open_audit, store_compare, Compared,
+};
 pub use daemon::{check_config, keygen, print_status, run, status};
 pub use deliveries::{deliveries_accept, deliveries_list, deliveries_reject};
 pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
@@ -97,7 +101,8 @@ pub fn load_config(path: &Path) -> Result<Config> {
 }
 
 pub fn open_engine(cfg: &Config) -> Result<Engine> {
-    let key = HmacKey::load(&cfg.key_file).context("loading the HMAC key")?;
+    let key = HmacKey::load_for(&cfg.key_file, crate::keys::Purpose::Matching)
+        .context("loading the HMAC key")?;
     let mut engine = Engine::open(&cfg.data_dir, &key).context("opening the store")?;
     engine.set_review_band(cfg.review_band);
     // Coverage of a kind needs every configured feed of it.
@@ -111,6 +116,7 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
     if let Some(fw) = &cfg.framework {
         engine.set_framework(fw);
     }
+    engine.audit = Some(audit::open_audit(cfg, Some(&engine.store))?);
     Ok(engine)
 }
 
@@ -135,6 +141,7 @@ pub fn notices_of(cfg: &Config, engine: &Engine) -> Result<crate::notify::reconc
     Ok(crate::notify::reconcile::Notices {
         outbox: outbox_of(cfg, engine)?,
         detail: cfg.notice_detail,
+        audit: engine.audit.clone(),
     })
 }
 

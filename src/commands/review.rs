@@ -18,14 +18,16 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::{load_config, open_engine};
+use crate::audit::Action;
 use crate::review::{self, Item, Status};
 use crate::store::ReviewVerdict;
 use crate::triangulate::{Selection, Verdict};
 
 /// `review list`: open items (all with `all`), those affecting claims first.
-pub fn review_list(config: &Path, all: bool, json: bool) -> Result<()> {
+pub fn review_list(config: &Path, all: bool, json: bool, reason: Option<&str>) -> Result<()> {
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
+    super::audit::read(&engine, reason, "review list", &[])?;
     let items = review::queue(&engine.store, &engine.matcher, !all)?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -85,10 +87,11 @@ fn find(items: Vec<Item>, id: &str) -> Result<Item> {
 }
 
 /// `review show ID`.
-pub fn review_show(config: &Path, id: &str, json: bool) -> Result<()> {
+pub fn review_show(config: &Path, id: &str, json: bool, reason: Option<&str>) -> Result<()> {
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
     let item = find(review::queue(&engine.store, &engine.matcher, false)?, id)?;
+    super::audit::read(&engine, reason, "review show", &[format!("item:{id}")])?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&item)?)?;
@@ -195,6 +198,16 @@ pub fn review_decide(
         &by,
         note,
         now,
+    )?;
+    crate::audit::note_why(
+        engine.audit.as_ref(),
+        d.note.as_deref(),
+        Action::ReviewDecided {
+            item: d.item.clone(),
+            decision: format!("{:?}", d.decision).to_lowercase(),
+            by: by.clone(),
+            persons: vec![d.person, d.candidate],
+        },
     )?;
     let mut report = DecideReport {
         item: d.item.clone(),

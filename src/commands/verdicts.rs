@@ -22,7 +22,13 @@ pub fn verdict_counts(c: &std::collections::HashMap<Verdict, usize>) -> String {
 }
 
 /// Lists claims with their latest decision.
-pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bool) -> Result<()> {
+pub fn claims(
+    config: &Path,
+    verdict: Option<&str>,
+    case: Option<&str>,
+    json: bool,
+    reason: Option<&str>,
+) -> Result<()> {
     let cfg = load_config(config)?;
     let fw = framework_of(&cfg)?;
     let want = verdict
@@ -35,6 +41,14 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
         })
         .transpose()?;
     let engine = open_engine(&cfg)?;
+    let asked: Vec<String> = [
+        case.map(|c| format!("case:{c}")),
+        verdict.map(|v| format!("verdict:{v}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    super::audit::read(&engine, reason, "claims", &asked)?;
     // Decide anything not yet decided, so the list is complete, and queue
     // what that changed.
     let now = chrono::Utc::now();
@@ -88,7 +102,13 @@ pub fn claims(config: &Path, verdict: Option<&str>, case: Option<&str>, json: bo
 /// whether the family is claimable. With `as_of`, re-decides the case's
 /// claims as of that date instead (storing nothing) and shows, for each
 /// stored verdict, whether the re-decision reproduces it.
-pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate>) -> Result<()> {
+pub fn verify(
+    config: &Path,
+    case_ref: &str,
+    json: bool,
+    as_of: Option<NaiveDate>,
+    reason: Option<&str>,
+) -> Result<()> {
     let cfg = load_config(config)?;
     let fw = framework_of(&cfg)?;
     let engine = open_engine(&cfg)?;
@@ -96,6 +116,7 @@ pub fn verify(config: &Path, case_ref: &str, json: bool, as_of: Option<NaiveDate
         .store
         .case(case_ref)?
         .with_context(|| format!("no case '{case_ref}' in the store"))?;
+    super::audit::read(&engine, reason, "verify", &[format!("case:{case_ref}")])?;
     if let Some(date) = as_of {
         return verify_as_of(&engine, fw, case, date, json);
     }

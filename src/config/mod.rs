@@ -35,6 +35,13 @@ pub const SCHEDULE_HORIZON: chrono::Duration = chrono::Duration::days(8 * 366);
 struct RawConfig {
     data_dir: PathBuf,
     key_file: PathBuf,
+    /// The audit log's key (default: `audit.key` beside `key_file`).
+    #[serde(default)]
+    audit_key_file: Option<PathBuf>,
+    /// The evidence packs' derivation key (default: `pack.key` beside
+    /// `key_file`).
+    #[serde(default)]
+    pack_key_file: Option<PathBuf>,
     #[serde(default)]
     framework: Option<PathBuf>,
     #[serde(default)]
@@ -193,6 +200,10 @@ pub struct Config {
     pub path: PathBuf,
     pub data_dir: PathBuf,
     pub key_file: PathBuf,
+    /// The audit log's own key (`audit_key_file`; see docs/audit.md).
+    pub audit_key_file: PathBuf,
+    /// The evidence packs' derivation key (`pack_key_file`).
+    pub pack_key_file: PathBuf,
     /// The council's framework, loaded and validated.
     pub framework: Option<crate::framework::Framework>,
     pub log_format: LogFormat,
@@ -313,6 +324,12 @@ impl Config {
         let guards = ck.guards(&raw.guards);
         let disk_reserve = ck.store(&raw.store);
         let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
+        let beside = |name: &str, set: &Option<PathBuf>| {
+            set.as_ref()
+                .map_or_else(|| key_file.with_file_name(name), |p| ck.resolve(p))
+        };
+        let audit_key_file = beside("audit.key", &raw.audit_key_file);
+        let pack_key_file = beside("pack.key", &raw.pack_key_file);
         let issues = ck.issues;
         if !issues.is_empty() {
             return Err(fail(issues));
@@ -330,6 +347,8 @@ impl Config {
             path: path.to_path_buf(),
             data_dir,
             key_file,
+            audit_key_file,
+            pack_key_file,
             framework,
             log_format,
             log_level,
@@ -457,6 +476,12 @@ mod tests {
                 .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/etc/outcomesd/data"));
         assert_eq!(c.feeds["police"].spec.kind, SourceKind::Police);
+        // The audit and pack keys default to files of their own beside it.
+        assert_eq!(c.audit_key_file, PathBuf::from("/audit.key"));
+        assert_eq!(c.pack_key_file, PathBuf::from("/pack.key"));
+        let c = parse("data_dir = \"d\"\nkey_file = \"/k/m.key\"\naudit_key_file = \"a.key\"\n")
+            .unwrap();
+        assert_eq!(c.audit_key_file, PathBuf::from("/etc/outcomesd/a.key"));
     }
 
     #[test]

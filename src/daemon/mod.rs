@@ -109,6 +109,8 @@ pub(crate) struct Shared {
     outbox: Outbox,
     /// What notices carry (`[notices] detail`).
     detail: crate::notify::reconcile::Detail,
+    /// The engine's audit log: verdicts, notices queued and acknowledged.
+    audit: Option<crate::audit::Audit>,
     pull_state: crate::store::PullState,
     stats: Arc<Stats>,
     clock: Clock,
@@ -130,6 +132,7 @@ impl Shared {
         crate::notify::reconcile::Notices {
             outbox: self.outbox.clone(),
             detail: self.detail,
+            audit: self.audit.clone(),
         }
     }
 }
@@ -181,7 +184,9 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     let outbox = Outbox::new(engine.store.outbox(), sink_names)?;
     let pull_state = engine.store.pull_state();
     stats.refresh_holds(&engine.store);
+    let audit = engine.audit.clone();
     let shared = Arc::new(Shared {
+        audit: audit.clone(),
         engine: Mutex::new(engine),
         framework: cfg.framework.clone(),
         outbox: outbox.clone(),
@@ -260,7 +265,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         });
     }
     if !cfg.sinks.is_empty() {
-        let notifier = Notifier::new(outbox.clone(), cfg.sinks.clone())?;
+        let notifier = Notifier::new(outbox.clone(), cfg.sinks.clone())?.with_audit(audit);
         let stats = Arc::clone(&stats);
         tasks.spawn(
             notifier.run(
@@ -320,6 +325,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
 
 /// `outcomesd run`: start, wait for SIGTERM/SIGINT, drain, return.
 pub async fn run(cfg: Config, engine: Engine) -> Result<(), DaemonError> {
+    let audit = engine.audit.clone();
     let running = start(&cfg, engine, Clock::new()).await?;
     let trigger = running.trigger.clone();
     tokio::spawn(async move {
@@ -331,6 +337,9 @@ pub async fn run(cfg: Config, engine: Engine) -> Result<(), DaemonError> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Status("running")]);
     let drained = running.wait().await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    if let Some(a) = &audit {
+        a.log_head(); // the last checkpoint in the journal
+    }
     tracing::info!(drained, "outcomesd stopped");
     Ok(())
 }

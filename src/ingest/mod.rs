@@ -24,6 +24,7 @@
 //!   claims and case rows the framework or the stored cases cannot place are
 //!   rejected as rows.
 
+mod audited;
 pub mod feeds;
 pub mod guards;
 pub mod matching;
@@ -84,6 +85,8 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     #[error("cannot create or read the data directory {path}")]
     DataDir {
         path: PathBuf,
@@ -162,6 +165,8 @@ pub struct Engine {
     vocab: Option<Vocabulary>,
     /// Free bytes left after any delivery (`[store] reserve_megabytes`).
     reserve: u64,
+    /// Where every delivery applied, held or refused is recorded (`audited.rs`).
+    pub audit: Option<crate::audit::Audit>,
 }
 
 impl Engine {
@@ -180,6 +185,7 @@ impl Engine {
             guards: Guards::default(),
             vocab: None,
             reserve: DEFAULT_RESERVE,
+            audit: None,
         })
     }
 
@@ -215,8 +221,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Applies one delivery. See the module promises.
-    pub fn ingest(
+    /// Applies one delivery. See the module promises. (Called through the
+    /// audited [`Engine::ingest`].)
+    fn ingest_unaudited(
         &mut self,
         spec: &FeedSpec,
         bytes: &[u8],

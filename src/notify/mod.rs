@@ -65,6 +65,8 @@ pub struct DeliveryRound {
 pub struct Notifier {
     outbox: Outbox,
     sinks: Vec<Sink>,
+    /// Where each acknowledgement is recorded.
+    audit: Option<crate::audit::Audit>,
 }
 
 impl fmt::Debug for Notifier {
@@ -95,7 +97,17 @@ impl Notifier {
             .into_iter()
             .map(Sink::build)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { outbox, sinks })
+        Ok(Self {
+            outbox,
+            sinks,
+            audit: None,
+        })
+    }
+
+    /// Records every acknowledged delivery in `audit`.
+    pub fn with_audit(mut self, audit: Option<crate::audit::Audit>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// The outbox this notifier drains.
@@ -135,14 +147,29 @@ impl Notifier {
             let id = notice.id.clone();
             let sname = sink_name.clone();
             let err_text = result.as_ref().err().map(ToString::to_string);
+            let audit = self.audit.clone();
             let recorded = tokio::task::spawn_blocking(move || {
                 let at = Utc::now().max(now);
-                match &err_text {
+                let r = match &err_text {
                     None => outbox.mark_delivered(&id, &sname, at),
                     Some(e) => outbox.mark_failed(&id, &sname, e, now),
-                }
+                };
+                let audit_error = match (&r, &err_text) {
+                    (Ok(_), None) => note_ack(audit.as_ref(), &id, &sname),
+                    _ => None,
+                };
+                (r, audit_error)
             })
             .await;
+            let recorded = match recorded {
+                Ok((r, audit_error)) => {
+                    if let Some(why) = audit_error {
+                        round.write_error = Some(why);
+                    }
+                    Ok(r)
+                }
+                Err(e) => Err(e),
+            };
             match &recorded {
                 Ok(Err(e)) => {
                     round.write_error =
@@ -201,6 +228,23 @@ impl Notifier {
         }
         tracing::info!("notifier stopped");
     }
+}
+
+/// Records a sink's acknowledgement of a notice. A failure is logged as
+/// loudly as a failed outbox write, and returned for the daemon's health:
+/// the delivery itself stands.
+fn note_ack(audit: Option<&crate::audit::Audit>, notice: &str, sink: &str) -> Option<String> {
+    let action = crate::audit::Action::NoticeAcknowledged {
+        notice: notice.to_string(),
+        sink: sink.to_string(),
+    };
+    let e = crate::audit::note(audit, action).err()?;
+    let why = format!(
+        "recording an acknowledgement in the audit log: {}",
+        crate::error::Chain(&e)
+    );
+    tracing::error!(error = %why, notice, sink, "audit write failed");
+    Some(why)
 }
 
 // ---------------------------------------------------------------------------

@@ -12,7 +12,10 @@
 //! * [`reconcile`] is idempotent and cheap to repeat: the daemon runs it at
 //!   start and after every evaluation, and every command that stores
 //!   verdicts runs it before it returns, so a crash between storing a
-//!   verdict and queueing its notice loses nothing.
+//!   verdict and queueing its notice loses nothing;
+//! * with an audit log ([`Notices::audit`]), every verdict first made or
+//!   changed and every notice queued is an entry, written once the store
+//!   holds it and before the caller hears of it.
 
 use chrono::{DateTime, Utc};
 
@@ -26,6 +29,8 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// How much evidence a notice carries.
@@ -42,11 +47,14 @@ pub enum Detail {
     Full,
 }
 
-/// Where notices are queued and what they carry.
+/// Where notices are queued, what they carry, and where the verdicts and
+/// notices are recorded (every command and the daemon have an audit log;
+/// `None` only in library use and tests).
 #[derive(Clone)]
 pub struct Notices {
     pub outbox: Outbox,
     pub detail: Detail,
+    pub audit: Option<crate::audit::Audit>,
 }
 
 /// What one reconciliation did.
@@ -81,15 +89,18 @@ pub fn reconcile(
     now: DateTime<Utc>,
 ) -> Result<Reconciled, ReconcileError> {
     let mut r = Reconciled::default();
+    let mut queued = Vec::new();
     for rec in crate::triangulate::stored_verdicts(store)? {
         r.claims += 1;
-        if queue(fw, notices, &rec, now)? {
+        if let Some(n) = queue_notice(fw, notices, &rec, now)? {
             r.queued += 1;
+            queued.push(crate::audit::Action::notice_queued(&n));
         }
     }
     // One flush for the lot: a notice lost to a crash before it is queued
     // again by the next reconciliation, since the verdict is stored.
     notices.outbox.flush()?;
+    crate::audit::note_all(notices.audit.as_ref(), queued)?;
     Ok(r)
 }
 
@@ -108,6 +119,10 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<(RunReport, Reconciled), ReconcileError> {
     let report = crate::triangulate::evaluate(store, matcher, fw, selection, now)?;
+    crate::audit::note_all(
+        notices.audit.as_ref(),
+        report.changed.iter().map(crate::audit::Action::verdict),
+    )?;
     let queued = reconcile(store, fw, notices, now)?;
     if let Some(seq) = through {
         store.set_evaluated_through(seq)?;
@@ -180,20 +195,30 @@ pub fn queue(
     rec: &VerdictRecord,
     now: DateTime<Utc>,
 ) -> Result<bool, ReconcileError> {
+    Ok(queue_notice(fw, notices, rec, now)?.is_some())
+}
+
+/// [`queue`], giving the notice queued (for the audit log).
+fn queue_notice(
+    fw: &crate::framework::Framework,
+    notices: &Notices,
+    rec: &VerdictRecord,
+    now: DateTime<Utc>,
+) -> Result<Option<Notice>, ReconcileError> {
     let outbox = &notices.outbox;
     let key = claim_key(rec);
     let latest = outbox.latest_for_claim(&key)?;
     if rec.verdict == Verdict::Insufficient && latest.is_none() {
-        return Ok(false); // an interim state nobody was told otherwise of
+        return Ok(None); // an interim state nobody was told otherwise of
     }
     // Most claims are queued already: compare ids before building a notice.
     if latest.as_deref() == Some(id_of(rec).as_str()) {
-        return Ok(false);
+        return Ok(None);
     }
     let rule = fw.outcome(&rec.outcome_id).map(|o| o.rule.explain(fw));
     let mut n = notice_for(rec, rule.as_deref(), notices.detail, now);
     n.supersedes = latest;
-    Ok(outbox.enqueue_for_claim(&key, &n, now)?)
+    Ok(outbox.enqueue_for_claim(&key, &n, now)?.then_some(n))
 }
 
 /// The id of `rec`'s notice.
@@ -353,6 +378,7 @@ mod tests {
         let notices = Notices {
             outbox: outbox.clone(),
             detail: Detail::Thin,
+            audit: None,
         };
         let fw = crate::triangulate::tests::fw();
         let now = Utc::now();

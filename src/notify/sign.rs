@@ -69,6 +69,18 @@ impl WebhookSecret {
         Zeroizing::new(format!("whsec_{}", STANDARD.encode(&*self.key)))
     }
 
+    /// A name for the secret in logs and the audit log: `w` and 8 hex
+    /// digits of a SHA-256 over a fixed label and the key (which a whsec_
+    /// secret lacks). It tells two secrets apart and reveals nothing
+    /// usable: 32 bits of a one-way hash of 24 or more random bytes.
+    pub fn key_id(&self) -> String {
+        use sha2::Digest;
+        let mut h = Sha256::new();
+        h.update(b"outcomesd webhook key id\0");
+        h.update(&*self.key);
+        format!("w{}", hex::encode(&h.finalize()[..4]))
+    }
+
     pub(crate) fn mac(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .expect("HMAC takes keys of any length");

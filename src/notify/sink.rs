@@ -47,6 +47,14 @@ impl SinkConfig {
             SinkConfig::Webhook { name, .. } | SinkConfig::Spool { name, .. } => name,
         }
     }
+
+    /// The signing key's id, for a webhook (see [`WebhookSecret::key_id`]).
+    pub fn key_id(&self) -> Option<String> {
+        match self {
+            SinkConfig::Webhook { secret, .. } => Some(secret.key_id()),
+            SinkConfig::Spool { .. } => None,
+        }
+    }
 }
 
 /// A sink configuration that cannot be used.

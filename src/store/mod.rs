@@ -41,7 +41,7 @@
 //! | `content` | `deliveries.rs` | feed, 0, sha256 | seq u32 |
 //! | `pending` | `deliveries.rs` | seq u32 | feed name |
 //! | `holds` | `holds.rs` | seq u32 | JSON [`HoldRecord`] (a held delivery: metadata only) |
-//! | `meta` | `mod.rs` | name (`schema`, `key_id`, `evaluated_through`) | schema u32 / key id / seq u32 |
+//! | `meta` | `mod.rs`, `audit_mark.rs` | name (`schema`, `key_id`, `evaluated_through`, `audit_head`) | schema u32 / key id / seq u32 / `SEQ:HASH` of the audit log |
 //! | `verdicts` | `verdicts.rs` | case ref, 0, outcome, 0, date | JSON decision (triangulate's `VerdictRecord`) |
 //! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink / `c`, 0, claim | notice JSON / JSON [`DeliveryState`] / notice id |
 //! | `pull_state` | `pull_state.rs` | feed name | JSON [`Validators`](crate::pull::Validators) |
@@ -58,6 +58,7 @@
 //! thousands of inserts while a family's events are still a handful of
 //! prefix scans.
 
+mod audit_mark;
 mod backup;
 mod cases;
 mod check;
@@ -72,6 +73,7 @@ mod reviews;
 mod seal;
 mod verdicts;
 
+pub use audit_mark::AuditMark;
 pub use backup::{is_empty_dir, restore, Copied, Restored};
 pub use cases::{CaseMember, CaseRecord, ClaimRecord};
 pub(crate) use check::guard;

@@ -430,6 +430,43 @@ async fn killed_daemon_delivers_every_pending_notice_after_restart() {
         .await
         .unwrap();
     assert_eq!(status.code(), Some(0), "SIGTERM exits 0");
+    // The audit log: both starts with their key ids, every delivery, every
+    // acknowledgement, and intact after the SIGKILL.
+    let log = std::fs::read_to_string(dir.path().join("data/audit.log")).unwrap();
+    let entries: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |k: &str| {
+        entries
+            .iter()
+            .filter(|e| e["action"]["kind"] == k)
+            .collect::<Vec<_>>()
+    };
+    let starts = of("start");
+    assert_eq!(starts.len(), 2, "{log}");
+    let s = &starts[0]["action"];
+    assert!(s["matching_key"].as_str().unwrap().starts_with('k'), "{s}");
+    assert!(s["audit_key"].as_str().unwrap().starts_with('a'), "{s}");
+    assert_eq!(s["webhook_keys"].as_array().unwrap().len(), 1, "{s}");
+    assert!(of("delivery_applied").len() >= 7);
+    assert!(!of("verdict_changed").is_empty());
+    assert!(of("notice_queued").len() as u64 >= pending);
+    assert!(of("notice_acknowledged").len() as u64 >= delivered);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_outcomesd"))
+        .args(["audit", "verify", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let journal = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert!(
+        journal.contains("audit chain head seq="),
+        "the head is logged"
+    );
 }
 
 fn unsafe_kill(pid: i32) {

@@ -83,6 +83,16 @@ fn decide(env: &Env, id: &str, what: &str) -> String {
         "checked",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The decision is in the audit log, with who and why.
+    let log = std::fs::read_to_string(env.data_dir().join("audit.log")).unwrap();
+    let entry = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["action"]["kind"] == "review_decided" && e["action"]["item"] == id)
+        .expect("the decision's audit entry");
+    assert_eq!(entry["action"]["by"], "auditor-1");
+    assert_eq!(entry["action"]["decision"], what);
+    assert_eq!(entry["reason"], "checked");
     text(&out.stdout)
 }
 
