@@ -3047,7 +3047,13 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
         dir,
         "claims",
         None,
-        &["case_ref", "outcome_id", "claim_date", "keyworker_ref", "team"],
+        &[
+            "case_ref",
+            "outcome_id",
+            "claim_date",
+            "keyworker_ref",
+            "team",
+        ],
     )?;
     let tc_path = dir.join("truth_claims.csv");
     let mut tc = csv::Writer::from_writer(BufWriter::new(
