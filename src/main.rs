@@ -152,6 +152,30 @@ enum StoreAction {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Export the claims dated FROM..TO as an evidence pack (CSV and JSON,
+    /// a manifest of SHA-256s) into a new or empty DIR (0700/0600)
+    Pack {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// First claim date (YYYY-MM-DD)
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last claim date (YYYY-MM-DD)
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        #[arg(long)]
+        out: PathBuf,
+        /// The key pack pseudonyms are derived under (`outcomesd keygen`)
+        #[arg(long)]
+        pack_key: PathBuf,
+        /// Print the manifest as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Decision {
     /// The two records are one person
@@ -215,6 +239,19 @@ enum Command {
     Review {
         #[command(subcommand)]
         action: ReviewAction,
+    },
+    /// Accountability: the internal-audit evidence pack
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Flag keyworkers, teams, claims and outcomes that depart from their
+    /// peers or the data, each with its test and figures
+    Assurance {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
     /// Check a config file with the daemon's own loader (exit 78 if bad)
     CheckConfig {
@@ -414,6 +451,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Audit { action } => match action {
+            AuditAction::Pack {
+                config,
+                from,
+                to,
+                out,
+                pack_key,
+                json,
+            } => commands::audit_pack(config, *from, *to, out, pack_key, *json),
+        },
+        Command::Assurance { config, json } => commands::assurance(config, *json),
         Command::Frameworks {
             action:
                 Some(FrameworksAction::Test {
