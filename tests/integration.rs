@@ -1,6 +1,7 @@
 //! End-to-end tests: the `outcomesd` binary against generated feeds in a
 //! temporary directory.
 
+mod audit_pack;
 mod config_corpus;
 mod coverage;
 mod daemon;

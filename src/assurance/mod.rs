@@ -14,7 +14,9 @@
 //!   on data (verified or contradicted), the verified share against the
 //!   pooled share of everyone else's, by a two-sided exact binomial test at
 //!   a Bonferroni-corrected level ([`Thresholds::alpha`] / claimants
-//!   tested);
+//!   tested), testing only claimants with at least
+//!   [`Thresholds::min_decided`] such claims (one contradicted claim of two
+//!   is no evidence of anything);
 //! * **edge of coverage**: a verified claim whose window some feed covered,
 //!   when it was decided, by no more than [`Thresholds::edge_days`] past the
 //!   window's end (decided the moment the data barely reached it);
@@ -50,6 +52,9 @@ pub struct Thresholds {
     /// Family-wise significance level of the verified-share tests, shared out
     /// over the claimants tested (Bonferroni).
     pub alpha: f64,
+    /// Fewest data-decided claims for a claimant's verified share to be
+    /// tested (and for the others' pooled share to be a reference).
+    pub min_decided: u64,
     /// Days of coverage past a window's end at or under which a verified
     /// decision was on the edge.
     pub edge_days: i64,
@@ -64,6 +69,7 @@ impl Default for Thresholds {
             robust_z: 3.5,
             min_peers: 5,
             alpha: 0.01,
+            min_decided: 10,
             edge_days: 7,
             flip_days: 180,
         }
@@ -304,7 +310,10 @@ fn share_flags(
             (g, n)
         })
         .collect();
-    let tested: Vec<_> = tally.iter().filter(|(_, (n, _))| *n > 0).collect();
+    let tested: Vec<_> = tally
+        .iter()
+        .filter(|(_, (n, _))| *n >= t.min_decided)
+        .collect();
     if tested.len() < 2 {
         return Vec::new();
     }
@@ -316,7 +325,7 @@ fn share_flags(
     for (g, &(n, k)) in &tested {
         // Leave-one-out: a big claimant does not mask itself in the pool.
         let (rest_n, rest_k) = (all_n - n, all_k - k);
-        if rest_n == 0 {
+        if rest_n < t.min_decided {
             continue;
         }
         let p0 = rest_k as f64 / rest_n as f64;

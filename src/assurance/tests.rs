@@ -123,6 +123,7 @@ fn keyworker_volume_and_share_flag_only_the_departing_ones() {
         ("KW4", 11, 8),  // control: 73%, high but within chance
         ("KW5", 14, 7),  // control: the most of the ordinary volumes
         ("KW6", 48, 24), // volume flag; share as the others
+        ("KW7", 3, 0),   // volume flag (fewer); too few to test its share
     ]);
     let r = assess(
         &Input {
@@ -132,7 +133,10 @@ fn keyworker_volume_and_share_flag_only_the_departing_ones() {
         },
         &Thresholds::default(),
     );
-    assert_eq!(subjects(&r, FlagKind::KeyworkerVolume), ["keyworker KW6"]);
+    assert_eq!(
+        subjects(&r, FlagKind::KeyworkerVolume),
+        ["keyworker KW6", "keyworker KW7"]
+    );
     assert_eq!(
         subjects(&r, FlagKind::KeyworkerVerifiedShare),
         ["keyworker KW3"]
@@ -143,7 +147,7 @@ fn keyworker_volume_and_share_flag_only_the_departing_ones() {
         .find(|f| f.kind == FlagKind::KeyworkerVolume)
         .unwrap();
     assert_eq!(vol.claims.len(), 48);
-    assert_eq!(vol.figures["median"], 12.5);
+    assert_eq!(vol.figures["median"], 12.0);
     assert!(vol.figures["z"] > 3.5 && vol.why.contains("48 claims, more than"));
     assert!(vol.test.contains("MAD"), "{}", vol.test);
     let share = r

@@ -34,12 +34,13 @@ pub fn assurance(config: &Path, json: bool) -> Result<()> {
     }
     let t = &report.thresholds;
     outln!(
-        "{} claims; {} flags (robust z beyond {}, at least {} peers; verified share p < {} Bonferroni; edge {} days; flips within {} days)",
+        "{} claims; {} flags (robust z beyond {}, at least {} peers; verified share p < {} Bonferroni, at least {} decided; edge {} days; flips within {} days)",
         report.claims,
         report.flags.len(),
         t.robust_z,
         t.min_peers,
         t.alpha,
+        t.min_decided,
         t.edge_days,
         t.flip_days
     );

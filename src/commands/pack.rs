@@ -540,7 +540,8 @@ impl RowIndex {
 
 type ClaimKey = (String, String, NaiveDate);
 
-/// Every stored notice by its claim, oldest first, with its sinks' states.
+/// Every stored notice by its claim, oldest first, with its sinks' states
+/// (none where no sink is configured: queued, never sent).
 fn notices_by_claim(engine: &Engine) -> Result<HashMap<ClaimKey, Vec<PackNotice>>> {
     use sha2::Digest as _;
     let outbox = engine.store.outbox();
@@ -554,10 +555,8 @@ fn notices_by_claim(engine: &Engine) -> Result<HashMap<ClaimKey, Vec<PackNotice>
         });
     }
     let mut out: HashMap<ClaimKey, Vec<PackNotice>> = HashMap::new();
-    for (id, states) in sinks {
-        let Some(bytes) = outbox.notice_json(&id)? else {
-            continue;
-        };
+    for (id, bytes) in outbox.notices()? {
+        let states = sinks.remove(&id).unwrap_or_default();
         let n: crate::notify::Notice = serde_json::from_slice(&bytes)
             .with_context(|| format!("notice {id} in the outbox does not decode"))?;
         out.entry((n.case_ref.clone(), n.outcome_id.clone(), n.claim_date))
