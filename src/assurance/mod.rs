@@ -267,9 +267,8 @@ fn volume_flags(
                 z.abs()
             ),
             test: format!(
-                "robust z = (claims - median) / {} ({}); flagged where {} > {}",
-                if s.estimate == "MAD" { "(1.4826 x MAD)" } else { "(1.2533 x mean absolute deviation)" },
-                s.estimate,
+                "robust z = (claims - median) / {}; flagged where {} > {}",
+                if s.estimate == "MAD" { "(1.4826 x MAD)" } else { "(1.2533 x mean absolute deviation, the MAD being 0)" },
                 if high_only { "z" } else { "|z|" },
                 t.robust_z
             ),
@@ -414,8 +413,9 @@ fn edge_flag(
             kind: FlagKind::EdgeOfCoverage,
             subject: format!("claim {r}"),
             why: format!(
-                "verified on data to delivery {}: feed {feed}'s coverage then reached {margin} days past the window {w}",
-                v.as_of_delivery
+                "verified on data to delivery {}: feed {feed}'s coverage then reached {margin} day{} past the window {w}",
+                v.as_of_delivery,
+                if margin == 1 { "" } else { "s" }
             ),
             test: format!(
                 "days the deciding coverage runs past the window's end; flagged where <= {}",
