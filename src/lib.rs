@@ -42,6 +42,9 @@
 //!   validated config of built objects;
 //! * [`daemon`]: the schedule, one cycle per feed, the status endpoint, and
 //!   the shutdown handle every task holds;
+//! * [`assurance`]: flags where claims depart from peers and the data
+//!   (volumes, verified shares, edge-of-coverage decisions, flips, outcome
+//!   frequencies), each with its test and figures;
 //! * [`commands`]: what each CLI command does (`main.rs` only parses the
 //!   command line and is the one exit point); [`error`] prints a cause chain
 //!   once;
@@ -67,6 +70,7 @@ pub mod triangulate;
 pub mod notify;
 
 // Around them.
+pub mod assurance;
 pub mod audit;
 pub mod commands;
 pub mod config;

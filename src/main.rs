@@ -212,6 +212,30 @@ enum AuditAction {
         #[arg(long)]
         new_key: PathBuf,
     },
+    /// Export the claims dated FROM..TO as an evidence pack (CSV and JSON,
+    /// a manifest of SHA-256s) into a new or empty DIR (0700/0600)
+    Pack {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// First claim date (YYYY-MM-DD)
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last claim date (YYYY-MM-DD)
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        #[arg(long)]
+        out: PathBuf,
+        /// The key pack pseudonyms are derived under (default: the
+        /// config's pack_key_file; `outcomesd keygen --purpose pack`)
+        #[arg(long)]
+        pack_key: Option<PathBuf>,
+        /// Print the manifest as JSON
+        #[arg(long)]
+        json: bool,
+        /// Why the pack is made (recorded in the audit log)
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -288,6 +312,17 @@ enum Command {
         #[command(subcommand)]
         action: ReviewAction,
     },
+    /// Flag keyworkers, teams, claims and outcomes that depart from their
+    /// peers or the data, each with its test and figures
+    Assurance {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Why it is run (recorded in the audit log)
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Check a config file with the daemon's own loader (exit 78 if bad)
     CheckConfig {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
@@ -301,7 +336,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = KeyPurpose::Matching)]
         purpose: KeyPurpose,
     },
-    /// The tamper-evident audit log: verify, show, rotate its key
+    /// Accountability: the tamper-evident audit log (verify, show, rotate
+    /// its key) and the internal-audit evidence pack
     Audit {
         #[command(subcommand)]
         action: AuditAction,
@@ -517,6 +553,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Assurance {
+            config,
+            json,
+            reason,
+        } => commands::assurance(config, *json, reason.as_deref()),
         Command::Frameworks {
             action:
                 Some(FrameworksAction::Test {
@@ -574,6 +615,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 json,
             } => commands::audit_show(config, *since, *json),
             AuditAction::Rotate { config, new_key } => commands::audit_rotate(config, new_key),
+            AuditAction::Pack {
+                config,
+                from,
+                to,
+                out,
+                pack_key,
+                json,
+                reason,
+            } => commands::audit_pack(
+                config,
+                *from,
+                *to,
+                out,
+                pack_key.as_deref(),
+                *json,
+                reason.as_deref(),
+            ),
         },
         Command::Synth {
             out,

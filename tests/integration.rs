@@ -2,6 +2,7 @@
 //! temporary directory.
 
 mod audit;
+mod audit_pack;
 mod config_corpus;
 mod coverage;
 mod daemon;

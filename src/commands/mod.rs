@@ -19,16 +19,20 @@ macro_rules! out {
     }};
 }
 
+mod assurance;
 mod audit;
 mod daemon;
 mod deliveries;
 mod frameworks;
 mod ingest;
 mod links;
+mod pack;
+mod pack_files;
 mod review;
 mod store;
 mod verdicts;
 
+pub use assurance::assurance;
 pub use audit::{
     audit_rotate, audit_show, audit_verify, keygen_for, open_audit, store_compare, Compared,
 };
@@ -37,6 +41,7 @@ pub use deliveries::{deliveries_accept, deliveries_list, deliveries_reject};
 pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
 pub use ingest::ingest;
 pub use links::{explain_row, links_explain, links_export, waterfall, Explanation};
+pub use pack::{audit_pack, PackPseudonyms};
 pub use review::{review_decide, review_list, review_show, show_text, DecideReport};
 pub use store::{store_backup, store_check, store_restore};
 pub use verdicts::{claims, verdict_counts, verify};

@@ -819,6 +819,7 @@ impl Batch {
                 outcome_id: c.outcome_id,
                 claim_date: c.claim_date,
                 keyworker_ref: c.keyworker_ref,
+                team: c.team,
             }),
         }
         summary.accepted += 1;

@@ -59,6 +59,9 @@ pub struct ClaimRecord {
     pub outcome_id: String,
     pub claim_date: NaiveDate,
     pub keyworker_ref: Option<String>,
+    /// The claimant's team (absent in claims stored before the column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 /// The key of a claim, and of its decision in the verdict tree.

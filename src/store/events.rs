@@ -176,6 +176,48 @@ impl Store {
         Ok(out)
     }
 
+    /// Every committed event of `persons` (ids as stored: pass every id
+    /// merged into a person), hidden or not, in the order its delivery
+    /// stored them. Ingest stores a row's event and its link together, row
+    /// by row, so the n-th event of a person in a delivery is the event of
+    /// that person's n-th linked row in it (how an evidence pack names the
+    /// row an event came from).
+    pub fn stored_events_in_order(
+        &self,
+        persons: &[PersonId],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut out = Vec::new();
+        let mut buckets: Vec<u64> = persons.iter().map(|p| p >> 3).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        for bucket in buckets {
+            for item in self
+                .trees
+                .scan_prefix(TreeId::Events, &bucket.to_be_bytes())
+            {
+                let (k, v) = item?;
+                let seq = read_u32(&k[8..]);
+                if !self.committed.contains_key(&seq) {
+                    continue;
+                }
+                if v.len() % (EVENT_LEN + 1) != 0 {
+                    return Err(self.corrupt("event record length"));
+                }
+                for entry in v.chunks_exact(EVENT_LEN + 1) {
+                    let person = (bucket << 3) | u64::from(entry[0]);
+                    if !persons.contains(&person) {
+                        continue;
+                    }
+                    let event = unpack_events(&entry[1..])
+                        .and_then(|mut v| v.pop())
+                        .ok_or_else(|| self.corrupt("event record"))?;
+                    out.push(StoredEvent { person, seq, event });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Events in effect per delivery: those no later delivery of the same
     /// feed hides (for `status`; reads every event).
     pub fn events_in_effect(&self) -> Result<BTreeMap<u32, u64>, StoreError> {

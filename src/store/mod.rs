@@ -674,6 +674,7 @@ mod tests {
             outcome_id: "o".into(),
             claim_date: d("2016-01-01"),
             keyworker_ref: None,
+            team: None,
         };
         let rec = DeliveryRecord {
             seq,

@@ -167,6 +167,18 @@ impl OutboxStore {
             .map(|v| v.to_vec()))
     }
 
+    /// Every stored notice's id and JSON, in id order.
+    pub fn notices(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.trees.scan_prefix(TreeId::Outbox, b"n\0") {
+            let (k, v) = kv?;
+            let id = String::from_utf8(k[2..].to_vec())
+                .map_err(|_| self.corrupt("outbox notice key".into()))?;
+            out.push((id, v.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// How many notices are stored.
     pub fn notice_count(&self) -> usize {
         self.trees.scan_prefix(TreeId::Outbox, b"n\0").count()

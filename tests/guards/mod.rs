@@ -77,8 +77,8 @@ fn a_period_ending_after_today_is_refused_and_a_future_claim_rejected() {
     let first = claims.lines().nth(1).unwrap();
     let f: Vec<&str> = first.split(',').collect();
     let body = format!(
-        "case_ref,outcome_id,claim_date,keyworker_ref\n{},{},2098-06-01,{}\n{first}\n",
-        f[0], f[1], f[3]
+        "case_ref,outcome_id,claim_date,keyworker_ref,team\n{},{},2098-06-01,{},{}\n{first}\n",
+        f[0], f[1], f[3], f[4]
     );
     let s = ingest_ok(&env, "claims", &env.write("c.csv", body.as_bytes()));
     assert!(s.contains("1 accepted, 1 rejected"), "{s}");

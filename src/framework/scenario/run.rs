@@ -215,6 +215,7 @@ fn expect_claimability(
                 // Validated: some date applies.
                 claim_date: d.or(date)?,
                 keyworker_ref: None,
+                team: None,
             };
             Some(crate::triangulate::decide_claim(
                 fw,

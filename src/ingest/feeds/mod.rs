@@ -48,6 +48,8 @@ pub struct ClaimRow {
     pub outcome_id: String,
     pub claim_date: NaiveDate,
     pub keyworker_ref: Option<String>,
+    /// The claimant's team, if the case system names it.
+    pub team: Option<String>,
 }
 
 /// What one accepted row says.
@@ -196,6 +198,7 @@ columns! {
     Amount = "amount", ClosureReason = "closure_reason", CaseRef = "case_ref",
     CaseStart = "case_start", CaseEnd = "case_end", Problems = "problems",
     OutcomeId = "outcome_id", ClaimDate = "claim_date", KeyworkerRef = "keyworker_ref",
+    Team = "team",
     Score = "score",
 }
 

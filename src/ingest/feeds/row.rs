@@ -132,6 +132,7 @@ impl RowCtx<'_> {
         let outcome_id = reference(r, Col::OutcomeId, row)?;
         let claim_date = date_col(r, Col::ClaimDate, true, row)?.expect("required");
         let kw = r.get(Col::KeyworkerRef);
+        let team = r.get(Col::Team);
         Ok(Row {
             number: row,
             person: None,
@@ -140,6 +141,7 @@ impl RowCtx<'_> {
                 outcome_id,
                 claim_date,
                 keyworker_ref: (!kw.is_empty()).then(|| kw.to_string()),
+                team: (!team.is_empty()).then(|| team.to_string()),
             }),
         })
     }

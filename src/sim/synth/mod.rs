@@ -2982,6 +2982,18 @@ impl Gen {
     }
 }
 
+/// A keyworker's team: five keyworkers to a team, in keyworker order
+/// (derived, so adding the column drew nothing from the generator's RNG
+/// and every seed's data stayed as it was).
+pub fn team_of(keyworker: &str) -> String {
+    let n: usize = keyworker
+        .trim_start_matches("KW")
+        .parse()
+        .unwrap_or(1)
+        .max(1);
+    format!("TEAM-{:02}", (n - 1) / 5 + 1)
+}
+
 /// Writes the synthetic feeds and ground truth into `dir` (which must exist).
 pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     let mut g = Gen::new(opts);
@@ -3035,7 +3047,13 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
         dir,
         "claims",
         None,
-        &["case_ref", "outcome_id", "claim_date", "keyworker_ref"],
+        &[
+            "case_ref",
+            "outcome_id",
+            "claim_date",
+            "keyworker_ref",
+            "team",
+        ],
     )?;
     let tc_path = dir.join("truth_claims.csv");
     let mut tc = csv::Writer::from_writer(BufWriter::new(
@@ -3051,7 +3069,8 @@ pub fn generate(dir: &Path, opts: &SynthOptions) -> Result<SynthSummary, SynthEr
     .map_err(|e| io_err(&tc_path, e.into()))?;
     for (date, case_ref, outcome, kw, improved, expected) in &claims {
         let d = iso(*date);
-        for s in [case_ref.as_str(), outcome, &d, kw] {
+        let team = team_of(kw);
+        for s in [case_ref.as_str(), outcome, &d, kw, &team] {
             co.field(s)?;
         }
         co.w.write_record(None::<&[u8]>)
