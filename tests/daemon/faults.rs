@@ -1,7 +1,9 @@
 //! The fault campaign: the real binary against loopback partners and a
 //! receiver, killed with SIGKILL at 32 moments spread over pulls, ingest,
 //! evaluation and delivery, restarted each time, while the police feed is
-//! corrected back and forth so verdicts flip both ways. Afterwards, for
+//! corrected back and forth so verdicts flip both ways (and twice more,
+//! each waited for, after the kills, so flips happen however slow the
+//! machine). Afterwards, for
 //! every claim a coordinator should know of, the receiver acknowledged a
 //! notice carrying its latest decision; the store opens and reads whole.
 
@@ -74,38 +76,48 @@ async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decisi
         child.wait().unwrap();
     }
     // A last run, left to finish: every feed pulled (the last correction
-    // included) and nothing left to send.
-    let mut child = spawn();
-    let mut settled = 0;
-    let mut last = None;
-    for _ in 0..1200 {
-        if let Some(h) = healthz(port).await {
-            let n = &h["notices"];
-            let idle = n["pending"].as_u64() == Some(0) && n["failing"].as_u64() == Some(0);
-            let pulled = h["feeds"].as_object().is_some_and(|f| {
-                f.len() == DEMO_FEEDS.len() && f.values().all(|v| !v["last_success"].is_null())
-            });
-            settled = if idle && pulled { settled + 1 } else { 0 };
-            last = Some(h);
-            // Idle for 3 s running: a scheduled pull has come and gone.
-            if settled >= 30 {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // included) and nothing left to send. Then two more corrections, each
+    // waited for, so verdicts flip both ways however slow the machine was
+    // during the kills (a loaded machine may have decided little before
+    // each kill).
+    let child = spawn();
     let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        settled >= 30,
-        "the last run settled; last health {last:?}; log tail:\n{}",
+    let log_tail = || {
         daemon_log()
             .lines()
             .rev()
             .take(30)
             .collect::<Vec<_>>()
             .join("\n")
+    };
+    let last = settle(port, 0).await;
+    assert!(
+        last.is_ok(),
+        "the last run settled; last health {last:?}; log tail:\n{}",
+        log_tail()
     );
+    let mut police_deliveries = last.unwrap()["feeds"]["police"]["deliveries"]
+        .as_u64()
+        .unwrap();
+    for (n, thin_now) in [(1, !thin), (2, thin)] {
+        server.set_file(
+            "/police.csv",
+            if thin_now {
+                police_b.clone()
+            } else {
+                police.clone()
+            },
+        );
+        police_deliveries += 1;
+        let last = settle(port, police_deliveries).await;
+        assert!(
+            last.is_ok(),
+            "correction {n} applied and notified; last health {last:?}; log tail:\n{}",
+            log_tail()
+        );
+    }
     unsafe_kill(child.id() as i32);
+    let mut child = child;
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
@@ -192,4 +204,37 @@ async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decisi
         "fault campaign: 32 kills; {checked} decided claims checked, {flipped} changed after being decided (up to {longest} decisions); {} notices acknowledged",
         receiver.received().iter().filter(|r| r.status < 300).count()
     );
+}
+
+/// Waits until every feed has been pulled in this run, the police feed has
+/// applied at least `police_deliveries` deliveries in it, and no notice has
+/// been pending or failing for 3 s (a scheduled pull has come and gone).
+/// The last health seen either way.
+async fn settle(
+    port: u16,
+    police_deliveries: u64,
+) -> Result<serde_json::Value, Option<serde_json::Value>> {
+    let mut settled = 0;
+    let mut last = None;
+    for _ in 0..1200 {
+        if let Some(h) = healthz(port).await {
+            let n = &h["notices"];
+            let idle = n["pending"].as_u64() == Some(0) && n["failing"].as_u64() == Some(0);
+            let pulled = h["feeds"].as_object().is_some_and(|f| {
+                f.len() == DEMO_FEEDS.len() && f.values().all(|v| !v["last_success"].is_null())
+            });
+            let applied = h["feeds"]["police"]["deliveries"].as_u64() >= Some(police_deliveries);
+            settled = if idle && pulled && applied {
+                settled + 1
+            } else {
+                0
+            };
+            last = Some(h);
+            if settled >= 30 {
+                return Ok(last.unwrap());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(last)
 }
