@@ -39,6 +39,9 @@
 //!   validated config of built objects;
 //! * [`daemon`]: the schedule, one cycle per feed, the status endpoint, and
 //!   the shutdown handle every task holds;
+//! * [`report`]: the coordinators' and IG page (`outcomesd report`):
+//!   verdicts, the insufficient queue, feed coverage and the review queue
+//!   as one self-contained HTML file with inline SVG charts;
 //! * [`commands`]: what each CLI command does (`main.rs` only parses the
 //!   command line and is the one exit point); [`error`] prints a cause chain
 //!   once;
@@ -71,6 +74,7 @@ pub mod error;
 pub mod keys;
 pub mod net;
 pub mod records;
+pub mod report;
 
 // Simulation and test support: never imported by the modules above.
 pub mod sim;

@@ -216,6 +216,14 @@ enum Command {
         #[command(subcommand)]
         action: ReviewAction,
     },
+    /// Write the coordinators' and IG report: one self-contained HTML page
+    Report {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// The HTML file to write (mode 0600)
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check a config file with the daemon's own loader (exit 78 if bad)
     CheckConfig {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
@@ -335,6 +343,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             file,
         } => commands::ingest(config, feed, file, period.as_deref(), *json),
         Command::Run { config } => commands::run(config),
+        Command::Report { config, out } => commands::report(config, out),
         Command::Status { config } => commands::status(config),
         Command::Links {
             action:
