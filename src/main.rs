@@ -152,6 +152,35 @@ enum StoreAction {
     },
 }
 
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// Deliveries per sink (pending, failing, delivered) and each one not
+    /// yet delivered, with its attempts, next attempt and last error
+    List {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// Only this sink
+        #[arg(long)]
+        sink: Option<String>,
+        /// Delivered ones too
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make undelivered deliveries due now (all, one sink's, or one
+    /// notice's) instead of at the end of their backoff. Run with the daemon stopped
+    Retry {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// Only this sink
+        #[arg(long)]
+        sink: Option<String>,
+        /// Only this notice (ntc_...)
+        notice: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Decision {
     /// The two records are one person
@@ -195,6 +224,8 @@ enum Command {
     Status {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
         config: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
     /// Where stored rows were linked: export for scoring and review
     Links {
@@ -210,6 +241,11 @@ enum Command {
     Store {
         #[command(subcommand)]
         action: StoreAction,
+    },
+    /// The notice outbox: deliveries per sink; nudge those backing off
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
     },
     /// The clerical-review queue: rows left unlinked that may be a known person
     Review {
@@ -228,6 +264,9 @@ enum Command {
     CheckConfig {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
         config: PathBuf,
+        /// Print what was found (or every problem) as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Make a new 256-bit HMAC key file (mode 0600)
     Keygen {
@@ -238,6 +277,9 @@ enum Command {
     Frameworks {
         #[arg(long)]
         config: Option<PathBuf>,
+        /// List them as JSON
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         action: Option<FrameworksAction>,
     },
@@ -333,7 +375,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::CheckConfig { config } => commands::check_config(config),
+        Command::CheckConfig { config, json } => commands::check_config(config, *json),
         Command::Demo { keep, families } => outcomesd::sim::demo::demo(keep.as_deref(), *families),
         Command::Ingest {
             config,
@@ -344,7 +386,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::ingest(config, feed, file, period.as_deref(), *json),
         Command::Run { config } => commands::run(config),
         Command::Report { config, out } => commands::report(config, out),
-        Command::Status { config } => commands::status(config),
+        Command::Status { config, json } => commands::status(config, *json),
         Command::Links {
             action:
                 LinksAction::Export {
@@ -385,6 +427,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             StoreAction::Restore { config, dir, force } => {
                 commands::store_restore(config, dir, *force)
             }
+        },
+        Command::Outbox { action } => match action {
+            OutboxAction::List {
+                config,
+                sink,
+                all,
+                json,
+            } => commands::outbox_list(config, sink.as_deref(), *all, *json),
+            OutboxAction::Retry {
+                config,
+                sink,
+                notice,
+            } => commands::outbox_retry(config, sink.as_deref(), notice.as_deref()),
         },
         Command::Review { action } => match action {
             ReviewAction::List { config, all, json } => commands::review_list(config, *all, *json),
@@ -433,8 +488,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::frameworks_test(framework, scenarios),
         Command::Frameworks {
             config,
+            json,
             action: None,
-        } => commands::frameworks(config.as_deref()),
+        } => commands::frameworks(config.as_deref(), *json),
         Command::Explain { outcome_id, config } => commands::explain(outcome_id, config.as_deref()),
         Command::Claims {
             config,

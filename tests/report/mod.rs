@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+mod json;
+
 use crate::util::{text, Env};
 
 /// Writes the police feed as two deliveries with a gap between them:
