@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use outcomesd::commands;
 use outcomesd::sim::synth::NoiseLevel;
 
@@ -268,6 +268,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script, generated from this command line
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff); with --dir, write outcomesd.1 and one
+    /// page per subcommand (outcomesd-status.1, ...) there
+    Man {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Make a new 256-bit HMAC key file (mode 0600)
     Keygen {
         #[arg(long)]
@@ -505,6 +516,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             as_of,
         } => commands::verify(config, case_ref, *json, *as_of),
         Command::Keygen { out } => commands::keygen(out),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "outcomesd", &mut out);
+            std::io::stdout().lock().write_all(&out)?;
+            Ok(())
+        }
+        Command::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(Cli::command(), dir)?;
+            // Man pages are for everyone (the umask here is 077).
+            for e in std::fs::read_dir(dir)? {
+                let p = e?.path();
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if name.starts_with("outcomesd") && name.ends_with(".1") {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644))?;
+                }
+            }
+            Ok(())
+        }
+        Command::Man { dir: None } => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            std::io::stdout().lock().write_all(&out)?;
+            Ok(())
+        }
         Command::Synth {
             out,
             families,

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+mod cli_docs;
 mod json;
 
 use crate::util::{text, Env};
