@@ -35,6 +35,9 @@ pub const SCHEDULE_HORIZON: chrono::Duration = chrono::Duration::days(8 * 366);
 struct RawConfig {
     data_dir: PathBuf,
     key_file: PathBuf,
+    /// The IANA zone schedules are read in (default Europe/London).
+    #[serde(default)]
+    timezone: Option<String>,
     #[serde(default)]
     framework: Option<PathBuf>,
     #[serde(default)]
@@ -179,6 +182,8 @@ pub struct PullSpec {
     pub limits: crate::pull::PullLimits,
     /// Pull once as soon as the daemon starts, then on the schedule.
     pub at_start: bool,
+    /// The zone the schedule is read in (the config's `timezone`).
+    pub timezone: chrono_tz::Tz,
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +217,8 @@ pub struct Config {
     /// Free bytes that must remain on the data dir's file system after a
     /// delivery (`[store] reserve_megabytes`).
     pub disk_reserve: u64,
+    /// The zone schedules are read in (`timezone`, default Europe/London).
+    pub timezone: chrono_tz::Tz,
 }
 
 /// One problem in a config file.
@@ -300,6 +307,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut ck = check::Checker::new(text, base, unknown);
         let (log_format, log_level) = ck.log_and_limits(&raw);
+        let timezone = ck.timezone(raw.timezone.as_deref());
         let mut feeds = BTreeMap::new();
         for (name, f) in &raw.feeds {
             if let Some(fc) = ck.feed(name, f, raw.limits) {
@@ -327,6 +335,7 @@ impl Config {
             review_band,
             guards,
             disk_reserve,
+            timezone,
             path: path.to_path_buf(),
             data_dir,
             key_file,
