@@ -264,13 +264,27 @@ impl Outbox {
         err: &str,
         now: DateTime<Utc>,
     ) -> Result<DeliveryState, OutboxError> {
+        self.mark_failed_after(id, sink, err, now, None)
+    }
+
+    /// [`Outbox::mark_failed`] when the sink asked to wait `hint`
+    /// (`Retry-After`): the next attempt is no sooner than that (up to
+    /// [`crate::net::backoff::RETRY_AFTER_CAP`]).
+    pub fn mark_failed_after(
+        &self,
+        id: &str,
+        sink: &str,
+        err: &str,
+        now: DateTime<Utc>,
+        hint: Option<Duration>,
+    ) -> Result<DeliveryState, OutboxError> {
         let err: String = err.chars().take(MAX_ERROR_LEN).collect();
         self.update(id, sink, |mut st| {
             if st.delivered_at.is_some() {
                 return st;
             }
             st.attempts = st.attempts.saturating_add(1);
-            let delay = chrono::Duration::from_std(backoff_delay(st.attempts))
+            let delay = chrono::Duration::from_std(BACKOFF.delay_with_hint(st.attempts, hint))
                 .unwrap_or(chrono::Duration::hours(1));
             st.next_attempt_at = now + delay;
             st.last_error = Some(err.clone());

@@ -53,6 +53,23 @@ fn status_and_check_config_speak_json() {
         .find(|i| i["key"] == "feeds.police.kind")
         .expect("the bad kind is an issue");
     assert_eq!(issue["line"], 4);
+    let bad = env.write(
+        "badtz.toml",
+        b"timezone = \"Mars/Olympus\"\ndata_dir = \"d\"\nkey_file = \"k\"\n",
+    );
+    let out = env.run(&["check-config", "--json", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        c["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["key"] == "timezone"
+                && i["line"] == 1
+                && i["message"].as_str().unwrap().contains("unknown time zone")),
+        "{c:#}"
+    );
 
     let f = json(&env.run(&["frameworks", "--json"]));
     let sun = f
