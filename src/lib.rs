@@ -45,6 +45,9 @@
 //! * [`assurance`]: flags where claims depart from peers and the data
 //!   (volumes, verified shares, edge-of-coverage decisions, flips, outcome
 //!   frequencies), each with its test and figures;
+//! * [`report`]: the coordinators' and IG page (`outcomesd report`):
+//!   verdicts, the insufficient queue, feed coverage and the review queue
+//!   as one self-contained HTML file with inline SVG charts;
 //! * [`commands`]: what each CLI command does (`main.rs` only parses the
 //!   command line and is the one exit point); [`error`] prints a cause chain
 //!   once;
@@ -79,6 +82,7 @@ pub mod error;
 pub mod keys;
 pub mod net;
 pub mod records;
+pub mod report;
 
 // Simulation and test support: never imported by the modules above.
 pub mod sim;

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use outcomesd::commands;
 use outcomesd::sim::synth::NoiseLevel;
 
@@ -248,6 +248,35 @@ enum KeyPurpose {
     Pack,
 }
 
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// Deliveries per sink (pending, failing, delivered) and each one not
+    /// yet delivered, with its attempts, next attempt and last error
+    List {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// Only this sink
+        #[arg(long)]
+        sink: Option<String>,
+        /// Delivered ones too
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make undelivered deliveries due now (all, one sink's, or one
+    /// notice's) instead of at the end of their backoff. Run with the daemon stopped
+    Retry {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// Only this sink
+        #[arg(long)]
+        sink: Option<String>,
+        /// Only this notice (ntc_...)
+        notice: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Decision {
     /// The two records are one person
@@ -291,6 +320,8 @@ enum Command {
     Status {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
         config: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
     /// Where stored rows were linked: export for scoring and review
     Links {
@@ -306,6 +337,11 @@ enum Command {
     Store {
         #[command(subcommand)]
         action: StoreAction,
+    },
+    /// The notice outbox: deliveries per sink; nudge those backing off
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
     },
     /// The clerical-review queue: rows left unlinked that may be a known person
     Review {
@@ -323,10 +359,32 @@ enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Write the coordinators' and IG report: one self-contained HTML page
+    Report {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// The HTML file to write (mode 0600)
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check a config file with the daemon's own loader (exit 78 if bad)
     CheckConfig {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
         config: PathBuf,
+        /// Print what was found (or every problem) as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script, generated from this command line
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff); with --dir, write outcomesd.1 and one
+    /// page per subcommand (outcomesd-status.1, ...) there
+    Man {
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Make a new 256-bit HMAC key file (mode 0600)
     Keygen {
@@ -346,6 +404,9 @@ enum Command {
     Frameworks {
         #[arg(long)]
         config: Option<PathBuf>,
+        /// List them as JSON
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         action: Option<FrameworksAction>,
     },
@@ -447,7 +508,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::CheckConfig { config } => commands::check_config(config),
+        Command::CheckConfig { config, json } => commands::check_config(config, *json),
         Command::Demo { keep, families } => outcomesd::sim::demo::demo(keep.as_deref(), *families),
         Command::Ingest {
             config,
@@ -457,7 +518,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             file,
         } => commands::ingest(config, feed, file, period.as_deref(), *json),
         Command::Run { config } => commands::run(config),
-        Command::Status { config } => commands::status(config),
+        Command::Report { config, out } => commands::report(config, out),
+        Command::Status { config, json } => commands::status(config, *json),
         Command::Links {
             action:
                 LinksAction::Export {
@@ -505,6 +567,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 other_data_dir,
                 json,
             } => commands::store_compare(config, other_data_dir, *json),
+        },
+        Command::Outbox { action } => match action {
+            OutboxAction::List {
+                config,
+                sink,
+                all,
+                json,
+            } => commands::outbox_list(config, sink.as_deref(), *all, *json),
+            OutboxAction::Retry {
+                config,
+                sink,
+                notice,
+            } => commands::outbox_retry(config, sink.as_deref(), notice.as_deref()),
         },
         Command::Review { action } => match action {
             ReviewAction::List {
@@ -568,8 +643,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::frameworks_test(framework, scenarios),
         Command::Frameworks {
             config,
+            json,
             action: None,
-        } => commands::frameworks(config.as_deref()),
+        } => commands::frameworks(config.as_deref(), *json),
         Command::Explain { outcome_id, config } => commands::explain(outcome_id, config.as_deref()),
         Command::Claims {
             config,
@@ -633,6 +709,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 reason.as_deref(),
             ),
         },
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "outcomesd", &mut out);
+            std::io::stdout().lock().write_all(&out)?;
+            Ok(())
+        }
+        Command::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(Cli::command(), dir)?;
+            // Man pages are for everyone (the umask here is 077).
+            for e in std::fs::read_dir(dir)? {
+                let p = e?.path();
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if name.starts_with("outcomesd") && name.ends_with(".1") {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644))?;
+                }
+            }
+            Ok(())
+        }
+        Command::Man { dir: None } => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            std::io::stdout().lock().write_all(&out)?;
+            Ok(())
+        }
         Command::Synth {
             out,
             families,

@@ -19,8 +19,9 @@
 //!   is abandoned ([`PullError::TooLarge`]), and one shorter than its
 //!   Content-Length or cut off mid-stream is an error, never a `Body`;
 //! * [`Puller::fetch_with_retry`] retries transient failures with
-//!   [`crate::net::backoff`] (exponential, full jitter), logs each failure,
-//!   and gives up at once when shutdown is asked for.
+//!   [`crate::net::backoff`] (exponential, full jitter; a `Retry-After` on
+//!   the failed answer is a floor under the wait, up to an hour), logs each
+//!   failure, and gives up at once when shutdown is asked for.
 //!
 //! When to pull is [`crate::daemon::schedule`]'s business.
 
@@ -160,7 +161,12 @@ pub enum PullError {
     #[error("feed {feed}: timed out: {reason}")]
     Timeout { feed: String, reason: String },
     #[error("feed {feed}: the server answered HTTP {code}")]
-    Status { feed: String, code: u16 },
+    Status {
+        feed: String,
+        code: u16,
+        /// The answer's `Retry-After`, as a wait.
+        retry_after: Option<Duration>,
+    },
     #[error("feed {feed}: the body is larger than the {limit}-byte limit (max_bytes); abandoned")]
     TooLarge { feed: String, limit: u64 },
     #[error("feed {feed}: the body was cut off after {received} of {expected} bytes")]
@@ -233,6 +239,14 @@ impl PullError {
                 PullError::KeyPermissions { feed, path, mode }
             }
             TlsError::Config(reason) => PullError::Config { feed, reason },
+        }
+    }
+
+    /// The server's `Retry-After`, for [`PullError::Status`].
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PullError::Status { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 
@@ -333,6 +347,7 @@ impl Puller {
             return Err(PullError::Status {
                 feed: self.feed.clone(),
                 code: status.as_u16(),
+                retry_after: crate::net::backoff::retry_after_header(resp.headers()),
             });
         }
         let header = |name| {
@@ -426,7 +441,7 @@ impl Puller {
                 tracing::warn!(feed = %self.feed, attempt, error = %err, "pull failed; giving up after {attempts} attempts");
                 return Err(err);
             }
-            let wait = policy.backoff().delay(attempt);
+            let wait = policy.backoff().delay_with_hint(attempt, err.retry_after());
             tracing::warn!(
                 feed = %self.feed,
                 attempt,
@@ -946,6 +961,26 @@ mod tests {
             .unwrap();
         assert!(matches!(got, Fetched::Body { ref bytes, .. } if bytes == BODY));
         assert_eq!(fx.server.requests(), 3);
+    }
+
+    /// A 503 with `Retry-After: 90` is not retried before 90 s, though the
+    /// backoff alone would wait at most 2 s (virtual time: paused clock).
+    #[tokio::test(start_paused = true)]
+    async fn retry_waits_at_least_what_retry_after_asks() {
+        let fx = Fixture::new().await;
+        let p = fx.puller(&fx.tls);
+        fx.server.set_fail_next(1, 503);
+        fx.server.set_retry_after(Some("90"));
+        let (_t, mut sd) = shutdown::channel();
+        let t0 = tokio::time::Instant::now();
+        let got = p
+            .fetch_with_retry(None, &fast_policy(), &mut sd)
+            .await
+            .unwrap();
+        assert!(matches!(got, Fetched::Body { .. }));
+        assert_eq!(fx.server.requests(), 2);
+        let waited = t0.elapsed();
+        assert!(waited >= Duration::from_secs(90), "{waited:?}");
     }
 
     #[tokio::test(start_paused = true)]

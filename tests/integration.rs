@@ -11,6 +11,7 @@ mod guards;
 mod hygiene;
 mod layout;
 mod recovery;
+mod report;
 mod review;
 mod store;
 mod util;

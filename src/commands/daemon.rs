@@ -6,9 +6,7 @@ use std::path::Path;
 use super::{init_logging, load_config, open_engine};
 use anyhow::{Context, Result};
 
-use crate::ingest::Engine;
 use crate::keys::HmacKey;
-use crate::records::SourceKind;
 pub fn keygen(out: &Path) -> Result<()> {
     let key = HmacKey::generate()?;
     key.write_new(out)?;
@@ -22,7 +20,10 @@ pub fn keygen(out: &Path) -> Result<()> {
 /// schedules and spool directories checked) and says what it found. A
 /// refused config is returned as the [`crate::config::ConfigError`], which
 /// `main` prints and turns into exit status 78.
-pub fn check_config(path: &Path) -> Result<()> {
+pub fn check_config(path: &Path, json: bool) -> Result<()> {
+    if json {
+        return check_config_json(path);
+    }
     let c = load_config(path)?;
     outln!("{}: ok", path.display());
     outln!("  data_dir: {}", c.data_dir.display());
@@ -58,96 +59,64 @@ pub fn run(config: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn status(config: &Path) -> Result<()> {
+/// `outcomesd status [--json]`: what is stored, per feed.
+pub fn status(config: &Path, json: bool) -> Result<()> {
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
-    print_status(&engine)?;
+    if json {
+        let s = super::status::status_report(&engine);
+        outln!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        super::status::print_status(&engine)?;
+    }
     Ok(())
 }
 
-/// Prints what is stored; fails only if stdout does.
-pub fn print_status(engine: &Engine) -> std::io::Result<()> {
-    let store = &engine.store;
-    outln!(
-        "store: {} ({:.1} MiB on disk)",
-        store.path().display(),
-        store.size_on_disk() as f64 / 1048576.0
-    );
-    outln!(
-        "persons: {} records' people, {} distinct after merges",
-        engine.matcher.person_count(),
-        engine.matcher.canonical_count()
-    );
-    let mut feeds: std::collections::BTreeMap<&str, Vec<_>> = Default::default();
-    for d in store.deliveries() {
-        feeds.entry(d.feed.as_str()).or_default().push(d);
-    }
-    if feeds.is_empty() {
-        outln!("no deliveries stored yet");
-    }
-    // What is in effect, not what was ever received: events no later full
-    // extract of the feed hid, the latest version of each case, the claims.
-    let mut effect: std::collections::HashMap<&str, u64> = Default::default();
-    let seq_feed = |seq: u32| store.delivery(seq).map(|d| d.feed.as_str());
-    if let Ok(per_seq) = store.events_in_effect() {
-        for (seq, n) in per_seq {
-            if let Some(f) = seq_feed(seq) {
-                *effect.entry(f).or_default() += n;
-            }
+/// `check-config --json`: `{"ok": true, ...}` with what was found, or
+/// `{"ok": false, "issues": [...]}` (and the error, so exit 78) for a
+/// config the loader refuses.
+fn check_config_json(path: &Path) -> Result<()> {
+    let c = match crate::config::Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            let issues: Vec<serde_json::Value> = e
+                .issues
+                .iter()
+                .map(|i| {
+                    serde_json::json!({
+                        "line": i.line,
+                        "key": i.key,
+                        "message": i.message,
+                        "hint": i.hint,
+                    })
+                })
+                .collect();
+            let out = serde_json::json!({"path": path, "ok": false, "issues": issues});
+            outln!("{}", serde_json::to_string_pretty(&out)?);
+            return Err(e.into());
         }
-    }
-    let cases = store.cases().ok();
-    for c in cases.iter().flatten() {
-        if let Some(f) = seq_feed(c.seq) {
-            *effect.entry(f).or_default() += c.members.len() as u64;
-        }
-    }
-    for c in store.claims().ok().iter().flatten() {
-        if let Some(f) = seq_feed(c.seq) {
-            *effect.entry(f).or_default() += 1;
-        }
-    }
-    for (feed, ds) in feeds {
-        let last = ds.last().expect("non-empty");
-        let rows: u64 = ds.iter().map(|d| d.accepted).sum();
-        let rejected: u64 = ds.iter().map(|d| d.rejected).sum();
-        let now = effect.get(feed).copied().unwrap_or(0);
-        outln!(
-            "feed {feed} ({}): {now} rows in effect ({rows} accepted over {} deliveries, {rejected} rejected); last delivery {} at {}",
-            last.kind,
-            ds.len(),
-            last.seq,
-            last.received_at.format("%Y-%m-%d %H:%M:%SZ")
-        );
-    }
-    for h in store.holds().unwrap_or_default() {
-        let waiting = h.state == crate::store::HoldState::Held
-            || (h.state == crate::store::HoldState::Accepted && h.applied_as.is_none());
-        if waiting {
-            outln!(
-                "HELD delivery {} of feed {} ({}, {} rows): {}; nothing of it is in effect (`outcomesd deliveries accept|reject {}`)",
-                h.seq,
-                h.feed,
-                h.state.name(),
-                h.rows,
-                h.reason,
-                h.seq
-            );
-        }
-    }
-    for kind in SourceKind::ALL.into_iter().filter(|k| k.carries_events()) {
-        let cov = store.coverage(kind);
-        if !cov.is_empty() {
-            let list: Vec<String> = cov.iter().map(|p| p.to_string()).collect();
-            outln!("coverage {kind}: {}", list.join(", "));
-        }
-    }
-    if let Some(cases) = cases {
-        outln!("cases: {}", cases.len());
-    }
-    let mut counts: Vec<_> = store.counts().into_iter().collect();
-    counts.sort();
-    let c: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    outln!("rows: {}", c.join(", "));
+    };
+    let feeds: Vec<serde_json::Value> = c
+        .feeds
+        .iter()
+        .map(|(name, f)| {
+            serde_json::json!({
+                "name": name,
+                "kind": f.spec.kind,
+                "pull_url": f.pull.as_ref().map(|p| p.url.clone()),
+            })
+        })
+        .collect();
+    let sinks: Vec<&str> = c.sinks.iter().map(|s| s.name()).collect();
+    let out = serde_json::json!({
+        "path": path,
+        "ok": true,
+        "data_dir": c.data_dir,
+        "key_file": c.key_file,
+        "framework": c.framework.as_ref().map(|f| serde_json::json!({"id": f.framework.id, "version": f.framework.version})),
+        "feeds": feeds,
+        "sinks": sinks,
+    });
+    outln!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

@@ -19,7 +19,7 @@ pub fn framework_of(cfg: &Config) -> Result<&Framework> {
 }
 
 /// Lists the shipped frameworks (and the configured one) with their outcomes.
-pub fn frameworks(config: Option<&Path>) -> Result<()> {
+pub fn frameworks(config: Option<&Path>, json: bool) -> Result<()> {
     let mut list = Framework::all_builtin();
     let mut configured = None;
     if let Some(c) = config {
@@ -32,6 +32,28 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
                 list.push(fw);
             }
         }
+    }
+    if json {
+        let out: Vec<serde_json::Value> = list
+            .iter()
+            .map(|fw| {
+                serde_json::json!({
+                    "id": fw.framework.id,
+                    "council": fw.framework.council,
+                    "version": fw.framework.version,
+                    "configured": configured.as_deref() == Some(fw.framework.id.as_str()),
+                    "problems": fw.problems.len(),
+                    "outcomes": fw.outcomes.iter().map(|o| serde_json::json!({
+                        "id": o.id,
+                        "problem": o.problem,
+                        "class": class_name(o.rule.class()),
+                        "wording": o.wording,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        outln!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
     }
     for fw in &list {
         let class = |c| fw.outcomes.iter().filter(|o| o.rule.class() == c).count();
@@ -79,11 +101,7 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
         );
         outln!("  record types its outcomes read: {}", events.join(", "));
         for o in &fw.outcomes {
-            let class = match o.rule.class() {
-                RuleClass::DataVerifiable => "data",
-                RuleClass::Attested => "attested",
-                RuleClass::Unavailable => "unavailable",
-            };
+            let class = class_name(o.rule.class());
             let mut w: String = o.wording.chars().take(90).collect();
             if o.wording.chars().count() > 90 {
                 w.push_str("...");
@@ -92,6 +110,14 @@ pub fn frameworks(config: Option<&Path>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn class_name(c: RuleClass) -> &'static str {
+    match c {
+        RuleClass::DataVerifiable => "data",
+        RuleClass::Attested => "attested",
+        RuleClass::Unavailable => "unavailable",
+    }
 }
 
 /// Prints an outcome's rule in plain English, with its sources: what an

@@ -26,9 +26,12 @@ mod deliveries;
 mod frameworks;
 mod ingest;
 mod links;
+mod outbox;
 mod pack;
 mod pack_files;
+mod report;
 mod review;
+mod status;
 mod store;
 mod verdicts;
 
@@ -36,13 +39,16 @@ pub use assurance::assurance;
 pub use audit::{
     audit_rotate, audit_show, audit_verify, keygen_for, open_audit, store_compare, Compared,
 };
-pub use daemon::{check_config, keygen, print_status, run, status};
+pub use daemon::{check_config, keygen, run, status};
 pub use deliveries::{deliveries_accept, deliveries_list, deliveries_reject};
 pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
 pub use ingest::ingest;
 pub use links::{explain_row, links_explain, links_export, waterfall, Explanation};
+pub use outbox::{outbox_list, outbox_retry};
 pub use pack::{audit_pack, PackPseudonyms};
+pub use report::report;
 pub use review::{review_decide, review_list, review_show, show_text, DecideReport};
+pub use status::{print_status, status_report, StatusReport};
 pub use store::{store_backup, store_check, store_restore};
 pub use verdicts::{claims, verdict_counts, verify};
 

@@ -20,13 +20,20 @@ pub(super) struct Checker<'t> {
     text: &'t str,
     base: PathBuf,
     pub(super) issues: Vec<ConfigIssue>,
+    /// The zone schedules are read in (`timezone`).
+    tz: chrono_tz::Tz,
 }
 
 impl<'t> Checker<'t> {
     /// Paths resolve against `base`; `issues` may hold problems found
     /// before (unknown keys).
     pub(super) fn new(text: &'t str, base: PathBuf, issues: Vec<ConfigIssue>) -> Self {
-        Checker { text, base, issues }
+        Checker {
+            text,
+            base,
+            issues,
+            tz: schedule::DEFAULT_TIMEZONE,
+        }
     }
 
     pub(super) fn resolve(&self, p: &Path) -> PathBuf {
@@ -48,6 +55,18 @@ impl<'t> Checker<'t> {
             message,
             hint,
         });
+    }
+
+    /// `timezone`: the zone schedules are read in (checked before the
+    /// feeds, whose pulls carry it).
+    pub(super) fn timezone(&mut self, name: Option<&str>) -> chrono_tz::Tz {
+        if let Some(n) = name {
+            match schedule::parse_timezone(n) {
+                Ok(tz) => self.tz = tz,
+                Err(e) => self.issue(None, "timezone", e, None),
+            }
+        }
+        self.tz
     }
 
     /// `[log]` and `[limits]`.
@@ -223,7 +242,10 @@ impl<'t> Checker<'t> {
                                 sec,
                                 "schedule",
                                 "a pulled feed needs a schedule".into(),
-                                Some("e.g. schedule = \"0 2 * * *\" (02:00 UTC daily)".into()),
+                                Some(
+                                    "e.g. schedule = \"0 2 * * *\" (02:00 daily, in `timezone`)"
+                                        .into(),
+                                ),
                             );
                         }
                         None
@@ -250,6 +272,7 @@ impl<'t> Checker<'t> {
                     tls,
                     limits,
                     at_start: f.pull_at_start,
+                    timezone: self.tz,
                 })
             }
         }

@@ -42,6 +42,9 @@ struct RawConfig {
     /// `key_file`).
     #[serde(default)]
     pack_key_file: Option<PathBuf>,
+    /// The IANA zone schedules are read in (default Europe/London).
+    #[serde(default)]
+    timezone: Option<String>,
     #[serde(default)]
     framework: Option<PathBuf>,
     #[serde(default)]
@@ -186,6 +189,8 @@ pub struct PullSpec {
     pub limits: crate::pull::PullLimits,
     /// Pull once as soon as the daemon starts, then on the schedule.
     pub at_start: bool,
+    /// The zone the schedule is read in (the config's `timezone`).
+    pub timezone: chrono_tz::Tz,
 }
 
 #[derive(Debug, Clone)]
@@ -223,6 +228,8 @@ pub struct Config {
     /// Free bytes that must remain on the data dir's file system after a
     /// delivery (`[store] reserve_megabytes`).
     pub disk_reserve: u64,
+    /// The zone schedules are read in (`timezone`, default Europe/London).
+    pub timezone: chrono_tz::Tz,
 }
 
 /// One problem in a config file.
@@ -311,6 +318,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut ck = check::Checker::new(text, base, unknown);
         let (log_format, log_level) = ck.log_and_limits(&raw);
+        let timezone = ck.timezone(raw.timezone.as_deref());
         let mut feeds = BTreeMap::new();
         for (name, f) in &raw.feeds {
             if let Some(fc) = ck.feed(name, f, raw.limits) {
@@ -344,6 +352,7 @@ impl Config {
             review_band,
             guards,
             disk_reserve,
+            timezone,
             path: path.to_path_buf(),
             data_dir,
             key_file,

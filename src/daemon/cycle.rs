@@ -23,7 +23,7 @@ pub(crate) async fn feed_loop(
     };
     loop {
         let now = shared.clock.now();
-        let Some(next) = schedule.after(&now).next() else {
+        let Some(next) = super::schedule::next_run(&schedule, pull.timezone, now) else {
             tracing::info!(feed = %name, "schedule has no further runs");
             return;
         };

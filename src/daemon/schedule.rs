@@ -10,7 +10,12 @@
 //! * [`first_run_within`] tells a schedule that never fires (`0 2 30 2 *`,
 //!   the 30th of February) from one that does, so the config loader can
 //!   refuse it instead of the daemon idling for ever;
-//! * schedules are evaluated in UTC.
+//! * schedules are evaluated in the configured time zone ([`next_run`];
+//!   `timezone`, default Europe/London), so `0 2 * * *` is 02:00 on the
+//!   council's clocks in winter and summer alike. Across a clock change: a
+//!   time the spring change skips (01:30 on the last Sunday of March in
+//!   London) does not occur that day, and a time the autumn change repeats
+//!   runs once, at its first occurrence.
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -118,6 +123,31 @@ pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, ScheduleError> {
             reason,
         }
     })
+}
+
+/// The zone schedules use unless the config names another.
+pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::London;
+
+/// An IANA time zone name (`Europe/London`, `UTC`).
+pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+        format!("unknown time zone {name:?} (an IANA name such as \"Europe/London\" or \"UTC\")")
+    })
+}
+
+/// The first firing strictly after `after`, the schedule read on the
+/// wall clock of `tz`.
+pub fn next_run(
+    s: &cron::Schedule,
+    tz: chrono_tz::Tz,
+    after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    // The cron crate walks wall-clock times in `tz`: it skips a time the
+    // spring change removes and gives a repeated time once (the tests pin
+    // both).
+    s.after(&after.with_timezone(&tz))
+        .next()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The next `n` firings strictly after `after`.
@@ -229,6 +259,87 @@ mod tests {
     use super::*;
     use chrono::{Datelike, TimeZone, Timelike, Weekday};
     use std::collections::HashSet;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// Runs of `expr` in London from `from`, `n` of them, in UTC.
+    fn london(expr: &str, from: &str, n: usize) -> Vec<DateTime<Utc>> {
+        let s = parse_schedule(expr).unwrap();
+        let mut at = utc(from);
+        let mut out = Vec::new();
+        for _ in 0..n {
+            at = next_run(&s, DEFAULT_TIMEZONE, at).unwrap();
+            out.push(at);
+        }
+        out
+    }
+
+    #[test]
+    fn a_london_schedule_keeps_the_wall_clock_across_both_changes() {
+        // 02:00 daily: 02:00 UTC in winter, 01:00 UTC in summer (BST).
+        // Clocks go forward on 2026-03-29 and back on 2026-10-25.
+        assert_eq!(
+            london("0 2 * * *", "2026-03-27T12:00:00Z", 4),
+            [
+                utc("2026-03-28T02:00:00Z"),
+                utc("2026-03-29T01:00:00Z"),
+                utc("2026-03-30T01:00:00Z"),
+                utc("2026-03-31T01:00:00Z"),
+            ]
+        );
+        assert_eq!(
+            london("0 2 * * *", "2026-10-23T12:00:00Z", 4),
+            [
+                utc("2026-10-24T01:00:00Z"),
+                utc("2026-10-25T02:00:00Z"),
+                utc("2026-10-26T02:00:00Z"),
+                utc("2026-10-27T02:00:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_skipped_time_does_not_run_and_a_repeated_one_runs_once() {
+        // 01:30 does not exist in London on 2026-03-29.
+        assert_eq!(
+            london("30 1 * * *", "2026-03-28T12:00:00Z", 2),
+            [utc("2026-03-30T00:30:00Z"), utc("2026-03-31T00:30:00Z")]
+        );
+        // 01:30 happens twice on 2026-10-25 (00:30 UTC in BST, 01:30 UTC
+        // in GMT): it runs at the first only.
+        assert_eq!(
+            london("30 1 * * *", "2026-10-24T12:00:00Z", 2),
+            [utc("2026-10-25T00:30:00Z"), utc("2026-10-26T01:30:00Z")]
+        );
+        // Every 30 minutes through the repeated hour: each wall-clock time
+        // once, so 01:00 and 01:30 are not run again in GMT.
+        assert_eq!(
+            london("*/30 * * * *", "2026-10-24T23:50:00Z", 6),
+            [
+                utc("2026-10-25T00:00:00Z"), // 01:00 BST
+                utc("2026-10-25T00:30:00Z"), // 01:30 BST
+                utc("2026-10-25T02:00:00Z"), // 02:00 GMT
+                utc("2026-10-25T02:30:00Z"),
+                utc("2026-10-25T03:00:00Z"),
+                utc("2026-10-25T03:30:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn utc_and_unknown_zones() {
+        let s = parse_schedule("0 2 * * *").unwrap();
+        let tz = parse_timezone("UTC").unwrap();
+        assert_eq!(
+            next_run(&s, tz, utc("2026-07-01T12:00:00Z")),
+            Some(utc("2026-07-02T02:00:00Z"))
+        );
+        assert!(parse_timezone("Europe/Londres")
+            .unwrap_err()
+            .contains("Europe/London"));
+    }
 
     fn after() -> DateTime<Utc> {
         // A Wednesday.

@@ -11,6 +11,11 @@
 //! notice deliveries use [`Jitter::Equal`] (`[ceiling/2, ceiling]`: a
 //! receiver that is down is not retried at once, and the delay persisted
 //! in the outbox stays close to the documented schedule).
+//!
+//! A server's `Retry-After` (seconds or an HTTP date, [`parse_retry_after`])
+//! is a floor under the delay ([`Backoff::delay_with_hint`]), honoured up
+//! to [`RETRY_AFTER_CAP`] so a mistaken answer cannot stop a feed or a sink
+//! for days.
 
 use std::time::Duration;
 
@@ -64,9 +69,77 @@ impl Backoff {
     }
 }
 
+/// The longest `Retry-After` honoured.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
+
+/// A `Retry-After` value as a wait from `now`: delta-seconds (`120`) or an
+/// HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`; one in the past is no wait).
+/// `None` if it is neither.
+pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
+/// The `Retry-After` of a response's headers, as a wait from now.
+pub fn retry_after_header(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(v, chrono::Utc::now())
+}
+
+impl Backoff {
+    /// The delay before retry `failures` when the server asked to wait
+    /// `hint` (`Retry-After`): the jittered delay, but never less than the
+    /// hint (itself capped at [`RETRY_AFTER_CAP`]).
+    pub fn delay_with_hint(&self, failures: u32, hint: Option<Duration>) -> Duration {
+        let d = self.delay(failures);
+        hint.map_or(d, |h| d.max(h.min(RETRY_AFTER_CAP)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date_is_a_floor() {
+        let now: chrono::DateTime<chrono::Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 10:05:00 GMT", now),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        let b = Backoff {
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(10),
+            jitter: Jitter::Full,
+        };
+        assert_eq!(
+            b.delay_with_hint(1, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert!(b.delay_with_hint(1, None) <= Duration::from_millis(10));
+        assert_eq!(
+            b.delay_with_hint(1, Some(Duration::from_secs(86_400))),
+            RETRY_AFTER_CAP
+        );
+    }
 
     #[test]
     fn ceiling_doubles_and_never_overflows() {

@@ -148,11 +148,12 @@ impl Notifier {
             let sname = sink_name.clone();
             let err_text = result.as_ref().err().map(ToString::to_string);
             let audit = self.audit.clone();
+            let hint = result.as_ref().err().and_then(|e| e.retry_after());
             let recorded = tokio::task::spawn_blocking(move || {
                 let at = Utc::now().max(now);
                 let r = match &err_text {
                     None => outbox.mark_delivered(&id, &sname, at),
-                    Some(e) => outbox.mark_failed(&id, &sname, e, now),
+                    Some(e) => outbox.mark_failed_after(&id, &sname, e, now, hint),
                 };
                 let audit_error = match (&r, &err_text) {
                     (Ok(_), None) => note_ack(audit.as_ref(), &id, &sname),
@@ -480,6 +481,44 @@ mod tests {
             client_key: None,
             timeout: Duration::from_secs(10),
         }
+    }
+
+    /// A receiver's `Retry-After` is a floor under the outbox's backoff:
+    /// the notice is not tried again before it (on loopback, real TLS).
+    #[tokio::test]
+    async fn webhook_retry_after_puts_off_the_next_attempt() {
+        let pki = TestPki::new();
+        let secret = WebhookSecret::generate();
+        let rx = Receiver::start(pki.server_config(None), secret.clone())
+            .await
+            .unwrap();
+        rx.set_fail_next(1, 503);
+        rx.set_retry_after(Some("600"));
+        let (dir, _db, tree) = temp_tree();
+        let ca = pki.write_ca(dir.path());
+        let ob = Outbox::new(tree, vec!["coord".into()]).unwrap();
+        let n = sample_notice("verified");
+        let t0 = Utc::now();
+        assert!(ob.enqueue_at(&n, t0).unwrap());
+        let notifier = Notifier::new(
+            ob.clone(),
+            vec![webhook_sink("coord", rx.url(), &secret, &ca)],
+        )
+        .unwrap();
+        let r = notifier.deliver_due_at(t0).await;
+        assert_eq!((r.delivered, r.failed), (0, 1));
+        let st = ob.state(&n.id, "coord").unwrap().unwrap();
+        // The backoff alone would wait 2.5-5 s after a first failure.
+        assert_eq!(st.next_attempt_at, t0 + chrono::Duration::seconds(600));
+        let early = notifier
+            .deliver_due_at(t0 + chrono::Duration::seconds(599))
+            .await;
+        assert_eq!((early.delivered, early.failed), (0, 0), "not before 600 s");
+        let r = notifier
+            .deliver_due_at(t0 + chrono::Duration::seconds(600))
+            .await;
+        assert_eq!((r.delivered, r.failed), (1, 0));
+        assert_eq!(rx.received().len(), 2);
     }
 
     #[tokio::test]

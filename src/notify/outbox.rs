@@ -39,6 +39,18 @@ pub struct OutboxCounts {
     pub failing: usize,
 }
 
+/// One (notice, sink) delivery as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxEntry {
+    pub notice: String,
+    pub sink: String,
+    /// Whether the config still names the sink (a removed sink's
+    /// deliveries stay stored but are not attempted).
+    pub configured: bool,
+    #[serde(flatten)]
+    pub state: DeliveryState,
+}
+
 /// Outbox failures.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -252,18 +264,75 @@ impl Outbox {
         err: &str,
         now: DateTime<Utc>,
     ) -> Result<DeliveryState, OutboxError> {
+        self.mark_failed_after(id, sink, err, now, None)
+    }
+
+    /// [`Outbox::mark_failed`] when the sink asked to wait `hint`
+    /// (`Retry-After`): the next attempt is no sooner than that (up to
+    /// [`crate::net::backoff::RETRY_AFTER_CAP`]).
+    pub fn mark_failed_after(
+        &self,
+        id: &str,
+        sink: &str,
+        err: &str,
+        now: DateTime<Utc>,
+        hint: Option<Duration>,
+    ) -> Result<DeliveryState, OutboxError> {
         let err: String = err.chars().take(MAX_ERROR_LEN).collect();
         self.update(id, sink, |mut st| {
             if st.delivered_at.is_some() {
                 return st;
             }
             st.attempts = st.attempts.saturating_add(1);
-            let delay = chrono::Duration::from_std(backoff_delay(st.attempts))
+            let delay = chrono::Duration::from_std(BACKOFF.delay_with_hint(st.attempts, hint))
                 .unwrap_or(chrono::Duration::hours(1));
             st.next_attempt_at = now + delay;
             st.last_error = Some(err.clone());
             st
         })
+    }
+
+    /// Every stored (notice, sink) delivery, in key order, for `outbox
+    /// list`: states of sinks no longer configured too.
+    pub fn entries(&self) -> Result<Vec<OutboxEntry>, OutboxError> {
+        Ok(self
+            .store
+            .states()?
+            .into_iter()
+            .map(|(notice, sink, state)| OutboxEntry {
+                configured: self.sinks.contains(&sink),
+                notice,
+                sink,
+                state,
+            })
+            .collect())
+    }
+
+    /// Makes undelivered deliveries due at `now` (flushed): all of them,
+    /// or those to `sink`, or of `notice`. Attempts and the last error are
+    /// kept, so the backoff goes on from where it was if the next attempt
+    /// fails too. Returns how many were made due.
+    pub fn retry_now(
+        &self,
+        sink: Option<&str>,
+        notice: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, OutboxError> {
+        let mut n = 0;
+        for (id, s, st) in self.store.states()? {
+            let wanted = sink.is_none_or(|x| x == s) && notice.is_none_or(|x| x == id);
+            if !wanted || st.delivered_at.is_some() || !self.sinks.contains(&s) {
+                continue;
+            }
+            self.update(&id, &s, |mut st| {
+                if st.delivered_at.is_none() {
+                    st.next_attempt_at = st.next_attempt_at.min(now);
+                }
+                st
+            })?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Deliveries by state, over every (notice, sink) pair stored.
@@ -290,6 +359,30 @@ mod tests {
     use std::path::Path;
 
     const ABORT_CHILD_ENV: &str = "OUTCOMESD_NOTIFY_ABORT_CHILD_DIR";
+
+    #[test]
+    fn retry_now_makes_a_failing_delivery_due_and_keeps_its_attempts() {
+        let (_d, _db, tree) = temp_tree();
+        let ob = Outbox::new(tree.clone(), vec!["a".into(), "b".into()]).unwrap();
+        let n = sample_notice("verified");
+        let t0: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
+        ob.enqueue_at(&n, t0).unwrap();
+        ob.mark_failed(&n.id, "a", "HTTP 503", t0).unwrap();
+        ob.mark_delivered(&n.id, "b", t0).unwrap();
+        assert!(ob.pending(t0).unwrap().is_empty(), "a backs off, b is done");
+        assert_eq!(ob.retry_now(Some("b"), None, t0).unwrap(), 0, "delivered");
+        assert_eq!(ob.retry_now(None, Some("ntc_other"), t0).unwrap(), 0);
+        assert_eq!(ob.retry_now(Some("a"), None, t0).unwrap(), 1);
+        let due = ob.pending(t0).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].1, "a");
+        let st = ob.state(&n.id, "a").unwrap().unwrap();
+        assert_eq!((st.attempts, st.next_attempt_at), (1, t0));
+        assert_eq!(st.last_error.as_deref(), Some("HTTP 503"));
+        let e = ob.entries().unwrap();
+        assert_eq!(e.len(), 2);
+        assert!(e.iter().all(|e| e.configured && e.notice == n.id));
+    }
 
     #[test]
     fn enqueue_is_idempotent() {

@@ -78,8 +78,12 @@ pub enum NotifyError {
 /// Why one delivery attempt failed. Messages name the failure only.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
-    #[error("HTTP status {0}")]
-    Status(u16),
+    #[error("HTTP status {code}")]
+    Status {
+        code: u16,
+        /// The answer's `Retry-After`, as a wait.
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("request timed out")]
     Timeout,
     #[error("connection failed: {0}")]
@@ -92,6 +96,16 @@ pub enum DeliveryError {
     Encode,
     #[error("delivery task failed")]
     Task,
+}
+
+impl DeliveryError {
+    /// How long the receiver asked to be left alone (`Retry-After`).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            DeliveryError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 impl From<reqwest::Error> for DeliveryError {
@@ -239,7 +253,10 @@ impl Sink {
                 if status.is_success() {
                     Ok(())
                 } else {
-                    Err(DeliveryError::Status(status.as_u16()))
+                    Err(DeliveryError::Status {
+                        code: status.as_u16(),
+                        retry_after: crate::net::backoff::retry_after_header(resp.headers()),
+                    })
                 }
             }
             Sink::Spool { dir, .. } => {

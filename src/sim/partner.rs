@@ -66,6 +66,8 @@ impl Entry {
 struct Faults {
     fail_next: u32,
     fail_status: u16,
+    /// `Retry-After` sent with the failures.
+    retry_after: Option<&'static str>,
     truncate: HashSet<String>,
 }
 
@@ -157,6 +159,11 @@ impl PartnerServer {
 
     /// While on, GET `path` announces the full Content-Length, sends half of
     /// the body and then drops the connection.
+    /// Send `Retry-After: value` with the failures `set_fail_next` asks for.
+    pub fn set_retry_after(&self, value: Option<&'static str>) {
+        lock(&self.state.faults).retry_after = value;
+    }
+
     pub fn set_truncate(&self, path: &str, on: bool) {
         let mut f = lock(&self.state.faults);
         if on {
@@ -249,7 +256,12 @@ fn respond<B>(state: &State, req: &Request<B>) -> Response<Body> {
             f.fail_next -= 1;
             let status =
                 StatusCode::from_u16(f.fail_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return empty(status);
+            let mut r = empty(status);
+            if let Some(v) = f.retry_after {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static(v));
+            }
+            return r;
         }
     }
     let head = match *req.method() {

@@ -62,6 +62,8 @@ impl From<ReceiverError> for io::Error {
 struct State {
     fail_next: u32,
     fail_status: u16,
+    /// `Retry-After` sent with those failures.
+    retry_after: Option<&'static str>,
     received: Vec<ReceivedNotice>,
 }
 
@@ -136,6 +138,14 @@ impl Receiver {
         format!("https://{}/notices", self.addr)
     }
 
+    /// Send `Retry-After: value` with the failures `set_fail_next` asks for.
+    pub fn set_retry_after(&self, value: Option<&'static str>) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retry_after = value;
+    }
+
     /// Answer the next `n` requests with `status` instead of 204/400.
     pub fn set_fail_next(&self, n: u32, status: u16) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -191,8 +201,10 @@ async fn handle(
     let verified = verify(&secret, &id, &ts, &sig, &body, now).is_ok();
     let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    let mut retry_after = None;
     let status = if st.fail_next > 0 {
         st.fail_next -= 1;
+        retry_after = st.retry_after;
         StatusCode::from_u16(st.fail_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     } else if verified {
         StatusCode::NO_CONTENT
@@ -205,7 +217,14 @@ async fn handle(
         body: json,
         status: status.as_u16(),
     });
-    Ok(reply(status))
+    let mut r = reply(status);
+    if let Some(v) = retry_after {
+        r.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static(v),
+        );
+    }
+    Ok(r)
 }
 
 /// Test PKI made at run time with rcgen: a CA, a server certificate for
