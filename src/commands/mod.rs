@@ -26,6 +26,7 @@ mod ingest;
 mod links;
 mod review;
 mod store;
+mod subject;
 mod verdicts;
 
 pub use daemon::{check_config, keygen, print_status, run, status};
@@ -35,6 +36,10 @@ pub use ingest::ingest;
 pub use links::{explain_row, links_explain, links_export, waterfall, Explanation};
 pub use review::{review_decide, review_list, review_show, show_text, DecideReport};
 pub use store::{store_backup, store_check, store_restore};
+pub use subject::{
+    store_purge, subject_erase, subject_lookup, subject_restrict, subject_unlink, subject_unrestrict,
+    EraseReport,
+};
 pub use verdicts::{claims, verdict_counts, verify};
 
 use std::io::IsTerminal;

@@ -53,6 +53,21 @@ struct RawConfig {
     guards: RawGuards,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    retention: RawRetention,
+}
+
+/// `[retention]`: how long records are kept (see `subjects::retention`).
+#[derive(Debug, Deserialize, Default)]
+struct RawRetention {
+    #[serde(default)]
+    events_years: Option<u32>,
+    #[serde(default)]
+    claims_years: Option<u32>,
+    #[serde(default)]
+    outbox_days: Option<u32>,
+    #[serde(default)]
+    reports_days: Option<u32>,
 }
 
 /// `[store]`: the store's disk.
@@ -157,6 +172,9 @@ struct RawFeed {
     pull_at_start: bool,
     #[serde(default)]
     max_megabytes: Option<u64>,
+    /// `[feeds.NAME.retention]`: this feed's own retention.
+    #[serde(default)]
+    retention: Option<crate::subjects::retention::FeedRetention>,
 }
 
 /// How logs are written.
@@ -212,6 +230,8 @@ pub struct Config {
     /// Free bytes that must remain on the data dir's file system after a
     /// delivery (`[store] reserve_megabytes`).
     pub disk_reserve: u64,
+    /// `[retention]` and each feed's own (`subjects::retention`).
+    pub retention: crate::subjects::retention::Retention,
 }
 
 /// One problem in a config file.
@@ -312,6 +332,7 @@ impl Config {
         let review_band = ck.review(&raw.review);
         let guards = ck.guards(&raw.guards);
         let disk_reserve = ck.store(&raw.store);
+        let retention = ck.retention(&raw.retention, &raw.feeds);
         let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
         let issues = ck.issues;
         if !issues.is_empty() {
@@ -327,6 +348,7 @@ impl Config {
             review_band,
             guards,
             disk_reserve,
+            retention,
             path: path.to_path_buf(),
             data_dir,
             key_file,

@@ -24,6 +24,7 @@
 
 mod cycle;
 pub mod schedule;
+mod purge;
 pub mod shutdown;
 mod status;
 
@@ -270,6 +271,12 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         let shared = Arc::clone(&shared);
         tasks.spawn(status::serve_status(listener, shared, shutdown.clone()));
     }
+    tasks.spawn(purge::purge_loop(
+        Arc::clone(&shared),
+        cfg.retention.clone(),
+        cfg.data_dir.join("reports"),
+        shutdown.clone(),
+    ));
     if let Some(every) = sd_notify::watchdog_enabled() {
         let mut sd = shutdown.clone();
         tasks.spawn(async move {

@@ -132,6 +132,27 @@ impl Store {
         self.subject_records(b'e')
     }
 
+    /// When the last retention purge ran (`None`: never).
+    pub fn last_purge(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(v) = self.trees.get(TreeId::Meta, b"last_purge")? else {
+            return Ok(None);
+        };
+        let t = std::str::from_utf8(&v)
+            .ok()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .ok_or_else(|| self.corrupt("last_purge is not a time"))?;
+        Ok(Some(t.with_timezone(&Utc)))
+    }
+
+    /// Records when a retention purge ran, flushed.
+    pub fn set_last_purge(&self, t: DateTime<Utc>) -> Result<(), StoreError> {
+        self.trees.write(
+            TreeId::Meta,
+            Write::Insert(b"last_purge", t.to_rfc3339().as_bytes()),
+        )?;
+        self.flush()
+    }
+
     /// Every committed event stored under `ids`, hidden or not.
     pub fn events_held(&self, ids: &[PersonId]) -> Result<Vec<HeldEvent>, StoreError> {
         let mut buckets: Vec<u64> = ids.iter().map(|p| p >> 3).collect();
