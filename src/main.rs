@@ -477,9 +477,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 reason,
                 by,
             } => commands::subject_restrict(config, persons, reason, by.as_deref()),
-            SubjectAction::Unrestrict { config, persons, by } => {
-                commands::subject_unrestrict(config, persons, by.as_deref())
-            }
+            SubjectAction::Unrestrict {
+                config,
+                persons,
+                by,
+            } => commands::subject_unrestrict(config, persons, by.as_deref()),
             SubjectAction::Erase {
                 config,
                 persons,

@@ -11,6 +11,7 @@ mod layout;
 mod recovery;
 mod review;
 mod store;
+mod subjects;
 mod util;
 
 use std::collections::HashSet;

@@ -37,8 +37,8 @@ pub use links::{explain_row, links_explain, links_export, waterfall, Explanation
 pub use review::{review_decide, review_list, review_show, show_text, DecideReport};
 pub use store::{store_backup, store_check, store_restore};
 pub use subject::{
-    store_purge, subject_erase, subject_lookup, subject_restrict, subject_unlink, subject_unrestrict,
-    EraseReport,
+    store_purge, subject_erase, subject_lookup, subject_restrict, subject_unlink,
+    subject_unrestrict, EraseReport,
 };
 pub use verdicts::{claims, verdict_counts, verify};
 

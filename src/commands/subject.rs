@@ -142,7 +142,11 @@ fn print_lookup(l: &Lookup) -> Result<()> {
 }
 
 fn print_person(r: &PersonReport) -> Result<()> {
-    outln!("\nperson {} (stored as {})", r.person, r.stored_as.join(", "));
+    outln!(
+        "\nperson {} (stored as {})",
+        r.person,
+        r.stored_as.join(", ")
+    );
     outln!(
         "  born {}; keyed identifiers: {}; spellings kept: {}",
         r.born.as_deref().unwrap_or("not known"),
@@ -401,10 +405,7 @@ pub fn subject_erase(
     let cfg = load_config(config)?;
     let mut engine = open_engine(&cfg)?;
     let (ps, _) = select(&engine, persons)?;
-    let ids: HashSet<PersonId> = ps
-        .iter()
-        .flat_map(|p| engine.matcher.members(*p))
-        .collect();
+    let ids: HashSet<PersonId> = ps.iter().flat_map(|p| engine.matcher.members(*p)).collect();
     let why = crate::store::Erasure {
         by: operator(by),
         at: chrono::Utc::now(),
@@ -464,7 +465,9 @@ pub fn subject_erase(
     for c in &report.other_copies {
         outln!("warning: {c} is an older copy of the store and still holds the person: delete it");
     }
-    outln!("backups made before now still hold the person until they expire (docs/subject-rights.md)");
+    outln!(
+        "backups made before now still hold the person until they expire (docs/subject-rights.md)"
+    );
     Ok(())
 }
 

@@ -23,8 +23,8 @@
 //! tests can run days of schedule with paused time.
 
 mod cycle;
-pub mod schedule;
 mod purge;
+pub mod schedule;
 pub mod shutdown;
 mod status;
 

@@ -44,7 +44,9 @@ pub(crate) async fn purge_loop(
                 "retention purge"
             ),
             Ok(Ok(None)) => {}
-            Ok(Err(e)) => tracing::error!(error = %crate::error::chain(e.as_ref()), "retention purge failed"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %crate::error::chain(e.as_ref()), "retention purge failed")
+            }
             Err(e) => tracing::error!(error = %e, "retention purge task failed"),
         }
         if !sd.sleep(CHECK_EVERY).await {
@@ -68,8 +70,14 @@ fn due_purge(
     if now - last < chrono::Duration::days(1) {
         return Ok(None);
     }
-    let report =
-        crate::subjects::retention::purge(&engine.store, &engine.matcher, policy, reports, now, false)?;
+    let report = crate::subjects::retention::purge(
+        &engine.store,
+        &engine.matcher,
+        policy,
+        reports,
+        now,
+        false,
+    )?;
     engine.store.set_last_purge(now)?;
     Ok(Some(report))
 }

@@ -312,10 +312,7 @@ impl Store {
         e: &mut Erased,
     ) -> Result<(), StoreError> {
         let p = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
-        let items: Vec<_> = self
-            .trees
-            .iter(TreeId::Reviews)
-            .collect::<Result<_, _>>()?;
+        let items: Vec<_> = self.trees.iter(TreeId::Reviews).collect::<Result<_, _>>()?;
         for (k, v) in items {
             let theirs = v.len() >= 17
                 && (ids.contains(&p(&v[1..9]))

@@ -153,7 +153,8 @@ mod tests {
     #[test]
     fn identities_parse_and_errors_never_carry_the_value() {
         let ids = parse(Zeroizing::new(
-            "# a request\nforename: Amy\nSurname = Jones\ndob: 2009-05-06\n\n---\nupn: A123\n".into(),
+            "# a request\nforename: Amy\nSurname = Jones\ndob: 2009-05-06\n\n---\nupn: A123\n"
+                .into(),
         ))
         .unwrap();
         assert_eq!(ids.0.len(), 2);
@@ -164,8 +165,14 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("line 1") && !e.contains("9434765919"), "{e}");
-        let e = parse(Zeroizing::new("Jones\n".into())).err().unwrap().to_string();
+        let e = parse(Zeroizing::new("Jones\n".into()))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(!e.contains("Jones"), "{e}");
-        assert!(matches!(parse(Zeroizing::new("\n# x\n".into())), Err(InputError::Empty)));
+        assert!(matches!(
+            parse(Zeroizing::new("\n# x\n".into())),
+            Err(InputError::Empty)
+        ));
     }
 }

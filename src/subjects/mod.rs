@@ -119,12 +119,12 @@ pub fn find(
     let mut scratch = String::new();
     let threshold = matcher.threshold();
     for (i, id) in ids.0.iter().enumerate() {
-        let tokens = pseudo
-            .pseudonymise(&id.raw(), &mut scratch)
-            .map_err(|e| SubjectError::NotIdentifying {
+        let tokens = pseudo.pseudonymise(&id.raw(), &mut scratch).map_err(|e| {
+            SubjectError::NotIdentifying {
                 n: i + 1,
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         for f in matcher.lookup(&tokens) {
             let m = matched(i + 1, &f, threshold);
             if f.links {
@@ -149,10 +149,7 @@ fn matched(identity: usize, f: &Found, threshold: f64) -> Matched {
         found_by: f.found_by,
         links: f.links,
         ambiguous: f.ambiguous,
-        fields: agreement(
-            &c.levels.levels,
-            &c.weights.map(crate::store::centibits),
-        ),
+        fields: agreement(&c.levels.levels, &c.weights.map(crate::store::centibits)),
     }
 }
 
@@ -347,7 +344,10 @@ pub fn gather(store: &Store, matcher: &Matcher, p: PersonId) -> Result<PersonRep
             verdict: v.as_ref().map(|v| v.verdict.name().to_string()),
             decided_at: v.as_ref().map(|v| v.decided_at),
             history: v.as_ref().map_or_else(Vec::new, |v| {
-                v.history.iter().map(|h| h.verdict.name().to_string()).collect()
+                v.history
+                    .iter()
+                    .map(|h| h.verdict.name().to_string())
+                    .collect()
             }),
         });
     }
@@ -365,7 +365,8 @@ pub fn gather(store: &Store, matcher: &Matcher, p: PersonId) -> Result<PersonRep
         .collect();
     for item in crate::review::queue(store, matcher, false)? {
         if item.person == r.person || item.candidate == r.person {
-            r.review_items.push(format!("{} ({})", item.id, status_name(&item.status)));
+            r.review_items
+                .push(format!("{} ({})", item.id, status_name(&item.status)));
         }
     }
     r.review_decisions = store

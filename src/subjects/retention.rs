@@ -124,7 +124,10 @@ fn after_years(date: NaiveDate, years: u32) -> NaiveDate {
 
 /// Case state per (canonical) person: open somewhere (`None`), or the
 /// latest close.
-fn closes(store: &Store, matcher: &Matcher) -> Result<HashMap<PersonId, Option<NaiveDate>>, StoreError> {
+fn closes(
+    store: &Store,
+    matcher: &Matcher,
+) -> Result<HashMap<PersonId, Option<NaiveDate>>, StoreError> {
     let mut out: HashMap<PersonId, Option<NaiveDate>> = HashMap::new();
     for c in store.cases()? {
         for m in &c.members {
@@ -165,7 +168,10 @@ pub fn purge(
             return after_years(c.claim_date, policy.claims_years(&store.feed_of(c.seq))) < today;
         };
         let Some(end) = case.end else { return false };
-        after_years(c.claim_date.max(end), policy.claims_years(&store.feed_of(c.seq))) < today
+        after_years(
+            c.claim_date.max(end),
+            policy.claims_years(&store.feed_of(c.seq)),
+        ) < today
     };
     let kept_claims: HashSet<String> = store
         .claims()?

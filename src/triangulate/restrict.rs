@@ -43,8 +43,9 @@ pub fn restricted_in(data: &CaseData, restricted: &HashSet<PersonId>) -> Vec<Per
 }
 
 /// [`decide_claim`], unless someone in the case is restricted: then
-/// `insufficient`, naming them, with no missing period and no date to
-/// look again (lifting the restriction re-decides it).
+/// `insufficient`, naming them, with the rule's windows as the periods
+/// missing (nothing in them was used) and no date to look again (lifting
+/// the restriction re-decides it).
 pub fn decide(
     fw: &Framework,
     data: Option<&CaseData>,
@@ -60,6 +61,21 @@ pub fn decide(
     }
     let persons: Vec<String> = who.iter().map(|p| super::pseudonym(*p)).collect();
     let mut d = Decision::new(Verdict::Insufficient);
+    let mut windows: Vec<crate::records::Period> = rec
+        .decision
+        .evidence
+        .iter()
+        .filter_map(|e| e.window)
+        .collect();
+    windows.sort();
+    windows.dedup();
+    if windows.is_empty() {
+        windows.push(crate::records::Period {
+            from: claim.claim_date,
+            to: claim.claim_date,
+        });
+    }
+    d.missing = windows;
     d.evidence.push(Evidence {
         sources: vec![SourceKind::Case],
         events: vec![],

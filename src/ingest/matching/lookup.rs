@@ -80,9 +80,11 @@ impl Matcher {
             .map(|f| f.candidate.score)
             .collect();
         for f in out.iter_mut().filter(|f| f.links) {
-            f.ambiguous = linking.iter().filter(|s| {
-                (f64::from(**s) - f64::from(f.candidate.score)).abs() < AMBIGUITY_BITS
-            }).count() > 1;
+            f.ambiguous = linking
+                .iter()
+                .filter(|s| (f64::from(**s) - f64::from(f.candidate.score)).abs() < AMBIGUITY_BITS)
+                .count()
+                > 1;
         }
         out
     }
