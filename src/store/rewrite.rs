@@ -129,3 +129,76 @@ impl Store {
         Ok((store, r))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An erasure cut short anywhere is finished by the next open: a
+    /// leftover copy beside the store is deleted and a store still marked
+    /// pending is rewritten, with every live value kept.
+    #[test]
+    fn an_interrupted_rewrite_is_finished_at_the_next_open() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("store");
+        {
+            let s = Store::open(&dir, "k1").unwrap();
+            s.put_verdict("C1", "o", chrono::NaiveDate::MIN, b"{\"v\":1}")
+                .unwrap();
+            s.put_verdict(
+                "C2",
+                "o",
+                chrono::NaiveDate::MIN,
+                b"{\"gone\":\"needle-4711\"}",
+            )
+            .unwrap();
+            s.trees
+                .write(
+                    TreeId::Verdicts,
+                    Write::Remove(&super::super::cases::claim_key(
+                        "C2",
+                        "o",
+                        chrono::NaiveDate::MIN,
+                    )),
+                )
+                .unwrap();
+            s.trees
+                .write(TreeId::Meta, Write::Insert(REWRITE_PENDING, b"erasure"))
+                .unwrap();
+            s.flush().unwrap();
+        }
+        // A copy cut short by a crash.
+        std::fs::create_dir_all(beside(&dir)).unwrap();
+        std::fs::write(beside(&dir).join("db"), b"partial").unwrap();
+        let needle = b"needle-4711";
+        let bytes = |d: &Path| {
+            let mut all = Vec::new();
+            for e in walk(d) {
+                all.extend(std::fs::read(e).unwrap());
+            }
+            all
+        };
+        let s = Store::open(&dir, "k1").unwrap();
+        assert!(!s.rewrite_pending().unwrap());
+        assert!(!beside(&dir).exists(), "the leftover copy is deleted");
+        assert_eq!(s.trees.len(TreeId::Verdicts), 1, "live values kept");
+        assert!(s.check().unwrap().is_clean());
+        drop(s);
+        assert!(
+            !bytes(&dir).windows(needle.len()).any(|w| w == needle),
+            "the removed value is gone from the files"
+        );
+    }
+
+    fn walk(d: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+        out
+    }
+}

@@ -361,3 +361,104 @@ impl Store {
         Ok(cases)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::matching::Delta;
+    use crate::records::{EventKind, Period, SourceKind};
+    use crate::store::deliveries::tests::{d, ev};
+    use crate::store::{Begin, CaseMember, DeliveryRecord, DeliveryRows, EventBuffer};
+
+    #[test]
+    fn erase_removes_every_value_naming_the_person_and_keeps_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "k1").unwrap();
+        let Begin::Started(seq) = s.begin("cases", &[1; 32]).unwrap() else {
+            panic!()
+        };
+        let mut buf = EventBuffer::default();
+        // 9 and 10 share a bucket with nobody; 8 shares 9's (8 >> 3 == 1).
+        for p in [8, 9, 10] {
+            buf.push(p, &ev(EventKind::Offence, "2015-05-05"));
+        }
+        let mut delta = Delta::default();
+        for p in [8, 9, 10] {
+            delta.new_persons.push((p, Some((1990, 1))));
+        }
+        delta.merges.push((10, 9));
+        delta.addresses.push(([7; 16], 9));
+        delta.addresses.push(([7; 16], 8));
+        let member = |p| CaseMember {
+            person: p,
+            role: crate::records::Role::Adult,
+            problems: vec!["crime".into()],
+            address: Some(hex::encode([7u8; 16])),
+        };
+        let case = CaseRecord {
+            case_ref: "C1".into(),
+            seq,
+            start: d("2015-01-01"),
+            end: None,
+            members: vec![member(8), member(9)],
+        };
+        let rows = DeliveryRows {
+            delta: &delta,
+            events: &buf,
+            cases: &[&case],
+            claims: &[],
+            links: &[],
+            runners: &[],
+            reviews: &[],
+            narrow: &[],
+        };
+        let rec = DeliveryRecord {
+            seq,
+            feed: "cases".into(),
+            kind: SourceKind::Police,
+            period: Period::parse("2015-01-01..2015-12-31"),
+            content_hash: String::new(),
+            received_at: Utc::now(),
+            rows: 3,
+            accepted: 3,
+            rejected: 0,
+            persons_new: 3,
+            records_matched: 0,
+            families_touched: 1,
+        };
+        s.write_delivery(rows, rec, &[1; 32]).unwrap();
+        s.restrict(
+            9,
+            &Restriction {
+                by: "t".into(),
+                at: Utc::now(),
+                reason: "r".into(),
+            },
+        )
+        .unwrap();
+        let ids: HashSet<PersonId> = [9, 10].into_iter().collect();
+        let why = Erasure {
+            by: "t".into(),
+            at: Utc::now(),
+            reason: "article 17".into(),
+        };
+        let e = s.erase(&ids, &why).unwrap();
+        assert_eq!(e.events, 2);
+        assert_eq!(e.cases, ["C1"]);
+        assert_eq!(e.case_versions, 1);
+        // Two births blanked, one merge and one address dropped.
+        assert_eq!(e.identity_entries, 4);
+        assert_eq!(s.events_held(&[8, 9, 10]).unwrap().len(), 1);
+        assert_eq!(s.case("C1").unwrap().unwrap().members, vec![member(8)]);
+        assert!(s.restrictions().unwrap().is_empty());
+        assert_eq!(s.erasures().unwrap().len(), 2);
+        assert!(s.rewrite_pending().unwrap());
+        let m = s.load_matcher().unwrap();
+        assert_eq!(m.person_count(), 11, "numbers stay taken");
+        assert_eq!(m.person(9).unwrap().birth, None);
+        assert_eq!(m.person(8).unwrap().birth, Some((1990, 1)));
+        assert_eq!(m.household(&[7; 16]), &[8]);
+        assert_ne!(m.canonical(10), 9, "the merge is gone");
+        assert!(s.check().unwrap().is_clean());
+    }
+}

@@ -215,7 +215,7 @@ pub struct HeldNotice {
     pub outcome_id: String,
     pub verdict: String,
     /// (sink, when it acknowledged; none while pending).
-    pub sinks: Vec<(String, Option<DateTime<Utc>>)>,
+    pub sinks: Vec<SinkState>,
 }
 
 /// Everything the store holds about one person.
@@ -385,10 +385,13 @@ fn status_name(s: &crate::review::Status) -> &'static str {
     }
 }
 
+/// A sink, and when it acknowledged a notice (`None` while pending).
+type SinkState = (String, Option<DateTime<Utc>>);
+
 /// Every stored notice about one of `cases`, with its delivery per sink.
 fn notices_of(store: &Store, cases: &BTreeSet<String>) -> Result<Vec<HeldNotice>, StoreError> {
     let ob = store.outbox();
-    let mut by_id: BTreeMap<String, Vec<(String, Option<DateTime<Utc>>)>> = BTreeMap::new();
+    let mut by_id: BTreeMap<String, Vec<SinkState>> = BTreeMap::new();
     for (id, sink, st) in ob.states()? {
         by_id.entry(id).or_default().push((sink, st.delivered_at));
     }

@@ -268,3 +268,46 @@ fn purge_reports(dir: &Path, policy: &Retention, now: DateTime<Utc>, dry_run: bo
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> Result<crate::config::Config, crate::config::ConfigError> {
+        crate::config::Config::parse(
+            Path::new("/etc/outcomesd/outcomesd.toml"),
+            &format!(
+                "data_dir = \"d\"\nkey_file = \"k\"\n[feeds.police]\nkind = \"police\"\n{extra}"
+            ),
+        )
+    }
+
+    #[test]
+    fn retention_defaults_per_feed_overrides_and_bad_values_with_their_line() {
+        let c = parse("").unwrap();
+        assert_eq!(c.retention, Retention::default());
+        let c = parse(
+            "[feeds.police.retention]\nevents_years = 2\nreports_days = 0\n[retention]\nclaims_years = 7\noutbox_days = 30\n",
+        )
+        .unwrap();
+        let r = &c.retention;
+        assert_eq!((r.events_years("police"), r.events_years("dwp")), (2, 6));
+        assert_eq!((r.claims_years("police"), r.reports_days("police")), (7, 0));
+        assert_eq!((r.outbox_days, r.reports_days("dwp")), (30, 90));
+        let err = parse("[retention]\nevents_years = 101\nkeep = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("outcomesd.toml:6: retention.events_years"),
+            "{err}"
+        );
+        assert!(err.contains("retention.keep: unknown field"), "{err}");
+    }
+
+    #[test]
+    fn years_after_a_leap_day_land_on_the_28th() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(after_years(d("2016-02-29"), 1), d("2017-02-28"));
+        assert_eq!(after_years(d("2016-03-01"), 6), d("2022-03-01"));
+    }
+}

@@ -206,3 +206,43 @@ pub fn erase_persons(
     }
     Ok((e != Erased::default()).then_some((out, e)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erasing_drops_what_names_a_person_and_blanks_their_number() {
+        let mut d = Delta::default();
+        d.new_persons.push((1, Some((2000, 3))));
+        d.new_persons.push((2, Some((1990, 4))));
+        d.births.push((2, (1990, 4)));
+        d.merges.push((2, 1));
+        d.addresses.push(([5; 16], 2));
+        d.addresses.push(([5; 16], 1));
+        d.new_ids.push((2, IdKind::Nhs, [6; 16]));
+        let bytes = d.encode();
+        let keep: std::collections::HashSet<PersonId> = [7].into_iter().collect();
+        assert!(erase_persons(&bytes, &keep).unwrap().is_none());
+        let gone: std::collections::HashSet<PersonId> = [2].into_iter().collect();
+        let (out, e) = erase_persons(&bytes, &gone).unwrap().unwrap();
+        assert_eq!(
+            e,
+            Erased {
+                entries: 4,
+                blanked: 1
+            }
+        );
+        assert!(
+            !out.windows(16).any(|w| w == [6; 16]),
+            "the id token is gone"
+        );
+        let mut m = Matcher::new();
+        m.apply_encoded(&out).unwrap();
+        assert_eq!(m.person_count(), 3);
+        assert_eq!(m.person(2).unwrap().birth, None);
+        assert_eq!(m.person(1).unwrap().birth, Some((2000, 3)));
+        assert_eq!(m.household(&[5; 16]), &[1]);
+        assert_eq!(m.canonical(2), 2);
+    }
+}
