@@ -38,6 +38,9 @@
 //!   its own, checkpointed in the store and the journal) and its check;
 //! * [`records`]: the vocabulary every stage shares (source and event kinds,
 //!   events, periods, the school-term calendar);
+//! * [`subjects`]: data subjects' rights: subject access (everything held
+//!   of a person, found from identifiers typed in), unlink, restriction,
+//!   erasure, and retention's purge;
 //! * [`config`]: the one loader `run` and `check-config` both use, yielding a
 //!   validated config of built objects;
 //! * [`daemon`]: the schedule, one cycle per feed, the status endpoint, and
@@ -83,6 +86,7 @@ pub mod keys;
 pub mod net;
 pub mod records;
 pub mod report;
+pub mod subjects;
 
 // Simulation and test support: never imported by the modules above.
 pub mod sim;

@@ -173,6 +173,17 @@ enum StoreAction {
         #[arg(long)]
         json: bool,
     },
+    /// Remove what retention ([retention] in the config) says has gone past
+    /// its time. Run with the daemon stopped (the daemon purges daily)
+    Purge {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// Print what would go; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -277,6 +288,66 @@ enum OutboxAction {
     },
 }
 
+#[derive(Subcommand)]
+enum SubjectAction {
+    /// Everything held about a person, from identifiers on standard input
+    /// (`field: value` lines) or a prompt: never on the command line
+    Lookup {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        /// Why (e.g. the subject access request's reference), for the audit log
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Split a wrong merge: keep two stored people (pseudonyms from
+    /// `lookup`'s "stored as") apart, recorded as a review decision
+    Unlink {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        a: String,
+        b: String,
+        #[arg(long)]
+        note: Option<String>,
+        /// Who decides (default: $USER)
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Stop using a person's records in decisions (pseudonyms, or
+    /// identifiers on standard input when none is given)
+    Restrict {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        persons: Vec<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Lift a restriction
+    Unrestrict {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        persons: Vec<String>,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Delete a person's events and identity tokens, re-decide their
+    /// families' claims, and rewrite the store so the values leave its files
+    Erase {
+        #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
+        config: PathBuf,
+        persons: Vec<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Decision {
     /// The two records are one person
@@ -342,6 +413,11 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         action: OutboxAction,
+    },
+    /// Data subjects' rights: subject access, unlink, restriction, erasure
+    Subject {
+        #[command(subcommand)]
+        action: SubjectAction,
     },
     /// The clerical-review queue: rows left unlinked that may be a known person
     Review {
@@ -567,6 +643,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 other_data_dir,
                 json,
             } => commands::store_compare(config, other_data_dir, *json),
+            StoreAction::Purge {
+                config,
+                dry_run,
+                json,
+            } => commands::store_purge(config, *dry_run, *json),
         },
         Command::Outbox { action } => match action {
             OutboxAction::List {
@@ -580,6 +661,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 sink,
                 notice,
             } => commands::outbox_retry(config, sink.as_deref(), notice.as_deref()),
+        },
+        Command::Subject { action } => match action {
+            SubjectAction::Lookup {
+                config,
+                reason,
+                json,
+            } => commands::subject_lookup(config, reason.as_deref(), *json),
+            SubjectAction::Unlink {
+                config,
+                a,
+                b,
+                note,
+                by,
+            } => commands::subject_unlink(config, a, b, by.as_deref(), note.clone()),
+            SubjectAction::Restrict {
+                config,
+                persons,
+                reason,
+                by,
+            } => commands::subject_restrict(config, persons, reason, by.as_deref()),
+            SubjectAction::Unrestrict {
+                config,
+                persons,
+                by,
+            } => commands::subject_unrestrict(config, persons, by.as_deref()),
+            SubjectAction::Erase {
+                config,
+                persons,
+                reason,
+                by,
+                json,
+            } => commands::subject_erase(config, persons, reason, by.as_deref(), *json),
         },
         Command::Review { action } => match action {
             ReviewAction::List {

@@ -14,6 +14,7 @@ mod recovery;
 mod report;
 mod review;
 mod store;
+mod subjects;
 mod util;
 
 use std::collections::HashSet;

@@ -33,6 +33,7 @@ mod report;
 mod review;
 mod status;
 mod store;
+mod subject;
 mod verdicts;
 
 pub use assurance::assurance;
@@ -50,6 +51,10 @@ pub use report::report;
 pub use review::{review_decide, review_list, review_show, show_text, DecideReport};
 pub use status::{print_status, status_report, StatusReport};
 pub use store::{store_backup, store_check, store_restore};
+pub use subject::{
+    store_purge, subject_erase, subject_lookup, subject_restrict, subject_unlink,
+    subject_unrestrict, EraseReport,
+};
 pub use verdicts::{claims, verdict_counts, verify};
 
 use std::io::IsTerminal;

@@ -451,7 +451,9 @@ fn verify_as_of(
         .iter()
         .filter(|c| c.case_ref == case_ref)
     {
-        let again = triangulate::decide_claim(fw, Some(&data), claim, last, now);
+        let restricted =
+            triangulate::restrict::restricted_set(&engine.matcher, &engine.store.restrictions()?);
+        let again = triangulate::restrict::decide(fw, Some(&data), claim, last, now, &restricted);
         // The claim's own stored decision, read by its key.
         let old: Option<VerdictRecord> = engine
             .store

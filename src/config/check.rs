@@ -487,6 +487,52 @@ impl<'t> Checker<'t> {
     }
 
     /// `[store]`: the free-space reserve, in bytes.
+    /// `[retention]` and `[feeds.NAME.retention]`: years up to 100, days
+    /// up to 36500.
+    pub(super) fn retention(
+        &mut self,
+        raw: &super::RawRetention,
+        feeds: &std::collections::BTreeMap<String, super::RawFeed>,
+    ) -> crate::subjects::retention::Retention {
+        use crate::subjects::retention::Retention;
+        let mut r = Retention::default();
+        let check = |ck: &mut Self, sec: &str, key: &str, v: Option<u32>, max: u32| {
+            if let Some(v) = v.filter(|v| *v > max) {
+                ck.issue(
+                    Some(sec),
+                    key,
+                    format!("{v} is more than {max}"),
+                    Some("see docs/subject-rights.md for the defaults and why".into()),
+                );
+                return None;
+            }
+            v
+        };
+        if let Some(v) = check(self, "retention", "events_years", raw.events_years, 100) {
+            r.events_years = v;
+        }
+        if let Some(v) = check(self, "retention", "claims_years", raw.claims_years, 100) {
+            r.claims_years = v;
+        }
+        if let Some(v) = check(self, "retention", "outbox_days", raw.outbox_days, 36500) {
+            r.outbox_days = v;
+        }
+        if let Some(v) = check(self, "retention", "reports_days", raw.reports_days, 36500) {
+            r.reports_days = v;
+        }
+        for (name, f) in feeds {
+            let Some(fr) = f.retention else { continue };
+            let sec = format!("feeds.{name}.retention");
+            let fr = crate::subjects::retention::FeedRetention {
+                events_years: check(self, &sec, "events_years", fr.events_years, 100),
+                claims_years: check(self, &sec, "claims_years", fr.claims_years, 100),
+                reports_days: check(self, &sec, "reports_days", fr.reports_days, 36500),
+            };
+            r.feeds.insert(name.clone(), fr);
+        }
+        r
+    }
+
     pub(super) fn store(&mut self, raw: &super::RawStore) -> u64 {
         let d = crate::ingest::DEFAULT_RESERVE;
         match raw.reserve_megabytes {

@@ -63,6 +63,21 @@ struct RawConfig {
     guards: RawGuards,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    retention: RawRetention,
+}
+
+/// `[retention]`: how long records are kept (see `subjects::retention`).
+#[derive(Debug, Deserialize, Default)]
+struct RawRetention {
+    #[serde(default)]
+    events_years: Option<u32>,
+    #[serde(default)]
+    claims_years: Option<u32>,
+    #[serde(default)]
+    outbox_days: Option<u32>,
+    #[serde(default)]
+    reports_days: Option<u32>,
 }
 
 /// `[store]`: the store's disk.
@@ -167,6 +182,9 @@ struct RawFeed {
     pull_at_start: bool,
     #[serde(default)]
     max_megabytes: Option<u64>,
+    /// `[feeds.NAME.retention]`: this feed's own retention.
+    #[serde(default)]
+    retention: Option<crate::subjects::retention::FeedRetention>,
 }
 
 /// How logs are written.
@@ -230,6 +248,8 @@ pub struct Config {
     pub disk_reserve: u64,
     /// The zone schedules are read in (`timezone`, default Europe/London).
     pub timezone: chrono_tz::Tz,
+    /// `[retention]` and each feed's own (`subjects::retention`).
+    pub retention: crate::subjects::retention::Retention,
 }
 
 /// One problem in a config file.
@@ -331,6 +351,7 @@ impl Config {
         let review_band = ck.review(&raw.review);
         let guards = ck.guards(&raw.guards);
         let disk_reserve = ck.store(&raw.store);
+        let retention = ck.retention(&raw.retention, &raw.feeds);
         let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
         let beside = |name: &str, set: &Option<PathBuf>| {
             set.as_ref()
@@ -353,6 +374,7 @@ impl Config {
             guards,
             disk_reserve,
             timezone,
+            retention,
             path: path.to_path_buf(),
             data_dir,
             key_file,

@@ -25,6 +25,7 @@
 
 pub mod control;
 mod cycle;
+mod purge;
 pub mod schedule;
 pub mod shutdown;
 mod status;
@@ -299,6 +300,12 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
             "control socket unavailable: `store backup` needs the daemon stopped"
         ),
     }
+    tasks.spawn(purge::purge_loop(
+        Arc::clone(&shared),
+        cfg.retention.clone(),
+        cfg.data_dir.join("reports"),
+        shutdown.clone(),
+    ));
     if let Some(every) = sd_notify::watchdog_enabled() {
         let mut sd = shutdown.clone();
         tasks.spawn(async move {

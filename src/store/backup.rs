@@ -36,7 +36,7 @@ pub fn is_empty_dir(dir: &Path) -> Result<bool, StoreError> {
 }
 
 /// Makes `dir` 0700 (and its files 0600), recursively.
-fn make_private(dir: &Path) -> Result<(), StoreError> {
+pub(super) fn make_private(dir: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| io(dir, e))?;

@@ -235,6 +235,11 @@ fn check_value(t: TreeId, k: &[u8], v: &[u8]) -> Result<(), String> {
         },
         T::PullState => json::<crate::pull::Validators>(v),
         T::ReviewDecisions => json::<super::ReviewDecision>(v),
+        T::Subjects => match k.first() {
+            Some(b'r') => json::<super::Restriction>(v),
+            Some(b'e') => json::<super::Erasure>(v),
+            _ => Err("key is neither a restriction nor an erasure".into()),
+        },
     }
 }
 

@@ -253,7 +253,7 @@ impl Store {
         Ok(out)
     }
 
-    fn superseded(&self, rec: &DeliveryRecord, from: NaiveDate, to: NaiveDate) -> bool {
+    pub(super) fn superseded(&self, rec: &DeliveryRecord, from: NaiveDate, to: NaiveDate) -> bool {
         self.committed.range(rec.seq + 1..).any(|(_, later)| {
             later.feed == rec.feed && later.period.is_some_and(|p| p.overlaps(from, to))
         })

@@ -50,6 +50,7 @@
 //! | `narrow` | `links.rs` | seq u32, chunk u32 | packed [`NarrowLink`]s (uncertain links) |
 //! | `reviews` | `reviews.rs` | seq u32, row u32, n u8 | packed [`ReviewRecord`] (a doubt) |
 //! | `review_decisions` | `reviews.rs` | item id | JSON [`ReviewDecision`] |
+//! | `subjects` | `subjects.rs` | `r`/`e`, 0, person u64 | JSON [`Restriction`] / [`Erasure`] |
 //!
 //! Why these shapes: the matcher's index is rebuilt in memory from the
 //! identity log at open (replaying a few hundred large values is far cheaper
@@ -69,8 +70,11 @@ mod identity;
 mod links;
 mod outbox;
 mod pull_state;
+mod purge;
 mod reviews;
+mod rewrite;
 mod seal;
+mod subjects;
 mod verdicts;
 
 pub use audit_mark::AuditMark;
@@ -85,7 +89,10 @@ pub use identity::apply_decision;
 pub use links::{centibits, LinkRecord, NarrowLink, RunnerUp, StoredCandidate, StoredLink};
 pub use outbox::{DeliveryState, OutboxStore};
 pub use pull_state::PullState;
+pub use purge::Purged;
 pub use reviews::{ReviewDecision, ReviewRecord, ReviewVerdict};
+pub use rewrite::{dir_bytes, Rewritten};
+pub use subjects::{Erased, Erasure, HeldEvent, Restriction};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -142,10 +149,11 @@ pub(crate) enum TreeId {
     ReviewDecisions,
     Narrow,
     Holds,
+    Subjects,
 }
 
 impl TreeId {
-    pub(crate) const ALL: [TreeId; 17] = [
+    pub(crate) const ALL: [TreeId; 18] = [
         TreeId::Events,
         TreeId::Identity,
         TreeId::Cases,
@@ -163,6 +171,7 @@ impl TreeId {
         TreeId::ReviewDecisions,
         TreeId::Narrow,
         TreeId::Holds,
+        TreeId::Subjects,
     ];
 
     /// The sled tree name (part of the on-disk format).
@@ -185,6 +194,7 @@ impl TreeId {
             TreeId::ReviewDecisions => "review_decisions",
             TreeId::Narrow => "narrow",
             TreeId::Holds => "holds",
+            TreeId::Subjects => "subjects",
         }
     }
 }
@@ -472,10 +482,32 @@ impl Store {
     /// the identity log by [`Store::load_matcher`]. The full scan is
     /// [`Store::check`] (`outcomesd store check`): at 15,000 families it
     /// reads every value, too slow for every start.
+    ///
+    /// A store an erasure left marked `rewrite_pending` is rewritten here
+    /// (see `rewrite.rs`), so an erasure interrupted anywhere is finished
+    /// by the next open.
     pub fn open(dir: &Path, key_id: &str) -> Result<Store, StoreError> {
+        let store = Store::open_once(dir, key_id)?;
+        if store.rewrite_pending()? {
+            let (store, r) = store.rewrite(key_id)?;
+            tracing::info!(
+                values = r.values,
+                bytes_before = r.bytes_before,
+                bytes_after = r.bytes_after,
+                "store rewritten: erased data removed from its files"
+            );
+            return Ok(store);
+        }
+        Ok(store)
+    }
+
+    fn open_once(dir: &Path, key_id: &str) -> Result<Store, StoreError> {
         guard(dir, || {
+            let trees = Trees::open(dir)?;
+            // Holding the lock now: nothing else is rewriting this store.
+            rewrite::clear_leftover(dir)?;
             let mut store = Store {
-                trees: Trees::open(dir)?,
+                trees,
                 committed: BTreeMap::new(),
                 next_seq: 1,
                 expected: None,
@@ -629,7 +661,8 @@ mod tests {
                 "reviews",
                 "review_decisions",
                 "narrow",
-                "holds"
+                "holds",
+                "subjects"
             ]
         );
         for (i, t) in TreeId::ALL.iter().enumerate() {
@@ -808,6 +841,12 @@ mod tests {
         };
         pulls.acknowledge("police", &v).unwrap();
         pulls.acknowledge("police", &v).unwrap();
+        let r = Restriction {
+            by: "t".into(),
+            at: chrono::Utc::now(),
+            reason: "objection".into(),
+        };
+        s.restrict(7, &r).unwrap();
 
         for t in TreeId::ALL {
             let (ops, net) = s.trees.tally(t);

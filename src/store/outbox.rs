@@ -230,3 +230,28 @@ impl OutboxStore {
         Ok(new)
     }
 }
+
+impl OutboxStore {
+    /// Removes a notice and its state for every sink (a retention purge).
+    pub(super) fn remove_notice(&self, id: &str) -> Result<(), StoreError> {
+        let mut prefix = b"d\0".to_vec();
+        prefix.extend_from_slice(id.as_bytes());
+        prefix.push(0);
+        let keys: Vec<_> = self
+            .trees
+            .scan_prefix(TreeId::Outbox, &prefix)
+            .map(|kv| kv.map(|(k, _)| k))
+            .collect::<Result<_, _>>()?;
+        for k in keys {
+            self.trees.write(TreeId::Outbox, super::Write::Remove(&k))?;
+        }
+        self.trees
+            .write(TreeId::Outbox, super::Write::Remove(&notice_key(id)))
+    }
+
+    /// Removes a claim's latest-notice entry (its claim was purged).
+    pub(super) fn remove_claim_entry(&self, claim: &str) -> Result<(), StoreError> {
+        self.trees
+            .write(TreeId::Outbox, super::Write::Remove(&claim_key(claim)))
+    }
+}

@@ -39,6 +39,7 @@ mod applicable;
 mod case;
 pub mod claim;
 mod context;
+pub mod restrict;
 pub mod rules;
 
 use std::collections::HashMap;
@@ -540,6 +541,7 @@ pub fn evaluate(
     let cases: Vec<(String, Vec<ClaimRecord>)> = by_case.into_iter().collect();
     let as_of = store.last_seq();
     let doubts = &crate::review::Doubts::load(store, matcher)?;
+    let restricted = &restrict::restricted_set(matcher, &store.restrictions()?);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
@@ -560,7 +562,8 @@ pub fn evaluate(
                         let load = t.elapsed() / claims.len().max(1) as u32;
                         for claim in claims {
                             let t = std::time::Instant::now();
-                            let rec = decide_claim(fw, data.as_ref(), claim, as_of, now);
+                            let rec =
+                                restrict::decide(fw, data.as_ref(), claim, as_of, now, restricted);
                             out.push((rec, t.elapsed() + load));
                         }
                     }

@@ -136,7 +136,14 @@ impl Matcher {
                     let t: Token = b[9..25].try_into().unwrap();
                     self.set_id(u64at(b, 0), kind, super::id64(&t));
                 }
-                MERGE => self.set_merge(u64at(b, 0), u64at(b, 8)),
+                MERGE => {
+                    // A merge a reviewer later split (`subject unlink`,
+                    // applied from the start of the log) is not redone.
+                    let (from, into) = (u64at(b, 0), u64at(b, 8));
+                    if !self.kept_apart(from, into) {
+                        self.set_merge(from, into);
+                    }
+                }
                 ADDRESS => {
                     self.set_address(b[..16].try_into().unwrap(), u64at(b, 16));
                 }
@@ -150,5 +157,92 @@ impl Matcher {
             i += len;
         }
         Ok(())
+    }
+}
+
+/// What [`erase_persons`] took out of one encoded delta.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Erased {
+    /// Entries dropped (strong ids, births, spellings, addresses, merges).
+    pub entries: usize,
+    /// New-person entries kept with their month of birth blanked: the
+    /// number stays taken, so a later person is never given it.
+    pub blanked: usize,
+}
+
+/// `bytes` (an encoded [`Delta`]) without anything naming `persons`: their
+/// strong-id tokens, births, spellings, household links and merges go; their
+/// new-person entries stay with the birth blanked, so person numbers are
+/// never reused. `None` when nothing named them.
+pub fn erase_persons(
+    bytes: &[u8],
+    persons: &std::collections::HashSet<PersonId>,
+) -> Result<Option<(Vec<u8>, Erased)>, DecodeError> {
+    let u64at = |b: &[u8], i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap());
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut e = Erased::default();
+    let mut i = 0;
+    while i < bytes.len() {
+        let len = entry_len(bytes, i).ok_or(DecodeError(i))?;
+        let entry = &bytes[i..i + len];
+        let b = &entry[1..];
+        let named = match entry[0] {
+            NEW_PERSON | BIRTH | ID | VARIANT => persons.contains(&u64at(b, 0)),
+            MERGE => persons.contains(&u64at(b, 0)) || persons.contains(&u64at(b, 8)),
+            ADDRESS => persons.contains(&u64at(b, 16)),
+            _ => false,
+        };
+        if !named {
+            out.extend_from_slice(entry);
+        } else if entry[0] == NEW_PERSON {
+            out.push(NEW_PERSON);
+            out.extend_from_slice(&b[..8]);
+            push_birth(&mut out, None);
+            e.blanked += 1;
+        } else {
+            e.entries += 1;
+        }
+        i += len;
+    }
+    Ok((e != Erased::default()).then_some((out, e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erasing_drops_what_names_a_person_and_blanks_their_number() {
+        let mut d = Delta::default();
+        d.new_persons.push((1, Some((2000, 3))));
+        d.new_persons.push((2, Some((1990, 4))));
+        d.births.push((2, (1990, 4)));
+        d.merges.push((2, 1));
+        d.addresses.push(([5; 16], 2));
+        d.addresses.push(([5; 16], 1));
+        d.new_ids.push((2, IdKind::Nhs, [6; 16]));
+        let bytes = d.encode();
+        let keep: std::collections::HashSet<PersonId> = [7].into_iter().collect();
+        assert!(erase_persons(&bytes, &keep).unwrap().is_none());
+        let gone: std::collections::HashSet<PersonId> = [2].into_iter().collect();
+        let (out, e) = erase_persons(&bytes, &gone).unwrap().unwrap();
+        assert_eq!(
+            e,
+            Erased {
+                entries: 4,
+                blanked: 1
+            }
+        );
+        assert!(
+            !out.windows(16).any(|w| w == [6; 16]),
+            "the id token is gone"
+        );
+        let mut m = Matcher::new();
+        m.apply_encoded(&out).unwrap();
+        assert_eq!(m.person_count(), 3);
+        assert_eq!(m.person(2).unwrap().birth, None);
+        assert_eq!(m.person(1).unwrap().birth, Some((2000, 3)));
+        assert_eq!(m.household(&[5; 16]), &[1]);
+        assert_eq!(m.canonical(2), 2);
     }
 }

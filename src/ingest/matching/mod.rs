@@ -36,6 +36,7 @@
 pub mod blocking;
 pub mod compare;
 mod delta;
+mod lookup;
 pub mod model;
 
 use std::collections::HashMap;
@@ -44,7 +45,8 @@ use crate::ingest::pseudonymise::{PersonTokens, Token};
 pub use blocking::BlockKind;
 use blocking::Index;
 pub use compare::{Comparison, Field, Level, Variant, FIELDS};
-pub use delta::{entry_len, DecodeError, Delta};
+pub use delta::{entry_len, erase_persons, DecodeError, Delta, Erased};
+pub use lookup::Found;
 use model::{Agreed, Model, TokenCounts};
 
 /// An internal person number; never derived from an identifier.
