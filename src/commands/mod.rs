@@ -24,7 +24,10 @@ mod deliveries;
 mod frameworks;
 mod ingest;
 mod links;
+mod partner_report;
+mod partners;
 mod review;
+mod schemas;
 mod store;
 mod verdicts;
 
@@ -33,6 +36,7 @@ pub use deliveries::{deliveries_accept, deliveries_list, deliveries_reject};
 pub use frameworks::{explain, framework_of, frameworks, frameworks_test};
 pub use ingest::ingest;
 pub use links::{explain_row, links_explain, links_export, waterfall, Explanation};
+pub use partners::{validate_feed, NotClean, PartnerCommand};
 pub use review::{review_decide, review_list, review_show, show_text, DecideReport};
 pub use store::{store_backup, store_check, store_restore};
 pub use verdicts::{claims, verdict_counts, verify};
