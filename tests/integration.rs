@@ -8,6 +8,7 @@ mod frameworks;
 mod guards;
 mod hygiene;
 mod layout;
+mod partners;
 mod recovery;
 mod review;
 mod store;
