@@ -96,7 +96,11 @@ fn corpus() -> Vec<(&'static str, &'static str, Vec<u8>)> {
 
 /// (row, column, reason) of every rejection, and the counts, from either
 /// command's JSON.
-fn rows_of(v: &serde_json::Value) -> (u64, u64, u64, BTreeSet<(u64, String, String)>, usize) {
+/// rows, accepted, rejected, (row, column, reason) of each rejection, and
+/// how many identifier fields were dropped or repaired.
+type Outcome = (u64, u64, u64, BTreeSet<(u64, String, String)>, usize);
+
+fn rows_of(v: &serde_json::Value) -> Outcome {
     let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
     let rej = v["rejections"]
         .as_array()
