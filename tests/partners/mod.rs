@@ -314,3 +314,81 @@ fn published_schemas_are_the_codes_and_frictionless_agrees() {
         text(&out.stderr)
     );
 }
+
+/// `partner-report`: a feed's claims by outcome and verdict, with no count
+/// from 1 to 4 shown and no case named; the case feed shaped every claim.
+#[test]
+fn partner_report_counts_what_a_feed_evidenced_with_small_numbers_hidden() {
+    let env = Env::new(40, 7);
+    for (feed, _) in outcomesd::sim::demo::DEMO_FEEDS {
+        let out = env.ingest(feed, &env.feed_file(feed));
+        assert!(out.status.success(), "{feed}: {}", text(&out.stderr));
+    }
+    let out = env.cli(&["claims", "--json"]);
+    let claims: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(claims.len() >= 5, "{}", claims.len());
+    let report = |feed: &str| -> serde_json::Value {
+        let out = env.cli(&[
+            "partner-report",
+            "--feed",
+            feed,
+            "--period",
+            "2000-01-01..2099-12-31",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let s = text(&out.stdout);
+        for c in &claims {
+            assert!(
+                !s.contains(c["case_ref"].as_str().unwrap()),
+                "a case named: {s}"
+            );
+        }
+        serde_json::from_str(&s).unwrap()
+    };
+    let case = report("case");
+    assert_eq!(
+        case["totals"]["total"].as_u64(),
+        Some(claims.len() as u64),
+        "{case:#}"
+    );
+    let police = report("police");
+    let mut shown = 0;
+    for line in police["by_outcome"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&police["totals"]])
+    {
+        for k in [
+            "verified",
+            "contradicted",
+            "insufficient",
+            "attested",
+            "total",
+        ] {
+            match &line[k] {
+                serde_json::Value::Number(n) => {
+                    let n = n.as_u64().unwrap();
+                    assert!(n == 0 || n >= 5, "{k} = {n} shown: {police:#}");
+                    shown += 1;
+                }
+                v => assert_eq!(v, "<5"),
+            }
+        }
+    }
+    assert!(shown > 0);
+    if let Some(t) = police["totals"]["total"].as_u64() {
+        assert!(t <= claims.len() as u64);
+    }
+    // Nothing before the claims: all zero.
+    let out = env.cli(&[
+        "partner-report",
+        "--feed",
+        "police",
+        "--period",
+        "1900-01-01..1900-12-31",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("total"), "{}", text(&out.stdout));
+}
