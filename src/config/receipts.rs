@@ -103,3 +103,39 @@ impl Checker<'_> {
         sinks
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn parse(extra: &str) -> Result<Config, String> {
+        let text = format!(
+            "data_dir = \"data\"\nkey_file = \"/k\"\n[feeds.police]\nkind = \"police\"\n{extra}"
+        );
+        Config::parse(Path::new("/etc/outcomesd/outcomesd.toml"), &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_spool_alone_is_enough_and_named_per_feed() {
+        let cfg = parse("[feeds.police.receipts]\nspool = \"receipts\"\n").unwrap();
+        let sinks = &cfg.feeds["police"].receipts;
+        assert_eq!(sinks.len(), 1);
+        assert_eq!(sinks[0].name(), "receipt-spool:police");
+    }
+
+    #[test]
+    fn a_receipt_url_needs_the_feeds_identity_and_a_secret() {
+        let e = parse("[feeds.police.receipts]\nurl = \"https://p.example/r\"\n").unwrap_err();
+        assert!(
+            e.contains("feeds.police.receipts.url") && e.contains("mutual-TLS identity"),
+            "{e}"
+        );
+        let e = parse("[feeds.police.receipts]\nurl = \"http://p.example/r\"\n").unwrap_err();
+        assert!(e.contains("only https://"), "{e}");
+        let e = parse("[feeds.police.receipts]\n").unwrap_err();
+        assert!(e.contains("a url, a spool, or both"), "{e}");
+        let e = parse("[feeds.police.receipts]\nspool = \"r\"\nsurl = \"x\"\n").unwrap_err();
+        assert!(e.contains("surl"), "{e}");
+    }
+}
