@@ -152,17 +152,22 @@ fn report_lines(
     Ok((lines, omitted))
 }
 
-/// Every stored delivery's and hold's receipt for the feeds in `feeds`.
+/// The receipts of every stored delivery and hold that `wanted` (feed,
+/// receipt id) picks; a report is read only for those.
 pub fn receipts_of(
     store: &Store,
     reports: &Path,
-    feeds: &dyn Fn(&str) -> bool,
+    wanted: &dyn Fn(&str, &str) -> bool,
 ) -> Result<Vec<Receipt>, ReceiptError> {
     let mut out = Vec::new();
-    for d in store.deliveries().filter(|d| feeds(&d.feed)) {
+    for d in store.deliveries() {
+        let id = receipt_id(&d.feed, d.seq, &d.content_hash);
+        if !wanted(&d.feed, &id) {
+            continue;
+        }
         let (report, omitted) = report_lines(reports, &d.feed, d.seq, d.rejected)?;
         out.push(Receipt {
-            id: receipt_id(&d.feed, d.seq, &d.content_hash),
+            id,
             kind: "delivery.receipt".into(),
             feed: d.feed.clone(),
             delivery: d.seq,
@@ -181,9 +186,13 @@ pub fn receipts_of(
     }
     // A held delivery's receipt says so; accepted and sent again, it is
     // applied as a new delivery with a receipt of its own.
-    for h in store.holds()?.into_iter().filter(|h| feeds(&h.feed)) {
+    for h in store.holds()? {
+        let id = receipt_id(&h.feed, h.seq, &h.content_hash);
+        if !wanted(&h.feed, &id) {
+            continue;
+        }
         out.push(Receipt {
-            id: receipt_id(&h.feed, h.seq, &h.content_hash),
+            id,
             kind: "delivery.receipt".into(),
             feed: h.feed.clone(),
             delivery: h.seq,
@@ -240,11 +249,12 @@ impl Receipts {
     /// receipts that is not queued yet; returns how many were.
     pub fn queue(&self, store: &Store, now: DateTime<Utc>) -> Result<usize, ReceiptError> {
         let mut queued = 0;
-        let wanted = |f: &str| self.feeds.contains_key(f);
+        // Already queued is the common case: settled before any report is
+        // read (a store error reads as not queued, and enqueue says again).
+        let wanted = |feed: &str, id: &str| {
+            self.feeds.contains_key(feed) && !matches!(self.outbox.notice_json(id), Ok(Some(_)))
+        };
         for r in receipts_of(store, &self.reports, &wanted)? {
-            if self.outbox.notice_json(&r.id)?.is_some() {
-                continue;
-            }
             let body = serde_json::to_vec(&r).map_err(OutboxError::from)?;
             let state = DeliveryState {
                 attempts: 0,
