@@ -16,6 +16,9 @@
 //!    [`ingest::feeds`] parses rows (bad rows rejected by row and column, never
 //!    the value), [`ingest::pseudonymise`] normalises and keys identifiers
 //!    under [`keys`], and [`ingest::matching`] links rows to people;
+//!    [`ingest::validate`] runs the same path with no key or store for
+//!    `validate-feed`, and [`ingest::feeds::schema`] publishes each kind's
+//!    columns as a Table Schema (`docs/schemas/`);
 //! 3. [`store`]: the only owner of the sled database: one file per tree
 //!    family and one write path every write passes through;
 //! 4. [`review`]: the doubts matching left (rows unlinked although a
@@ -29,7 +32,9 @@
 //! 7. [`notify`]: notices derived from the stored verdicts
 //!    ([`notify::reconcile`]: whichever path decided a claim, its latest
 //!    decision is queued), signed (Standard Webhooks) and delivered at least
-//!    once from the store's outbox to webhooks and spool directories.
+//!    once from the store's outbox to webhooks and spool directories; a
+//!    receipt for every delivery goes back to its partner the same way
+//!    ([`notify::receipt`]).
 //!
 //! Around them:
 //!

@@ -552,6 +552,9 @@ enum Command {
         #[arg(long)]
         review_band: Option<f64>,
     },
+    // validate-feed, schemas, partner-report (src/commands/partners.rs)
+    #[command(flatten)]
+    Partners(commands::PartnerCommand),
 }
 
 #[derive(Subcommand)]
@@ -861,5 +864,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             noise,
             review_band,
         } => outcomesd::sim::bench::bench(*families, *seed, keep.as_deref(), *noise, *review_band),
+        Command::Partners(c) => c.run(),
     }
 }

@@ -10,6 +10,7 @@ mod frameworks;
 mod guards;
 mod hygiene;
 mod layout;
+mod partners;
 mod recovery;
 mod report;
 mod review;

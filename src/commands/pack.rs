@@ -577,6 +577,10 @@ fn notices_by_claim(engine: &Engine) -> Result<HashMap<ClaimKey, Vec<PackNotice>
     }
     let mut out: HashMap<ClaimKey, Vec<PackNotice>> = HashMap::new();
     for (id, bytes) in outbox.notices()? {
+        // Partners' delivery receipts share the outbox; they are not notices.
+        if crate::notify::receipt::is_receipt_id(&id) {
+            continue;
+        }
         let states = sinks.remove(&id).unwrap_or_default();
         let n: crate::notify::Notice = serde_json::from_slice(&bytes)
             .with_context(|| format!("notice {id} in the outbox does not decode"))?;

@@ -44,7 +44,13 @@ impl<'t> Checker<'t> {
         }
     }
 
-    fn issue(&mut self, section: Option<&str>, key: &str, message: String, hint: Option<String>) {
+    pub(super) fn issue(
+        &mut self,
+        section: Option<&str>,
+        key: &str,
+        message: String,
+        hint: Option<String>,
+    ) {
         let full = match section {
             Some(s) => format!("{s}.{key}"),
             None => key.to_string(),
@@ -158,12 +164,17 @@ impl<'t> Checker<'t> {
             columns.insert(canon.clone(), theirs.clone());
         }
         let pull = self.pull(name, sec, f);
+        let receipts = self.receipts(name, f, pull.as_ref());
         let kind = kind?;
         let mut spec = FeedSpec::new(name, kind);
         spec.format = format;
         spec.columns = columns;
         spec.limits = limits;
-        Some(FeedConfig { spec, pull })
+        Some(FeedConfig {
+            spec,
+            pull,
+            receipts,
+        })
     }
 
     /// Where and when a feed is pulled: its client is built now, as `run`

@@ -26,6 +26,7 @@ use crate::pull::PullError;
 
 mod check;
 mod preflight;
+mod receipts;
 
 /// How far ahead a schedule must fire at least once.
 pub const SCHEDULE_HORIZON: chrono::Duration = chrono::Duration::days(8 * 366);
@@ -185,6 +186,25 @@ struct RawFeed {
     /// `[feeds.NAME.retention]`: this feed's own retention.
     #[serde(default)]
     retention: Option<crate::subjects::retention::FeedRetention>,
+    /// Where this feed's delivery receipts go (docs/feeds.md).
+    #[serde(default)]
+    receipts: Option<RawReceipts>,
+}
+
+/// `[feeds.NAME.receipts]`: a partner's receipt endpoint and/or spool.
+#[derive(Debug, Deserialize)]
+struct RawReceipts {
+    /// HTTPS endpoint, reached with the feed's own TLS files.
+    #[serde(default)]
+    url: Option<String>,
+    /// The `whsec_...` secret receipts are signed with (mode 0600).
+    #[serde(default)]
+    secret_file: Option<PathBuf>,
+    #[serde(default)]
+    timeout_seconds: Option<u64>,
+    /// A directory receipts are written to as `<receipt id>.json`.
+    #[serde(default)]
+    spool: Option<PathBuf>,
 }
 
 /// How logs are written.
@@ -215,6 +235,8 @@ pub struct PullSpec {
 pub struct FeedConfig {
     pub spec: FeedSpec,
     pub pull: Option<PullSpec>,
+    /// Where its delivery receipts go (none: no receipts).
+    pub receipts: Vec<crate::notify::SinkConfig>,
 }
 
 /// A validated configuration.

@@ -40,6 +40,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::ingest::{Engine, IngestError};
+use crate::notify::receipt::{ReceiptNotifier, Receipts};
 use crate::notify::{Notifier, Outbox};
 use crate::pull::{PullError, Puller};
 
@@ -58,6 +59,8 @@ pub enum DaemonError {
     Outbox(#[from] crate::notify::OutboxError),
     #[error("notice sinks")]
     Notify(#[from] crate::notify::NotifyError),
+    #[error("delivery receipts")]
+    Receipts(#[from] crate::notify::receipt::ReceiptError),
     #[error("deciding claims and queueing their notices at start")]
     CatchUp(#[from] crate::notify::ReconcileError),
     #[error("feed {feed}")]
@@ -264,6 +267,28 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
             }
             while feed_tasks.join_next().await.is_some() {}
         });
+    }
+    // Receipts follow the stored deliveries: queued now for any a stop
+    // left unqueued, then every poll (src/notify/receipt.rs).
+    let receipt_sinks: Vec<(String, Vec<crate::notify::SinkConfig>)> = cfg
+        .feeds
+        .iter()
+        .map(|(name, fc)| (name.clone(), fc.receipts.clone()))
+        .collect();
+    let receipts = Receipts::new(outbox.store(), &cfg.data_dir, &receipt_sinks);
+    if !receipts.is_empty() {
+        let queue = {
+            let shared = Arc::clone(&shared);
+            let receipts = receipts.clone();
+            Arc::new(move || {
+                let engine = shared.engine.lock().expect("engine lock");
+                receipts.queue(&engine.store, Utc::now())
+            })
+        };
+        queue()?;
+        let sinks = receipt_sinks.into_iter().flat_map(|(_, s)| s).collect();
+        let notifier = ReceiptNotifier::new(outbox.store(), sinks)?;
+        tasks.spawn(notifier.run(queue, shutdown.clone(), cfg.notice_poll));
     }
     if !cfg.sinks.is_empty() {
         let notifier = Notifier::new(outbox.clone(), cfg.sinks.clone())?.with_audit(audit);

@@ -31,9 +31,13 @@ pub mod matching;
 pub mod normalise;
 mod prekeyed;
 pub mod pseudonymise;
+mod report;
 mod space;
 mod summary;
+pub mod validate;
 
+pub use report::write_rejection_report;
+use report::{case_dates_differ, field_issues};
 pub use space::{free_bytes, DEFAULT_RESERVE, SPACE_FACTOR};
 pub use summary::{FieldIssue, HoldNote, IngestSummary, StageTimes};
 
@@ -43,7 +47,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::ingest::feeds::{
-    open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Parsed, Rejection, Row, RowBody,
+    open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Parsed, Row, RowBody,
 };
 use crate::ingest::matching::{Comparison, Delta, DoubtKind, Link, Matcher, PersonId, Rule};
 use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
@@ -546,30 +550,9 @@ impl Engine {
         };
         std::fs::create_dir_all(&self.reports_dir).map_err(err)?;
         let tmp = path.with_extension("csv.tmp");
-        let mut w = csv::Writer::from_path(&tmp).map_err(|e| err(e.into()))?;
-        w.write_record(["feed", "row", "column", "reason", "outcome"])
-            .map_err(|e| err(e.into()))?;
-        for r in &summary.rejections {
-            w.write_record([
-                feed,
-                &r.row.to_string(),
-                &r.column,
-                &r.reason,
-                "row_rejected",
-            ])
-            .map_err(|e| err(e.into()))?;
-        }
-        for i in &summary.field_issues {
-            let outcome = if i.outcome == "dropped" {
-                "field_dropped_row_kept"
-            } else {
-                "field_repaired"
-            };
-            w.write_record([feed, &i.row.to_string(), i.column, i.reason, outcome])
-                .map_err(|e| err(e.into()))?;
-        }
-        w.flush().map_err(err)?;
-        drop(w);
+        let file = std::fs::File::create(&tmp).map_err(err)?;
+        write_rejection_report(file, feed, &summary.rejections, &summary.field_issues)
+            .map_err(err)?;
         std::fs::rename(&tmp, &path).map_err(err)?;
         Ok(path)
     }
@@ -720,22 +703,7 @@ impl Batch {
             if opts.record_assignments {
                 summary.assignments.push((row.number, p));
             }
-            for e in &t.dropped {
-                summary.field_issues.push(FieldIssue {
-                    row: row.number,
-                    column: e.field,
-                    outcome: "dropped",
-                    reason: e.reason,
-                });
-            }
-            for (field, r) in &t.repairs {
-                summary.field_issues.push(FieldIssue {
-                    row: row.number,
-                    column: field,
-                    outcome: "repaired",
-                    reason: r.name(),
-                });
-            }
+            summary.field_issues.extend(field_issues(row.number, t));
             self.links.push(link_record(row.number, &link, t));
             if let Some(r) = &link.runner_up {
                 self.runners.push(RunnerUp {
@@ -791,13 +759,9 @@ impl Batch {
                         end: m.case_end,
                         members: Vec::new(),
                     });
-                if case.start != m.case_start || case.end != m.case_end {
+                if let Some(rej) = case_dates_differ(row.number, (case.start, case.end), &m) {
                     summary.rejected += 1;
-                    summary.rejections.push(Rejection {
-                        row: row.number,
-                        column: "case_start".into(),
-                        reason: "case dates differ from the case's earlier rows".into(),
-                    });
+                    summary.rejections.push(rej);
                     return;
                 }
                 let address = row

@@ -30,6 +30,7 @@
 
 mod notice;
 mod outbox;
+pub mod receipt;
 pub mod reconcile;
 mod sign;
 mod sink;

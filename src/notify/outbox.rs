@@ -118,6 +118,12 @@ impl Outbox {
         })
     }
 
+    /// The store tree this outbox keeps its deliveries in (receipts share
+    /// it: src/notify/receipt.rs).
+    pub fn store(&self) -> OutboxStore {
+        self.store.clone()
+    }
+
     /// The sink names this outbox fans out to.
     pub fn sink_names(&self) -> &[String] {
         &self.sinks

@@ -132,10 +132,10 @@ pub enum SpoolOutcome {
 /// fsync, rename without clobbering, fsync of `dir`. If the file already
 /// exists nothing is written (idempotent). Creates `dir` if missing.
 pub fn spool_write(dir: &Path, id: &str, body: &[u8]) -> io::Result<SpoolOutcome> {
-    if !is_notice_id(id) {
+    if !is_notice_id(id) && !super::receipt::is_receipt_id(id) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "not a notice id",
+            "not a notice or receipt id",
         ));
     }
     std::fs::create_dir_all(dir)?;
@@ -231,6 +231,19 @@ impl Sink {
 
     pub(crate) async fn deliver(&self, notice: &Notice) -> Result<(), DeliveryError> {
         let body = serde_json::to_vec(notice).map_err(|_| DeliveryError::Encode)?;
+        let mut pretty = serde_json::to_vec_pretty(notice).map_err(|_| DeliveryError::Encode)?;
+        pretty.push(b'\n');
+        self.deliver_body(&notice.id, body, pretty).await
+    }
+
+    /// Delivers one message with id `id` (a notice or a receipt): `body`
+    /// signed to a webhook, or `pretty` to a spool file `<id>.json`.
+    pub(crate) async fn deliver_body(
+        &self,
+        id: &str,
+        body: Vec<u8>,
+        pretty: Vec<u8>,
+    ) -> Result<(), DeliveryError> {
         match self {
             Sink::Webhook {
                 url,
@@ -239,10 +252,10 @@ impl Sink {
                 ..
             } => {
                 let ts = Utc::now().timestamp();
-                let sig = sign(secret, &notice.id, ts, &body);
+                let sig = sign(secret, id, ts, &body);
                 let resp = client
                     .post(url.clone())
-                    .header("webhook-id", &notice.id)
+                    .header("webhook-id", id)
                     .header("webhook-timestamp", ts.to_string())
                     .header("webhook-signature", sig)
                     .header("content-type", "application/json")
@@ -261,10 +274,7 @@ impl Sink {
             }
             Sink::Spool { dir, .. } => {
                 let dir = dir.clone();
-                let id = notice.id.clone();
-                let mut pretty =
-                    serde_json::to_vec_pretty(notice).map_err(|_| DeliveryError::Encode)?;
-                pretty.push(b'\n');
+                let id = id.to_owned();
                 tokio::task::spawn_blocking(move || spool_write(&dir, &id, &pretty))
                     .await
                     .map_err(|_| DeliveryError::Task)?

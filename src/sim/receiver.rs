@@ -43,6 +43,11 @@ pub struct ReceivedNotice {
     pub body: serde_json::Value,
     /// The status answered.
     pub status: u16,
+    /// The `webhook-timestamp` and `webhook-signature` headers and the raw
+    /// body, for checking with another implementation.
+    pub timestamp: String,
+    pub signature: String,
+    pub raw: Vec<u8>,
 }
 
 /// Errors of the receiver.
@@ -216,6 +221,9 @@ async fn handle(
         verified,
         body: json,
         status: status.as_u16(),
+        timestamp: ts,
+        signature: sig,
+        raw: body.to_vec(),
     });
     let mut r = reply(status);
     if let Some(v) = retry_after {

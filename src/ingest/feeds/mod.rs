@@ -18,6 +18,7 @@
 
 mod hygiene;
 mod row;
+pub mod schema;
 
 use std::collections::HashMap;
 
