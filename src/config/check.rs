@@ -359,11 +359,28 @@ impl<'t> Checker<'t> {
                     None
                 }
             };
+            let next_secret = w.next_secret_file.as_deref().and_then(|p| {
+                let path = self.resolve(p);
+                let read = crate::keys::read_secret_file(&path)
+                    .map_err(|e| crate::error::chain(&e))
+                    .and_then(|text| {
+                        crate::notify::WebhookSecret::parse(text.trim())
+                            .map_err(|e| format!("{}: {e}", path.display()))
+                    });
+                match read {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        self.issue(Some(sec), "next_secret_file", e, None);
+                        None
+                    }
+                }
+            });
             if let Some(secret) = secret {
                 let sink = crate::notify::SinkConfig::Webhook {
                     name: w.name.clone(),
                     url: w.url.clone(),
                     secret,
+                    next_secret,
                     ca_bundle: w.ca_bundle.as_deref().map(|p| self.resolve(p)),
                     client_cert: w.client_cert.as_deref().map(|p| self.resolve(p)),
                     client_key: w.client_key.as_deref().map(|p| self.resolve(p)),

@@ -128,6 +128,10 @@ struct RawWebhook {
     url: String,
     /// A file holding the `whsec_...` secret (mode 0600).
     secret_file: PathBuf,
+    /// During a rotation: the next secret; notices are signed with both
+    /// until it replaces `secret_file`.
+    #[serde(default)]
+    next_secret_file: Option<PathBuf>,
     #[serde(default)]
     ca_bundle: Option<PathBuf>,
     #[serde(default)]

@@ -89,6 +89,7 @@ impl Checker<'_> {
             name: hook_name,
             url: url.clone(),
             secret,
+            next_secret: None,
             // With no bundle of its own the feed trusts the system roots,
             // and so does its receipt endpoint.
             ca_bundle: tls.ca_bundle.clone(),

@@ -477,6 +477,7 @@ mod tests {
             name: name.into(),
             url,
             secret: secret.clone(),
+            next_secret: None,
             ca_bundle: Some(ca.to_owned()),
             client_cert: None,
             client_key: None,
@@ -707,6 +708,44 @@ mod tests {
         assert_eq!(rx.received().len(), 1);
     }
 
+    /// A secret rotated in place: while `next_secret` is set every notice
+    /// carries both signatures, so a receiver holding either secret
+    /// verifies it; a receiver holding neither does not.
+    #[tokio::test]
+    async fn a_rotating_secret_signs_with_both() {
+        let pki = TestPki::new();
+        let (old, new, other) = (
+            WebhookSecret::generate(),
+            WebhookSecret::generate(),
+            WebhookSecret::generate(),
+        );
+        let (dir, _db, tree) = temp_tree();
+        let ca = pki.write_ca(dir.path());
+        let mut sinks = Vec::new();
+        let mut receivers = Vec::new();
+        for (name, held) in [("old", &old), ("new", &new), ("neither", &other)] {
+            let rx = Receiver::start(pki.server_config(None), held.clone())
+                .await
+                .unwrap();
+            let mut sink = webhook_sink(name, rx.url(), &old, &ca);
+            if let SinkConfig::Webhook { next_secret, .. } = &mut sink {
+                *next_secret = Some(new.clone());
+            }
+            sinks.push(sink);
+            receivers.push(rx);
+        }
+        let names = sinks.iter().map(|s| s.name().to_string()).collect();
+        let ob = Outbox::new(tree, names).unwrap();
+        let notifier = Notifier::new(ob.clone(), sinks).unwrap();
+        ob.enqueue(&sample_notice("verified")).unwrap();
+        notifier.deliver_due().await;
+        let verified: Vec<bool> = receivers
+            .iter()
+            .map(|rx| rx.received().iter().any(|r| r.verified))
+            .collect();
+        assert_eq!(verified, [true, true, false]);
+    }
+
     #[test]
     fn sink_config_is_checked() {
         let (_d, _db, tree) = temp_tree();
@@ -715,6 +754,7 @@ mod tests {
             name: "w".into(),
             url: "http://127.0.0.1:1/".into(),
             secret: WebhookSecret::generate(),
+            next_secret: None,
             ca_bundle: None,
             client_cert: None,
             client_key: None,
@@ -737,6 +777,7 @@ mod tests {
             name: "w".into(),
             url: "https://127.0.0.1:1/".into(),
             secret: s.clone(),
+            next_secret: None,
             ca_bundle: None,
             client_cert: None,
             client_key: None,

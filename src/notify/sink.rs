@@ -26,6 +26,10 @@ pub enum SinkConfig {
         /// Must be `https://`.
         url: String,
         secret: WebhookSecret,
+        /// During a rotation, the secret that will replace `secret`: every
+        /// message is signed with both (Standard Webhooks allows several
+        /// signatures), so receivers can switch at their own pace.
+        next_secret: Option<WebhookSecret>,
         /// PEM bundle of the only CAs trusted for this sink; system roots if
         /// `None`.
         ca_bundle: Option<PathBuf>,
@@ -167,6 +171,7 @@ pub(crate) enum Sink {
         name: String,
         url: reqwest::Url,
         secret: WebhookSecret,
+        next_secret: Option<WebhookSecret>,
         client: reqwest::Client,
     },
     Spool {
@@ -189,6 +194,7 @@ impl Sink {
                 name,
                 url,
                 secret,
+                next_secret,
                 ca_bundle,
                 client_cert,
                 client_key,
@@ -223,6 +229,7 @@ impl Sink {
                     name,
                     url,
                     secret,
+                    next_secret,
                     client,
                 })
             }
@@ -248,11 +255,16 @@ impl Sink {
             Sink::Webhook {
                 url,
                 secret,
+                next_secret,
                 client,
                 ..
             } => {
                 let ts = Utc::now().timestamp();
-                let sig = sign(secret, id, ts, &body);
+                let mut sig = sign(secret, id, ts, &body);
+                if let Some(next) = next_secret {
+                    sig.push(' ');
+                    sig.push_str(&sign(next, id, ts, &body));
+                }
                 let resp = client
                     .post(url.clone())
                     .header("webhook-id", id)
@@ -297,6 +309,7 @@ mod tests {
             name: "w".into(),
             url: "https://127.0.0.1:1/".into(),
             secret: crate::notify::WebhookSecret::generate(),
+            next_secret: None,
             ca_bundle: Some(ca),
             client_cert: Some(cert),
             client_key: Some(key),

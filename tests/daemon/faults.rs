@@ -200,9 +200,22 @@ async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decisi
         longest >= 3,
         "no claim flipped back (at most {longest} decisions)"
     );
+    let acks: Vec<String> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.verified && r.status < 300)
+        .map(|r| r.id)
+        .collect();
+    let distinct: std::collections::HashSet<&String> = acks.iter().collect();
+    let key = HmacKey::load(&dir.path().join("hmac.key")).unwrap();
+    let deliveries = outcomesd::store::Store::open(&dir.path().join("data/store"), key.id())
+        .unwrap()
+        .deliveries()
+        .count();
     eprintln!(
-        "fault campaign: 32 kills; {checked} decided claims checked, {flipped} changed after being decided (up to {longest} decisions); {} notices acknowledged",
-        receiver.received().iter().filter(|r| r.status < 300).count()
+        "fault campaign: 32 kills; {deliveries} deliveries committed; {checked} decided claims checked, {flipped} changed after being decided (up to {longest} decisions); {} notices acknowledged, {} of them again (duplicates the receiver drops by id); 0 lost",
+        acks.len(),
+        acks.len() - distinct.len()
     );
 }
 
