@@ -32,20 +32,28 @@ pub(crate) async fn purge_loop(
         let shared2 = Arc::clone(&shared);
         let (policy2, reports2) = (policy.clone(), reports.clone());
         let r = tokio::task::spawn_blocking(move || due_purge(&shared2, &policy2, &reports2)).await;
+        // A purge writes the store: its failure makes the daemon unhealthy
+        // until a later purge succeeds, as a feed's does.
         match r {
-            Ok(Ok(Some(report))) => tracing::info!(
-                events = report.store.events,
-                claims = report.store.claims.len(),
-                cases = report.store.cases.len(),
-                notices = report.store.notices,
-                reports = report.reports.len(),
-                "retention purge"
-            ),
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %crate::error::chain(e.as_ref()), "retention purge failed")
+            Ok(Ok(Some(report))) => {
+                shared.stats.clear_write_error("purge");
+                tracing::info!(
+                    events = report.store.events,
+                    claims = report.store.claims.len(),
+                    cases = report.store.cases.len(),
+                    notices = report.store.notices,
+                    reports = report.reports.len(),
+                    "retention purge"
+                )
             }
-            Err(e) => tracing::error!(error = %e, "retention purge task failed"),
+            Ok(Ok(None)) => shared.stats.clear_write_error("purge"),
+            Ok(Err(e)) => shared.stats.set_write_error(
+                "purge",
+                format!("retention purge: {}", crate::error::chain(e.as_ref())),
+            ),
+            Err(e) => shared
+                .stats
+                .set_write_error("purge", format!("retention purge task: {e}")),
         }
         if !sd.sleep(CHECK_EVERY).await {
             return;
