@@ -53,7 +53,8 @@ impl Drop for Tmpfs {
     }
 }
 
-fn spawn_daemon(cfg: &Path, log: &Path) -> std::process::Child {
+/// The binary run against `cfg`, its log appended to `log`.
+pub(super) fn spawn_daemon(cfg: &Path, log: &Path) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_outcomesd"))
         .args(["run", "--config", cfg.to_str().unwrap()])
         .stdout(std::process::Stdio::null())

@@ -38,20 +38,7 @@ async fn killed_at_random_moments_every_claim_is_notified_with_its_latest_decisi
     let police_b = without_offences(&police);
     assert_ne!(police, police_b);
     let log = dir.path().join("daemon.log");
-    let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_outcomesd"))
-            .args(["run", "--config", cfg.to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log)
-                    .unwrap(),
-            )
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || super::disk::spawn_daemon(cfg, &log);
     // The kill moments: random, but the same every run.
     let mut moments = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x9E37);
     let mut thin = false;
