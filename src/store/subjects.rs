@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::events::{unpack_events, EVENT_LEN};
+use super::events::EVENT_LEN;
 use super::links::{NARROW_LEN, PACKED, RUNNER_LEN};
 use super::{read_u32, CaseRecord, ReviewDecision, Store, StoreError, StoredEvent, TreeId, Write};
 use crate::ingest::matching::PersonId;
@@ -153,40 +153,21 @@ impl Store {
         self.flush()
     }
 
-    /// Every committed event stored under `ids`, hidden or not.
+    /// Every committed event stored under `ids`, hidden or not, each with
+    /// whether a later delivery replaced it.
     pub fn events_held(&self, ids: &[PersonId]) -> Result<Vec<HeldEvent>, StoreError> {
-        let mut buckets: Vec<u64> = ids.iter().map(|p| p >> 3).collect();
-        buckets.sort_unstable();
-        buckets.dedup();
-        let mut out = Vec::new();
-        for bucket in buckets {
-            for item in self
-                .trees
-                .scan_prefix(TreeId::Events, &bucket.to_be_bytes())
-            {
-                let (k, v) = item?;
-                let seq = read_u32(&k[8..]);
-                let Some(rec) = self.committed.get(&seq) else {
-                    continue;
-                };
+        Ok(self
+            .stored_events_in_order(ids)?
+            .into_iter()
+            .map(|stored| {
+                // Only committed deliveries' events are returned.
+                let rec = &self.committed[&stored.seq];
                 let open_until = rec.period.map_or(chrono::NaiveDate::MAX, |p| p.to);
-                for entry in v.chunks_exact(EVENT_LEN + 1) {
-                    let person = (bucket << 3) | u64::from(entry[0]);
-                    if !ids.contains(&person) {
-                        continue;
-                    }
-                    let event = unpack_events(&entry[1..])
-                        .and_then(|mut v| v.pop())
-                        .ok_or_else(|| self.corrupt("event record"))?;
-                    let in_effect = !self.superseded(rec, event.start, event.last_day(open_until));
-                    out.push(HeldEvent {
-                        stored: StoredEvent { person, seq, event },
-                        in_effect,
-                    });
-                }
-            }
-        }
-        Ok(out)
+                let ev = &stored.event;
+                let in_effect = !self.superseded(rec, ev.start, ev.last_day(open_until));
+                HeldEvent { stored, in_effect }
+            })
+            .collect())
     }
 
     /// Deletes everything stored of the people `ids` (pass every id merged
