@@ -213,6 +213,14 @@ pub enum Action {
         claims: u64,
         manifest_sha256: String,
     },
+    /// The store copied out (`backup`) or a copy put in its place
+    /// (`restore`): where, how many values, and whether it checked clean.
+    StoreCopied {
+        operation: String,
+        dir: String,
+        values: u64,
+        clean: bool,
+    },
 }
 
 /// One line of the log, as read back.

@@ -64,6 +64,14 @@ pub fn store_backup(config: &Path, dir: &Path) -> Result<()> {
             let (copied, report) = store
                 .backup(dir)
                 .with_context(|| format!("backing up to {}", dir.display()))?;
+            record_copy(
+                &cfg,
+                &store,
+                "backup",
+                dir,
+                copied.values,
+                report.is_clean(),
+            )?;
             if !report.is_clean() {
                 bail!(
                     "the copy in {} did not check clean: {report}",
@@ -89,6 +97,30 @@ pub fn store_backup(config: &Path, dir: &Path) -> Result<()> {
         bytes as f64 / 1048576.0,
         dir.display()
     )?;
+    Ok(())
+}
+
+/// The audit entry for a copy made or put in place here (the daemon
+/// records its own); written before the command reports success.
+fn record_copy(
+    cfg: &crate::config::Config,
+    store: &Store,
+    operation: &str,
+    dir: &Path,
+    values: u64,
+    clean: bool,
+) -> Result<()> {
+    super::audit::open_audit(cfg, Some(store))?
+        .record(crate::audit::Action::StoreCopied {
+            operation: operation.to_string(),
+            dir: std::path::absolute(dir)
+                .unwrap_or_else(|_| dir.to_path_buf())
+                .display()
+                .to_string(),
+            values,
+            clean,
+        })
+        .with_context(|| format!("recording the {operation} in the audit log"))?;
     Ok(())
 }
 
@@ -124,6 +156,16 @@ pub fn store_restore(config: &Path, dir: &Path, force: bool) -> Result<()> {
         e @ crate::store::StoreError::InUse { .. } => anyhow::Error::new(e).context(STOP_FIRST),
         e => anyhow::Error::new(e).context(format!("restoring {}", dir.display())),
     })?;
+    let store = Store::open(&target, key.id()).context("opening the restored store")?;
+    record_copy(
+        &cfg,
+        &store,
+        "restore",
+        dir,
+        r.copied.values,
+        r.report.is_clean(),
+    )?;
+    drop(store);
     let mut out = std::io::stdout().lock();
     if let Some(p) = &r.moved_aside {
         writeln!(

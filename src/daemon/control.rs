@@ -188,6 +188,19 @@ fn run(shared: &Shared, req: Request) -> Reply {
             match engine.store.backup(&dir) {
                 Ok((copied, report)) => {
                     tracing::info!(dir = %dir.display(), values = copied.values, "backup written");
+                    let action = crate::audit::Action::StoreCopied {
+                        operation: "backup".into(),
+                        dir: dir.display().to_string(),
+                        values: copied.values,
+                        clean: report.is_clean(),
+                    };
+                    if let Err(e) = crate::audit::note(engine.audit.as_ref(), action) {
+                        return refusal(format!(
+                            "the backup in {} was written but could not be recorded in the audit log: {}",
+                            dir.display(),
+                            crate::error::Chain(&e)
+                        ));
+                    }
                     Reply {
                         ok: true,
                         message: report.to_string(),

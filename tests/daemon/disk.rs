@@ -245,4 +245,19 @@ async fn a_backup_is_taken_while_the_daemon_runs() {
     assert_eq!(copy.deliveries().count(), live.deliveries().count());
     assert_eq!(copy.verdicts().unwrap(), live.verdicts().unwrap());
     assert!(copy.check().unwrap().is_clean());
+    // The daemon recorded the copy in its audit log, and the chain holds.
+    let audit = std::fs::read_to_string(rig.dir.path().join("data/audit.log")).unwrap();
+    let copied: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains(r#""kind":"store_copied""#))
+        .collect();
+    assert_eq!(copied.len(), 1, "one backup recorded: {copied:?}");
+    assert!(
+        copied[0].contains(r#""operation":"backup""#),
+        "{}",
+        copied[0]
+    );
+    assert!(copied[0].contains(r#""clean":true"#), "{}", copied[0]);
+    let out = crate::util::outcomesd(&["audit", "verify", "--config", cfg]);
+    assert!(out.status.success(), "{}", crate::util::text(&out.stderr));
 }

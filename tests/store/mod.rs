@@ -120,6 +120,24 @@ fn backup_then_restore_brings_the_store_back_and_refuses_to_overwrite_unforced()
     assert_eq!(env.status(), before, "the store is as it was backed up");
     let again = env.cli(&["store", "backup", bak.to_str().unwrap()]);
     assert!(!again.status.success(), "a non-empty backup dir is refused");
+    // Both copies that happened are in the audit log, in order; the refused
+    // one is not; and the chain verifies against the restored store.
+    let audit = std::fs::read_to_string(env.data_dir().join("audit.log")).unwrap();
+    let ops: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains(r#""kind":"store_copied""#))
+        .map(|l| {
+            if l.contains(r#""operation":"backup""#) {
+                "backup"
+            } else if l.contains(r#""operation":"restore""#) {
+                "restore"
+            } else {
+                "other"
+            }
+        })
+        .collect();
+    assert_eq!(ops, ["backup", "restore"]);
+    ok(&env, &["audit", "verify"]);
 }
 
 /// Unmounts its tmpfs however the test ends.
