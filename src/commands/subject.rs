@@ -518,7 +518,7 @@ pub fn store_purge(config: &Path, dry_run: bool, json: bool) -> Result<()> {
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
     let now = chrono::Utc::now();
-    let r = crate::subjects::retention::purge(
+    let mut r = crate::subjects::retention::purge(
         &engine.store,
         &engine.matcher,
         &cfg.retention,
@@ -537,6 +537,24 @@ pub fn store_purge(config: &Path, dry_run: bool, json: bool) -> Result<()> {
         },
     )
     .context("recording the purge in the audit log")?;
+    if r.rewrite_pending {
+        // Reopening rewrites the store: the purged values leave its files.
+        let store_dir = engine.store.path().to_path_buf();
+        let bytes_before = crate::store::dir_bytes(&store_dir);
+        drop(engine);
+        let t = std::time::Instant::now();
+        let engine = open_engine(&cfg).context("rewriting the store after the purge")?;
+        let seconds = t.elapsed().as_secs_f64();
+        r.rewrite_pending = engine.store.rewrite_pending()?;
+        if r.rewrite_pending {
+            bail!("the store was not rewritten; run any command to retry");
+        }
+        r.rewritten = Some(crate::subjects::retention::RewriteFigures {
+            bytes_before,
+            bytes_after: crate::store::dir_bytes(&store_dir),
+            seconds,
+        });
+    }
     if json {
         outln!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
@@ -561,6 +579,14 @@ pub fn store_purge(config: &Path, dry_run: bool, json: bool) -> Result<()> {
     }
     for f in &r.reports {
         outln!("  report {f}");
+    }
+    if let Some(w) = &r.rewritten {
+        outln!(
+            "store rewritten in {:.1} s ({} -> {} bytes): the purged values are gone from its files",
+            w.seconds,
+            w.bytes_before,
+            w.bytes_after
+        );
     }
     Ok(())
 }

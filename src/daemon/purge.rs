@@ -37,6 +37,13 @@ pub(crate) async fn purge_loop(
         match r {
             Ok(Ok(Some(report))) => {
                 shared.stats.clear_write_error("purge");
+                if report.rewrite_pending {
+                    // Other tasks hold handles on the open store, so the
+                    // rewrite waits for the next start (docs/subject-rights.md).
+                    tracing::warn!(
+                        "purged values stay in the store's files until the daemon next starts, which rewrites the store"
+                    );
+                }
                 tracing::info!(
                     events = report.store.events,
                     claims = report.store.claims.len(),

@@ -72,7 +72,15 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 }
 
 impl Store {
-    /// Whether an erasure is waiting for its rewrite.
+    /// Marks the store to be rewritten at its next open (`why`: what
+    /// removed values, kept in meta until then), flushed.
+    pub fn mark_for_rewrite(&self, why: &str) -> Result<(), StoreError> {
+        self.trees
+            .write(TreeId::Meta, Write::Insert(REWRITE_PENDING, why.as_bytes()))?;
+        self.flush()
+    }
+
+    /// Whether an erasure or a purge is waiting for its rewrite.
     pub fn rewrite_pending(&self) -> Result<bool, StoreError> {
         Ok(self.trees.get(TreeId::Meta, REWRITE_PENDING)?.is_some())
     }

@@ -189,9 +189,7 @@ impl Store {
             self.trees
                 .write(TreeId::Subjects, Write::Insert(&key(b'e', p), &v))?;
         }
-        self.trees
-            .write(TreeId::Meta, Write::Insert(REWRITE_PENDING, b"erasure"))?;
-        self.flush()?;
+        self.mark_for_rewrite("erasure")?;
         Ok(e)
     }
 

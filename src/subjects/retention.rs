@@ -108,6 +108,20 @@ pub struct PurgeReport {
     pub store: Purged,
     /// Rejection report files.
     pub reports: Vec<String>,
+    /// Whether the store is marked for a rewrite, so the removed values
+    /// leave its files and not only its trees (at the next open).
+    pub rewrite_pending: bool,
+    /// The rewrite, when the caller made it (`store purge` does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewritten: Option<RewriteFigures>,
+}
+
+/// A rewrite the caller made after the purge.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct RewriteFigures {
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    pub seconds: f64,
 }
 
 impl PurgeReport {
@@ -245,6 +259,12 @@ pub fn purge(
         &mut out.store,
     )?;
     out.reports = purge_reports(reports_dir, policy, now, dry_run);
+    // sled keeps removed values in its segments until it reuses them: only
+    // a rewrite takes them out of the files.
+    if !dry_run && out.store != Purged::default() {
+        store.mark_for_rewrite("purge")?;
+        out.rewrite_pending = true;
+    }
     Ok(out)
 }
 

@@ -450,10 +450,24 @@ fn a_purge_removes_exactly_what_retention_says() {
     };
     let dry = purge(true);
     expect(&dry);
+    assert_eq!(dry["rewrite_pending"], false, "{dry:#}");
+    assert!(dry.get("rewritten").is_none(), "a dry run rewrites nothing");
     assert_eq!(claims(&env), before_claims, "a dry run changes nothing");
     assert_eq!(reports().len(), 2);
     let real = purge(false);
     expect(&real);
+    // The purge rewrote the store, so what it removed left the files too.
+    assert_eq!(real["rewrite_pending"], false, "{real:#}");
+    assert!(
+        real["rewritten"]["bytes_after"].as_u64().unwrap() > 0,
+        "{real:#}"
+    );
+    let again = purge(false);
+    assert_eq!(again["events"], 0, "{again:#}");
+    assert!(
+        again.get("rewritten").is_none(),
+        "nothing removed, no rewrite"
+    );
     let after: Vec<_> = claims(&env)
         .into_iter()
         .map(|c| c["case_ref"].clone())
