@@ -21,7 +21,7 @@ use super::{load_config, open_engine};
 use crate::audit::Action;
 use crate::review::{self, Item, Status};
 use crate::store::ReviewVerdict;
-use crate::triangulate::{Selection, Verdict};
+use crate::triangulate::Verdict;
 
 /// `review list`: open items (all with `all`), those affecting claims first.
 pub fn review_list(config: &Path, all: bool, json: bool, reason: Option<&str>) -> Result<()> {
@@ -190,7 +190,10 @@ pub fn review_decide(
         .or_else(|| std::env::var("LOGNAME").ok())
         .unwrap_or_default();
     let now = chrono::Utc::now();
-    let (d, cases) = review::decide(
+    // A stop after the decision is written and before its claims are
+    // decided again leaves the mark: the next start decides every claim.
+    let earlier = crate::notify::reconcile::mark_change(&engine.store)?;
+    let decided = review::decide(
         &engine.store,
         &mut engine.matcher,
         id,
@@ -198,7 +201,15 @@ pub fn review_decide(
         &by,
         note,
         now,
-    )?;
+    );
+    let (d, cases) = match decided {
+        Ok(x) => x,
+        Err(e) => {
+            // Nothing was written: the mark goes back to what it was.
+            engine.store.set_redecide_pending(earlier)?;
+            return Err(e.into());
+        }
+    };
     crate::audit::note_why(
         engine.audit.as_ref(),
         d.note.as_deref(),
@@ -219,13 +230,13 @@ pub fn review_decide(
     };
     if let Some(fw) = &cfg.framework {
         let set: HashSet<String> = cases.into_iter().collect();
-        let (r, q) = crate::notify::reconcile::decide(
+        let (r, q) = crate::notify::reconcile::decide_after_change(
             &engine.store,
             &engine.matcher,
             fw,
             &super::notices_of(&cfg, &engine)?,
-            Selection::Cases(&set),
-            None,
+            &set,
+            earlier,
             now,
         )?;
         report.claims_redecided = r.claims;
@@ -237,6 +248,8 @@ pub fn review_decide(
                 rec.verdict,
             ));
         }
+    } else {
+        engine.store.set_redecide_pending(false)?;
     }
     Ok(report)
 }

@@ -22,7 +22,6 @@ use crate::config::Config;
 use crate::ingest::matching::{pseudonym, PersonId};
 use crate::ingest::Engine;
 use crate::subjects::{self, input, Lookup, PersonReport};
-use crate::triangulate::Selection;
 
 /// Records a subject-rights operation on `persons` (internal person
 /// numbers only: never an identifier) in the audit log.
@@ -73,19 +72,33 @@ fn select(engine: &Engine, pseudonyms: &[String]) -> Result<(Vec<PersonId>, Opti
     Ok((persons, Some(found)))
 }
 
-/// Re-decides the claims of `cases` and queues the notices due.
-fn redecide(cfg: &Config, engine: &Engine, cases: &[String]) -> Result<(usize, usize, usize)> {
+/// Marks the store before a change, so that a stop before [`redecide`]
+/// leaves every claim to be decided again at the next start; `earlier`:
+/// whether a previous change was still waiting.
+fn mark(engine: &Engine) -> Result<bool> {
+    Ok(crate::notify::reconcile::mark_change(&engine.store)?)
+}
+
+/// Re-decides the claims of `cases` (every claim, if `earlier`) and queues
+/// the notices due, then clears [`mark`]'s mark.
+fn redecide(
+    cfg: &Config,
+    engine: &Engine,
+    cases: &[String],
+    earlier: bool,
+) -> Result<(usize, usize, usize)> {
     let Some(fw) = &cfg.framework else {
+        engine.store.set_redecide_pending(false)?;
         return Ok((0, 0, 0));
     };
     let set: HashSet<String> = cases.iter().cloned().collect();
-    let (r, q) = crate::notify::reconcile::decide(
+    let (r, q) = crate::notify::reconcile::decide_after_change(
         &engine.store,
         &engine.matcher,
         fw,
         &notices_of(cfg, engine)?,
-        Selection::Cases(&set),
-        None,
+        &set,
+        earlier,
         chrono::Utc::now(),
     )?;
     Ok((r.claims, r.changed.len(), q.queued))
@@ -304,6 +317,7 @@ pub fn subject_unlink(
     if by.trim().is_empty() {
         bail!("who decides is required (--by, or the USER environment variable)");
     }
+    let earlier = mark(&engine)?;
     let (d, cases) = subjects::unlink(
         &engine.store,
         &engine.matcher,
@@ -315,7 +329,7 @@ pub fn subject_unlink(
     )?;
     engine.matcher = engine.store.load_matcher()?;
     engine.matcher.set_review_band(cfg.review_band);
-    let (claims, changed, queued) = redecide(&cfg, &engine, &cases)?;
+    let (claims, changed, queued) = redecide(&cfg, &engine, &cases, earlier)?;
     audited(
         &engine,
         d.note.as_deref(),
@@ -355,11 +369,12 @@ pub fn subject_restrict(
         at: chrono::Utc::now(),
         reason: reason.trim().to_string(),
     };
+    let earlier = mark(&engine)?;
     for p in &ps {
         engine.store.restrict(*p, &r)?;
     }
     let cases = subjects::cases_of(&engine.store, &engine.matcher, &ps)?;
-    let (claims, changed, queued) = redecide(&cfg, &engine, &cases)?;
+    let (claims, changed, queued) = redecide(&cfg, &engine, &cases, earlier)?;
     audited(&engine, Some(&r.reason), "restrict", &ps, changed as u64)?;
     let names: Vec<String> = ps.iter().map(|p| pseudonym(*p)).collect();
     outln!(
@@ -377,6 +392,7 @@ pub fn subject_unrestrict(config: &Path, persons: &[String], by: Option<&str>) -
     let (ps, _) = select(&engine, persons)?;
     let restrictions = engine.store.restrictions()?;
     let mut lifted = Vec::new();
+    let earlier = mark(&engine)?;
     for p in &ps {
         for id in engine.matcher.members(*p) {
             if restrictions.contains_key(&id) && engine.store.unrestrict(id)? {
@@ -386,10 +402,11 @@ pub fn subject_unrestrict(config: &Path, persons: &[String], by: Option<&str>) -
     }
     let _ = operator(by);
     if lifted.is_empty() {
+        engine.store.set_redecide_pending(earlier)?;
         bail!("none of them is restricted");
     }
     let cases = subjects::cases_of(&engine.store, &engine.matcher, &lifted)?;
-    let (claims, changed, queued) = redecide(&cfg, &engine, &cases)?;
+    let (claims, changed, queued) = redecide(&cfg, &engine, &cases, earlier)?;
     audited(&engine, None, "unrestrict", &lifted, changed as u64)?;
     let names: Vec<String> = lifted.iter().map(|p| pseudonym(*p)).collect();
     outln!(
@@ -436,10 +453,11 @@ pub fn subject_erase(
         at: chrono::Utc::now(),
         reason: reason.trim().to_string(),
     };
+    let earlier = mark(&engine)?;
     let erased = engine.store.erase(&ids, &why)?;
     engine.matcher = engine.store.load_matcher()?;
     engine.matcher.set_review_band(cfg.review_band);
-    let (claims, changed, queued) = redecide(&cfg, &engine, &erased.cases)?;
+    let (claims, changed, queued) = redecide(&cfg, &engine, &erased.cases, earlier)?;
     audited(&engine, Some(&why.reason), "erase", &ps, changed as u64)?;
     let store_dir = engine.store.path().to_path_buf();
     let before = crate::store::dir_bytes(&store_dir);

@@ -151,8 +151,42 @@ pub fn after_delivery(
     decide(store, matcher, fw, notices, selection, Some(newest), now)
 }
 
+/// Before a change that is not a delivery (a review decision, a subject
+/// operation) is written: marks the store so that, if the process stops
+/// before [`decide_after_change`], the next [`catch_up`] decides every
+/// claim. Returns whether an earlier change was still waiting.
+pub fn mark_change(store: &Store) -> Result<bool, ReconcileError> {
+    let earlier = store.redecide_pending()?;
+    store.set_redecide_pending(true)?;
+    Ok(earlier)
+}
+
+/// After the change [`mark_change`] marked: decides the claims of `cases`
+/// (every claim, if an earlier change was still waiting), queues the
+/// notices due, then clears the mark.
+pub fn decide_after_change(
+    store: &Store,
+    matcher: &crate::ingest::matching::Matcher,
+    fw: &crate::framework::Framework,
+    notices: &Notices,
+    cases: &std::collections::HashSet<String>,
+    earlier: bool,
+    now: DateTime<Utc>,
+) -> Result<(RunReport, Reconciled), ReconcileError> {
+    let selection = if earlier {
+        tracing::warn!("an earlier change's claims were not decided again; deciding every claim");
+        Selection::All
+    } else {
+        Selection::Cases(cases)
+    };
+    let r = decide(store, matcher, fw, notices, selection, None, now)?;
+    store.set_redecide_pending(false)?;
+    Ok(r)
+}
+
 /// Before anything else touches the store: if a delivery committed whose
-/// claims were not decided (the process stopped in between), decides every
+/// claims were not decided, or a change [`mark_change`] marked was left
+/// without its decisions (the process stopped in between), decides every
 /// claim; otherwise decides `then`, if given; in any case queues every
 /// notice due. Returns the evaluation, if there was one.
 pub fn catch_up(
@@ -179,6 +213,15 @@ pub fn catch_up(
             Some(newest),
             now,
         )?;
+        store.set_redecide_pending(false)?;
+        return Ok((Some(r), q));
+    }
+    if store.redecide_pending()? {
+        tracing::warn!(
+            "a review decision or subject operation was written but its claims were not decided again (the process stopped); deciding every claim"
+        );
+        let (r, q) = decide(store, matcher, fw, notices, Selection::All, None, now)?;
+        store.set_redecide_pending(false)?;
         return Ok((Some(r), q));
     }
     if let Some(selection) = then {

@@ -41,7 +41,7 @@
 //! | `content` | `deliveries.rs` | feed, 0, sha256 | seq u32 |
 //! | `pending` | `deliveries.rs` | seq u32 | feed name |
 //! | `holds` | `holds.rs` | seq u32 | JSON [`HoldRecord`] (a held delivery: metadata only) |
-//! | `meta` | `mod.rs`, `audit_mark.rs` | name (`schema`, `key_id`, `evaluated_through`, `audit_head`) | schema u32 / key id / seq u32 / `SEQ:HASH` of the audit log |
+//! | `meta` | `mod.rs`, `audit_mark.rs`, `rewrite.rs` | name (`schema`, `key_id`, `evaluated_through`, `redecide_pending`, `audit_head`, `rewrite_pending`) | schema u32 / key id / seq u32 / `1` / `SEQ:HASH` of the audit log / why |
 //! | `verdicts` | `verdicts.rs` | case ref, 0, outcome, 0, date | JSON decision (triangulate's `VerdictRecord`) |
 //! | `outbox` | `outbox.rs` | `n`, 0, notice id / `d`, 0, notice id, 0, sink / `c`, 0, claim | notice JSON / JSON [`DeliveryState`] / notice id |
 //! | `pull_state` | `pull_state.rs` | feed name | JSON [`Validators`](crate::pull::Validators) |
@@ -582,6 +582,25 @@ impl Store {
             TreeId::Meta,
             Write::Insert(b"evaluated_through", &seq.to_be_bytes()),
         )?;
+        self.trees.flush()
+    }
+
+    /// Whether a change that is not a delivery (a review decision, a
+    /// subject operation) may have been written without its claims being
+    /// decided again: set before the change, cleared once they are.
+    pub fn redecide_pending(&self) -> Result<bool, StoreError> {
+        Ok(self.trees.get(TreeId::Meta, b"redecide_pending")?.is_some())
+    }
+
+    /// Sets or clears [`Store::redecide_pending`], flushed.
+    pub fn set_redecide_pending(&self, pending: bool) -> Result<(), StoreError> {
+        if pending {
+            self.trees
+                .write(TreeId::Meta, Write::Insert(b"redecide_pending", b"1"))?;
+        } else {
+            self.trees
+                .write(TreeId::Meta, Write::Remove(b"redecide_pending"))?;
+        }
         self.trees.flush()
     }
 

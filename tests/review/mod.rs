@@ -167,6 +167,46 @@ fn a_possible_record_holds_an_absence_claim_until_review_says_same() {
     assert!(e.contains(&format!("since merged into p{member}")), "{e}");
 }
 
+/// A `review decide` stopped after its decision is written and before the
+/// claims are decided again (done here in-process, as the command does it,
+/// up to that point): the next command that catches up decides them, so no
+/// stale verdict outlives the crash, and its notice is queued.
+#[test]
+fn a_decision_cut_short_before_its_claims_are_decided_is_finished_later() {
+    let (env, id) = setup();
+    assert_eq!(verdict(&env), "insufficient");
+    {
+        let cfg = outcomesd::commands::load_config(&env.config).unwrap();
+        let mut engine = outcomesd::commands::open_engine(&cfg).unwrap();
+        let earlier = outcomesd::notify::reconcile::mark_change(&engine.store).unwrap();
+        assert!(!earlier);
+        outcomesd::review::decide(
+            &engine.store,
+            &mut engine.matcher,
+            &id,
+            outcomesd::store::ReviewVerdict::Same,
+            "auditor-1",
+            None,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        // The process dies here.
+    }
+    // `claims` catches up before it lists: every claim decided again.
+    assert_eq!(verdict(&env), "contradicted");
+    let log = std::fs::read_to_string(env.data_dir().join("audit.log")).unwrap();
+    let queued = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["action"]["kind"] == "notice_queued" && e["action"]["case_ref"] == "SF-T1")
+        .count();
+    assert_eq!(queued, 1, "the contradicted verdict's notice is queued");
+    // The mark is cleared: a second catch-up has nothing to do.
+    let cfg = outcomesd::commands::load_config(&env.config).unwrap();
+    let engine = outcomesd::commands::open_engine(&cfg).unwrap();
+    assert!(!engine.store.redecide_pending().unwrap());
+}
+
 #[test]
 fn different_keeps_two_records_apart_for_good() {
     let (env, id) = setup();
