@@ -133,6 +133,7 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
     );
     engine.set_guards(cfg.guards);
     engine.set_disk_reserve(cfg.disk_reserve);
+    engine.set_space_multiple(cfg.space_multiple);
     if let Some(fw) = &cfg.framework {
         engine.set_framework(fw);
     }

@@ -561,9 +561,9 @@ impl<'t> Checker<'t> {
         r
     }
 
-    pub(super) fn store(&mut self, raw: &super::RawStore) -> u64 {
+    pub(super) fn store(&mut self, raw: &super::RawStore) -> (u64, Option<u64>) {
         let d = crate::ingest::DEFAULT_RESERVE;
-        match raw.reserve_megabytes {
+        let reserve = match raw.reserve_megabytes {
             None => d,
             Some(mb) if (0..=1_048_576).contains(&mb) => mb as u64 * 1024 * 1024,
             Some(_) => {
@@ -578,6 +578,23 @@ impl<'t> Checker<'t> {
                 );
                 d
             }
-        }
+        };
+        let multiple = match raw.space_multiple {
+            None => None,
+            Some(m) if (1..=10_000).contains(&m) => Some(m as u64),
+            Some(_) => {
+                self.issue(
+                    Some("store"),
+                    "space_multiple",
+                    "must be a whole number from 1 to 10000".into(),
+                    Some(
+                        "leave it out to use the measured multiples (claims 160, case 8, events 4; docs/operations.md)"
+                            .into(),
+                    ),
+                );
+                None
+            }
+        };
+        (reserve, multiple)
     }
 }

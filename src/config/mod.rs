@@ -87,6 +87,10 @@ struct RawStore {
     /// Free space (MiB) that must remain after a delivery is applied.
     #[serde(default)]
     reserve_megabytes: Option<i64>,
+    /// Overrides the measured multiple of a delivery's size it needs free
+    /// (`ingest::space_factor`), for every kind.
+    #[serde(default)]
+    space_multiple: Option<i64>,
 }
 
 /// `[guards]`: when a delivery is refused or held (see `ingest::guards`).
@@ -272,6 +276,9 @@ pub struct Config {
     /// Free bytes that must remain on the data dir's file system after a
     /// delivery (`[store] reserve_megabytes`).
     pub disk_reserve: u64,
+    /// `[store] space_multiple`: the free space a delivery needs, as a
+    /// multiple of its size, for every kind (none: measured per kind).
+    pub space_multiple: Option<u64>,
     /// The zone schedules are read in (`timezone`, default Europe/London).
     pub timezone: chrono_tz::Tz,
     /// `[retention]` and each feed's own (`subjects::retention`).
@@ -376,7 +383,7 @@ impl Config {
         let status_listen = ck.status(&raw.status);
         let review_band = ck.review(&raw.review);
         let guards = ck.guards(&raw.guards);
-        let disk_reserve = ck.store(&raw.store);
+        let (disk_reserve, space_multiple) = ck.store(&raw.store);
         let retention = ck.retention(&raw.retention, &raw.feeds);
         let (data_dir, key_file) = (ck.resolve(&raw.data_dir), ck.resolve(&raw.key_file));
         let beside = |name: &str, set: &Option<PathBuf>| {
@@ -399,6 +406,7 @@ impl Config {
             review_band,
             guards,
             disk_reserve,
+            space_multiple,
             timezone,
             retention,
             path: path.to_path_buf(),
@@ -640,6 +648,16 @@ mod tests {
             .to_string();
         assert!(
             err.contains("outcomesd.toml:4: store.reserve_megabytes"),
+            "{err}"
+        );
+        assert_eq!(parse(base).unwrap().space_multiple, None);
+        let c = parse(&format!("{base}[store]\nspace_multiple = 12\n")).unwrap();
+        assert_eq!(c.space_multiple, Some(12));
+        let err = parse(&format!("{base}[store]\nspace_multiple = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("outcomesd.toml:4: store.space_multiple"),
             "{err}"
         );
     }

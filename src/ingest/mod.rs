@@ -15,7 +15,7 @@
 //!   flushed its commit record;
 //! * the same bytes from the same feed are stored once;
 //! * a delivery the store's file system has no room for (less free than
-//!   [`SPACE_FACTOR`] x its bytes plus the reserve) is refused before
+//!   [`space_factor`] x its bytes plus the reserve) is refused before
 //!   anything is written: [`IngestError::LowSpace`];
 //! * guarded (see `guards`): a period ending after today is refused; a
 //!   delivery that would withdraw too much, or covers an implausibly long
@@ -38,7 +38,7 @@ pub mod validate;
 
 pub use report::write_rejection_report;
 use report::{case_dates_differ, field_issues};
-pub use space::{free_bytes, DEFAULT_RESERVE, SPACE_FACTOR};
+pub use space::{free_bytes, needed_bytes, space_factor, DEFAULT_RESERVE, SPACE_FACTOR};
 pub use summary::{FieldIssue, HoldNote, IngestSummary, StageTimes};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -74,12 +74,13 @@ pub enum IngestError {
     },
     #[error("data directory {path} may be read by others (mode {mode:o}); it holds pseudonymised personal data: chmod 700 {path}")]
     LooseDataDir { path: PathBuf, mode: u32 },
-    #[error("delivery of feed {feed} refused, nothing applied: the data directory {path} has {free_mib} MiB free and this delivery needs {needed_mib} MiB (3 x its {bytes_mib} MiB, plus the [store] reserve_megabytes of {reserve_mib}); free space or grow the file system, and the next pull applies it")]
+    #[error("delivery of feed {feed} refused, nothing applied: the data directory {path} has {free_mib} MiB free and this delivery needs {needed_mib} MiB ({factor} x its {bytes_mib} MiB, plus the [store] reserve_megabytes of {reserve_mib}); free space or grow the file system, and the next pull applies it")]
     LowSpace {
         feed: String,
         path: PathBuf,
         free_mib: u64,
         needed_mib: u64,
+        factor: u64,
         bytes_mib: u64,
         reserve_mib: u64,
     },
@@ -169,6 +170,8 @@ pub struct Engine {
     vocab: Option<Vocabulary>,
     /// Free bytes left after any delivery (`[store] reserve_megabytes`).
     reserve: u64,
+    /// `[store] space_multiple`, if set.
+    space_multiple: Option<u64>,
     /// Where every delivery applied, held or refused is recorded (`audited.rs`).
     pub audit: Option<crate::audit::Audit>,
 }
@@ -189,6 +192,7 @@ impl Engine {
             guards: Guards::default(),
             vocab: None,
             reserve: DEFAULT_RESERVE,
+            space_multiple: None,
             audit: None,
         })
     }
@@ -208,6 +212,12 @@ impl Engine {
     /// Free space (bytes) that must remain after a delivery is applied.
     pub fn set_disk_reserve(&mut self, bytes: u64) {
         self.reserve = bytes;
+    }
+
+    /// The free space a delivery needs as a multiple of its size, for every
+    /// kind (`None`: [`space_factor`] per kind).
+    pub fn set_space_multiple(&mut self, multiple: Option<u64>) {
+        self.space_multiple = multiple;
     }
 
     /// The framework claims and case rows are checked against.
@@ -233,7 +243,14 @@ impl Engine {
         bytes: &[u8],
         opts: &IngestOptions,
     ) -> Result<IngestSummary, IngestError> {
-        space::check_space(self.store.path(), &spec.name, bytes.len(), self.reserve)?;
+        space::check_space(
+            self.store.path(),
+            &spec.name,
+            self.space_multiple
+                .unwrap_or_else(|| space_factor(spec.kind)),
+            bytes.len(),
+            self.reserve,
+        )?;
         let delivery = open_delivery(spec, bytes, opts.period)?;
         let mut summary = IngestSummary {
             feed: spec.name.clone(),

@@ -182,10 +182,14 @@ fn a_delivery_the_disk_has_no_room_for_is_refused_whole_then_applied() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let before = env.status();
 
-    // Leave less than 3 x the police file + 1 MiB free.
+    // Leave less than the police file's room + 1 MiB free.
     let police = std::fs::metadata(env.feed_file("police")).unwrap().len();
     let free = outcomesd::ingest::free_bytes(&data).unwrap();
-    let keep = 3 * police + 1024 * 1024 - 4096;
+    let keep = outcomesd::ingest::needed_bytes(
+        outcomesd::records::SourceKind::Police,
+        police as usize,
+        1024 * 1024,
+    ) - 4096;
     assert!(free > keep, "tmpfs too small for the test: {free} free");
     let filler = data.join("filler");
     std::fs::write(&filler, vec![0u8; (free - keep) as usize]).unwrap();
