@@ -17,6 +17,8 @@
 //! * a failed write (a full disk, a store error) in any task is logged and
 //!   turns `/healthz` 503 with its reason until that task writes again;
 //! * `store backup` works while it runs, through the [`control`] socket;
+//! * a feed with a `report_schedule` gets its outcome report as a receipt,
+//!   one per period covered (`reports`);
 //! * `READY=1` is sent to systemd once every task runs, and `WATCHDOG=1`
 //!   at half the watchdog interval while the runtime is healthy.
 //!
@@ -26,6 +28,7 @@
 pub mod control;
 mod cycle;
 mod purge;
+mod reports;
 pub mod schedule;
 pub mod shutdown;
 mod status;
@@ -289,6 +292,20 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         let sinks = receipt_sinks.into_iter().flat_map(|(_, s)| s).collect();
         let notifier = ReceiptNotifier::new(outbox.store(), sinks)?;
         tasks.spawn(notifier.run(queue, shutdown.clone(), cfg.notice_poll));
+        // Each feed's outcome report on its own schedule (reports.rs).
+        for (name, fc) in &cfg.feeds {
+            let Some(sched) = fc.report.clone().filter(|_| !fc.receipts.is_empty()) else {
+                continue;
+            };
+            tasks.spawn(reports::report_loop(
+                Arc::clone(&shared),
+                receipts.clone(),
+                name.clone(),
+                fc.spec.kind,
+                sched,
+                shutdown.clone(),
+            ));
+        }
     }
     if !cfg.sinks.is_empty() {
         let notifier = Notifier::new(outbox.clone(), cfg.sinks.clone())?.with_audit(audit);

@@ -274,6 +274,44 @@ impl Receipts {
     }
 }
 
+impl Receipts {
+    /// Queues (flushed) `feed`'s outcome report for `period` to its receipt
+    /// sinks unless one is queued already (the id is a function of feed and
+    /// period: [`super::feedback::report_id`]); returns the id if it queued.
+    pub fn queue_report(
+        &self,
+        store: &Store,
+        feed: &str,
+        kind: crate::records::SourceKind,
+        period: Period,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, ReceiptError> {
+        let Some(sinks) = self.feeds.get(feed) else {
+            return Ok(None);
+        };
+        let id = super::feedback::report_id(feed, period);
+        if matches!(self.outbox.notice_json(&id), Ok(Some(_))) {
+            return Ok(None);
+        }
+        let verdicts = crate::triangulate::stored_verdicts(store)?;
+        let report = super::feedback::ScheduledReport::new(
+            super::feedback::report_of(&verdicts, feed, kind, period),
+            now,
+        );
+        let body = serde_json::to_vec(&report).map_err(OutboxError::from)?;
+        let state = DeliveryState {
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            delivered_at: None,
+        };
+        Ok(self
+            .outbox
+            .enqueue(&id, &body, sinks, &state)?
+            .then_some(id))
+    }
+}
+
 /// Delivers due receipts from the outbox to their feeds' sinks.
 pub struct ReceiptNotifier {
     outbox: Outbox,

@@ -26,7 +26,7 @@ const POLICE_2: &str =
     "#period 2016-07-01..2016-12-31\nrecord_type,forename,surname,dob,postcode,date\n\
     offence,Bob,Baker,1990-01-01,SR1 3AB,2016-08-08\n";
 
-fn write_secret(path: &Path, secret: &WebhookSecret) {
+pub(super) fn write_secret(path: &Path, secret: &WebhookSecret) {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -38,7 +38,7 @@ fn write_secret(path: &Path, secret: &WebhookSecret) {
     f.write_all(secret.to_whsec().as_bytes()).unwrap();
 }
 
-fn spawn(dir: &Path, cfg: &Path, log: &str) -> Child {
+pub(super) fn spawn(dir: &Path, cfg: &Path, log: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_outcomesd"))
         .args(["run", "--config", cfg.to_str().unwrap()])
         .stdout(Stdio::null())
@@ -47,7 +47,7 @@ fn spawn(dir: &Path, cfg: &Path, log: &str) -> Child {
         .unwrap()
 }
 
-async fn wait_for(what: &str, dir: &Path, mut f: impl FnMut() -> bool) {
+pub(super) async fn wait_for(what: &str, dir: &Path, mut f: impl FnMut() -> bool) {
     for _ in 0..1200 {
         if f() {
             return;
@@ -70,7 +70,11 @@ fn receipts(r: &Receiver) -> Vec<ReceivedNotice> {
 
 /// Verifies one received request with tests/verify_webhook.py (the
 /// Standard Webhooks reference package); None when it cannot run here.
-fn python_verifies(secret: &WebhookSecret, n: &ReceivedNotice, dir: &Path) -> Option<bool> {
+pub(super) fn python_verifies(
+    secret: &WebhookSecret,
+    n: &ReceivedNotice,
+    dir: &Path,
+) -> Option<bool> {
     let has_pkg = Command::new("python3")
         .args(["-c", "import standardwebhooks"])
         .output()
