@@ -118,6 +118,8 @@ pub(crate) struct Shared {
     detail: crate::notify::reconcile::Detail,
     /// The engine's audit log: verdicts, notices queued and acknowledged.
     audit: Option<crate::audit::Audit>,
+    /// Where a refused file's receipt is queued (`cycle`).
+    receipts: Receipts,
     pull_state: crate::store::PullState,
     stats: Arc<Stats>,
     clock: Clock,
@@ -192,7 +194,16 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     let pull_state = engine.store.pull_state();
     stats.refresh_holds(&engine.store);
     let audit = engine.audit.clone();
+    // Receipts follow the stored deliveries (src/notify/receipt.rs); a
+    // file refused whole is told where it is refused (cycle.rs).
+    let receipt_sinks: Vec<(String, Vec<crate::notify::SinkConfig>)> = cfg
+        .feeds
+        .iter()
+        .map(|(name, fc)| (name.clone(), fc.receipts.clone()))
+        .collect();
+    let receipts = Receipts::new(outbox.store(), &cfg.data_dir, &receipt_sinks);
     let shared = Arc::new(Shared {
+        receipts: receipts.clone(),
         audit: audit.clone(),
         engine: Mutex::new(engine),
         framework: cfg.framework.clone(),
@@ -271,14 +282,8 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
             while feed_tasks.join_next().await.is_some() {}
         });
     }
-    // Receipts follow the stored deliveries: queued now for any a stop
-    // left unqueued, then every poll (src/notify/receipt.rs).
-    let receipt_sinks: Vec<(String, Vec<crate::notify::SinkConfig>)> = cfg
-        .feeds
-        .iter()
-        .map(|(name, fc)| (name.clone(), fc.receipts.clone()))
-        .collect();
-    let receipts = Receipts::new(outbox.store(), &cfg.data_dir, &receipt_sinks);
+    // Receipts: queued now for any delivery a stop left unqueued, then
+    // every poll.
     if !receipts.is_empty() {
         let queue = {
             let shared = Arc::clone(&shared);

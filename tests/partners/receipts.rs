@@ -263,3 +263,176 @@ async fn receipts_reach_the_partner_signed_after_a_kill_and_restart() {
         .unwrap();
     assert_eq!(status.code(), Some(0), "SIGTERM exits 0");
 }
+
+/// A file refused whole, by the daemon's pull or by `ingest` by hand, gets
+/// a receipt saying refused and why (row and column, never a value), with
+/// its content hash; a held delivery's receipt carries its rejection
+/// report by row and column, as an applied one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_held_deliveries_get_receipts_that_say_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let partner = TestCa::new("partner CA");
+    let council = TestCa::new("council CA");
+    std::fs::write(dir.join("partner-ca.pem"), partner.cert_pem()).unwrap();
+    council
+        .issue_client("council")
+        .write(dir, "client")
+        .unwrap();
+    // No record_type column: refused whole when the daemon pulls it.
+    let no_column = "#period 2016-01-01..2016-06-30\nforename,surname,dob,date\nAnn,Able,2001-02-03,2016-03-03\n";
+    let server = PartnerServer::start(
+        server_config(
+            &partner.issue_server(&["127.0.0.1"]),
+            Some(&council.cert_pem()),
+        ),
+        HashMap::from([("/police.csv".to_string(), no_column.as_bytes().to_vec())]),
+    )
+    .await
+    .unwrap();
+    let secret = WebhookSecret::generate();
+    let endpoint = Receiver::start(
+        server_config(
+            &partner.issue_server(&["127.0.0.1"]),
+            Some(&council.cert_pem()),
+        ),
+        secret.clone(),
+    )
+    .await
+    .unwrap();
+    write_secret(&dir.join("receipt-whsec"), &secret);
+    HmacKey::generate()
+        .unwrap()
+        .write_new(&dir.join("hmac.key"))
+        .unwrap();
+    let cfg = dir.join("outcomesd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"data\"\nkey_file = \"hmac.key\"\n[log]\nformat = \"json\"\nlevel = \"info\"\n\
+             [notices]\npoll_seconds = 1\n\
+             [feeds.police]\nkind = \"police\"\nurl = \"{}\"\nschedule = \"0 2 1 1 *\"\npull_at_start = true\n\
+             ca_bundle = \"partner-ca.pem\"\nclient_cert = \"client.crt\"\nclient_key = \"client.key\"\n\
+             [feeds.police.receipts]\nurl = \"{}\"\nsecret_file = \"receipt-whsec\"\n",
+            server.url("/police.csv"),
+            endpoint.url()
+        ),
+    )
+    .unwrap();
+    let ingest = |name: &str, body: &str| {
+        let f = dir.join(name);
+        std::fs::write(&f, body).unwrap();
+        crate::util::outcomesd(&[
+            "ingest",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--feed",
+            "police",
+            f.to_str().unwrap(),
+        ])
+    };
+    // Held (a century is more than max_period_years), with a row rejected.
+    let long = POLICE_1.replace("2016-01-01..2016-06-30", "1920-01-01..2019-12-31");
+    let out = ingest("long.csv", &long);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("HELD"), "{}", text(&out.stdout));
+    // Refused by hand: the period runs backwards.
+    let backwards = POLICE_1.replace("2016-01-01..2016-06-30", "2016-06-30..2016-01-01");
+    let out = ingest("backwards.csv", &backwards);
+    assert!(!out.status.success());
+    // And again: the same file refused twice is one receipt.
+    assert!(!ingest("backwards.csv", &backwards).status.success());
+
+    let mut child = spawn(dir, &cfg, "run1.log");
+    let delivered = |n: &ReceivedNotice| n.status < 300 && n.verified;
+    let acked = || -> HashMap<String, ReceivedNotice> {
+        receipts(&endpoint)
+            .into_iter()
+            .filter(delivered)
+            .map(|n| {
+                (
+                    n.body["status"].as_str().unwrap_or("").to_string() + n.id.as_str(),
+                    n,
+                )
+            })
+            .collect()
+    };
+    wait_for("the held and both refused receipts", dir, || {
+        acked().len() >= 3
+    })
+    .await;
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let got: Vec<ReceivedNotice> = acked().into_values().collect();
+    assert_eq!(
+        got.len(),
+        3,
+        "{:#?}",
+        got.iter().map(|n| &n.body).collect::<Vec<_>>()
+    );
+    use sha2::Digest as _;
+    let hash = |s: &str| hex::encode(sha2::Sha256::digest(s.as_bytes()));
+    let find = |h: String| {
+        got.iter()
+            .find(|n| n.body["content_hash"] == h.as_str())
+            .unwrap_or_else(|| panic!("no receipt for {h}"))
+    };
+    let held = &find(hash(&long)).body;
+    assert_eq!(held["status"], "held", "{held:#}");
+    assert!(held["hold_reason"]
+        .as_str()
+        .unwrap()
+        .contains("max_period_years"));
+    assert_eq!(
+        (
+            held["rows"].as_u64(),
+            held["rejected"].as_u64(),
+            held["held"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    let report = held["report"].as_array().unwrap();
+    assert_eq!(report.len(), 1, "{held:#}");
+    assert_eq!(report[0]["row"], 3);
+    assert_eq!(report[0]["column"], "disposal");
+    assert_eq!(report[0]["outcome"], "row_rejected");
+    assert_eq!(held["report_lines_omitted"], 0);
+
+    let by_hand = &find(hash(&backwards)).body;
+    assert_eq!(by_hand["status"], "refused", "{by_hand:#}");
+    assert_eq!(by_hand["delivery"], serde_json::Value::Null);
+    assert_eq!(by_hand["refusal"]["row"], 1);
+    assert_eq!(by_hand["refusal"]["column"], "#period");
+    assert!(by_hand["refusal"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("period line"));
+    let pulled = &find(hash(no_column)).body;
+    assert_eq!(pulled["status"], "refused", "{pulled:#}");
+    assert_eq!(pulled["refusal"]["column"], "record_type");
+    assert_eq!(pulled["rows"], 0);
+    for n in &got {
+        let raw = String::from_utf8_lossy(&n.raw);
+        for value in ["Ann", "Able", "hanged", "SR1", "2001-02-03"] {
+            assert!(!raw.contains(value), "a receipt carries a value: {raw}");
+        }
+        match python_verifies(&secret, n, dir) {
+            Some(ok) => assert!(ok, "standardwebhooks refused receipt {}", n.id),
+            None => eprintln!("SKIPPED: Python standardwebhooks cross-check (package missing)"),
+        }
+    }
+    // The refused-by-hand file was tried twice: one receipt.
+    let ids: std::collections::HashSet<_> = receipts(&endpoint)
+        .into_iter()
+        .filter(|n| n.body["content_hash"] == hash(&backwards).as_str())
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(ids.len(), 1);
+}
