@@ -16,7 +16,8 @@
 //!   drains within [`DRAIN_DEADLINE`] and exits 0;
 //! * a failed write (a full disk, a store error) in any task is logged and
 //!   turns `/healthz` 503 with its reason until that task writes again;
-//! * `store backup` works while it runs, through the [`control`] socket;
+//! * `store backup` and `outbox retry` work while it runs, through the
+//!   [`control`] socket;
 //! * a feed with a `report_schedule` gets its outcome report as a receipt,
 //!   one per period covered (`reports`);
 //! * `READY=1` is sent to systemd once every task runs, and `WATCHDOG=1`
@@ -344,7 +345,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         // Not fatal: backups then need the daemon stopped, as before.
         Err(e) => tracing::warn!(
             path = %control::socket_path(&cfg.data_dir).display(), error = %e,
-            "control socket unavailable: `store backup` needs the daemon stopped"
+            "control socket unavailable: `store backup` and `outbox retry` need the daemon stopped"
         ),
     }
     tasks.spawn(purge::purge_loop(

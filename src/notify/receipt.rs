@@ -22,7 +22,7 @@
 //!   idempotent and a receiver deduplicates on it;
 //! * the outbox's promises hold: queued means flushed, delivered means a
 //!   2xx answer or a renamed spool file, failures retried with the notices'
-//!   backoff across restarts.
+//!   backoff (and a receiver's `Retry-After`) across restarts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -503,9 +503,14 @@ impl ReceiptNotifier {
                 Ok(()) => self
                     .outbox
                     .mark_delivered(&id, &sink_name, Utc::now().max(now)),
-                Err(e) => self
-                    .outbox
-                    .mark_failed(&id, &sink_name, &e.to_string(), now),
+                // A receiver's Retry-After is honoured, as for notices.
+                Err(e) => self.outbox.mark_failed_after(
+                    &id,
+                    &sink_name,
+                    &e.to_string(),
+                    now,
+                    e.retry_after(),
+                ),
             };
             match (result, recorded) {
                 (Ok(()), Ok(_)) => {

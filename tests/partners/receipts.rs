@@ -436,3 +436,141 @@ async fn refused_and_held_deliveries_get_receipts_that_say_why() {
         .collect();
     assert_eq!(ids.len(), 1);
 }
+
+/// `outbox retry` while the daemon runs and holds the store: asked through
+/// the control socket, the daemon makes a receipt parked for an hour by
+/// the endpoint's `Retry-After` (honoured for receipts as for notices) due
+/// now and sends it on its next round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_retry_goes_through_the_running_daemon() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let partner = TestCa::new("partner CA");
+    let council = TestCa::new("council CA");
+    std::fs::write(dir.join("partner-ca.pem"), partner.cert_pem()).unwrap();
+    council
+        .issue_client("council")
+        .write(dir, "client")
+        .unwrap();
+    let server = PartnerServer::start(
+        server_config(
+            &partner.issue_server(&["127.0.0.1"]),
+            Some(&council.cert_pem()),
+        ),
+        HashMap::from([("/police.csv".to_string(), POLICE_1.as_bytes().to_vec())]),
+    )
+    .await
+    .unwrap();
+    let secret = WebhookSecret::generate();
+    let endpoint = Receiver::start(
+        server_config(
+            &partner.issue_server(&["127.0.0.1"]),
+            Some(&council.cert_pem()),
+        ),
+        secret.clone(),
+    )
+    .await
+    .unwrap();
+    // The first attempt is told to come back in an hour.
+    endpoint.set_retry_after(Some("3600"));
+    endpoint.set_fail_next(1, 503);
+    write_secret(&dir.join("receipt-whsec"), &secret);
+    HmacKey::generate()
+        .unwrap()
+        .write_new(&dir.join("hmac.key"))
+        .unwrap();
+    let cfg = dir.join("outcomesd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"data\"\nkey_file = \"hmac.key\"\n[log]\nformat = \"json\"\nlevel = \"info\"\n\
+             [notices]\npoll_seconds = 1\n\
+             [feeds.police]\nkind = \"police\"\nurl = \"{}\"\nschedule = \"0 2 1 1 *\"\npull_at_start = true\n\
+             ca_bundle = \"partner-ca.pem\"\nclient_cert = \"client.crt\"\nclient_key = \"client.key\"\n\
+             [feeds.police.receipts]\nurl = \"{}\"\nsecret_file = \"receipt-whsec\"\n",
+            server.url("/police.csv"),
+            endpoint.url()
+        ),
+    )
+    .unwrap();
+    let mut child = spawn(dir, &cfg, "run1.log");
+    // Logged once the failure (and its next attempt) is recorded.
+    wait_for("the receipt's failure recorded", dir, || {
+        std::fs::read_to_string(dir.join("run1.log"))
+            .unwrap_or_default()
+            .contains("receipt delivery failed")
+    })
+    .await;
+    // Parked: without the retry it would not be tried for half an hour
+    // or more (the log gives the next attempt recorded).
+    let log = std::fs::read_to_string(dir.join("run1.log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("receipt delivery failed"))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let next = v["next_attempt_at"].as_str().unwrap_or_default();
+    let next: chrono::DateTime<chrono::Utc> = next
+        .trim_start_matches("Some(")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap_or_else(|e| panic!("{line}: {e}"));
+    assert!(
+        next > chrono::Utc::now() + chrono::Duration::minutes(30),
+        "{line}"
+    );
+    let retry = |extra: &[&str]| {
+        let mut args = vec!["outbox", "retry", "--config", cfg.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        crate::util::outcomesd(&args)
+    };
+    let out = retry(&["--sink", "no-such-sink"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no sink"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = retry(&["--sink", "receipt:police"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("1 undelivered") && said.contains("by the running daemon"),
+        "{said}"
+    );
+    wait_for("the receipt delivered after the retry", dir, || {
+        receipts(&endpoint)
+            .iter()
+            .any(|n| n.status < 300 && n.verified)
+    })
+    .await;
+    // Its delivery recorded (so the stopped store has nothing left due).
+    wait_for("the delivery recorded", dir, || {
+        std::fs::read_to_string(dir.join("run1.log"))
+            .unwrap_or_default()
+            .contains("\"receipt delivered\"")
+    })
+    .await;
+    let got = receipts(&endpoint);
+    assert_eq!(got[0].status, 503, "the first attempt was refused");
+    assert!(got.iter().all(|n| n.id == got[0].id));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    // Stopped, the retry works on the store itself: nothing left to retry.
+    let out = retry(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("0 undelivered")
+            && !text(&out.stdout).contains("by the running daemon"),
+        "{}",
+        text(&out.stdout)
+    );
+}
