@@ -34,7 +34,8 @@
 //!    decision is queued), signed (Standard Webhooks) and delivered at least
 //!    once from the store's outbox to webhooks and spool directories; a
 //!    receipt for every delivery goes back to its partner the same way
-//!    ([`notify::receipt`]).
+//!    ([`notify::receipt`]), and on a schedule the aggregate of what its
+//!    data evidenced, small numbers suppressed ([`notify::feedback`]).
 //!
 //! Around them:
 //!

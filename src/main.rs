@@ -276,14 +276,15 @@ enum OutboxAction {
         json: bool,
     },
     /// Make undelivered deliveries due now (all, one sink's, or one
-    /// notice's) instead of at the end of their backoff. Run with the daemon stopped
+    /// notice's) instead of at the end of their backoff; through the daemon
+    /// while it runs
     Retry {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
         config: PathBuf,
         /// Only this sink
         #[arg(long)]
         sink: Option<String>,
-        /// Only this notice (ntc_...)
+        /// Only this notice (ntc_...) or receipt (rct_...)
         notice: Option<String>,
     },
 }

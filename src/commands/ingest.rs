@@ -40,6 +40,14 @@ pub fn ingest(
     };
     let summary = engine.ingest(&fc.spec, &bytes, &opts);
     spinner.finish_and_clear();
+    if let Err(e) = &summary {
+        // Refused whole: the partner hears why, as from a pull.
+        let sinks: Vec<_> = (cfg.feeds.iter())
+            .map(|(n, f)| (n.clone(), f.receipts.clone()))
+            .collect();
+        crate::notify::receipt::Receipts::new(engine.store.outbox(), &cfg.data_dir, &sinks)
+            .after_refusal(feed, &bytes, e, chrono::Utc::now());
+    }
     let summary =
         summary.with_context(|| format!("ingesting {} as feed {feed}", file.display()))?;
     print_and_decide(&cfg, &engine, &summary, json)

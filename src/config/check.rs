@@ -21,7 +21,7 @@ pub(super) struct Checker<'t> {
     base: PathBuf,
     pub(super) issues: Vec<ConfigIssue>,
     /// The zone schedules are read in (`timezone`).
-    tz: chrono_tz::Tz,
+    pub(super) tz: chrono_tz::Tz,
 }
 
 impl<'t> Checker<'t> {
@@ -165,6 +165,7 @@ impl<'t> Checker<'t> {
         }
         let pull = self.pull(name, sec, f);
         let receipts = self.receipts(name, f, pull.as_ref());
+        let report = self.report_schedule(name, f);
         let kind = kind?;
         let mut spec = FeedSpec::new(name, kind);
         spec.format = format;
@@ -174,6 +175,7 @@ impl<'t> Checker<'t> {
             spec,
             pull,
             receipts,
+            report,
         })
     }
 

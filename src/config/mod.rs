@@ -213,6 +213,12 @@ struct RawReceipts {
     /// A directory receipts are written to as `<receipt id>.json`.
     #[serde(default)]
     spool: Option<PathBuf>,
+    /// When the feed's outcome report is sent as a receipt (a schedule).
+    #[serde(default)]
+    report_schedule: Option<String>,
+    /// Calendar months each scheduled report covers (default 1).
+    #[serde(default)]
+    report_months: Option<u32>,
 }
 
 /// How logs are written.
@@ -245,6 +251,8 @@ pub struct FeedConfig {
     pub pull: Option<PullSpec>,
     /// Where its delivery receipts go (none: no receipts).
     pub receipts: Vec<crate::notify::SinkConfig>,
+    /// When its outcome report goes to those sinks (`report_schedule`).
+    pub report: Option<crate::notify::feedback::ReportSchedule>,
 }
 
 /// A validated configuration.

@@ -5,11 +5,16 @@
 //! built as the receipt notifier will build them, or issues. Promises: a
 //! receipt webhook is HTTPS and reached with the feed's own TLS files (its
 //! CA bundle and its client certificate: the mutual-TLS identity the
-//! partner already knows), signed with its own secret.
+//! partner already knows), signed with its own secret; a `report_schedule`
+//! parses and fires, and `report_months` is from 1 to [`MAX_REPORT_MONTHS`].
 
 use super::check::Checker;
-use super::{notify_error_key, PullSpec, RawFeed};
+use super::{notify_error_key, schedule, PullSpec, RawFeed, SCHEDULE_HORIZON};
+use crate::notify::feedback::ReportSchedule;
 use crate::notify::SinkConfig;
+
+/// The most calendar months one scheduled report may cover (a century).
+pub const MAX_REPORT_MONTHS: u32 = 1200;
 
 /// The outbox sink names of a feed's receipts.
 fn receipt_sink_names(feed: &str) -> (String, String) {
@@ -17,6 +22,60 @@ fn receipt_sink_names(feed: &str) -> (String, String) {
 }
 
 impl Checker<'_> {
+    /// `report_schedule` and `report_months` of `[feeds.NAME.receipts]`.
+    pub(super) fn report_schedule(&mut self, name: &str, f: &RawFeed) -> Option<ReportSchedule> {
+        let r = f.receipts.as_ref()?;
+        let section = format!("feeds.{name}.receipts");
+        let sec = Some(section.as_str());
+        let months = r.report_months.unwrap_or(1);
+        if !(1..=MAX_REPORT_MONTHS).contains(&months) {
+            self.issue(
+                sec,
+                "report_months",
+                format!("must be from 1 to {MAX_REPORT_MONTHS}"),
+                Some("1: each report covers the calendar month before the one it is sent in; 12: the twelve months before".into()),
+            );
+        }
+        let Some(text) = &r.report_schedule else {
+            if r.report_months.is_some() {
+                self.issue(
+                    sec,
+                    "report_months",
+                    "set without a report_schedule".into(),
+                    None,
+                );
+            }
+            return None;
+        };
+        match schedule::parse_schedule(text) {
+            Ok(s) => {
+                if schedule::first_run_within(&s, chrono::Utc::now(), SCHEDULE_HORIZON).is_none() {
+                    self.issue(
+                        sec,
+                        "report_schedule",
+                        format!("schedule {text:?} never fires"),
+                        Some("check the day of the month against the month (there is no 30 February)".into()),
+                    );
+                }
+                Some(ReportSchedule {
+                    text: text.clone(),
+                    schedule: s,
+                    months,
+                    timezone: self.tz,
+                })
+            }
+            Err(e) => {
+                self.issue(
+                    sec,
+                    "report_schedule",
+                    e.to_string(),
+                    Some("e.g. report_schedule = \"0 6 1 * *\" (06:00 on the 1st of each month, in `timezone`)".into()),
+                );
+                None
+            }
+        }
+    }
+
     pub(super) fn receipts(
         &mut self,
         name: &str,
@@ -123,6 +182,34 @@ mod tests {
         let sinks = &cfg.feeds["police"].receipts;
         assert_eq!(sinks.len(), 1);
         assert_eq!(sinks[0].name(), "receipt-spool:police");
+    }
+
+    #[test]
+    fn a_report_schedule_is_checked_with_its_key() {
+        let cfg = parse("[feeds.police.receipts]\nspool = \"r\"\nreport_schedule = \"0 6 1 * *\"\nreport_months = 12\n").unwrap();
+        let r = cfg.feeds["police"].report.as_ref().unwrap();
+        assert_eq!((r.months, r.timezone), (12, chrono_tz::Europe::London));
+        let e = parse("[feeds.police.receipts]\nspool = \"r\"\nreport_schedule = \"0 25 1 * *\"\n")
+            .unwrap_err();
+        assert!(
+            e.contains("outcomesd.toml:7: feeds.police.receipts.report_schedule"),
+            "{e}"
+        );
+        let e = parse("[feeds.police.receipts]\nspool = \"r\"\nreport_schedule = \"0 0 30 2 *\"\n")
+            .unwrap_err();
+        assert!(e.contains("never fires"), "{e}");
+        let e = parse("[feeds.police.receipts]\nspool = \"r\"\nreport_schedule = \"@daily\"\nreport_months = 0\n").unwrap_err();
+        assert!(
+            e.contains("feeds.police.receipts.report_months") && e.contains("from 1"),
+            "{e}"
+        );
+        let e = parse("[feeds.police.receipts]\nspool = \"r\"\nreport_months = 3\n").unwrap_err();
+        assert!(e.contains("without a report_schedule"), "{e}");
+        assert!(parse("[feeds.police.receipts]\nspool = \"r\"\n")
+            .unwrap()
+            .feeds["police"]
+            .report
+            .is_none());
     }
 
     #[test]

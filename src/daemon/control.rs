@@ -1,5 +1,6 @@
 //! The control socket: how a CLI command asks the running daemon for work
-//! that needs the store the daemon holds (today: a consistent backup).
+//! that needs the store the daemon holds: a consistent backup, and making
+//! undelivered notices and receipts due now (`outbox retry`).
 //!
 //! In: one JSON request line on `DATA_DIR/control.sock` from a process of
 //! the daemon's own user (or root). Out: one JSON reply line.
@@ -36,6 +37,14 @@ const MAX_REQUEST: usize = 64 * 1024;
 pub enum Request {
     /// Copy the store to `dir` (absolute; missing or empty) and check it.
     Backup { dir: PathBuf },
+    /// Make undelivered deliveries (to `sink`, of `notice`: all if unset)
+    /// due now; the notifiers send them on their next round.
+    OutboxRetry {
+        #[serde(default)]
+        sink: Option<String>,
+        #[serde(default)]
+        notice: Option<String>,
+    },
 }
 
 /// The daemon's answer.
@@ -49,6 +58,9 @@ pub struct Reply {
     pub bytes: u64,
     /// True if the copy checked clean (backup).
     pub clean: bool,
+    /// Deliveries made due now (outbox retry).
+    #[serde(default)]
+    pub retried: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +188,32 @@ fn refusal(message: String) -> Reply {
 
 fn run(shared: &Shared, req: Request) -> Reply {
     match req {
+        Request::OutboxRetry { sink, notice } => {
+            // Every sink this daemon delivers to: notices' and receipts'.
+            let mut sinks = shared.outbox.sink_names().to_vec();
+            sinks.extend(shared.receipts.sink_names());
+            if let Some(s) = &sink {
+                if !sinks.contains(s) {
+                    return refusal(format!("the daemon has no sink {s:?}"));
+                }
+            }
+            let outbox = match crate::notify::Outbox::new(shared.outbox.store(), sinks) {
+                Ok(o) => o,
+                Err(e) => return refusal(crate::error::chain(&e)),
+            };
+            match outbox.retry_now(sink.as_deref(), notice.as_deref(), chrono::Utc::now()) {
+                Ok(n) => {
+                    tracing::info!(deliveries = n, sink = ?sink, "outbox retry asked for on the control socket");
+                    Reply {
+                        ok: true,
+                        message: format!("{n} undelivered deliveries are due now"),
+                        retried: n as u64,
+                        ..Reply::default()
+                    }
+                }
+                Err(e) => refusal(format!("outbox retry: {}", crate::error::Chain(&e))),
+            }
+        }
         Request::Backup { dir } => {
             if !dir.is_absolute() {
                 return refusal(format!(
@@ -207,6 +245,7 @@ fn run(shared: &Shared, req: Request) -> Reply {
                         values: copied.values,
                         bytes: copied.bytes,
                         clean: report.is_clean(),
+                        ..Reply::default()
                     }
                 }
                 Err(e) => refusal(format!(
@@ -232,6 +271,19 @@ mod tests {
         assert_eq!(text, r#"{"command":"backup","dir":"/srv/backup"}"#);
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
         assert!(serde_json::from_str::<Request>(r#"{"command":"erase"}"#).is_err());
+        let r: Request =
+            serde_json::from_str(r#"{"command":"outbox_retry","sink":"ops"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::OutboxRetry {
+                sink: Some("ops".into()),
+                notice: None
+            }
+        );
+        assert!(serde_json::from_str::<Request>(
+            r#"{"command":"outbox_retry","sink":"ops","all":true}"#
+        )
+        .is_err());
         assert!(serde_json::from_str::<Request>(
             r#"{"command":"backup","dir":"/x","also":"rm -rf"}"#
         )

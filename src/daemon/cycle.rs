@@ -146,7 +146,16 @@ pub(crate) fn ingest_and_decide(
         today: Some(shared.clock.now().date_naive()),
         ..Default::default()
     };
-    let summary = engine.ingest(spec, bytes, &opts)?;
+    let summary = match engine.ingest(spec, bytes, &opts) {
+        Ok(s) => s,
+        Err(e) => {
+            // Refused whole: the partner hears why in a receipt.
+            shared
+                .receipts
+                .after_refusal(name, bytes, &e, shared.clock.now());
+            return Err(e.into());
+        }
+    };
     shared.stats.refresh_holds(&engine.store);
     if summary.awaiting_decision() {
         // Not acknowledged: the next pull fetches these bytes again, and

@@ -16,7 +16,10 @@
 //!   drains within [`DRAIN_DEADLINE`] and exits 0;
 //! * a failed write (a full disk, a store error) in any task is logged and
 //!   turns `/healthz` 503 with its reason until that task writes again;
-//! * `store backup` works while it runs, through the [`control`] socket;
+//! * `store backup` and `outbox retry` work while it runs, through the
+//!   [`control`] socket;
+//! * a feed with a `report_schedule` gets its outcome report as a receipt,
+//!   one per period covered (`reports`);
 //! * `READY=1` is sent to systemd once every task runs, and `WATCHDOG=1`
 //!   at half the watchdog interval while the runtime is healthy.
 //!
@@ -26,6 +29,7 @@
 pub mod control;
 mod cycle;
 mod purge;
+mod reports;
 pub mod schedule;
 pub mod shutdown;
 mod status;
@@ -115,6 +119,8 @@ pub(crate) struct Shared {
     detail: crate::notify::reconcile::Detail,
     /// The engine's audit log: verdicts, notices queued and acknowledged.
     audit: Option<crate::audit::Audit>,
+    /// Where a refused file's receipt is queued (`cycle`).
+    receipts: Receipts,
     pull_state: crate::store::PullState,
     stats: Arc<Stats>,
     clock: Clock,
@@ -189,7 +195,16 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     let pull_state = engine.store.pull_state();
     stats.refresh_holds(&engine.store);
     let audit = engine.audit.clone();
+    // Receipts follow the stored deliveries (src/notify/receipt.rs); a
+    // file refused whole is told where it is refused (cycle.rs).
+    let receipt_sinks: Vec<(String, Vec<crate::notify::SinkConfig>)> = cfg
+        .feeds
+        .iter()
+        .map(|(name, fc)| (name.clone(), fc.receipts.clone()))
+        .collect();
+    let receipts = Receipts::new(outbox.store(), &cfg.data_dir, &receipt_sinks);
     let shared = Arc::new(Shared {
+        receipts: receipts.clone(),
         audit: audit.clone(),
         engine: Mutex::new(engine),
         framework: cfg.framework.clone(),
@@ -268,14 +283,8 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
             while feed_tasks.join_next().await.is_some() {}
         });
     }
-    // Receipts follow the stored deliveries: queued now for any a stop
-    // left unqueued, then every poll (src/notify/receipt.rs).
-    let receipt_sinks: Vec<(String, Vec<crate::notify::SinkConfig>)> = cfg
-        .feeds
-        .iter()
-        .map(|(name, fc)| (name.clone(), fc.receipts.clone()))
-        .collect();
-    let receipts = Receipts::new(outbox.store(), &cfg.data_dir, &receipt_sinks);
+    // Receipts: queued now for any delivery a stop left unqueued, then
+    // every poll.
     if !receipts.is_empty() {
         let queue = {
             let shared = Arc::clone(&shared);
@@ -289,6 +298,20 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         let sinks = receipt_sinks.into_iter().flat_map(|(_, s)| s).collect();
         let notifier = ReceiptNotifier::new(outbox.store(), sinks)?;
         tasks.spawn(notifier.run(queue, shutdown.clone(), cfg.notice_poll));
+        // Each feed's outcome report on its own schedule (reports.rs).
+        for (name, fc) in &cfg.feeds {
+            let Some(sched) = fc.report.clone().filter(|_| !fc.receipts.is_empty()) else {
+                continue;
+            };
+            tasks.spawn(reports::report_loop(
+                Arc::clone(&shared),
+                receipts.clone(),
+                name.clone(),
+                fc.spec.kind,
+                sched,
+                shutdown.clone(),
+            ));
+        }
     }
     if !cfg.sinks.is_empty() {
         let notifier = Notifier::new(outbox.clone(), cfg.sinks.clone())?.with_audit(audit);
@@ -322,7 +345,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         // Not fatal: backups then need the daemon stopped, as before.
         Err(e) => tracing::warn!(
             path = %control::socket_path(&cfg.data_dir).display(), error = %e,
-            "control socket unavailable: `store backup` needs the daemon stopped"
+            "control socket unavailable: `store backup` and `outbox retry` need the daemon stopped"
         ),
     }
     tasks.spawn(purge::purge_loop(

@@ -347,6 +347,11 @@ impl Engine {
             // The rows were matched: the matcher forgets them.
             self.reload_matcher()?;
         }
+        // Its rejection report too, before the hold is recorded (as before a
+        // commit): the hold's receipt carries it (`notify::receipt`).
+        if !summary.rejections.is_empty() || !summary.field_issues.is_empty() {
+            summary.report = Some(self.write_report(seq, &spec.name, &summary)?);
+        }
         let reason = reasons.join("; ");
         let rec = HoldRecord {
             seq,

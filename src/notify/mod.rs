@@ -28,6 +28,7 @@
 //!   in the outbox name the failure (status code, timeout, TLS error), never
 //!   the notice body.
 
+pub mod feedback;
 mod notice;
 mod outbox;
 pub mod receipt;

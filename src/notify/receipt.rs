@@ -22,7 +22,7 @@
 //!   idempotent and a receiver deduplicates on it;
 //! * the outbox's promises hold: queued means flushed, delivered means a
 //!   2xx answer or a renamed spool file, failures retried with the notices'
-//!   backoff across restarts.
+//!   backoff (and a receiver's `Retry-After`) across restarts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::{DeliveryRound, NotifyError, Outbox, OutboxError, Sink, SinkConfig};
 use crate::daemon::shutdown::Shutdown;
+use crate::ingest::feeds::FeedError;
 use crate::records::Period;
 use crate::store::{DeliveryState, OutboxStore, Store, StoreError};
 
@@ -58,15 +59,20 @@ pub struct Receipt {
     #[serde(rename = "type")]
     pub kind: String,
     pub feed: String,
-    /// The council's number for the delivery (as in `deliveries list`).
-    pub delivery: u32,
+    /// The council's number for the delivery (as in `deliveries list`);
+    /// `null` for a file refused whole, which is not stored.
+    pub delivery: Option<u32>,
     /// SHA-256 of the bytes received (hex): the partner can match it to
     /// the file sent (`sha256sum`, or `validate-feed`).
     pub content_hash: String,
     pub period: Option<Period>,
     pub received_at: DateTime<Utc>,
-    /// `applied`, or `held` (nothing applied until an operator decides).
+    /// `applied`, `held` (nothing applied until an operator decides), or
+    /// `refused` (the file refused whole: [`Receipt::refusal`] says why).
     pub status: String,
+    /// Why a file was refused whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
     /// Why it is held.
     pub hold_reason: Option<String>,
     pub rows: u64,
@@ -78,6 +84,49 @@ pub struct Receipt {
     pub report: Vec<ReceiptLine>,
     /// Lines beyond [`MAX_RECEIPT_LINES`], or of a report no longer on disk.
     pub report_lines_omitted: u64,
+}
+
+/// Why a file was refused whole: the error (which names the feed, row
+/// and column, never a value), and its row and column where it has them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub reason: String,
+    pub row: Option<u64>,
+    pub column: Option<String>,
+}
+
+impl Refusal {
+    pub fn of(e: &FeedError) -> Refusal {
+        use FeedError as F;
+        let (row, column) = match e {
+            F::NotUtf8 { row, .. } | F::Malformed { row, .. } => (Some(*row), None),
+            F::MissingColumn { column, .. } | F::DuplicateColumn { column, .. } => {
+                (None, Some(column.to_string()))
+            }
+            // The period line is the file's first.
+            F::BadPeriod { .. } => (Some(1), Some("#period".into())),
+            F::NoPeriod { .. } => (None, Some("#period".into())),
+            F::FuturePeriod { field, .. } => (None, Some(field.to_string())),
+            _ => (None, None),
+        };
+        Refusal {
+            reason: e.to_string(),
+            row,
+            column,
+        }
+    }
+}
+
+/// The id of a refused file's receipt: `rct_` and the first 16 bytes (hex)
+/// of SHA-256 over feed and content hash (the same file refused again is
+/// the same receipt).
+pub fn refusal_id(feed: &str, content_hash: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"outcomesd refusal v1\0");
+    h.update(feed.as_bytes());
+    h.update([0]);
+    h.update(content_hash.as_bytes());
+    format!("rct_{}", hex::encode(&h.finalize()[..16]))
 }
 
 /// The id of a delivery's receipt: `rct_` and the first 16 bytes (hex) of
@@ -170,11 +219,12 @@ pub fn receipts_of(
             id,
             kind: "delivery.receipt".into(),
             feed: d.feed.clone(),
-            delivery: d.seq,
+            delivery: Some(d.seq),
             content_hash: d.content_hash.clone(),
             period: d.period,
             received_at: d.received_at,
             status: "applied".into(),
+            refusal: None,
             hold_reason: None,
             rows: d.rows,
             accepted: d.accepted,
@@ -191,22 +241,24 @@ pub fn receipts_of(
         if !wanted(&h.feed, &id) {
             continue;
         }
+        let (report, omitted) = report_lines(reports, &h.feed, h.seq, h.rejected)?;
         out.push(Receipt {
             id,
             kind: "delivery.receipt".into(),
             feed: h.feed.clone(),
-            delivery: h.seq,
+            delivery: Some(h.seq),
             content_hash: h.content_hash.clone(),
             period: h.period,
             received_at: h.received_at,
             status: "held".into(),
+            refusal: None,
             hold_reason: Some(h.reason.clone()),
             rows: h.rows,
             accepted: 0,
             rejected: h.rejected,
             held: h.accepted,
-            report: Vec::new(),
-            report_lines_omitted: h.rejected,
+            report,
+            report_lines_omitted: omitted,
         });
     }
     out.sort_by_key(|r| r.delivery);
@@ -267,10 +319,119 @@ impl Receipts {
                 .enqueue(&r.id, &body, &self.feeds[&r.feed], &state)?
             {
                 queued += 1;
-                tracing::info!(feed = %r.feed, delivery = r.delivery, receipt = %r.id, "receipt queued");
+                tracing::info!(feed = %r.feed, delivery = ?r.delivery, receipt = %r.id, "receipt queued");
             }
         }
         Ok(queued)
+    }
+}
+
+impl Receipts {
+    /// Queues (flushed) the receipt of a file of `feed` refused whole, unless
+    /// it is queued already (the same file refused again); returns its id if
+    /// it queued. Nothing is stored of the file, so this is called where
+    /// it is refused; a kill before it runs loses nothing, as the refused
+    /// fetch is not acknowledged and the next pull refuses it again.
+    pub fn queue_refusal(
+        &self,
+        feed: &str,
+        bytes: &[u8],
+        e: &FeedError,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, ReceiptError> {
+        let Some(sinks) = self.feeds.get(feed) else {
+            return Ok(None);
+        };
+        let content_hash = hex::encode(Sha256::digest(bytes));
+        let id = refusal_id(feed, &content_hash);
+        if matches!(self.outbox.notice_json(&id), Ok(Some(_))) {
+            return Ok(None);
+        }
+        let r = Receipt {
+            id: id.clone(),
+            kind: "delivery.receipt".into(),
+            feed: feed.to_string(),
+            delivery: None,
+            content_hash,
+            period: None,
+            received_at: now,
+            status: "refused".into(),
+            refusal: Some(Refusal::of(e)),
+            hold_reason: None,
+            rows: 0,
+            accepted: 0,
+            rejected: 0,
+            held: 0,
+            report: Vec::new(),
+            report_lines_omitted: 0,
+        };
+        let body = serde_json::to_vec(&r).map_err(OutboxError::from)?;
+        let state = DeliveryState {
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            delivered_at: None,
+        };
+        let queued = self.outbox.enqueue(&id, &body, sinks, &state)?;
+        if queued {
+            tracing::info!(feed = %feed, receipt = %id, "refusal receipt queued");
+        }
+        Ok(queued.then_some(id))
+    }
+
+    /// [`Receipts::queue_refusal`] if `e` is the file's fault (not the
+    /// council's disk or store), its failure logged: the refusal itself is
+    /// the caller's error to report.
+    pub fn after_refusal(
+        &self,
+        feed: &str,
+        bytes: &[u8],
+        e: &crate::ingest::IngestError,
+        now: DateTime<Utc>,
+    ) {
+        let crate::ingest::IngestError::Feed(fe) = e else {
+            return;
+        };
+        if let Err(err) = self.queue_refusal(feed, bytes, fe, now) {
+            tracing::error!(feed = %feed, error = %crate::error::Chain(&err),
+                "the refused file's receipt was not queued");
+        }
+    }
+
+    /// Queues (flushed) `feed`'s outcome report for `period` to its receipt
+    /// sinks unless one is queued already (the id is a function of feed and
+    /// period: [`super::feedback::report_id`]); returns the id if it queued.
+    pub fn queue_report(
+        &self,
+        store: &Store,
+        feed: &str,
+        kind: crate::records::SourceKind,
+        period: Period,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, ReceiptError> {
+        let Some(sinks) = self.feeds.get(feed) else {
+            return Ok(None);
+        };
+        let id = super::feedback::report_id(feed, period);
+        if matches!(self.outbox.notice_json(&id), Ok(Some(_))) {
+            return Ok(None);
+        }
+        let verdicts = crate::triangulate::stored_verdicts(store)?;
+        let report = super::feedback::ScheduledReport::new(
+            super::feedback::report_of(&verdicts, feed, kind, period),
+            now,
+        );
+        let body = serde_json::to_vec(&report).map_err(OutboxError::from)?;
+        let state = DeliveryState {
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            delivered_at: None,
+        };
+        Ok(self
+            .outbox
+            .enqueue(&id, &body, sinks, &state)?
+            .then_some(id))
     }
 }
 
@@ -342,9 +503,14 @@ impl ReceiptNotifier {
                 Ok(()) => self
                     .outbox
                     .mark_delivered(&id, &sink_name, Utc::now().max(now)),
-                Err(e) => self
-                    .outbox
-                    .mark_failed(&id, &sink_name, &e.to_string(), now),
+                // A receiver's Retry-After is honoured, as for notices.
+                Err(e) => self.outbox.mark_failed_after(
+                    &id,
+                    &sink_name,
+                    &e.to_string(),
+                    now,
+                    e.retry_after(),
+                ),
             };
             match (result, recorded) {
                 (Ok(()), Ok(_)) => {
@@ -433,5 +599,65 @@ mod tests {
             report_lines(dir.path(), "police", 9, 5).unwrap(),
             (vec![], 5)
         );
+    }
+
+    #[test]
+    fn a_refused_file_is_one_receipt_saying_where_never_what() {
+        let (dir, db, tree) = crate::notify::tests::temp_tree();
+        let spool = SinkConfig::Spool {
+            name: "receipt-spool:police".into(),
+            dir: dir.path().join("spool"),
+        };
+        let r = Receipts::new(tree.clone(), dir.path(), &[("police".into(), vec![spool])]);
+        let e = FeedError::MissingColumn {
+            feed: "police".into(),
+            column: "record_type",
+            hint: String::new(),
+        };
+        let now: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+        let id = r
+            .queue_refusal("police", b"bytes", &e, now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            id,
+            refusal_id("police", &hex::encode(Sha256::digest(b"bytes")))
+        );
+        assert!(is_receipt_id(&id));
+        assert_eq!(
+            r.queue_refusal("police", b"bytes", &e, now).unwrap(),
+            None,
+            "once"
+        );
+        assert_eq!(
+            r.queue_refusal("dwp", b"bytes", &e, now).unwrap(),
+            None,
+            "no receipts"
+        );
+        let body: Receipt =
+            serde_json::from_slice(&tree.notice_json(&id).unwrap().unwrap()).unwrap();
+        assert_eq!(body.status, "refused");
+        assert_eq!(body.delivery, None);
+        let refusal = body.refusal.unwrap();
+        assert_eq!(refusal.column.as_deref(), Some("record_type"));
+        assert!(
+            refusal.reason.contains("'record_type' is missing"),
+            "{}",
+            refusal.reason
+        );
+        assert_eq!(
+            Refusal::of(&FeedError::Malformed {
+                feed: "police".into(),
+                row: 7,
+                reason: "x".into()
+            })
+            .row,
+            Some(7)
+        );
+        // A refusal is not a stored delivery: the store's receipts do not
+        // see it, and so never queue it a second time.
+        assert!(receipts_of(&db, dir.path(), &|_, _| true)
+            .unwrap()
+            .is_empty());
     }
 }

@@ -5,6 +5,7 @@
 //! endpoint signed, across a kill (`receipts.rs`).
 
 mod receipts;
+mod report_schedule;
 
 use std::collections::BTreeSet;
 use std::path::Path;
