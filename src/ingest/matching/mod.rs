@@ -20,9 +20,6 @@
 //! * household members stay apart: a forename that differs outright, or a
 //!   dob that differs outright, rules a candidate out unless a strong id
 //!   agrees exactly (both never do), whatever the address and surname say;
-//! * a candidate agreeing exactly on forename and surname, with no other
-//!   candidate within [`AMBIGUITY_BITS`], links up to [`NAME_RELIEF_BITS`]
-//!   below the threshold (and is marked narrow); nothing else does;
 //! * two candidates within [`AMBIGUITY_BITS`] of each other that are not
 //!   themselves one person leave the row unlinked (rule `ambiguous`), never
 //!   guessed; if they are one person (their own records agree above the
@@ -64,10 +61,6 @@ pub fn pseudonym(p: PersonId) -> String {
 pub const MAX_VARIANTS: usize = 4;
 /// Two candidates closer than this (bits) are too close to choose between.
 pub const AMBIGUITY_BITS: f64 = 3.0;
-/// How far (bits) below the link threshold a candidate agreeing exactly on
-/// forename and surname, with no rival within [`AMBIGUITY_BITS`], still
-/// links (see `Matcher::full_name_clear`).
-pub const NAME_RELIEF_BITS: f64 = 4.0;
 /// How far (bits) below the link threshold a candidate still counts as a
 /// possible record of the same person, for review (see `docs/review.md`).
 pub const DEFAULT_REVIEW_BAND: f64 = 6.0;
@@ -486,29 +479,6 @@ impl Matcher {
         (f_differs && d_differs) || ((f_differs || d_differs) && !id_exact)
     }
 
-    /// Whether the best candidate may link up to [`NAME_RELIEF_BITS`] below
-    /// the threshold: it agrees exactly on forename and surname, nothing
-    /// rules it out, and every other candidate is at least
-    /// [`AMBIGUITY_BITS`] behind it (so no namesake blocking found is
-    /// close). Measured on the public sets (benches/linkage), such pairs in
-    /// that band were 99.6% true (560 of 562), where pairs agreeing on less
-    /// were 60-90%: the weights undervalue a whole name that nobody else
-    /// near it shares, typically a row without dob whose address moved.
-    fn full_name_clear(scored: &[Scored], threshold: f64) -> bool {
-        let Some(best) = scored.first() else {
-            return false;
-        };
-        let c = &best.levels;
-        c.level(Field::Forename) == Level::Exact
-            && c.level(Field::Surname) == Level::Exact
-            && !Self::ruled_out(c)
-            && best.total < threshold
-            && best.total >= threshold - NAME_RELIEF_BITS
-            && scored
-                .get(1)
-                .is_none_or(|s| best.total - s.total >= AMBIGUITY_BITS)
-    }
-
     fn score(&self, v: &Variant, c: &Comparison) -> ([f64; FIELDS], f64) {
         let agreed = Agreed {
             forename: v.f,
@@ -537,30 +507,6 @@ impl Matcher {
         // Best first; ties by person number, so the order is deterministic.
         out.sort_by(|a, b| b.total.total_cmp(&a.total).then(a.person.cmp(&b.person)));
         out
-    }
-
-    /// How a row scores against one given person, whether or not blocking
-    /// would find them: for explanation and evaluation. Changes nothing.
-    pub fn assess(&self, t: &PersonTokens, p: PersonId) -> Candidate {
-        let v = Variant::of(t);
-        let ids = Self::row_ids(t);
-        let person = self.canonical(p);
-        let levels = self.levels(&v, &ids, person);
-        let (weights, total) = self.score(&v, &levels);
-        Self::candidate(&Scored {
-            person,
-            kind: BlockKind::Id,
-            levels,
-            weights,
-            total,
-        })
-    }
-
-    /// Every candidate of a row as scored, best first (diagnostics).
-    pub fn rank(&mut self, t: &PersonTokens) -> Vec<Candidate> {
-        let v = Variant::of(t);
-        let ids = Self::row_ids(t);
-        self.scored(&v, &ids).iter().map(Self::candidate).collect()
     }
 
     /// Adds the level patterns of a row's candidate pairs to `patterns`, for
@@ -610,14 +556,9 @@ impl Matcher {
         let ids = Self::row_ids(t);
         let threshold = Model::threshold(self.live);
         let scored = self.scored(&v, &ids);
-        let relieved = Self::full_name_clear(&scored, threshold);
         let eligible: Vec<&Scored> = scored
             .iter()
-            .enumerate()
-            .filter(|(i, s)| {
-                !Self::ruled_out(&s.levels) && (s.total >= threshold || (*i == 0 && relieved))
-            })
-            .map(|(_, s)| s)
+            .filter(|s| !Self::ruled_out(&s.levels) && s.total >= threshold)
             .collect();
         let mut rule = if scored.is_empty() {
             Rule::New
@@ -1061,96 +1002,6 @@ mod tests {
         assert_eq!(m.canonical(b.person), m.canonical(c.person));
         assert_eq!(m.members(c.person).len(), 2);
         assert!(!d.merges.is_empty());
-    }
-
-    /// A register of 1,200 people at Rob's postcode (so it says little,
-    /// as a town-wide postcode does), with 20 surnames, Smith among them.
-    fn town() -> (Matcher, Delta) {
-        let (mut m, mut d) = (Matcher::new(), Delta::default());
-        let letters = |mut i: usize| {
-            let mut s = String::from("Q");
-            for _ in 0..3 {
-                s.push((b'a' + (i % 26) as u8) as char);
-                i /= 26;
-            }
-            s
-        };
-        let surnames = [
-            "Smith", "Jones", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Thomas", "Roberts",
-            "Johnson", "Walker", "Wright", "Hall", "Green", "Wood", "Harris", "Lewis", "Clarke",
-            "Young", "King",
-        ];
-        for i in 0..1200 {
-            let (f, a) = (letters(i), format!("{} Long Road", i + 10));
-            let dob = format!("19{:02}-{:02}-{:02}", 40 + i % 50, 1 + i % 12, 1 + i % 28);
-            resolve(
-                &mut m,
-                &mut d,
-                R {
-                    f: &f,
-                    s: surnames[i % 20],
-                    dob: &dob,
-                    addr: &a,
-                    ..rob()
-                },
-            );
-        }
-        (m, d)
-    }
-
-    #[test]
-    fn a_whole_name_with_no_rival_links_a_little_below_the_threshold() {
-        // Known with dob; the row has no dob and another address at the
-        // same (uninformative) postcode: the whole name is the evidence.
-        let moved = R {
-            dob: "",
-            addr: "9 Low Road",
-            ..rob()
-        };
-        let (mut m, mut d) = town();
-        let a = resolve(&mut m, &mut d, rob());
-        assert!(a.rule.is_new());
-        let b = resolve(&mut m, &mut d, moved);
-        let short = m.threshold() - f64::from(b.score);
-        assert!(
-            short > 0.0 && short <= NAME_RELIEF_BITS,
-            "below the threshold, within the relief: {short}"
-        );
-        assert_eq!((b.person, b.rule.is_new()), (a.person, false), "{b:?}");
-        assert!(
-            m.narrow_margin(&b).is_some(),
-            "such a link is marked narrow"
-        );
-        // A namesake at another address makes the name no longer clear.
-        let (mut m, mut d) = town();
-        let a = resolve(&mut m, &mut d, rob());
-        let other = resolve(
-            &mut m,
-            &mut d,
-            R {
-                dob: "1988-08-08",
-                addr: "3 Hill Top",
-                ..rob()
-            },
-        );
-        assert_ne!(other.person, a.person);
-        let b = resolve(&mut m, &mut d, moved);
-        assert!(b.rule.is_new(), "{b:?}");
-        assert!(b.person != a.person && b.person != other.person);
-        // A surname one edit away gets no relief, at a like score.
-        let (mut m, mut d) = town();
-        let a = resolve(&mut m, &mut d, rob());
-        let b = resolve(
-            &mut m,
-            &mut d,
-            R {
-                s: "Smyth",
-                ..moved
-            },
-        );
-        let short = m.threshold() - f64::from(b.score);
-        assert!(short > 0.0 && short <= NAME_RELIEF_BITS, "{short}");
-        assert_ne!(b.person, a.person, "{b:?}");
     }
 
     #[test]
