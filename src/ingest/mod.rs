@@ -152,7 +152,9 @@ impl Default for IngestOptions {
     }
 }
 
-/// Parse threads: all cores but the one that matches, at least one.
+/// Parse threads: one per core. The matching thread waits on them while
+/// the first rows are held back to train the model, and the bounded
+/// channel stops them running far ahead after that.
 fn parse_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -400,17 +402,21 @@ impl Engine {
             latest: guards.latest(check.today),
             vocab: self.vocab.as_ref(),
             cases: (spec.kind == crate::records::SourceKind::Claims)
-                .then(|| self.store.cases())
+                .then(|| self.store.case_members())
                 .transpose()?
-                .map(|cs| cs.into_iter().map(|c| c.case_ref).collect()),
+                .map(|cs| cs.into_iter().map(|(case_ref, _)| case_ref).collect()),
         };
         let mut batch = Batch::default();
         let mut match_time = Duration::ZERO;
         let matcher = &mut self.matcher;
         // The first rows are held back until the model has learned from
         // their candidate pairs; then everything is matched in row order.
+        // Their candidate pairs are counted as each chunk arrives, while the
+        // workers parse the next (the matcher does not change until it is
+        // trained, so the counts are those of counting them all at the end).
         let mut held: Option<Vec<Vec<Parsed>>> = (opts.train_rows > 0).then(Vec::new);
         let mut held_rows = 0usize;
+        let mut patterns: HashMap<Comparison, u32> = HashMap::new();
         let match_rows = |rows: Vec<Parsed>,
                           batch: &mut Batch,
                           matcher: &mut Matcher,
@@ -434,10 +440,11 @@ impl Engine {
             match held.as_mut() {
                 Some(h) => {
                     held_rows += rows.len();
+                    observe(matcher, &rows, &mut patterns);
                     h.push(rows);
                     if held_rows >= opts.train_rows {
                         let h = held.take().expect("held");
-                        summary.model_trained = train(matcher, &h, &mut batch.delta);
+                        summary.model_trained = matcher.train(&patterns, &mut batch.delta);
                         for rows in h {
                             match_rows(rows, &mut batch, matcher, summary);
                         }
@@ -450,7 +457,7 @@ impl Engine {
         let parse_time = parse_in_order(delivery, spec, bytes, opts, &self.pseudo, &mut on_rows)?;
         if let Some(h) = held.take() {
             let t_rows = Instant::now();
-            summary.model_trained = train(matcher, &h, &mut batch.delta);
+            summary.model_trained = matcher.train(&patterns, &mut batch.delta);
             for rows in h {
                 match_rows(rows, &mut batch, matcher, summary);
             }
@@ -534,7 +541,7 @@ impl Engine {
                 .deliveries()
                 .any(|d| d.feed == feed && d.period.is_none_or(|q| q.overlaps(p.from, p.to)));
             if replaces {
-                case_refs.extend(self.store.cases()?.into_iter().map(|c| c.case_ref));
+                case_refs.extend(self.store.case_members()?.into_iter().map(|(c, _)| c));
                 return Ok(case_refs);
             }
         }
@@ -544,13 +551,12 @@ impl Engine {
                 .iter()
                 .map(|p| self.matcher.canonical(*p))
                 .collect();
-            for case in self.store.cases()? {
-                if case
-                    .members
+            for (case_ref, members) in self.store.case_members()? {
+                if members
                     .iter()
-                    .any(|m| touched.contains(&self.matcher.canonical(m.person)))
+                    .any(|m| touched.contains(&self.matcher.canonical(*m)))
                 {
-                    case_refs.insert(case.case_ref);
+                    case_refs.insert(case_ref);
                 }
             }
         }
@@ -674,16 +680,14 @@ struct Batch {
     narrow: Vec<NarrowLink>,
 }
 
-/// Re-estimates the linkage model from the candidate pairs of the rows
-/// held back; true if it was.
-fn train(matcher: &mut Matcher, held: &[Vec<Parsed>], delta: &mut Delta) -> bool {
-    let mut patterns: HashMap<Comparison, u32> = HashMap::new();
-    for row in held.iter().flatten().flatten() {
+/// Counts the comparison patterns of a held-back chunk's candidate pairs,
+/// which the linkage model is then re-estimated from.
+fn observe(matcher: &mut Matcher, rows: &[Parsed], patterns: &mut HashMap<Comparison, u32>) {
+    for row in rows.iter().flatten() {
         if let Some(t) = &row.person {
-            matcher.observe(t, &mut patterns);
+            matcher.observe(t, patterns);
         }
     }
-    matcher.train(&patterns, delta)
 }
 
 fn link_record(row: u64, link: &Link, t: &crate::ingest::pseudonymise::PersonTokens) -> LinkRecord {

@@ -136,6 +136,55 @@ impl Store {
         Ok(latest.into_values().collect())
     }
 
+    /// The latest committed version of every case as (case ref, member
+    /// persons): what ingest needs to tell which families a delivery
+    /// touched. Reads the case ref and version from each key and decodes
+    /// only the latest committed version's members, so it is cheap beside
+    /// [`Store::cases`] (which builds every version whole).
+    pub fn case_members(&self) -> Result<Vec<(String, Vec<PersonId>)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Member {
+            person: PersonId,
+        }
+        #[derive(Deserialize)]
+        struct Members {
+            members: Vec<Member>,
+        }
+        let mut out = Vec::new();
+        // (case ref bytes, value of its latest committed version so far)
+        let mut group: Option<(Vec<u8>, Option<sled::IVec>)> = None;
+        let finish = |g: Option<(Vec<u8>, Option<sled::IVec>)>,
+                      out: &mut Vec<(String, Vec<PersonId>)>|
+         -> Result<(), StoreError> {
+            if let Some((case, Some(v))) = g {
+                let m: Members = serde_json::from_slice(&v)
+                    .map_err(|x| self.corrupt(format!("case record: {x}")))?;
+                let case = String::from_utf8(case)
+                    .map_err(|_| self.corrupt("case key is not UTF-8".to_string()))?;
+                out.push((case, m.members.into_iter().map(|m| m.person).collect()));
+            }
+            Ok(())
+        };
+        for item in self.trees.iter(TreeId::Cases) {
+            let (k, v) = item?;
+            if k.len() < 5 || k[k.len() - 5] != 0 {
+                return Err(self.corrupt("case key is malformed".to_string()));
+            }
+            let (case, seq) = k.split_at(k.len() - 5);
+            let seq = u32::from_be_bytes(seq[1..].try_into().expect("4 bytes"));
+            if group.as_ref().is_none_or(|(c, _)| c.as_slice() != case) {
+                finish(group.take(), &mut out)?;
+                group = Some((case.to_vec(), None));
+            }
+            if self.committed.contains_key(&seq) {
+                // keys sort by seq within a case: the last committed wins
+                group.as_mut().expect("group").1 = Some(v);
+            }
+        }
+        finish(group.take(), &mut out)?;
+        Ok(out)
+    }
+
     pub fn case(&self, case_ref: &str) -> Result<Option<CaseRecord>, StoreError> {
         let mut prefix = case_ref.as_bytes().to_vec();
         prefix.push(0);
@@ -178,5 +227,81 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::SourceKind;
+    use crate::store::{Begin, DeliveryRecord};
+
+    fn case(case_ref: &str, seq: u32, persons: &[PersonId]) -> CaseRecord {
+        CaseRecord {
+            case_ref: case_ref.into(),
+            seq,
+            start: NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+            end: None,
+            members: persons
+                .iter()
+                .map(|&person| CaseMember {
+                    person,
+                    role: Role::Adult,
+                    problems: vec!["crime".into()],
+                    address: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn commit(s: &mut Store, seq: u32) {
+        let rec = DeliveryRecord {
+            seq,
+            feed: "case".into(),
+            kind: SourceKind::Case,
+            period: None,
+            content_hash: String::new(),
+            received_at: chrono::Utc::now(),
+            rows: 0,
+            accepted: 0,
+            rejected: 0,
+            persons_new: 0,
+            records_matched: 0,
+            families_touched: 0,
+        };
+        s.commit(rec, &[seq as u8; 32]).unwrap();
+    }
+
+    /// `case_members` reads what `cases` reads: each case's latest
+    /// committed version (a later uncommitted one invisible), with its
+    /// members' persons, in case order.
+    #[test]
+    fn case_members_are_the_latest_committed_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "k1").unwrap();
+        let begin = |s: &mut Store, h: u8| match s.begin("case", &[h; 32]).unwrap() {
+            Begin::Started(seq) => seq,
+            Begin::Duplicate(_) => panic!("new bytes"),
+        };
+        let a = begin(&mut s, 1);
+        s.put_case(&case("C2", a, &[1, 2])).unwrap();
+        s.put_case(&case("C1", a, &[3])).unwrap();
+        commit(&mut s, a);
+        let b = begin(&mut s, 2);
+        s.put_case(&case("C2", b, &[1, 4])).unwrap();
+        commit(&mut s, b);
+        let c = begin(&mut s, 3);
+        s.put_case(&case("C1", c, &[9])).unwrap(); // never committed
+        let want: Vec<(String, Vec<PersonId>)> = s
+            .cases()
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.case_ref, c.members.iter().map(|m| m.person).collect()))
+            .collect();
+        assert_eq!(
+            want,
+            vec![("C1".to_string(), vec![3]), ("C2".to_string(), vec![1, 4])]
+        );
+        assert_eq!(s.case_members().unwrap(), want);
     }
 }

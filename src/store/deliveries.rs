@@ -144,18 +144,34 @@ impl Store {
         hash: &[u8; 32],
     ) -> Result<(), StoreError> {
         let seq = rec.seq;
-        self.put_delta(seq, rows.delta)?;
-        self.put_events(seq, rows.events)?;
-        self.put_links(seq, rows.links)?;
-        self.put_runners(seq, rows.runners)?;
-        self.put_narrow(seq, rows.narrow)?;
-        self.put_reviews(seq, rows.reviews)?;
-        for case in rows.cases {
-            self.put_case(case)?;
-        }
-        for c in rows.claims {
-            self.put_claim(c)?;
-        }
+        // The rows go to disjoint trees from two threads (sled takes
+        // concurrent writers), so a large delivery's writes use both cores;
+        // the commit record still goes last, after both have finished.
+        let this = &*self;
+        std::thread::scope(|sc| {
+            let other = sc.spawn(|| -> Result<(), StoreError> {
+                this.put_delta(seq, rows.delta)?;
+                this.put_events(seq, rows.events)?;
+                for c in rows.claims {
+                    this.put_claim(c)?;
+                }
+                Ok(())
+            });
+            let mine = (|| -> Result<(), StoreError> {
+                this.put_links(seq, rows.links)?;
+                this.put_runners(seq, rows.runners)?;
+                this.put_narrow(seq, rows.narrow)?;
+                this.put_reviews(seq, rows.reviews)?;
+                for case in rows.cases {
+                    this.put_case(case)?;
+                }
+                Ok(())
+            })();
+            let theirs = other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            mine.and(theirs)
+        })?;
         self.commit(rec, hash)
     }
 
