@@ -157,6 +157,7 @@ pub(crate) fn ingest_and_decide(
         }
     };
     shared.stats.refresh_holds(&engine.store);
+    shared.stats.refresh_reviews(&engine.store, &engine.matcher);
     if summary.awaiting_decision() {
         // Not acknowledged: the next pull fetches these bytes again, and
         // applies them once an operator has accepted the hold.

@@ -64,6 +64,9 @@ pub struct Stats {
     /// `notifier`), the write that failed (a full disk, a store error).
     /// `/healthz` answers 503 with them until that task writes again.
     pub write_errors: Mutex<BTreeMap<String, String>>,
+    /// Review items waiting for a decision (`outcomesd review list`), as
+    /// of the last delivery or start; `None` until first counted.
+    pub review_open: Mutex<Option<u64>>,
 }
 
 impl Stats {
@@ -84,6 +87,22 @@ impl Stats {
                     state: h.state.name(),
                     reason: h.reason,
                 });
+            }
+        }
+    }
+
+    /// Counts the open review items (at start and after every delivery,
+    /// which is when items appear; decisions are made with the daemon
+    /// stopped).
+    pub fn refresh_reviews(
+        &self,
+        store: &crate::store::Store,
+        matcher: &crate::ingest::matching::Matcher,
+    ) {
+        match crate::review::open_count(store, matcher) {
+            Ok(n) => *self.review_open.lock().unwrap_or_else(|e| e.into_inner()) = Some(n as u64),
+            Err(e) => {
+                tracing::warn!(error = %crate::error::Chain(&e), "cannot count the open review items")
             }
         }
     }
@@ -200,6 +219,7 @@ pub fn metrics_text(stats: &Stats, outbox: &Outbox) -> String {
         claims_evaluated: stats.claims_evaluated.get(),
         notices_enqueued: stats.notices_enqueued.get(),
         outbox: outbox.counts().ok(),
+        review_open: *stats.review_open.lock().unwrap_or_else(|e| e.into_inner()),
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(snapshot));
@@ -216,12 +236,13 @@ struct Snapshot {
     claims_evaluated: u64,
     notices_enqueued: u64,
     outbox: Option<OutboxCounts>,
+    review_open: Option<u64>,
 }
 
 type PerFeed = fn(&FeedStats) -> Option<u64>;
 
 /// Per-feed series: (name without `_total`, help, type, value).
-const FEED_SERIES: [(&str, &str, MetricType, PerFeed); 8] = [
+const FEED_SERIES: [(&str, &str, MetricType, PerFeed); 9] = [
     (
         "outcomesd_feed_last_success_timestamp_seconds",
         "Last successful pull (unix time).",
@@ -270,6 +291,12 @@ const FEED_SERIES: [(&str, &str, MetricType, PerFeed); 8] = [
         MetricType::Counter,
         |s| Some(s.rows_rejected),
     ),
+    (
+        "outcomesd_feed_deliveries_held",
+        "Deliveries a guard held that wait for an operator's decision.",
+        MetricType::Gauge,
+        |s| Some(s.held.len() as u64),
+    ),
 ];
 
 fn unix(t: DateTime<Utc>) -> u64 {
@@ -307,7 +334,14 @@ impl Collector for Snapshot {
                 c.failing as u64,
             ),
         ];
-        for (name, help, v) in gauges {
+        let review = self.review_open.map(|v| {
+            (
+                "outcomesd_review_items_open",
+                "Review items waiting for a decision (outcomesd review list).",
+                v,
+            )
+        });
+        for (name, help, v) in gauges.into_iter().chain(review) {
             ConstGauge::new(v).encode(encoder.encode_descriptor(
                 name,
                 help,
@@ -442,6 +476,23 @@ mod tests {
         );
         stats.claims_evaluated.inc_by(5);
         let text = metrics_text(&stats, &outbox);
+        assert!(
+            !text.contains("outcomesd_review_items_open"),
+            "not counted yet, so not shown: {text}"
+        );
+        stats
+            .feed_stats()
+            .get_mut("police")
+            .unwrap()
+            .held
+            .push(HeldDelivery {
+                id: 4,
+                state: "held",
+                reason: "it has no accepted rows".into(),
+            });
+        let matcher = store.load_matcher().unwrap();
+        stats.refresh_reviews(&store, &matcher);
+        let text = metrics_text(&stats, &outbox);
         for line in [
             "outcomesd_feed_pulls_total{feed=\"police\"} 3",
             "outcomesd_feed_rows_total{feed=\"police\"} 17",
@@ -453,6 +504,8 @@ mod tests {
             "outcomesd_notices_pending 0",
             "outcomesd_notices_delivered_total 0",
             "outcomesd_claims_evaluated_total 5",
+            "outcomesd_feed_deliveries_held{feed=\"police\"} 1",
+            "outcomesd_review_items_open 0",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }

@@ -260,6 +260,17 @@ fn decisions_by_item(store: &Store) -> Result<HashMap<String, ReviewDecision>, S
         .collect())
 }
 
+/// How many review items are open (waiting for a decision): cheap enough
+/// for the daemon to count after every delivery.
+pub fn open_count(store: &Store, matcher: &Matcher) -> Result<usize, StoreError> {
+    let decisions = decisions_by_item(store)?;
+    Ok(store
+        .reviews()?
+        .iter()
+        .filter(|r| status(r, &decisions, matcher) == Status::Open)
+        .count())
+}
+
 /// The whole queue (open items first, those affecting claims first among
 /// them, then by score), or only the open items.
 pub fn queue(store: &Store, matcher: &Matcher, open_only: bool) -> Result<Vec<Item>, StoreError> {
