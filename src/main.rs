@@ -497,7 +497,8 @@ enum Command {
     Claims {
         #[arg(long, default_value = "/etc/outcomesd/outcomesd.toml")]
         config: PathBuf,
-        /// Only this verdict: verified, contradicted, insufficient, attested
+        /// Only this verdict: verified, contradicted, insufficient, attested,
+        /// or not-applicable (insufficient with no one in the rule's scope)
         #[arg(long)]
         verdict: Option<String>,
         /// Only this case

@@ -31,11 +31,16 @@ pub fn claims(
 ) -> Result<()> {
     let cfg = load_config(config)?;
     let fw = framework_of(&cfg)?;
+    // `not-applicable`: the insufficient verdicts whose rule had no one in
+    // scope, apart from those waiting on data.
     let want = verdict
         .map(|v| {
-            Verdict::parse(v).with_context(|| {
+            if v == "not-applicable" {
+                return Ok((Verdict::Insufficient, Some(true)));
+            }
+            Verdict::parse(v).map(|w| (w, None)).with_context(|| {
                 format!(
-                    "--verdict must be verified, contradicted, insufficient or attested, not '{v}'"
+                    "--verdict must be verified, contradicted, insufficient, attested or not-applicable, not '{v}'"
                 )
             })
         })
@@ -59,7 +64,11 @@ pub fn claims(
     crate::notify::reconcile::catch_up(store, matcher, fw, &notices, Some(waiting), now)?;
     let mut rows: Vec<VerdictRecord> = triangulate::stored_verdicts(&engine.store)?
         .into_iter()
-        .filter(|v| want.is_none_or(|w| v.verdict == w))
+        .filter(|v| {
+            want.is_none_or(|(w, na)| {
+                v.verdict == w && na.is_none_or(|na| v.decision.not_applicable == na)
+            })
+        })
         .filter(|v| case.is_none_or(|c| v.case_ref == c))
         .collect();
     rows.sort_by(|a, b| {

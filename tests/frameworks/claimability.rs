@@ -83,6 +83,23 @@ fn no_problems_is_not_claimable_and_no_one_in_scope_awaits_nothing() {
         "{listed}"
     );
     assert!(!listed.contains("decidable from"), "{listed}");
+    // `--verdict not-applicable` finds it; another verdict does not.
+    let only = |v: &str| {
+        let out = env.cli(&["claims", "--json", "--verdict", v]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+    };
+    let na = only("not-applicable");
+    assert_eq!(na.len(), 1, "{na:?}");
+    assert_eq!(na[0]["case_ref"], "SF-E1");
+    assert!(only("verified").is_empty());
+    let bad = env.cli(&["claims", "--verdict", "nope"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("not-applicable"),
+        "{}",
+        text(&bad.stderr)
+    );
 }
 
 /// South Tyneside's 2022 rule: three headlines, each with an outcome

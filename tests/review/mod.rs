@@ -116,7 +116,11 @@ fn setup() -> (Env, String) {
     for raw in ["Johnathan", "Walker", "NE1 1AA", "Low Road", "1980"] {
         assert!(!shown.contains(raw), "item shows {raw}: {shown}");
     }
-    assert_eq!(open_count(&env), 1, "the daemon's gauge agrees with the list");
+    assert_eq!(
+        open_count(&env),
+        1,
+        "the daemon's gauge agrees with the list"
+    );
     (env, item["id"].as_str().unwrap().to_string())
 }
 
@@ -170,7 +174,11 @@ fn a_possible_record_holds_an_absence_claim_until_review_says_same() {
     assert_eq!(person_of(&env, "police", 2, 2), member);
     assert_eq!(verdict(&env), "contradicted");
     assert!(open_items(&env).is_empty());
-    assert_eq!(open_count(&env), 0, "the daemon's gauge agrees with the list");
+    assert_eq!(
+        open_count(&env),
+        0,
+        "the daemon's gauge agrees with the list"
+    );
     let explain = env.cli(&["links", "explain", "police", "2", "2"]);
     let e = text(&explain.stdout);
     assert!(e.contains(&format!("since merged into p{member}")), "{e}");
