@@ -8,7 +8,7 @@
 
 use super::{Action, Audit, AuditError};
 use crate::notify::Notice;
-use crate::triangulate::VerdictRecord;
+use crate::triangulate::VerdictChange;
 
 /// Records `action` if there is an audit log.
 pub fn note(audit: Option<&Audit>, action: Action) -> Result<(), AuditError> {
@@ -40,13 +40,13 @@ pub fn note_all(
 
 impl Action {
     /// A claim's decision, first made or changed.
-    pub fn verdict(rec: &VerdictRecord) -> Action {
+    pub fn verdict(rec: &VerdictChange) -> Action {
         Action::VerdictChanged {
             case_ref: rec.case_ref.clone(),
             outcome: rec.outcome_id.clone(),
             claim_date: rec.claim_date,
             verdict: rec.verdict.name().to_string(),
-            previous: rec.history.last().map(|p| p.verdict.name().to_string()),
+            previous: rec.previous.map(|p| p.name().to_string()),
             framework: rec.framework.clone(),
             framework_version: rec.framework_version.clone(),
             as_of_delivery: rec.as_of_delivery,

@@ -489,12 +489,42 @@ pub fn claimable(case: &CaseRecord, verdicts: &[VerdictRecord]) -> (bool, Vec<St
 pub struct RunReport {
     pub claims: usize,
     pub cases: usize,
-    /// Decisions whose verdict changed (or were first made): notice material.
-    pub changed: Vec<VerdictRecord>,
+    /// Decisions whose verdict changed (or were first made), in claim
+    /// order: what the audit log records (the decisions themselves are in
+    /// the store, so a run over every claim holds only these).
+    pub changed: Vec<VerdictChange>,
     /// Time to decide each claim (for the benchmark's percentiles).
     pub per_claim: Vec<std::time::Duration>,
     pub elapsed: std::time::Duration,
     pub counts: HashMap<Verdict, usize>,
+}
+
+/// A verdict first made or changed, without its evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictChange {
+    pub case_ref: String,
+    pub outcome_id: String,
+    pub claim_date: NaiveDate,
+    pub verdict: Verdict,
+    pub previous: Option<Verdict>,
+    pub framework: String,
+    pub framework_version: String,
+    pub as_of_delivery: u32,
+}
+
+impl From<&VerdictRecord> for VerdictChange {
+    fn from(r: &VerdictRecord) -> Self {
+        VerdictChange {
+            case_ref: r.case_ref.clone(),
+            outcome_id: r.outcome_id.clone(),
+            claim_date: r.claim_date,
+            verdict: r.verdict,
+            previous: r.history.last().map(|p| p.verdict),
+            framework: r.framework.clone(),
+            framework_version: r.framework_version.clone(),
+            as_of_delivery: r.as_of_delivery,
+        }
+    }
 }
 
 /// Which claims an evaluation run looks at.
@@ -546,13 +576,21 @@ pub fn evaluate(
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let chunk = cases.len().div_ceil(threads).max(1);
-    type Decided = Vec<(VerdictRecord, std::time::Duration)>;
-    let results: Vec<Result<Decided, StoreError>> = std::thread::scope(|sc| {
+    let mut report = RunReport {
+        cases: cases.len(),
+        ..Default::default()
+    };
+    // Deciders send each case's decisions as they go and this thread
+    // stores them, so a run over every claim never holds every decision
+    // (at 160,000 claims that was over a gigabyte).
+    let (tx, rx) =
+        std::sync::mpsc::sync_channel::<Vec<(VerdictRecord, std::time::Duration)>>(threads * 4);
+    let decided: Result<(), StoreError> = std::thread::scope(|sc| {
         let handles: Vec<_> = cases
             .chunks(chunk)
             .map(|part| {
-                sc.spawn(move || -> Result<Decided, StoreError> {
-                    let mut out = Vec::new();
+                let tx = tx.clone();
+                sc.spawn(move || -> Result<(), StoreError> {
                     for (case_ref, claims) in part {
                         let t = std::time::Instant::now();
                         let case = store.case(case_ref)?;
@@ -560,61 +598,89 @@ pub fn evaluate(
                             .map(|c| CaseData::load(store, matcher, doubts, c))
                             .transpose()?;
                         let load = t.elapsed() / claims.len().max(1) as u32;
+                        let mut out = Vec::with_capacity(claims.len());
                         for claim in claims {
                             let t = std::time::Instant::now();
                             let rec =
                                 restrict::decide(fw, data.as_ref(), claim, as_of, now, restricted);
                             out.push((rec, t.elapsed() + load));
                         }
+                        if tx.send(out).is_err() {
+                            break; // the store side failed and stopped
+                        }
                     }
-                    Ok(out)
+                    Ok(())
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("evaluation thread"))
-            .collect()
-    });
-    let mut report = RunReport {
-        cases: cases.len(),
-        ..Default::default()
-    };
-    for part in results {
-        for (mut rec, took) in part? {
-            report.claims += 1;
-            report.per_claim.push(took);
-            *report.counts.entry(rec.verdict).or_default() += 1;
-            let old = store
-                .verdict(&rec.case_ref, &rec.outcome_id, rec.claim_date)?
-                .and_then(|v| serde_json::from_slice::<VerdictRecord>(&v).ok());
-            let changed = match &old {
-                None => true,
-                Some(o) => o.verdict != rec.verdict || o.framework_version != rec.framework_version,
-            };
-            if let Some(o) = old {
-                rec.history = o.history.clone();
-                if changed {
-                    rec.history.push(PastVerdict {
-                        verdict: o.verdict,
-                        framework_version: o.framework_version,
-                        as_of_delivery: o.as_of_delivery,
-                        decided_at: o.decided_at,
-                    });
-                } else if o.decision == rec.decision {
-                    continue; // nothing new to store
+        drop(tx);
+        let mut stored = Ok(());
+        for batch in rx.iter() {
+            if stored.is_err() {
+                break;
+            }
+            for (rec, took) in batch {
+                if let Err(e) = store_decision(store, &mut report, rec, took) {
+                    stored = Err(e);
+                    break;
                 }
             }
-            let json = serde_json::to_vec(&rec).expect("verdict serialises");
-            store.put_verdict(&rec.case_ref, &rec.outcome_id, rec.claim_date, &json)?;
-            if changed {
-                report.changed.push(rec);
-            }
         }
-    }
+        // A decider still sending finds the channel closed and stops.
+        drop(rx);
+        let joined: Result<(), StoreError> = handles
+            .into_iter()
+            .map(|h| h.join().expect("evaluation thread"))
+            .collect();
+        stored.and(joined)
+    });
+    decided?;
+    // Claim order, whatever order the deciders finished in.
+    report.changed.sort_by(|a, b| {
+        (&a.case_ref, &a.outcome_id, a.claim_date).cmp(&(&b.case_ref, &b.outcome_id, b.claim_date))
+    });
     store.flush()?;
     report.elapsed = t0.elapsed();
     Ok(report)
+}
+
+/// Stores `rec` if it says anything new, with the verdict history carried
+/// over, and counts it in `report`.
+fn store_decision(
+    store: &Store,
+    report: &mut RunReport,
+    mut rec: VerdictRecord,
+    took: std::time::Duration,
+) -> Result<(), StoreError> {
+    report.claims += 1;
+    report.per_claim.push(took);
+    *report.counts.entry(rec.verdict).or_default() += 1;
+    let old = store
+        .verdict(&rec.case_ref, &rec.outcome_id, rec.claim_date)?
+        .and_then(|v| serde_json::from_slice::<VerdictRecord>(&v).ok());
+    let changed = match &old {
+        None => true,
+        Some(o) => o.verdict != rec.verdict || o.framework_version != rec.framework_version,
+    };
+    if let Some(o) = old {
+        rec.history = o.history.clone();
+        if changed {
+            rec.history.push(PastVerdict {
+                verdict: o.verdict,
+                framework_version: o.framework_version,
+                as_of_delivery: o.as_of_delivery,
+                decided_at: o.decided_at,
+            });
+        } else if o.decision == rec.decision {
+            return Ok(()); // nothing new to store
+        }
+    }
+    let json = serde_json::to_vec(&rec).expect("verdict serialises");
+    store.put_verdict(&rec.case_ref, &rec.outcome_id, rec.claim_date, &json)?;
+    if changed {
+        report.changed.push(VerdictChange::from(&rec));
+    }
+    Ok(())
 }
 
 /// Every stored decision.
