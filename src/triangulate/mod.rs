@@ -628,10 +628,10 @@ pub fn evaluate(
         }
         // A decider still sending finds the channel closed and stops.
         drop(rx);
-        let joined: Result<(), StoreError> = handles
+        // (The scope joins any left after a failure.)
+        let joined = handles
             .into_iter()
-            .map(|h| h.join().expect("evaluation thread"))
-            .collect();
+            .try_for_each(|h| h.join().expect("evaluation thread"));
         stored.and(joined)
     });
     decided?;
