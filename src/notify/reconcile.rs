@@ -90,7 +90,12 @@ pub fn reconcile(
 ) -> Result<Reconciled, ReconcileError> {
     let mut r = Reconciled::default();
     let mut queued = Vec::new();
-    for rec in crate::triangulate::stored_verdicts(store)? {
+    // One decision at a time: at 160,000 claims holding them all was the
+    // largest part of the process's memory.
+    for v in store.each_verdict() {
+        let Ok(rec) = serde_json::from_slice::<VerdictRecord>(&v?) else {
+            continue; // as stored_verdicts: `store check` reports it
+        };
         r.claims += 1;
         if let Some(n) = queue_notice(fw, notices, &rec, now)? {
             r.queued += 1;

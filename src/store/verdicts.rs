@@ -43,6 +43,14 @@ impl Store {
     }
 
     /// Every stored decision, as JSON.
+    /// Each stored decision's bytes, read as the caller goes (a pass over
+    /// every decision need not hold them all).
+    pub fn each_verdict(&self) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + '_ {
+        self.trees
+            .iter(TreeId::Verdicts)
+            .map(|kv| kv.map(|(_, v)| v.to_vec()))
+    }
+
     pub fn verdicts(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         self.trees
             .iter(TreeId::Verdicts)
