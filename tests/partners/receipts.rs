@@ -104,10 +104,14 @@ pub(super) fn python_verifies(
     Some(out.status.success())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn receipts_reach_the_partner_signed_after_a_kill_and_restart() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+/// A partner serving `files` over mutual TLS and its receipt endpoint, both
+/// under the partner's own CA and both demanding the council's client
+/// certificate; the partner CA, the council's client certificate and key,
+/// and the endpoint's secret (`receipt-whsec`) are written to `dir`.
+pub(super) async fn partner_side(
+    dir: &std::path::Path,
+    files: HashMap<String, Vec<u8>>,
+) -> (PartnerServer, Receiver, WebhookSecret) {
     let partner = TestCa::new("partner CA");
     let council = TestCa::new("council CA");
     std::fs::write(dir.join("partner-ca.pem"), partner.cert_pem()).unwrap();
@@ -115,29 +119,31 @@ async fn receipts_reach_the_partner_signed_after_a_kill_and_restart() {
         .issue_client("council")
         .write(dir, "client")
         .unwrap();
-    let server = PartnerServer::start(
+    let config = || {
         server_config(
             &partner.issue_server(&["127.0.0.1"]),
             Some(&council.cert_pem()),
-        ),
-        HashMap::from([("/police.csv".to_string(), POLICE_1.as_bytes().to_vec())]),
-    )
-    .await
-    .unwrap();
+        )
+    };
+    let server = PartnerServer::start(config(), files).await.unwrap();
+    let secret = WebhookSecret::generate();
+    let endpoint = Receiver::start(config(), secret.clone()).await.unwrap();
+    write_secret(&dir.join("receipt-whsec"), &secret);
+    (server, endpoint, secret)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_reach_the_partner_signed_after_a_kill_and_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     // The partner's receipt endpoint: its own CA's certificate, and it
     // demands the council's client certificate.
-    let secret = WebhookSecret::generate();
-    let endpoint = Receiver::start(
-        server_config(
-            &partner.issue_server(&["127.0.0.1"]),
-            Some(&council.cert_pem()),
-        ),
-        secret.clone(),
+    let (server, endpoint, secret) = partner_side(
+        dir,
+        HashMap::from([("/police.csv".to_string(), POLICE_1.as_bytes().to_vec())]),
     )
-    .await
-    .unwrap();
+    .await;
     endpoint.set_fail_next(1_000_000, 503);
-    write_secret(&dir.join("receipt-whsec"), &secret);
     HmacKey::generate()
         .unwrap()
         .write_new(&dir.join("hmac.key"))
@@ -272,35 +278,13 @@ async fn receipts_reach_the_partner_signed_after_a_kill_and_restart() {
 async fn refused_and_held_deliveries_get_receipts_that_say_why() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let partner = TestCa::new("partner CA");
-    let council = TestCa::new("council CA");
-    std::fs::write(dir.join("partner-ca.pem"), partner.cert_pem()).unwrap();
-    council
-        .issue_client("council")
-        .write(dir, "client")
-        .unwrap();
     // No record_type column: refused whole when the daemon pulls it.
     let no_column = "#period 2016-01-01..2016-06-30\nforename,surname,dob,date\nAnn,Able,2001-02-03,2016-03-03\n";
-    let server = PartnerServer::start(
-        server_config(
-            &partner.issue_server(&["127.0.0.1"]),
-            Some(&council.cert_pem()),
-        ),
+    let (server, endpoint, secret) = partner_side(
+        dir,
         HashMap::from([("/police.csv".to_string(), no_column.as_bytes().to_vec())]),
     )
-    .await
-    .unwrap();
-    let secret = WebhookSecret::generate();
-    let endpoint = Receiver::start(
-        server_config(
-            &partner.issue_server(&["127.0.0.1"]),
-            Some(&council.cert_pem()),
-        ),
-        secret.clone(),
-    )
-    .await
-    .unwrap();
-    write_secret(&dir.join("receipt-whsec"), &secret);
+    .await;
     HmacKey::generate()
         .unwrap()
         .write_new(&dir.join("hmac.key"))
@@ -445,36 +429,14 @@ async fn refused_and_held_deliveries_get_receipts_that_say_why() {
 async fn outbox_retry_goes_through_the_running_daemon() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let partner = TestCa::new("partner CA");
-    let council = TestCa::new("council CA");
-    std::fs::write(dir.join("partner-ca.pem"), partner.cert_pem()).unwrap();
-    council
-        .issue_client("council")
-        .write(dir, "client")
-        .unwrap();
-    let server = PartnerServer::start(
-        server_config(
-            &partner.issue_server(&["127.0.0.1"]),
-            Some(&council.cert_pem()),
-        ),
+    let (server, endpoint, _secret) = partner_side(
+        dir,
         HashMap::from([("/police.csv".to_string(), POLICE_1.as_bytes().to_vec())]),
     )
-    .await
-    .unwrap();
-    let secret = WebhookSecret::generate();
-    let endpoint = Receiver::start(
-        server_config(
-            &partner.issue_server(&["127.0.0.1"]),
-            Some(&council.cert_pem()),
-        ),
-        secret.clone(),
-    )
-    .await
-    .unwrap();
+    .await;
     // The first attempt is told to come back in an hour.
     endpoint.set_retry_after(Some("3600"));
     endpoint.set_fail_next(1, 503);
-    write_secret(&dir.join("receipt-whsec"), &secret);
     HmacKey::generate()
         .unwrap()
         .write_new(&dir.join("hmac.key"))

@@ -8,12 +8,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 
-use outcomesd::notify::WebhookSecret;
-use outcomesd::sim::partner::PartnerServer;
-use outcomesd::sim::pki::{server_config, TestCa};
 use outcomesd::sim::receiver::{ReceivedNotice, Receiver};
 
-use super::receipts::{python_verifies, spawn, wait_for, write_secret};
+use super::receipts::{partner_side, python_verifies, spawn, wait_for};
 use crate::util::{text, Env};
 
 fn reports(r: &Receiver) -> Vec<ReceivedNotice> {
@@ -41,35 +38,9 @@ async fn a_scheduled_report_arrives_signed_suppressed_and_once_across_a_restart(
     let claims: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(claims.len() >= 5, "{}", claims.len());
     let dir = env.path();
-    let partner = TestCa::new("partner CA");
-    let council = TestCa::new("council CA");
-    std::fs::write(dir.join("partner-ca.pem"), partner.cert_pem()).unwrap();
-    council
-        .issue_client("council")
-        .write(dir, "client")
-        .unwrap();
     // The feed is never pulled here (its schedule is New Year's Day); the
     // url is what gives it the mutual-TLS identity receipts travel with.
-    let server = PartnerServer::start(
-        server_config(
-            &partner.issue_server(&["127.0.0.1"]),
-            Some(&council.cert_pem()),
-        ),
-        HashMap::new(),
-    )
-    .await
-    .unwrap();
-    let secret = WebhookSecret::generate();
-    let endpoint = Receiver::start(
-        server_config(
-            &partner.issue_server(&["127.0.0.1"]),
-            Some(&council.cert_pem()),
-        ),
-        secret.clone(),
-    )
-    .await
-    .unwrap();
-    write_secret(&dir.join("receipt-whsec"), &secret);
+    let (server, endpoint, secret) = partner_side(dir, HashMap::new()).await;
     let cfg_text = std::fs::read_to_string(&env.config).unwrap();
     let police = "[feeds.police]\nkind = \"police\"\n";
     assert!(cfg_text.contains(police), "{cfg_text}");
