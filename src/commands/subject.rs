@@ -417,6 +417,31 @@ pub fn subject_unrestrict(config: &Path, persons: &[String], by: Option<&str>) -
     Ok(())
 }
 
+/// Closes `engine` and opens the store again, which rewrites a store
+/// marked `rewrite_pending` (after an erasure or a purge), so the removed
+/// values leave its files; refused if the mark is still there after.
+fn rewrite_by_reopening(
+    cfg: &Config,
+    engine: Engine,
+    after: &str,
+) -> Result<crate::subjects::retention::RewriteFigures> {
+    let store_dir = engine.store.path().to_path_buf();
+    let bytes_before = crate::store::dir_bytes(&store_dir);
+    drop(engine);
+    let t = std::time::Instant::now();
+    let engine =
+        open_engine(cfg).with_context(|| format!("rewriting the store after the {after}"))?;
+    let seconds = t.elapsed().as_secs_f64();
+    if engine.store.rewrite_pending()? {
+        bail!("the store was not rewritten; run any command to retry");
+    }
+    Ok(crate::subjects::retention::RewriteFigures {
+        bytes_before,
+        bytes_after: crate::store::dir_bytes(&store_dir),
+        seconds,
+    })
+}
+
 /// What `subject erase` did.
 #[derive(Debug, serde::Serialize)]
 pub struct EraseReport {
@@ -459,25 +484,16 @@ pub fn subject_erase(
     engine.matcher.set_review_band(cfg.review_band);
     let (claims, changed, queued) = redecide(&cfg, &engine, &erased.cases, earlier)?;
     audited(&engine, Some(&why.reason), "erase", &ps, changed as u64)?;
-    let store_dir = engine.store.path().to_path_buf();
-    let before = crate::store::dir_bytes(&store_dir);
-    drop(engine);
-    // Reopening rewrites the store: the erased values leave its files.
-    let t = std::time::Instant::now();
-    let engine = open_engine(&cfg).context("rewriting the store after the erasure")?;
-    let rewrite_seconds = t.elapsed().as_secs_f64();
-    if engine.store.rewrite_pending()? {
-        bail!("the store was not rewritten; run any command to retry");
-    }
+    let w = rewrite_by_reopening(&cfg, engine, "erasure")?;
     let report = EraseReport {
         persons: ps.iter().map(|p| pseudonym(*p)).collect(),
         erased,
         claims_redecided: claims,
         verdicts_changed: changed,
         notices_queued: queued,
-        store_bytes_before: before,
-        store_bytes_after: crate::store::dir_bytes(&store_dir),
-        rewrite_seconds,
+        store_bytes_before: w.bytes_before,
+        store_bytes_after: w.bytes_after,
+        rewrite_seconds: w.seconds,
         other_copies: other_copies(&cfg.data_dir),
     };
     if json {
@@ -500,7 +516,8 @@ pub fn subject_erase(
         e.cases.len()
     );
     outln!(
-        "store rewritten in {rewrite_seconds:.1} s ({} -> {} bytes): the erased values are gone from its files",
+        "store rewritten in {:.1} s ({} -> {} bytes): the erased values are gone from its files",
+        report.rewrite_seconds,
         report.store_bytes_before,
         report.store_bytes_after
     );
@@ -556,22 +573,8 @@ pub fn store_purge(config: &Path, dry_run: bool, json: bool) -> Result<()> {
     )
     .context("recording the purge in the audit log")?;
     if r.rewrite_pending {
-        // Reopening rewrites the store: the purged values leave its files.
-        let store_dir = engine.store.path().to_path_buf();
-        let bytes_before = crate::store::dir_bytes(&store_dir);
-        drop(engine);
-        let t = std::time::Instant::now();
-        let engine = open_engine(&cfg).context("rewriting the store after the purge")?;
-        let seconds = t.elapsed().as_secs_f64();
-        r.rewrite_pending = engine.store.rewrite_pending()?;
-        if r.rewrite_pending {
-            bail!("the store was not rewritten; run any command to retry");
-        }
-        r.rewritten = Some(crate::subjects::retention::RewriteFigures {
-            bytes_before,
-            bytes_after: crate::store::dir_bytes(&store_dir),
-            seconds,
-        });
+        r.rewritten = Some(rewrite_by_reopening(&cfg, engine, "purge")?);
+        r.rewrite_pending = false;
     }
     if json {
         outln!("{}", serde_json::to_string_pretty(&r)?);
