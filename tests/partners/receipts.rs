@@ -75,15 +75,7 @@ pub(super) fn python_verifies(
     n: &ReceivedNotice,
     dir: &Path,
 ) -> Option<bool> {
-    let has_pkg = Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_pkg {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the Python cross-check: pip install standardwebhooks"
-        );
+    if !crate::util::python_has("standardwebhooks") {
         return None;
     }
     let headers = serde_json::json!({
@@ -130,6 +122,31 @@ pub(super) async fn partner_side(
     let endpoint = Receiver::start(config(), secret.clone()).await.unwrap();
     write_secret(&dir.join("receipt-whsec"), &secret);
     (server, endpoint, secret)
+}
+
+/// A fresh key and a config in `dir` with one police feed pulled at start
+/// from `server` (otherwise once a year) and its receipts sent to
+/// `endpoint`, as [`partner_side`] set them up.
+fn police_config(dir: &Path, server: &PartnerServer, endpoint: &Receiver) -> std::path::PathBuf {
+    HmacKey::generate()
+        .unwrap()
+        .write_new(&dir.join("hmac.key"))
+        .unwrap();
+    let cfg = dir.join("outcomesd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"data\"\nkey_file = \"hmac.key\"\n[log]\nformat = \"json\"\nlevel = \"info\"\n\
+             [notices]\npoll_seconds = 1\n\
+             [feeds.police]\nkind = \"police\"\nurl = \"{}\"\nschedule = \"0 2 1 1 *\"\npull_at_start = true\n\
+             ca_bundle = \"partner-ca.pem\"\nclient_cert = \"client.crt\"\nclient_key = \"client.key\"\n\
+             [feeds.police.receipts]\nurl = \"{}\"\nsecret_file = \"receipt-whsec\"\n",
+            server.url("/police.csv"),
+            endpoint.url()
+        ),
+    )
+    .unwrap();
+    cfg
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,24 +302,7 @@ async fn refused_and_held_deliveries_get_receipts_that_say_why() {
         HashMap::from([("/police.csv".to_string(), no_column.as_bytes().to_vec())]),
     )
     .await;
-    HmacKey::generate()
-        .unwrap()
-        .write_new(&dir.join("hmac.key"))
-        .unwrap();
-    let cfg = dir.join("outcomesd.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = \"data\"\nkey_file = \"hmac.key\"\n[log]\nformat = \"json\"\nlevel = \"info\"\n\
-             [notices]\npoll_seconds = 1\n\
-             [feeds.police]\nkind = \"police\"\nurl = \"{}\"\nschedule = \"0 2 1 1 *\"\npull_at_start = true\n\
-             ca_bundle = \"partner-ca.pem\"\nclient_cert = \"client.crt\"\nclient_key = \"client.key\"\n\
-             [feeds.police.receipts]\nurl = \"{}\"\nsecret_file = \"receipt-whsec\"\n",
-            server.url("/police.csv"),
-            endpoint.url()
-        ),
-    )
-    .unwrap();
+    let cfg = police_config(dir, &server, &endpoint);
     let ingest = |name: &str, body: &str| {
         let f = dir.join(name);
         std::fs::write(&f, body).unwrap();
@@ -437,24 +437,7 @@ async fn outbox_retry_goes_through_the_running_daemon() {
     // The first attempt is told to come back in an hour.
     endpoint.set_retry_after(Some("3600"));
     endpoint.set_fail_next(1, 503);
-    HmacKey::generate()
-        .unwrap()
-        .write_new(&dir.join("hmac.key"))
-        .unwrap();
-    let cfg = dir.join("outcomesd.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = \"data\"\nkey_file = \"hmac.key\"\n[log]\nformat = \"json\"\nlevel = \"info\"\n\
-             [notices]\npoll_seconds = 1\n\
-             [feeds.police]\nkind = \"police\"\nurl = \"{}\"\nschedule = \"0 2 1 1 *\"\npull_at_start = true\n\
-             ca_bundle = \"partner-ca.pem\"\nclient_cert = \"client.crt\"\nclient_key = \"client.key\"\n\
-             [feeds.police.receipts]\nurl = \"{}\"\nsecret_file = \"receipt-whsec\"\n",
-            server.url("/police.csv"),
-            endpoint.url()
-        ),
-    )
-    .unwrap();
+    let cfg = police_config(dir, &server, &endpoint);
     let mut child = spawn(dir, &cfg, "run1.log");
     // Logged once the failure (and its next attempt) is recorded.
     wait_for("the receipt's failure recorded", dir, || {

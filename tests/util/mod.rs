@@ -102,6 +102,20 @@ pub fn outcomesd(args: &[&str]) -> Output {
         .expect("run outcomesd")
 }
 
+/// Whether python3 can import `module` (a stock package a cross-check
+/// uses); under CI, which installs them, its absence fails the test.
+pub fn python_has(module: &str) -> bool {
+    let has = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        has || std::env::var_os("CI").is_none(),
+        "CI must run the Python cross-check: pip install {module}"
+    );
+    has
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
