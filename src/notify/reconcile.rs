@@ -202,13 +202,22 @@ pub fn catch_up(
     then: Option<Selection<'_>>,
     now: DateTime<Utc>,
 ) -> Result<(Option<RunReport>, Reconciled), ReconcileError> {
-    if store.evaluated_through()? < store.last_seq() {
-        tracing::warn!(
-            through = store.evaluated_through()?,
-            newest = store.last_seq(),
-            "claims were not decided after the newest deliveries (the process stopped); deciding every claim"
-        );
-        let newest = store.last_seq();
+    let newest = store.last_seq();
+    let undecided = store.evaluated_through()? < newest;
+    let pending = store.redecide_pending()?;
+    if undecided || pending {
+        if undecided {
+            tracing::warn!(
+                through = store.evaluated_through()?,
+                newest,
+                "claims were not decided after the newest deliveries (the process stopped); deciding every claim"
+            );
+        } else {
+            tracing::warn!(
+                "a review decision or subject operation was written but its claims were not decided again (the process stopped); deciding every claim"
+            );
+        }
+        // Every claim decided covers every delivery so far and any change.
         let (r, q) = decide(
             store,
             matcher,
@@ -218,14 +227,6 @@ pub fn catch_up(
             Some(newest),
             now,
         )?;
-        store.set_redecide_pending(false)?;
-        return Ok((Some(r), q));
-    }
-    if store.redecide_pending()? {
-        tracing::warn!(
-            "a review decision or subject operation was written but its claims were not decided again (the process stopped); deciding every claim"
-        );
-        let (r, q) = decide(store, matcher, fw, notices, Selection::All, None, now)?;
         store.set_redecide_pending(false)?;
         return Ok((Some(r), q));
     }

@@ -52,9 +52,6 @@ impl Store {
     }
 
     pub fn verdicts(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.trees
-            .iter(TreeId::Verdicts)
-            .map(|kv| kv.map(|(_, v)| v.to_vec()))
-            .collect()
+        self.each_verdict().collect()
     }
 }

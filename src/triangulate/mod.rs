@@ -685,11 +685,13 @@ fn store_decision(
 
 /// Every stored decision.
 pub fn stored_verdicts(store: &Store) -> Result<Vec<VerdictRecord>, StoreError> {
-    Ok(store
-        .verdicts()?
-        .iter()
-        .filter_map(|v| serde_json::from_slice(v).ok())
-        .collect())
+    let mut out = Vec::new();
+    for v in store.each_verdict() {
+        if let Ok(rec) = serde_json::from_slice(&v?) {
+            out.push(rec);
+        }
+    }
+    Ok(out)
 }
 
 /// Which class an outcome is, for listing.
