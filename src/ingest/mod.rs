@@ -38,7 +38,7 @@ pub mod validate;
 
 pub use report::write_rejection_report;
 use report::{case_dates_differ, field_issues};
-pub use space::{free_bytes, needed_bytes, space_factor, DEFAULT_RESERVE, SPACE_FACTOR};
+pub use space::{free_bytes, needed_bytes, space_factor, DEFAULT_RESERVE};
 pub use summary::{FieldIssue, HoldNote, IngestSummary, StageTimes};
 
 use std::collections::{BTreeMap, HashMap, HashSet};

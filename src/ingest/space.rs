@@ -26,9 +26,6 @@ pub fn space_factor(kind: crate::records::SourceKind) -> u64 {
     }
 }
 
-/// The largest [`space_factor`] of an event feed (for messages and docs).
-pub const SPACE_FACTOR: u64 = 4;
-
 /// The default `[store] reserve_megabytes`: room left for the outbox, the
 /// verdicts and sled's own compaction after any delivery.
 pub const DEFAULT_RESERVE: u64 = 256 * 1024 * 1024;
@@ -100,7 +97,7 @@ mod tests {
             SourceKind::Services,
         ] {
             assert!(needed_bytes(k, mib, 0) as f64 >= 3.2 * mib as f64, "{k:?}");
-            assert!(space_factor(k) <= SPACE_FACTOR);
+            assert_eq!(space_factor(k), 4, "{k:?}");
         }
         assert_eq!(needed_bytes(SourceKind::Police, 10, 7), 47);
         assert_eq!(needed_bytes(SourceKind::Claims, usize::MAX, 1), u64::MAX);
