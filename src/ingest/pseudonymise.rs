@@ -17,7 +17,9 @@
 //!   value); repairs tried first (OCR letters, a day/month swap) are listed
 //!   too. A row is refused only when nothing identifying is left;
 //! * each identifier type and each token kind has its own domain byte, so
-//!   equal text in two fields never yields the same token;
+//!   equal text in two fields never yields the same token, with one
+//!   exception: each name also has a token in a domain forenames and
+//!   surnames share, so that swapped names are seen;
 //! * the error-tolerant tokens are keyed like every other: a name's
 //!   one-deletion neighbourhood (so names one edit apart share a token), its
 //!   keyed phonetic code, its initial, and partial dates of birth. What they
@@ -65,6 +67,9 @@ enum Domain {
     Surname = 25,
     SurnameDel = 26,
     SurnamePhon = 27,
+    /// A name in either field: the one token a forename and a surname share
+    /// when their text is equal, so swapped names can be seen.
+    NameCross = 29,
     Dob = 30,
     DobUnordered = 31,
     DobYm = 32,
@@ -124,6 +129,10 @@ pub struct NameTokens {
     /// (Nat, Nathaniel) is found without a table.
     pub prefixes: Vec<FieldToken>,
     pub initial: FieldToken,
+    /// The name in a domain forenames and surnames share (0 for an initial
+    /// only): equal for "Smith" as a forename and "Smith" as a surname, so a
+    /// row with the two names swapped is recognised.
+    pub cross: FieldToken,
     /// Only the initial was given.
     pub is_initial: bool,
 }
@@ -390,6 +399,10 @@ impl Pseudonymiser {
             if is_initial {
                 t
             } else {
+                let t = NameTokens {
+                    cross: self.field(Domain::NameCross, &[n.as_bytes()]),
+                    ..t
+                };
                 self.name_lists(t, n, forename, d_near, d_phon)
             }
         };
@@ -715,6 +728,12 @@ mod tests {
         let (f, s) = (a.forename.unwrap(), a.surname.unwrap());
         assert_ne!(f.exact, s.exact, "domains differ");
         assert!(f.near.iter().all(|t| !s.near.contains(t)));
+        // ...but the cross-field token is shared, so a swap can be seen
+        assert_eq!(f.cross, s.cross);
+        let jo = tokens(&ident("jo", "smith", "2001-02-03"));
+        assert_ne!(jo.forename.unwrap().cross, s.cross);
+        let initial = tokens(&ident("s", "jones", "2001-02-03"));
+        assert_eq!(initial.forename.unwrap().cross, 0, "an initial has none");
     }
 
     #[test]

@@ -51,6 +51,7 @@ impl BlockKind {
     /// The name the export's `rule` column uses: the fields the key joins
     /// (f forename, s surname, d dob, y birth year, p postcode, a address;
     /// phon: the phonetic codes of both names with the birth year).
+    /// (fsy takes the two names in either order.)
     pub fn name(self) -> &'static str {
         match self {
             BlockKind::Id => "id",
@@ -100,11 +101,20 @@ pub fn keys(v: &Variant, ids: &[u64; 3], out: &mut Vec<(BlockKind, u64)>) {
         }
     }
     use BlockKind as K;
+    // Both names in either order with the birth year, so a row whose
+    // forename and surname were swapped finds its person. A spelling stored
+    // before the cross-field tokens keeps the ordered key (see
+    // `legacy_fsy_key`).
+    let fsy = if v.f_x != 0 && v.s_x != 0 {
+        [v.f_x.min(v.s_x), v.f_x.max(v.s_x), v.y]
+    } else {
+        [v.f, v.s, v.y]
+    };
     let combos: [(K, [u32; 3]); 10] = [
         (K::Fsd, [v.f, v.s, v.d]),
         (K::Fd, [v.f, v.d, 1]),
         (K::Sd, [v.s, v.d, 1]),
-        (K::Fsy, [v.f, v.s, v.y]),
+        (K::Fsy, fsy),
         (K::Fsp, [v.f, v.s, v.pc]),
         (K::Fsa, [v.f, v.s, v.addr]),
         (K::Fp, [v.f, v.pc, 1]),
@@ -117,6 +127,17 @@ pub fn keys(v: &Variant, ids: &[u64; 3], out: &mut Vec<(BlockKind, u64)>) {
             out.push((k, mix(k, &parts)));
         }
     }
+}
+
+/// The ordered forename-surname-year key that spellings stored before the
+/// cross-field tokens are indexed under, for a row to look up as well while
+/// the register holds any (`None` when the row lacks a part).
+pub fn legacy_fsy_key(v: &Variant) -> Option<u64> {
+    let parts = [v.f, v.s, v.y];
+    parts
+        .iter()
+        .all(|&p| p != 0)
+        .then(|| mix(BlockKind::Fsy, &parts))
 }
 
 /// Hashes keys that are already uniformly distributed (keyed tokens, or

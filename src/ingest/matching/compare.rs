@@ -24,7 +24,7 @@ pub enum Field {
 }
 
 pub const FIELDS: usize = 6;
-pub const LEVELS: usize = 7;
+pub const LEVELS: usize = 8;
 
 impl Field {
     pub const ALL: [Field; FIELDS] = [
@@ -41,7 +41,7 @@ impl Field {
     }
 }
 
-/// How well one field agrees. The same seven levels serve every field; a
+/// How well one field agrees. The same eight levels serve every field; a
 /// field uses the ones that make sense for it (see [`Level::name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
@@ -61,6 +61,10 @@ pub enum Level {
     /// Forename: one side gave only an initial, and it agrees.
     Initial = 5,
     Differ = 6,
+    /// Names: this row's forename is the person's surname and its surname
+    /// the person's forename (both names swapped). Numbered after `Differ`
+    /// so stores written before it decode unchanged.
+    Swapped = 7,
 }
 
 impl Level {
@@ -72,7 +76,20 @@ impl Level {
         Level::Phonetic,
         Level::Initial,
         Level::Differ,
+        Level::Swapped,
     ];
+
+    /// Order of preference when a person's spellings give different levels
+    /// for one field: missing loses to any, then exact, close, ... differs
+    /// last; a swap counts just above differs.
+    pub fn rank(self) -> u8 {
+        match self {
+            Level::Missing => u8::MAX,
+            Level::Swapped => Level::Differ as u8,
+            Level::Differ => Level::Differ as u8 + 1,
+            l => l as u8,
+        }
+    }
 
     pub fn from_u8(v: u8) -> Level {
         Level::ALL
@@ -97,6 +114,7 @@ impl Level {
             (Level::Phonetic, _) => "sounds_alike",
             (Level::Initial, _) => "initial_agrees",
             (Level::Differ, _) => "differs",
+            (Level::Swapped, _) => "swapped_with_other_name",
         }
     }
 }
@@ -130,6 +148,10 @@ pub struct Variant {
     pub s: FieldToken,
     pub s_phon: FieldToken,
     pub s_init: FieldToken,
+    /// Both names' cross-field tokens (0 when absent, and in spellings
+    /// stored before they existed).
+    pub f_x: FieldToken,
+    pub s_x: FieldToken,
     pub d: FieldToken,
     pub du: FieldToken,
     pub dym: FieldToken,
@@ -153,6 +175,7 @@ impl Variant {
                 v.f = f.exact;
                 v.f_formal = f.formal;
                 v.f_phon = f.phonetic;
+                v.f_x = f.cross;
                 f_near = f.near.as_slice();
                 f_pre = f.prefixes.as_slice();
             }
@@ -161,6 +184,7 @@ impl Variant {
             v.s = s.exact;
             v.s_init = s.initial;
             v.s_phon = s.phonetic;
+            v.s_x = s.cross;
             s_near = s.near.as_slice();
         }
         if let Some(d) = &t.dob {
@@ -236,6 +260,8 @@ impl Variant {
             self.addr,
             self.y,
             self.house,
+            self.f_x,
+            self.s_x,
         ] {
             out.extend_from_slice(&t.to_be_bytes());
         }
@@ -247,16 +273,27 @@ impl Variant {
         }
     }
 
-    /// Decodes one variant; returns it and the bytes it used.
+    /// Decodes one variant as [`Variant::encode`] writes it; returns it and
+    /// the bytes it used.
     pub fn decode(b: &[u8]) -> Option<(Variant, usize)> {
+        Self::decode_fields(b, 19)
+    }
+
+    /// Decodes a variant stored before the cross-field name tokens (17
+    /// fixed fields; `f_x` and `s_x` come back 0).
+    pub fn decode_legacy(b: &[u8]) -> Option<(Variant, usize)> {
+        Self::decode_fields(b, 17)
+    }
+
+    fn decode_fields(b: &[u8], fixed: usize) -> Option<(Variant, usize)> {
         let u = |i: usize| -> Option<u32> {
             Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?))
         };
-        let mut t = [0u32; 17];
-        for (i, slot) in t.iter_mut().enumerate() {
+        let mut t = [0u32; 19];
+        for (i, slot) in t.iter_mut().take(fixed).enumerate() {
             *slot = u(i * 4)?;
         }
-        let mut at = 68;
+        let mut at = fixed * 4;
         let near = |at: &mut usize| -> Option<Box<[u32]>> {
             let n = *b.get(*at)? as usize;
             *at += 1;
@@ -269,7 +306,7 @@ impl Variant {
         let f_pre = near(&mut at)?;
         let mut v = Variant::default();
         v.set_lists(&f_near, &s_near, &f_pre);
-        let [f, f_formal, f_phon, f_init, s, s_phon, s_init, d, du, dym, dyd, dmd, pc, district, addr, y, house] =
+        let [f, f_formal, f_phon, f_init, s, s_phon, s_init, d, du, dym, dyd, dmd, pc, district, addr, y, house, f_x, s_x] =
             t;
         Some((
             Variant {
@@ -282,6 +319,8 @@ impl Variant {
                 s,
                 s_phon,
                 s_init,
+                f_x,
+                s_x,
                 d,
                 du,
                 dym,
@@ -413,11 +452,22 @@ pub fn ids(r: &[u64; 3], p: &[u64; 3]) -> Level {
     level
 }
 
+/// This row's forename is the other's surname and its surname the other's
+/// forename (and they are not simply the same names).
+fn swapped(r: &Variant, p: &Variant) -> bool {
+    r.f_x != 0 && r.s_x != 0 && r.f_x == p.s_x && r.s_x == p.f_x && r.f_x != r.s_x
+}
+
 /// Field levels of a row against one variant (ids left missing).
 pub fn compare(r: &Variant, p: &Variant) -> Comparison {
     let mut c = Comparison::default();
-    c.levels[Field::Forename as usize] = forename(r, p) as u8;
-    c.levels[Field::Surname as usize] = surname(r, p) as u8;
+    let (f, s) = if swapped(r, p) {
+        (Level::Swapped, Level::Swapped)
+    } else {
+        (forename(r, p), surname(r, p))
+    };
+    c.levels[Field::Forename as usize] = f as u8;
+    c.levels[Field::Surname as usize] = s as u8;
     c.levels[Field::Dob as usize] = dob(r, p) as u8;
     c.levels[Field::Postcode as usize] = postcode(r, p) as u8;
     c.levels[Field::Address as usize] = address(r, p) as u8;
@@ -472,6 +522,45 @@ mod tests {
         assert_eq!(fore("Nat", "Nathaniel"), Level::Close);
         assert_eq!(fore("Nathaniel", "Nat"), Level::Close);
         assert_eq!(fore("Jack", "James"), Level::Differ);
+    }
+
+    #[test]
+    fn swapped_names_are_their_own_level_and_rank_above_differs() {
+        let base = v("Jonathan", "Smith", "2001-02-03", "SR1 3AA");
+        let c = compare(&v("Smith", "Jonathan", "2001-02-03", "SR1 3AA"), &base);
+        assert_eq!(c.level(Field::Forename), Level::Swapped);
+        assert_eq!(c.level(Field::Surname), Level::Swapped);
+        assert_eq!(
+            Level::Swapped.name(Field::Forename),
+            "swapped_with_other_name"
+        );
+        // one name in the other's field is not a swap
+        let c = compare(&v("Smith", "Jones", "2001-02-03", "SR1 3AA"), &base);
+        assert_eq!(c.level(Field::Forename), Level::Differ);
+        assert!(Level::Exact.rank() < Level::Swapped.rank());
+        assert!(Level::Swapped.rank() < Level::Differ.rank());
+        assert!(Level::Differ.rank() < Level::Missing.rank());
+    }
+
+    #[test]
+    fn legacy_variants_decode_without_cross_tokens() {
+        let a = v("Jonathan", "Smith", "2001-02-03", "SR1 3AA");
+        assert!(a.f_x != 0 && a.s_x != 0);
+        let mut b = Vec::new();
+        a.encode(&mut b);
+        // The legacy layout: the same bytes without the last two fixed fields.
+        let legacy: Vec<u8> = [&b[..68], &b[76..]].concat();
+        let (back, used) = Variant::decode_legacy(&legacy).unwrap();
+        assert_eq!(used, legacy.len());
+        assert_eq!((back.f_x, back.s_x), (0, 0));
+        assert_eq!(
+            Variant {
+                f_x: 0,
+                s_x: 0,
+                ..a
+            },
+            back
+        );
     }
 
     #[test]

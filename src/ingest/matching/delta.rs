@@ -39,8 +39,12 @@ const ID: u8 = 4;
 const BIRTH: u8 = 5;
 const MERGE: u8 = 6;
 const ADDRESS: u8 = 7;
-const VARIANT: u8 = 8;
-const MODEL: u8 = 9;
+/// A spelling and a model as stores before the cross-field name tokens and
+/// the swapped level wrote them: still read, never written.
+const VARIANT_LEGACY: u8 = 8;
+const MODEL_LEGACY: u8 = 9;
+const VARIANT: u8 = 10;
+const MODEL: u8 = 11;
 
 impl Delta {
     pub fn is_empty(&self) -> bool {
@@ -111,7 +115,9 @@ pub fn entry_len(bytes: &[u8], i: usize) -> Option<usize> {
         MERGE => 16,
         ADDRESS => 24,
         MODEL => Model::ENCODED_LEN,
+        MODEL_LEGACY => Model::LEGACY_LEN,
         VARIANT => 8 + Variant::decode(bytes.get(i + 9..)?)?.1,
+        VARIANT_LEGACY => 8 + Variant::decode_legacy(bytes.get(i + 9..)?)?.1,
         _ => return None,
     };
     (i + 1 + fixed <= bytes.len()).then_some(1 + fixed)
@@ -147,11 +153,16 @@ impl Matcher {
                 ADDRESS => {
                     self.set_address(b[..16].try_into().unwrap(), u64at(b, 16));
                 }
-                VARIANT => {
-                    let (v, _) = Variant::decode(&b[8..]).ok_or(DecodeError(i))?;
+                VARIANT | VARIANT_LEGACY => {
+                    let v = if bytes[i] == VARIANT {
+                        Variant::decode(&b[8..])
+                    } else {
+                        Variant::decode_legacy(&b[8..])
+                    };
+                    let (v, _) = v.ok_or(DecodeError(i))?;
                     self.add_variant(u64at(b, 0), v);
                 }
-                MODEL => self.model = Model::decode(b).ok_or(DecodeError(i))?,
+                MODEL | MODEL_LEGACY => self.model = Model::decode(b).ok_or(DecodeError(i))?,
                 _ => return Err(DecodeError(i)),
             }
             i += len;
@@ -187,7 +198,7 @@ pub fn erase_persons(
         let entry = &bytes[i..i + len];
         let b = &entry[1..];
         let named = match entry[0] {
-            NEW_PERSON | BIRTH | ID | VARIANT => persons.contains(&u64at(b, 0)),
+            NEW_PERSON | BIRTH | ID | VARIANT | VARIANT_LEGACY => persons.contains(&u64at(b, 0)),
             MERGE => persons.contains(&u64at(b, 0)) || persons.contains(&u64at(b, 8)),
             ADDRESS => persons.contains(&u64at(b, 16)),
             _ => false,
@@ -210,6 +221,74 @@ pub fn erase_persons(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_written_before_the_swap_tokens_replays_and_is_still_found() {
+        use crate::ingest::pseudonymise::{Pseudonymiser, RawIdentity};
+        let p = Pseudonymiser::new(&crate::keys::HmacKey::from_bytes("t", [4u8; 32]));
+        let tok = |pc: &str| {
+            let raw = RawIdentity {
+                forename: "Ada",
+                surname: "Lovelace",
+                dob: "1985-12-10",
+                postcode: pc,
+                ..Default::default()
+            };
+            p.pseudonymise(&raw, &mut String::new()).unwrap()
+        };
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let first = m.resolve(&tok("SR1 3AA"), &mut d);
+        // The same delta as an older outcomesd wrote it: seven-level model,
+        // spellings without the cross-field tokens.
+        let mut old = Vec::new();
+        old.push(MODEL_LEGACY);
+        let mut model = Vec::new();
+        m.model().encode(&mut model);
+        for (i, c) in model.chunks(4).enumerate() {
+            if i % super::super::compare::LEVELS != super::super::Level::Swapped as usize {
+                old.extend_from_slice(c);
+            }
+        }
+        for (person, v) in &d.variants {
+            let mut b = Vec::new();
+            v.encode(&mut b);
+            old.push(VARIANT_LEGACY);
+            old.extend_from_slice(&person.to_be_bytes());
+            old.extend_from_slice(&b[..68]);
+            old.extend_from_slice(&b[76..]);
+        }
+        let people = Delta {
+            new_persons: d.new_persons.clone(),
+            ..Delta::default()
+        };
+        let mut rebuilt = Matcher::new();
+        rebuilt.apply_encoded(&people.encode()).unwrap();
+        rebuilt.apply_encoded(&old).unwrap();
+        assert_eq!(rebuilt.person(first.person).unwrap().variants[0].f_x, 0);
+        // Found through the ordered key it was indexed under: the postcode
+        // differs, and the row drops its dob and phonetic codes, so fsy is
+        // the only key left that could find it.
+        let mut row = tok("NE1 1AA");
+        row.dob = None;
+        for n in [row.forename.as_mut(), row.surname.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            n.phonetic = 0;
+        }
+        let found = rebuilt.lookup(&row);
+        assert_eq!(
+            found
+                .iter()
+                .map(|f| (f.candidate.person, f.found_by))
+                .collect::<Vec<_>>(),
+            [(first.person, "fsy")]
+        );
+        // The new matcher indexes the unordered key only: the same row
+        // finds it there too.
+        let found = m.lookup(&row);
+        assert_eq!(found.len(), 1);
+    }
 
     #[test]
     fn erasing_drops_what_names_a_person_and_blanks_their_number() {

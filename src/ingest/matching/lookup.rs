@@ -7,8 +7,7 @@
 //! changed (no person created, no spelling learnt, no merge); the result is
 //! the canonical people, best first, ties by person number.
 
-use super::blocking;
-use super::{Candidate, Matcher, PersonId, AMBIGUITY_BITS};
+use super::{Candidate, Matcher, AMBIGUITY_BITS};
 use crate::ingest::pseudonymise::PersonTokens;
 
 /// One person a lookup found, and how strongly.
@@ -34,17 +33,7 @@ impl Matcher {
     pub fn lookup(&self, t: &PersonTokens) -> Vec<Found> {
         let v = super::Variant::of(t);
         let ids = Self::row_ids(t);
-        let mut keys = Vec::new();
-        blocking::keys(&v, &ids, &mut keys);
-        let mut seen: Vec<(PersonId, blocking::BlockKind)> = Vec::new();
-        for (kind, key) in &keys {
-            for &p in self.index.get(*key) {
-                let c = self.canonical(PersonId::from(p));
-                if !seen.iter().any(|(q, _)| *q == c) {
-                    seen.push((c, *kind));
-                }
-            }
-        }
+        let seen = self.found_under(&v, &ids, &mut Vec::new());
         let threshold = self.threshold();
         let floor = threshold - self.review_band();
         let mut out: Vec<Found> = seen

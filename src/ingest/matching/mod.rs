@@ -221,6 +221,9 @@ pub struct Matcher {
     apart: Vec<(PersonId, PersonId)>,
     /// Bits below the threshold that still make a doubt (None: default).
     review_band: Option<f64>,
+    /// Some spelling was stored before the cross-field name tokens, so it
+    /// is indexed under the ordered fsy key, which rows then look up too.
+    legacy_spellings: bool,
 }
 
 impl Matcher {
@@ -376,6 +379,9 @@ impl Matcher {
             if seen(|o| o.s) { 0 } else { v.s },
             if seen(|o| o.pc) { 0 } else { v.pc },
         );
+        if v.f_x == 0 && v.f != 0 && v.s != 0 {
+            self.legacy_spellings = true;
+        }
         blocking::keys(&v, &[0; 3], &mut self.keys_buf);
         for (_, key) in self.keys_buf.drain(..) {
             self.index.insert(key, p as u32);
@@ -437,9 +443,27 @@ impl Matcher {
     /// with the first (strongest) key that found it.
     fn candidates(&mut self, v: &Variant, ids: &[u64; 3]) -> Vec<(PersonId, BlockKind)> {
         let mut keys = std::mem::take(&mut self.keys_buf);
-        blocking::keys(v, ids, &mut keys);
+        let out = self.found_under(v, ids, &mut keys);
+        self.keys_buf = keys;
+        out
+    }
+
+    /// Canonical people under any of a row's keys (`keys` is scratch), each
+    /// with the first (strongest) key that found it.
+    fn found_under(
+        &self,
+        v: &Variant,
+        ids: &[u64; 3],
+        keys: &mut Vec<(BlockKind, u64)>,
+    ) -> Vec<(PersonId, BlockKind)> {
+        blocking::keys(v, ids, keys);
+        if self.legacy_spellings {
+            if let Some(k) = blocking::legacy_fsy_key(v) {
+                keys.push((BlockKind::Fsy, k));
+            }
+        }
         let mut out: Vec<(PersonId, BlockKind)> = Vec::new();
-        for (kind, key) in &keys {
+        for (kind, key) in keys.iter() {
             for &p in self.index.get(*key) {
                 let c = self.canonical(PersonId::from(p));
                 if !out.iter().any(|(q, _)| *q == c) {
@@ -447,7 +471,6 @@ impl Matcher {
                 }
             }
         }
-        self.keys_buf = keys;
         out
     }
 
@@ -460,8 +483,7 @@ impl Matcher {
             let c = compare::compare(v, pv);
             for f in 0..FIELDS {
                 let (a, b) = (best.levels[f], c.levels[f]);
-                // Lower is better among present levels; missing loses to any.
-                if a == 0 || (b != 0 && b < a) {
+                if Level::from_u8(b).rank() < Level::from_u8(a).rank() {
                     best.levels[f] = b;
                 }
             }
@@ -616,7 +638,13 @@ impl Matcher {
                 p
             }
         };
-        self.learn(p, t, v, ids, delta);
+        // A spelling with the names swapped is not kept: its forename token
+        // would make the person's surname a forename of theirs, and fields
+        // are compared with the best of a person's spellings.
+        let spelling = chosen
+            .is_none_or(|s| s.levels.level(Field::Forename) != Level::Swapped)
+            .then_some(v);
+        self.learn(p, t, spelling, ids, delta);
         if chosen.is_some() {
             // With what this row taught, other candidates may now prove to
             // be the same person (a row that bridges two records of one).
@@ -654,7 +682,7 @@ impl Matcher {
         &mut self,
         p: PersonId,
         t: &PersonTokens,
-        v: Variant,
+        v: Option<Variant>,
         ids: [u64; 3],
         delta: &mut Delta,
     ) {
@@ -687,8 +715,9 @@ impl Matcher {
             }
         }
         let person = &self.persons[p as usize];
-        if person.variants.len() < MAX_VARIANTS && !person.variants.iter().any(|o| v.covered_by(o))
-        {
+        if let Some(v) = v.filter(|v| {
+            person.variants.len() < MAX_VARIANTS && !person.variants.iter().any(|o| v.covered_by(o))
+        }) {
             delta.variants.push((p, v.clone()));
             self.add_variant(p, v);
         }
@@ -888,6 +917,49 @@ mod tests {
             assert!(!l.rule.is_new());
         }
         assert_eq!(m.canonical_count(), 1);
+    }
+
+    #[test]
+    fn swapped_names_link_as_a_swap_and_do_not_open_the_household_guard() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let robert = resolve(&mut m, &mut d, rob());
+        // Forename and surname swapped, with the postcode typo'd: no key of
+        // the names in their own fields finds Robert Smith.
+        let swapped = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Smith",
+                s: "Robert",
+                pc: "SR1 3AB",
+                ..rob()
+            },
+        );
+        assert_eq!(
+            (swapped.person, swapped.rule),
+            (robert.person, Rule::Linked(BlockKind::Fsy)),
+            "score {}",
+            swapped.score
+        );
+        assert_eq!(swapped.levels.level(Field::Forename), Level::Swapped);
+        assert_eq!(swapped.levels.level(Field::Surname), Level::Swapped);
+        // A swap is not evidence on its own: it weighs less than the names
+        // agreeing in place.
+        let fresh = resolve(&mut m, &mut d, rob());
+        let names = |l: &Link| l.weights[0] + l.weights[1];
+        assert!(names(&swapped) < names(&fresh), "{swapped:?} {fresh:?}");
+        // Only both names swapped count: Smith Smith is not Robert Smith
+        // with the names swapped, and the guard still refuses it.
+        let smith = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Smith",
+                ..rob()
+            },
+        );
+        assert_ne!(smith.person, robert.person);
+        assert_eq!(smith.levels.level(Field::Forename), Level::Differ);
     }
 
     #[test]

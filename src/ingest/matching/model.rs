@@ -44,25 +44,29 @@ pub struct Model {
 // Priors from the record-linkage literature for administrative data (a few
 // per cent of true matches carry each kind of error) and from UK name, date
 // and postcode frequencies.
-//                 missing exact close one_edit phon initial differ
+//                 missing exact close one_edit phon initial differ swapped
 const M_PRIOR: [[f64; LEVELS]; FIELDS] = [
-    [0.0, 0.86, 0.03, 0.05, 0.02, 0.02, 0.02], // forename
-    [0.0, 0.88, 0.0, 0.05, 0.02, 0.0, 0.05],   // surname (differ: name change)
-    [0.0, 0.90, 0.02, 0.06, 0.0, 0.0, 0.02],   // dob
-    [0.0, 0.80, 0.05, 0.0, 0.0, 0.0, 0.15],    // postcode (moves)
-    [0.0, 0.74, 0.06, 0.0, 0.0, 0.0, 0.20],    // address
-    [0.0, 0.96, 0.0, 0.0, 0.0, 0.0, 0.04],     // strong id (typo'd, replaced)
+    [0.0, 0.85, 0.03, 0.05, 0.02, 0.02, 0.02, 0.01], // forename
+    [0.0, 0.87, 0.0, 0.05, 0.02, 0.0, 0.05, 0.01],   // surname (differ: name change)
+    [0.0, 0.90, 0.02, 0.06, 0.0, 0.0, 0.02, 0.0],    // dob
+    [0.0, 0.80, 0.05, 0.0, 0.0, 0.0, 0.15, 0.0],     // postcode (moves)
+    [0.0, 0.74, 0.06, 0.0, 0.0, 0.0, 0.20, 0.0],     // address
+    [0.0, 0.96, 0.0, 0.0, 0.0, 0.0, 0.04, 0.0],      // strong id (typo'd, replaced)
 ];
+// Swapped names: u is set no lower than exact agreement's prior, on purpose.
+// Two strangers with each other's names are rarer than that, but a swap
+// should only stop a row being refused as "another forename", not count as
+// evidence on its own: dob, address and ids must carry the link.
 const U_PRIOR: [[f64; LEVELS]; FIELDS] = [
-    [0.0, 0.01, 0.002, 0.004, 0.01, 0.05, 0.92],
-    [0.0, 0.002, 0.0, 0.002, 0.004, 0.0, 0.99],
+    [0.0, 0.01, 0.002, 0.004, 0.01, 0.05, 0.92, 0.01],
+    [0.0, 0.002, 0.0, 0.002, 0.004, 0.0, 0.99, 0.002],
     // exact: 1 in 365 x 80 birth dates; two of three parts: ~1 in 200
-    [0.0, 3.4e-5, 3.4e-5, 5.0e-3, 0.0, 0.0, 0.99],
-    [0.0, 1e-4, 0.01, 0.0, 0.0, 0.0, 0.99],
+    [0.0, 3.4e-5, 3.4e-5, 5.0e-3, 0.0, 0.0, 0.99, 0.0],
+    [0.0, 1e-4, 0.01, 0.0, 0.0, 0.0, 0.99, 0.0],
     // exact, same house number: given the postcode agrees, see `score`
-    [0.0, 1e-4, 1e-5, 0.0, 0.0, 0.0, 0.9999],
+    [0.0, 1e-4, 1e-5, 0.0, 0.0, 0.0, 0.9999, 0.0],
     // exact: set per register size in `weight` (a shared id is an error)
-    [0.0, 1e-9, 0.0, 0.0, 0.0, 0.0, 0.999],
+    [0.0, 1e-9, 0.0, 0.0, 0.0, 0.0, 0.999, 0.0],
 ];
 
 impl Default for Model {
@@ -272,14 +276,19 @@ impl Model {
         }
     }
 
+    /// Decodes [`Model::encode`]'s bytes, or a model stored before the
+    /// swapped level ([`Model::LEGACY_LEN`] bytes), whose swapped m is then
+    /// the prior.
     pub fn decode(b: &[u8]) -> Option<Model> {
-        if b.len() != FIELDS * LEVELS * 4 {
-            return None;
-        }
+        let levels = match b.len() {
+            Self::ENCODED_LEN => LEVELS,
+            Self::LEGACY_LEN => LEVELS - 1,
+            _ => return None,
+        };
         let mut m = Model::default();
         for f in 0..FIELDS {
-            for l in 0..LEVELS {
-                let i = (f * LEVELS + l) * 4;
+            for l in 0..levels {
+                let i = (f * levels + l) * 4;
                 m.m[f][l] = f64::from(f32::from_be_bytes(b[i..i + 4].try_into().ok()?));
             }
         }
@@ -287,6 +296,8 @@ impl Model {
     }
 
     pub const ENCODED_LEN: usize = FIELDS * LEVELS * 4;
+    /// A model of seven levels, before [`Level::Swapped`].
+    pub const LEGACY_LEN: usize = FIELDS * (LEVELS - 1) * 4;
 }
 
 #[cfg(test)]
@@ -345,5 +356,19 @@ mod tests {
         m.encode(&mut b);
         let back = Model::decode(&b).unwrap();
         assert!((back.m[1][3] - m.m[1][3]).abs() < 1e-6);
+        // A model stored before the swapped level: its levels, then the prior.
+        let legacy: Vec<u8> = b
+            .chunks(4)
+            .enumerate()
+            .filter(|(i, _)| i % LEVELS != Level::Swapped as usize)
+            .flat_map(|(_, c)| c.to_vec())
+            .collect();
+        assert_eq!(legacy.len(), Model::LEGACY_LEN);
+        let old = Model::decode(&legacy).unwrap();
+        assert!((old.m[1][3] - m.m[1][3]).abs() < 1e-6);
+        assert_eq!(
+            old.m[0][Level::Swapped as usize],
+            M_PRIOR[0][Level::Swapped as usize]
+        );
     }
 }
