@@ -332,3 +332,25 @@ fn a_contradiction_through_an_uncertain_link_is_marked() {
     assert_eq!(verdict(&env), "contradicted");
     assert!(uncertain_links(&env).is_empty());
 }
+
+/// An offence recorded with the member's forename and surname swapped (and
+/// the postcode mistyped) is the member's: the claim of no offending is
+/// contradicted, not verified, and the export puts the row on the member.
+#[test]
+fn an_offence_recorded_with_the_names_swapped_contradicts_the_claim() {
+    let env = Env::empty();
+    ingest(&env, "case", "case.csv", CASE);
+    ingest(
+        &env,
+        "police",
+        "police.csv",
+        &police(&["Walker,Jonathan,1980-03-04,SR1 1AB,1 High Street,2016-03-01"]),
+    );
+    ingest(&env, "claims", "claims.csv", CLAIMS);
+    assert_eq!(
+        person_of(&env, "police", 2, 2),
+        person_of(&env, "case", 1, 2)
+    );
+    assert_eq!(verdict(&env), "contradicted");
+    assert!(open_items(&env).is_empty(), "a clear link needs no review");
+}
