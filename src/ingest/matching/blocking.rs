@@ -51,7 +51,7 @@ impl BlockKind {
     /// The name the export's `rule` column uses: the fields the key joins
     /// (f forename, s surname, d dob, y birth year, p postcode, a address;
     /// phon: the phonetic codes of both names with the birth year).
-    /// (fsy takes the two names in either order.)
+    /// (fsy, fsp and fsa take the two names in either order.)
     pub fn name(self) -> &'static str {
         match self {
             BlockKind::Id => "id",
@@ -101,22 +101,18 @@ pub fn keys(v: &Variant, ids: &[u64; 3], out: &mut Vec<(BlockKind, u64)>) {
         }
     }
     use BlockKind as K;
-    // Both names in either order with the birth year, so a row whose
-    // forename and surname were swapped finds its person. A spelling stored
-    // before the cross-field tokens keeps the ordered key (see
-    // `legacy_fsy_key`).
-    let fsy = if v.f_x != 0 && v.s_x != 0 {
-        [v.f_x.min(v.s_x), v.f_x.max(v.s_x), v.y]
-    } else {
-        [v.f, v.s, v.y]
-    };
+    // Both names in either order with the birth year, postcode or address,
+    // so a row whose forename and surname were swapped finds its person,
+    // with or without a dob. A spelling stored before the cross-field
+    // tokens keeps the ordered keys (see `legacy_keys`).
+    let [a, b] = names_pair(v);
     let combos: [(K, [u32; 3]); 10] = [
         (K::Fsd, [v.f, v.s, v.d]),
         (K::Fd, [v.f, v.d, 1]),
         (K::Sd, [v.s, v.d, 1]),
-        (K::Fsy, fsy),
-        (K::Fsp, [v.f, v.s, v.pc]),
-        (K::Fsa, [v.f, v.s, v.addr]),
+        (K::Fsy, [a, b, v.y]),
+        (K::Fsp, [a, b, v.pc]),
+        (K::Fsa, [a, b, v.addr]),
         (K::Fp, [v.f, v.pc, 1]),
         (K::Sp, [v.s, v.pc, 1]),
         (K::Dp, [v.d, v.pc, 1]),
@@ -129,15 +125,28 @@ pub fn keys(v: &Variant, ids: &[u64; 3], out: &mut Vec<(BlockKind, u64)>) {
     }
 }
 
-/// The ordered forename-surname-year key that spellings stored before the
-/// cross-field tokens are indexed under, for a row to look up as well while
-/// the register holds any (`None` when the row lacks a part).
-pub fn legacy_fsy_key(v: &Variant) -> Option<u64> {
-    let parts = [v.f, v.s, v.y];
-    parts
-        .iter()
-        .all(|&p| p != 0)
-        .then(|| mix(BlockKind::Fsy, &parts))
+/// The two names for the keys that take them in either order: their
+/// cross-field tokens, smaller first; the ordered field tokens for a
+/// spelling stored before those existed.
+fn names_pair(v: &Variant) -> [u32; 2] {
+    if v.f_x != 0 && v.s_x != 0 {
+        [v.f_x.min(v.s_x), v.f_x.max(v.s_x)]
+    } else {
+        [v.f, v.s]
+    }
+}
+
+/// The ordered two-name keys (fsy, fsp, fsa) that spellings stored before
+/// the cross-field tokens are indexed under, for a row to look up as well
+/// while the register holds any.
+pub fn legacy_keys(v: &Variant, out: &mut Vec<(BlockKind, u64)>) {
+    use BlockKind as K;
+    for (k, third) in [(K::Fsy, v.y), (K::Fsp, v.pc), (K::Fsa, v.addr)] {
+        let parts = [v.f, v.s, third];
+        if parts.iter().all(|&p| p != 0) {
+            out.push((k, mix(k, &parts)));
+        }
+    }
 }
 
 /// Hashes keys that are already uniformly distributed (keyed tokens, or

@@ -222,7 +222,8 @@ pub struct Matcher {
     /// Bits below the threshold that still make a doubt (None: default).
     review_band: Option<f64>,
     /// Some spelling was stored before the cross-field name tokens, so it
-    /// is indexed under the ordered fsy key, which rows then look up too.
+    /// is indexed under the ordered two-name keys, which rows then look up
+    /// too.
     legacy_spellings: bool,
 }
 
@@ -458,9 +459,7 @@ impl Matcher {
     ) -> Vec<(PersonId, BlockKind)> {
         blocking::keys(v, ids, keys);
         if self.legacy_spellings {
-            if let Some(k) = blocking::legacy_fsy_key(v) {
-                keys.push((BlockKind::Fsy, k));
-            }
+            blocking::legacy_keys(v, keys);
         }
         let mut out: Vec<(PersonId, BlockKind)> = Vec::new();
         for (kind, key) in keys.iter() {
