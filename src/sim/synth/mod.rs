@@ -769,6 +769,9 @@ struct Gen {
     /// Draws of the `realistic` errors: apart from `rng`, so that `light`
     /// output never depends on them.
     nrng: StdRng,
+    /// Draws of swapped names, apart from `nrng` so that adding them left
+    /// every other realistic error where it was.
+    srng: StdRng,
     /// Per person (realistic only; empty otherwise).
     pnoise: Vec<PersonNoise>,
     /// Per household: a `realistic` move (date, postcode, address).
@@ -809,6 +812,7 @@ impl Gen {
             families: Vec::new(),
             noise: opts.noise,
             nrng: StdRng::seed_from_u64(opts.seed ^ 0x6e6f_6973_655f_7631),
+            srng: StdRng::seed_from_u64(opts.seed ^ 0x7377_6170_5f76_3100),
             pnoise: Vec::new(),
             moves: Vec::new(),
         }

@@ -75,9 +75,11 @@ pub enum NoiseKind {
     SharedId,
     /// The person has a twin: same surname, dob and address.
     Twin,
+    /// Forename and surname written in each other's fields.
+    NamesSwapped,
 }
 
-pub const KINDS: [NoiseKind; 17] = [
+pub const KINDS: [NoiseKind; 18] = [
     NoiseKind::Initial,
     NoiseKind::Nickname,
     NoiseKind::SurnameTypo,
@@ -95,6 +97,7 @@ pub const KINDS: [NoiseKind; 17] = [
     NoiseKind::IdReplaced,
     NoiseKind::SharedId,
     NoiseKind::Twin,
+    NoiseKind::NamesSwapped,
 ];
 
 impl NoiseKind {
@@ -120,6 +123,7 @@ impl NoiseKind {
             NoiseKind::IdReplaced => "id_replaced",
             NoiseKind::SharedId => "shared_id",
             NoiseKind::Twin => "twin",
+            NoiseKind::NamesSwapped => "names_swapped",
         }
     }
 }
@@ -167,6 +171,9 @@ pub struct Rates {
     pub shared_nhs: f64,
     /// Children (under 18 mid-period) who get a twin.
     pub twin: f64,
+    /// Rows with forename and surname swapped (drawn from a generator of
+    /// their own, so adding them changed no other draw).
+    pub names_swapped: f64,
 }
 
 pub const REALISTIC: Rates = Rates {
@@ -185,6 +192,7 @@ pub const REALISTIC: Rates = Rates {
     household_move: 0.08,
     shared_nhs: 0.005,
     twin: 0.03,
+    names_swapped: 0.005,
 };
 
 /// Nicknames neither synth's light table nor ingest's diminutive table
@@ -733,6 +741,13 @@ impl Gen {
                 }
             }
         }
+        if !r.forename.is_empty()
+            && !r.surname.is_empty()
+            && self.srng.random_bool(rt.names_swapped)
+        {
+            std::mem::swap(&mut r.forename, &mut r.surname);
+            k |= NoiseKind::NamesSwapped.bit();
+        }
         k
     }
 }
@@ -1001,6 +1016,7 @@ mod tests {
             ("missing_postcode", r.missing_postcode, n),
             ("id_typo", r.id_typo, with_id),
             ("id_replaced", r.id_replaced, with_id),
+            ("names_swapped", r.names_swapped, n),
         ] {
             let got = rate(k, base);
             assert!(
@@ -1048,7 +1064,12 @@ mod tests {
                     m["upn"]
                 );
             }
-            if has("twin") && !has("surname_change") && !has("surname_typo") && !has("ocr") {
+            if has("twin")
+                && !has("surname_change")
+                && !has("surname_typo")
+                && !has("ocr")
+                && !has("names_swapped")
+            {
                 let key = (m["surname"].to_lowercase(), m["dob"].clone());
                 twin_sets.entry(key).or_default().insert(*t);
             }
