@@ -176,9 +176,11 @@ pub fn bench(
         engine.matcher.review_band(),
     );
     println!(
-        "review queue: {} doubts ({open} open; band {:.1} bits below the threshold); truly the candidate's, by bits below the threshold: {}",
+        "review queue: {} doubts ({open} open; band {:.1} bits below the threshold); refused by the household guard at or above the threshold: {} of {} truly the candidate's; others by bits below the threshold: {}",
         reviews.len(),
         engine.matcher.review_band(),
+        dq.guarded.1,
+        dq.guarded.0,
         dq.bands
             .iter()
             .map(|(lo, hi, n, same)| format!(

@@ -340,6 +340,10 @@ mod tests {
 pub struct DoubtQuality {
     /// (bits below the threshold from, to, doubts, truly the same person)
     pub bands: Vec<(f64, f64, u64, u64)>,
+    /// Doubts whose candidate the household guard refused although it
+    /// scored at the threshold: (doubts, truly the same person). Not in
+    /// `bands`.
+    pub guarded: (u64, u64),
     /// Doubts whose row or candidate truth does not know.
     pub unknown: u64,
 }
@@ -361,6 +365,7 @@ pub fn doubts(
         bands: (0..n)
             .map(|i| (i as f64 * step, ((i + 1) as f64 * step).min(band), 0, 0))
             .collect(),
+        guarded: (0, 0),
         unknown: 0,
     };
     for (feed, r) in reviews {
@@ -371,6 +376,11 @@ pub fn doubts(
             q.unknown += 1;
             continue;
         };
+        if r.candidate.ruled_out {
+            q.guarded.0 += 1;
+            q.guarded.1 += u64::from(*t == c);
+            continue;
+        }
         let below = (threshold - f64::from(r.candidate.score)).max(0.0);
         let i = ((below / step) as usize).min(n - 1);
         q.bands[i].2 += 1;

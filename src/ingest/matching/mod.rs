@@ -25,9 +25,11 @@
 //!   guessed; if they are one person (their own records agree above the
 //!   threshold) they are merged;
 //! * a row left unlinked with a candidate scoring within the review band
-//!   below the threshold (or left ambiguous) names that candidate as a
-//!   doubt: the review queue shows it, and triangulation will not call an
-//!   absence verified while it is undecided (see `crate::review`);
+//!   below the threshold (or left ambiguous), or with a candidate the
+//!   household guard refused although it scored at the threshold, names
+//!   that candidate as a doubt: the review queue shows it, and
+//!   triangulation will not call an absence verified while it is undecided
+//!   (see `crate::review`);
 //! * a reviewer's decision binds: `same` merges the two people, `different`
 //!   keeps them apart for good (no later merge joins them);
 //! * matching never sees a raw identifier, only keyed tokens;
@@ -617,10 +619,19 @@ impl Matcher {
                 .map(|s| Self::candidate(s))
                 .collect(),
             Rule::Weak => {
-                let floor = threshold - self.review_band();
+                // A candidate the household guard refused is still a doubt
+                // when everything else would have linked it: a forename
+                // outside the diminutive table (Kate, Catherine) looks like
+                // a twin, and left silent it would make an absence verified.
+                let band = self.review_band();
+                let floor = threshold - band;
                 scored
                     .iter()
-                    .filter(|s| !Self::ruled_out(&s.levels) && s.total >= floor)
+                    .filter(|s| match Self::ruled_out(&s.levels) {
+                        // A band of 0 turns review off, these doubts too.
+                        true => band > 0.0 && s.total >= threshold,
+                        false => s.total >= floor,
+                    })
                     .take(1)
                     .map(Self::candidate)
                     .collect()
@@ -1167,6 +1178,60 @@ mod tests {
         m.set_review_band(0.0);
         let (_, b) = doubtful(&mut m, &mut d);
         assert!(b.doubts.is_empty());
+    }
+
+    #[test]
+    fn a_candidate_the_guard_refused_is_a_doubt_only_when_all_else_links() {
+        // Kate for Catherine is outside the diminutive table: to the guard
+        // it is another forename at the same dob and address, as a twin's.
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let cath = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Catherine",
+                ..rob()
+            },
+        );
+        let kate = resolve(&mut m, &mut d, R { f: "Kate", ..rob() });
+        assert_ne!(kate.person, cath.person, "the guard still keeps them apart");
+        assert_eq!(kate.rule, Rule::Weak);
+        assert_eq!(kate.doubts.len(), 1, "{kate:?}");
+        let doubt = &kate.doubts[0];
+        assert_eq!(doubt.person, cath.person);
+        assert!(doubt.ruled_out);
+        assert!(f64::from(doubt.score) >= m.threshold());
+        // A refused candidate below the threshold is no doubt: another
+        // forename at another postcode and address.
+        let far = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Mary",
+                pc: "NE9 9ZZ",
+                addr: "7 Far Lane",
+                ..rob()
+            },
+        );
+        assert!(far.doubts.iter().all(|c| !c.ruled_out), "{far:?}");
+        // Once Kate is a person of her own, her later rows link to her and
+        // raise no doubt: one review item per split, not one per row.
+        let again = resolve(&mut m, &mut d, R { f: "Kate", ..rob() });
+        assert_eq!(again.person, kate.person);
+        assert!(again.doubts.is_empty());
+        // A band of 0 turns review off, these doubts too.
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        m.set_review_band(0.0);
+        resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Catherine",
+                ..rob()
+            },
+        );
+        let kate = resolve(&mut m, &mut d, R { f: "Kate", ..rob() });
+        assert!(kate.doubts.is_empty());
     }
 
     #[test]
