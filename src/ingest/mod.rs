@@ -737,12 +737,14 @@ impl Batch {
                     candidate: StoredCandidate::of(r),
                 });
             }
-            let kind = if link.rule == Rule::Ambiguous {
-                DoubtKind::Ambiguous
-            } else {
-                DoubtKind::Weak
-            };
             for (n, c) in link.doubts.iter().enumerate() {
+                let kind = if link.rule == Rule::Ambiguous {
+                    DoubtKind::Ambiguous
+                } else if c.ruled_out {
+                    DoubtKind::Guarded
+                } else {
+                    DoubtKind::Weak
+                };
                 // The candidate's family must be re-decided: a possible
                 // record may now hold one of its claims.
                 self.touched.insert(c.person);

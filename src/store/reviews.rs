@@ -62,6 +62,7 @@ impl ReviewRecord {
         v.push(match self.kind {
             DoubtKind::Weak => 1,
             DoubtKind::Ambiguous => 2,
+            DoubtKind::Guarded => 3,
         });
         v.extend_from_slice(&self.person.to_be_bytes());
         self.candidate.pack(&mut v);
@@ -79,6 +80,7 @@ impl ReviewRecord {
             kind: match v[0] {
                 1 => DoubtKind::Weak,
                 2 => DoubtKind::Ambiguous,
+                3 => DoubtKind::Guarded,
                 _ => return None,
             },
             person: u64::from_be_bytes(v[1..9].try_into().ok()?),

@@ -171,6 +171,10 @@ pub enum DoubtKind {
     Weak,
     /// Left unlinked: two candidates too close to choose between.
     Ambiguous,
+    /// Left unlinked: its best candidate scored at the threshold, but the
+    /// household guard refused it (one of forename and dob differs
+    /// outright): a twin, or a nickname the table lacks.
+    Guarded,
 }
 
 impl DoubtKind {
@@ -178,6 +182,7 @@ impl DoubtKind {
         match self {
             DoubtKind::Weak => "below_threshold",
             DoubtKind::Ambiguous => "ambiguous",
+            DoubtKind::Guarded => "refused_by_household_guard",
         }
     }
 }
@@ -502,6 +507,10 @@ impl Matcher {
         (f_differs && d_differs) || ((f_differs || d_differs) && !id_exact)
     }
 
+    fn both_differ(c: &Comparison) -> bool {
+        c.level(Field::Forename) == Level::Differ && c.level(Field::Dob) == Level::Differ
+    }
+
     fn score(&self, v: &Variant, c: &Comparison) -> ([f64; FIELDS], f64) {
         let agreed = Agreed {
             forename: v.f,
@@ -628,8 +637,9 @@ impl Matcher {
                 scored
                     .iter()
                     .filter(|s| match Self::ruled_out(&s.levels) {
-                        // A band of 0 turns review off, these doubts too.
-                        true => band > 0.0 && s.total >= threshold,
+                        // A band of 0 turns review off, these doubts too;
+                        // forename and dob both differing is another person.
+                        true => band > 0.0 && s.total >= threshold && !Self::both_differ(&s.levels),
                         false => s.total >= floor,
                     })
                     .take(1)
@@ -1214,6 +1224,18 @@ mod tests {
             },
         );
         assert!(far.doubts.iter().all(|c| !c.ruled_out), "{far:?}");
+        // Another forename and another dob at the same address: a parent or
+        // sibling, never a doubt, however well the rest agrees.
+        let parent = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Mary",
+                dob: "1975-09-10",
+                ..rob()
+            },
+        );
+        assert!(parent.doubts.iter().all(|c| !c.ruled_out), "{parent:?}");
         // Once Kate is a person of her own, her later rows link to her and
         // raise no doubt: one review item per split, not one per row.
         let again = resolve(&mut m, &mut d, R { f: "Kate", ..rob() });
