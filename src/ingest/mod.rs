@@ -55,8 +55,8 @@ use crate::keys::HmacKey;
 use crate::records::Period;
 use crate::store::{
     centibits, Begin, CaseMember, CaseRecord, ClaimRecord, DeliveryRecord, DeliveryRows,
-    EventBuffer, HoldRecord, HoldState, LinkRecord, NarrowLink, ReviewRecord, RunnerUp, Store,
-    StoreError, StoredCandidate,
+    EventBuffer, HoldRecord, HoldState, LinkRecord, NarrowLink, ReviewRecord, RowsAhead, RunnerUp,
+    Store, StoreError, StoredCandidate,
 };
 use guards::{Door, Guards, Vocabulary};
 
@@ -349,6 +349,8 @@ impl Engine {
             // The rows were matched: the matcher forgets them.
             self.reload_matcher()?;
         }
+        // Their links went to the store as they were matched: they go.
+        self.store.sweep_ahead(seq)?;
         // Its rejection report too, before the hold is recorded (as before a
         // commit): the hold's receipt carries it (`notify::receipt`).
         if !summary.rejections.is_empty() || !summary.field_issues.is_empty() {
@@ -406,7 +408,7 @@ impl Engine {
                 .transpose()?
                 .map(|cs| cs.into_iter().map(|(case_ref, _)| case_ref).collect()),
         };
-        let mut batch = Batch::default();
+        let mut batch = Batch::new(self.store.rows_ahead(seq));
         let mut match_time = Duration::ZERO;
         let matcher = &mut self.matcher;
         // The first rows are held back until the model has learned from
@@ -505,13 +507,16 @@ impl Engine {
             summary.report = Some(self.write_report(seq, &spec.name, summary)?);
         }
         let cases: Vec<&CaseRecord> = batch.cases.values().collect();
+        // The links and runners-up went to the store while the rows were
+        // matched; the last of them now, before the commit.
+        batch.ahead.finish()?;
         let rows = DeliveryRows {
             delta: &batch.delta,
             events: &batch.events,
             cases: &cases,
             claims: &batch.claims,
-            links: &batch.links,
-            runners: &batch.runners,
+            links: &[],
+            runners: &[],
             reviews: &batch.reviews,
             narrow: &batch.narrow,
         };
@@ -666,16 +671,16 @@ struct HoldCheck {
 }
 
 /// What one delivery's accepted rows add, gathered in memory until the
-/// store writes them as one delivery.
-#[derive(Default)]
+/// store writes them as one delivery; but the links and runners-up (one a
+/// row) go to the store as they come, under the delivery's seq, so they
+/// are never all held and their writes overlap the matching.
 struct Batch {
     delta: Delta,
     events: EventBuffer,
     touched: HashSet<PersonId>,
     cases: BTreeMap<String, CaseRecord>,
     claims: Vec<ClaimRecord>,
-    links: Vec<LinkRecord>,
-    runners: Vec<RunnerUp>,
+    ahead: RowsAhead,
     reviews: Vec<ReviewRecord>,
     narrow: Vec<NarrowLink>,
 }
@@ -705,6 +710,19 @@ fn link_record(row: u64, link: &Link, t: &crate::ingest::pseudonymise::PersonTok
 }
 
 impl Batch {
+    fn new(ahead: RowsAhead) -> Batch {
+        Batch {
+            delta: Delta::default(),
+            events: EventBuffer::default(),
+            touched: HashSet::new(),
+            cases: BTreeMap::new(),
+            claims: Vec::new(),
+            ahead,
+            reviews: Vec::new(),
+            narrow: Vec::new(),
+        }
+    }
+
     /// Matches one parsed row to its person and adds what it carries,
     /// counting it accepted, or rejected when it contradicts its case.
     fn add(
@@ -730,9 +748,9 @@ impl Batch {
                 summary.assignments.push((row.number, p));
             }
             summary.field_issues.extend(field_issues(row.number, t));
-            self.links.push(link_record(row.number, &link, t));
+            self.ahead.link(link_record(row.number, &link, t));
             if let Some(r) = &link.runner_up {
-                self.runners.push(RunnerUp {
+                self.ahead.runner(RunnerUp {
                     row: row.number,
                     candidate: StoredCandidate::of(r),
                 });

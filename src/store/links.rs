@@ -12,7 +12,7 @@
 //! person, the rule, the score and each field's comparison level and weight,
 //! and the household pseudonym: never an identifier value.
 
-use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Write};
+use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Trees, Write};
 use crate::ingest::matching::{Candidate, Comparison, PersonId, FIELDS};
 use crate::ingest::pseudonymise::Token;
 use crate::records::Event;
@@ -191,8 +191,7 @@ impl Store {
 
     pub(super) fn put_runners(&self, seq: u32, runners: &[RunnerUp]) -> Result<(), StoreError> {
         self.put_packed(TreeId::Runners, seq, RUNNER_LEN, runners, |r, buf| {
-            buf.extend_from_slice(&(r.row as u32).to_be_bytes());
-            r.candidate.pack(buf);
+            pack_runner(r, buf)
         })
     }
 
@@ -238,19 +237,7 @@ impl Store {
         items: &[T],
         pack: impl Fn(&T, &mut Vec<u8>),
     ) -> Result<(), StoreError> {
-        let per_value = (1 << 20) / len;
-        let mut buf = Vec::with_capacity(per_value * len);
-        for (i, chunk) in items.chunks(per_value).enumerate() {
-            buf.clear();
-            for item in chunk {
-                pack(item, &mut buf);
-            }
-            let mut k = [0u8; 8];
-            k[..4].copy_from_slice(&seq_bytes(seq));
-            k[4..].copy_from_slice(&(i as u32).to_be_bytes());
-            self.trees.write(tree, Write::Insert(&k, &buf))?;
-        }
-        Ok(())
+        put_packed(&self.trees, tree, (seq, 0), len, items, pack)
     }
 
     /// The record of row `row` among delivery `seq`'s fixed-size records
@@ -272,6 +259,12 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// Removes what a [`RowsAhead`] wrote under a begun delivery that is
+    /// not going to commit (a hold), leaving it begun.
+    pub fn sweep_ahead(&self, seq: u32) -> Result<(), StoreError> {
+        self.sweep_links(seq)
     }
 
     pub(super) fn sweep_links(&self, seq: u32) -> Result<(), StoreError> {
@@ -343,6 +336,170 @@ impl Store {
     }
 }
 
+/// Records of `len` bytes per ~1 MiB value.
+const fn per_value(len: usize) -> usize {
+    (1 << 20) / len
+}
+
+/// Writes fixed-size records under (seq, chunk) in values of ~1 MiB, the
+/// chunks numbered from `at.1`.
+fn put_packed<T>(
+    trees: &Trees,
+    tree: TreeId,
+    at: (u32, u32),
+    len: usize,
+    items: &[T],
+    pack: impl Fn(&T, &mut Vec<u8>),
+) -> Result<(), StoreError> {
+    let (seq, first) = at;
+    let per_value = per_value(len);
+    let mut buf = Vec::with_capacity(per_value.min(items.len()) * len);
+    for (i, chunk) in items.chunks(per_value).enumerate() {
+        buf.clear();
+        for item in chunk {
+            pack(item, &mut buf);
+        }
+        let mut k = [0u8; 8];
+        k[..4].copy_from_slice(&seq_bytes(seq));
+        k[4..].copy_from_slice(&(first + i as u32).to_be_bytes());
+        trees.write(tree, Write::Insert(&k, &buf))?;
+    }
+    Ok(())
+}
+
+/// One full value's records, or a delivery's last ones.
+enum Part {
+    Links(u32, Vec<LinkRecord>),
+    Runners(u32, Vec<RunnerUp>),
+}
+
+fn pack_runner(r: &RunnerUp, buf: &mut Vec<u8>) {
+    buf.extend_from_slice(&(r.row as u32).to_be_bytes());
+    r.candidate.pack(buf);
+}
+
+/// A begun delivery's links and runners-up, written on a thread of their
+/// own while the rest of the delivery is still being matched: each value as
+/// soon as its ~1 MiB of records is complete, the last ones at
+/// [`RowsAhead::finish`]. Keys and values are those writing them all at
+/// once would give. They are rows under the delivery's seq like any other,
+/// so they count only once it commits, and a sweep removes them.
+///
+/// Dropped without `finish` (an error on the way), it stops: it writes
+/// what it was handed and returns only once its thread has ended, so
+/// nothing is written under the seq after a sweep that follows.
+pub struct RowsAhead {
+    seq: u32,
+    links: Vec<LinkRecord>,
+    runners: Vec<RunnerUp>,
+    /// Values handed on so far, per tree.
+    sent: (u32, u32),
+    tx: Option<std::sync::mpsc::SyncSender<Part>>,
+    thread: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
+}
+
+impl Store {
+    /// Starts writing a begun delivery's links and runners-up ahead of its
+    /// commit (see [`RowsAhead`]).
+    pub fn rows_ahead(&self, seq: u32) -> RowsAhead {
+        // Two values in flight at most: the matcher runs ahead of the
+        // writes by no more than that, and holds no more than that.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Part>(2);
+        let trees = self.trees.clone();
+        let thread = std::thread::spawn(move || {
+            for part in rx {
+                match part {
+                    Part::Links(i, l) => {
+                        put_packed(&trees, TreeId::Links, (seq, i), PACKED, &l, |l, b| {
+                            l.pack(b)
+                        })?
+                    }
+                    Part::Runners(i, r) => put_packed(
+                        &trees,
+                        TreeId::Runners,
+                        (seq, i),
+                        RUNNER_LEN,
+                        &r,
+                        pack_runner,
+                    )?,
+                }
+            }
+            Ok(())
+        });
+        RowsAhead {
+            seq,
+            links: Vec::new(),
+            runners: Vec::new(),
+            sent: (0, 0),
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl RowsAhead {
+    pub fn seq(&self) -> u32 {
+        self.seq
+    }
+
+    pub fn link(&mut self, l: LinkRecord) {
+        self.links.push(l);
+        if self.links.len() == per_value(PACKED) {
+            let l = std::mem::take(&mut self.links);
+            self.send(Part::Links(self.sent.0, l));
+            self.sent.0 += 1;
+        }
+    }
+
+    pub fn runner(&mut self, r: RunnerUp) {
+        self.runners.push(r);
+        if self.runners.len() == per_value(RUNNER_LEN) {
+            let r = std::mem::take(&mut self.runners);
+            self.send(Part::Runners(self.sent.1, r));
+            self.sent.1 += 1;
+        }
+    }
+
+    fn send(&self, part: Part) {
+        // A closed channel means the writer failed: `finish` reports why.
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(part);
+        }
+    }
+
+    /// Writes the last records and waits for every write: `Ok` once all
+    /// are in the store (not yet flushed: the commit does that).
+    pub fn finish(mut self) -> Result<(), StoreError> {
+        let (links, runners) = (
+            std::mem::take(&mut self.links),
+            std::mem::take(&mut self.runners),
+        );
+        if !links.is_empty() {
+            self.send(Part::Links(self.sent.0, links));
+        }
+        if !runners.is_empty() {
+            self.send(Part::Runners(self.sent.1, runners));
+        }
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), StoreError> {
+        drop(self.tx.take());
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RowsAhead {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = self.stop();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +524,77 @@ mod tests {
         l.pack(&mut b);
         assert_eq!(b.len(), PACKED);
         assert_eq!(LinkRecord::unpack(&b), l);
+    }
+
+    fn link(row: u64) -> LinkRecord {
+        LinkRecord {
+            row,
+            person: row * 3,
+            rule: (row % 5) as u8,
+            score: row as f32 / 7.0,
+            levels: Comparison::default(),
+            weights: [row as i16, 0, -1, 0, 0, 2],
+            repairs: 0,
+            dropped: 0,
+            household: (row % 2 == 0).then_some([row as u8; 16]),
+        }
+    }
+
+    fn runner(row: u64) -> RunnerUp {
+        RunnerUp {
+            row,
+            candidate: StoredCandidate {
+                person: row + 1,
+                score: 1.5,
+                levels: Comparison::default(),
+                weights: [0, 1, 2, 3, 4, 5],
+                ruled_out: row % 3 == 0,
+            },
+        }
+    }
+
+    /// The (chunk, value) pairs of `seq` in `tree`.
+    fn values(s: &Store, tree: TreeId, seq: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+        s.trees
+            .scan_prefix(tree, &seq_bytes(seq))
+            .map(|r| r.map(|(k, v)| (k[4..].to_vec(), v.to_vec())).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn rows_written_ahead_are_those_written_at_once_and_a_sweep_takes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), "k").unwrap();
+        // Two full values and part of a third, and runners-up for some rows.
+        let n = 2 * per_value(PACKED) as u64 + 5;
+        let links: Vec<LinkRecord> = (0..n).map(link).collect();
+        let runners: Vec<RunnerUp> = (0..n).filter(|r| r % 2 == 1).map(runner).collect();
+        s.put_links(1, &links).unwrap();
+        s.put_runners(1, &runners).unwrap();
+        let mut ahead = s.rows_ahead(2);
+        for r in 0..n {
+            ahead.link(link(r));
+            if r % 2 == 1 {
+                ahead.runner(runner(r));
+            }
+        }
+        ahead.finish().unwrap();
+        for tree in [TreeId::Links, TreeId::Runners] {
+            let (once, streamed) = (values(&s, tree, 1), values(&s, tree, 2));
+            assert_eq!(once.len(), if tree == TreeId::Links { 3 } else { 1 });
+            assert_eq!(once, streamed);
+        }
+        // Dropped part-way (an error on the way): what it was handed is
+        // written before the drop returns, and a sweep takes all of it.
+        let mut ahead = s.rows_ahead(3);
+        for r in 0..per_value(PACKED) as u64 + 1 {
+            ahead.link(link(r));
+        }
+        drop(ahead);
+        assert_eq!(values(&s, TreeId::Links, 3).len(), 1);
+        s.sweep_ahead(3).unwrap();
+        assert!(values(&s, TreeId::Links, 3).is_empty());
+        assert_eq!(values(&s, TreeId::Links, 2).len(), 3);
     }
 
     #[test]

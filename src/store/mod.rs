@@ -86,7 +86,9 @@ pub use deliveries::{Begin, DeliveryRecord, DeliveryRows};
 pub use events::{pack_event, EventBuffer, StoredEvent};
 pub use holds::{HoldDecision, HoldRecord, HoldState};
 pub use identity::apply_decision;
-pub use links::{centibits, LinkRecord, NarrowLink, RunnerUp, StoredCandidate, StoredLink};
+pub use links::{
+    centibits, LinkRecord, NarrowLink, RowsAhead, RunnerUp, StoredCandidate, StoredLink,
+};
 pub use outbox::{DeliveryState, OutboxStore};
 pub use pull_state::PullState;
 pub use purge::Purged;

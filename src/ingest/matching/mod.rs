@@ -196,6 +196,14 @@ pub struct PersonState {
     pub variants: Vec<Variant>,
 }
 
+/// Pushes without the spare capacity a `Vec` grows by (four at its first
+/// push): most people keep one spelling, and a million spare slots of a
+/// ~90-byte [`Variant`] are hundreds of MB.
+fn push_exact(vs: &mut Vec<Variant>, v: Variant) {
+    vs.reserve_exact(1);
+    vs.push(v);
+}
+
 fn id64(t: &Token) -> u64 {
     u64::from_be_bytes(t[..8].try_into().expect("16 bytes")).max(1)
 }
@@ -394,7 +402,7 @@ impl Matcher {
         for (_, key) in self.keys_buf.drain(..) {
             self.index.insert(key, p as u32);
         }
-        self.persons[p as usize].variants.push(v);
+        push_exact(&mut self.persons[p as usize].variants, v);
     }
 
     fn set_merge(&mut self, from: PersonId, into: PersonId) {
@@ -417,7 +425,7 @@ impl Matcher {
         let dst = &mut self.persons[into as usize];
         for v in src {
             if dst.variants.len() < MAX_VARIANTS && !dst.variants.iter().any(|o| v.covered_by(o)) {
-                dst.variants.push(v);
+                push_exact(&mut dst.variants, v);
             }
         }
         let ids = self.persons[from as usize].ids;
