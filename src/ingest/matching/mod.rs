@@ -807,6 +807,11 @@ mod tests {
         m.resolve(&tok(r), d)
     }
 
+    /// Robert Smith's row under another forename.
+    fn named(m: &mut Matcher, d: &mut Delta, f: &str) -> Link {
+        resolve(m, d, R { f, ..rob() })
+    }
+
     #[test]
     fn strong_id_links_despite_name_change_and_move() {
         let (mut m, mut d) = (Matcher::new(), Delta::default());
@@ -1203,15 +1208,8 @@ mod tests {
         // Kate for Catherine is outside the diminutive table: to the guard
         // it is another forename at the same dob and address, as a twin's.
         let (mut m, mut d) = (Matcher::new(), Delta::default());
-        let cath = resolve(
-            &mut m,
-            &mut d,
-            R {
-                f: "Catherine",
-                ..rob()
-            },
-        );
-        let kate = resolve(&mut m, &mut d, R { f: "Kate", ..rob() });
+        let cath = named(&mut m, &mut d, "Catherine");
+        let kate = named(&mut m, &mut d, "Kate");
         assert_ne!(kate.person, cath.person, "the guard still keeps them apart");
         assert_eq!(kate.rule, Rule::Weak);
         assert_eq!(kate.doubts.len(), 1, "{kate:?}");
@@ -1246,21 +1244,14 @@ mod tests {
         assert!(parent.doubts.iter().all(|c| !c.ruled_out), "{parent:?}");
         // Once Kate is a person of her own, her later rows link to her and
         // raise no doubt: one review item per split, not one per row.
-        let again = resolve(&mut m, &mut d, R { f: "Kate", ..rob() });
+        let again = named(&mut m, &mut d, "Kate");
         assert_eq!(again.person, kate.person);
         assert!(again.doubts.is_empty());
         // A band of 0 turns review off, these doubts too.
         let (mut m, mut d) = (Matcher::new(), Delta::default());
         m.set_review_band(0.0);
-        resolve(
-            &mut m,
-            &mut d,
-            R {
-                f: "Catherine",
-                ..rob()
-            },
-        );
-        let kate = resolve(&mut m, &mut d, R { f: "Kate", ..rob() });
+        named(&mut m, &mut d, "Catherine");
+        let kate = named(&mut m, &mut d, "Kate");
         assert!(kate.doubts.is_empty());
     }
 
