@@ -509,12 +509,12 @@ impl Matcher {
     /// Household guard: an outright different forename or dob rules a
     /// candidate out unless a strong id agrees; both differing, always.
     fn ruled_out(c: &Comparison) -> bool {
-        let f_differs = c.level(Field::Forename) == Level::Differ;
-        let d_differs = c.level(Field::Dob) == Level::Differ;
-        let id_exact = c.level(Field::Id) == Level::Exact;
-        (f_differs && d_differs) || ((f_differs || d_differs) && !id_exact)
+        let one_differs =
+            c.level(Field::Forename) == Level::Differ || c.level(Field::Dob) == Level::Differ;
+        Self::both_differ(c) || (one_differs && c.level(Field::Id) != Level::Exact)
     }
 
+    /// Forename and dob both differ outright: another person, always.
     fn both_differ(c: &Comparison) -> bool {
         c.level(Field::Forename) == Level::Differ && c.level(Field::Dob) == Level::Differ
     }
