@@ -131,8 +131,6 @@ pub struct IngestOptions {
     pub period: Option<Period>,
     /// Rows per parse chunk.
     pub chunk_rows: usize,
-    /// Keep (row, person) for every accepted row: for measuring the matcher.
-    pub record_assignments: bool,
     /// Rows whose candidate pairs re-estimate the linkage model before the
     /// delivery is matched (0: keep the model as it is).
     pub train_rows: usize,
@@ -145,7 +143,6 @@ impl Default for IngestOptions {
         IngestOptions {
             period: None,
             chunk_rows: 4096,
-            record_assignments: false,
             train_rows: 50_000,
             today: None,
         }
@@ -273,7 +270,6 @@ impl Engine {
             field_issues: Vec::new(),
             report: None,
             touched_cases: Vec::new(),
-            assignments: Vec::new(),
             passes: HashMap::new(),
             model_trained: false,
             hold: None,
@@ -429,7 +425,7 @@ impl Engine {
                     Some(rej) => Err(rej),
                     None => Ok(row),
                 }) {
-                    Ok(row) => batch.add(row, seq, matcher, opts, summary),
+                    Ok(row) => batch.add(row, seq, matcher, summary),
                     Err(rej) => {
                         summary.rejected += 1;
                         summary.rejections.push(rej);
@@ -515,8 +511,6 @@ impl Engine {
             events: &batch.events,
             cases: &cases,
             claims: &batch.claims,
-            links: &[],
-            runners: &[],
             reviews: &batch.reviews,
             narrow: &batch.narrow,
         };
@@ -725,14 +719,7 @@ impl Batch {
 
     /// Matches one parsed row to its person and adds what it carries,
     /// counting it accepted, or rejected when it contradicts its case.
-    fn add(
-        &mut self,
-        row: Row,
-        seq: u32,
-        matcher: &mut Matcher,
-        opts: &IngestOptions,
-        summary: &mut IngestSummary,
-    ) {
+    fn add(&mut self, row: Row, seq: u32, matcher: &mut Matcher, summary: &mut IngestSummary) {
         let mut narrow = None;
         let person = row.person.as_ref().map(|t| {
             let link = matcher.resolve(t, &mut self.delta);
@@ -743,9 +730,6 @@ impl Batch {
                 summary.persons_new += 1;
             } else {
                 summary.records_matched += 1;
-            }
-            if opts.record_assignments {
-                summary.assignments.push((row.number, p));
             }
             summary.field_issues.extend(field_issues(row.number, t));
             self.ahead.link(link_record(row.number, &link, t));

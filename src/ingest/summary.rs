@@ -12,7 +12,6 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::ingest::feeds::Rejection;
-use crate::ingest::matching::PersonId;
 use crate::records::{Period, SourceKind};
 use crate::store::HoldState;
 
@@ -75,8 +74,6 @@ pub struct IngestSummary {
     /// Case references of the families this delivery touched.
     #[serde(skip)]
     pub touched_cases: Vec<String>,
-    #[serde(skip)]
-    pub assignments: Vec<(u64, PersonId)>,
     /// Rows per matching rule (`new`, `fsd`, ...).
     #[serde(skip)]
     pub passes: HashMap<&'static str, u64>,

@@ -88,7 +88,7 @@ pub fn bench(
     let t = Instant::now();
     // Each row's person is read back from the stored links after ingest,
     // not kept in the summaries during it: the peak is the ingest's own.
-    let summaries = ingest_all(&mut engine, &cfg, &feeds_dir, false)?;
+    let summaries = ingest_all(&mut engine, &cfg, &feeds_dir)?;
     let total = t.elapsed().as_secs_f64();
     let n: u64 = summaries.iter().map(|s| s.rows).sum();
     let (mut parse, mut matching, mut store) = (0.0, 0.0, 0.0);

@@ -68,39 +68,23 @@ pub fn write_demo_config(dir: &Path) -> Result<PathBuf> {
 /// (feed, row, person) for one accepted row.
 pub type Assignment = (String, u64, u64);
 
-/// Ingests every generated feed; returns the summaries, which hold each
-/// row's person when `keep_assignments` (see [`assignments`]).
+/// Ingests every generated feed; returns the summaries.
 pub fn ingest_all(
     engine: &mut Engine,
     cfg: &Config,
     feeds_dir: &Path,
-    keep_assignments: bool,
 ) -> Result<Vec<IngestSummary>> {
     let mut summaries = Vec::new();
     for (name, _) in DEMO_FEEDS {
         let fc = cfg.feed(name).expect("demo config has every feed");
         let path = feeds_dir.join(format!("{name}.csv"));
         let bytes = read_delivery(&path)?;
-        let opts = IngestOptions {
-            record_assignments: keep_assignments,
-            ..Default::default()
-        };
         let s = engine
-            .ingest(&fc.spec, &bytes, &opts)
+            .ingest(&fc.spec, &bytes, &IngestOptions::default())
             .with_context(|| format!("ingesting {}", path.display()))?;
         summaries.push(s);
     }
     Ok(summaries)
-}
-
-/// The (feed, row, person) assignments the summaries recorded. Built after
-/// ingest, so the bench's peak memory is the ingest's, not this list's (a
-/// string per row).
-pub fn assignments(summaries: &[IngestSummary]) -> Vec<Assignment> {
-    summaries
-        .iter()
-        .flat_map(|s| s.assignments.iter().map(|(r, p)| (s.feed.clone(), *r, *p)))
-        .collect()
 }
 
 pub fn demo(keep: Option<&Path>, families: usize) -> Result<()> {

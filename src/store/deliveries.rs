@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::links::{LinkRecord, NarrowLink, RunnerUp};
+use super::links::NarrowLink;
 use super::reviews::ReviewRecord;
 use super::{
     read_u32, seq_bytes, CaseRecord, ClaimRecord, EventBuffer, Store, StoreError, TreeId, Write,
@@ -45,10 +45,6 @@ pub struct DeliveryRows<'a> {
     pub events: &'a EventBuffer,
     pub cases: &'a [&'a CaseRecord],
     pub claims: &'a [ClaimRecord],
-    /// Where each accepted row with a person went.
-    pub links: &'a [LinkRecord],
-    /// Each such row's best other candidate, where it had one.
-    pub runners: &'a [RunnerUp],
     /// The rows left in doubt, for review.
     pub reviews: &'a [ReviewRecord],
     /// Event rows linked by a narrow margin (uncertain links).
@@ -158,8 +154,6 @@ impl Store {
                 Ok(())
             });
             let mine = (|| -> Result<(), StoreError> {
-                this.put_links(seq, rows.links)?;
-                this.put_runners(seq, rows.runners)?;
                 this.put_narrow(seq, rows.narrow)?;
                 this.put_reviews(seq, rows.reviews)?;
                 for case in rows.cases {

@@ -185,10 +185,14 @@ impl LinkRecord {
 }
 
 impl Store {
+    /// All of a delivery's links at once: what [`RowsAhead`] must write,
+    /// kept as the reference its test compares with.
+    #[cfg(test)]
     pub(super) fn put_links(&self, seq: u32, links: &[LinkRecord]) -> Result<(), StoreError> {
         self.put_packed(TreeId::Links, seq, PACKED, links, |l, buf| l.pack(buf))
     }
 
+    #[cfg(test)]
     pub(super) fn put_runners(&self, seq: u32, runners: &[RunnerUp]) -> Result<(), StoreError> {
         self.put_packed(TreeId::Runners, seq, RUNNER_LEN, runners, |r, buf| {
             pack_runner(r, buf)

@@ -762,21 +762,6 @@ mod tests {
             events: &buf,
             cases: &[&case],
             claims: std::slice::from_ref(&claim),
-            links: &[LinkRecord {
-                row: 2,
-                person: 0,
-                rule: 0,
-                score: 0.0,
-                levels: Default::default(),
-                weights: [0; crate::ingest::matching::FIELDS],
-                repairs: 0,
-                dropped: 0,
-                household: None,
-            }],
-            runners: &[RunnerUp {
-                row: 2,
-                candidate: cand,
-            }],
             reviews: &[ReviewRecord {
                 seq,
                 row: 2,
@@ -787,6 +772,24 @@ mod tests {
             }],
             narrow: &[narrow],
         };
+        // Links and runners-up go ahead of the delivery, as ingest writes them.
+        let mut ahead = s.rows_ahead(seq);
+        ahead.link(LinkRecord {
+            row: 2,
+            person: 0,
+            rule: 0,
+            score: 0.0,
+            levels: Default::default(),
+            weights: [0; crate::ingest::matching::FIELDS],
+            repairs: 0,
+            dropped: 0,
+            household: None,
+        });
+        ahead.runner(RunnerUp {
+            row: 2,
+            candidate: cand,
+        });
+        ahead.finish().unwrap();
         s.write_delivery(rows, rec, &[1; 32]).unwrap();
         assert_eq!(s.narrow_links().unwrap(), vec![(seq, narrow)]);
         assert_eq!(s.links().count(), 1);

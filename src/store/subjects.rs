@@ -386,8 +386,6 @@ mod tests {
             events: &buf,
             cases: &[&case],
             claims: &[],
-            links: &[],
-            runners: &[],
             reviews: &[],
             narrow: &[],
         };
