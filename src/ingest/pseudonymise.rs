@@ -554,6 +554,18 @@ const PLACEHOLDER_FORENAMES: &[&str] = &[
     "xxx",
     "tba",
     "tbc",
+    // A relationship written where the name should be ("Mam" is the North
+    // East's "Mum"); "son" stays a name (Son is a Vietnamese given name).
+    "mum",
+    "mam",
+    "mom",
+    "mummy",
+    "mother",
+    "dad",
+    "daddy",
+    "father",
+    "parent",
+    "guardian",
 ];
 
 fn is_placeholder(normalised: &str) -> bool {
@@ -846,14 +858,25 @@ mod tests {
 
     #[test]
     fn placeholder_forenames_are_missing_not_names() {
-        for f in ["Baby", "UNKNOWN", "Not Known", "baby boy", "Twin 1"] {
+        for f in [
+            "Baby",
+            "UNKNOWN",
+            "Not Known",
+            "baby boy",
+            "Twin 1",
+            "Dad",
+            "MAM",
+        ] {
             let t = tokens(&ident(f, "Smith", "2001-02-03"));
             assert!(t.forename.is_none(), "{f}");
             assert_eq!(t.repairs, [("forename", Repair::Placeholder)], "{f}");
         }
-        assert!(tokens(&ident("Boyd", "Smith", "2001-02-03"))
-            .forename
-            .is_some());
+        for f in ["Boyd", "Son", "Damian"] {
+            assert!(
+                tokens(&ident(f, "Smith", "2001-02-03")).forename.is_some(),
+                "{f}"
+            );
+        }
         let jane = tokens(&ident("Jane", "Smith", "2001-02-03")).forename;
         assert_eq!(
             tokens(&ident("Baby Jane", "Smith", "2001-02-03")).forename,

@@ -16,6 +16,10 @@ use super::compare::Variant;
 /// People per key beyond which the key stops taking more.
 pub const MAX_BUCKET: usize = 48;
 
+/// Keys a row can have: one per strong id, one per combination in [`keys`]
+/// and the ordered ones of [`legacy_keys`].
+pub const MAX_KEYS: usize = 3 + 10 + 3;
+
 /// Each kind of blocking key: the fields it joins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -289,6 +293,27 @@ mod tests {
         assert_eq!(ix.get(u64::MAX >> 1), &[2]);
         assert_eq!((ix.get(5 << 32), ix.get(5)), (&[3][..], &[][..]));
         assert_eq!(ix.len(), 5);
+    }
+
+    #[test]
+    fn a_row_with_every_field_has_max_keys_keys() {
+        let v = Variant {
+            f: 1,
+            s: 2,
+            d: 3,
+            y: 4,
+            pc: 5,
+            addr: 6,
+            f_phon: 7,
+            s_phon: 8,
+            f_x: 9,
+            s_x: 10,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        keys(&v, &[11, 12, 13], &mut out);
+        legacy_keys(&v, &mut out);
+        assert_eq!(out.len(), MAX_KEYS);
     }
 
     #[test]

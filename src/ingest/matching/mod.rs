@@ -476,9 +476,20 @@ impl Matcher {
         if self.legacy_spellings {
             blocking::legacy_keys(v, keys);
         }
+        // All lookups first, then the people: each lookup is a cache miss
+        // in a table of millions of keys, and with no work between them the
+        // processor has them in flight together instead of one by one.
+        let mut found: [&[u32]; blocking::MAX_KEYS] = [&[]; blocking::MAX_KEYS];
+        for (slot, (_, key)) in found.iter_mut().zip(keys.iter()) {
+            *slot = self.index.get(*key);
+        }
         let mut out: Vec<(PersonId, BlockKind)> = Vec::new();
-        for (kind, key) in keys.iter() {
-            for &p in self.index.get(*key) {
+        for (i, (kind, key)) in keys.iter().enumerate() {
+            let people = found
+                .get(i)
+                .copied()
+                .unwrap_or_else(|| self.index.get(*key));
+            for &p in people {
                 let c = self.canonical(PersonId::from(p));
                 if !out.iter().any(|(q, _)| *q == c) {
                     out.push((c, *kind));
