@@ -180,6 +180,14 @@ impl PersonTokens {
         self.forename.as_ref().is_some_and(|f| f.is_initial)
     }
 
+    /// Kept, but too little to link by itself: no strong id, no dob, and
+    /// no forename beyond an initial (see [`PersonTokens::identifying`]).
+    pub fn is_weak(&self) -> bool {
+        !self.has_strong_id()
+            && self.dob.is_none()
+            && self.forename.as_ref().is_none_or(|f| f.is_initial)
+    }
+
     pub fn has_strong_id(&self) -> bool {
         self.nhs.is_some() || self.ni.is_some() || self.upn.is_some()
     }
@@ -189,17 +197,21 @@ impl PersonTokens {
         self.repairs.iter().fold(0, |a, (_, r)| a | r.bit())
     }
 
-    /// Enough to link on: a strong identifier, surname with dob, both names
-    /// with postcode or address, or forename with dob and postcode.
+    /// Enough to link on: a strong identifier, surname with dob, surname
+    /// with postcode or address (whatever the forename: an initial, or
+    /// none), or forename with dob and postcode. Whether a row links is
+    /// scoring's call; this only decides whether it is kept at all. A row
+    /// kept but too weak to link still raises a review item when it scores
+    /// near a member, so the claims it would overturn wait on review: a
+    /// rejected "A Williams" at a member's address was silence, and silence
+    /// reads as "no incidents".
     fn identifying(&self) -> bool {
-        let full_fore = self.forename.as_ref().is_some_and(|f| !f.is_initial);
         let sur = self.surname.is_some();
         let dob = self.dob.is_some();
         let place = self.postcode != 0 || self.address_field != 0;
         self.has_strong_id()
-            || (sur && dob)
-            || (full_fore && sur && place)
-            || (full_fore && dob && self.postcode != 0)
+            || (sur && (dob || place))
+            || (self.forename.as_ref().is_some_and(|f| !f.is_initial) && dob && self.postcode != 0)
     }
 }
 
@@ -267,7 +279,7 @@ impl Pseudonymiser {
         } else {
             Err(bad(
                 "identity",
-                "needs nhs_number, ni_number, upn, surname with dob, or names with postcode",
+                "needs nhs_number, ni_number, upn, surname with dob, postcode or address, or forename with dob and postcode",
             ))
         }
     }
@@ -854,6 +866,24 @@ mod tests {
             swapped.dob.unwrap().full,
             tokens(&ident("Ann", "Lee", "2001-02-13")).dob.unwrap().full
         );
+    }
+
+    #[test]
+    fn a_surname_with_a_place_is_kept_whatever_the_forename() {
+        let at = |forename, surname, postcode, address| RawIdentity {
+            postcode,
+            address,
+            ..ident(forename, surname, "")
+        };
+        let kept = |raw: RawIdentity<'_>| p().pseudonymise(&raw, &mut String::new()).is_ok();
+        assert!(kept(at("A", "Williams", "SR1 3AA", "")));
+        assert!(kept(at("", "Williams", "", "12 Dene Street")));
+        assert!(kept(at("Amy", "Williams", "SR1 3AA", "")));
+        // No place and no dob: names alone are too weak to keep.
+        assert!(!kept(at("Amy", "Williams", "", "")));
+        // A place with only a forename, or an initial: nothing to link on.
+        assert!(!kept(at("Amy", "", "SR1 3AA", "12 Dene Street")));
+        assert!(!kept(at("A", "", "SR1 3AA", "")));
     }
 
     #[test]

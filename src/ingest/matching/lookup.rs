@@ -36,6 +36,8 @@ impl Matcher {
         let seen = self.found_under(&v, &ids, &mut Vec::new());
         let threshold = self.threshold();
         let floor = threshold - self.review_band();
+        // Too little to link by itself (see `resolve`): at most possible.
+        let weak = t.is_weak();
         let mut out: Vec<Found> = seen
             .into_iter()
             .map(|(person, kind)| {
@@ -51,8 +53,8 @@ impl Matcher {
                         ruled_out,
                     },
                     found_by: kind.name(),
-                    links: !ruled_out && total >= threshold,
-                    possible: !ruled_out && total < threshold && total >= floor,
+                    links: !weak && !ruled_out && total >= threshold,
+                    possible: !ruled_out && (weak || total < threshold) && total >= floor,
                     ambiguous: false,
                 }
             })
@@ -114,5 +116,12 @@ mod tests {
             .iter()
             .all(|f| f.candidate.person != other.person || !f.links));
         assert_eq!((m.person_count(), m.key_count()), before);
+        // An initial and surname at the address: possibly Robert, never
+        // enough to say so (ingest would not link such a row either).
+        let found = m.lookup(&tok("R", "Smith", "", "SR1 3AA"));
+        assert!(found.iter().all(|f| !f.links), "{found:?}");
+        assert!(found
+            .iter()
+            .any(|f| f.possible && f.candidate.person == rob.person));
     }
 }

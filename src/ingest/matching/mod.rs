@@ -607,9 +607,16 @@ impl Matcher {
         let ids = Self::row_ids(t);
         let threshold = Model::threshold(self.live);
         let scored = self.scored(&v, &ids);
+        // A row with no strong id, no dob and no more of a forename than an
+        // initial is kept (its surname and place may be a member's) but never
+        // links by itself: an initial at an address fits every member who
+        // shares it, and as a spelling it would bridge them. Scoring near a
+        // member, it is a review item instead, so the claims it would
+        // overturn wait on a reviewer.
+        let weak = t.is_weak();
         let eligible: Vec<&Scored> = scored
             .iter()
-            .filter(|s| !Self::ruled_out(&s.levels) && s.total >= threshold)
+            .filter(|s| !weak && !Self::ruled_out(&s.levels) && s.total >= threshold)
             .collect();
         let mut rule = if scored.is_empty() {
             Rule::New
@@ -680,9 +687,9 @@ impl Matcher {
         // A spelling with the names swapped is not kept: its forename token
         // would make the person's surname a forename of theirs, and fields
         // are compared with the best of a person's spellings.
-        let spelling = chosen
-            .is_none_or(|s| s.levels.level(Field::Forename) != Level::Swapped)
-            .then_some(v);
+        let spelling = (!weak
+            && chosen.is_none_or(|s| s.levels.level(Field::Forename) != Level::Swapped))
+        .then_some(v);
         self.learn(p, t, spelling, ids, delta);
         if chosen.is_some() {
             // With what this row taught, other candidates may now prove to
@@ -1264,6 +1271,33 @@ mod tests {
         named(&mut m, &mut d, "Catherine");
         let kate = named(&mut m, &mut d, "Kate");
         assert!(kate.doubts.is_empty());
+    }
+
+    #[test]
+    fn an_initial_and_surname_at_an_address_never_link_but_are_a_doubt() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let robert = resolve(&mut m, &mut d, rob());
+        let weak = R {
+            f: "R",
+            dob: "",
+            ..rob()
+        };
+        let a = resolve(&mut m, &mut d, weak);
+        assert_ne!(a.person, robert.person, "kept, but never linked by itself");
+        assert_eq!(a.rule, Rule::Weak);
+        assert_eq!(a.doubts.len(), 1, "{a:?}");
+        assert_eq!(a.doubts[0].person, robert.person);
+        // Not a spelling of anyone: a second such row is found by nobody's
+        // "R Smith" spelling, so it names Robert again rather than the first.
+        let b = resolve(&mut m, &mut d, weak);
+        assert_ne!(b.person, a.person);
+        assert_eq!(b.doubts.first().map(|c| c.person), Some(robert.person));
+        // With a dob the same initial is an ordinary row and links.
+        let dob = resolve(&mut m, &mut d, R { f: "R", ..rob() });
+        assert_eq!(dob.person, robert.person, "{dob:?}");
+        // Nor can the weak rows bridge: Rosie, Robert's twin, stays apart.
+        let rosie = named(&mut m, &mut d, "Rosie");
+        assert!(![robert.person, a.person, b.person].contains(&rosie.person));
     }
 
     #[test]
