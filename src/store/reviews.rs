@@ -63,6 +63,7 @@ impl ReviewRecord {
             DoubtKind::Weak => 1,
             DoubtKind::Ambiguous => 2,
             DoubtKind::Guarded => 3,
+            DoubtKind::Sparse => 4,
         });
         v.extend_from_slice(&self.person.to_be_bytes());
         self.candidate.pack(&mut v);
@@ -81,6 +82,7 @@ impl ReviewRecord {
                 1 => DoubtKind::Weak,
                 2 => DoubtKind::Ambiguous,
                 3 => DoubtKind::Guarded,
+                4 => DoubtKind::Sparse,
                 _ => return None,
             },
             person: u64::from_be_bytes(v[1..9].try_into().ok()?),
@@ -238,5 +240,9 @@ mod tests {
         let k = ReviewRecord::key(r.seq, r.row, r.n);
         assert_eq!(ReviewRecord::unpack(&k, &r.pack()), Some(r));
         assert_eq!(ReviewRecord::parse_id(&r.id()), Some((7, 4242, 1)));
+        for kind in [DoubtKind::Weak, DoubtKind::Guarded, DoubtKind::Sparse] {
+            let r = ReviewRecord { kind, ..r };
+            assert_eq!(ReviewRecord::unpack(&k, &r.pack()), Some(r));
+        }
     }
 }

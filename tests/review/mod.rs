@@ -354,3 +354,32 @@ fn an_offence_recorded_with_the_names_swapped_contradicts_the_claim() {
     assert_eq!(verdict(&env), "contradicted");
     assert!(open_items(&env).is_empty(), "a clear link needs no review");
 }
+
+#[test]
+fn an_offence_under_an_initial_with_no_dob_holds_the_claim_until_review() {
+    // "J Walker" at the member's address, no dob: once rejected as too
+    // little to link on, so the claim was verified on silence.
+    let env = Env::empty();
+    ingest(&env, "case", "case.csv", CASE);
+    ingest(
+        &env,
+        "police",
+        "police.csv",
+        &police(&["J,Walker,,SR1 1AA,1 High Street,2016-03-01"]),
+    );
+    ingest(&env, "claims", "claims.csv", CLAIMS);
+    // Stored (the export lists only stored rows), but not the member's.
+    assert_ne!(
+        person_of(&env, "police", 2, 2),
+        person_of(&env, "case", 1, 2),
+        "an initial never links by itself"
+    );
+    let items = open_items(&env);
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["kind"], "too_little_to_link");
+    assert_eq!(items[0]["cases"][0], "SF-T1");
+    assert_eq!(verdict(&env), "insufficient");
+    let id = items[0]["id"].as_str().unwrap().to_string();
+    decide(&env, &id, "same");
+    assert_eq!(verdict(&env), "contradicted");
+}

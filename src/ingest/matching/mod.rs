@@ -175,6 +175,10 @@ pub enum DoubtKind {
     /// household guard refused it (one of forename and dob differs
     /// outright): a twin, or a nickname the table lacks.
     Guarded,
+    /// Kept but too little to link by itself (no strong id, no dob, no
+    /// forename beyond an initial): a candidate scored at the threshold or
+    /// within the band below it.
+    Sparse,
 }
 
 impl DoubtKind {
@@ -183,6 +187,7 @@ impl DoubtKind {
             DoubtKind::Weak => "below_threshold",
             DoubtKind::Ambiguous => "ambiguous",
             DoubtKind::Guarded => "refused_by_household_guard",
+            DoubtKind::Sparse => "too_little_to_link",
         }
     }
 }
