@@ -333,24 +333,28 @@ fn a_contradiction_through_an_uncertain_link_is_marked() {
     assert!(uncertain_links(&env).is_empty());
 }
 
+/// The case, one police offence row (`police` format) and the claim,
+/// ingested; with the persons the export gives the row and the member.
+fn one_offence(row: &str) -> (Env, String, String) {
+    let env = Env::empty();
+    ingest(&env, "case", "case.csv", CASE);
+    ingest(&env, "police", "police.csv", &police(&[row]));
+    ingest(&env, "claims", "claims.csv", CLAIMS);
+    let (row, member) = (
+        person_of(&env, "police", 2, 2),
+        person_of(&env, "case", 1, 2),
+    );
+    (env, row, member)
+}
+
 /// An offence recorded with the member's forename and surname swapped (and
 /// the postcode mistyped) is the member's: the claim of no offending is
 /// contradicted, not verified, and the export puts the row on the member.
 #[test]
 fn an_offence_recorded_with_the_names_swapped_contradicts_the_claim() {
-    let env = Env::empty();
-    ingest(&env, "case", "case.csv", CASE);
-    ingest(
-        &env,
-        "police",
-        "police.csv",
-        &police(&["Walker,Jonathan,1980-03-04,SR1 1AB,1 High Street,2016-03-01"]),
-    );
-    ingest(&env, "claims", "claims.csv", CLAIMS);
-    assert_eq!(
-        person_of(&env, "police", 2, 2),
-        person_of(&env, "case", 1, 2)
-    );
+    let (env, row, member) =
+        one_offence("Walker,Jonathan,1980-03-04,SR1 1AB,1 High Street,2016-03-01");
+    assert_eq!(row, member);
     assert_eq!(verdict(&env), "contradicted");
     assert!(open_items(&env).is_empty(), "a clear link needs no review");
 }
@@ -359,21 +363,9 @@ fn an_offence_recorded_with_the_names_swapped_contradicts_the_claim() {
 fn an_offence_under_an_initial_with_no_dob_holds_the_claim_until_review() {
     // "J Walker" at the member's address, no dob: once rejected as too
     // little to link on, so the claim was verified on silence.
-    let env = Env::empty();
-    ingest(&env, "case", "case.csv", CASE);
-    ingest(
-        &env,
-        "police",
-        "police.csv",
-        &police(&["J,Walker,,SR1 1AA,1 High Street,2016-03-01"]),
-    );
-    ingest(&env, "claims", "claims.csv", CLAIMS);
+    let (env, row, member) = one_offence("J,Walker,,SR1 1AA,1 High Street,2016-03-01");
     // Stored (the export lists only stored rows), but not the member's.
-    assert_ne!(
-        person_of(&env, "police", 2, 2),
-        person_of(&env, "case", 1, 2),
-        "an initial never links by itself"
-    );
+    assert_ne!(row, member, "an initial never links by itself");
     let items = open_items(&env);
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["kind"], "too_little_to_link");
