@@ -612,3 +612,31 @@ fn verify_as_of_reproduces_stored_verdicts() {
         text(&out.stdout)
     );
 }
+
+/// Two member rows of one case are two people, however alike: sisters at
+/// one address, born on the same day of the year five years apart, with
+/// forenames that sound alike (Ella, Isla) and their own NHS numbers. The
+/// matcher once linked the second to the first, and the case lost a child.
+#[test]
+fn two_members_of_one_case_are_two_people_however_alike() {
+    let env = Env::empty();
+    let case = env.write(
+        "case.csv",
+        b"case_ref,role,case_start,case_end,problems,forename,surname,dob,postcode,address,nhs_number,ni_number,upn
+SF-T1,child,2015-09-01,,children,Isla,Brown,2015-10-05,SR3 1FN,14 Willow Way,9990327092,,
+SF-T1,child,2015-09-01,,education,Ella,Brown,2010-10-05,SR3 1FN,14 Willow Way,9994229451,,
+",
+    );
+    let out = env.ingest("case", &case);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let file = env.path().join("links.csv");
+    let out = env.cli(&["links", "export", "--out", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = std::fs::read_to_string(&file).unwrap();
+    let persons: HashSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap())
+        .collect();
+    assert_eq!(persons.len(), 2, "{csv}");
+}

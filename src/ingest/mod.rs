@@ -721,8 +721,17 @@ impl Batch {
     /// counting it accepted, or rejected when it contradicts its case.
     fn add(&mut self, row: Row, seq: u32, matcher: &mut Matcher, summary: &mut IngestSummary) {
         let mut narrow = None;
+        // A case's other members in this delivery are other people.
+        let apart: Vec<PersonId> = match &row.body {
+            RowBody::CaseMember(m) => self
+                .cases
+                .get(&m.case_ref)
+                .map(|c| c.members.iter().map(|x| x.person).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let person = row.person.as_ref().map(|t| {
-            let link = matcher.resolve(t, &mut self.delta);
+            let link = matcher.resolve_apart(t, &mut self.delta, &apart);
             narrow = matcher.narrow_margin(&link);
             let p = link.person;
             *summary.passes.entry(link.rule.name()).or_default() += 1;

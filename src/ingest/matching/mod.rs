@@ -608,10 +608,28 @@ impl Matcher {
 
     /// Finds (or creates) the person a row belongs to and records what changed.
     pub fn resolve(&mut self, t: &PersonTokens, delta: &mut Delta) -> Link {
+        self.resolve_apart(t, delta, &[])
+    }
+
+    /// [`Matcher::resolve`], never to one of `apart` (nor naming one as a
+    /// doubt): the people the other member rows of the row's own case went
+    /// to. A case lists each member once, so two of its rows are two
+    /// people, however alike (sisters born on the same day of the year
+    /// with names that sound alike).
+    pub fn resolve_apart(
+        &mut self,
+        t: &PersonTokens,
+        delta: &mut Delta,
+        apart: &[PersonId],
+    ) -> Link {
         let v = Variant::of(t);
         let ids = Self::row_ids(t);
         let threshold = Model::threshold(self.live);
-        let scored = self.scored(&v, &ids);
+        let mut scored = self.scored(&v, &ids);
+        if !apart.is_empty() {
+            let apart: Vec<PersonId> = apart.iter().map(|&p| self.canonical(p)).collect();
+            scored.retain(|s| !apart.contains(&s.person));
+        }
         // A row with no strong id, no dob and no more of a forename than an
         // initial is kept (its surname and place may be a member's) but never
         // links by itself: an initial at an address fits every member who
@@ -1303,6 +1321,32 @@ mod tests {
         // Nor can the weak rows bridge: Rosie, Robert's twin, stays apart.
         let rosie = named(&mut m, &mut d, "Rosie");
         assert!(![robert.person, a.person, b.person].contains(&rosie.person));
+    }
+
+    #[test]
+    fn a_row_never_links_to_a_person_it_is_kept_apart_from() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let sister = |f, dob, nhs| R {
+            f,
+            s: "Brown",
+            dob,
+            pc: "SR3 1FN",
+            addr: "14 Willow Way",
+            nhs,
+            ..Default::default()
+        };
+        let isla = resolve(&mut m, &mut d, sister("Isla", "2015-10-05", "9990327092"));
+        // Alike enough to link: the names sound alike, two of three dob
+        // parts agree, surname and address agree.
+        let ella = sister("Ella", "2010-10-05", "9994229451");
+        let mut m2 = m.clone();
+        let linked = resolve(&mut m2, &mut Delta::default(), ella);
+        assert_eq!(linked.person, isla.person);
+        // Told they are two (two member rows of one case), they stay two,
+        // and the other is not even a doubt.
+        let apart = m.resolve_apart(&tok(ella), &mut d, &[isla.person]);
+        assert_ne!(apart.person, isla.person);
+        assert!(apart.doubts.is_empty(), "{apart:?}");
     }
 
     #[test]
