@@ -149,6 +149,18 @@ impl Default for IngestOptions {
     }
 }
 
+/// The matcher as the store rebuilds it, told which people each committed
+/// case lists as its members (so matching never merges two of them).
+fn load_matcher(store: &Store) -> Result<Matcher, IngestError> {
+    let mut m = store.load_matcher()?;
+    for (case_ref, members) in store.case_members()? {
+        for p in members {
+            m.note_case_member(&case_ref, p);
+        }
+    }
+    Ok(m)
+}
+
 /// Parse threads: one per core. The matching thread waits on them while
 /// the first rows are held back to train the model, and the bounded
 /// channel stops them running far ahead after that.
@@ -181,7 +193,7 @@ impl Engine {
     pub fn open(data_dir: &Path, key: &HmacKey) -> Result<Engine, IngestError> {
         private_dir(data_dir)?;
         let store = Store::open(&data_dir.join("store"), key.id())?;
-        let matcher = store.load_matcher()?;
+        let matcher = load_matcher(&store)?;
         Ok(Engine {
             store,
             matcher,
@@ -227,7 +239,7 @@ impl Engine {
     /// Rebuilds the matcher from the store (after an undo, or a reviewer's
     /// decision made elsewhere).
     pub fn reload_matcher(&mut self) -> Result<(), IngestError> {
-        self.matcher = self.store.load_matcher()?;
+        self.matcher = load_matcher(&self.store)?;
         if let Some(b) = self.review_band {
             self.matcher.set_review_band(b);
         }
@@ -810,6 +822,7 @@ impl Batch {
                     .as_ref()
                     .and_then(|t| t.address)
                     .map(|a| token_hex(&a));
+                matcher.note_case_member(&m.case_ref, p);
                 case.members.push(CaseMember {
                     person: p,
                     role: m.role,

@@ -239,6 +239,10 @@ pub struct Matcher {
     keys_buf: Vec<(BlockKind, u64)>,
     /// Pairs a reviewer decided are different people: never merged.
     apart: Vec<(PersonId, PersonId)>,
+    /// Person (as stored, not canonical) -> the cases (keys of their case
+    /// refs) that list them as a member: two members of one case are two
+    /// people, never merged by matching (see [`Matcher::note_case_member`]).
+    cases: blocking::FastMap<PersonId, Vec<u64>>,
     /// Bits below the threshold that still make a doubt (None: default).
     review_band: Option<f64>,
     /// Some spelling was stored before the cross-field name tokens, so it
@@ -319,6 +323,38 @@ impl Matcher {
     }
 
     /// A reviewer's `different`: `a` and `b` are never merged.
+    /// Records that case `case_ref` lists `p` as a member. Not in the
+    /// identity log: ingest notes each case row as it is matched, and an
+    /// opened store notes its committed cases after replay (merges are
+    /// replayed as recorded, so replay needs none of this).
+    pub fn note_case_member(&mut self, case_ref: &str, p: PersonId) {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        // A fixed hash: two case refs that collide only keep more apart.
+        let key = BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(case_ref);
+        let v = self.cases.entry(p).or_default();
+        if !v.contains(&key) {
+            v.push(key);
+        }
+    }
+
+    /// Whether some case lists (someone merged into) `a` and (someone
+    /// merged into) `b` as two of its members.
+    pub fn in_one_case(&self, a: PersonId, b: PersonId) -> bool {
+        if self.cases.is_empty() {
+            return false;
+        }
+        let keys = |p: PersonId| -> Vec<u64> {
+            self.members(p)
+                .iter()
+                .filter_map(|q| self.cases.get(q))
+                .flatten()
+                .copied()
+                .collect()
+        };
+        let ka = keys(a);
+        !ka.is_empty() && keys(b).iter().any(|k| ka.contains(k))
+    }
+
     pub fn keep_apart(&mut self, a: PersonId, b: PersonId) {
         self.ensure_person(a.max(b));
         if !self.kept_apart(a, b) {
@@ -593,7 +629,7 @@ impl Matcher {
     /// ruled out nor carrying a different strong id.
     fn same_person(&self, a: PersonId, b: PersonId) -> bool {
         let (a, b) = (self.canonical(a), self.canonical(b));
-        if self.kept_apart(a, b) {
+        if self.kept_apart(a, b) || self.in_one_case(a, b) {
             return false;
         }
         let (pa, pb) = (&self.persons[a as usize], &self.persons[b as usize]);
@@ -1347,6 +1383,40 @@ mod tests {
         let apart = m.resolve_apart(&tok(ella), &mut d, &[isla.person]);
         assert_ne!(apart.person, isla.person);
         assert!(apart.doubts.is_empty(), "{apart:?}");
+    }
+
+    #[test]
+    fn two_members_of_one_case_are_never_merged_by_a_later_row() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let sister = |f, dob| R {
+            f,
+            s: "Brown",
+            dob,
+            pc: "SR3 1FN",
+            addr: "14 Willow Way",
+            ..Default::default()
+        };
+        let isla = resolve(&mut m, &mut d, sister("Isla", "2015-10-05"));
+        let ella = m.resolve_apart(&tok(sister("Ella", "2010-10-05")), &mut d, &[isla.person]);
+        assert_ne!(ella.person, isla.person);
+        // Without the case's word, a later row of Ella's finds both and,
+        // their own records agreeing well enough, merges them.
+        let mut merged = m.clone();
+        resolve(
+            &mut merged,
+            &mut Delta::default(),
+            sister("Ella", "2010-10-05"),
+        );
+        assert_eq!(merged.canonical(ella.person), merged.canonical(isla.person));
+        // With it, never.
+        m.note_case_member("SF-T1", isla.person);
+        m.note_case_member("SF-T1", ella.person);
+        let later = resolve(&mut m, &mut d, sister("Ella", "2010-10-05"));
+        assert_eq!(later.person, m.canonical(ella.person));
+        assert_ne!(m.canonical(ella.person), m.canonical(isla.person));
+        // Members of different cases may still prove one person.
+        m.note_case_member("SF-T2", 99);
+        assert!(!m.in_one_case(ella.person, 99));
     }
 
     #[test]
