@@ -30,6 +30,12 @@
 //!   that candidate as a doubt: the review queue shows it, and
 //!   triangulation will not call an absence verified while it is undecided
 //!   (see `crate::review`);
+//! * a row with no strong id, no dob and no forename beyond an initial
+//!   never links by itself and is no one's spelling; near a member it is a
+//!   doubt (kind `too_little_to_link`);
+//! * two people a case lists as two of its members are never linked or
+//!   merged into one by matching ([`Matcher::resolve_apart`],
+//!   [`Matcher::note_case_member`]);
 //! * a reviewer's decision binds: `same` merges the two people, `different`
 //!   keeps them apart for good (no later merge joins them);
 //! * matching never sees a raw identifier, only keyed tokens;
