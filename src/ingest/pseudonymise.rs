@@ -181,7 +181,7 @@ impl PersonTokens {
     }
 
     /// Kept, but too little to link by itself: no strong id, no dob, and
-    /// no forename beyond an initial (see [`PersonTokens::identifying`]).
+    /// no forename beyond an initial (what `identifying` keeps beyond that).
     pub fn is_weak(&self) -> bool {
         !self.has_strong_id()
             && self.dob.is_none()
