@@ -371,6 +371,38 @@ fn put_packed<T>(
     Ok(())
 }
 
+/// Records of one tree not yet handed on, and how many values were.
+struct Pending<T> {
+    items: Vec<T>,
+    sent: u32,
+}
+
+impl<T> Pending<T> {
+    fn new() -> Self {
+        Pending {
+            items: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    /// Adds a record; a value's worth of `len`-byte records, once there is
+    /// one, comes back with its chunk number to be handed on.
+    fn push(&mut self, item: T, len: usize) -> Option<(u32, Vec<T>)> {
+        self.items.push(item);
+        (self.items.len() == per_value(len)).then(|| self.take())
+    }
+
+    /// The records left, if any, with their chunk number.
+    fn rest(&mut self) -> Option<(u32, Vec<T>)> {
+        (!self.items.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> (u32, Vec<T>) {
+        self.sent += 1;
+        (self.sent - 1, std::mem::take(&mut self.items))
+    }
+}
+
 /// One full value's records, or a delivery's last ones.
 enum Part {
     Links(u32, Vec<LinkRecord>),
@@ -394,10 +426,8 @@ fn pack_runner(r: &RunnerUp, buf: &mut Vec<u8>) {
 /// nothing is written under the seq after a sweep that follows.
 pub struct RowsAhead {
     seq: u32,
-    links: Vec<LinkRecord>,
-    runners: Vec<RunnerUp>,
-    /// Values handed on so far, per tree.
-    sent: (u32, u32),
+    links: Pending<LinkRecord>,
+    runners: Pending<RunnerUp>,
     tx: Option<std::sync::mpsc::SyncSender<Part>>,
     thread: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
 }
@@ -432,9 +462,8 @@ impl Store {
         });
         RowsAhead {
             seq,
-            links: Vec::new(),
-            runners: Vec::new(),
-            sent: (0, 0),
+            links: Pending::new(),
+            runners: Pending::new(),
             tx: Some(tx),
             thread: Some(thread),
         }
@@ -447,20 +476,14 @@ impl RowsAhead {
     }
 
     pub fn link(&mut self, l: LinkRecord) {
-        self.links.push(l);
-        if self.links.len() == per_value(PACKED) {
-            let l = std::mem::take(&mut self.links);
-            self.send(Part::Links(self.sent.0, l));
-            self.sent.0 += 1;
+        if let Some((i, l)) = self.links.push(l, PACKED) {
+            self.send(Part::Links(i, l));
         }
     }
 
     pub fn runner(&mut self, r: RunnerUp) {
-        self.runners.push(r);
-        if self.runners.len() == per_value(RUNNER_LEN) {
-            let r = std::mem::take(&mut self.runners);
-            self.send(Part::Runners(self.sent.1, r));
-            self.sent.1 += 1;
+        if let Some((i, r)) = self.runners.push(r, RUNNER_LEN) {
+            self.send(Part::Runners(i, r));
         }
     }
 
@@ -474,15 +497,11 @@ impl RowsAhead {
     /// Writes the last records and waits for every write: `Ok` once all
     /// are in the store (not yet flushed: the commit does that).
     pub fn finish(mut self) -> Result<(), StoreError> {
-        let (links, runners) = (
-            std::mem::take(&mut self.links),
-            std::mem::take(&mut self.runners),
-        );
-        if !links.is_empty() {
-            self.send(Part::Links(self.sent.0, links));
+        if let Some((i, l)) = self.links.rest() {
+            self.send(Part::Links(i, l));
         }
-        if !runners.is_empty() {
-            self.send(Part::Runners(self.sent.1, runners));
+        if let Some((i, r)) = self.runners.rest() {
+            self.send(Part::Runners(i, r));
         }
         self.stop()
     }
