@@ -22,9 +22,10 @@
 //!   surnames share, so that swapped names are seen;
 //! * the error-tolerant tokens are keyed like every other: a name's
 //!   one-deletion neighbourhood (so names one edit apart share a token), its
-//!   keyed phonetic code, its initial, and partial dates of birth. What they
-//!   reveal to someone holding the store without the key is set out in
-//!   `docs/privacy-linkage.md`.
+//!   keyed phonetic code, its initial, partial dates of birth, and an NI
+//!   number's one-deletion tokens (so a typo'd NI number is told from
+//!   another person's). What they reveal to someone holding the store
+//!   without the key is set out in `docs/privacy-linkage.md`.
 
 use chrono::{Datelike, NaiveDate};
 
@@ -58,6 +59,8 @@ enum Domain {
     Ni = 2,
     Upn = 3,
     Address = 4,
+    /// One-character deletions of an NI number.
+    NiDel = 5,
     Forename = 20,
     ForenameDel = 21,
     ForenamePhon = 22,
@@ -106,6 +109,18 @@ pub struct RawIdentity<'a> {
     pub upn: &'a str,
 }
 
+/// Characters of a normalised NI number (two letters, six digits; the
+/// suffix letter is dropped).
+pub const NI_LEN: usize = 8;
+
+/// An NI number's one-character deletions, in the order of the character
+/// deleted: two NI numbers one substitution apart share the token at that
+/// position, two with adjacent characters transposed share each of the two
+/// crosswise (see `compare::ids`). NHS numbers and UPNs need none: their
+/// check characters catch every single substitution and adjacent
+/// transposition, so two valid ones are never one such edit apart.
+pub type NiNear = [FieldToken; NI_LEN];
+
 /// Names longer than this are cut for the deletion neighbourhood, so a
 /// row's token count is bounded.
 pub const MAX_DEL_CHARS: usize = 16;
@@ -153,6 +168,8 @@ pub struct DobTokens {
 pub struct PersonTokens {
     pub nhs: Option<Token>,
     pub ni: Option<Token>,
+    /// The NI number's deletion tokens, when it has one.
+    pub ni_near: Option<NiNear>,
     pub upn: Option<Token>,
     pub forename: Option<NameTokens>,
     pub surname: Option<NameTokens>,
@@ -246,12 +263,20 @@ impl Pseudonymiser {
     }
 
     fn token(&self, domain: Domain, parts: &[&[u8]]) -> Token {
-        let w = self.words(domain, parts);
-        let mut t = [0u8; 16];
-        for (i, w) in w[..4].iter().enumerate() {
-            t[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
+        token_of(&self.words(domain, parts))
+    }
+
+    /// Each one-character deletion of a normalised NI number, keyed.
+    fn ni_deletions(&self, d: &[u8; NI_LEN]) -> NiNear {
+        let mut near = [0; NI_LEN];
+        let mut buf = [0u8; NI_LEN - 1];
+        for (i, slot) in near.iter_mut().enumerate() {
+            buf[..i].copy_from_slice(&d[..i]);
+            buf[i..].copy_from_slice(&d[i + 1..]);
+            *slot = self.field(Domain::NiDel, &[&buf]);
         }
-        t
+        zeroize::Zeroize::zeroize(&mut buf);
+        near
     }
 
     fn field(&self, domain: Domain, parts: &[&[u8]]) -> FieldToken {
@@ -383,8 +408,15 @@ impl Pseudonymiser {
             out.nhs = r.map(|d| self.token(Domain::Nhs, &[&d]));
         }
         if !raw.ni_number.trim().is_empty() {
-            let r = checked(raw.ni_number, "ni_number", 2..8, ni_normalised, out);
-            out.ni = r.map(|d| self.token(Domain::Ni, &[&d]));
+            if let Some(mut d) = checked(raw.ni_number, "ni_number", 2..8, ni_normalised, out) {
+                let w = self.words(Domain::Ni, &[&d]);
+                out.ni = Some(token_of(&w));
+                out.ni_near =
+                    Some(DERIVED.with_borrow_mut(|c| {
+                        cached(&mut c.nis, tag(&w), || self.ni_deletions(&d))
+                    }));
+                zeroize::Zeroize::zeroize(&mut d);
+            }
         }
         if !raw.upn.trim().is_empty() {
             let r = checked(raw.upn, "upn", 1..12, upn_normalised, out);
@@ -498,10 +530,20 @@ impl Pseudonymiser {
     }
 }
 
+/// The first 128 bits of a tag, as a [`Token`].
+fn token_of(w: &[u32; 8]) -> Token {
+    let mut t = [0u8; 16];
+    for (i, w) in w[..4].iter().enumerate() {
+        t[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
+    }
+    t
+}
+
 /// Tokens derived from a value (a name's deletions, phonetic code and
-/// prefixes; a dob's parts; a postcode's district), by the first 128 bits
-/// of the value's own tag. Names, dates and postcodes repeat across rows,
-/// so most rows need one HMAC per field instead of a dozen. Keyed by tags,
+/// prefixes; a dob's parts; a postcode's district; an NI number's
+/// deletions), by the first 128 bits of the value's own tag. Names, dates,
+/// postcodes and a person's NI number repeat across rows, so most rows need
+/// one HMAC per field instead of a dozen. Keyed by tags,
 /// never by text, so nothing here is raw; a worker thread's cache goes with
 /// the thread, at the end of the delivery.
 #[derive(Default)]
@@ -509,6 +551,7 @@ struct Derived {
     names: FastMap<u128, NameTokens>,
     dobs: FastMap<u128, DobTokens>,
     districts: FastMap<u128, FieldToken>,
+    nis: FastMap<u128, NiNear>,
 }
 
 /// Entries per map before it is emptied: bounds the memory (about 5 MB).
@@ -643,6 +686,32 @@ mod tests {
 
     fn tokens(raw: &RawIdentity<'_>) -> PersonTokens {
         p().pseudonymise(raw, &mut String::new()).unwrap()
+    }
+
+    #[test]
+    fn an_ni_number_has_a_deletion_token_per_character_and_a_bad_one_none() {
+        let ni = |n| {
+            tokens(&RawIdentity {
+                ni_number: n,
+                ..ident("Ada", "Lovelace", "1985-12-10")
+            })
+        };
+        let a = ni("JA489671C");
+        let near = a.ni_near.expect("deletion tokens");
+        let mut distinct = near.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), NI_LEN);
+        // the suffix letter is not part of the number, spaces are not either
+        assert_eq!(ni("ja 48 96 71 d").ni_near, Some(near));
+        // one substitution: only the deletion at its position agrees
+        let typo = ni("JA489677C").ni_near.unwrap();
+        let agree: Vec<usize> = (0..NI_LEN).filter(|&i| typo[i] == near[i]).collect();
+        assert_eq!(agree, [7]);
+        // a dropped number has no tokens; the row is kept on its names
+        let bad = ni("JA48967");
+        assert_eq!((bad.ni, bad.ni_near), (None, None));
+        assert_eq!(bad.dropped[0].field, "ni_number");
     }
 
     #[test]

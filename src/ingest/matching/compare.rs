@@ -10,7 +10,7 @@
 //! under several spellings, surnames or addresses is compared with the best
 //! of them, field by field.
 
-use crate::ingest::pseudonymise::{FieldToken, PersonTokens};
+use crate::ingest::pseudonymise::{FieldToken, NiNear, PersonTokens};
 
 /// The fields compared, in the order of [`Comparison::levels`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,20 +436,45 @@ fn address(r: &Variant, p: &Variant) -> Level {
     }
 }
 
-/// Strong ids: exact when any type both carry agrees, differs when every
-/// type both carry disagrees, missing when they share no type.
-pub fn ids(r: &[u64; 3], p: &[u64; 3]) -> Level {
+/// A record's strong ids as compared: the first 64 bits of each type's
+/// token ([`super::IdKind`] order; 0 = none) and, with an NI number, its
+/// deletion tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ids {
+    pub keys: [u64; 3],
+    pub ni_near: Option<NiNear>,
+}
+
+/// Strong ids: exact when any type both carry agrees; else one edit when
+/// their NI numbers are one substitution or adjacent transposition apart;
+/// differs when every type both carry disagrees; missing when they share no
+/// type. Telling a typo from another person's number is the point: a typo
+/// is common between records of one person, another valid number is not.
+pub fn ids(r: &Ids, p: &Ids) -> Level {
     let mut level = Level::Missing;
-    for (a, b) in r.iter().zip(p) {
+    for (i, (a, b)) in r.keys.iter().zip(&p.keys).enumerate() {
         if *a == 0 || *b == 0 {
             continue;
         }
         if a == b {
             return Level::Exact;
         }
-        level = Level::Differ;
+        let near = i == super::IdKind::Ni as usize - 1
+            && matches!((&r.ni_near, &p.ni_near), (Some(x), Some(y)) if ni_one_edit(x, y));
+        if near || level != Level::OneEdit {
+            level = if near { Level::OneEdit } else { Level::Differ };
+        }
     }
     level
+}
+
+/// Two NI numbers' deletion tokens show one substitution (the deletions at
+/// its position agree) or one adjacent transposition (the deletions at its
+/// two positions agree crosswise). Only these: an NI number has a fixed
+/// length, so an insertion or deletion makes it invalid, not near.
+fn ni_one_edit(x: &NiNear, y: &NiNear) -> bool {
+    (0..x.len()).any(|i| x[i] == y[i])
+        || (0..x.len() - 1).any(|i| x[i] == y[i + 1] && x[i + 1] == y[i])
 }
 
 /// This row's forename is the other's surname and its surname the other's
@@ -565,9 +590,59 @@ mod tests {
 
     #[test]
     fn ids_exact_differ_or_missing() {
-        assert_eq!(ids(&[1, 0, 0], &[1, 5, 0]), Level::Exact);
-        assert_eq!(ids(&[1, 0, 0], &[2, 0, 0]), Level::Differ);
-        assert_eq!(ids(&[1, 0, 0], &[0, 2, 0]), Level::Missing);
+        let k = |keys: [u64; 3]| Ids {
+            keys,
+            ni_near: None,
+        };
+        assert_eq!(ids(&k([1, 0, 0]), &k([1, 5, 0])), Level::Exact);
+        assert_eq!(ids(&k([1, 0, 0]), &k([2, 0, 0])), Level::Differ);
+        assert_eq!(ids(&k([1, 0, 0]), &k([0, 2, 0])), Level::Missing);
+    }
+
+    fn ni(n: &str) -> Ids {
+        let p = Pseudonymiser::new(&HmacKey::from_bytes("t", [3u8; 32]));
+        let raw = RawIdentity {
+            ni_number: n,
+            ..Default::default()
+        };
+        let t = p.pseudonymise(&raw, &mut String::new()).unwrap();
+        Ids {
+            keys: [
+                0,
+                t.ni.map_or(0, |t| u64::from_be_bytes(t[..8].try_into().unwrap())),
+                0,
+            ],
+            ni_near: t.ni_near,
+        }
+    }
+
+    #[test]
+    fn an_ni_number_one_typo_away_is_one_edit_and_another_differs() {
+        let base = ni("JA489671C");
+        assert_eq!(ids(&ni("JA 48 96 71 D"), &base), Level::Exact);
+        for typo in [
+            "JA489677C",
+            "JB489671C",
+            "JA498671C",
+            "AJ489671C",
+            "JA489617C",
+        ] {
+            assert_eq!(ids(&ni(typo), &base), Level::OneEdit, "{typo}");
+        }
+        // two substitutions, a transposition two apart, another number
+        for other in ["JA489622C", "JA489177C", "JA986471C", "LB809680D"] {
+            assert_eq!(ids(&ni(other), &base), Level::Differ, "{other}");
+        }
+        // an NHS number that differs outright does not undo a near NI number
+        let mut a = ni("JA489677C");
+        a.keys[0] = 7;
+        let mut b = base;
+        b.keys[0] = 8;
+        assert_eq!(ids(&a, &b), Level::OneEdit);
+        // without deletion tokens on one side (a store written before them)
+        // a near number reads as differing, as it always did
+        b.ni_near = None;
+        assert_eq!(ids(&a, &b), Level::Differ);
     }
 
     #[test]

@@ -11,13 +11,16 @@
 use super::compare::Variant;
 use super::model::Model;
 use super::{IdKind, Matcher, PersonId};
-use crate::ingest::pseudonymise::Token;
+use crate::ingest::pseudonymise::{NiNear, Token, NI_LEN};
 
 /// Index changes made while matching one delivery, for the store to persist.
 #[derive(Debug, Default)]
 pub struct Delta {
     pub new_persons: Vec<(PersonId, Option<(i32, u32)>)>,
     pub new_ids: Vec<(PersonId, IdKind, Token)>,
+    /// The deletion tokens of a person's NI number (with its id, or for a
+    /// person stored before them).
+    pub ni_near: Vec<(PersonId, NiNear)>,
     pub births: Vec<(PersonId, (i32, u32))>,
     /// (from, into): `from` is the same person as `into` from now on.
     pub merges: Vec<(PersonId, PersonId)>,
@@ -45,11 +48,13 @@ const VARIANT_LEGACY: u8 = 8;
 const MODEL_LEGACY: u8 = 9;
 const VARIANT: u8 = 10;
 const MODEL: u8 = 11;
+const NI_NEAR: u8 = 12;
 
 impl Delta {
     pub fn is_empty(&self) -> bool {
         self.new_persons.is_empty()
             && self.new_ids.is_empty()
+            && self.ni_near.is_empty()
             && self.births.is_empty()
             && self.merges.is_empty()
             && self.addresses.is_empty()
@@ -82,6 +87,13 @@ impl Delta {
             out.push(*k as u8);
             out.extend_from_slice(t);
         }
+        for (p, near) in &self.ni_near {
+            out.push(NI_NEAR);
+            out.extend_from_slice(&p.to_be_bytes());
+            for t in near {
+                out.extend_from_slice(&t.to_be_bytes());
+            }
+        }
         for (p, b) in &self.births {
             out.push(BIRTH);
             out.extend_from_slice(&p.to_be_bytes());
@@ -112,6 +124,7 @@ pub fn entry_len(bytes: &[u8], i: usize) -> Option<usize> {
     let fixed = match *bytes.get(i)? {
         NEW_PERSON | BIRTH => 11,
         ID => 25,
+        NI_NEAR => 8 + 4 * NI_LEN,
         MERGE => 16,
         ADDRESS => 24,
         MODEL => Model::ENCODED_LEN,
@@ -141,6 +154,13 @@ impl Matcher {
                     let kind = IdKind::from_u8(b[8]).ok_or(DecodeError(i))?;
                     let t: Token = b[9..25].try_into().unwrap();
                     self.set_id(u64at(b, 0), kind, super::id64(&t));
+                }
+                NI_NEAR => {
+                    let mut near = [0u32; NI_LEN];
+                    for (j, t) in near.iter_mut().enumerate() {
+                        *t = u32::from_be_bytes(b[8 + 4 * j..12 + 4 * j].try_into().unwrap());
+                    }
+                    self.set_ni_near(u64at(b, 0), near);
                 }
                 MERGE => {
                     // A merge a reviewer later split (`subject unlink`,
@@ -198,7 +218,9 @@ pub fn erase_persons(
         let entry = &bytes[i..i + len];
         let b = &entry[1..];
         let named = match entry[0] {
-            NEW_PERSON | BIRTH | ID | VARIANT | VARIANT_LEGACY => persons.contains(&u64at(b, 0)),
+            NEW_PERSON | BIRTH | ID | NI_NEAR | VARIANT | VARIANT_LEGACY => {
+                persons.contains(&u64at(b, 0))
+            }
             MERGE => persons.contains(&u64at(b, 0)) || persons.contains(&u64at(b, 8)),
             ADDRESS => persons.contains(&u64at(b, 16)),
             _ => false,
@@ -300,6 +322,7 @@ mod tests {
         d.addresses.push(([5; 16], 2));
         d.addresses.push(([5; 16], 1));
         d.new_ids.push((2, IdKind::Nhs, [6; 16]));
+        d.ni_near.push((2, [9; NI_LEN]));
         let bytes = d.encode();
         let keep: std::collections::HashSet<PersonId> = [7].into_iter().collect();
         assert!(erase_persons(&bytes, &keep).unwrap().is_none());
@@ -308,13 +331,17 @@ mod tests {
         assert_eq!(
             e,
             Erased {
-                entries: 4,
+                entries: 5,
                 blanked: 1
             }
         );
         assert!(
             !out.windows(16).any(|w| w == [6; 16]),
             "the id token is gone"
+        );
+        assert!(
+            !out.windows(4).any(|w| w == [0, 0, 0, 9]),
+            "the NI deletion tokens are gone"
         );
         let mut m = Matcher::new();
         m.apply_encoded(&out).unwrap();

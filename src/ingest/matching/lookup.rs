@@ -33,7 +33,7 @@ impl Matcher {
     pub fn lookup(&self, t: &PersonTokens) -> Vec<Found> {
         let v = super::Variant::of(t);
         let ids = Self::row_ids(t);
-        let seen = self.found_under(&v, &ids, &mut Vec::new());
+        let seen = self.found_under(&v, &ids.keys, &mut Vec::new());
         let threshold = self.threshold();
         let floor = threshold - self.review_band();
         // Too little to link by itself (see `resolve`): at most possible.

@@ -49,10 +49,10 @@ pub mod model;
 
 use std::collections::HashMap;
 
-use crate::ingest::pseudonymise::{PersonTokens, Token};
+use crate::ingest::pseudonymise::{NiNear, PersonTokens, Token};
 pub use blocking::BlockKind;
 use blocking::Index;
-pub use compare::{Comparison, Field, Level, Variant, FIELDS};
+pub use compare::{Comparison, Field, Ids, Level, Variant, FIELDS};
 pub use delta::{entry_len, erase_persons, DecodeError, Delta, Erased};
 pub use lookup::Found;
 use model::{Agreed, Model, TokenCounts};
@@ -249,6 +249,9 @@ pub struct Matcher {
     /// refs) that list them as a member: two members of one case are two
     /// people, never merged by matching (see [`Matcher::note_case_member`]).
     cases: blocking::FastMap<PersonId, Vec<u64>>,
+    /// Person -> their NI number's deletion tokens (people with an NI
+    /// number only, so a million people without one cost nothing).
+    ni_near: blocking::FastMap<PersonId, NiNear>,
     /// Bits below the threshold that still make a doubt (None: default).
     review_band: Option<f64>,
     /// Some spelling was stored before the cross-field name tokens, so it
@@ -328,7 +331,6 @@ impl Matcher {
         true
     }
 
-    /// A reviewer's `different`: `a` and `b` are never merged.
     /// Records that case `case_ref` lists `p` as a member. Not in the
     /// identity log: ingest notes each case row as it is matched, and an
     /// opened store notes its committed cases after replay (merges are
@@ -361,6 +363,7 @@ impl Matcher {
         !ka.is_empty() && keys(b).iter().any(|k| ka.contains(k))
     }
 
+    /// A reviewer's `different`: `a` and `b` are never merged.
     pub fn keep_apart(&mut self, a: PersonId, b: PersonId) {
         self.ensure_person(a.max(b));
         if !self.kept_apart(a, b) {
@@ -423,6 +426,11 @@ impl Matcher {
         }
     }
 
+    fn set_ni_near(&mut self, p: PersonId, near: NiNear) {
+        self.ensure_person(p);
+        self.ni_near.entry(p).or_insert(near);
+    }
+
     fn set_id(&mut self, p: PersonId, k: IdKind, t: u64) {
         self.ensure_person(p);
         let slot = &mut self.persons[p as usize].ids[k as usize - 1];
@@ -478,8 +486,13 @@ impl Matcher {
         let ids = self.persons[from as usize].ids;
         for (i, t) in ids.iter().enumerate() {
             let slot = &mut self.persons[into as usize].ids[i];
-            if *slot == 0 {
+            if *slot == 0 && *t != 0 {
                 *slot = *t;
+                if i == IdKind::Ni as usize - 1 {
+                    if let Some(near) = self.ni_near.get(&from).copied() {
+                        self.ni_near.insert(into, near);
+                    }
+                }
             }
         }
         if let Some(b) = self.persons[from as usize].birth {
@@ -498,15 +511,26 @@ impl Matcher {
 
     // ---- matching ----
 
-    fn row_ids(t: &PersonTokens) -> [u64; 3] {
-        [t.nhs, t.ni, t.upn].map(|o| o.as_ref().map_or(0, id64))
+    fn row_ids(t: &PersonTokens) -> Ids {
+        Ids {
+            keys: [t.nhs, t.ni, t.upn].map(|o| o.as_ref().map_or(0, id64)),
+            ni_near: t.ni_near,
+        }
+    }
+
+    /// A person's strong ids as compared.
+    fn person_ids(&self, p: PersonId) -> Ids {
+        Ids {
+            keys: self.persons[p as usize].ids,
+            ni_near: self.ni_near.get(&p).copied(),
+        }
     }
 
     /// Candidates for a row: canonical people under any of its keys, each
     /// with the first (strongest) key that found it.
-    fn candidates(&mut self, v: &Variant, ids: &[u64; 3]) -> Vec<(PersonId, BlockKind)> {
+    fn candidates(&mut self, v: &Variant, ids: &Ids) -> Vec<(PersonId, BlockKind)> {
         let mut keys = std::mem::take(&mut self.keys_buf);
-        let out = self.found_under(v, ids, &mut keys);
+        let out = self.found_under(v, &ids.keys, &mut keys);
         self.keys_buf = keys;
         out
     }
@@ -548,7 +572,7 @@ impl Matcher {
 
     /// Levels of a row against a person: per field the best over the
     /// person's spellings.
-    fn levels(&self, v: &Variant, ids: &[u64; 3], p: PersonId) -> Comparison {
+    fn levels(&self, v: &Variant, ids: &Ids, p: PersonId) -> Comparison {
         let person = &self.persons[p as usize];
         let mut best = Comparison::default();
         for pv in &person.variants {
@@ -560,7 +584,7 @@ impl Matcher {
                 }
             }
         }
-        best.levels[Field::Id as usize] = compare::ids(ids, &person.ids) as u8;
+        best.levels[Field::Id as usize] = compare::ids(ids, &self.person_ids(p)) as u8;
         best
     }
 
@@ -586,7 +610,7 @@ impl Matcher {
         self.model.score(c, &agreed, &self.counts, self.live)
     }
 
-    fn scored(&mut self, v: &Variant, ids: &[u64; 3]) -> Vec<Scored> {
+    fn scored(&mut self, v: &Variant, ids: &Ids) -> Vec<Scored> {
         let cands = self.candidates(v, ids);
         let mut out: Vec<Scored> = cands
             .into_iter()
@@ -638,12 +662,12 @@ impl Matcher {
         if self.kept_apart(a, b) || self.in_one_case(a, b) {
             return false;
         }
-        let (pa, pb) = (&self.persons[a as usize], &self.persons[b as usize]);
+        let (ia, ib) = (self.person_ids(a), self.person_ids(b));
         let t = Model::threshold(self.live);
-        pa.variants.iter().any(|va| {
-            let c = self.levels(va, &pa.ids, b);
+        self.persons[a as usize].variants.iter().any(|va| {
+            let c = self.levels(va, &ia, b);
             !Self::ruled_out(&c)
-                && compare::ids(&pa.ids, &pb.ids) != Level::Differ
+                && compare::ids(&ia, &ib) != Level::Differ
                 && self.score(va, &c).1 >= t
         })
     }
@@ -794,7 +818,7 @@ impl Matcher {
         p: PersonId,
         t: &PersonTokens,
         v: Option<Variant>,
-        ids: [u64; 3],
+        ids: Ids,
         delta: &mut Delta,
     ) {
         let row_ids = [t.nhs, t.ni, t.upn];
@@ -802,11 +826,21 @@ impl Matcher {
             .into_iter()
             .enumerate()
         {
-            let (Some(tok), id) = (row_ids[i], ids[i]) else {
+            let (Some(tok), id) = (row_ids[i], ids.keys[i]) else {
                 continue;
             };
-            if self.persons[p as usize].ids[i] != 0 {
-                continue; // the person has one of this type already
+            let held = self.persons[p as usize].ids[i];
+            if held != 0 {
+                // The person has one of this type already. One stored before
+                // NI deletion tokens existed gets them from the first row
+                // that carries the same number.
+                if let (IdKind::Ni, Some(near), true) = (kind, ids.ni_near, held == id) {
+                    if !self.ni_near.contains_key(&p) {
+                        self.set_ni_near(p, near);
+                        delta.ni_near.push((p, near));
+                    }
+                }
+                continue;
             }
             // An id another person already carries is not taken over.
             let taken = self
@@ -817,6 +851,10 @@ impl Matcher {
             if !taken {
                 self.set_id(p, kind, id);
                 delta.new_ids.push((p, kind, tok));
+                if let (IdKind::Ni, Some(near)) = (kind, ids.ni_near) {
+                    self.set_ni_near(p, near);
+                    delta.ni_near.push((p, near));
+                }
             }
         }
         if self.persons[p as usize].birth.is_none() {
@@ -854,6 +892,7 @@ mod tests {
         pc: &'a str,
         addr: &'a str,
         nhs: &'a str,
+        ni: &'a str,
         upn: &'a str,
     }
 
@@ -866,8 +905,8 @@ mod tests {
             postcode: r.pc,
             address: r.addr,
             nhs_number: r.nhs,
+            ni_number: r.ni,
             upn: r.upn,
-            ..Default::default()
         };
         p.pseudonymise(&raw, &mut String::new()).unwrap()
     }
@@ -1363,6 +1402,76 @@ mod tests {
         // Nor can the weak rows bridge: Rosie, Robert's twin, stays apart.
         let rosie = named(&mut m, &mut d, "Rosie");
         assert!(![robert.person, a.person, b.person].contains(&rosie.person));
+    }
+
+    /// A row's levels and weights against one person, linked or not.
+    fn score_against(m: &Matcher, t: &PersonTokens, p: PersonId) -> (Comparison, [f64; FIELDS]) {
+        let v = Variant::of(t);
+        let c = m.levels(&v, &Matcher::row_ids(t), m.canonical(p));
+        (c, m.score(&v, &c).0)
+    }
+
+    #[test]
+    fn an_ni_number_a_typo_away_counts_for_and_another_number_against() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let with = |ni| R {
+            ni,
+            pc: "NE1 1AA",
+            addr: "",
+            ..rob()
+        };
+        let first = resolve(
+            &mut m,
+            &mut d,
+            R {
+                ni: "JA489671C",
+                ..rob()
+            },
+        );
+        let typo = m.resolve(&tok(with("JA489677C")), &mut Delta::default());
+        assert_eq!(typo.levels.level(Field::Id), Level::OneEdit);
+        assert_eq!(typo.person, first.person);
+        let id = Field::Id as usize;
+        assert!(typo.weights[id] > 10.0, "{:?}", typo.weights);
+        // Another person's number: the same name and dob, scored lower.
+        let (other, _) = score_against(&m, &tok(with("LB809680D")), first.person);
+        assert_eq!(other.level(Field::Id), Level::Differ);
+        let (_, typo_w) = score_against(&m, &tok(with("JA489677C")), first.person);
+        let (_, other_w) = score_against(&m, &tok(with("LB809680D")), first.person);
+        assert!(other_w[id] < -4.0 && typo_w[id] - other_w[id] > 15.0);
+
+        // The deletion tokens are in the delta, so a rebuilt matcher sees
+        // the typo too.
+        assert_eq!(d.ni_near.len(), 1);
+        let mut rebuilt = Matcher::new();
+        rebuilt.apply_encoded(&d.encode()).unwrap();
+        let (c, _) = score_against(&rebuilt, &tok(with("JA489677C")), first.person);
+        assert_eq!(c.level(Field::Id), Level::OneEdit);
+
+        // A store written before them: the typo reads as differing until a
+        // row with the same number brings the tokens.
+        let mut old = Matcher::new();
+        old.apply_encoded(
+            &Delta {
+                ni_near: vec![],
+                ..d
+            }
+            .encode(),
+        )
+        .unwrap();
+        let (c, _) = score_against(&old, &tok(with("JA489677C")), first.person);
+        assert_eq!(c.level(Field::Id), Level::Differ);
+        let mut d2 = Delta::default();
+        let again = old.resolve(
+            &tok(R {
+                ni: "JA489671C",
+                ..rob()
+            }),
+            &mut d2,
+        );
+        assert_eq!((again.person, d2.ni_near.len()), (first.person, 1));
+        let (c, _) = score_against(&old, &tok(with("JA489677C")), first.person);
+        assert_eq!(c.level(Field::Id), Level::OneEdit);
     }
 
     #[test]

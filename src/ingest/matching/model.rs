@@ -51,7 +51,7 @@ const M_PRIOR: [[f64; LEVELS]; FIELDS] = [
     [0.0, 0.90, 0.02, 0.06, 0.0, 0.0, 0.02, 0.0],    // dob
     [0.0, 0.80, 0.05, 0.0, 0.0, 0.0, 0.15, 0.0],     // postcode (moves)
     [0.0, 0.74, 0.06, 0.0, 0.0, 0.0, 0.20, 0.0],     // address
-    [0.0, 0.96, 0.0, 0.0, 0.0, 0.0, 0.04, 0.0],      // strong id (typo'd, replaced)
+    [0.0, 0.96, 0.0, 0.015, 0.0, 0.0, 0.025, 0.0],   // strong id (NI typo'd; replaced)
 ];
 // Swapped names: u is set no lower than exact agreement's prior, on purpose.
 // Two strangers with each other's names are rarer than that, but a swap
@@ -65,8 +65,10 @@ const U_PRIOR: [[f64; LEVELS]; FIELDS] = [
     [0.0, 1e-4, 0.01, 0.0, 0.0, 0.0, 0.99, 0.0],
     // exact, same house number: given the postcode agrees, see `score`
     [0.0, 1e-4, 1e-5, 0.0, 0.0, 0.0, 0.9999, 0.0],
-    // exact: set per register size in `weight` (a shared id is an error)
-    [0.0, 1e-9, 0.0, 0.0, 0.0, 0.0, 0.999, 0.0],
+    // exact: set per register size in `weight` (a shared id is an error);
+    // one edit: two people's NI numbers a typo apart (about 90 neighbours
+    // in some 10^8 numbers issued), rounded up
+    [0.0, 1e-9, 0.0, 1e-6, 0.0, 0.0, 0.999, 0.0],
 ];
 
 impl Default for Model {
