@@ -767,6 +767,8 @@ impl Batch {
                     DoubtKind::Sparse
                 } else if c.ruled_out {
                     DoubtKind::Guarded
+                } else if c.id_conflict {
+                    DoubtKind::IdConflict
                 } else {
                     DoubtKind::Weak
                 };

@@ -64,6 +64,7 @@ impl ReviewRecord {
             DoubtKind::Ambiguous => 2,
             DoubtKind::Guarded => 3,
             DoubtKind::Sparse => 4,
+            DoubtKind::IdConflict => 5,
         });
         v.extend_from_slice(&self.person.to_be_bytes());
         self.candidate.pack(&mut v);
@@ -83,6 +84,7 @@ impl ReviewRecord {
                 2 => DoubtKind::Ambiguous,
                 3 => DoubtKind::Guarded,
                 4 => DoubtKind::Sparse,
+                5 => DoubtKind::IdConflict,
                 _ => return None,
             },
             person: u64::from_be_bytes(v[1..9].try_into().ok()?),
@@ -240,7 +242,12 @@ mod tests {
         let k = ReviewRecord::key(r.seq, r.row, r.n);
         assert_eq!(ReviewRecord::unpack(&k, &r.pack()), Some(r));
         assert_eq!(ReviewRecord::parse_id(&r.id()), Some((7, 4242, 1)));
-        for kind in [DoubtKind::Weak, DoubtKind::Guarded, DoubtKind::Sparse] {
+        for kind in [
+            DoubtKind::Weak,
+            DoubtKind::Guarded,
+            DoubtKind::Sparse,
+            DoubtKind::IdConflict,
+        ] {
             let r = ReviewRecord { kind, ..r };
             assert_eq!(ReviewRecord::unpack(&k, &r.pack()), Some(r));
         }

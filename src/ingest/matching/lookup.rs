@@ -44,6 +44,15 @@ impl Matcher {
                 let levels = self.levels(&v, &ids, person);
                 let (weights, total) = self.score(&v, &levels);
                 let ruled_out = Self::ruled_out(&levels);
+                // As in `resolve`: a strong id that differs outright needs
+                // a margin beyond the band.
+                let band = self.review_band();
+                let id_conflict = !ruled_out
+                    && band > 0.0
+                    && levels.level(super::Field::Id) == super::Level::Differ
+                    && total >= threshold
+                    && total < threshold + band;
+                let held = weak || id_conflict;
                 Found {
                     candidate: Candidate {
                         person,
@@ -51,10 +60,11 @@ impl Matcher {
                         levels,
                         weights: weights.map(|w| w as f32),
                         ruled_out,
+                        id_conflict,
                     },
                     found_by: kind.name(),
-                    links: !weak && !ruled_out && total >= threshold,
-                    possible: !ruled_out && (weak || total < threshold) && total >= floor,
+                    links: !held && !ruled_out && total >= threshold,
+                    possible: !ruled_out && (held || total < threshold) && total >= floor,
                     ambiguous: false,
                 }
             })

@@ -30,6 +30,9 @@
 //!   that candidate as a doubt: the review queue shows it, and
 //!   triangulation will not call an absence verified while it is undecided
 //!   (see `crate::review`);
+//! * a candidate whose strong id differs outright from the row's links only
+//!   by more than the review band above the threshold; nearer, the row is
+//!   left unlinked and names it as a doubt (kind `strong_id_differs`);
 //! * a row with no strong id, no dob and no forename beyond an initial
 //!   never links by itself and is no one's spelling; near a member it is a
 //!   doubt (kind `too_little_to_link`);
@@ -46,6 +49,7 @@ pub mod compare;
 mod delta;
 mod lookup;
 pub mod model;
+mod state;
 
 use std::collections::HashMap;
 
@@ -167,6 +171,9 @@ pub struct Candidate {
     pub weights: [f32; FIELDS],
     /// Ruled out by the household guard whatever its score.
     pub ruled_out: bool,
+    /// At the threshold, but held back: a strong id differs outright and
+    /// the margin is within the review band (see [`Matcher::resolve`]).
+    pub id_conflict: bool,
 }
 
 /// Why a row is in doubt.
@@ -185,6 +192,11 @@ pub enum DoubtKind {
     /// forename beyond an initial): a candidate scored at the threshold or
     /// within the band below it.
     Sparse,
+    /// Left unlinked: its best candidate scored at the threshold, but by
+    /// less than the review band above it, with a strong id that differs
+    /// outright: another person's number (a namesake) as often as a
+    /// replaced one.
+    IdConflict,
 }
 
 impl DoubtKind {
@@ -194,6 +206,7 @@ impl DoubtKind {
             DoubtKind::Ambiguous => "ambiguous",
             DoubtKind::Guarded => "refused_by_household_guard",
             DoubtKind::Sparse => "too_little_to_link",
+            DoubtKind::IdConflict => "strong_id_differs",
         }
     }
 }
@@ -401,114 +414,6 @@ impl Matcher {
         self.households.get(t).map_or(&[], Vec::as_slice)
     }
 
-    // ---- state changes, shared by matching and replay ----
-
-    /// Makes sure person `p` exists (replay, and tests that score by hand).
-    pub fn load_person(&mut self, p: PersonId, birth: Option<(i32, u32)>) {
-        self.ensure_person(p);
-        self.set_birth(p, birth);
-    }
-
-    fn ensure_person(&mut self, p: PersonId) {
-        let i = p as usize;
-        if self.persons.len() <= i {
-            self.live += i + 1 - self.persons.len();
-            self.persons.resize(i + 1, PersonState::default());
-            let start = self.parent.len() as PersonId;
-            self.parent.extend(start..=p);
-        }
-    }
-
-    fn set_birth(&mut self, p: PersonId, birth: Option<(i32, u32)>) {
-        self.ensure_person(p);
-        if let Some(b) = birth {
-            self.persons[p as usize].birth.get_or_insert(b);
-        }
-    }
-
-    fn set_ni_near(&mut self, p: PersonId, near: NiNear) {
-        self.ensure_person(p);
-        self.ni_near.entry(p).or_insert(near);
-    }
-
-    fn set_id(&mut self, p: PersonId, k: IdKind, t: u64) {
-        self.ensure_person(p);
-        let slot = &mut self.persons[p as usize].ids[k as usize - 1];
-        if *slot == 0 {
-            *slot = t;
-            self.index
-                .insert(blocking::id_key(k as usize - 1, t), p as u32);
-        }
-    }
-
-    fn add_variant(&mut self, p: PersonId, v: Variant) {
-        self.ensure_person(p);
-        let person = &self.persons[p as usize];
-        let seen = |f: fn(&Variant) -> u32| person.variants.iter().any(|o| f(o) == f(&v));
-        self.counts.add(
-            if seen(|o| o.f) { 0 } else { v.f },
-            if seen(|o| o.s) { 0 } else { v.s },
-            if seen(|o| o.pc) { 0 } else { v.pc },
-        );
-        if v.f_x == 0 && v.f != 0 && v.s != 0 {
-            self.legacy_spellings = true;
-        }
-        blocking::keys(&v, &[0; 3], &mut self.keys_buf);
-        for (_, key) in self.keys_buf.drain(..) {
-            self.index.insert(key, p as u32);
-        }
-        push_exact(&mut self.persons[p as usize].variants, v);
-    }
-
-    fn set_merge(&mut self, from: PersonId, into: PersonId) {
-        self.ensure_person(from.max(into));
-        let (from, into) = (self.canonical(from), self.canonical(into));
-        if from == into {
-            return;
-        }
-        self.parent[from as usize] = into;
-        self.live -= 1;
-        let moved = self.merged.remove(&from).unwrap_or_else(|| vec![from]);
-        let entry = self.merged.entry(into).or_insert_with(|| vec![into]);
-        for q in moved {
-            if !entry.contains(&q) {
-                entry.push(q);
-            }
-        }
-        // The survivor compares with the merged person's spellings too.
-        let src = std::mem::take(&mut self.persons[from as usize].variants);
-        let dst = &mut self.persons[into as usize];
-        for v in src {
-            if dst.variants.len() < MAX_VARIANTS && !dst.variants.iter().any(|o| v.covered_by(o)) {
-                push_exact(&mut dst.variants, v);
-            }
-        }
-        let ids = self.persons[from as usize].ids;
-        for (i, t) in ids.iter().enumerate() {
-            let slot = &mut self.persons[into as usize].ids[i];
-            if *slot == 0 && *t != 0 {
-                *slot = *t;
-                if i == IdKind::Ni as usize - 1 {
-                    if let Some(near) = self.ni_near.get(&from).copied() {
-                        self.ni_near.insert(into, near);
-                    }
-                }
-            }
-        }
-        if let Some(b) = self.persons[from as usize].birth {
-            self.persons[into as usize].birth.get_or_insert(b);
-        }
-    }
-
-    fn set_address(&mut self, t: Token, p: PersonId) -> bool {
-        let v = self.households.entry(t).or_default();
-        if v.contains(&p) {
-            return false;
-        }
-        v.push(p);
-        true
-    }
-
     // ---- matching ----
 
     fn row_ids(t: &PersonTokens) -> Ids {
@@ -703,9 +608,20 @@ impl Matcher {
         // member, it is a review item instead, so the claims it would
         // overturn wait on a reviewer.
         let weak = t.is_weak();
+        // A strong id that differs outright (not a typo: see `compare::ids`)
+        // is another person's number as often as a replaced one: namesakes
+        // with the same dob carry different NI numbers. So such a
+        // candidate links only by more than the review band; nearer, the
+        // row is a review item, and the claims it would change wait.
+        let band = self.review_band();
+        let conflict = |s: &Scored| {
+            band > 0.0 && s.levels.level(Field::Id) == Level::Differ && s.total < threshold + band
+        };
         let eligible: Vec<&Scored> = scored
             .iter()
-            .filter(|s| !weak && !Self::ruled_out(&s.levels) && s.total >= threshold)
+            .filter(|s| {
+                !weak && !Self::ruled_out(&s.levels) && s.total >= threshold && !conflict(s)
+            })
             .collect();
         let mut rule = if scored.is_empty() {
             Rule::New
@@ -747,7 +663,6 @@ impl Matcher {
                 // when everything else would have linked it: a forename
                 // outside the diminutive table (Kate, Catherine) looks like
                 // a twin, and left silent it would make an absence verified.
-                let band = self.review_band();
                 let floor = threshold - band;
                 scored
                     .iter()
@@ -758,7 +673,10 @@ impl Matcher {
                         false => s.total >= floor,
                     })
                     .take(1)
-                    .map(Self::candidate)
+                    .map(|s| Candidate {
+                        id_conflict: !weak && !Self::ruled_out(&s.levels) && conflict(s),
+                        ..Self::candidate(s)
+                    })
                     .collect()
             }
             _ => Vec::new(),
@@ -809,6 +727,7 @@ impl Matcher {
             levels: s.levels,
             weights: s.weights.map(|w| w as f32),
             ruled_out: Self::ruled_out(&s.levels),
+            id_conflict: false,
         }
     }
 
