@@ -44,14 +44,7 @@ impl Matcher {
                 let levels = self.levels(&v, &ids, person);
                 let (weights, total) = self.score(&v, &levels);
                 let ruled_out = Self::ruled_out(&levels);
-                // As in `resolve`: a strong id that differs outright needs
-                // a margin beyond the band.
-                let band = self.review_band();
-                let id_conflict = !ruled_out
-                    && band > 0.0
-                    && levels.level(super::Field::Id) == super::Level::Differ
-                    && total >= threshold
-                    && total < threshold + band;
+                let id_conflict = self.id_conflict(&levels, total, threshold);
                 let held = weak || id_conflict;
                 Found {
                     candidate: Candidate {

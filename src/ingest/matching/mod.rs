@@ -501,6 +501,18 @@ impl Matcher {
         Self::both_differ(c) || (one_differs && c.level(Field::Id) != Level::Exact)
     }
 
+    /// At the threshold, but by less than the review band above it, with a
+    /// strong id that differs outright: held back from linking (`resolve`,
+    /// `lookup`). Off with a band of 0.
+    fn id_conflict(&self, c: &Comparison, total: f64, threshold: f64) -> bool {
+        let band = self.review_band();
+        band > 0.0
+            && !Self::ruled_out(c)
+            && c.level(Field::Id) == Level::Differ
+            && total >= threshold
+            && total < threshold + band
+    }
+
     /// Forename and dob both differ outright: another person, always.
     fn both_differ(c: &Comparison) -> bool {
         c.level(Field::Forename) == Level::Differ && c.level(Field::Dob) == Level::Differ
@@ -614,13 +626,13 @@ impl Matcher {
         // candidate links only by more than the review band; nearer, the
         // row is a review item, and the claims it would change wait.
         let band = self.review_band();
-        let conflict = |s: &Scored| {
-            band > 0.0 && s.levels.level(Field::Id) == Level::Differ && s.total < threshold + band
-        };
         let eligible: Vec<&Scored> = scored
             .iter()
             .filter(|s| {
-                !weak && !Self::ruled_out(&s.levels) && s.total >= threshold && !conflict(s)
+                !weak
+                    && !Self::ruled_out(&s.levels)
+                    && s.total >= threshold
+                    && !self.id_conflict(&s.levels, s.total, threshold)
             })
             .collect();
         let mut rule = if scored.is_empty() {
@@ -674,7 +686,7 @@ impl Matcher {
                     })
                     .take(1)
                     .map(|s| Candidate {
-                        id_conflict: !weak && !Self::ruled_out(&s.levels) && conflict(s),
+                        id_conflict: !weak && self.id_conflict(&s.levels, s.total, threshold),
                         ..Self::candidate(s)
                     })
                     .collect()
@@ -748,18 +760,8 @@ impl Matcher {
             let (Some(tok), id) = (row_ids[i], ids.keys[i]) else {
                 continue;
             };
-            let held = self.persons[p as usize].ids[i];
-            if held != 0 {
-                // The person has one of this type already. One stored before
-                // NI deletion tokens existed gets them from the first row
-                // that carries the same number.
-                if let (IdKind::Ni, Some(near), true) = (kind, ids.ni_near, held == id) {
-                    if !self.ni_near.contains_key(&p) {
-                        self.set_ni_near(p, near);
-                        delta.ni_near.push((p, near));
-                    }
-                }
-                continue;
+            if self.persons[p as usize].ids[i] != 0 {
+                continue; // the person has one of this type already
             }
             // An id another person already carries is not taken over.
             let taken = self
@@ -770,10 +772,17 @@ impl Matcher {
             if !taken {
                 self.set_id(p, kind, id);
                 delta.new_ids.push((p, kind, tok));
-                if let (IdKind::Ni, Some(near)) = (kind, ids.ni_near) {
-                    self.set_ni_near(p, near);
-                    delta.ni_near.push((p, near));
-                }
+            }
+        }
+        // The NI number's deletion tokens go with the person's number when
+        // the row carries that number: just taken, or stored before the
+        // tokens existed.
+        let ni = IdKind::Ni as usize - 1;
+        if let Some(near) = ids.ni_near {
+            let held = self.persons[p as usize].ids[ni];
+            if held != 0 && held == ids.keys[ni] && !self.ni_near.contains_key(&p) {
+                self.set_ni_near(p, near);
+                delta.ni_near.push((p, near));
             }
         }
         if self.persons[p as usize].birth.is_none() {
