@@ -763,7 +763,7 @@ impl Batch {
             for (n, c) in link.doubts.iter().enumerate() {
                 let kind = if link.rule == Rule::Ambiguous {
                     DoubtKind::Ambiguous
-                } else if t.is_weak() && !c.ruled_out {
+                } else if c.levels.too_sparse() && !c.ruled_out {
                     DoubtKind::Sparse
                 } else if c.ruled_out {
                     DoubtKind::Guarded

@@ -129,6 +129,17 @@ impl Comparison {
     pub fn level(&self, f: Field) -> Level {
         Level::from_u8(self.levels[f as usize])
     }
+
+    /// Nothing personal was compared: no strong id, no dob, and no more of a
+    /// forename than an initial, on either side. Surname and place alone fit
+    /// every member of a household, so such a pair never links by itself
+    /// (it is at most a review item): a child's census row with a blank
+    /// forename would otherwise take a sibling's or parent's records.
+    pub fn too_sparse(&self) -> bool {
+        matches!(self.level(Field::Forename), Level::Missing | Level::Initial)
+            && self.level(Field::Dob) == Level::Missing
+            && self.level(Field::Id) == Level::Missing
+    }
 }
 
 /// What is kept of one spelling of a person: the row's field tokens, without

@@ -45,7 +45,7 @@ impl Matcher {
                 let (weights, total) = self.score(&v, &levels);
                 let ruled_out = Self::ruled_out(&levels);
                 let id_conflict = self.id_conflict(&levels, total, threshold);
-                let held = weak || id_conflict;
+                let held = weak || levels.too_sparse() || id_conflict;
                 Found {
                     candidate: Candidate {
                         person,

@@ -188,9 +188,10 @@ pub enum DoubtKind {
     /// household guard refused it (one of forename and dob differs
     /// outright): a twin, or a nickname the table lacks.
     Guarded,
-    /// Kept but too little to link by itself (no strong id, no dob, no
-    /// forename beyond an initial): a candidate scored at the threshold or
-    /// within the band below it.
+    /// Left unlinked: too little in common to link by itself (no strong
+    /// id, no dob, no forename beyond an initial compared, on the row's side
+    /// or the candidate's): a candidate scored at the threshold or within
+    /// the band below it.
     Sparse,
     /// Left unlinked: its best candidate scored at the threshold, but by
     /// less than the review band above it, with a strong id that differs
@@ -584,6 +585,7 @@ impl Matcher {
         self.persons[a as usize].variants.iter().any(|va| {
             let c = self.levels(va, &ia, b);
             !Self::ruled_out(&c)
+                && !c.too_sparse()
                 && compare::ids(&ia, &ib) != Level::Differ
                 && self.score(va, &c).1 >= t
         })
@@ -618,7 +620,9 @@ impl Matcher {
         // links by itself: an initial at an address fits every member who
         // shares it, and as a spelling it would bridge them. Scoring near a
         // member, it is a review item instead, so the claims it would
-        // overturn wait on a reviewer.
+        // overturn wait on a reviewer. The same holds for any pair with
+        // nothing personal compared (`Comparison::too_sparse`): a row with a
+        // dob but no forename against a person known without a dob.
         let weak = t.is_weak();
         // A strong id that differs outright (not a typo: see `compare::ids`)
         // is another person's number as often as a replaced one: namesakes
@@ -630,6 +634,7 @@ impl Matcher {
             .iter()
             .filter(|s| {
                 !weak
+                    && !s.levels.too_sparse()
                     && !Self::ruled_out(&s.levels)
                     && s.total >= threshold
                     && !self.id_conflict(&s.levels, s.total, threshold)
@@ -1330,6 +1335,49 @@ mod tests {
         // Nor can the weak rows bridge: Rosie, Robert's twin, stays apart.
         let rosie = named(&mut m, &mut d, "Rosie");
         assert!(![robert.person, a.person, b.person].contains(&rosie.person));
+    }
+
+    #[test]
+    fn a_blank_forename_and_a_missing_dob_never_link_on_surname_and_place() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        // A child's census row: dob, no forename. Not weak by itself.
+        let child = resolve(&mut m, &mut d, R { f: "", ..rob() });
+        assert_eq!(child.rule, Rule::New);
+        // A tax form at the same address: forename, no dob. Nothing personal
+        // is compared (surname and place fit the whole household), so it
+        // does not link, however high surname and address score...
+        let form = R {
+            f: "Daniel",
+            dob: "",
+            ..rob()
+        };
+        let daniel = resolve(&mut m, &mut d, form);
+        assert_ne!(daniel.person, child.person, "{daniel:?}");
+        assert_eq!(daniel.rule, Rule::Weak);
+        // ...but it is a review item naming the child.
+        let doubt = daniel.doubts.first().expect("a doubt");
+        assert_eq!(doubt.person, child.person);
+        assert!(doubt.levels.too_sparse());
+        assert!(
+            f64::from(doubt.score) >= m.threshold(),
+            "it would have linked on weights alone: {doubt:?}"
+        );
+        // Subject lookup says the same: possible, never matched.
+        let found = m.lookup(&tok(form));
+        let c = found.iter().find(|f| f.candidate.person == child.person);
+        assert!(c.is_some_and(|f| f.possible && !f.links), "{found:?}");
+        // Nor do the two merge when a third row agrees with each.
+        assert!(!m.same_person(child.person, daniel.person));
+        // A dob on the form makes it an ordinary row, and it links.
+        let dated = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Daniel",
+                ..rob()
+            },
+        );
+        assert_eq!(dated.person, child.person, "{dated:?}");
     }
 
     /// A row's levels and weights against one person, linked or not.
