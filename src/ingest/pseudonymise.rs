@@ -621,6 +621,26 @@ const PLACEHOLDER_FORENAMES: &[&str] = &[
     "father",
     "parent",
     "guardian",
+    "wife",
+    "husband",
+    "daughter",
+    "granddaughter",
+    "grandson",
+    "grandchild",
+    "sister",
+    "brother",
+    "friend",
+    // A title with no name after it ("Mrs Smith" when the forename is not
+    // known), and the joining words of "Daughter of", "Baby of the".
+    "mr",
+    "mrs",
+    "miss",
+    "ms",
+    "mx",
+    "master",
+    "lady",
+    "of",
+    "the",
 ];
 
 fn is_placeholder(normalised: &str) -> bool {
@@ -965,6 +985,10 @@ mod tests {
             "Twin 1",
             "Dad",
             "MAM",
+            "Mrs",
+            "Daughter Of",
+            "Lady of the",
+            "Granddaughter",
         ] {
             let t = tokens(&ident(f, "Smith", "2001-02-03"));
             assert!(t.forename.is_none(), "{f}");
@@ -979,6 +1003,10 @@ mod tests {
         let jane = tokens(&ident("Jane", "Smith", "2001-02-03")).forename;
         assert_eq!(
             tokens(&ident("Baby Jane", "Smith", "2001-02-03")).forename,
+            jane
+        );
+        assert_eq!(
+            tokens(&ident("Miss Jane", "Smith", "2001-02-03")).forename,
             jane
         );
     }

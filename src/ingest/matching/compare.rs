@@ -130,14 +130,17 @@ impl Comparison {
         Level::from_u8(self.levels[f as usize])
     }
 
-    /// Nothing personal was compared: no strong id, no dob, and no more of a
-    /// forename than an initial, on either side. Surname and place alone fit
-    /// every member of a household, so such a pair never links by itself
-    /// (it is at most a review item): a child's census row with a blank
-    /// forename would otherwise take a sibling's or parent's records.
+    /// Nothing personal tells the pair apart from the rest of a household:
+    /// no strong id, no more of a forename than an initial, and no dob that
+    /// agrees whole (exactly, or with day and month swapped), on either
+    /// side. Surname and place fit every member of a household, and two of
+    /// three dob parts fit a grandmother and granddaughter born on one day
+    /// of the year, so such a pair never links by itself (it is at most a
+    /// review item): a child's census row with a blank forename would
+    /// otherwise take a sibling's or parent's records.
     pub fn too_sparse(&self) -> bool {
         matches!(self.level(Field::Forename), Level::Missing | Level::Initial)
-            && self.level(Field::Dob) == Level::Missing
+            && !matches!(self.level(Field::Dob), Level::Exact | Level::Close)
             && self.level(Field::Id) == Level::Missing
     }
 }

@@ -1368,6 +1368,19 @@ mod tests {
         assert!(c.is_some_and(|f| f.possible && !f.links), "{found:?}");
         // Nor do the two merge when a third row agrees with each.
         assert!(!m.same_person(child.person, daniel.person));
+        // Two of three dob parts do not tell a grandmother from the child
+        // born on the same day of the year.
+        let gran = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "",
+                dob: "1951-02-03",
+                ..rob()
+            },
+        );
+        assert_ne!(gran.person, child.person, "{gran:?}");
+        assert_eq!(gran.doubts.first().map(|c| c.person), Some(child.person));
         // A dob on the form makes it an ordinary row, and it links.
         let dated = resolve(
             &mut m,
