@@ -760,9 +760,18 @@ impl Batch {
                     candidate: StoredCandidate::of(r),
                 });
             }
-            for (n, c) in link.doubts.iter().enumerate() {
+            // A linked row's doubt (a case member close by) matters only for
+            // the events it carries: a case row is a member itself.
+            let doubts = match row.body {
+                RowBody::Event(_) => &link.doubts[..],
+                _ if link.rule.is_new() => &link.doubts[..],
+                _ => &[],
+            };
+            for (n, c) in doubts.iter().enumerate() {
                 let kind = if link.rule == Rule::Ambiguous {
                     DoubtKind::Ambiguous
+                } else if !link.rule.is_new() {
+                    DoubtKind::NearMember
                 } else if c.levels.too_sparse() && !c.ruled_out {
                     DoubtKind::Sparse
                 } else if c.ruled_out {
@@ -784,7 +793,7 @@ impl Batch {
                     candidate: StoredCandidate::of(c),
                 });
             }
-            summary.doubts += link.doubts.len() as u64;
+            summary.doubts += doubts.len() as u64;
             p
         });
         match row.body {

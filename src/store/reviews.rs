@@ -65,6 +65,7 @@ impl ReviewRecord {
             DoubtKind::Guarded => 3,
             DoubtKind::Sparse => 4,
             DoubtKind::IdConflict => 5,
+            DoubtKind::NearMember => 6,
         });
         v.extend_from_slice(&self.person.to_be_bytes());
         self.candidate.pack(&mut v);
@@ -85,6 +86,7 @@ impl ReviewRecord {
                 3 => DoubtKind::Guarded,
                 4 => DoubtKind::Sparse,
                 5 => DoubtKind::IdConflict,
+                6 => DoubtKind::NearMember,
                 _ => return None,
             },
             person: u64::from_be_bytes(v[1..9].try_into().ok()?),
@@ -247,6 +249,7 @@ mod tests {
             DoubtKind::Guarded,
             DoubtKind::Sparse,
             DoubtKind::IdConflict,
+            DoubtKind::NearMember,
         ] {
             let r = ReviewRecord { kind, ..r };
             assert_eq!(ReviewRecord::unpack(&k, &r.pack()), Some(r));

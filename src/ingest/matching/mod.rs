@@ -198,6 +198,12 @@ pub enum DoubtKind {
     /// outright: another person's number (a namesake) as often as a
     /// replaced one.
     IdConflict,
+    /// Linked, but to someone no case lists, while a case member scored
+    /// within the review band below the threshold: the person the row went
+    /// to may be the member's records, kept apart by a partner's own error
+    /// (an initial and a shifted dob in every row of one feed). `same`
+    /// joins that person, all their rows, to the member.
+    NearMember,
 }
 
 impl DoubtKind {
@@ -208,6 +214,7 @@ impl DoubtKind {
             DoubtKind::Guarded => "refused_by_household_guard",
             DoubtKind::Sparse => "too_little_to_link",
             DoubtKind::IdConflict => "strong_id_differs",
+            DoubtKind::NearMember => "linked_elsewhere_near_a_member",
         }
     }
 }
@@ -375,6 +382,11 @@ impl Matcher {
         };
         let ka = keys(a);
         !ka.is_empty() && keys(b).iter().any(|k| ka.contains(k))
+    }
+
+    /// Whether some case lists (someone merged into) `p` as a member.
+    pub fn is_case_member(&self, p: PersonId) -> bool {
+        !self.cases.is_empty() && self.members(p).iter().any(|q| self.cases.contains_key(q))
     }
 
     /// A reviewer's `different`: `a` and `b` are never merged.
@@ -696,7 +708,30 @@ impl Matcher {
                     })
                     .collect()
             }
-            _ => Vec::new(),
+            Rule::Linked(_) => match chosen {
+                // A partner's rows can agree more among themselves (one
+                // initial, one shifted dob in every row) than with the case
+                // file, and become a person of their own beside the member.
+                // Left silent, the member's events are missing and an
+                // absence reads verified; as a doubt, the claims wait.
+                Some(c) if band > 0.0 && !self.is_case_member(c.person) => {
+                    let floor = threshold - band;
+                    let linked = self.canonical(c.person);
+                    scored
+                        .iter()
+                        .filter(|s| {
+                            s.total >= floor
+                                && !Self::ruled_out(&s.levels)
+                                && self.canonical(s.person) != linked
+                                && self.is_case_member(s.person)
+                        })
+                        .take(1)
+                        .map(Self::candidate)
+                        .collect()
+                }
+                _ => Vec::new(),
+            },
+            Rule::New => Vec::new(),
         };
         let p = match chosen {
             Some(s) => self.canonical(s.person),
@@ -1391,6 +1426,55 @@ mod tests {
             },
         );
         assert_eq!(dated.person, child.person, "{dated:?}");
+    }
+
+    #[test]
+    fn a_row_linked_beside_a_case_member_names_the_member_as_a_doubt() {
+        let run = |member: bool| {
+            let (mut m, mut d) = (Matcher::new(), Delta::default());
+            let brian = R {
+                f: "Brian",
+                dob: "2005-08-23",
+                nhs: NHS_A,
+                ..rob()
+            };
+            let brian = resolve(&mut m, &mut d, brian);
+            if member {
+                m.note_case_member("SF-000001", brian.person);
+            }
+            // A partner writes him as "B Smith" with the dob a day out in
+            // every row: its rows agree more with each other than with him.
+            let partner = R {
+                f: "B",
+                dob: "2005-08-24",
+                addr: "",
+                ..rob()
+            };
+            let first = resolve(
+                &mut m,
+                &mut d,
+                R {
+                    s: "Smth",
+                    ..partner
+                },
+            );
+            let second = resolve(&mut m, &mut d, partner);
+            (brian.person, first, second)
+        };
+        let (brian, first, second) = run(true);
+        assert_ne!(first.person, brian);
+        assert_eq!(second.person, first.person, "{second:?}");
+        assert!(!second.rule.is_new());
+        let doubt = second.doubts.first().expect("the member named as a doubt");
+        assert_eq!(doubt.person, brian);
+        assert!(f64::from(doubt.score) >= m_floor(), "{doubt:?}");
+        // Nobody's member: nothing to hold, no item.
+        let (_, _, second) = run(false);
+        assert!(second.doubts.is_empty(), "{second:?}");
+    }
+
+    fn m_floor() -> f64 {
+        Model::threshold(0) - DEFAULT_REVIEW_BAND
     }
 
     /// A row's levels and weights against one person, linked or not.
