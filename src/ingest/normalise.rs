@@ -423,6 +423,19 @@ pub fn postcode_normalised(raw: &str) -> Result<String, IdentError> {
     Ok(s)
 }
 
+/// A postcode that fails as given, repaired if its inward code's digit is
+/// an OCR letter ("DH5 OSG" is DH5 0SG): that position is always a digit,
+/// so the reading is not a guess. `None` when that does not make it valid.
+pub fn postcode_repaired(raw: &str) -> Option<String> {
+    let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let n = compact.len();
+    if !(5..=7).contains(&n) {
+        return None;
+    }
+    let fixed = ocr_repaired(&compact, n - 3..n - 2, false)?;
+    postcode_normalised(&fixed).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +528,12 @@ mod tests {
         assert_eq!(postcode_normalised(" EC1A 1BB ").unwrap(), "EC1A1BB");
         assert!(postcode_normalised("12345").is_err());
         assert!(postcode_normalised("SR1").is_err());
+        assert_eq!(postcode_repaired("dh5 OSG").as_deref(), Some("DH50SG"));
+        assert_eq!(postcode_repaired("NE37 l BB").as_deref(), Some("NE371BB"));
+        // Only the inward digit is read; anything else stays invalid.
+        assert_eq!(postcode_repaired("DH5 XSG"), None);
+        assert_eq!(postcode_repaired("12345"), None);
+        assert_eq!(postcode_repaired("DHS OSG").as_deref(), Some("DHS0SG"));
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub use crate::ingest::normalise::{
     formal_forename, nhs_digits, ni_normalised, normalise_name, parse_date, postcode_normalised,
     upn_normalised, Repair,
 };
-use crate::ingest::normalise::{normalise_name_keep_digits, ocr_repaired, parse_dob, write_iso};
+use crate::ingest::normalise::{
+    normalise_name_keep_digits, ocr_repaired, parse_dob, postcode_repaired, write_iso,
+};
 use crate::ingest::prekeyed::PreKeyed;
 use crate::keys::HmacKey;
 
@@ -362,10 +364,16 @@ impl Pseudonymiser {
         } else {
             match postcode_normalised(raw.postcode) {
                 Ok(pc) => Some(pc),
-                Err(e) => {
-                    out.dropped.push(e);
-                    None
-                }
+                Err(e) => match postcode_repaired(raw.postcode) {
+                    Some(pc) => {
+                        out.repairs.push(("postcode", Repair::OcrDigits));
+                        Some(pc)
+                    }
+                    None => {
+                        out.dropped.push(e);
+                        None
+                    }
+                },
             }
         };
         // The address line, normalised once for both of its tokens.
@@ -949,6 +957,18 @@ mod tests {
         assert_eq!(good.dob, ocr.dob);
         assert_eq!(ocr.repairs.len(), 2);
         assert_eq!(ocr.repair_bits(), Repair::OcrDigits.bit());
+        // An OCR letter in the inward code's digit: the postcode is kept.
+        let pc = |p| {
+            tokens(&RawIdentity {
+                postcode: p,
+                ..ident("Ann", "Lee", "2001-02-03")
+            })
+        };
+        let (good, ocr) = (pc("DH5 0SG"), pc("DH5 OSG"));
+        assert!(good.postcode != 0 && good.postcode == ocr.postcode);
+        assert_eq!(good.district, ocr.district);
+        assert_eq!(ocr.repairs, [("postcode", Repair::OcrDigits)]);
+        assert!(ocr.dropped.is_empty());
         let swapped = tokens(&ident("Ann", "Lee", "2001-13-02"));
         assert_eq!(swapped.repairs, [("dob", Repair::DayMonthSwap)]);
         assert_eq!(
