@@ -375,3 +375,41 @@ fn an_offence_under_an_initial_with_no_dob_holds_the_claim_until_review() {
     decide(&env, &id, "same");
     assert_eq!(verdict(&env), "contradicted");
 }
+
+#[test]
+fn a_partners_own_person_beside_the_member_holds_the_claim_until_review() {
+    // The police write Jonathan as "J Walker", dob a day out, in every row:
+    // the first (with a surname typo) finds nobody and becomes a person; the
+    // second, an offence in the window, agrees with that person more than
+    // with the member and links there.
+    let env = Env::empty();
+    ingest(&env, "case", "case.csv", CASE);
+    let rows = [
+        "J,Walkr,1980-03-05,SR1 1AA,,2015-02-01",
+        "J,Walker,1980-03-05,SR1 1AA,,2016-03-01",
+    ];
+    ingest(&env, "police", "police.csv", &police(&rows));
+    ingest(&env, "claims", "claims.csv", CLAIMS);
+    let (first, second, member) = (
+        person_of(&env, "police", 2, 2),
+        person_of(&env, "police", 2, 3),
+        person_of(&env, "case", 1, 2),
+    );
+    assert_eq!(first, second, "the partner's rows are one person");
+    assert_ne!(second, member);
+    let items = open_items(&env);
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["kind"], "linked_elsewhere_near_a_member");
+    assert_eq!(items[0]["record"]["row"], 3);
+    assert_eq!(items[0]["cases"][0], "SF-T1");
+    // Without the item the claim would be verified on silence.
+    assert_eq!(verdict(&env), "insufficient");
+    let id = items[0]["id"].as_str().unwrap().to_string();
+    decide(&env, &id, "same");
+    assert_eq!(verdict(&env), "contradicted");
+    assert_eq!(
+        person_of(&env, "police", 2, 2),
+        member,
+        "`same` joins the whole person"
+    );
+}
