@@ -473,7 +473,7 @@ pub fn ids(r: &Ids, p: &Ids) -> Level {
         if a == b {
             return Level::Exact;
         }
-        let near = i == super::IdKind::Ni as usize - 1
+        let near = i == super::IdKind::Ni.slot()
             && matches!((&r.ni_near, &p.ni_near), (Some(x), Some(y)) if ni_one_edit(x, y));
         if near || level != Level::OneEdit {
             level = if near { Level::OneEdit } else { Level::Differ };

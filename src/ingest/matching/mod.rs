@@ -97,6 +97,11 @@ impl IdKind {
             _ => None,
         }
     }
+
+    /// Its place in per-person id arrays (`[nhs, ni, upn]`).
+    pub const fn slot(self) -> usize {
+        self as usize - 1
+    }
 }
 
 /// How a row was placed.
@@ -817,7 +822,7 @@ impl Matcher {
         // The NI number's deletion tokens go with the person's number when
         // the row carries that number: just taken, or stored before the
         // tokens existed.
-        let ni = IdKind::Ni as usize - 1;
+        let ni = IdKind::Ni.slot();
         if let Some(near) = ids.ni_near {
             let held = self.persons[p as usize].ids[ni];
             if held != 0 && held == ids.keys[ni] && !self.ni_near.contains_key(&p) {

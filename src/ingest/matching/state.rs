@@ -38,11 +38,10 @@ impl Matcher {
 
     pub(super) fn set_id(&mut self, p: PersonId, k: IdKind, t: u64) {
         self.ensure_person(p);
-        let slot = &mut self.persons[p as usize].ids[k as usize - 1];
+        let slot = &mut self.persons[p as usize].ids[k.slot()];
         if *slot == 0 {
             *slot = t;
-            self.index
-                .insert(blocking::id_key(k as usize - 1, t), p as u32);
+            self.index.insert(blocking::id_key(k.slot(), t), p as u32);
         }
     }
 
@@ -93,7 +92,7 @@ impl Matcher {
             let slot = &mut self.persons[into as usize].ids[i];
             if *slot == 0 && *t != 0 {
                 *slot = *t;
-                if i == IdKind::Ni as usize - 1 {
+                if i == IdKind::Ni.slot() {
                     if let Some(near) = self.ni_near.get(&from).copied() {
                         self.ni_near.insert(into, near);
                     }
