@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use crate::ingest::feeds::{
     open_delivery, parse_chunk, ChunkReader, FeedError, FeedSpec, Parsed, Row, RowBody,
 };
-use crate::ingest::matching::{Comparison, Delta, DoubtKind, Link, Matcher, PersonId, Rule};
+use crate::ingest::matching::{Comparison, Delta, DoubtKind, Link, Matcher, PersonId};
 use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
 use crate::keys::HmacKey;
 use crate::records::Period;
@@ -768,19 +768,7 @@ impl Batch {
                 _ => &[],
             };
             for (n, c) in doubts.iter().enumerate() {
-                let kind = if link.rule == Rule::Ambiguous {
-                    DoubtKind::Ambiguous
-                } else if !link.rule.is_new() {
-                    DoubtKind::NearMember
-                } else if c.levels.too_sparse() && !c.ruled_out {
-                    DoubtKind::Sparse
-                } else if c.ruled_out {
-                    DoubtKind::Guarded
-                } else if c.id_conflict {
-                    DoubtKind::IdConflict
-                } else {
-                    DoubtKind::Weak
-                };
+                let kind = DoubtKind::of(link.rule, c);
                 // The candidate's family must be re-decided: a possible
                 // record may now hold one of its claims.
                 self.touched.insert(c.person);

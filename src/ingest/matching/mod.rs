@@ -12,7 +12,8 @@
 //!    partial dob, missing, differs) against the person's best spelling;
 //! 3. `model` turns levels into weights (m by EM on the council's own pairs,
 //!    u from its own token frequencies) and sets the threshold;
-//! 4. the row goes to its single best candidate at or above the threshold.
+//! 4. the row goes to its single best candidate at or above the threshold;
+//!    `doubts` names the candidates it may belong to and did not go to.
 //!
 //! Promises:
 //! * a strong id that differs, or differs by a typo, is a weight, not a
@@ -35,7 +36,11 @@
 //!   left unlinked and names it as a doubt (kind `strong_id_differs`);
 //! * a row with no strong id, no dob and no forename beyond an initial
 //!   never links by itself and is no one's spelling; near a member it is a
-//!   doubt (kind `too_little_to_link`);
+//!   doubt (kind `too_little_to_link`); nor does any pair with nothing
+//!   personal compared on either side ([`Comparison::too_sparse`]);
+//! * a row linked to someone no case lists, with a case member within the
+//!   review band below the threshold, names the member as a doubt (kind
+//!   `linked_elsewhere_near_a_member`);
 //! * two people a case lists as two of its members are never linked or
 //!   merged into one by matching ([`Matcher::resolve_apart`],
 //!   [`Matcher::note_case_member`]);
@@ -47,6 +52,7 @@
 pub mod blocking;
 pub mod compare;
 mod delta;
+mod doubts;
 mod lookup;
 pub mod model;
 mod state;
@@ -58,6 +64,7 @@ pub use blocking::BlockKind;
 use blocking::Index;
 pub use compare::{Comparison, Field, Ids, Level, Variant, FIELDS};
 pub use delta::{entry_len, erase_persons, DecodeError, Delta, Erased};
+pub use doubts::DoubtKind;
 pub use lookup::Found;
 use model::{Agreed, Model, TokenCounts};
 
@@ -179,49 +186,6 @@ pub struct Candidate {
     /// At the threshold, but held back: a strong id differs outright and
     /// the margin is within the review band (see [`Matcher::resolve`]).
     pub id_conflict: bool,
-}
-
-/// Why a row is in doubt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DoubtKind {
-    /// Left unlinked: its best candidate scored below the threshold but
-    /// within the review band.
-    Weak,
-    /// Left unlinked: two candidates too close to choose between.
-    Ambiguous,
-    /// Left unlinked: its best candidate scored at the threshold, but the
-    /// household guard refused it (one of forename and dob differs
-    /// outright): a twin, or a nickname the table lacks.
-    Guarded,
-    /// Left unlinked: too little in common to link by itself (no strong
-    /// id, no dob, no forename beyond an initial compared, on the row's side
-    /// or the candidate's): a candidate scored at the threshold or within
-    /// the band below it.
-    Sparse,
-    /// Left unlinked: its best candidate scored at the threshold, but by
-    /// less than the review band above it, with a strong id that differs
-    /// outright: another person's number (a namesake) as often as a
-    /// replaced one.
-    IdConflict,
-    /// Linked, but to someone no case lists, while a case member scored
-    /// within the review band below the threshold: the person the row went
-    /// to may be the member's records, kept apart by a partner's own error
-    /// (an initial and a shifted dob in every row of one feed). `same`
-    /// joins that person, all their rows, to the member.
-    NearMember,
-}
-
-impl DoubtKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            DoubtKind::Weak => "below_threshold",
-            DoubtKind::Ambiguous => "ambiguous",
-            DoubtKind::Guarded => "refused_by_household_guard",
-            DoubtKind::Sparse => "too_little_to_link",
-            DoubtKind::IdConflict => "strong_id_differs",
-            DoubtKind::NearMember => "linked_elsewhere_near_a_member",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -646,7 +610,6 @@ impl Matcher {
         // with the same dob carry different NI numbers. So such a
         // candidate links only by more than the review band; nearer, the
         // row is a review item, and the claims it would change wait.
-        let band = self.review_band();
         let eligible: Vec<&Scored> = scored
             .iter()
             .filter(|s| {
@@ -686,58 +649,7 @@ impl Matcher {
             .iter()
             .find(|s| chosen.is_none_or(|c| c.person != s.person))
             .map(Self::candidate);
-        let doubts: Vec<Candidate> = match rule {
-            Rule::Ambiguous => eligible
-                .iter()
-                .take(MAX_DOUBTS)
-                .map(|s| Self::candidate(s))
-                .collect(),
-            Rule::Weak => {
-                // A candidate the household guard refused is still a doubt
-                // when everything else would have linked it: a forename
-                // outside the diminutive table (Kate, Catherine) looks like
-                // a twin, and left silent it would make an absence verified.
-                let floor = threshold - band;
-                scored
-                    .iter()
-                    .filter(|s| match Self::ruled_out(&s.levels) {
-                        // A band of 0 turns review off, these doubts too;
-                        // forename and dob both differing is another person.
-                        true => band > 0.0 && s.total >= threshold && !Self::both_differ(&s.levels),
-                        false => s.total >= floor,
-                    })
-                    .take(1)
-                    .map(|s| Candidate {
-                        id_conflict: !weak && self.id_conflict(&s.levels, s.total, threshold),
-                        ..Self::candidate(s)
-                    })
-                    .collect()
-            }
-            Rule::Linked(_) => match chosen {
-                // A partner's rows can agree more among themselves (one
-                // initial, one shifted dob in every row) than with the case
-                // file, and become a person of their own beside the member.
-                // Left silent, the member's events are missing and an
-                // absence reads verified; as a doubt, the claims wait.
-                Some(c) if band > 0.0 && !self.is_case_member(c.person) => {
-                    let floor = threshold - band;
-                    let linked = self.canonical(c.person);
-                    scored
-                        .iter()
-                        .filter(|s| {
-                            s.total >= floor
-                                && !Self::ruled_out(&s.levels)
-                                && self.canonical(s.person) != linked
-                                && self.is_case_member(s.person)
-                        })
-                        .take(1)
-                        .map(Self::candidate)
-                        .collect()
-                }
-                _ => Vec::new(),
-            },
-            Rule::New => Vec::new(),
-        };
+        let doubts = self.doubts(rule, chosen, &scored, &eligible, threshold, weak);
         let p = match chosen {
             Some(s) => self.canonical(s.person),
             None => {

@@ -1,0 +1,139 @@
+//! Doubts: which of a row's candidates become review items, and why.
+//!
+//! In: a row as [`Matcher::resolve_apart`] placed it (its rule, the
+//! candidate it went to, every candidate scored, those eligible to link)
+//! and the threshold. Out: at most [`MAX_DOUBTS`] candidates named as
+//! doubts, and each one's [`DoubtKind`] for the review queue.
+//!
+//! Promises: a doubt names a candidate the row may belong to and did not go
+//! to; with a review band of 0 only ambiguity is a doubt; forename and dob
+//! both differing is another person, never a doubt.
+
+use super::{Candidate, Matcher, Rule, Scored, MAX_DOUBTS};
+
+/// Why a row is in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DoubtKind {
+    /// Left unlinked: its best candidate scored below the threshold but
+    /// within the review band.
+    Weak,
+    /// Left unlinked: two candidates too close to choose between.
+    Ambiguous,
+    /// Left unlinked: its best candidate scored at the threshold, but the
+    /// household guard refused it (one of forename and dob differs
+    /// outright): a twin, or a nickname the table lacks.
+    Guarded,
+    /// Left unlinked: too little in common to link by itself (no strong
+    /// id, no forename beyond an initial, no dob agreeing whole, on the
+    /// row's side or the candidate's; see `Comparison::too_sparse`): a
+    /// candidate scored at the threshold or within the band below it.
+    Sparse,
+    /// Left unlinked: its best candidate scored at the threshold, but by
+    /// less than the review band above it, with a strong id that differs
+    /// outright: another person's number (a namesake) as often as a
+    /// replaced one.
+    IdConflict,
+    /// Linked, but to someone no case lists, while a case member scored
+    /// within the review band below the threshold: the person the row went
+    /// to may be the member's records, kept apart by a partner's own error
+    /// (an initial and a shifted dob in every row of one feed). `same`
+    /// joins that person, all their rows, to the member.
+    NearMember,
+}
+
+impl DoubtKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DoubtKind::Weak => "below_threshold",
+            DoubtKind::Ambiguous => "ambiguous",
+            DoubtKind::Guarded => "refused_by_household_guard",
+            DoubtKind::Sparse => "too_little_to_link",
+            DoubtKind::IdConflict => "strong_id_differs",
+            DoubtKind::NearMember => "linked_elsewhere_near_a_member",
+        }
+    }
+
+    /// The kind of a doubt `resolve` named for a row placed by `rule`.
+    pub fn of(rule: Rule, c: &Candidate) -> DoubtKind {
+        if rule == Rule::Ambiguous {
+            DoubtKind::Ambiguous
+        } else if !rule.is_new() {
+            DoubtKind::NearMember
+        } else if c.levels.too_sparse() && !c.ruled_out {
+            DoubtKind::Sparse
+        } else if c.ruled_out {
+            DoubtKind::Guarded
+        } else if c.id_conflict {
+            DoubtKind::IdConflict
+        } else {
+            DoubtKind::Weak
+        }
+    }
+}
+
+impl Matcher {
+    /// The candidates a row placed by `rule` names as doubts.
+    pub(super) fn doubts(
+        &self,
+        rule: Rule,
+        chosen: Option<&Scored>,
+        scored: &[Scored],
+        eligible: &[&Scored],
+        threshold: f64,
+        weak: bool,
+    ) -> Vec<Candidate> {
+        let band = self.review_band();
+        match rule {
+            Rule::Ambiguous => eligible
+                .iter()
+                .take(MAX_DOUBTS)
+                .map(|s| Self::candidate(s))
+                .collect(),
+            Rule::Weak => {
+                // A candidate the household guard refused is still a doubt
+                // when everything else would have linked it: a forename
+                // outside the diminutive table (Kate, Catherine) looks like
+                // a twin, and left silent it would make an absence verified.
+                let floor = threshold - band;
+                scored
+                    .iter()
+                    .filter(|s| match Self::ruled_out(&s.levels) {
+                        // A band of 0 turns review off, these doubts too;
+                        // forename and dob both differing is another person.
+                        true => band > 0.0 && s.total >= threshold && !Self::both_differ(&s.levels),
+                        false => s.total >= floor,
+                    })
+                    .take(1)
+                    .map(|s| Candidate {
+                        id_conflict: !weak && self.id_conflict(&s.levels, s.total, threshold),
+                        ..Self::candidate(s)
+                    })
+                    .collect()
+            }
+            Rule::Linked(_) => match chosen {
+                // A partner's rows can agree more among themselves (one
+                // initial, one shifted dob in every row) than with the case
+                // file, and become a person of their own beside the member.
+                // Left silent, the member's events are missing and an
+                // absence reads verified; as a doubt, the claims wait.
+                Some(c) if band > 0.0 && !self.is_case_member(c.person) => {
+                    let floor = threshold - band;
+                    let linked = self.canonical(c.person);
+                    scored
+                        .iter()
+                        .filter(|s| {
+                            s.total >= floor
+                                && !Self::ruled_out(&s.levels)
+                                && self.canonical(s.person) != linked
+                                && self.is_case_member(s.person)
+                        })
+                        .take(1)
+                        .map(Self::candidate)
+                        .collect()
+                }
+                _ => Vec::new(),
+            },
+            Rule::New => Vec::new(),
+        }
+    }
+}
