@@ -1384,13 +1384,13 @@ mod tests {
         assert!(!second.rule.is_new());
         let doubt = second.doubts.first().expect("the member named as a doubt");
         assert_eq!(doubt.person, brian);
-        assert!(f64::from(doubt.score) >= m_floor(), "{doubt:?}");
+        assert!(f64::from(doubt.score) >= review_floor(), "{doubt:?}");
         // Nobody's member: nothing to hold, no item.
         let (_, _, second) = run(false);
         assert!(second.doubts.is_empty(), "{second:?}");
     }
 
-    fn m_floor() -> f64 {
+    fn review_floor() -> f64 {
         Model::threshold(0) - DEFAULT_REVIEW_BAND
     }
 
