@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 
 use super::{load_config, notices_of, open_engine};
 use crate::config::Config;
-use crate::ingest::matching::{pseudonym, PersonId};
+use crate::ingest::matching::{pseudonym, DoubtKind, PersonId};
 use crate::ingest::Engine;
 use crate::subjects::{self, input, Lookup, PersonReport};
 
@@ -167,8 +167,13 @@ fn print_lookup(l: &Lookup) -> Result<()> {
     }
     for m in &l.possible {
         outln!(
-            "  identity {}: {} is possible only (score {:.2}, below the threshold {:.2}): not included; check by hand",
-            m.identity, m.person, m.score, m.threshold
+            "  identity {}: {} is possible only (score {:.2}, threshold {:.2}: {}): not included; check by hand",
+            m.identity,
+            m.person,
+            m.score,
+            m.threshold,
+            m.held_because
+                .map_or("below the threshold", DoubtKind::explain)
         );
     }
     Ok(())

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::ingest::matching::{pseudonym, Found, Matcher, PersonId, Rule};
+use crate::ingest::matching::{pseudonym, DoubtKind, Found, Matcher, PersonId, Rule};
 use crate::ingest::pseudonymise::{token_hex, Pseudonymiser};
 use crate::review::{agreement, FieldAgreement};
 use crate::store::{Restriction, ReviewDecision, Store, StoreError};
@@ -63,6 +63,12 @@ pub struct Matched {
     pub links: bool,
     /// Another person scored as well: check both are the subject.
     pub ambiguous: bool,
+    /// Why a possible person is not matched, as review names it:
+    /// `below_threshold`, `too_little_to_link` (nothing personal compared:
+    /// no strong id, no forename beyond an initial, no whole dob) or
+    /// `strong_id_differs` (within the review band above the threshold).
+    /// None when matched.
+    pub held_because: Option<DoubtKind>,
     pub fields: Vec<FieldAgreement>,
 }
 
@@ -149,6 +155,15 @@ fn matched(identity: usize, f: &Found, threshold: f64) -> Matched {
         found_by: f.found_by,
         links: f.links,
         ambiguous: f.ambiguous,
+        held_because: (!f.links).then(|| {
+            if c.id_conflict {
+                DoubtKind::IdConflict
+            } else if c.levels.too_sparse() {
+                DoubtKind::Sparse
+            } else {
+                DoubtKind::Weak
+            }
+        }),
         fields: agreement(&c.levels.levels, &c.weights.map(crate::store::centibits)),
     }
 }

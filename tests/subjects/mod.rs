@@ -158,6 +158,23 @@ fn lookup_finds_every_record_of_the_person_and_none_of_a_namesakes() {
         "{s}"
     );
     assert!(!s.contains("Robert") && !s.contains(NHS), "{s}");
+    // An initial and a place: possibly Robert, never matched, and the
+    // answer says why (not "below the threshold": it may score above it).
+    let weak = "forename: R\nsurname: Smith\npostcode: SR1 3AA\naddress: 1 High Street\n";
+    let w = lookup(&env, weak);
+    assert_eq!(w["persons"], serde_json::json!([]), "{w:#}");
+    let possible = w["lookup"]["possible"].as_array().unwrap();
+    assert!(
+        possible
+            .iter()
+            .any(|m| m["person"] == p["person"] && m["held_because"] == "too_little_to_link"),
+        "{w:#}"
+    );
+    let s = text(&with_stdin(&env, &["subject", "lookup"], weak).stdout);
+    assert!(
+        s.contains("possible only") && s.contains("too little to link alone"),
+        "{s}"
+    );
     // Identifiers are never taken from the command line.
     let out = env.cli(&["subject", "lookup", "--surname", "Smith"]);
     assert!(!out.status.success());

@@ -53,6 +53,22 @@ impl DoubtKind {
         }
     }
 
+    /// What the kind means, in a phrase for people.
+    pub fn explain(self) -> &'static str {
+        match self {
+            DoubtKind::Weak => "below the threshold",
+            DoubtKind::Ambiguous => "another person scored as well",
+            DoubtKind::Guarded => "refused by the household guard (forename or dob differs outright)",
+            DoubtKind::Sparse => {
+                "too little to link alone: no strong id, no forename beyond an initial, no whole dob"
+            }
+            DoubtKind::IdConflict => {
+                "a strong id differs outright, and the score is within the review band above the threshold"
+            }
+            DoubtKind::NearMember => "linked to someone else, with a case member close by",
+        }
+    }
+
     /// The kind of a doubt `resolve` named for a row placed by `rule`.
     pub fn of(rule: Rule, c: &Candidate) -> DoubtKind {
         if rule == Rule::Ambiguous {
@@ -68,6 +84,13 @@ impl DoubtKind {
         } else {
             DoubtKind::Weak
         }
+    }
+}
+
+/// Serialised as its [`DoubtKind::name`].
+impl serde::Serialize for DoubtKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
