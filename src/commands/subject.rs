@@ -172,8 +172,7 @@ fn print_lookup(l: &Lookup) -> Result<()> {
             m.person,
             m.score,
             m.threshold,
-            m.held_because
-                .map_or("below the threshold", DoubtKind::explain)
+            m.held_because.unwrap_or(DoubtKind::Weak).explain()
         );
     }
     Ok(())

@@ -155,15 +155,8 @@ fn matched(identity: usize, f: &Found, threshold: f64) -> Matched {
         found_by: f.found_by,
         links: f.links,
         ambiguous: f.ambiguous,
-        held_because: (!f.links).then(|| {
-            if c.id_conflict {
-                DoubtKind::IdConflict
-            } else if c.levels.too_sparse() {
-                DoubtKind::Sparse
-            } else {
-                DoubtKind::Weak
-            }
-        }),
+        // As review would name an unlinked row's doubt.
+        held_because: (!f.links).then(|| DoubtKind::of(Rule::Weak, c)),
         fields: agreement(&c.levels.levels, &c.weights.map(crate::store::centibits)),
     }
 }
