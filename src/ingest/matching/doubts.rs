@@ -103,7 +103,6 @@ impl Matcher {
         scored: &[Scored],
         eligible: &[&Scored],
         threshold: f64,
-        weak: bool,
     ) -> Vec<Candidate> {
         let band = self.review_band();
         match rule {
@@ -128,7 +127,7 @@ impl Matcher {
                     })
                     .take(1)
                     .map(|s| Candidate {
-                        id_conflict: !weak && self.id_conflict(&s.levels, s.total, threshold),
+                        id_conflict: self.id_conflict(&s.levels, s.total, threshold),
                         ..Self::candidate(s)
                     })
                     .collect()

@@ -36,8 +36,6 @@ impl Matcher {
         let seen = self.found_under(&v, &ids.keys, &mut Vec::new());
         let threshold = self.threshold();
         let floor = threshold - self.review_band();
-        // Too little to link by itself (see `resolve`): at most possible.
-        let weak = t.is_weak();
         let mut out: Vec<Found> = seen
             .into_iter()
             .map(|(person, kind)| {
@@ -45,7 +43,9 @@ impl Matcher {
                 let (weights, total) = self.score(&v, &levels);
                 let ruled_out = Self::ruled_out(&levels);
                 let id_conflict = self.id_conflict(&levels, total, threshold);
-                let held = weak || levels.too_sparse() || id_conflict;
+                // Too little to link by itself (see `resolve`), or a
+                // differing strong id near the threshold: at most possible.
+                let held = levels.too_sparse() || id_conflict;
                 Found {
                     candidate: Candidate {
                         person,

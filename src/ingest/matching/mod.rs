@@ -355,7 +355,15 @@ impl Matcher {
 
     /// Whether some case lists (someone merged into) `p` as a member.
     pub fn is_case_member(&self, p: PersonId) -> bool {
-        !self.cases.is_empty() && self.members(p).iter().any(|q| self.cases.contains_key(q))
+        if self.cases.is_empty() {
+            return false;
+        }
+        // Asked for every linked event row: walk the merge list, no copy.
+        let c = self.canonical(p);
+        match self.merged.get(&c) {
+            Some(v) => v.iter().any(|q| self.cases.contains_key(q)),
+            None => self.cases.contains_key(&c),
+        }
     }
 
     /// A reviewer's `different`: `a` and `b` are never merged.
@@ -596,14 +604,14 @@ impl Matcher {
             let apart: Vec<PersonId> = apart.iter().map(|&p| self.canonical(p)).collect();
             scored.retain(|s| !apart.contains(&s.person));
         }
-        // A row with no strong id, no dob and no more of a forename than an
-        // initial is kept (its surname and place may be a member's) but never
-        // links by itself: an initial at an address fits every member who
-        // shares it, and as a spelling it would bridge them. Scoring near a
-        // member, it is a review item instead, so the claims it would
-        // overturn wait on a reviewer. The same holds for any pair with
-        // nothing personal compared (`Comparison::too_sparse`): a row with a
-        // dob but no forename against a person known without a dob.
+        // A pair with nothing personal compared (`Comparison::too_sparse`)
+        // never links by itself: an initial at an address fits every member
+        // who shares it, as does a row with a dob but no forename against a
+        // person known without a dob. Scoring near a member, it is a review
+        // item instead, so the claims it would overturn wait on a reviewer.
+        // A weak row (no strong id, no dob, no forename beyond an initial)
+        // is such a pair against everyone, and is kept as no one's
+        // spelling, since it would bridge the members it fits.
         let weak = t.is_weak();
         // A strong id that differs outright (not a typo: see `compare::ids`)
         // is another person's number as often as a replaced one: namesakes
@@ -613,8 +621,7 @@ impl Matcher {
         let eligible: Vec<&Scored> = scored
             .iter()
             .filter(|s| {
-                !weak
-                    && !s.levels.too_sparse()
+                !s.levels.too_sparse()
                     && !Self::ruled_out(&s.levels)
                     && s.total >= threshold
                     && !self.id_conflict(&s.levels, s.total, threshold)
@@ -649,7 +656,7 @@ impl Matcher {
             .iter()
             .find(|s| chosen.is_none_or(|c| c.person != s.person))
             .map(Self::candidate);
-        let doubts = self.doubts(rule, chosen, &scored, &eligible, threshold, weak);
+        let doubts = self.doubts(rule, chosen, &scored, &eligible, threshold);
         let p = match chosen {
             Some(s) => self.canonical(s.person),
             None => {
