@@ -216,21 +216,21 @@ impl PersonTokens {
         self.repairs.iter().fold(0, |a, (_, r)| a | r.bit())
     }
 
-    /// Enough to link on: a strong identifier, surname with dob, surname
-    /// with postcode or address (whatever the forename: an initial, or
-    /// none), or forename with dob and postcode. Whether a row links is
-    /// scoring's call; this only decides whether it is kept at all. A row
-    /// kept but too weak to link still raises a review item when it scores
-    /// near a member, so the claims it would overturn wait on review: a
-    /// rejected "A Williams" at a member's address was silence, and silence
-    /// reads as "no incidents".
+    /// Enough to link on: a strong identifier, a surname with a dob or a
+    /// place (postcode or address; whatever the forename: an initial, or
+    /// none), or a forename beyond an initial with a place (whatever the
+    /// surname). Whether a row links is scoring's call; this only decides
+    /// whether it is kept at all. A row kept but too weak to link still
+    /// raises a review item when it scores near a member, so the claims it
+    /// would overturn wait on review: a rejected "A Williams", or "Deborah,
+    /// 116 Pat Road" (a form without a surname), at a member's address was
+    /// silence, and silence reads as "no incidents".
     fn identifying(&self) -> bool {
         let sur = self.surname.is_some();
+        let fore = self.forename.as_ref().is_some_and(|f| !f.is_initial);
         let dob = self.dob.is_some();
         let place = self.postcode != 0 || self.address_field != 0;
-        self.has_strong_id()
-            || (sur && (dob || place))
-            || (self.forename.as_ref().is_some_and(|f| !f.is_initial) && dob && self.postcode != 0)
+        self.has_strong_id() || (sur && (dob || place)) || (fore && place)
     }
 }
 
@@ -306,7 +306,7 @@ impl Pseudonymiser {
         } else {
             Err(bad(
                 "identity",
-                "needs nhs_number, ni_number, upn, surname with dob, postcode or address, or forename with dob and postcode",
+                "needs nhs_number, ni_number, upn, surname with dob, postcode or address, or forename with postcode or address",
             ))
         }
     }
@@ -1064,5 +1064,29 @@ mod tests {
             p().pseudonymise(&with_pc, &mut s).is_ok(),
             "names + postcode"
         );
+        // A forename with a place is kept without a surname ("Deborah, 116
+        // Pat Road"); with a dob but no place, or an initial with a place,
+        // it is not.
+        let p = p();
+        let fore_place = RawIdentity {
+            address: "116 Pat Road",
+            ..ident("Deborah", "", "")
+        };
+        let t = p.pseudonymise(&fore_place, &mut s).unwrap();
+        assert!(t.surname.is_none() && t.address_field != 0 && !t.is_weak());
+        let fore_pc = RawIdentity {
+            postcode: "SR1 3AA",
+            ..ident("Deborah", "", "")
+        };
+        assert!(p.pseudonymise(&fore_pc, &mut s).is_ok());
+        for raw in [
+            ident("Deborah", "", "1970-01-02"),
+            RawIdentity {
+                address: "116 Pat Road",
+                ..ident("D", "", "")
+            },
+        ] {
+            assert_eq!(p.pseudonymise(&raw, &mut s).unwrap_err().field, "identity");
+        }
     }
 }

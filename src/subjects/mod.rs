@@ -37,7 +37,7 @@ use crate::triangulate::VerdictRecord;
 pub enum SubjectError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("identity {n} is not enough to look anyone up ({reason}): give nhs_number, ni_number or upn, or surname with dob, postcode or address")]
+    #[error("identity {n} is not enough to look anyone up ({reason}): give nhs_number, ni_number or upn, a surname with dob, postcode or address, or a forename with postcode or address")]
     NotIdentifying { n: usize, reason: String },
     #[error("`{0}` is not a person pseudonym (they look like p123, as `subject lookup` prints)")]
     BadPseudonym(String),

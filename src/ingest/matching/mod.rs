@@ -1297,6 +1297,38 @@ mod tests {
     }
 
     #[test]
+    fn a_forename_at_the_address_without_a_surname_links_to_that_member() {
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let robert = resolve(&mut m, &mut d, rob());
+        let rosie = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Rosie",
+                dob: "2004-05-06",
+                ..rob()
+            },
+        );
+        assert_ne!(robert.person, rosie.person);
+        // "Robert, 1 High Street" on a form with no surname and no dob: the
+        // forename is personal, so it is an ordinary row, and his sister at
+        // the same address is ruled out by the forename.
+        let form = resolve(
+            &mut m,
+            &mut d,
+            R {
+                s: "",
+                dob: "",
+                ..rob()
+            },
+        );
+        assert_eq!(form.person, robert.person, "{form:?}");
+        assert!(matches!(form.rule, Rule::Linked(_)), "{form:?}");
+        assert_eq!(form.levels.level(Field::Surname), Level::Missing);
+        assert!(!form.levels.too_sparse());
+    }
+
+    #[test]
     fn a_blank_forename_and_a_missing_dob_never_link_on_surname_and_place() {
         let (mut m, mut d) = (Matcher::new(), Delta::default());
         // A child's census row: dob, no forename. Not weak by itself.
