@@ -44,17 +44,26 @@ pub(crate) fn write_iso(y: i32, m: u32, d: u32, out: &mut [u8; 10]) {
     }
 }
 
-/// Common English diminutives with one formal name each. Diminutives shared
-/// by several names (sam, alex, chris, kate, pat, ...) are left out: guessing
-/// would link different people.
+/// Common English diminutives with one formal name each, and spellings of
+/// one name (Katherine, Catherine). Diminutives shared by several names
+/// (sam, alex, chris, pat, jo, fred, harry, ...) are left out, and so are
+/// those that are mostly names in their own right (jack): guessing would
+/// link different people, and a forename that agrees opens the household
+/// guard.
 const DIMINUTIVES: &[(&str, &[&str])] = &[
     ("robert", &["bob", "bobby", "rob", "robbie", "bert"]),
     ("william", &["bill", "billy", "will", "willie", "liam"]),
     (
         "elizabeth",
-        &["liz", "lizzie", "beth", "betty", "eliza", "libby"],
+        &[
+            "liz", "lizzie", "lizzy", "beth", "betty", "betsy", "bess", "bessie", "eliza", "liza",
+            "libby",
+        ],
     ),
-    ("margaret", &["maggie", "peggy", "meg", "madge"]),
+    (
+        "margaret",
+        &["maggie", "peggy", "meg", "madge", "margie", "marge"],
+    ),
     ("james", &["jim", "jimmy", "jamie"]),
     ("michael", &["mike", "mick", "mickey", "mikey"]),
     ("richard", &["rich", "richie", "dick", "rick", "ricky"]),
@@ -65,7 +74,7 @@ const DIMINUTIVES: &[(&str, &[&str])] = &[
     ("matthew", &["matt", "matty"]),
     ("benjamin", &["ben", "benny"]),
     ("jennifer", &["jenny", "jen"]),
-    ("rebecca", &["becky", "becca"]),
+    ("rebecca", &["becky", "becca", "bex"]),
     ("victoria", &["vicky", "vicki", "tori"]),
     ("susan", &["sue", "susie"]),
     ("deborah", &["debbie", "debs"]),
@@ -91,6 +100,80 @@ const DIMINUTIVES: &[(&str, &[&str])] = &[
     ("nathan", &["nate"]),
     ("zachary", &["zach", "zack"]),
     ("oliver", &["ollie"]),
+    // Spelling variants of one name count as its diminutives.
+    ("patricia", &["patty", "patsy", "trish", "tricia"]),
+    (
+        "catherine",
+        &[
+            "katherine",
+            "kathryn",
+            "catharine",
+            "cathy",
+            "cath",
+            "kate",
+            "katie",
+            "kitty",
+        ],
+    ),
+    ("sarah", &["sally", "sadie"]),
+    ("mary", &["molly", "mollie"]),
+    ("henry", &["hank"]),
+    ("patrick", &["paddy"]),
+    ("olivia", &["liv", "livvy", "livy"]),
+    ("stephanie", &["steph", "stephie"]),
+    ("angela", &["angie"]),
+    ("jacob", &["jake"]),
+    ("kevin", &["kev"]),
+    ("pamela", &["pam"]),
+    ("barbara", &["babs", "barb"]),
+    ("dorothy", &["dot", "dotty", "dottie", "dolly"]),
+    ("judith", &["judy"]),
+    ("theresa", &["teresa", "tess", "tessa"]),
+    ("valerie", &["val"]),
+    ("beverley", &["bev"]),
+    ("gillian", &["gill", "gilly"]),
+    ("harriet", &["hattie"]),
+    ("penelope", &["penny"]),
+    ("josephine", &["josie"]),
+    ("philippa", &["pippa"]),
+    ("cynthia", &["cindy"]),
+    ("gwendolen", &["gwendoline", "gwendolyn", "gwen"]),
+    ("charlotte", &["lottie"]),
+    (
+        "isabel",
+        &["isabella", "isabelle", "isobel", "izzy", "issy"],
+    ),
+    ("jacqueline", &["jacqui"]),
+    ("leonard", &["len", "lenny"]),
+    ("lawrence", &["laurence", "larry"]),
+    ("raymond", &["ray"]),
+    ("ronald", &["ron"]),
+    ("donald", &["don", "donny"]),
+    ("douglas", &["doug", "dougie"]),
+    ("philip", &["phillip", "phil"]),
+    ("theodore", &["theo"]),
+    ("archibald", &["archie"]),
+    ("albert", &["albie"]),
+    ("alfred", &["alf", "alfie"]),
+    ("bernard", &["bernie"]),
+    ("clifford", &["cliff"]),
+    ("geoffrey", &["jeffrey", "geoff", "jeff"]),
+    ("herbert", &["herb"]),
+    ("jeremy", &["jez"]),
+    ("nigel", &["nige"]),
+    ("reginald", &["reg", "reggie"]),
+    ("roger", &["rog"]),
+    ("stanley", &["stan"]),
+    ("walter", &["wally", "walt"]),
+    ("eugene", &["gene"]),
+    ("ernest", &["ernie"]),
+    ("norman", &["norm"]),
+    ("percival", &["percy"]),
+    ("sidney", &["sydney", "sid"]),
+    ("vincent", &["vince", "vinny"]),
+    ("stuart", &["stewart", "stu"]),
+    ("bradley", &["brad"]),
+    ("grace", &["gracie"]),
 ];
 
 /// The formal name for a normalised forename that the table knows (a
@@ -439,6 +522,44 @@ pub fn postcode_repaired(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diminutives_name_one_formal_name_or_none() {
+        for (a, b) in [
+            ("patty", "patricia"),
+            ("trish", "patricia"),
+            ("kate", "katherine"),
+            ("cathy", "catherine"),
+            ("sally", "sarah"),
+            ("jake", "jacob"),
+            ("geoff", "jeffrey"),
+            ("bess", "elizabeth"),
+            ("bob", "robert"),
+        ] {
+            assert!(formal_forename(a).is_some(), "{a}");
+            assert_eq!(formal_forename(a), formal_forename(b), "{a} {b}");
+        }
+        // Shared by several names, or mostly a name of its own: no guess.
+        for n in [
+            "steve", "chris", "alex", "sam", "pat", "jack", "harry", "polly",
+        ] {
+            assert_eq!(formal_forename(n), None, "{n}");
+        }
+        // Each diminutive is listed under one name and is no name's formal.
+        let mut seen = std::collections::HashSet::new();
+        for (formal, dims) in DIMINUTIVES {
+            assert!(
+                !DIMINUTIVES.iter().any(|(_, d)| d.contains(formal)),
+                "{formal}"
+            );
+            for d in *dims {
+                assert!(
+                    seen.insert(*d) || *d == "steve" || *d == "stevie",
+                    "{d} twice"
+                );
+            }
+        }
+    }
 
     #[test]
     fn ascii_fast_path_agrees_with_unicode_path() {
