@@ -292,7 +292,10 @@ fn date_parts(s: &[u8]) -> Option<(u32, u32, u32)> {
 /// value itself never is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Repair {
-    /// Letters that OCR confuses with digits (O, I, l, S, B, Z) read as digits.
+    /// Letters that OCR confuses with digits (O, I, l, S, B, Z) read as
+    /// digits where the format holds a digit, and such digits read as
+    /// letters where a postcode holds a letter (one name for both: the
+    /// stored bit predates the second).
     OcrDigits,
     /// A month above 12 with a day of 12 or less read as day and month swapped.
     DayMonthSwap,
@@ -506,17 +509,39 @@ pub fn postcode_normalised(raw: &str) -> Result<String, IdentError> {
     Ok(s)
 }
 
-/// A postcode that fails as given, repaired if its inward code's digit is
-/// an OCR letter ("DH5 OSG" is DH5 0SG): that position is always a digit,
-/// so the reading is not a guess. `None` when that does not make it valid.
+/// A postcode that fails as given, repaired where OCR explains it: an
+/// inward code's digit read as a letter ("DH5 OSG" is DH5 0SG), or a digit
+/// where a letter always stands, the first character and the last two
+/// ("5R5 1ND" is SR5 1ND). Those positions are fixed by the format, so the
+/// reading is not a guess; the inward letters take only the OCR digits
+/// whose letter an inward code can hold (never O or I: inward codes leave
+/// out C, I, K, M, O and V). `None` when that does not make it valid.
 pub fn postcode_repaired(raw: &str) -> Option<String> {
     let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
     let n = compact.len();
-    if !(5..=7).contains(&n) {
+    if !(5..=7).contains(&n) || !compact.is_ascii() {
         return None;
     }
-    let fixed = ocr_repaired(&compact, n - 3..n - 2, false)?;
-    postcode_normalised(&fixed).ok()
+    let digit = ocr_repaired(&compact, n - 3..n - 2, false);
+    let mut b = digit.clone().unwrap_or(compact).into_bytes();
+    let mut lettered = false;
+    for (i, c) in b.iter_mut().enumerate() {
+        let letter = match (i, *c) {
+            (0, b'0') => b'O',
+            (0, b'1') => b'I',
+            (i, b'2') if i == 0 || i >= n - 2 => b'Z',
+            (i, b'5') if i == 0 || i >= n - 2 => b'S',
+            (i, b'6') if i == 0 || i >= n - 2 => b'G',
+            (i, b'8') if i == 0 || i >= n - 2 => b'B',
+            _ => continue,
+        };
+        *c = letter;
+        lettered = true;
+    }
+    if digit.is_none() && !lettered {
+        return None;
+    }
+    postcode_normalised(std::str::from_utf8(&b).expect("ascii")).ok()
 }
 
 #[cfg(test)]
@@ -651,10 +676,20 @@ mod tests {
         assert!(postcode_normalised("SR1").is_err());
         assert_eq!(postcode_repaired("dh5 OSG").as_deref(), Some("DH50SG"));
         assert_eq!(postcode_repaired("NE37 l BB").as_deref(), Some("NE371BB"));
-        // Only the inward digit is read; anything else stays invalid.
+        // Only positions the format fixes are read; anything else stays
+        // invalid.
         assert_eq!(postcode_repaired("DH5 XSG"), None);
         assert_eq!(postcode_repaired("12345"), None);
         assert_eq!(postcode_repaired("DHS OSG").as_deref(), Some("DHS0SG"));
+        // A digit where a letter always stands: the first character, the
+        // last two.
+        assert_eq!(postcode_repaired("5R5 1ND").as_deref(), Some("SR51ND"));
+        assert_eq!(postcode_repaired("0L9 6AB").as_deref(), Some("OL96AB"));
+        assert_eq!(postcode_repaired("SR5 1N8").as_deref(), Some("SR51NB"));
+        assert_eq!(postcode_repaired("8R5 O2B").as_deref(), Some("BR50ZB"));
+        // ...but never O or I in the inward code, which leaves them out.
+        assert_eq!(postcode_repaired("SR5 1N0"), None);
+        assert_eq!(postcode_repaired("SR5 11A"), None);
     }
 
     #[test]

@@ -196,43 +196,32 @@ pub const REALISTIC: Rates = Rates {
 };
 
 /// Nicknames neither synth's light table nor ingest's diminutive table
-/// holds (as of this writing), for forenames synth uses.
+/// holds, for forenames synth uses (a test below keeps it so when ingest's
+/// table grows: Sally, Jake and others left this list when it did).
 #[rustfmt::skip]
 pub const EXTRA_NICKNAMES: &[(&str, &[&str])] = &[
     ("Alexander", &["Sasha", "Sandy", "Xander"]),
     ("Christopher", &["Kit", "Topher"]),
-    ("Katherine", &["Kit", "Kitty"]),
-    ("Catherine", &["Kitty", "Cath"]),
-    ("Sarah", &["Sally", "Sadie"]),
+    ("Katherine", &["Kit"]),
     ("John", &["Jack", "Johnny"]),
     ("Margaret", &["Polly", "Greta"]),
-    ("Elizabeth", &["Bess", "Lisa"]),
-    ("Henry", &["Hal", "Hank"]),
+    ("Elizabeth", &["Lisa"]),
+    ("Henry", &["Hal"]),
     ("Edward", &["Ned"]),
-    ("Patrick", &["Paddy"]),
-    ("Olivia", &["Liv", "Livvy"]),
     ("Isabella", &["Isa", "Belle"]),
     ("Nicola", &["Nicky", "Nic"]),
     ("Michelle", &["Shelley"]),
-    ("Stephanie", &["Steph"]),
-    ("Rebecca", &["Bex"]),
     ("Samantha", &["Sammie"]),
     ("Joanne", &["Jo"]),
     ("Louise", &["Lou"]),
-    ("Angela", &["Angie"]),
     ("Danielle", &["Dani"]),
-    ("Jacob", &["Jake"]),
     ("Joshua", &["Joss"]),
     ("Callum", &["Cal"]),
-    ("Bradley", &["Brad"]),
-    ("Stuart", &["Stu"]),
-    ("Kevin", &["Kev"]),
     ("Gary", &["Gaz"]),
     ("Darren", &["Daz"]),
     ("Jayden", &["Jay"]),
     ("Nathaniel", &["Nate"]),
     ("Emily", &["Em", "Emmy"]),
-    ("Grace", &["Gracie"]),
     ("Julie", &["Jules"]),
     ("Alison", &["Ally"]),
 ];
@@ -1146,8 +1135,17 @@ mod tests {
     }
 
     #[test]
-    fn extra_nicknames_are_outside_the_light_table() {
+    fn extra_nicknames_are_outside_both_tables() {
+        use crate::ingest::normalise::formal_forename;
         for (formal, nicks) in EXTRA_NICKNAMES {
+            let known = formal_forename(&formal.to_lowercase());
+            for n in *nicks {
+                let f = formal_forename(&n.to_lowercase());
+                assert!(
+                    f.is_none() || f != known,
+                    "{formal}/{n} is in ingest's table"
+                );
+            }
             assert!(
                 super::super::FEMALE.contains(formal) || super::super::MALE.contains(formal),
                 "{formal} is not a synth forename"
