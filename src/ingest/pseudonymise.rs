@@ -990,8 +990,9 @@ mod tests {
         assert!(kept(at("Amy", "Williams", "SR1 3AA", "")));
         // No place and no dob: names alone are too weak to keep.
         assert!(!kept(at("Amy", "Williams", "", "")));
-        // A place with only a forename, or an initial: nothing to link on.
-        assert!(!kept(at("Amy", "", "SR1 3AA", "12 Dene Street")));
+        // A place with a forename is kept (a form without a surname); with
+        // only an initial there is nothing to link on.
+        assert!(kept(at("Amy", "", "SR1 3AA", "12 Dene Street")));
         assert!(!kept(at("A", "", "SR1 3AA", "")));
     }
 

@@ -3,13 +3,15 @@
 //! In: a row as [`Matcher::resolve_apart`] placed it (its rule, the
 //! candidate it went to, every candidate scored, those eligible to link)
 //! and the threshold. Out: at most [`MAX_DOUBTS`] candidates named as
-//! doubts, and each one's [`DoubtKind`] for the review queue.
+//! doubts (up to [`MAX_SPARSE_DOUBTS`] for a row too sparse to link, one
+//! per household member it fits alike), and each one's [`DoubtKind`] for
+//! the review queue.
 //!
 //! Promises: a doubt names a candidate the row may belong to and did not go
 //! to; with a review band of 0 only ambiguity is a doubt; forename and dob
 //! both differing is another person, never a doubt.
 
-use super::{Candidate, Matcher, Rule, Scored, MAX_DOUBTS};
+use super::{Candidate, Matcher, Rule, Scored, AMBIGUITY_BITS, MAX_DOUBTS, MAX_SPARSE_DOUBTS};
 
 /// Why a row is in doubt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,23 +116,40 @@ impl Matcher {
             Rule::Weak => {
                 // A candidate the household guard refused is still a doubt
                 // when everything else would have linked it: a forename
-                // outside the diminutive table (Kate, Catherine) looks like
+                // outside the diminutive table (Kit, Christopher) looks like
                 // a twin, and left silent it would make an absence verified.
                 let floor = threshold - band;
-                scored
-                    .iter()
-                    .filter(|s| match Self::ruled_out(&s.levels) {
-                        // A band of 0 turns review off, these doubts too;
-                        // forename and dob both differing is another person.
-                        true => band > 0.0 && s.total >= threshold && !Self::both_differ(&s.levels),
-                        false => s.total >= floor,
-                    })
-                    .take(1)
-                    .map(|s| Candidate {
-                        id_conflict: self.id_conflict(&s.levels, s.total, threshold),
-                        ..Self::candidate(s)
-                    })
-                    .collect()
+                let mut near = scored.iter().filter(|s| match Self::ruled_out(&s.levels) {
+                    // A band of 0 turns review off, these doubts too;
+                    // forename and dob both differing is another person.
+                    true => band > 0.0 && s.total >= threshold && !Self::both_differ(&s.levels),
+                    false => s.total >= floor,
+                });
+                let Some(first) = near.next() else {
+                    return Vec::new();
+                };
+                let mut out = vec![Candidate {
+                    id_conflict: self.id_conflict(&first.levels, first.total, threshold),
+                    ..Self::candidate(first)
+                }];
+                // A row too sparse to link (a surname at a postcode) fits
+                // every member of the household alike, and the one that
+                // scored first by a token's frequency is no likelier than
+                // the rest: naming only it left a sibling's exclusion
+                // silent and their claim verified. So each candidate it
+                // fits as well is named too.
+                if first.levels.too_sparse() && !Self::ruled_out(&first.levels) {
+                    out.extend(
+                        near.filter(|s| {
+                            s.levels.too_sparse()
+                                && !Self::ruled_out(&s.levels)
+                                && first.total - s.total < AMBIGUITY_BITS
+                        })
+                        .take(MAX_SPARSE_DOUBTS - 1)
+                        .map(Self::candidate),
+                    );
+                }
+                out
             }
             Rule::Linked(_) => match chosen {
                 // A partner's rows can agree more among themselves (one
