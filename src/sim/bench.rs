@@ -196,7 +196,7 @@ pub fn bench(
         engine.matcher.review_band(),
     );
     println!(
-        "review queue: {} doubts ({open} open; band {:.1} bits below the threshold); refused by the household guard at or above the threshold: {} of {} truly the candidate's; others by bits below the threshold: {}",
+        "review queue: {} doubts ({open} open; band {:.1} bits below the threshold); refused by the household guard (at the threshold, or within the band with the whole dob agreeing): {} of {} truly the candidate's; others by bits below the threshold: {}",
         reviews.len(),
         engine.matcher.review_band(),
         dq.guarded.1,

@@ -11,7 +11,10 @@
 //! to; with a review band of 0 only ambiguity is a doubt; forename and dob
 //! both differing is another person, never a doubt.
 
-use super::{Candidate, Matcher, Rule, Scored, AMBIGUITY_BITS, MAX_DOUBTS, MAX_SPARSE_DOUBTS};
+use super::{
+    Candidate, Comparison, Field, Level, Matcher, Rule, Scored, AMBIGUITY_BITS, MAX_DOUBTS,
+    MAX_SPARSE_DOUBTS,
+};
 
 /// Why a row is in doubt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +100,15 @@ impl serde::Serialize for DoubtKind {
 }
 
 impl Matcher {
+    /// Refused for the forename alone, the whole dob agreeing: a nickname
+    /// outside the table, or a twin. Such a candidate is a doubt within the
+    /// band below the threshold too, not only at it: moved as well, a
+    /// member's row "Kit" scored a few bits under, and the absence it
+    /// hid read verified.
+    fn renamed(c: &Comparison) -> bool {
+        c.level(Field::Forename) == Level::Differ && c.level(Field::Dob) == Level::Exact
+    }
+
     /// The candidates a row placed by `rule` names as doubts.
     pub(super) fn doubts(
         &self,
@@ -122,7 +134,12 @@ impl Matcher {
                 let mut near = scored.iter().filter(|s| match Self::ruled_out(&s.levels) {
                     // A band of 0 turns review off, these doubts too;
                     // forename and dob both differing is another person.
-                    true => band > 0.0 && s.total >= threshold && !Self::both_differ(&s.levels),
+                    true => {
+                        band > 0.0
+                            && !Self::both_differ(&s.levels)
+                            && (s.total >= threshold
+                                || s.total >= floor && Self::renamed(&s.levels))
+                    }
                     false => s.total >= floor,
                 });
                 let Some(first) = near.next() else {
@@ -176,5 +193,29 @@ impl Matcher {
             },
             Rule::New => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn levels(f: Level, d: Level) -> Comparison {
+        let mut c = Comparison::default();
+        c.levels[Field::Forename as usize] = f as u8;
+        c.levels[Field::Dob as usize] = d as u8;
+        c.levels[Field::Surname as usize] = Level::Exact as u8;
+        c
+    }
+
+    #[test]
+    fn only_a_forename_refused_with_the_whole_dob_agreeing_is_renamed() {
+        assert!(Matcher::renamed(&levels(Level::Differ, Level::Exact)));
+        // A dob a typo away, or swapped, or differing, is not "the whole
+        // dob agreeing"; a forename that agrees is no refusal by forename.
+        for d in [Level::Close, Level::OneEdit, Level::Differ, Level::Missing] {
+            assert!(!Matcher::renamed(&levels(Level::Differ, d)), "{d:?}");
+        }
+        assert!(!Matcher::renamed(&levels(Level::Exact, Level::Differ)));
     }
 }

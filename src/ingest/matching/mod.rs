@@ -27,8 +27,9 @@
 //!   threshold) they are merged;
 //! * a row left unlinked with a candidate scoring within the review band
 //!   below the threshold (or left ambiguous), or with a candidate the
-//!   household guard refused although it scored at the threshold, names
-//!   that candidate as a doubt: the review queue shows it, and
+//!   household guard refused although it scored at the threshold (or,
+//!   refused for the forename alone with the whole dob agreeing, within
+//!   the band below it), names that candidate as a doubt: the review queue shows it, and
 //!   triangulation will not call an absence verified while it is undecided
 //!   (see `crate::review`);
 //! * a candidate whose strong id differs outright from the row's links only
@@ -1234,9 +1235,11 @@ mod tests {
         assert_eq!(doubt.person, chris.person);
         assert!(doubt.ruled_out);
         assert!(f64::from(doubt.score) >= m.threshold());
-        // A refused candidate below the threshold is no doubt: another
-        // forename at another postcode and address.
-        let far = resolve(
+        // Below the threshold, a refused candidate is a doubt only when the
+        // forename alone differs and the whole dob agrees (a nickname, or a
+        // twin, who moved): within the band, it is named (see
+        // `doubts::tests` for the dob that does not agree whole).
+        let moved = resolve(
             &mut m,
             &mut d,
             R {
@@ -1246,7 +1249,10 @@ mod tests {
                 ..rob()
             },
         );
-        assert!(far.doubts.iter().all(|c| !c.ruled_out), "{far:?}");
+        let named_moved = moved.doubts.iter().find(|c| c.ruled_out);
+        let c = named_moved.unwrap_or_else(|| panic!("{moved:?}"));
+        assert!(f64::from(c.score) < m.threshold(), "{c:?}");
+        assert_eq!(DoubtKind::of(moved.rule, c), DoubtKind::Guarded);
         // Another forename and another dob at the same address: a parent or
         // sibling, never a doubt, however well the rest agrees.
         let parent = resolve(
