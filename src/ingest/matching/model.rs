@@ -28,6 +28,11 @@ use super::compare::{Comparison, Field, Level, FIELDS, LEVELS};
 /// Bits of evidence above the prior odds a link needs: 2^4 = 16:1 on top of
 /// "one in N".
 pub const MARGIN_BITS: f64 = 4.0;
+/// Given one side's forename is an initial only: how often the initials
+/// agree for a match (a typo aside), and for two strangers (the sum of the
+/// squared shares of English forename initials).
+const INITIAL_AGREES_M: f64 = 0.97;
+const INITIAL_AGREES_U: f64 = 0.08;
 /// Below this many people, term frequencies are too noisy to use.
 const TF_MIN_PEOPLE: usize = 1000;
 /// Pseudo-count of the priors in EM: the priors count as this many pairs.
@@ -135,7 +140,7 @@ impl Model {
         }
         let (fi, li) = (f as usize, l as usize);
         let m = self.m[fi][li].max(1e-4);
-        let mut u = self.u[fi][li].max(1e-12);
+        let mut u = self.u_of(f, l).max(1e-12);
         if l == Level::Exact {
             if f == Field::Id {
                 // A strong id shared by two different people is a recording
@@ -151,6 +156,24 @@ impl Model {
             }
         }
         (m / u).log2()
+    }
+
+    /// u of a field's level. A forename given as an initial only is a
+    /// forename half missing: a partner writes "J" as often for a stranger
+    /// as for the person, so the share of pairs with an initial-only side
+    /// is the same among matches and non-matches, and only whether the
+    /// initials agree tells them apart (a match's nearly always do, a
+    /// stranger's about one time in twelve). So u of "initial agrees" is m
+    /// of it scaled by those two rates, and its weight is their ratio
+    /// (about 3.6 bits) whatever EM learns of how often partners write
+    /// initials. Taken as a fixed u, the rate of initial-only rows counted
+    /// against matches alone and "J Smith" weighed below nothing.
+    fn u_of(&self, f: Field, l: Level) -> f64 {
+        if f == Field::Forename && l == Level::Initial {
+            self.m[f as usize][l as usize] * INITIAL_AGREES_U / INITIAL_AGREES_M
+        } else {
+            self.u[f as usize][l as usize]
+        }
     }
 
     /// Per-field weights and their sum.
@@ -236,7 +259,7 @@ impl Model {
                         continue;
                     }
                     pm *= self.m[f as usize][l as usize].max(1e-6);
-                    pu *= self.u[f as usize][l as usize].max(1e-12);
+                    pu *= self.u_of(f, l).max(1e-12);
                 }
                 let post = pm / (pm + pu);
                 let w = post * f64::from(n);
@@ -324,6 +347,24 @@ mod tests {
         let rare = m.weight(Field::Forename, Level::Exact, 9, &counts, 10_000);
         assert!(rare > common + 5.0, "{rare} vs {common}");
         assert!(m.weight(Field::Forename, Level::Differ, 0, &counts, 10_000) < -4.0);
+    }
+
+    #[test]
+    fn an_initial_that_agrees_weighs_for_the_link_however_rare_initials_are() {
+        let counts = TokenCounts::default();
+        let expected = (INITIAL_AGREES_M / INITIAL_AGREES_U).log2();
+        // Whatever share of pairs EM finds with an initial-only side, the
+        // weight is what agreeing initials say: for, a few bits.
+        for share in [0.001, 0.02, 0.3] {
+            let mut m = Model::default();
+            m.m[Field::Forename as usize][Level::Initial as usize] = share;
+            let w = m.weight(Field::Forename, Level::Initial, 0, &counts, 10_000);
+            assert!((w - expected).abs() < 1e-9 && w > 3.0, "{share}: {w}");
+        }
+        // Less than a whole forename that agrees, more than nothing.
+        let m = Model::default();
+        let exact = m.weight(Field::Forename, Level::Exact, 0, &counts, 10_000);
+        assert!(exact > expected, "{exact}");
     }
 
     #[test]
