@@ -100,7 +100,8 @@ const DIMINUTIVES: &[(&str, &[&str])] = &[
     ("nathan", &["nate"]),
     ("zachary", &["zach", "zack"]),
     ("oliver", &["ollie"]),
-    // Spelling variants of one name count as its diminutives.
+    // Spelling variants of one name count as its diminutives (Katherine
+    // and Kathryn under Catherine).
     ("patricia", &["patty", "patsy", "trish", "tricia"]),
     (
         "catherine",
@@ -335,6 +336,20 @@ fn ocr_digit(c: u8) -> Option<u8> {
     })
 }
 
+/// The letter OCR takes a digit for, where the format holds a letter; in an
+/// inward code never O or I, which inward codes leave out.
+fn ocr_letter(c: u8, inward: bool) -> Option<u8> {
+    Some(match c {
+        b'0' if !inward => b'O',
+        b'1' if !inward => b'I',
+        b'2' => b'Z',
+        b'5' => b'S',
+        b'6' => b'G',
+        b'8' => b'B',
+        _ => return None,
+    })
+}
+
 /// `raw` with OCR letters in `positions` (byte indexes, after removing
 /// spaces and hyphens when `compact`) read as digits; `None` when nothing
 /// changed. Only ASCII input is considered.
@@ -522,23 +537,15 @@ pub fn postcode_repaired(raw: &str) -> Option<String> {
     if !(5..=7).contains(&n) || !compact.is_ascii() {
         return None;
     }
-    let digit = ocr_repaired(&compact, n - 3..n - 2, false);
-    let mut b = digit.clone().unwrap_or(compact).into_bytes();
-    let mut lettered = false;
-    for (i, c) in b.iter_mut().enumerate() {
-        let letter = match (i, *c) {
-            (0, b'0') => b'O',
-            (0, b'1') => b'I',
-            (i, b'2') if i == 0 || i >= n - 2 => b'Z',
-            (i, b'5') if i == 0 || i >= n - 2 => b'S',
-            (i, b'6') if i == 0 || i >= n - 2 => b'G',
-            (i, b'8') if i == 0 || i >= n - 2 => b'B',
-            _ => continue,
-        };
-        *c = letter;
-        lettered = true;
+    let mut b = ocr_repaired(&compact, n - 3..n - 2, false)
+        .unwrap_or_else(|| compact.clone())
+        .into_bytes();
+    for (i, inward) in [(0, false), (n - 2, true), (n - 1, true)] {
+        if let Some(letter) = ocr_letter(b[i], inward) {
+            b[i] = letter;
+        }
     }
-    if digit.is_none() && !lettered {
+    if b == compact.as_bytes() {
         return None;
     }
     postcode_normalised(std::str::from_utf8(&b).expect("ascii")).ok()
