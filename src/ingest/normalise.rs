@@ -300,8 +300,12 @@ pub enum Repair {
     OcrDigits,
     /// A month above 12 with a day of 12 or less read as day and month swapped.
     DayMonthSwap,
-    /// A placeholder ("Baby", "Unknown") read as no forename.
+    /// A placeholder ("Baby", "Unknown", "Not given") read as no forename
+    /// or no surname.
     Placeholder,
+    /// A surname of one letter (an initial) read as no surname: compared
+    /// as a name, a rare letter would weigh like a rare surname.
+    InitialOnly,
 }
 
 impl Repair {
@@ -310,6 +314,7 @@ impl Repair {
             Repair::OcrDigits => "ocr_digits",
             Repair::DayMonthSwap => "day_month_swap",
             Repair::Placeholder => "placeholder_read_as_missing",
+            Repair::InitialOnly => "initial_read_as_missing",
         }
     }
 
@@ -318,6 +323,7 @@ impl Repair {
             Repair::OcrDigits => 1,
             Repair::DayMonthSwap => 2,
             Repair::Placeholder => 4,
+            Repair::InitialOnly => 8,
         }
     }
 }

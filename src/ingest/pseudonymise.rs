@@ -341,6 +341,13 @@ impl Pseudonymiser {
             if tmp.is_empty() {
                 out.dropped
                     .push(bad("surname", "no letters after normalisation"));
+            } else if is_placeholder_surname(&tmp) {
+                // "Unknown", "Not given", "Declined": a record that does not
+                // know the surname says nothing about it; read as a surname
+                // it would count against every true match.
+                out.repairs.push(("surname", Repair::Placeholder));
+            } else if tmp.len() == 1 {
+                out.repairs.push(("surname", Repair::InitialOnly));
             } else {
                 out.surname = Some(self.name(&tmp, false));
             }
@@ -617,6 +624,21 @@ const PLACEHOLDER_FORENAMES: &[&str] = &[
     "xxx",
     "tba",
     "tbc",
+    // Children's social care records a pre-birth case as "Unborn"; forms
+    // and survey returns write these where no name was given.
+    "unborn",
+    "unnamed",
+    "noname",
+    "adult",
+    "kid",
+    "minor",
+    "resident",
+    "occupant",
+    "householder",
+    "respondent",
+    "declined",
+    "refused",
+    "withheld",
     // A relationship written where the name should be ("Mam" is the North
     // East's "Mum"); "son" stays a name (Son is a Vietnamese given name).
     "mum",
@@ -650,6 +672,54 @@ const PLACEHOLDER_FORENAMES: &[&str] = &[
     "of",
     "the",
 ];
+
+/// Words partners put where a surname is not known, normalised with the
+/// spaces taken out as surnames are ("Not known" is `notknown`). Left out:
+/// words that are also British surnames (Child, Man, Son, Lady, House,
+/// Home, Friend, Parent, Person, Younger, Doe, Male), which stay names.
+const PLACEHOLDER_SURNAMES: &[&str] = &[
+    "unknown",
+    "unk",
+    "nk",
+    "notknown",
+    "dontknow",
+    "notgiven",
+    "notstated",
+    "notrecorded",
+    "none",
+    "null",
+    "nil",
+    "na",
+    "nosurname",
+    "nolastname",
+    "noname",
+    "surname",
+    "lastname",
+    "familyname",
+    "declined",
+    "refused",
+    "withheld",
+    "anon",
+    "anonymous",
+    "unnamed",
+    "unborn",
+    "baby",
+    "infant",
+    "test",
+    "x",
+    "xx",
+    "xxx",
+    "tba",
+    "tbc",
+    "occupant",
+    "resident",
+    "householder",
+    "respondent",
+];
+
+fn is_placeholder_surname(normalised: &str) -> bool {
+    PLACEHOLDER_SURNAMES.contains(&normalised)
+}
 
 fn is_placeholder(normalised: &str) -> bool {
     let first = normalised.split(' ').next().unwrap_or("");
@@ -904,7 +974,7 @@ mod tests {
 
     #[test]
     fn day_month_swap_shares_unordered_token() {
-        let d = |dob| tokens(&ident("ann", "b", dob)).dob.unwrap();
+        let d = |dob| tokens(&ident("ann", "bell", dob)).dob.unwrap();
         let (a, b) = (d("2001-02-03"), d("2001-03-02"));
         assert_ne!(a.full, b.full);
         assert_eq!(a.unordered, b.unordered);
@@ -997,6 +1067,38 @@ mod tests {
     }
 
     #[test]
+    fn placeholder_surnames_are_missing_not_names() {
+        let at = |surname| RawIdentity {
+            postcode: "SR1 3AA",
+            ..ident("Jane", surname, "2001-02-03")
+        };
+        for s in [
+            "Unknown",
+            "NOT KNOWN",
+            "Not given",
+            "Declined",
+            "No surname",
+            "X",
+            "Unborn",
+        ] {
+            let t = tokens(&at(s));
+            assert!(t.surname.is_none(), "{s}");
+            assert_eq!(t.repairs, [("surname", Repair::Placeholder)], "{s}");
+        }
+        let t = tokens(&at("S."));
+        assert!(t.surname.is_none());
+        assert_eq!(t.repairs, [("surname", Repair::InitialOnly)]);
+        // British surnames that are also words stay names.
+        for s in ["Child", "Man", "Son", "House", "Friend", "Person", "Ng"] {
+            assert!(tokens(&at(s)).surname.is_some(), "{s}");
+        }
+        // With the surname gone, what is left must still identify the row:
+        // a forename and a dob alone do not.
+        let bare = p().pseudonymise(&ident("Jane", "Unknown", "2001-02-03"), &mut String::new());
+        assert!(bare.is_err());
+    }
+
+    #[test]
     fn placeholder_forenames_are_missing_not_names() {
         for f in [
             "Baby",
@@ -1010,6 +1112,9 @@ mod tests {
             "Daughter Of",
             "Lady of the",
             "Granddaughter",
+            "Unborn",
+            "Adult",
+            "Declined",
         ] {
             let t = tokens(&ident(f, "Smith", "2001-02-03"));
             assert!(t.forename.is_none(), "{f}");

@@ -735,7 +735,7 @@ mod tests {
         let mut spec = FeedSpec::new("pol", SourceKind::Police);
         spec.columns.insert("forename".into(), "FIRST_NAME".into());
         spec.columns.insert("record_type".into(), "Type".into());
-        let text = "\u{feff}#period 2015-01-01..2015-12-31\nType,first_name,surname,dob,date\noffence,A,B,2001-02-03,2015-02-02\n";
+        let text = "\u{feff}#period 2015-01-01..2015-12-31\nType,first_name,surname,dob,date\noffence,A,Bell,2001-02-03,2015-02-02\n";
         let rows = parse_all(&spec, text.as_bytes()).unwrap();
         assert!(rows[0].is_ok(), "{:?}", rows[0]);
     }
