@@ -413,3 +413,39 @@ fn a_partners_own_person_beside_the_member_holds_the_claim_until_review() {
         "`same` joins the whole person"
     );
 }
+
+#[test]
+fn a_record_in_doubt_with_a_possible_record_of_the_member_holds_the_claim() {
+    // A chain of two undecided items: the first row may be Jonathan (its
+    // offence is before the window, so alone it changes nothing); the
+    // second, an offence in the window under an initial, is too little to
+    // link and fits the first row's person, not Jonathan himself. If both
+    // items are "same", the offence is his.
+    let env = Env::empty();
+    ingest(&env, "case", "case.csv", CASE);
+    let rows = [
+        "Johnathan,Walker,1980-03-05,NE1 1AA,9 Low Road,2015-01-10",
+        "J,Walker,,NE1 1AA,9 Low Road,2016-03-01",
+    ];
+    ingest(&env, "police", "police.csv", &police(&rows));
+    ingest(&env, "claims", "claims.csv", CLAIMS);
+    let member = person_of(&env, "case", 1, 2);
+    let first = person_of(&env, "police", 2, 2);
+    assert_ne!(first, member);
+    assert_ne!(person_of(&env, "police", 2, 3), first);
+    let items = open_items(&env);
+    assert_eq!(items.len(), 2, "{items:?}");
+    let near = |row: u64| {
+        items
+            .iter()
+            .find(|i| i["record"]["row"] == row)
+            .unwrap_or_else(|| panic!("no item for row {row}: {items:?}"))
+    };
+    assert_eq!(near(2)["candidate_record"]["feed"], "case");
+    assert_eq!(near(3)["candidate_record"]["feed"], "police");
+    // Without following the chain this claim is verified on silence.
+    assert_eq!(verdict(&env), "insufficient");
+    // Once the first row is known not to be Jonathan, the chain is cut.
+    decide(&env, near(2)["id"].as_str().unwrap(), "different");
+    assert_eq!(verdict(&env), "verified");
+}
