@@ -319,7 +319,7 @@ impl Pseudonymiser {
             // The first word that is a name: "Baby Jane" is Jane.
             let first = tmp
                 .split(' ')
-                .find(|w| !PLACEHOLDER_FORENAMES.contains(w))
+                .find(|w| !is_placeholder_forename_word(w))
                 .or_else(|| tmp.split(' ').next())
                 .unwrap_or("");
             if first.is_empty() {
@@ -592,23 +592,47 @@ fn cached<V: Clone>(map: &mut FastMap<u128, V>, key: u128, make: impl FnOnce() -
     v
 }
 
-/// Words partners put where a forename is not known (babies not yet named,
-/// unknown persons), normalised. Reading them as a name would make every
-/// "Baby Smith" one person and rule real matches out.
-const PLACEHOLDER_FORENAMES: &[&str] = &[
+/// Words partners put where a name is not known, in either name field
+/// (normalised; a surname also has its spaces taken out). Reading them as a
+/// name would make every "Baby Smith" one person and rule real matches
+/// out. Children's social care records a pre-birth case as "Unborn"; forms
+/// and survey returns write the others where no name was given.
+const PLACEHOLDER_NAMES: &[&str] = &[
     "baby",
-    "babyboy",
-    "babygirl",
     "unknown",
     "unk",
     "nk",
     "notknown",
-    "not known",
     "none",
     "null",
     "na",
-    "child",
     "infant",
+    "anon",
+    "anonymous",
+    "test",
+    "xx",
+    "xxx",
+    "tba",
+    "tbc",
+    "unborn",
+    "unnamed",
+    "noname",
+    "resident",
+    "occupant",
+    "householder",
+    "respondent",
+    "declined",
+    "refused",
+    "withheld",
+];
+
+/// Words that are placeholders as a forename only (babies not yet named,
+/// unknown persons, relationships and titles), besides [`PLACEHOLDER_NAMES`].
+const PLACEHOLDER_FORENAMES: &[&str] = &[
+    "babyboy",
+    "babygirl",
+    "not known",
+    "child",
     "twin",
     "boy",
     "girl",
@@ -617,28 +641,9 @@ const PLACEHOLDER_FORENAMES: &[&str] = &[
     "man",
     "woman",
     "person",
-    "anon",
-    "anonymous",
-    "test",
-    "xx",
-    "xxx",
-    "tba",
-    "tbc",
-    // Children's social care records a pre-birth case as "Unborn"; forms
-    // and survey returns write these where no name was given.
-    "unborn",
-    "unnamed",
-    "noname",
     "adult",
     "kid",
     "minor",
-    "resident",
-    "occupant",
-    "householder",
-    "respondent",
-    "declined",
-    "refused",
-    "withheld",
     // A relationship written where the name should be ("Mam" is the North
     // East's "Mum"); "son" stays a name (Son is a Vietnamese given name).
     "mum",
@@ -673,62 +678,43 @@ const PLACEHOLDER_FORENAMES: &[&str] = &[
     "the",
 ];
 
-/// Words partners put where a surname is not known, normalised with the
-/// spaces taken out as surnames are ("Not known" is `notknown`). Left out:
-/// words that are also British surnames (Child, Man, Son, Lady, House,
-/// Home, Friend, Parent, Person, Younger, Doe, Male), which stay names.
+/// Words that are placeholders as a surname only, besides
+/// [`PLACEHOLDER_NAMES`], with the spaces taken out as surnames are ("Not
+/// given" is `notgiven`). Left out: words that are also British surnames
+/// (Child, Man, Son, Lady, House, Home, Friend, Parent, Person, Younger,
+/// Doe, Male), which stay names.
 const PLACEHOLDER_SURNAMES: &[&str] = &[
-    "unknown",
-    "unk",
-    "nk",
-    "notknown",
     "dontknow",
     "notgiven",
     "notstated",
     "notrecorded",
-    "none",
-    "null",
     "nil",
-    "na",
     "nosurname",
     "nolastname",
-    "noname",
     "surname",
     "lastname",
     "familyname",
-    "declined",
-    "refused",
-    "withheld",
-    "anon",
-    "anonymous",
-    "unnamed",
-    "unborn",
-    "baby",
-    "infant",
-    "test",
     "x",
-    "xx",
-    "xxx",
-    "tba",
-    "tbc",
-    "occupant",
-    "resident",
-    "householder",
-    "respondent",
 ];
 
 fn is_placeholder_surname(normalised: &str) -> bool {
-    PLACEHOLDER_SURNAMES.contains(&normalised)
+    PLACEHOLDER_NAMES.contains(&normalised) || PLACEHOLDER_SURNAMES.contains(&normalised)
+}
+
+/// One word (or a whole phrase such as "not known") of a forename that is
+/// a placeholder.
+fn is_placeholder_forename_word(w: &str) -> bool {
+    PLACEHOLDER_NAMES.contains(&w) || PLACEHOLDER_FORENAMES.contains(&w)
 }
 
 fn is_placeholder(normalised: &str) -> bool {
     let first = normalised.split(' ').next().unwrap_or("");
-    PLACEHOLDER_FORENAMES.contains(&normalised)
-        || PLACEHOLDER_FORENAMES.contains(&first)
+    is_placeholder_forename_word(normalised)
+        || is_placeholder_forename_word(first)
             && normalised
                 .split(' ')
                 .skip(1)
-                .all(|w| PLACEHOLDER_FORENAMES.contains(&w) || w.len() == 1)
+                .all(|w| is_placeholder_forename_word(w) || w.len() == 1)
 }
 
 /// Checks a strong identifier; on failure tries reading OCR letters in its

@@ -83,8 +83,9 @@ pub use crate::ingest::matching::pseudonym;
 pub const DOUBT_HOPS: usize = 2;
 
 /// The open doubts that may, through up to [`DOUBT_HOPS`] undecided items,
-/// be records of `member`, each once. The chain goes on only through people
-/// no case member is: another member's own doubts are gathered for them.
+/// be records of `member`, each once (an item has one candidate, and each
+/// person is visited once). The chain goes on only through people no case
+/// member is: another member's own doubts are gathered for them.
 fn doubts_reaching<'a>(
     doubts: &'a Doubts,
     member: PersonId,
@@ -98,9 +99,6 @@ fn doubts_reaching<'a>(
         let mut next = Vec::new();
         for &p in &frontier {
             for d in doubts.of(p) {
-                if out.iter().any(|o: &&crate::review::Doubt| o.item == d.item) {
-                    continue;
-                }
                 out.push(d);
                 if !is_member(d.person) && !seen.contains(&d.person) {
                     seen.push(d.person);
