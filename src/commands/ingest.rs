@@ -78,7 +78,7 @@ pub(super) fn print_and_decide(
                 summary.touched_cases.iter().cloned().collect();
             let (r, q) = crate::notify::reconcile::after_delivery(
                 &engine.store,
-                &engine.matcher,
+                engine.matcher(),
                 fw,
                 &notices,
                 &touched,
@@ -99,7 +99,7 @@ pub(super) fn print_and_decide(
             // may have left its claims undecided: the retry mends that.
             crate::notify::reconcile::catch_up(
                 &engine.store,
-                &engine.matcher,
+                engine.matcher(),
                 fw,
                 &notices,
                 None,

@@ -73,7 +73,7 @@ pub fn links_export(
             feeds.get(&l.seq).copied().unwrap_or("").to_string(),
             l.seq.to_string(),
             link.row.to_string(),
-            engine.matcher.canonical(link.person).to_string(),
+            engine.matcher().canonical(link.person).to_string(),
             link.household.as_ref().map(token_hex).unwrap_or_default(),
             format!("{:.2}", link.score),
             rule.to_string(),
@@ -170,7 +170,7 @@ pub fn explain_row(
     let (link, runner) = engine.store.link_of_row(delivery, row)?.with_context(|| {
         format!("row {row} of delivery {delivery} has no stored link (rejected, or a row without a person: see the rejection report)")
     })?;
-    let m = &engine.matcher;
+    let m = engine.matcher();
     let now = m.canonical(link.person);
     let review_items = engine
         .store

@@ -299,7 +299,7 @@ pub fn collect(
     ps: &PackPseudonyms,
 ) -> Result<Vec<PackClaim>> {
     let store = &engine.store;
-    let matcher = &engine.matcher;
+    let matcher = engine.matcher();
     let mut claims: Vec<ClaimRecord> = store
         .claims()?
         .into_iter()

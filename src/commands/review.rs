@@ -28,7 +28,7 @@ pub fn review_list(config: &Path, all: bool, json: bool, reason: Option<&str>) -
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
     super::audit::read(&engine, reason, "review list", &[])?;
-    let items = review::queue(&engine.store, &engine.matcher, !all)?;
+    let items = review::queue(&engine.store, engine.matcher(), !all)?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
@@ -90,7 +90,7 @@ fn find(items: Vec<Item>, id: &str) -> Result<Item> {
 pub fn review_show(config: &Path, id: &str, json: bool, reason: Option<&str>) -> Result<()> {
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
-    let item = find(review::queue(&engine.store, &engine.matcher, false)?, id)?;
+    let item = find(review::queue(&engine.store, engine.matcher(), false)?, id)?;
     super::audit::read(&engine, reason, "review show", &[format!("item:{id}")])?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -193,15 +193,8 @@ pub fn review_decide(
     // A stop after the decision is written and before its claims are
     // decided again leaves the mark: the next start decides every claim.
     let earlier = crate::notify::reconcile::mark_change(&engine.store)?;
-    let decided = review::decide(
-        &engine.store,
-        &mut engine.matcher,
-        id,
-        decision,
-        &by,
-        note,
-        now,
-    );
+    let (store, matcher) = engine.store_and_matcher_mut();
+    let decided = review::decide(store, matcher, id, decision, &by, note, now);
     let (d, cases) = match decided {
         Ok(x) => x,
         Err(e) => {
@@ -232,7 +225,7 @@ pub fn review_decide(
         let set: HashSet<String> = cases.into_iter().collect();
         let (r, q) = crate::notify::reconcile::decide_after_change(
             &engine.store,
-            &engine.matcher,
+            engine.matcher(),
             fw,
             &super::notices_of(&cfg, &engine)?,
             &set,

@@ -121,8 +121,8 @@ pub fn status_report(engine: &Engine) -> StatusReport {
     StatusReport {
         store: store.path().display().to_string(),
         size_on_disk_bytes: store.size_on_disk(),
-        persons: engine.matcher.person_count(),
-        persons_distinct: engine.matcher.canonical_count(),
+        persons: engine.matcher().person_count(),
+        persons_distinct: engine.matcher().canonical_count(),
         feeds,
         held,
         coverage,

@@ -57,15 +57,15 @@ fn select(engine: &Engine, pseudonyms: &[String]) -> Result<(Vec<PersonId>, Opti
     if !pseudonyms.is_empty() {
         let mut v = pseudonyms
             .iter()
-            .map(|s| subjects::person_of(&engine.matcher, s))
+            .map(|s| subjects::person_of(engine.matcher(), s))
             .collect::<Result<Vec<_>, _>>()?;
         v.sort_unstable();
         v.dedup();
         return Ok((v, None));
     }
     let ids = input::read_stdin()?;
-    let found = subjects::find(&engine.pseudo, &engine.matcher, &ids)?;
-    let persons = found.persons(&engine.matcher);
+    let found = subjects::find(&engine.pseudo, engine.matcher(), &ids)?;
+    let persons = found.persons(engine.matcher());
     if persons.is_empty() {
         bail!(subjects::SubjectError::NoMatch);
     }
@@ -94,7 +94,7 @@ fn redecide(
     let set: HashSet<String> = cases.iter().cloned().collect();
     let (r, q) = crate::notify::reconcile::decide_after_change(
         &engine.store,
-        &engine.matcher,
+        engine.matcher(),
         fw,
         &notices_of(cfg, engine)?,
         &set,
@@ -110,11 +110,11 @@ pub fn subject_lookup(config: &Path, reason: Option<&str>, json: bool) -> Result
     let cfg = load_config(config)?;
     let engine = open_engine(&cfg)?;
     let ids = input::read_stdin()?;
-    let found = subjects::find(&engine.pseudo, &engine.matcher, &ids)?;
-    let persons = found.persons(&engine.matcher);
+    let found = subjects::find(&engine.pseudo, engine.matcher(), &ids)?;
+    let persons = found.persons(engine.matcher());
     let reports = persons
         .iter()
-        .map(|p| subjects::gather(&engine.store, &engine.matcher, *p))
+        .map(|p| subjects::gather(&engine.store, engine.matcher(), *p))
         .collect::<Result<Vec<_>, _>>()?;
     // Recorded before anything is shown: no audit entry, no disclosure.
     audited(&engine, reason, "lookup", &persons, 0)?;
@@ -313,7 +313,7 @@ pub fn subject_unlink(
     let mut engine = open_engine(&cfg)?;
     let parse = |s: &str| {
         subjects::parse_pseudonym(s.trim())
-            .filter(|p| (*p as usize) < engine.matcher.person_count())
+            .filter(|p| (*p as usize) < engine.matcher().person_count())
             .ok_or_else(|| subjects::SubjectError::BadPseudonym(s.into()))
     };
     let (pa, pb) = (parse(a)?, parse(b)?);
@@ -324,15 +324,14 @@ pub fn subject_unlink(
     let earlier = mark(&engine)?;
     let (d, cases) = subjects::unlink(
         &engine.store,
-        &engine.matcher,
+        engine.matcher(),
         pa,
         pb,
         &by,
         note,
         chrono::Utc::now(),
     )?;
-    engine.matcher = engine.store.load_matcher()?;
-    engine.matcher.set_review_band(cfg.review_band);
+    engine.reload_matcher()?;
     let (claims, changed, queued) = redecide(&cfg, &engine, &cases, earlier)?;
     audited(
         &engine,
@@ -347,8 +346,8 @@ pub fn subject_unlink(
         pseudonym(pa),
         pseudonym(pb),
         d.item,
-        pseudonym(engine.matcher.canonical(pa)),
-        pseudonym(engine.matcher.canonical(pb)),
+        pseudonym(engine.matcher().canonical(pa)),
+        pseudonym(engine.matcher().canonical(pb)),
         cases.len()
     );
     Ok(())
@@ -377,7 +376,7 @@ pub fn subject_restrict(
     for p in &ps {
         engine.store.restrict(*p, &r)?;
     }
-    let cases = subjects::cases_of(&engine.store, &engine.matcher, &ps)?;
+    let cases = subjects::cases_of(&engine.store, engine.matcher(), &ps)?;
     let (claims, changed, queued) = redecide(&cfg, &engine, &cases, earlier)?;
     audited(&engine, Some(&r.reason), "restrict", &ps, changed as u64)?;
     let names: Vec<String> = ps.iter().map(|p| pseudonym(*p)).collect();
@@ -398,7 +397,7 @@ pub fn subject_unrestrict(config: &Path, persons: &[String], by: Option<&str>) -
     let mut lifted = Vec::new();
     let earlier = mark(&engine)?;
     for p in &ps {
-        for id in engine.matcher.members(*p) {
+        for id in engine.matcher().members(*p) {
             if restrictions.contains_key(&id) && engine.store.unrestrict(id)? {
                 lifted.push(*p);
             }
@@ -409,7 +408,7 @@ pub fn subject_unrestrict(config: &Path, persons: &[String], by: Option<&str>) -
         engine.store.set_redecide_pending(earlier)?;
         bail!("none of them is restricted");
     }
-    let cases = subjects::cases_of(&engine.store, &engine.matcher, &lifted)?;
+    let cases = subjects::cases_of(&engine.store, engine.matcher(), &lifted)?;
     let (claims, changed, queued) = redecide(&cfg, &engine, &cases, earlier)?;
     audited(&engine, None, "unrestrict", &lifted, changed as u64)?;
     let names: Vec<String> = lifted.iter().map(|p| pseudonym(*p)).collect();
@@ -476,7 +475,10 @@ pub fn subject_erase(
     let cfg = load_config(config)?;
     let mut engine = open_engine(&cfg)?;
     let (ps, _) = select(&engine, persons)?;
-    let ids: HashSet<PersonId> = ps.iter().flat_map(|p| engine.matcher.members(*p)).collect();
+    let ids: HashSet<PersonId> = ps
+        .iter()
+        .flat_map(|p| engine.matcher().members(*p))
+        .collect();
     let why = crate::store::Erasure {
         by: operator(by),
         at: chrono::Utc::now(),
@@ -484,8 +486,7 @@ pub fn subject_erase(
     };
     let earlier = mark(&engine)?;
     let erased = engine.store.erase(&ids, &why)?;
-    engine.matcher = engine.store.load_matcher()?;
-    engine.matcher.set_review_band(cfg.review_band);
+    engine.reload_matcher()?;
     let (claims, changed, queued) = redecide(&cfg, &engine, &erased.cases, earlier)?;
     audited(&engine, Some(&why.reason), "erase", &ps, changed as u64)?;
     let w = rewrite_by_reopening(&cfg, engine, "erasure")?;
@@ -559,7 +560,7 @@ pub fn store_purge(config: &Path, dry_run: bool, json: bool) -> Result<()> {
     let now = chrono::Utc::now();
     let mut r = crate::subjects::retention::purge(
         &engine.store,
-        &engine.matcher,
+        engine.matcher(),
         &cfg.retention,
         &cfg.data_dir.join("reports"),
         now,

@@ -58,7 +58,7 @@ pub fn claims(
     // what that changed.
     let now = chrono::Utc::now();
     let notices = super::notices_of(&cfg, &engine)?;
-    let (store, matcher) = (&engine.store, &engine.matcher);
+    let (store, matcher) = (&engine.store, engine.matcher());
     let empty = std::collections::HashSet::new();
     let waiting = Selection::AfterDelivery(&empty);
     crate::notify::reconcile::catch_up(store, matcher, fw, &notices, Some(waiting), now)?;
@@ -131,7 +131,7 @@ pub fn verify(
     }
     crate::notify::reconcile::decide(
         &engine.store,
-        &engine.matcher,
+        engine.matcher(),
         fw,
         &super::notices_of(&cfg, &engine)?,
         Selection::Case(case_ref),
@@ -142,8 +142,8 @@ pub fn verify(
         .into_iter()
         .filter(|v| v.case_ref == case_ref)
         .collect();
-    let doubts = crate::review::Doubts::load(&engine.store, &engine.matcher)?;
-    let data = triangulate::CaseData::load(&engine.store, &engine.matcher, &doubts, case.clone())?;
+    let doubts = crate::review::Doubts::load(&engine.store, engine.matcher())?;
+    let data = triangulate::CaseData::load(&engine.store, engine.matcher(), &doubts, case.clone())?;
     let linked = reached(&engine, data.members.iter().map(|m| m.person))?;
     let indicators = triangulate::check_indicators(fw, &data);
     let claim = claimability(&engine, fw, &case, &verdicts)?;
@@ -273,7 +273,7 @@ fn reached(engine: &Engine, persons: impl Iterator<Item = PersonId>) -> Result<R
         Default::default();
     for l in engine.store.links() {
         let l = l?;
-        let p = engine.matcher.canonical(l.link.person);
+        let p = engine.matcher().canonical(l.link.person);
         if !want.contains(&p) {
             continue;
         }
@@ -450,8 +450,8 @@ fn verify_as_of(
     let case_ref = case.case_ref.clone();
     let now = date.and_time(NaiveTime::MIN).and_utc();
     let last = engine.store.last_seq();
-    let doubts = crate::review::Doubts::load(&engine.store, &engine.matcher)?;
-    let data = triangulate::CaseData::load(&engine.store, &engine.matcher, &doubts, case)?;
+    let doubts = crate::review::Doubts::load(&engine.store, engine.matcher())?;
+    let data = triangulate::CaseData::load(&engine.store, engine.matcher(), &doubts, case)?;
     let mut rows = Vec::new();
     let mut failed = 0usize;
     for claim in engine
@@ -461,7 +461,7 @@ fn verify_as_of(
         .filter(|c| c.case_ref == case_ref)
     {
         let restricted =
-            triangulate::restrict::restricted_set(&engine.matcher, &engine.store.restrictions()?);
+            triangulate::restrict::restricted_set(engine.matcher(), &engine.store.restrictions()?);
         let again = triangulate::restrict::decide(fw, Some(&data), claim, last, now, &restricted);
         // The claim's own stored decision, read by its key.
         let old: Option<VerdictRecord> = engine

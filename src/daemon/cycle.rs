@@ -157,7 +157,9 @@ pub(crate) fn ingest_and_decide(
         }
     };
     shared.stats.refresh_holds(&engine.store);
-    shared.stats.refresh_reviews(&engine.store, &engine.matcher);
+    shared
+        .stats
+        .refresh_reviews(&engine.store, engine.matcher());
     if summary.awaiting_decision() {
         // Not acknowledged: the next pull fetches these bytes again, and
         // applies them once an operator has accepted the hold.
@@ -177,7 +179,7 @@ pub(crate) fn ingest_and_decide(
         let touched: HashSet<String> = summary.touched_cases.iter().cloned().collect();
         let (report, queued) = crate::notify::reconcile::after_delivery(
             &engine.store,
-            &engine.matcher,
+            engine.matcher(),
             fw,
             &shared.notices(),
             &touched,

@@ -194,7 +194,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
     let outbox = Outbox::new(engine.store.outbox(), sink_names)?;
     let pull_state = engine.store.pull_state();
     stats.refresh_holds(&engine.store);
-    stats.refresh_reviews(&engine.store, &engine.matcher);
+    stats.refresh_reviews(&engine.store, engine.matcher());
     let audit = engine.audit.clone();
     // Receipts follow the stored deliveries (src/notify/receipt.rs); a
     // file refused whole is told where it is refused (cycle.rs).
@@ -221,7 +221,7 @@ pub async fn start(cfg: &Config, engine: Engine, clock: Clock) -> Result<Running
         let engine = shared.engine.lock().expect("engine lock");
         let (evaluated, queued) = crate::notify::reconcile::catch_up(
             &engine.store,
-            &engine.matcher,
+            engine.matcher(),
             fw,
             &shared.notices(),
             None,

@@ -74,7 +74,10 @@ fn due_purge(
     policy: &Retention,
     reports: &std::path::Path,
 ) -> anyhow::Result<Option<crate::subjects::retention::PurgeReport>> {
-    let engine = shared.engine.lock().expect("engine lock");
+    let mut engine = shared.engine.lock().expect("engine lock");
+    // A failed rebuild during a delivery leaves the matcher empty: a purge
+    // needs every person, so rebuild it first or fail this round.
+    engine.ensure_matcher()?;
     let now = shared.clock.now();
     let Some(last) = engine.store.last_purge()? else {
         engine.store.set_last_purge(now)?;
@@ -85,7 +88,7 @@ fn due_purge(
     }
     let report = crate::subjects::retention::purge(
         &engine.store,
-        &engine.matcher,
+        engine.matcher(),
         policy,
         reports,
         now,

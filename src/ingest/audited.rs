@@ -20,7 +20,12 @@ impl Engine {
         bytes: &[u8],
         opts: &IngestOptions,
     ) -> Result<IngestSummary, IngestError> {
-        let result = self.ingest_unaudited(spec, bytes, opts);
+        // A failed rebuild left the matcher empty: rebuild it first, or
+        // refuse the delivery (nothing of it applied) rather than match
+        // against no one.
+        let result = self
+            .ensure_matcher()
+            .and_then(|()| self.ingest_unaudited(spec, bytes, opts));
         if let (Some(audit), Some(action)) = (&self.audit, action_of(&spec.name, &result)) {
             audit.record(action)?;
         }

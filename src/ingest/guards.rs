@@ -310,7 +310,7 @@ mod tests {
             .ingest(&spec, full.as_bytes(), &IngestOptions::default())
             .unwrap();
         assert!(s.hold.is_none());
-        let persons = e.matcher.person_count();
+        let persons = e.matcher().person_count();
         assert!(persons >= 40, "{persons}");
         // Ten new people (born later), a quarter of the rows: held.
         let few: String = (40..50).map(|i| row(i, 4)).collect();
@@ -320,7 +320,11 @@ mod tests {
             .unwrap();
         let h = s.hold.expect("held");
         assert!(h.reason.contains("under 50%"), "{}", h.reason);
-        assert_eq!(e.matcher.person_count(), persons, "the matcher forgot them");
+        assert_eq!(
+            e.matcher().person_count(),
+            persons,
+            "the matcher forgot them"
+        );
         assert_eq!(e.store.deliveries().count(), 1, "nothing committed");
         assert_eq!(e.store.coverage(SourceKind::Police).len(), 1);
         let again = e
@@ -328,6 +332,34 @@ mod tests {
             .unwrap();
         assert_eq!(again.duplicate_of, Some(h.id), "held again, not applied");
         assert_eq!(e.store.deliveries().count(), 1);
+
+        // The rebuild after a hold drops the old matcher first; if it
+        // fails, the delivery fails, nothing reads the empty matcher, and
+        // the next delivery rebuilds it before matching anything.
+        let other: String = (50..60).map(|i| row(i, 5)).collect();
+        let other = format!("#period 2015-01-01..2015-12-31\n{head}{other}");
+        e.fail_next_reload.set(true);
+        let err = e
+            .ingest(&spec, other.as_bytes(), &IngestOptions::default())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("corrupt") || format!("{err:?}").contains("Corrupt"),
+            "{err:?}"
+        );
+        assert!(e.matcher_lost());
+        let read =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.matcher().person_count()));
+        assert!(read.is_err(), "an empty matcher is never handed out");
+        let s = e
+            .ingest(&spec, full.as_bytes(), &IngestOptions::default())
+            .unwrap();
+        assert!(
+            s.duplicate_of.is_some(),
+            "the first delivery, already stored"
+        );
+        assert!(!e.matcher_lost());
+        assert_eq!(e.matcher().person_count(), persons, "rebuilt whole");
+        assert_eq!(e.store.deliveries().count(), 1, "nothing of the failed one");
     }
 
     #[test]

@@ -287,7 +287,7 @@ pub fn gather(
             kind,
         });
     }
-    for item in crate::review::queue(store, &engine.matcher, true)? {
+    for item in crate::review::queue(store, engine.matcher(), true)? {
         data.review.push(ReviewRow {
             id: item.id,
             record: item.record.to_string(),

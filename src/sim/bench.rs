@@ -123,7 +123,7 @@ pub fn bench(
     );
     let assigned = stored_assignments(&engine.store)?;
     let truth = evaluate::read_truth(&feeds_dir.join("truth.csv"))?;
-    let q = evaluate::score(&truth, &assigned, &engine.matcher);
+    let q = evaluate::score(&truth, &assigned, engine.matcher());
     println!(
         "matching: pairwise precision {:.4}, recall {:.4}, F1 {:.4}; rows rejected {}; family members' records linked {:.2}% ({} of {}), wrongly attributed {:.3}% ({} of {})",
         q.pairwise_precision,
@@ -143,7 +143,7 @@ pub fn bench(
             &truth,
             &evaluate::read_noise(&noise_path)?,
             &assigned,
-            &engine.matcher,
+            engine.matcher(),
         );
         println!(
             "{:>17} {:>8} {:>8} {:>11} {:>9}",
@@ -171,7 +171,7 @@ pub fn bench(
     let fw = framework_of(&cfg)?;
     let r = triangulate::evaluate(
         &engine.store,
-        &engine.matcher,
+        engine.matcher(),
         fw,
         Selection::All,
         chrono::Utc::now(),
@@ -186,19 +186,19 @@ pub fn bench(
             (feed, r)
         })
         .collect();
-    let open = crate::review::Doubts::load(&engine.store, &engine.matcher)?.len();
+    let open = crate::review::Doubts::load(&engine.store, engine.matcher())?.len();
     let dq = evaluate::doubts(
         &truth,
         &assigned,
         &reviews,
-        &engine.matcher,
-        engine.matcher.threshold(),
-        engine.matcher.review_band(),
+        engine.matcher(),
+        engine.matcher().threshold(),
+        engine.matcher().review_band(),
     );
     println!(
         "review queue: {} doubts ({open} open; band {:.1} bits below the threshold); refused by the household guard (at the threshold, or within the band with the whole dob agreeing): {} of {} truly the candidate's; others by bits below the threshold: {}",
         reviews.len(),
-        engine.matcher.review_band(),
+        engine.matcher().review_band(),
         dq.guarded.1,
         dq.guarded.0,
         dq.bands
@@ -229,10 +229,10 @@ pub fn bench(
         .into_iter()
         .map(|(seq, n)| (engine.store.feed_of(seq), n.row, n.person))
         .collect();
-    let (n_narrow, right) = evaluate::uncertain(&truth, &assigned, &narrow, &engine.matcher);
+    let (n_narrow, right) = evaluate::uncertain(&truth, &assigned, &narrow, engine.matcher());
     println!(
         "uncertain links (event rows linked within {:.1} bits above the threshold): {n_narrow}, {right} to the right person; {} claims marked as resting on one, {} of them wrong against the truth (of {} wrong verified or contradicted claims)",
-        engine.matcher.review_band(),
+        engine.matcher().review_band(),
         g.marked,
         g.marked_wrong,
         g.wrong

@@ -244,8 +244,8 @@ async fn demo_cycle(dir: &Path, families: usize) -> Result<()> {
     }
     let (persons, distinct, cases, verdicts) = running.with_engine(|e| -> Result<_> {
         Ok((
-            e.matcher.person_count(),
-            e.matcher.canonical_count(),
+            e.matcher().person_count(),
+            e.matcher().canonical_count(),
             e.store.cases()?.len(),
             triangulate::stored_verdicts(&e.store)?,
         ))

@@ -128,7 +128,7 @@ fn setup() -> (Env, String) {
 fn open_count(env: &Env) -> usize {
     let cfg = outcomesd::commands::load_config(&env.config).unwrap();
     let engine = outcomesd::commands::open_engine(&cfg).unwrap();
-    outcomesd::review::open_count(&engine.store, &engine.matcher).unwrap()
+    outcomesd::review::open_count(&engine.store, engine.matcher()).unwrap()
 }
 
 #[test]
@@ -197,9 +197,10 @@ fn a_decision_cut_short_before_its_claims_are_decided_is_finished_later() {
         let mut engine = outcomesd::commands::open_engine(&cfg).unwrap();
         let earlier = outcomesd::notify::reconcile::mark_change(&engine.store).unwrap();
         assert!(!earlier);
+        let (store, matcher) = engine.store_and_matcher_mut();
         outcomesd::review::decide(
-            &engine.store,
-            &mut engine.matcher,
+            store,
+            matcher,
             &id,
             outcomesd::store::ReviewVerdict::Same,
             "auditor-1",
