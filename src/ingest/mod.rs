@@ -34,11 +34,13 @@ pub mod matching;
 pub mod normalise;
 mod prekeyed;
 pub mod pseudonymise;
+mod rebuild;
 mod report;
 mod space;
 mod summary;
 pub mod validate;
 
+use rebuild::load_matcher;
 pub use report::write_rejection_report;
 use report::{case_dates_differ, field_issues};
 pub use space::{free_bytes, needed_bytes, space_factor, DEFAULT_RESERVE};
@@ -152,18 +154,6 @@ impl Default for IngestOptions {
     }
 }
 
-/// The matcher as the store rebuilds it, told which people each committed
-/// case lists as its members (so matching never merges two of them).
-fn load_matcher(store: &Store) -> Result<Matcher, IngestError> {
-    let mut m = store.load_matcher()?;
-    for (case_ref, members) in store.case_members()? {
-        for p in members {
-            m.note_case_member(&case_ref, p);
-        }
-    }
-    Ok(m)
-}
-
 /// Parse threads: one per core. The matching thread waits on them while
 /// the first rows are held back to train the model, and the bounded
 /// channel stops them running far ahead after that.
@@ -173,17 +163,15 @@ fn parse_threads() -> usize {
         .max(1)
 }
 
-const MATCHER_LOST: &str = "the matcher is empty after a failed rebuild; Engine::ensure_matcher must rebuild it before anything reads it";
-
 /// The store, the matcher state and the key, opened together.
 pub struct Engine {
     pub store: Store,
     /// Private so that nothing reads it while `matcher_lost` (see
     /// [`Engine::matcher`]).
-    matcher: Matcher,
+    pub(crate) matcher: Matcher,
     /// A rebuild from the store failed after the old matcher was dropped:
     /// the matcher is empty and must be rebuilt before anything uses it.
-    matcher_lost: bool,
+    pub(crate) matcher_lost: bool,
     pub pseudo: Pseudonymiser,
     reports_dir: PathBuf,
     review_band: Option<f64>,
@@ -250,71 +238,6 @@ impl Engine {
     /// The framework claims and case rows are checked against.
     pub fn set_framework(&mut self, fw: &crate::framework::Framework) {
         self.vocab = Some(Vocabulary::of(fw));
-    }
-
-    /// The matcher: every person's tokens, as the store holds them.
-    ///
-    /// # Panics
-    ///
-    /// If a rebuild failed and nothing has rebuilt it since
-    /// ([`Engine::ensure_matcher`]): an empty matcher would make every
-    /// member look as if no partner held anything of them, so it is never
-    /// handed out.
-    pub fn matcher(&self) -> &Matcher {
-        assert!(!self.matcher_lost, "{MATCHER_LOST}");
-        &self.matcher
-    }
-
-    /// The matcher, to change (a reviewer's decision). Panics as
-    /// [`Engine::matcher`] does.
-    pub fn matcher_mut(&mut self) -> &mut Matcher {
-        assert!(!self.matcher_lost, "{MATCHER_LOST}");
-        &mut self.matcher
-    }
-
-    /// The store to read and the matcher to change, together (a reviewer's
-    /// decision reads one and changes the other). Panics as
-    /// [`Engine::matcher`] does.
-    pub fn store_and_matcher_mut(&mut self) -> (&Store, &mut Matcher) {
-        assert!(!self.matcher_lost, "{MATCHER_LOST}");
-        (&self.store, &mut self.matcher)
-    }
-
-    /// Whether a failed rebuild left the matcher empty.
-    pub fn matcher_lost(&self) -> bool {
-        self.matcher_lost
-    }
-
-    /// Rebuilds the matcher if a failed rebuild left it empty; every
-    /// delivery starts here.
-    pub fn ensure_matcher(&mut self) -> Result<(), IngestError> {
-        if self.matcher_lost {
-            self.reload_matcher()?;
-        }
-        Ok(())
-    }
-
-    /// Rebuilds the matcher from the store (after an undo, a held delivery,
-    /// or a change made elsewhere). The old one is dropped first: two at
-    /// once put the peak at 1.4 GiB with a million persons stored, against
-    /// under 1 GiB for one. If the rebuild fails the matcher is marked lost
-    /// until [`Engine::ensure_matcher`] succeeds.
-    pub fn reload_matcher(&mut self) -> Result<(), IngestError> {
-        self.matcher = Matcher::new();
-        self.matcher_lost = true;
-        #[cfg(test)]
-        if self.fail_next_reload.take() {
-            return Err(IngestError::Store(crate::store::StoreError::Corrupt {
-                path: self.store.path().to_path_buf(),
-                what: "a rebuild made to fail by a test".into(),
-            }));
-        }
-        self.matcher = load_matcher(&self.store)?;
-        self.matcher_lost = false;
-        if let Some(b) = self.review_band {
-            self.matcher.set_review_band(b);
-        }
-        Ok(())
     }
 
     /// Applies one delivery. See the module promises. (Called through the
