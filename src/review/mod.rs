@@ -28,7 +28,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::ingest::matching::{pseudonym, Field, Level, Matcher, PersonId, FIELDS};
+use crate::ingest::matching::{pseudonym, DoubtKind, Field, Level, Matcher, PersonId, FIELDS};
 use crate::records::SourceKind;
 use crate::store::{ReviewDecision, ReviewRecord, ReviewVerdict, Store, StoreError};
 
@@ -195,14 +195,22 @@ impl Doubts {
         let mut d = Doubts::default();
         for r in store.reviews()? {
             if status(&r, &decisions, matcher) == Status::Open {
-                d.by_candidate
-                    .entry(matcher.canonical(r.candidate.person))
-                    .or_default()
-                    .push(Doubt {
-                        item: r.id(),
-                        person: matcher.canonical(r.person),
-                        source: store.delivery(r.seq).map(|d| d.kind),
-                    });
+                let (row_person, candidate) = (
+                    matcher.canonical(r.person),
+                    matcher.canonical(r.candidate.person),
+                );
+                // Such an item's row went to the member, and the person it
+                // names may be the member's other records: it is the
+                // member's doubt, reaching that person.
+                let (key, person) = match r.kind {
+                    DoubtKind::RenamedBesideMember => (row_person, candidate),
+                    _ => (candidate, row_person),
+                };
+                d.by_candidate.entry(key).or_default().push(Doubt {
+                    item: r.id(),
+                    person,
+                    source: store.delivery(r.seq).map(|d| d.kind),
+                });
             }
         }
         for (seq, n) in store.narrow_links()? {

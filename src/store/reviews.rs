@@ -66,6 +66,7 @@ impl ReviewRecord {
             DoubtKind::Sparse => 4,
             DoubtKind::IdConflict => 5,
             DoubtKind::NearMember => 6,
+            DoubtKind::RenamedBesideMember => 7,
         });
         v.extend_from_slice(&self.person.to_be_bytes());
         self.candidate.pack(&mut v);
@@ -87,6 +88,7 @@ impl ReviewRecord {
                 4 => DoubtKind::Sparse,
                 5 => DoubtKind::IdConflict,
                 6 => DoubtKind::NearMember,
+                7 => DoubtKind::RenamedBesideMember,
                 _ => return None,
             },
             person: u64::from_be_bytes(v[1..9].try_into().ok()?),

@@ -450,3 +450,45 @@ fn a_record_in_doubt_with_a_possible_record_of_the_member_holds_the_claim() {
     decide(&env, near(2)["id"].as_str().unwrap(), "different");
     assert_eq!(verdict(&env), "verified");
 }
+
+#[test]
+fn a_renamed_record_that_a_later_row_bridges_to_the_member_holds_the_claim() {
+    // Jonathan's offence in the window is recorded under another forename
+    // (one no table knows), a surname typo and an address he moved to: too
+    // far from him to be a doubt, so it becomes a person of its own. A later row, his own
+    // name at the new address, links to him and fits that person better:
+    // that names the person as his possible records, and the claim waits.
+    let env = Env::empty();
+    ingest(&env, "case", "case.csv", CASE);
+    let rows = [
+        "Ziggy,Walkar,1980-03-04,NE9 9ZZ,7 Far Lane,2016-02-01",
+        "Jonathan,Walker,1980-03-04,NE9 9ZZ,7 Far Lane,2016-09-01",
+    ];
+    ingest(&env, "police", "police.csv", &police(&rows));
+    ingest(&env, "claims", "claims.csv", CLAIMS);
+    let member = person_of(&env, "case", 1, 2);
+    let renamed = person_of(&env, "police", 2, 2);
+    assert_ne!(renamed, member, "the guard keeps the renamed row apart");
+    assert_eq!(person_of(&env, "police", 2, 3), member);
+    let items = open_items(&env);
+    assert_eq!(
+        items.len(),
+        1,
+        "only the bridging row is in doubt: {items:?}"
+    );
+    assert_eq!(
+        items[0]["kind"], "renamed_record_beside_a_member",
+        "{items:?}"
+    );
+    assert_eq!(items[0]["record"]["row"], 3);
+    // Without the item, the offence under the other name is silent and
+    // the claim reads verified.
+    assert_eq!(verdict(&env), "insufficient");
+    decide(&env, items[0]["id"].as_str().unwrap(), "same");
+    assert_eq!(
+        person_of(&env, "police", 2, 2),
+        person_of(&env, "case", 1, 2),
+        "same: the renamed record is his"
+    );
+    assert_eq!(verdict(&env), "contradicted");
+}

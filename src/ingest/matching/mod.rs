@@ -41,7 +41,13 @@
 //!   personal compared on either side ([`Comparison::too_sparse`]);
 //! * a row linked to someone no case lists, with a case member within the
 //!   review band below the threshold, names the member as a doubt (kind
-//!   `linked_elsewhere_near_a_member`);
+//!   `linked_elsewhere_near_a_member`); a row linked to a case member while
+//!   a person no case lists, refused by the guard for the forename alone,
+//!   scored at the threshold and above the member names that person (kind
+//!   `renamed_record_beside_a_member`, the member's doubt);
+//! * a row linked only because a strong id agreed, its forename or dob
+//!   differing outright, is no one's spelling: the number may be a
+//!   sibling's;
 //! * two people a case lists as two of its members are never linked or
 //!   merged into one by matching ([`Matcher::resolve_apart`],
 //!   [`Matcher::note_case_member`]);
@@ -674,7 +680,17 @@ impl Matcher {
         // A spelling with the names swapped is not kept: its forename token
         // would make the person's surname a forename of theirs, and fields
         // are compared with the best of a person's spellings.
+        // Nor one linked only because a strong id agreed, its forename or
+        // dob differing outright: the number may be a sibling's or a
+        // parent's, and a spelling taught from it carried that person's
+        // later rows to the number's owner (a boy's offences went to his
+        // brother, and the boy's absence read verified, in `bench`).
+        let waived = chosen.is_some_and(|s| {
+            s.levels.level(Field::Forename) == Level::Differ
+                || s.levels.level(Field::Dob) == Level::Differ
+        });
         let spelling = (!weak
+            && !waived
             && chosen.is_none_or(|s| s.levels.level(Field::Forename) != Level::Swapped))
         .then_some(v);
         self.learn(p, t, spelling, ids, delta);
@@ -1219,6 +1235,54 @@ mod tests {
         m.set_review_band(0.0);
         let (_, b) = doubtful(&mut m, &mut d);
         assert!(b.doubts.is_empty());
+    }
+
+    #[test]
+    fn a_link_made_by_a_strong_id_alone_teaches_no_spelling() {
+        // Another forename with Robert's NHS number: the number waives the
+        // guard and the row links, but it may be a brother's row carrying
+        // Robert's number, so "Kevin" does not become Robert's spelling.
+        let (mut m, mut d) = (Matcher::new(), Delta::default());
+        let robert = resolve(
+            &mut m,
+            &mut d,
+            R {
+                nhs: NHS_A,
+                ..rob()
+            },
+        );
+        let kevin = resolve(
+            &mut m,
+            &mut d,
+            R {
+                f: "Kevin",
+                nhs: NHS_A,
+                ..rob()
+            },
+        );
+        assert_eq!(kevin.person, robert.person, "{kevin:?}");
+        assert_eq!(kevin.levels.level(Field::Forename), Level::Differ);
+        // Kevin's next row, without the number, is not carried to Robert
+        // by a spelling learned from that link: the guard refuses it.
+        let next = named(&mut m, &mut d, "Kevin");
+        assert_ne!(next.person, robert.person, "{next:?}");
+        assert!(next
+            .doubts
+            .iter()
+            .any(|c| c.person == robert.person && c.ruled_out));
+        // A row that agrees in forename and dob teaches as before.
+        let moved = resolve(
+            &mut m,
+            &mut d,
+            R {
+                nhs: NHS_A,
+                pc: "NE9 9ZZ",
+                addr: "7 Far Lane",
+                ..rob()
+            },
+        );
+        assert_eq!(moved.person, robert.person);
+        assert!(m.persons[robert.person as usize].variants.len() >= 2);
     }
 
     #[test]
