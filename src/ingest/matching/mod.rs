@@ -40,7 +40,9 @@
 //!   doubt (kind `too_little_to_link`); nor does any pair with nothing
 //!   personal compared on either side ([`Comparison::too_sparse`]);
 //! * a row linked to someone no case lists, with a case member within the
-//!   review band below the threshold, names the member as a doubt (kind
+//!   review band below the threshold (one and a half bands when forename
+//!   and dob are exact and surname and postcode differ: married and
+//!   moved), names the member as a doubt (kind
 //!   `linked_elsewhere_near_a_member`); a row linked to a case member while
 //!   a person no case lists, refused by the guard for the forename alone,
 //!   scored at the threshold and above the member names that person (kind
