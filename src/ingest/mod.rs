@@ -168,10 +168,10 @@ pub struct Engine {
     pub store: Store,
     /// Private so that nothing reads it while `matcher_lost` (see
     /// [`Engine::matcher`]).
-    pub(crate) matcher: Matcher,
+    matcher: Matcher,
     /// A rebuild from the store failed after the old matcher was dropped:
     /// the matcher is empty and must be rebuilt before anything uses it.
-    pub(crate) matcher_lost: bool,
+    matcher_lost: bool,
     pub pseudo: Pseudonymiser,
     reports_dir: PathBuf,
     review_band: Option<f64>,
@@ -185,7 +185,7 @@ pub struct Engine {
     pub audit: Option<crate::audit::Audit>,
     /// Makes the next [`Engine::reload_matcher`] fail (tests only).
     #[cfg(test)]
-    pub(crate) fail_next_reload: std::cell::Cell<bool>,
+    fail_next_reload: std::cell::Cell<bool>,
 }
 
 impl Engine {

@@ -41,13 +41,6 @@ impl Engine {
         &self.matcher
     }
 
-    /// The matcher, to change (a reviewer's decision). Panics as
-    /// [`Engine::matcher`] does.
-    pub fn matcher_mut(&mut self) -> &mut Matcher {
-        assert!(!self.matcher_lost, "{MATCHER_LOST}");
-        &mut self.matcher
-    }
-
     /// The store to read and the matcher to change, together (a reviewer's
     /// decision reads one and changes the other). Panics as
     /// [`Engine::matcher`] does.
