@@ -70,12 +70,18 @@ pub(super) fn read(
     command: &str,
     subjects: &[String],
 ) -> Result<()> {
-    audit::note_why(
-        engine.audit.as_ref(),
-        reason,
-        Action::read(command, subjects),
-    )
-    .context("recording the read in the audit log")
+    note_read(engine.audit.as_ref(), reason, command, subjects)
+}
+
+/// [`read`] for a command that opened no engine.
+pub(super) fn note_read(
+    log: Option<&Audit>,
+    reason: Option<&str>,
+    command: &str,
+    subjects: &[String],
+) -> Result<()> {
+    audit::note_why(log, reason, Action::read(command, subjects))
+        .context("recording the read in the audit log")
 }
 
 /// The daemon's start entry: the id of every key it holds.

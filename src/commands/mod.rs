@@ -66,9 +66,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::audit::Audit;
 use crate::config::{Config, LogFormat};
 use crate::ingest::Engine;
 use crate::keys::HmacKey;
+use crate::store::Store;
 
 /// Exit status for a configuration error (sysexits EX_CONFIG). systemd's
 /// `RestartPreventExitStatus=78` stops restarting a daemon that got it.
@@ -139,6 +141,17 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
     }
     engine.audit = Some(audit::open_audit(cfg, Some(&engine.store))?);
     Ok(engine)
+}
+
+/// The store and its audit log without the matcher, for commands that only
+/// read and name people ([`Store::load_who_is_who`]): what
+/// [`open_engine`] opens, less the matcher's rebuild.
+pub fn open_reader(cfg: &Config) -> Result<(Store, Audit)> {
+    let key = HmacKey::load_for(&cfg.key_file, crate::keys::Purpose::Matching)
+        .context("loading the HMAC key")?;
+    let store = crate::ingest::open_store(&cfg.data_dir, &key).context("opening the store")?;
+    let audit = audit::open_audit(cfg, Some(&store))?;
+    Ok((store, audit))
 }
 
 /// Every file and directory this process creates is private to its user

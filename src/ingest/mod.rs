@@ -129,6 +129,14 @@ fn private_dir(dir: &Path) -> Result<(), IngestError> {
     }
 }
 
+/// The store in `data_dir` (made 0700 if new; refused if its directory is
+/// open to others), for the key `key`: what [`Engine::open`] opens, for
+/// readers that need no matcher.
+pub fn open_store(data_dir: &Path, key: &HmacKey) -> Result<Store, IngestError> {
+    private_dir(data_dir)?;
+    Ok(Store::open(&data_dir.join("store"), key.id())?)
+}
+
 /// Per-call options.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -192,8 +200,7 @@ impl Engine {
     /// Opens the store under `data_dir` (made 0700 if missing; refused if
     /// group or others may read it, as a key file would be).
     pub fn open(data_dir: &Path, key: &HmacKey) -> Result<Engine, IngestError> {
-        private_dir(data_dir)?;
-        let store = Store::open(&data_dir.join("store"), key.id())?;
+        let store = open_store(data_dir, key)?;
         let matcher = load_matcher(&store)?;
         Ok(Engine {
             store,

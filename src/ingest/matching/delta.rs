@@ -136,9 +136,50 @@ pub fn entry_len(bytes: &[u8], i: usize) -> Option<usize> {
     (i + 1 + fixed <= bytes.len()).then_some(1 + fixed)
 }
 
+/// What a replay rebuilds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Everything: a matcher that can match.
+    Whole,
+    /// People and merges only ([`super::WhoIsWho`]): spellings, ids,
+    /// addresses and the model are read past, not kept.
+    WhoIsWho,
+}
+
+/// Who is who after merges, without what matching needs: a replay that
+/// keeps only people and merges ([`Replay::WhoIsWho`]), for readers that
+/// only name people (the link export). It cannot match, so it is not a
+/// [`Matcher`]; its answers are the whole matcher's.
+#[derive(Debug, Default)]
+pub struct WhoIsWho(Matcher);
+
+impl WhoIsWho {
+    /// Wraps a matcher replayed with [`Replay::WhoIsWho`] (the store's
+    /// `load_who_is_who`), so nothing can match with it.
+    pub(crate) fn from_replayed(m: Matcher) -> Self {
+        WhoIsWho(m)
+    }
+
+    /// As [`Matcher::canonical`].
+    pub fn canonical(&self, p: PersonId) -> PersonId {
+        self.0.canonical(p)
+    }
+
+    /// As [`Matcher::members`].
+    pub fn members(&self, p: PersonId) -> Vec<PersonId> {
+        self.0.members(p)
+    }
+}
+
 impl Matcher {
     /// Replays an encoded [`Delta`] (from the store's identity log).
     pub fn apply_encoded(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        self.replay_encoded(bytes, Replay::Whole)
+    }
+
+    /// Replays an encoded [`Delta`], keeping what `what` asks for. Every
+    /// entry is still checked, so a damaged log fails either way.
+    pub fn replay_encoded(&mut self, bytes: &[u8], what: Replay) -> Result<(), DecodeError> {
         let u64at = |b: &[u8], i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap());
         let birth = |b: &[u8], i: usize| {
             let y = i16::from_be_bytes([b[i], b[i + 1]]);
@@ -148,7 +189,18 @@ impl Matcher {
         while i < bytes.len() {
             let len = entry_len(bytes, i).ok_or(DecodeError(i))?;
             let b = &bytes[i + 1..i + len];
-            match bytes[i] {
+            let tag = bytes[i];
+            if what == Replay::WhoIsWho && !matches!(tag, NEW_PERSON | BIRTH | MERGE) {
+                if !matches!(
+                    tag,
+                    ID | NI_NEAR | ADDRESS | VARIANT | VARIANT_LEGACY | MODEL | MODEL_LEGACY
+                ) {
+                    return Err(DecodeError(i));
+                }
+                i += len;
+                continue;
+            }
+            match tag {
                 NEW_PERSON | BIRTH => self.load_person(u64at(b, 0), birth(b, 8)),
                 ID => {
                     let kind = IdKind::from_u8(b[8]).ok_or(DecodeError(i))?;

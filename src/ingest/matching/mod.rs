@@ -72,7 +72,7 @@ use crate::ingest::pseudonymise::{NiNear, PersonTokens, Token};
 pub use blocking::BlockKind;
 use blocking::Index;
 pub use compare::{Comparison, Field, Ids, Level, Variant, FIELDS};
-pub use delta::{entry_len, erase_persons, DecodeError, Delta, Erased};
+pub use delta::{entry_len, erase_persons, DecodeError, Delta, Erased, Replay, WhoIsWho};
 pub use doubts::DoubtKind;
 pub use lookup::Found;
 use model::{Agreed, Model, TokenCounts};
