@@ -84,6 +84,25 @@ enum Domain {
     District = 41,
     AddressField = 42,
     HouseNumber = 43,
+    /// The address line without its words that hold a digit.
+    Street = 44,
+}
+
+/// A normalised address line's words that hold no digit, space-separated:
+/// "4932 chalkstone ave", "chalkstone ave" and "1o10 chalkstone ave" all
+/// give "chalkstone ave".
+fn street_of(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for w in line
+        .split(' ')
+        .filter(|w| !w.is_empty() && !w.bytes().any(|b| b.is_ascii_digit()))
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// Which identifier was wrong, and how. Never carries the value.
@@ -183,6 +202,11 @@ pub struct PersonTokens {
     /// The address's house number (its first run of digits), so a typo in
     /// the street name still agrees on the house; 0 without a number.
     pub house_number: FieldToken,
+    /// The address line without the words that hold a digit (house and
+    /// flat numbers, a number with an OCR letter in it), so a line with its
+    /// number missing or mistyped still agrees on the street; 0 when
+    /// nothing is left.
+    pub street: FieldToken,
     /// Token of address line and postcode together: the household.
     pub address: Option<Token>,
     /// Year and month of birth; the day is dropped (data minimisation).
@@ -411,6 +435,10 @@ impl Pseudonymiser {
                 .collect();
             if !number.is_empty() {
                 out.house_number = self.field(Domain::HouseNumber, &[number.as_bytes()]);
+            }
+            let street = street_of(s);
+            if !street.is_empty() {
+                out.street = self.field(Domain::Street, &[street.as_bytes()]);
             }
         }
     }
@@ -770,6 +798,40 @@ mod tests {
 
     fn tokens(raw: &RawIdentity<'_>) -> PersonTokens {
         p().pseudonymise(raw, &mut String::new()).unwrap()
+    }
+
+    /// The street token is the line without its words that hold a digit:
+    /// equal with the number missing, mistyped or read with an OCR letter,
+    /// absent when nothing else is left, and never the line's own token.
+    #[test]
+    fn the_street_token_leaves_out_numbers() {
+        let street = |address| {
+            tokens(&RawIdentity {
+                address,
+                postcode: "SR1 3AA",
+                ..ident("Ada", "Lovelace", "1985-12-10")
+            })
+        };
+        let a = street("4932 Chalkstone Ave");
+        assert_ne!(a.street, 0);
+        for same in [
+            "Chalkstone Ave",
+            "49E2 chalkstone ave.",
+            "4932a, Chalkstone Ave",
+        ] {
+            assert_eq!(street(same).street, a.street, "{same}");
+        }
+        // a flat's line keeps "flat": another street token, conservatively
+        assert_ne!(street("Flat 3, 7 Chalkstone Ave").street, a.street);
+        assert_ne!(street("4932 Chalkstone Road").street, a.street);
+        assert_eq!(street("4932").street, 0);
+        assert_eq!(street("").street, 0);
+        assert_ne!(
+            street("Chalkstone Ave").address_field,
+            a.street,
+            "own domain"
+        );
+        assert_eq!(street_of("flat 3a 7 chalkstone ave"), "flat chalkstone ave");
     }
 
     #[test]

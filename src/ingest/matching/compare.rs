@@ -55,6 +55,8 @@ pub enum Level {
     /// same postcode.
     Close = 2,
     /// Names and ids: one edit apart. Dob: two of year, month, day agree.
+    /// Address: the same street in the same postcode district, one side
+    /// without a house number, or another number at the same postcode.
     OneEdit = 3,
     /// Names: same keyed phonetic code.
     Phonetic = 4,
@@ -108,6 +110,7 @@ impl Level {
             (Level::Close, Field::Dob) => "day_month_swapped",
             (Level::Close, Field::Postcode) => "same_district",
             (Level::Close, Field::Address) => "same_house_number",
+            (Level::OneEdit, Field::Address) => "same_street",
             (Level::Close, _) => "close",
             (Level::OneEdit, Field::Dob) => "two_parts_agree",
             (Level::OneEdit, _) => "one_edit",
@@ -175,6 +178,9 @@ pub struct Variant {
     pub district: FieldToken,
     pub addr: FieldToken,
     pub house: FieldToken,
+    /// The address line's words without a digit ([`PersonTokens::street`]);
+    /// 0 in spellings stored before it.
+    pub street: FieldToken,
     /// Year of birth, in clear like the month (kept for age rules anyway).
     pub y: u32,
 }
@@ -211,6 +217,7 @@ impl Variant {
         v.district = t.district;
         v.addr = t.address_field;
         v.house = t.house_number;
+        v.street = t.street;
         v.set_lists(f_near, s_near, f_pre);
         v
     }
@@ -276,6 +283,7 @@ impl Variant {
             self.house,
             self.f_x,
             self.s_x,
+            self.street,
         ] {
             out.extend_from_slice(&t.to_be_bytes());
         }
@@ -290,6 +298,12 @@ impl Variant {
     /// Decodes one variant as [`Variant::encode`] writes it; returns it and
     /// the bytes it used.
     pub fn decode(b: &[u8]) -> Option<(Variant, usize)> {
+        Self::decode_fields(b, 20)
+    }
+
+    /// Decodes a variant stored before the street token (19 fixed fields;
+    /// `street` comes back 0).
+    pub fn decode_before_street(b: &[u8]) -> Option<(Variant, usize)> {
         Self::decode_fields(b, 19)
     }
 
@@ -303,7 +317,7 @@ impl Variant {
         let u = |i: usize| -> Option<u32> {
             Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?))
         };
-        let mut t = [0u32; 19];
+        let mut t = [0u32; 20];
         for (i, slot) in t.iter_mut().take(fixed).enumerate() {
             *slot = u(i * 4)?;
         }
@@ -320,7 +334,7 @@ impl Variant {
         let f_pre = near(&mut at)?;
         let mut v = Variant::default();
         v.set_lists(&f_near, &s_near, &f_pre);
-        let [f, f_formal, f_phon, f_init, s, s_phon, s_init, d, du, dym, dyd, dmd, pc, district, addr, y, house, f_x, s_x] =
+        let [f, f_formal, f_phon, f_init, s, s_phon, s_init, d, du, dym, dyd, dmd, pc, district, addr, y, house, f_x, s_x, street] =
             t;
         Some((
             Variant {
@@ -344,6 +358,7 @@ impl Variant {
                 district,
                 addr,
                 house,
+                street,
                 y,
             },
             at,
@@ -445,6 +460,19 @@ fn address(r: &Variant, p: &Variant) -> Level {
         Level::Exact
     } else if r.house != 0 && r.house == p.house && r.pc != 0 && r.pc == p.pc {
         Level::Close
+    } else if r.street != 0
+        && r.street == p.street
+        && r.district != 0
+        && r.district == p.district
+        && ((r.house == 0) != (p.house == 0) || (r.pc != 0 && r.pc == p.pc))
+    {
+        // The house number missing on one side, or another number at the
+        // same postcode (a typo, or a neighbour: `Model::score` weighs it by
+        // the postcode's size, so in a UK postcode, one street or part of
+        // one, it says no more than "differs"). Only within a postcode
+        // district: every town has a High Street. Another number at another
+        // postcode of the district is another house: "differs".
+        Level::OneEdit
     } else {
         Level::Differ
     }
@@ -532,6 +560,54 @@ mod tests {
         Variant::of(&p.pseudonymise(&raw, &mut String::new()).unwrap())
     }
 
+    /// A spelling of one name and dob at `address`, `pc`.
+    fn at(address: &str, pc: &str) -> Variant {
+        let p = Pseudonymiser::new(&HmacKey::from_bytes("t", [3u8; 32]));
+        let raw = RawIdentity {
+            forename: "Amy",
+            surname: "Perez",
+            dob: "1990-01-02",
+            postcode: pc,
+            address,
+            ..Default::default()
+        };
+        Variant::of(&p.pseudonymise(&raw, &mut String::new()).unwrap())
+    }
+
+    /// Address: exact line; same house number at the postcode; same street
+    /// in the district with the number missing on one side, or with another
+    /// number at the same postcode; else differs.
+    #[test]
+    fn address_levels_see_the_street_past_the_number() {
+        let base = at("4932 Chalkstone Ave", "SR1 3AA");
+        let level = |a: &str, pc: &str| compare(&at(a, pc), &base).level(Field::Address);
+        assert_eq!(level("4932 chalkstone avenue.", "SR1 3AA"), Level::Close);
+        assert_eq!(level("4932 Chalkstone Ave", "SR9 9ZZ"), Level::Exact);
+        assert_eq!(level("4932 Chalkston Ave", "SR1 3AA"), Level::Close);
+        let street = "Chalkstone Ave";
+        assert_eq!(level(street, "SR1 3AA"), Level::OneEdit);
+        assert_eq!(level(street, "SR1 7ZZ"), Level::OneEdit, "same district");
+        assert_eq!(level(street, "NE1 3AA"), Level::Differ, "another town's");
+        assert_eq!(level(street, ""), Level::Differ, "no postcode to place it");
+        assert_eq!(
+            compare(&base, &at(street, "SR1 3AA")).level(Field::Address),
+            Level::OneEdit
+        );
+        // another number: a typo or a neighbour at the postcode, another
+        // house elsewhere in the district
+        assert_eq!(level("4938 Chalkstone Ave", "SR1 3AA"), Level::OneEdit);
+        assert_eq!(level("4938 Chalkstone Ave", "SR1 7ZZ"), Level::Differ);
+        assert_eq!(level("4932 Dene Street", "SR1 3AA"), Level::Close);
+        assert_eq!(level("12 Dene Street", "SR1 3AA"), Level::Differ);
+        assert_eq!(level("4932", "SR1 3AA"), Level::Close);
+        assert_eq!(
+            level("12", "SR1 3AA"),
+            Level::Differ,
+            "no street to agree on"
+        );
+        assert_eq!(Level::OneEdit.name(Field::Address), "same_street");
+    }
+
     #[test]
     fn levels_follow_the_kind_of_difference() {
         let base = v("Jonathan", "Smith", "2001-02-03", "SR1 3AA");
@@ -587,8 +663,9 @@ mod tests {
         assert!(a.f_x != 0 && a.s_x != 0);
         let mut b = Vec::new();
         a.encode(&mut b);
-        // The legacy layout: the same bytes without the last two fixed fields.
-        let legacy: Vec<u8> = [&b[..68], &b[76..]].concat();
+        // The legacy layout: the same bytes without the last three fixed
+        // fields (`f_x`, `s_x`, `street`).
+        let legacy: Vec<u8> = [&b[..68], &b[80..]].concat();
         let (back, used) = Variant::decode_legacy(&legacy).unwrap();
         assert_eq!(used, legacy.len());
         assert_eq!((back.f_x, back.s_x), (0, 0));
@@ -596,10 +673,17 @@ mod tests {
             Variant {
                 f_x: 0,
                 s_x: 0,
-                ..a
+                street: 0,
+                ..a.clone()
             },
             back
         );
+        // Stored before the street token: without the last fixed field.
+        assert!(a.street != 0);
+        let before: Vec<u8> = [&b[..76], &b[80..]].concat();
+        let (back, used) = Variant::decode_before_street(&before).unwrap();
+        assert_eq!(used, before.len());
+        assert_eq!(Variant { street: 0, ..a }, back);
     }
 
     #[test]

@@ -46,9 +46,11 @@ const ADDRESS: u8 = 7;
 /// the swapped level wrote them: still read, never written.
 const VARIANT_LEGACY: u8 = 8;
 const MODEL_LEGACY: u8 = 9;
-const VARIANT: u8 = 10;
+/// A spelling as stores before the street token wrote it: still read.
+const VARIANT_BEFORE_STREET: u8 = 10;
 const MODEL: u8 = 11;
 const NI_NEAR: u8 = 12;
+const VARIANT: u8 = 13;
 
 impl Delta {
     pub fn is_empty(&self) -> bool {
@@ -130,6 +132,7 @@ pub fn entry_len(bytes: &[u8], i: usize) -> Option<usize> {
         MODEL => Model::ENCODED_LEN,
         MODEL_LEGACY => Model::LEGACY_LEN,
         VARIANT => 8 + Variant::decode(bytes.get(i + 9..)?)?.1,
+        VARIANT_BEFORE_STREET => 8 + Variant::decode_before_street(bytes.get(i + 9..)?)?.1,
         VARIANT_LEGACY => 8 + Variant::decode_legacy(bytes.get(i + 9..)?)?.1,
         _ => return None,
     };
@@ -193,7 +196,13 @@ impl Matcher {
             if what == Replay::WhoIsWho && !matches!(tag, NEW_PERSON | BIRTH | MERGE) {
                 if !matches!(
                     tag,
-                    ID | NI_NEAR | ADDRESS | VARIANT | VARIANT_LEGACY | MODEL | MODEL_LEGACY
+                    ID | NI_NEAR
+                        | ADDRESS
+                        | VARIANT
+                        | VARIANT_BEFORE_STREET
+                        | VARIANT_LEGACY
+                        | MODEL
+                        | MODEL_LEGACY
                 ) {
                     return Err(DecodeError(i));
                 }
@@ -225,11 +234,11 @@ impl Matcher {
                 ADDRESS => {
                     self.set_address(b[..16].try_into().unwrap(), u64at(b, 16));
                 }
-                VARIANT | VARIANT_LEGACY => {
-                    let v = if bytes[i] == VARIANT {
-                        Variant::decode(&b[8..])
-                    } else {
-                        Variant::decode_legacy(&b[8..])
+                VARIANT | VARIANT_BEFORE_STREET | VARIANT_LEGACY => {
+                    let v = match tag {
+                        VARIANT => Variant::decode(&b[8..]),
+                        VARIANT_BEFORE_STREET => Variant::decode_before_street(&b[8..]),
+                        _ => Variant::decode_legacy(&b[8..]),
                     };
                     let (v, _) = v.ok_or(DecodeError(i))?;
                     self.add_variant(u64at(b, 0), v);
@@ -270,9 +279,13 @@ pub fn erase_persons(
         let entry = &bytes[i..i + len];
         let b = &entry[1..];
         let named = match entry[0] {
-            NEW_PERSON | BIRTH | ID | NI_NEAR | VARIANT | VARIANT_LEGACY => {
-                persons.contains(&u64at(b, 0))
-            }
+            NEW_PERSON
+            | BIRTH
+            | ID
+            | NI_NEAR
+            | VARIANT
+            | VARIANT_BEFORE_STREET
+            | VARIANT_LEGACY => persons.contains(&u64at(b, 0)),
             MERGE => persons.contains(&u64at(b, 0)) || persons.contains(&u64at(b, 8)),
             ADDRESS => persons.contains(&u64at(b, 16)),
             _ => false,
@@ -329,7 +342,7 @@ mod tests {
             old.push(VARIANT_LEGACY);
             old.extend_from_slice(&person.to_be_bytes());
             old.extend_from_slice(&b[..68]);
-            old.extend_from_slice(&b[76..]);
+            old.extend_from_slice(&b[80..]);
         }
         let people = Delta {
             new_persons: d.new_persons.clone(),
@@ -362,6 +375,35 @@ mod tests {
         // finds it there too.
         let found = m.lookup(&row);
         assert_eq!(found.len(), 1);
+    }
+
+    /// A spelling stored before the street token (tag 10) replays with
+    /// the street unknown, the rest as written.
+    #[test]
+    fn spellings_stored_before_the_street_token_replay() {
+        let mut v = Variant {
+            f: 7,
+            addr: 8,
+            house: 9,
+            street: 10,
+            ..Default::default()
+        };
+        v.set_lists(&[1, 2], &[3], &[]);
+        let mut b = Vec::new();
+        v.encode(&mut b);
+        let mut old = Delta {
+            new_persons: vec![(0, None)],
+            ..Delta::default()
+        }
+        .encode();
+        old.push(VARIANT_BEFORE_STREET);
+        old.extend_from_slice(&0u64.to_be_bytes());
+        old.extend_from_slice(&b[..76]);
+        old.extend_from_slice(&b[80..]);
+        let mut m = Matcher::new();
+        m.apply_encoded(&old).unwrap();
+        let got = &m.person(0).unwrap().variants[0];
+        assert_eq!(got, &Variant { street: 0, ..v });
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub const MARGIN_BITS: f64 = 4.0;
 /// squared shares of English forename initials).
 const INITIAL_AGREES_M: f64 = 0.97;
 const INITIAL_AGREES_U: f64 = 0.08;
+/// Households on a street, for the u of "same street" given the postcode.
+const STREET_HOUSEHOLDS: f64 = 30.0;
 /// Below this many people, term frequencies are too noisy to use.
 const TF_MIN_PEOPLE: usize = 1000;
 /// Pseudo-count of the priors in EM: the priors count as this many pairs.
@@ -55,7 +57,7 @@ const M_PRIOR: [[f64; LEVELS]; FIELDS] = [
     [0.0, 0.87, 0.0, 0.05, 0.02, 0.0, 0.05, 0.01],   // surname (differ: name change)
     [0.0, 0.90, 0.02, 0.06, 0.0, 0.0, 0.02, 0.0],    // dob
     [0.0, 0.80, 0.05, 0.0, 0.0, 0.0, 0.15, 0.0],     // postcode (moves)
-    [0.0, 0.74, 0.06, 0.0, 0.0, 0.0, 0.20, 0.0],     // address
+    [0.0, 0.70, 0.06, 0.04, 0.0, 0.0, 0.20, 0.0],    // address (one_edit: same street)
     [0.0, 0.96, 0.0, 0.015, 0.0, 0.0, 0.025, 0.0],   // strong id (NI typo'd; replaced)
 ];
 // Swapped names: u is set no lower than exact agreement's prior, on purpose.
@@ -68,8 +70,10 @@ const U_PRIOR: [[f64; LEVELS]; FIELDS] = [
     // exact: 1 in 365 x 80 birth dates; two of three parts: ~1 in 200
     [0.0, 3.4e-5, 3.4e-5, 5.0e-3, 0.0, 0.0, 0.99, 0.0],
     [0.0, 1e-4, 0.01, 0.0, 0.0, 0.0, 0.99, 0.0],
-    // exact, same house number: given the postcode agrees, see `score`
-    [0.0, 1e-4, 1e-5, 0.0, 0.0, 0.0, 0.9999, 0.0],
+    // exact, same house number, same street in the district (some 30
+    // households of ~10^4):
+    // given the postcode agrees, see `score`
+    [0.0, 1e-4, 1e-5, 3e-3, 0.0, 0.0, 0.9969, 0.0],
     // exact: set per register size in `weight` (a shared id is an error);
     // one edit: two people's NI numbers a typo apart (about 90 neighbours
     // in some 10^8 numbers issued), rounded up
@@ -199,13 +203,27 @@ impl Model {
         // the postcode agrees, the address's u is one over the households
         // there (people known at the postcode over a household of 2.4).
         let addr = c.level(Field::Address);
-        if c.level(Field::Postcode) == Level::Exact && matches!(addr, Level::Exact | Level::Close) {
+        if c.level(Field::Postcode) == Level::Exact
+            && matches!(addr, Level::Exact | Level::Close | Level::OneEdit)
+        {
             if let Some(n) = counts.of(Field::Postcode, agreed.postcode) {
                 // At least a typical UK postcode (15 households).
-                let u = 2.4 / f64::from(n.max(36));
+                let households = 2.4 / f64::from(n.max(36));
+                // A street of some 30 households: in a UK postcode (one
+                // street, or part of one) nearly every neighbour is on it.
+                let u = match addr {
+                    Level::OneEdit => (STREET_HOUSEHOLDS * households).min(1.0),
+                    _ => households,
+                };
                 let m = self.m[Field::Address as usize][addr as usize].max(1e-4);
                 w[Field::Address as usize] = (m / u).log2();
             }
+        }
+        // The same street never counts against a pair more than another
+        // street would: it is the nearer of the two.
+        if addr == Level::OneEdit {
+            let differ = self.weight(Field::Address, Level::Differ, 0, counts, people);
+            w[Field::Address as usize] = w[Field::Address as usize].max(differ);
         }
         (w, w.iter().sum())
     }
