@@ -104,7 +104,13 @@ use db::{Trees, Write};
 /// Bump when the layout changes; older binaries refuse newer stores.
 /// 2: the identity log holds person variants and the linkage model
 /// (issue 11); version 1 stores held exact match keys and cannot be read.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: spellings carry a street token (identity-log tag 13), which a version
+/// 2 binary cannot decode; a version 2 store is read as it is and marked 3
+/// at open, so an older binary then refuses it cleanly instead of failing
+/// on the first new spelling.
+pub const SCHEMA_VERSION: u32 = 3;
+/// The oldest schema this binary reads (and upgrades in place).
+const OLDEST_READABLE: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -538,11 +544,18 @@ impl Store {
                         found,
                     });
                 }
-                if found < SCHEMA_VERSION {
+                if found < OLDEST_READABLE {
                     return Err(StoreError::OlderSchema {
                         path: self.trees.path().to_path_buf(),
                         found,
                     });
+                }
+                if found < SCHEMA_VERSION {
+                    // Everything a version 2 store holds is read as written.
+                    self.trees.write(
+                        TreeId::Meta,
+                        Write::Insert(b"schema", &SCHEMA_VERSION.to_be_bytes()),
+                    )?;
                 }
             }
             None => {
@@ -658,6 +671,32 @@ mod tests {
         }
         let err = Store::open(dir.path(), "k1").err().unwrap();
         assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }));
+    }
+
+    /// A version 2 store (before the street token) opens and is marked 3;
+    /// a version 1 store (exact keys) is refused.
+    #[test]
+    fn a_version_2_store_is_upgraded_and_a_version_1_refused() {
+        let set = |dir: &Path, v: u32| {
+            let s = Store::open(dir, "k1").unwrap();
+            s.trees
+                .write(TreeId::Meta, Write::Insert(b"schema", &v.to_be_bytes()))
+                .unwrap();
+            s.flush().unwrap();
+        };
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path(), "k1").unwrap());
+        set(dir.path(), 2);
+        let s = Store::open(dir.path(), "k1").unwrap();
+        let v = s.trees.get(TreeId::Meta, b"schema").unwrap().unwrap();
+        assert_eq!(read_u32(&v), SCHEMA_VERSION);
+        drop(s);
+        set(dir.path(), 1);
+        let err = Store::open(dir.path(), "k1").err().unwrap();
+        assert!(
+            matches!(err, StoreError::OlderSchema { found: 1, .. }),
+            "{err}"
+        );
     }
 
     #[test]
