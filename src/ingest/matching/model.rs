@@ -208,12 +208,12 @@ impl Model {
         {
             if let Some(n) = counts.of(Field::Postcode, agreed.postcode) {
                 // At least a typical UK postcode (15 households).
-                let households = 2.4 / f64::from(n.max(36));
+                let one_household = 2.4 / f64::from(n.max(36));
                 // A street of some 30 households: in a UK postcode (one
                 // street, or part of one) nearly every neighbour is on it.
                 let u = match addr {
-                    Level::OneEdit => (STREET_HOUSEHOLDS * households).min(1.0),
-                    _ => households,
+                    Level::OneEdit => (STREET_HOUSEHOLDS * one_household).min(1.0),
+                    _ => one_household,
                 };
                 let m = self.m[Field::Address as usize][addr as usize].max(1e-4);
                 w[Field::Address as usize] = (m / u).log2();
@@ -365,6 +365,36 @@ mod tests {
         let rare = m.weight(Field::Forename, Level::Exact, 9, &counts, 10_000);
         assert!(rare > common + 5.0, "{rare} vs {common}");
         assert!(m.weight(Field::Forename, Level::Differ, 0, &counts, 10_000) < -4.0);
+    }
+
+    /// "Same street" at an agreeing postcode says what the postcode's size
+    /// lets it: nothing beyond "differs" in a UK postcode of 15 households,
+    /// a lot in a postcode that spans a town; elsewhere in the district, its
+    /// prior. Never below "differs".
+    #[test]
+    fn the_same_street_weighs_by_the_postcodes_size_and_never_below_differs() {
+        let m = Model::default();
+        let street_at = |people_at_pc: u32, pc: Level| {
+            let mut counts = TokenCounts::default();
+            for _ in 0..people_at_pc {
+                counts.add(0, 0, 5);
+            }
+            let mut l = [Level::Missing; FIELDS];
+            l[Field::Postcode as usize] = pc;
+            l[Field::Address as usize] = Level::OneEdit;
+            let agreed = Agreed {
+                postcode: 5,
+                ..Agreed::default()
+            };
+            m.score(&cmp(l), &agreed, &counts, 20_000).0[Field::Address as usize]
+        };
+        let counts = TokenCounts::default();
+        let differ = m.weight(Field::Address, Level::Differ, 0, &counts, 20_000);
+        assert_eq!(street_at(36, Level::Exact), differ, "a UK postcode");
+        let town = street_at(10_000, Level::Exact);
+        assert!(town > 2.0, "{town}");
+        let district = street_at(36, Level::Close);
+        assert!(district > 3.0 && district > differ, "{district}");
     }
 
     #[test]
