@@ -88,9 +88,9 @@ enum Domain {
     Street = 44,
 }
 
-/// A normalised address line's words that hold no digit, space-separated:
-/// "4932 chalkstone ave", "chalkstone ave" and "1o10 chalkstone ave" all
-/// give "chalkstone ave".
+/// A normalised address line's words that hold no digit, space-separated,
+/// street-type words in one form: "4932 chalkstone avenue", "chalkstone
+/// ave" and "1o10 chalkstone av" all give "chalkstone ave".
 fn street_of(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     for w in line
@@ -100,9 +100,36 @@ fn street_of(line: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(w);
+        out.push_str(street_word(w));
     }
     out
+}
+
+/// One form of each street-type word that partners write in full or
+/// abbreviated (Royal Mail's and USPS's common ones). Only in the street
+/// token: the address line's own token keeps the line as written.
+fn street_word(w: &str) -> &str {
+    match w {
+        "street" | "str" => "st",
+        "road" => "rd",
+        "avenue" | "av" | "avn" => "ave",
+        "drive" | "drv" => "dr",
+        "lane" => "ln",
+        "close" => "cl",
+        "court" => "ct",
+        "crescent" | "cresc" => "cres",
+        "place" => "pl",
+        "terrace" | "terr" => "ter",
+        "gardens" | "gdn" => "gdns",
+        "square" => "sq",
+        "grove" => "gro",
+        "parkway" => "pkwy",
+        "circle" => "cir",
+        "boulevard" => "blvd",
+        "highway" => "hwy",
+        "trail" => "trl",
+        _ => w,
+    }
 }
 
 /// Which identifier was wrong, and how. Never carries the value.
@@ -824,6 +851,16 @@ mod tests {
         // a flat's line keeps "flat": another street token, conservatively
         assert_ne!(street("Flat 3, 7 Chalkstone Ave").street, a.street);
         assert_ne!(street("4932 Chalkstone Road").street, a.street);
+        // a street-type word written in full or abbreviated is one street
+        assert_eq!(street("Chalkstone Avenue").street, a.street);
+        assert_eq!(street("12 Dene Street").street, street("Dene St.").street);
+        assert_eq!(street("1 Pat Road").street, street("Pat Rd").street);
+        assert_ne!(street("Dene Street").street, street("Dene Road").street);
+        // the line's own token keeps the line as written
+        assert_ne!(
+            street("Chalkstone Avenue").address_field,
+            street("Chalkstone Ave").address_field
+        );
         assert_eq!(street("4932").street, 0);
         assert_eq!(street("").street, 0);
         assert_ne!(
