@@ -122,9 +122,13 @@ pub fn load_config(path: &Path) -> Result<Config> {
     Config::load(path).map_err(anyhow::Error::new)
 }
 
+/// The council's matching key, as every store opener loads it.
+fn matching_key(cfg: &Config) -> Result<HmacKey> {
+    HmacKey::load_for(&cfg.key_file, crate::keys::Purpose::Matching).context("loading the HMAC key")
+}
+
 pub fn open_engine(cfg: &Config) -> Result<Engine> {
-    let key = HmacKey::load_for(&cfg.key_file, crate::keys::Purpose::Matching)
-        .context("loading the HMAC key")?;
+    let key = matching_key(cfg)?;
     let mut engine = Engine::open(&cfg.data_dir, &key).context("opening the store")?;
     engine.set_review_band(cfg.review_band);
     // Coverage of a kind needs every configured feed of it.
@@ -147,8 +151,7 @@ pub fn open_engine(cfg: &Config) -> Result<Engine> {
 /// read and name people ([`Store::load_who_is_who`]): what
 /// [`open_engine`] opens, less the matcher's rebuild.
 pub fn open_reader(cfg: &Config) -> Result<(Store, Audit)> {
-    let key = HmacKey::load_for(&cfg.key_file, crate::keys::Purpose::Matching)
-        .context("loading the HMAC key")?;
+    let key = matching_key(cfg)?;
     let store = crate::ingest::open_store(&cfg.data_dir, &key).context("opening the store")?;
     let audit = audit::open_audit(cfg, Some(&store))?;
     Ok((store, audit))

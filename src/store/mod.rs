@@ -120,7 +120,7 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
-    #[error("store at {path} has schema version {found}, older than this outcomesd reads ({SCHEMA_VERSION}): its identity index was built by the exact-key matcher; move it aside and re-ingest the partner files")]
+    #[error("store at {path} has schema version {found}, older than this outcomesd reads ({OLDEST_READABLE}): its identity index was built by the exact-key matcher; move it aside and re-ingest the partner files")]
     OlderSchema { path: PathBuf, found: u32 },
     #[error("store at {path} has schema version {found}, newer than this outcomesd understands ({SCHEMA_VERSION}); upgrade outcomesd")]
     NewerSchema { path: PathBuf, found: u32 },
@@ -535,35 +535,25 @@ impl Store {
     }
 
     fn check_meta(&self, key_id: &str) -> Result<(), StoreError> {
-        match self.trees.get(TreeId::Meta, b"schema")? {
-            Some(v) => {
-                let found = read_u32(&v);
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema {
-                        path: self.trees.path().to_path_buf(),
-                        found,
-                    });
-                }
-                if found < OLDEST_READABLE {
-                    return Err(StoreError::OlderSchema {
-                        path: self.trees.path().to_path_buf(),
-                        found,
-                    });
-                }
-                if found < SCHEMA_VERSION {
-                    // Everything a version 2 store holds is read as written.
-                    self.trees.write(
-                        TreeId::Meta,
-                        Write::Insert(b"schema", &SCHEMA_VERSION.to_be_bytes()),
-                    )?;
-                }
+        let found = self
+            .trees
+            .get(TreeId::Meta, b"schema")?
+            .map(|v| read_u32(&v));
+        if let Some(found) = found {
+            let path = self.trees.path().to_path_buf();
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema { path, found });
             }
-            None => {
-                self.trees.write(
-                    TreeId::Meta,
-                    Write::Insert(b"schema", &SCHEMA_VERSION.to_be_bytes()),
-                )?;
+            if found < OLDEST_READABLE {
+                return Err(StoreError::OlderSchema { path, found });
             }
+        }
+        // A new store, or an older one this binary reads as written.
+        if found != Some(SCHEMA_VERSION) {
+            self.trees.write(
+                TreeId::Meta,
+                Write::Insert(b"schema", &SCHEMA_VERSION.to_be_bytes()),
+            )?;
         }
         match self.trees.get(TreeId::Meta, b"key_id")? {
             Some(v) if v.as_ref() != key_id.as_bytes() => Err(StoreError::WrongKey {
