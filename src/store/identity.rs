@@ -1,7 +1,8 @@
 //! The identity log: the matcher's changes, delivery by delivery.
 //!
 //! Tree owned: `identity` (seq u32, chunk u32 → an encoded matching
-//! [`Delta`], cut at entry boundaries into values of about 1 MiB).
+//! [`Delta`], cut at entry boundaries into values of at most [`VALUE_BYTES`], an
+//! entry longer than that alone in its value).
 //!
 //! Promises: replaying the log of the committed deliveries, in order,
 //! (with reviewers' decisions at the point they were made) rebuilds exactly
@@ -9,7 +10,7 @@
 //! are skipped, and swept with it.
 
 use super::reviews::{ReviewDecision, ReviewVerdict};
-use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Write};
+use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Write, VALUE_BYTES};
 use crate::ingest::matching::{entry_len, Delta, Matcher, Replay, WhoIsWho};
 
 impl Store {
@@ -53,8 +54,7 @@ impl Store {
     /// Appends the matcher's changes for a delivery to the identity log.
     pub(super) fn put_delta(&self, seq: u32, d: &Delta) -> Result<(), StoreError> {
         let bytes = d.encode();
-        // Values of ~1 MiB keep sled's pages reasonable.
-        for (i, chunk) in chunk_entries(&bytes, 1 << 20).enumerate() {
+        for (i, chunk) in chunk_entries(&bytes, VALUE_BYTES).enumerate() {
             let mut k = [0u8; 8];
             k[..4].copy_from_slice(&seq_bytes(seq));
             k[4..].copy_from_slice(&(i as u32).to_be_bytes());

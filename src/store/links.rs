@@ -1,7 +1,7 @@
 //! Links: where each stored row went, and the evidence for it.
 //!
-//! Trees owned: `links` (seq u32, chunk u32 → packed [`LinkRecord`]s, about
-//! 1 MiB per value) and `runners` (seq u32, chunk u32 → packed
+//! Trees owned: `links` (seq u32, chunk u32 → packed [`LinkRecord`]s, up to
+//! [`VALUE_BYTES`] per value) and `runners` (seq u32, chunk u32 → packed
 //! [`RunnerUp`]s: for each row that had another candidate, the best one it
 //! did not go to, for `links explain`) and `narrow` (seq u32, chunk u32 →
 //! packed [`NarrowLink`]s: event rows linked within the review band above
@@ -12,7 +12,7 @@
 //! person, the rule, the score and each field's comparison level and weight,
 //! and the household pseudonym: never an identifier value.
 
-use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Trees, Write};
+use super::{read_u32, seq_bytes, Store, StoreError, TreeId, Trees, Write, VALUE_BYTES};
 use crate::ingest::matching::{Candidate, Comparison, PersonId, FIELDS};
 use crate::ingest::pseudonymise::Token;
 use crate::records::Event;
@@ -232,7 +232,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes fixed-size records under (seq, chunk) in values of ~1 MiB.
+    /// Writes fixed-size records under (seq, chunk) in values of up to
+    /// [`VALUE_BYTES`].
     fn put_packed<T>(
         &self,
         tree: TreeId,
@@ -340,12 +341,13 @@ impl Store {
     }
 }
 
-/// Records of `len` bytes per ~1 MiB value.
+/// Records of `len` bytes per value.
 const fn per_value(len: usize) -> usize {
-    (1 << 20) / len
+    VALUE_BYTES / len
 }
 
-/// Writes fixed-size records under (seq, chunk) in values of ~1 MiB, the
+/// Writes fixed-size records under (seq, chunk) in values of up to
+/// [`VALUE_BYTES`], the
 /// chunks numbered from `at.1`.
 fn put_packed<T>(
     trees: &Trees,
@@ -385,25 +387,31 @@ impl<T> Pending<T> {
         }
     }
 
-    /// Adds a record; a value's worth of `len`-byte records, once there is
-    /// one, comes back with its chunk number to be handed on.
+    /// Adds a record; [`HANDOFF`] values' worth of `len`-byte records, once
+    /// there are that many, come back with their first chunk number to be
+    /// handed on.
     fn push(&mut self, item: T, len: usize) -> Option<(u32, Vec<T>)> {
         self.items.push(item);
-        (self.items.len() == per_value(len)).then(|| self.take())
+        (self.items.len() == HANDOFF * per_value(len)).then(|| self.take(len))
     }
 
-    /// The records left, if any, with their chunk number.
-    fn rest(&mut self) -> Option<(u32, Vec<T>)> {
-        (!self.items.is_empty()).then(|| self.take())
+    /// The records left, if any, with their first chunk number.
+    fn rest(&mut self, len: usize) -> Option<(u32, Vec<T>)> {
+        (!self.items.is_empty()).then(|| self.take(len))
     }
 
-    fn take(&mut self) -> (u32, Vec<T>) {
-        self.sent += 1;
-        (self.sent - 1, std::mem::take(&mut self.items))
+    fn take(&mut self, len: usize) -> (u32, Vec<T>) {
+        let first = self.sent;
+        self.sent += self.items.len().div_ceil(per_value(len)) as u32;
+        (first, std::mem::take(&mut self.items))
     }
 }
 
-/// One full value's records, or a delivery's last ones.
+/// Values handed to the writer at once: a handoff per 4 KiB value would
+/// wake it some 250 times per MiB.
+const HANDOFF: usize = 64;
+
+/// [`HANDOFF`] full values' records, or a delivery's last ones.
 enum Part {
     Links(u32, Vec<LinkRecord>),
     Runners(u32, Vec<RunnerUp>),
@@ -416,7 +424,7 @@ fn pack_runner(r: &RunnerUp, buf: &mut Vec<u8>) {
 
 /// A begun delivery's links and runners-up, written on a thread of their
 /// own while the rest of the delivery is still being matched: each value as
-/// soon as its ~1 MiB of records is complete, the last ones at
+/// soon as [`HANDOFF`] values' records are complete, the last ones at
 /// [`RowsAhead::finish`]. Keys and values are those writing them all at
 /// once would give. They are rows under the delivery's seq like any other,
 /// so they count only once it commits, and a sweep removes them.
@@ -497,10 +505,10 @@ impl RowsAhead {
     /// Writes the last records and waits for every write: `Ok` once all
     /// are in the store (not yet flushed: the commit does that).
     pub fn finish(mut self) -> Result<(), StoreError> {
-        if let Some((i, l)) = self.links.rest() {
+        if let Some((i, l)) = self.links.rest(PACKED) {
             self.send(Part::Links(i, l));
         }
-        if let Some((i, r)) = self.runners.rest() {
+        if let Some((i, r)) = self.runners.rest(RUNNER_LEN) {
             self.send(Part::Runners(i, r));
         }
         self.stop()
@@ -588,8 +596,9 @@ mod tests {
     fn rows_written_ahead_are_those_written_at_once_and_a_sweep_takes_them() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path(), "k").unwrap();
-        // Two full values and part of a third, and runners-up for some rows.
-        let n = 2 * per_value(PACKED) as u64 + 5;
+        // One handoff of full values, then one more full value and part of
+        // another, and runners-up for some rows.
+        let n = ((HANDOFF + 1) * per_value(PACKED)) as u64 + 5;
         let links: Vec<LinkRecord> = (0..n).map(link).collect();
         let runners: Vec<RunnerUp> = (0..n).filter(|r| r % 2 == 1).map(runner).collect();
         s.put_links(1, &links).unwrap();
@@ -604,20 +613,53 @@ mod tests {
         ahead.finish().unwrap();
         for tree in [TreeId::Links, TreeId::Runners] {
             let (once, streamed) = (values(&s, tree, 1), values(&s, tree, 2));
-            assert_eq!(once.len(), if tree == TreeId::Links { 3 } else { 1 });
+            let (records, len) = if tree == TreeId::Links {
+                (links.len(), PACKED)
+            } else {
+                (runners.len(), RUNNER_LEN)
+            };
+            assert_eq!(once.len(), records.div_ceil(per_value(len)));
             assert_eq!(once, streamed);
         }
         // Dropped part-way (an error on the way): what it was handed is
         // written before the drop returns, and a sweep takes all of it.
         let mut ahead = s.rows_ahead(3);
-        for r in 0..per_value(PACKED) as u64 + 1 {
+        for r in 0..(HANDOFF * per_value(PACKED)) as u64 + 1 {
             ahead.link(link(r));
         }
         drop(ahead);
-        assert_eq!(values(&s, TreeId::Links, 3).len(), 1);
+        assert_eq!(values(&s, TreeId::Links, 3).len(), HANDOFF);
         s.sweep_ahead(3).unwrap();
         assert!(values(&s, TreeId::Links, 3).is_empty());
-        assert_eq!(values(&s, TreeId::Links, 2).len(), 3);
+        assert_eq!(values(&s, TreeId::Links, 2).len(), HANDOFF + 2);
+    }
+
+    /// Every packed value stays inline in sled's pages: sled's cache never
+    /// pages out a page written as a blob (see [`VALUE_BYTES`]), so one blob
+    /// per page of a big delivery would keep all of it resident.
+    #[test]
+    fn a_big_delivery_writes_no_page_as_a_blob() {
+        use crate::ingest::matching::Delta;
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), "k").unwrap();
+        let n = (3 * HANDOFF * per_value(PACKED)) as u64;
+        let mut ahead = s.rows_ahead(1);
+        let mut d = Delta::default();
+        for r in 0..n {
+            ahead.link(link(r));
+            ahead.runner(runner(r));
+            d.new_persons.push((r, Some((2000, 1))));
+        }
+        ahead.finish().unwrap();
+        s.put_delta(1, &d).unwrap();
+        s.trees.flush().unwrap();
+        for tree in [TreeId::Links, TreeId::Runners, TreeId::Identity] {
+            let vals = values(&s, tree, 1);
+            assert!(vals.len() > 16, "{tree:?}: {} values", vals.len());
+            assert!(vals.iter().all(|(_, v)| v.len() <= VALUE_BYTES));
+        }
+        let blobs = std::fs::read_dir(dir.path().join("blobs")).map_or(0, |d| d.count());
+        assert_eq!(blobs, 0, "pages written as blobs");
     }
 
     #[test]
