@@ -53,8 +53,9 @@ impl Store {
 
     /// Appends the matcher's changes for a delivery to the identity log.
     pub(super) fn put_delta(&self, seq: u32, d: &Delta) -> Result<(), StoreError> {
-        let bytes = d.encode();
-        for (i, chunk) in chunk_entries(&bytes, VALUE_BYTES).enumerate() {
+        let parts = d.encoded_parts();
+        let chunks = parts.iter().flat_map(|p| chunk_entries(p, VALUE_BYTES));
+        for (i, chunk) in chunks.enumerate() {
             let mut k = [0u8; 8];
             k[..4].copy_from_slice(&seq_bytes(seq));
             k[4..].copy_from_slice(&(i as u32).to_be_bytes());
@@ -120,14 +121,12 @@ mod tests {
         let mut d = Delta::default();
         for p in 0..1000u64 {
             d.new_persons.push((p, Some((2000, 1))));
-            d.variants.push((p, {
-                let mut v = Variant {
-                    f: p as u32 + 1,
-                    ..Default::default()
-                };
-                v.set_lists(&[1, 2, 3], &[4], &[]);
-                v
-            }));
+            let mut v = Variant {
+                f: p as u32 + 1,
+                ..Default::default()
+            };
+            v.set_lists(&[1, 2, 3], &[4], &[]);
+            d.push_variant(p, &v);
         }
         let bytes = d.encode();
         let chunks: Vec<&[u8]> = chunk_entries(&bytes, 1000).collect();
@@ -164,13 +163,13 @@ mod tests {
         let mut a = Delta::default();
         for p in 0..8u64 {
             a.new_persons.push((p, Some((1980, 1 + p as u32))));
-            a.variants.push((
+            a.push_variant(
                 p,
-                Variant {
+                &Variant {
                     f: p as u32 + 1,
                     ..Default::default()
                 },
-            ));
+            );
             a.new_ids.push((p, IdKind::Nhs, [p as u8 + 1; 16]));
         }
         a.merges.extend([(1, 0), (3, 2)]);

@@ -26,8 +26,11 @@ pub struct Delta {
     pub merges: Vec<(PersonId, PersonId)>,
     /// Household links: (address token, person).
     pub addresses: Vec<(Token, PersonId)>,
-    /// New spellings of a person, kept for comparison.
-    pub variants: Vec<(PersonId, Variant)>,
+    /// New spellings of a person, kept for comparison: encoded as they are
+    /// learnt ([`Delta::push_variant`]), so a delivery's spellings are held
+    /// once, as the log will keep them, not as copies of the matcher's and
+    /// then again as bytes.
+    variants: Vec<u8>,
     /// The model re-estimated for this delivery, if it was.
     pub model: Option<Model>,
 }
@@ -64,25 +67,47 @@ impl Delta {
             && self.model.is_none()
     }
 
+    /// Records a new spelling of `p`.
+    pub fn push_variant(&mut self, p: PersonId, v: &Variant) {
+        self.variants.push(VARIANT);
+        self.variants.extend_from_slice(&p.to_be_bytes());
+        v.encode(&mut self.variants);
+    }
+
+    /// The spellings recorded, decoded, in order.
+    pub fn variants(&self) -> impl Iterator<Item = (PersonId, Variant)> + '_ {
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            let len = entry_len(&self.variants, i)?;
+            let b = &self.variants[i + 1..i + len];
+            i += len;
+            let p = PersonId::from_be_bytes(b[..8].try_into().expect("8 bytes"));
+            Variant::decode(&b[8..]).map(|(v, _)| (p, v))
+        })
+    }
+
     /// Serialises the delta in replay order: the model first (it governs
     /// what follows only at match time, but replay order keeps it simple),
     /// then people before anything that names them.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.new_persons.len() * 12 + self.variants.len() * 120);
+        self.encoded_parts().concat()
+    }
+
+    /// [`Delta::encode`] in three pieces, each a whole number of entries,
+    /// that concatenated are its bytes: the spellings, most of a big
+    /// delivery's log, are lent rather than copied.
+    pub fn encoded_parts(&self) -> [std::borrow::Cow<'_, [u8]>; 3] {
+        let mut head = Vec::with_capacity(self.new_persons.len() * 12 + 1024);
         if let Some(m) = &self.model {
-            out.push(MODEL);
-            m.encode(&mut out);
+            head.push(MODEL);
+            m.encode(&mut head);
         }
         for (p, b) in &self.new_persons {
-            out.push(NEW_PERSON);
-            out.extend_from_slice(&p.to_be_bytes());
-            push_birth(&mut out, *b);
+            head.push(NEW_PERSON);
+            head.extend_from_slice(&p.to_be_bytes());
+            push_birth(&mut head, *b);
         }
-        for (p, v) in &self.variants {
-            out.push(VARIANT);
-            out.extend_from_slice(&p.to_be_bytes());
-            v.encode(&mut out);
-        }
+        let mut out = Vec::new();
         for (p, k, t) in &self.new_ids {
             out.push(ID);
             out.extend_from_slice(&p.to_be_bytes());
@@ -111,7 +136,7 @@ impl Delta {
             out.extend_from_slice(t);
             out.extend_from_slice(&p.to_be_bytes());
         }
-        out
+        [head.into(), self.variants.as_slice().into(), out.into()]
     }
 }
 
@@ -326,7 +351,7 @@ mod tests {
                 old.extend_from_slice(c);
             }
         }
-        for (person, v) in &d.variants {
+        for (person, v) in d.variants() {
             let mut b = Vec::new();
             v.encode(&mut b);
             old.push(VARIANT_LEGACY);
@@ -434,5 +459,43 @@ mod tests {
         assert_eq!(m.person(1).unwrap().birth, Some((2000, 3)));
         assert_eq!(m.household(&[5; 16]), &[1]);
         assert_eq!(m.canonical(2), 2);
+    }
+
+    /// Spellings are kept encoded as they are learnt: they read back as
+    /// pushed, and the parts the store writes one after another are the
+    /// delta's bytes, in replay order (people before their spellings).
+    #[test]
+    fn spellings_read_back_as_pushed_and_the_parts_are_the_bytes() {
+        let mut d = Delta::default();
+        let mut v = Variant {
+            f: 7,
+            street: 9,
+            ..Default::default()
+        };
+        v.set_lists(&[1, 2], &[3], &[4, 5]);
+        d.new_persons.push((3, None));
+        d.push_variant(3, &v);
+        d.push_variant(
+            3,
+            &Variant {
+                s: 8,
+                ..Default::default()
+            },
+        );
+        d.merges.push((3, 1));
+        let back: Vec<_> = d.variants().collect();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0], (3, v));
+        assert_eq!(back[1].1.s, 8);
+        let parts = d.encoded_parts();
+        assert_eq!(parts.concat(), d.encode());
+        assert_eq!(parts[0][0], NEW_PERSON);
+        assert_eq!(parts[1][0], VARIANT);
+        assert_eq!(parts[2][0], MERGE);
+        let mut m = Matcher::new();
+        m.load_person(1, None);
+        m.apply_encoded(&d.encode()).unwrap();
+        assert_eq!(m.canonical(3), 1);
+        assert_eq!(m.person(1).unwrap().variants.len(), 2);
     }
 }

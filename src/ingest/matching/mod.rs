@@ -781,7 +781,7 @@ impl Matcher {
         if let Some(v) = v.filter(|v| {
             person.variants.len() < MAX_VARIANTS && !person.variants.iter().any(|o| v.covered_by(o))
         }) {
-            delta.variants.push((p, v.clone()));
+            delta.push_variant(p, &v);
             self.add_variant(p, v);
         }
         if let Some(a) = t.address {
@@ -1599,14 +1599,9 @@ mod tests {
         // A store written before them: the typo reads as differing until a
         // row with the same number brings the tokens.
         let mut old = Matcher::new();
-        old.apply_encoded(
-            &Delta {
-                ni_near: vec![],
-                ..d
-            }
-            .encode(),
-        )
-        .unwrap();
+        let mut without = d;
+        without.ni_near.clear();
+        old.apply_encoded(&without.encode()).unwrap();
         let (c, _) = score_against(&old, &tok(with("JA489677C")), first.person);
         assert_eq!(c.level(Field::Id), Level::Differ);
         let mut d2 = Delta::default();
