@@ -26,17 +26,23 @@ extern "C" {
 /// of libmimalloc-sys 0.1.49: the 16th option).
 const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 
-/// Memory freed goes back to the system at once, not after mimalloc's
+/// Memory freed goes back to the system after 10 ms, not after mimalloc's
 /// default delay (1 s, 10 s for its arenas): ingest grows large tables and
 /// vectors by reallocation faster than that, and each old copy stayed in
 /// the peak (`bench --families 15000`: 563 MiB peak with the defaults, 419
-/// MiB with this and no_thp).
+/// MiB with no delay and no_thp). No delay at all costs time instead: the
+/// small pages a row's buffers live in were handed back and faulted in
+/// again all through a delivery (10 ms: `bench --noise realistic` at
+/// 15,000 families ~5.4 -> ~5.0 s end to end, peak +12 MiB; at 60,000
+/// families the peak is unchanged).
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
 fn allocator_options() {
     // SAFETY: a plain setter of an integer option, called once at start
     // before any other thread exists (mimalloc's options are not
     // synchronised); the option index is mimalloc 3's, which
     // libmimalloc-sys 0.1.49 builds by default.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
 }
 
 #[derive(Parser)]
