@@ -28,6 +28,7 @@
 //!   without the key is set out in `docs/privacy-linkage.md`.
 
 use chrono::{Datelike, NaiveDate};
+use std::sync::Arc;
 
 use crate::ingest::matching::blocking::FastMap;
 pub use crate::ingest::normalise::{
@@ -219,8 +220,10 @@ pub struct PersonTokens {
     /// The NI number's deletion tokens, when it has one.
     pub ni_near: Option<NiNear>,
     pub upn: Option<Token>,
-    pub forename: Option<NameTokens>,
-    pub surname: Option<NameTokens>,
+    /// Shared with the worker's cache of derived tokens: a name seen
+    /// before costs a reference count, not a copy of its lists.
+    pub forename: Option<Arc<NameTokens>>,
+    pub surname: Option<Arc<NameTokens>>,
     pub dob: Option<DobTokens>,
     pub postcode: FieldToken,
     /// Outward code (district) of the postcode.
@@ -494,7 +497,7 @@ impl Pseudonymiser {
         }
     }
 
-    fn name(&self, n: &str, forename: bool) -> NameTokens {
+    fn name(&self, n: &str, forename: bool) -> Arc<NameTokens> {
         let (d_exact, d_near, d_phon) = if forename {
             (Domain::Forename, Domain::ForenameDel, Domain::ForenamePhon)
         } else {
@@ -521,9 +524,9 @@ impl Pseudonymiser {
             }
         };
         if is_initial {
-            return make();
+            return Arc::new(make());
         }
-        DERIVED.with_borrow_mut(|c| cached(&mut c.names, tag(&exact), make))
+        DERIVED.with_borrow_mut(|c| cached(&mut c.names, tag(&exact), || Arc::new(make())))
     }
 
     /// The deletion, phonetic, formal and prefix tokens of a name that is
@@ -618,7 +621,7 @@ fn token_of(w: &[u32; 8]) -> Token {
 /// the thread, at the end of the delivery.
 #[derive(Default)]
 struct Derived {
-    names: FastMap<u128, NameTokens>,
+    names: FastMap<u128, Arc<NameTokens>>,
     dobs: FastMap<u128, DobTokens>,
     districts: FastMap<u128, FieldToken>,
     nis: FastMap<u128, NiNear>,
@@ -1019,6 +1022,7 @@ mod tests {
                 .forename
                 .unwrap()
                 .near
+                .clone()
         };
         let shares = |a: &[u32], b: &[u32]| a.iter().any(|t| b.contains(t));
         let john = near("John");
@@ -1036,6 +1040,7 @@ mod tests {
                 .forename
                 .unwrap()
                 .prefixes
+                .clone()
         };
         let (nat, nathaniel) = (pre("Nat"), pre("Nathaniel"));
         assert_eq!(nat.len(), 1, "a three-letter name has only itself");

@@ -376,7 +376,7 @@ mod tests {
             .into_iter()
             .flatten()
         {
-            n.phonetic = 0;
+            std::sync::Arc::make_mut(n).phonetic = 0;
         }
         let found = rebuilt.lookup(&row);
         assert_eq!(
