@@ -347,8 +347,7 @@ const fn per_value(len: usize) -> usize {
 }
 
 /// Writes fixed-size records under (seq, chunk) in values of up to
-/// [`VALUE_BYTES`], the
-/// chunks numbered from `at.1`.
+/// [`VALUE_BYTES`], the chunks numbered from `at.1`.
 fn put_packed<T>(
     trees: &Trees,
     tree: TreeId,

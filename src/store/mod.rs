@@ -113,11 +113,12 @@ pub const SCHEMA_VERSION: u32 = 3;
 const OLDEST_READABLE: u32 = 2;
 
 /// The most bytes one value of packed records holds (identity-log chunks,
-/// links, runners-up). sled 0.34 writes a page serialised to more than a
-/// quarter of a log segment (128 KiB) as a blob of its own, and its cache
-/// charges such a page only the few bytes of the blob's pointer, so it is
-/// never paged out: with ~1 MiB values every one written or read stayed
-/// resident (the links and identity log of 60,000 families, ~400 MiB). A
+/// links, runners-up, uncertain links). sled 0.34 writes a page serialised
+/// to more than a quarter of a log segment (128 KiB) as a blob of its own,
+/// and its cache charges such a page only the few bytes of the blob's
+/// pointer, so it is never paged out: with ~1 MiB values every one written
+/// or read stayed resident (106 MB of them at the peak of `bench
+/// --families 15000 --noise realistic`, by heaptrack). A
 /// leaf splits past 16 entries, so 17 values of 4 KiB stay inline and are
 /// charged, and evicted, like any other page.
 pub(crate) const VALUE_BYTES: usize = 4 << 10;

@@ -74,7 +74,9 @@ impl Delta {
         v.encode(&mut self.variants);
     }
 
-    /// The spellings recorded, decoded, in order.
+    /// The spellings recorded, decoded, in order (tests read them back;
+    /// the store takes them encoded, from [`Delta::encoded_parts`]).
+    #[cfg(test)]
     pub fn variants(&self) -> impl Iterator<Item = (PersonId, Variant)> + '_ {
         let mut i = 0;
         std::iter::from_fn(move || {
